@@ -1,0 +1,31 @@
+#include "cli/cli_parse.h"
+
+#include <iostream>
+
+namespace memvisor {
+
+std::optional<int> parse_cli(CLI::App& app, const Args& args) {
+  // CLI11 wants the arguments last-first.
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return kExitOk;
+  } catch (const CLI::ParseError& error) {
+    std::cerr << "memvisor " << app.get_name() << ": " << error.what() << "\n"
+              << "Run 'memvisor " << app.get_name() << " --help' for usage.\n";
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
+int fail(int code, const std::string& message) {
+  std::cerr << "memvisor: " << message << "\n";
+  return code;
+}
+
+}  // namespace memvisor

@@ -1,0 +1,47 @@
+#include "cli/control_client.h"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "os/unix_stream.h"
+
+namespace memvisor {
+
+Result<nlohmann::json> control_request(const std::string& state_dir, const nlohmann::json& request) {
+  const std::string path = state_dir + "/control.sock";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  Result<UniqueFd> connected = Error{""};
+  for (;;) {
+    connected = connect_unix(path);
+    if (connected || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!connected) {
+    return Error{"no memvisor answers at " + path + " (is it running with this --state-dir?): " +
+                 connected.error().describe()};
+  }
+  const int fd = connected->get();
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (Status sent = write_all(fd, request.dump() + "\n"); !sent) return sent.error();
+
+  std::string reply;
+  char buffer[4096];
+  while (reply.find('\n') == std::string::npos) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::from_errno("read the reply from " + path);
+    if (n == 0) return Error{"memvisor closed the control connection without a reply"};
+    reply.append(buffer, static_cast<size_t>(n));
+  }
+  reply.resize(reply.find('\n'));
+  auto json = nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) return Error{"malformed reply from memvisor"};
+  return json;
+}
+
+}  // namespace memvisor

@@ -1,0 +1,53 @@
+// memvisor: a memory-aware process supervisor. main reads like a table of subcommands.
+#include <iostream>
+#include <string_view>
+
+#include "cli/commands.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  int (*run)(const memvisor::Args&);
+  const char* summary;  // nullptr: internal, not listed
+};
+
+constexpr Subcommand kSubcommands[] = {
+    {"run", memvisor::run_command, "run a pool of workers from CONFIG.toml or from -- CMD ARGS..."},
+    {"check", memvisor::check_command, "validate CONFIG.toml and print a one-line summary"},
+    {"status", memvisor::status_command, "show every instance of a running memvisor"},
+    {"supervise", memvisor::supervise_command, nullptr},
+};
+
+void usage(std::ostream& out) {
+  out << "memvisor: a memory-aware process supervisor\n\n"
+         "Usage: memvisor SUBCOMMAND [OPTIONS]\n\nSubcommands:\n";
+  for (const Subcommand& sub : kSubcommands) {
+    if (sub.summary != nullptr) out << "  " << sub.name << std::string(10 - std::string_view(sub.name).size(), ' ') << sub.summary << "\n";
+  }
+  out << "\nRun 'memvisor SUBCOMMAND --help' for the options of each.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(std::cerr);
+    return memvisor::kExitUsage;
+  }
+  const std::string_view name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    usage(std::cout);
+    return memvisor::kExitOk;
+  }
+  if (name == "--version" || name == "version") {
+    std::cout << "memvisor " << MEMVISOR_VERSION << "\n";
+    return memvisor::kExitOk;
+  }
+  for (const Subcommand& sub : kSubcommands) {
+    if (name == sub.name) return sub.run(memvisor::Args(argv + 2, argv + argc));
+  }
+  std::cerr << "memvisor: unknown subcommand '" << name << "'\n\n";
+  usage(std::cerr);
+  return memvisor::kExitUsage;
+}

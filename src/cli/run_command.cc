@@ -1,0 +1,73 @@
+// `memvisor run`: the controller, from a config file or from flags and `-- CMD ARGS...`.
+#include <unistd.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "cli/cli_parse.h"
+#include "cli/commands.h"
+#include "cli/config_file.h"
+#include "cli/service_flags.h"
+#include "cli/state_dir.h"
+#include "controller/controller.h"
+#include "core/config_validate.h"
+
+namespace memvisor {
+
+int run_command(const Args& all_args) {
+  // Everything after the first "--" is the worker's command line, untouched by option parsing.
+  const auto dashes = std::find(all_args.begin(), all_args.end(), "--");
+  const Args args(all_args.begin(), dashes);
+  const std::vector<std::string> command =
+      dashes == all_args.end() ? std::vector<std::string>{} : std::vector<std::string>(dashes + 1, all_args.end());
+
+  CLI::App app("Run a pool of workers and keep them running.\n\n"
+               "  memvisor run CONFIG.toml\n"
+               "  memvisor run [OPTIONS] -- CMD [ARGS...]",
+               "run");
+  std::string config_path;
+  std::string state_dir_flag;
+  ServiceFlags flags;
+  app.add_option("config", config_path, "the config file (TOML)");
+  app.add_option("--state-dir", state_dir_flag,
+                 "sockets, events.jsonl and incidents (default /run/memvisor as root, else "
+                 "$XDG_RUNTIME_DIR/memvisor or /tmp/memvisor-UID)");
+  flags.add_to(app);
+  if (auto done = parse_cli(app, args)) return *done;
+
+  Config config;
+  if (!config_path.empty()) {
+    if (!command.empty()) return fail(kExitUsage, "give either a config file or -- CMD, not both");
+    if (std::string flag = flags.first_given(app); !flag.empty()) {
+      return fail(kExitUsage, flag + ": applies only without a config file; set it in " + config_path);
+    }
+    auto loaded = load_config_file(config_path);
+    if (!loaded) return fail(kExitUsage, loaded.error().describe());
+    config = std::move(*loaded);
+  } else {
+    if (command.empty()) {
+      return fail(kExitUsage,
+                  "nothing to run: give CONFIG.toml or -- CMD [ARGS...] (see memvisor run --help)");
+    }
+    auto service = flags.build(command);
+    if (!service) return fail(kExitUsage, service.error().describe());
+    config.source = "command line";
+    config.services.push_back(std::move(*service));
+    if (Status valid = validate_config(config); !valid) return fail(kExitUsage, valid.error().describe());
+  }
+
+  ControllerOptions options;
+  options.state_dir = resolve_state_dir(state_dir_flag, config.supervisor.state_dir);
+  options.config = std::move(config);
+  options.self_executable = "/proc/self/exe";
+  auto controller = Controller::create(std::move(options));
+  if (!controller) {
+    const std::string message = controller.error().describe();
+    // A user that does not exist is a config error; anything else is the machine's.
+    const bool config_error = message.rfind("service.", 0) == 0;
+    return fail(config_error ? kExitUsage : kExitFailure, message);
+  }
+  return (*controller)->run();
+}
+
+}  // namespace memvisor

@@ -1,0 +1,41 @@
+// The embedded default: one service described entirely by flags (`memvisor run --instances 2 --
+// CMD`). Every service key of the config file has a flag of the same name with dashes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/result.h"
+
+namespace memvisor {
+
+class ServiceFlags {
+ public:
+  // Registers the flags on `app`, in a group of their own.
+  void add_to(CLI::App& app);
+  // Whether any service flag was given (they make no sense together with a config file).
+  std::string first_given(const CLI::App& app) const;
+  // Builds the service for `command`; errors name the flag: "--instances: expected …".
+  Result<ServiceConfig> build(const std::vector<std::string>& command) const;
+
+ private:
+  std::string name_;
+  std::string instances_;
+  std::vector<std::string> env_;
+  std::string cwd_;
+  std::string user_;
+  bool shell_ = false;
+  std::string restart_;
+  std::string restart_backoff_;
+  std::string circuit_failures_;
+  std::string stop_signal_;
+  std::string ready_;
+  std::string output_;
+  std::string log_dir_;
+  std::map<std::string, std::string> durations_;  // config key → text
+};
+
+}  // namespace memvisor

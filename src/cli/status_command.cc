@@ -1,0 +1,68 @@
+// `memvisor status`: every instance of a running memvisor, as a table or as JSON.
+#include <iostream>
+
+#include "cli/cli_parse.h"
+#include "cli/commands.h"
+#include "cli/control_client.h"
+#include "cli/state_dir.h"
+#include "core/text_table.h"
+#include "core/units.h"
+
+namespace memvisor {
+namespace {
+
+std::string cell(const nlohmann::json& record, const char* key, const char* fallback = "-") {
+  if (!record.contains(key) || record[key].is_null()) return fallback;
+  const auto& value = record[key];
+  if (value.is_string()) return value.get<std::string>().empty() ? fallback : value.get<std::string>();
+  return value.dump();
+}
+
+std::string render_status(const nlohmann::json& status) {
+  std::string out;
+  for (const auto& service : status.value("services", nlohmann::json::array())) {
+    out += service.value("name", "?") + ": " + std::to_string(service.value("ready", 0)) + "/" +
+           std::to_string(service.value("instances", 0)) + " ready\n";
+  }
+  TextTable table({"SERVICE", "INSTANCE", "PID", "STATE", "UPTIME", "RESTARTS", "LAST EXIT", "STATUS"});
+  for (const auto& record : status.value("instances", nlohmann::json::array())) {
+    std::string uptime = "-";
+    if (record.contains("uptime_s")) {
+      uptime = format_duration(Millis(static_cast<int64_t>(record["uptime_s"].get<double>() * 1000)));
+    }
+    const int pid = record.value("pid", 0);
+    std::string last_exit = cell(record, "last_exit");
+    if (record.contains("last_exit_reason") && last_exit != "-") {
+      last_exit += " (" + record["last_exit_reason"].get<std::string>() + ")";
+    }
+    table.add_row({record.value("service", "?"), std::to_string(record.value("instance", 0)),
+                   pid == 0 ? "-" : std::to_string(pid), record.value("state", "?"), uptime,
+                   std::to_string(record.value("restarts", 0)), last_exit, cell(record, "status", "")});
+  }
+  return out + "\n" + table.render();
+}
+
+}  // namespace
+
+int status_command(const Args& args) {
+  CLI::App app("Show every instance of a running memvisor: pid, state, uptime, restarts, last exit.",
+               "status");
+  std::string state_dir_flag;
+  bool json = false;
+  app.add_option("--state-dir", state_dir_flag, "the state dir of the memvisor to ask");
+  app.add_flag("--json", json, "print the status as one JSON object");
+  if (auto done = parse_cli(app, args)) return *done;
+
+  auto reply = control_request(resolve_state_dir(state_dir_flag), {{"id", 1}, {"cmd", "status"}});
+  if (!reply) return fail(kExitFailure, reply.error().describe());
+  if (!reply->value("ok", false)) return fail(kExitFailure, reply->value("error", "request failed"));
+  const auto& status = (*reply)["status"];
+  if (json) {
+    std::cout << status.dump(2) << "\n";
+  } else {
+    std::cout << render_status(status);
+  }
+  return kExitOk;
+}
+
+}  // namespace memvisor

@@ -1,0 +1,22 @@
+// `memvisor supervise`: the supervisor process, started by the controller (not by people).
+#include <iostream>
+
+#include "cli/cli_parse.h"
+#include "cli/commands.h"
+#include "supervisor/supervisor.h"
+
+namespace memvisor {
+
+int supervise_command(const Args& args) {
+  CLI::App app("The supervisor process; the controller starts it.", "supervise");
+  SupervisorOptions options;
+  app.add_option("--channel-fd", options.channel_fd, "our end of the controller's socketpair")->required();
+  app.add_option("--state-dir", options.state_dir, "the controller's state dir")->required();
+  if (auto done = parse_cli(app, args)) return *done;
+
+  auto supervisor = Supervisor::create(std::move(options));
+  if (!supervisor) return fail(kExitFailure, "supervisor: " + supervisor.error().describe());
+  return (*supervisor)->run();
+}
+
+}  // namespace memvisor

@@ -1,0 +1,267 @@
+#include "controller/controller.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <csignal>
+#include <iostream>
+
+#include "os/notify_socket.h"
+#include "os/pidfd.h"
+#include "os/proc.h"
+
+namespace memvisor {
+
+Controller::Controller(ControllerOptions options) : options_(std::move(options)) {}
+Controller::~Controller() = default;
+
+Result<std::unique_ptr<Controller>> Controller::create(ControllerOptions options) {
+  std::unique_ptr<Controller> controller(new Controller(std::move(options)));
+  if (Status status = controller->init(); !status) return status.error();
+  return controller;
+}
+
+Status Controller::init() {
+  const std::string& dir = options_.state_dir;
+  // 0711: workers running as another user must reach their notify socket; every file inside
+  // carries its own restrictive mode.
+  if (Status made = make_directories(dir, 0711); !made) return made;
+  if (Status made = make_directories(dir + "/notify", 0711); !made) return made;
+
+  lock_fd_.reset(::open((dir + "/memvisor.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock_fd_.valid()) return Error::from_errno("open " + dir + "/memvisor.lock");
+  if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    std::string holder = "?";
+    if (auto text = read_file(dir + "/memvisor.lock"); text) holder = *text;
+    holder.erase(std::remove(holder.begin(), holder.end(), '\n'), holder.end());
+    return Error{fmt::format("another memvisor (pid {}) is running with state dir {}; give this "
+                             "one its own --state-dir",
+                             holder, dir)};
+  }
+  const std::string pid_text = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd_.get(), 0) != 0 ||
+      ::pwrite(lock_fd_.get(), pid_text.data(), pid_text.size(), 0) < 0) {
+    return Error::from_errno("write " + dir + "/memvisor.lock");
+  }
+
+  auto log = AppendLog::open(dir + "/events.jsonl", 0600);
+  if (!log) return log.error();
+  events_log_.emplace(std::move(*log));
+
+  // Orphaned grandchildren are re-parented to us, not to init, so none outlives memvisor.
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return Error::from_errno("set child subreaper");
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto signals = SignalFd::create({SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP});
+  if (!signals) return signals.error();
+  signals_.emplace(std::move(*signals));
+  auto timer = TimerFd::create();
+  if (!timer) return timer.error();
+  timer_.emplace(std::move(*timer));
+  auto loop = EventLoop::create();
+  if (!loop) return loop.error();
+  loop_.emplace(std::move(*loop));
+  if (Status s = loop_->add(signals_->fd(), EPOLLIN, [this](uint32_t) { on_signals(); }); !s) {
+    return s;
+  }
+  if (Status s = loop_->add(timer_->fd(), EPOLLIN, [this](uint32_t) { on_timer(); }); !s) return s;
+
+  for (const ServiceConfig& service : options_.config.services) {
+    if (!service.user.empty()) {
+      auto user = lookup_user(service.user);
+      if (!user) return Error{fmt::format("service.{}.user: {}", service.name, user.error().describe())};
+      users_.emplace(service.name, std::move(*user));
+    }
+    for (int n = 1; n <= service.instances; ++n) {
+      auto instance = std::make_unique<Instance>(service, n);
+      if (Status opened = open_notify_socket(*instance); !opened) return opened;
+      instances_.push_back(std::move(instance));
+    }
+  }
+  return {};
+}
+
+MonoTime Controller::now() const { return std::chrono::steady_clock::now(); }
+
+int Controller::run() {
+  size_t total = instances_.size();
+  emit(make_event("memvisor_started", nullptr, "",
+                  fmt::format("starting {} service(s), {} instance(s); state dir {}",
+                              options_.config.services.size(), total, options_.state_dir)),
+       nullptr);
+  if (options_.supervisor) start_supervisor();
+  for (auto& instance : instances_) start_instance(*instance, "initial");
+  notify_manager_status();
+
+  while (!(shutting_down_ && everything_stopped())) step();
+
+  reap_strays();
+  emit(make_event("memvisor_stopped", nullptr, "", "every instance stopped"), nullptr);
+  return exit_code_;
+}
+
+void Controller::step() {
+  arm_timer();
+  if (auto ran = loop_->run_once(std::nullopt); !ran) {
+    std::cerr << "memvisor: event loop failed: " << ran.error().describe() << "\n";
+    exit_code_ = 1;
+    begin_shutdown("internal_error");
+  }
+  if (shutting_down_) {
+    bool instances_down = std::all_of(instances_.begin(), instances_.end(), [](const auto& i) {
+      return i->state == InstanceState::stopped;
+    });
+    // The supervisor goes last, so `memvisor status` keeps answering while workers stop.
+    if (instances_down && supervisor_pid_ != 0 && !supervisor_kill_at_) {
+      (void)pidfd_signal(supervisor_pidfd_.get(), SIGTERM);
+      supervisor_kill_at_ = now() + std::chrono::seconds(5);
+    }
+  }
+}
+
+std::optional<MonoTime> Controller::next_deadline() const {
+  std::optional<MonoTime> earliest;
+  auto consider = [&](std::optional<MonoTime> t) {
+    if (t && (!earliest || *t < *earliest)) earliest = t;
+  };
+  for (const auto& instance : instances_) consider(instance_deadline(*instance));
+  consider(supervisor_restart_at_);
+  consider(supervisor_kill_at_);
+  return earliest;
+}
+
+void Controller::arm_timer() {
+  if (Status armed = timer_->arm(next_deadline()); !armed) {
+    std::cerr << "memvisor: " << armed.error().describe() << "\n";
+  }
+}
+
+void Controller::on_timer() {
+  timer_->acknowledge();
+  const MonoTime t = now();
+  for (auto& instance : instances_) on_instance_deadline(*instance, t);
+  if (supervisor_restart_at_ && t >= *supervisor_restart_at_) {
+    supervisor_restart_at_.reset();
+    if (!shutting_down_) start_supervisor();
+  }
+  if (supervisor_kill_at_ && t >= *supervisor_kill_at_ && supervisor_pid_ != 0) {
+    (void)pidfd_signal(supervisor_pidfd_.get(), SIGKILL);
+    supervisor_kill_at_ = t + std::chrono::seconds(5);
+  }
+}
+
+void Controller::on_signals() {
+  for (int signal : signals_->read_pending()) {
+    switch (signal) {
+      case SIGCHLD: reap_children(); break;
+      case SIGTERM:
+      case SIGINT:
+      case SIGQUIT:
+        if (shutting_down_) {
+          std::cerr << "memvisor: already stopping; waiting for instances to exit\n";
+        } else {
+          begin_shutdown(fmt::format("signal {}", sigabbrev_np(signal)));
+        }
+        break;
+      case SIGHUP: std::cerr << "memvisor: SIGHUP ignored (configuration reload is not supported)\n"; break;
+      default: break;
+    }
+  }
+}
+
+namespace {
+
+ExitStatus decode(const siginfo_t& info) {
+  ExitStatus status;
+  status.signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+  status.core_dumped = info.si_code == CLD_DUMPED;
+  if (status.signaled) {
+    status.signal = info.si_status;
+  } else {
+    status.code = info.si_status;
+  }
+  return status;
+}
+
+}  // namespace
+
+void Controller::reap_children() {
+  for (;;) {
+    // Peek first (WNOWAIT): while the exited leader is an unreaped zombie its pid, and so its
+    // process group id, cannot be reused, which makes the group kill below safe.
+    siginfo_t info{};
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    const pid_t pid = info.si_pid;
+    Instance* instance = find_instance(pid);
+    if (instance != nullptr) {
+      // Whatever the worker left behind in its process group dies with it: no orphans.
+      (void)::killpg(pid, SIGKILL);
+    }
+    siginfo_t reaped{};
+    ::waitid(P_PID, static_cast<id_t>(pid), &reaped, WEXITED | WNOHANG);
+    if (instance != nullptr) {
+      on_instance_exit(*instance, decode(info));
+    } else if (pid == supervisor_pid_) {
+      on_supervisor_exit(decode(info));
+    }
+    // Anything else is an adopted orphan (we are a subreaper, maybe PID 1): reaped, nothing more.
+  }
+}
+
+void Controller::begin_shutdown(std::string_view reason) {
+  shutting_down_ = true;
+  (void)notify_service_manager("STOPPING=1");
+  emit(make_event("memvisor_stopping", nullptr, reason, "stopping every instance"), nullptr);
+  for (auto& instance : instances_) {
+    if (instance->pid != 0) {
+      begin_stop(*instance, "shutdown", AfterStop::stay_stopped);
+    } else if (instance->state != InstanceState::stopped) {
+      instance->state = InstanceState::stopped;
+      instance->deadline.reset();
+    }
+  }
+}
+
+bool Controller::everything_stopped() const {
+  return supervisor_pid_ == 0 &&
+         std::all_of(instances_.begin(), instances_.end(),
+                     [](const auto& i) { return i->state == InstanceState::stopped; });
+}
+
+void Controller::reap_strays() {
+  // Processes that escaped their process group and were re-parented to us: TERM, then KILL.
+  auto strays = child_pids(::getpid());
+  if (strays.empty()) return;
+  for (pid_t pid : strays) ::kill(pid, SIGTERM);  // our children: their pids cannot be reused
+  for (int i = 0; i < 20 && !child_pids(::getpid()).empty(); ++i) {
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    ::usleep(50 * 1000);
+  }
+  for (pid_t pid : child_pids(::getpid())) ::kill(pid, SIGKILL);
+  while (::waitpid(-1, nullptr, 0) > 0) {
+  }
+}
+
+Instance* Controller::find_instance(pid_t pid) {
+  if (pid <= 0) return nullptr;
+  for (auto& instance : instances_) {
+    if (instance->pid == pid) return instance.get();
+  }
+  return nullptr;
+}
+
+Instance* Controller::find_instance(std::string_view service, int number) {
+  for (auto& instance : instances_) {
+    if (instance->service->name == service && instance->number == number) return instance.get();
+  }
+  return nullptr;
+}
+
+}  // namespace memvisor

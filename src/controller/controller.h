@@ -1,0 +1,126 @@
+// The controller: the root process of `memvisor run`. It spawns, reaps, restarts and stops the
+// instances and the supervisor, in one thread and one epoll loop; nothing else lives here, so a
+// fault in the richer supervisor can never take the workers down.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/instance.h"
+#include "os/line_channel.h"
+#include "core/backoff.h"
+#include "core/config.h"
+#include "core/event.h"
+#include "os/event_loop.h"
+#include "os/files.h"
+#include "os/signal_fd.h"
+#include "os/pidfd.h"
+#include "os/spawn.h"
+#include "os/timer_fd.h"
+
+namespace memvisor {
+
+struct ControllerOptions {
+  Config config;
+  std::string state_dir;        // resolved, absolute
+  std::string self_executable;  // the binary to run `supervise` from (usually /proc/self/exe)
+  bool supervisor = true;       // false: run without the supervisor process (tests, `--no-supervisor`)
+};
+
+class Controller {
+ public:
+  // Sets up the state directory, sockets, signals and the event loop; spawns nothing yet.
+  static Result<std::unique_ptr<Controller>> create(ControllerOptions options);
+  ~Controller();
+
+  // Starts every instance and the supervisor, then loops until a shutdown signal has stopped
+  // everything. Returns the process exit code.
+  int run();
+
+ private:
+  explicit Controller(ControllerOptions options);
+  Status init();
+
+  // The loop.
+  void step();
+  void arm_timer();
+  std::optional<MonoTime> next_deadline() const;
+  void on_timer();
+  void on_signals();
+  void reap_children();
+  void reap_strays();
+  MonoTime now() const;
+
+  // Instance lifecycle (instance_lifecycle.cc).
+  void start_instance(Instance& instance, std::string_view reason);
+  void begin_stop(Instance& instance, std::string_view reason, AfterStop after);
+  void escalate_stop(Instance& instance);
+  void signal_instance(Instance& instance, int signal);
+  void on_instance_exit(Instance& instance, const ExitStatus& status);
+  void after_failed_run(Instance& instance, std::string_view reason);
+  void schedule_restart(Instance& instance, std::string_view reason, bool failed);
+  void on_instance_deadline(Instance& instance, MonoTime now);
+  void mark_stable(Instance& instance);
+  std::optional<MonoTime> instance_deadline(const Instance& instance) const;
+  SpawnSpec spawn_spec(Instance& instance, UniqueFd& out_write, UniqueFd& err_write);
+
+  // Readiness (notify_receiver.cc).
+  Status open_notify_socket(Instance& instance);
+  void on_notify(Instance& instance);
+  void set_ready(Instance& instance);
+
+  // Output relay (output_relay.cc).
+  void watch_output(Instance& instance, OutputPipe& pipe);
+  void on_output(Instance& instance, OutputPipe& pipe);
+  void close_output(Instance& instance, OutputPipe& pipe);
+
+  // The supervisor process and its channel (controller_supervisor.cc).
+  void start_supervisor();
+  void on_supervisor_exit(const ExitStatus& status);
+  void on_supervisor_message(const nlohmann::json& message);
+  nlohmann::json snapshot() const;
+  nlohmann::json instance_json(const Instance& instance) const;
+
+  // Events: events.jsonl, stderr, the supervisor.
+  void emit(Event event, const Instance* instance);
+  Event make_event(std::string_view name, const Instance* instance, std::string_view reason,
+                   std::string message) const;
+
+  void begin_shutdown(std::string_view reason);
+  bool everything_stopped() const;
+  void notify_manager_status();
+
+  Instance* find_instance(pid_t pid);
+  Instance* find_instance(std::string_view service, int number);
+
+  ControllerOptions options_;
+  std::vector<std::unique_ptr<Instance>> instances_;
+  std::optional<EventLoop> loop_;
+  std::optional<SignalFd> signals_;
+  std::optional<TimerFd> timer_;
+  std::optional<AppendLog> events_log_;
+  UniqueFd lock_fd_;
+  std::map<std::string, UserIdentity> users_;  // services that run as another user
+
+  // The supervisor process.
+  pid_t supervisor_pid_ = 0;
+  UniqueFd supervisor_pidfd_;
+  std::unique_ptr<LineChannel> supervisor_link_;
+  MonoTime supervisor_started_{};
+  int supervisor_failures_ = 0;
+  std::optional<MonoTime> supervisor_restart_at_;
+  BackoffPolicy supervisor_backoff_{std::chrono::milliseconds(100), 2.0,
+                                    std::chrono::milliseconds(10000)};
+
+  bool shutting_down_ = false;
+  std::optional<MonoTime> supervisor_kill_at_;
+  bool told_manager_ready_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace memvisor

@@ -1,0 +1,69 @@
+// Every lifecycle event goes three ways: a JSON line in STATE_DIR/events.jsonl, a human line on
+// stderr, and a message to the supervisor that keeps its state from them.
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "controller/controller.h"
+#include "os/notify_socket.h"
+
+namespace memvisor {
+
+std::string_view to_string(InstanceState state) {
+  switch (state) {
+    case InstanceState::starting: return "starting";
+    case InstanceState::running: return "running";
+    case InstanceState::stopping: return "stopping";
+    case InstanceState::backoff: return "backoff";
+    case InstanceState::open: return "crash-loop";
+    case InstanceState::stopped: return "stopped";
+  }
+  return "?";
+}
+
+Event Controller::make_event(std::string_view name, const Instance* instance,
+                             std::string_view reason, std::string message) const {
+  Event event;
+  event.ts = std::chrono::system_clock::now();
+  event.event = std::string(name);
+  event.reason = std::string(reason);
+  event.message = std::move(message);
+  if (instance != nullptr) {
+    event.service = instance->service->name;
+    event.instance = instance->number;
+    event.pid = instance->pid;
+    event.extra["generation"] = instance->generation;
+  }
+  return event;
+}
+
+void Controller::emit(Event event, const Instance* instance) {
+  nlohmann::json json = to_json(event);
+  const std::string line = json.dump();
+  if (events_log_) {
+    if (Status appended = events_log_->append_line(line); !appended) {
+      std::cerr << "memvisor: cannot write events.jsonl: " << appended.error().describe() << "\n";
+    }
+  }
+  std::cerr << "memvisor: " << human_line(event) << "\n";
+  if (supervisor_link_) {
+    json["type"] = "event";
+    if (instance != nullptr) json["state"] = instance_json(*instance);
+    supervisor_link_->send_line(json.dump());
+  }
+}
+
+void Controller::notify_manager_status() {
+  int ready = 0;
+  for (const auto& instance : instances_) ready += instance->state == InstanceState::running;
+  const int total = static_cast<int>(instances_.size());
+  std::string message = fmt::format("STATUS={}/{} instances ready", ready, total);
+  // READY=1 once, when the whole pool first comes up, so `systemctl start` returns at the right time.
+  if (!told_manager_ready_ && ready == total) {
+    told_manager_ready_ = true;
+    message = "READY=1\n" + message;
+  }
+  (void)notify_service_manager(message);
+}
+
+}  // namespace memvisor

@@ -1,0 +1,159 @@
+// The supervisor process seen from the controller: spawn it with one end of a socketpair, send it
+// a snapshot and then every event, serve its requests after checking them, and restart it with
+// backoff when it dies, without touching a single worker.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "controller/controller.h"
+#include "core/config_json.h"
+#include "os/unix_stream.h"
+
+extern char** environ;
+
+namespace memvisor {
+
+void Controller::start_supervisor() {
+  auto pair = socket_pair();
+  if (!pair) {
+    std::cerr << "memvisor: cannot start the supervisor: " << pair.error().describe() << "\n";
+    return;
+  }
+  auto& [ours, theirs] = *pair;
+  SpawnSpec spec;
+  spec.argv = {options_.self_executable,      "supervise",
+               "--channel-fd",                std::to_string(theirs.get()),
+               "--state-dir",                 options_.state_dir};
+  for (char** entry = environ; *entry != nullptr; ++entry) spec.env.emplace_back(*entry);
+  spec.keep_fds = {theirs.get()};
+  spec.child_sigmask = signals_->previous_mask();
+  auto spawned = spawn_process(spec);
+  if (!spawned) {
+    std::cerr << "memvisor: cannot start the supervisor: " << spawned.error().describe() << "\n";
+    supervisor_restart_at_ = now() + backoff_delay(supervisor_backoff_, ++supervisor_failures_);
+    return;
+  }
+  supervisor_pid_ = spawned->pid;
+  supervisor_pidfd_ = std::move(spawned->pidfd);
+  supervisor_started_ = now();
+  (void)loop_->add(supervisor_pidfd_.get(), EPOLLIN, [this](uint32_t) { reap_children(); });
+
+  supervisor_link_ = std::make_unique<LineChannel>(
+      *loop_, std::move(ours), LineChannel::Limits{},
+      [this](std::string_view line) {
+        auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+        if (message.is_discarded() || !message.is_object()) {
+          std::cerr << "memvisor: ignored a malformed message from the supervisor\n";
+          return;
+        }
+        on_supervisor_message(message);
+      },
+      [this](std::string_view why) {
+        // A supervisor that stops reading would make us buffer forever: replace it.
+        if (why.find("queue full") != std::string_view::npos && supervisor_pid_ != 0) {
+          std::cerr << "memvisor: supervisor channel failed (" << why << "); restarting it\n";
+          (void)pidfd_signal(supervisor_pidfd_.get(), SIGKILL);
+        }
+      });
+  supervisor_link_->send_line(snapshot().dump());
+  Event event = make_event("supervisor_started", nullptr, "", "supervisor started");
+  event.pid = supervisor_pid_;
+  emit(std::move(event), nullptr);
+}
+
+void Controller::on_supervisor_exit(const ExitStatus& status) {
+  loop_->remove(supervisor_pidfd_.get());
+  supervisor_pidfd_.reset();
+  const pid_t pid = supervisor_pid_;
+  supervisor_pid_ = 0;
+  supervisor_link_.reset();
+  supervisor_kill_at_.reset();
+  Event event = make_event("supervisor_exited", nullptr, shutting_down_ ? "shutdown" : "crash",
+                           "supervisor " + status.describe());
+  event.pid = pid;
+  if (shutting_down_) {
+    emit(std::move(event), nullptr);
+    return;
+  }
+  // Workers are untouched; only the supervisor comes back, sooner if it had been running a while.
+  const bool stable = now() - supervisor_started_ >= std::chrono::seconds(10);
+  supervisor_failures_ = stable ? 1 : supervisor_failures_ + 1;
+  const auto delay = backoff_delay(supervisor_backoff_, supervisor_failures_);
+  supervisor_restart_at_ = now() + delay;
+  event.extra["restart_delay_ms"] = delay.count();
+  emit(std::move(event), nullptr);
+}
+
+void Controller::on_supervisor_message(const nlohmann::json& message) {
+  if (message.value("type", "") != "request") return;
+  nlohmann::json reply = {{"type", "reply"}, {"id", message.value("id", nlohmann::json())}};
+  const std::string action = message.value("action", "");
+  const std::string service = message.value("service", "");
+  const int number = message.value("instance", 0);
+  const std::string reason = message.value("reason", "supervisor");
+
+  auto fail = [&](std::string error) {
+    reply["ok"] = false;
+    reply["error"] = std::move(error);
+    if (supervisor_link_) supervisor_link_->send_line(reply.dump());
+  };
+  // The supervisor can only act on instances the controller knows, and never during shutdown.
+  if (shutting_down_) return fail("memvisor is shutting down");
+  std::vector<Instance*> targets;
+  for (auto& instance : instances_) {
+    if (instance->service->name == service && (number == 0 || instance->number == number)) {
+      targets.push_back(instance.get());
+    }
+  }
+  if (targets.empty()) {
+    return fail(number == 0 ? fmt::format("no service '{}'", service)
+                            : fmt::format("no instance {}.{}", service, number));
+  }
+  if (action == "recycle") {
+    for (Instance* target : targets) begin_stop(*target, reason, AfterStop::restart);
+  } else if (action == "stop") {
+    for (Instance* target : targets) begin_stop(*target, reason, AfterStop::stay_stopped);
+  } else if (action == "start") {
+    for (Instance* target : targets) {
+      if (target->state == InstanceState::stopped) start_instance(*target, reason);
+    }
+  } else {
+    return fail(fmt::format("unknown action '{}'", action));
+  }
+  reply["ok"] = true;
+  if (supervisor_link_) supervisor_link_->send_line(reply.dump());
+}
+
+nlohmann::json Controller::instance_json(const Instance& instance) const {
+  nlohmann::json json = {
+      {"service", instance.service->name},
+      {"instance", instance.number},
+      {"generation", instance.generation},
+      {"pid", instance.pid},
+      {"state", to_string(instance.state)},
+      {"restarts", instance.restarts},
+      {"circuit", to_string(instance.circuit.state())},
+      {"consecutive_failures", instance.circuit.consecutive_failures()},
+      {"status", instance.status_text},
+  };
+  if (instance.main_pid != 0) json["main_pid"] = instance.main_pid;
+  if (instance.pid != 0) json["started_at"] = to_unix_seconds(instance.started_wall);
+  if (instance.last_exit) {
+    json["last_exit"] = instance.last_exit->brief();
+    json["last_exit_reason"] = instance.last_exit_reason;
+  }
+  return json;
+}
+
+nlohmann::json Controller::snapshot() const {
+  nlohmann::json instances = nlohmann::json::array();
+  for (const auto& instance : instances_) instances.push_back(instance_json(*instance));
+  return {{"type", "snapshot"},
+          {"controller_pid", ::getpid()},
+          {"config", config_to_json(options_.config)},
+          {"instances", std::move(instances)}};
+}
+
+}  // namespace memvisor

@@ -1,0 +1,86 @@
+// One instance of a service (web.1, web.2, …): its process and where it is in its lifecycle.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/circuit_breaker.h"
+#include "core/config.h"
+#include "core/exit_status.h"
+#include "core/line_splitter.h"
+#include "core/time_format.h"
+#include "os/notify_socket.h"
+#include "os/unique_fd.h"
+
+namespace memvisor {
+
+using MonoTime = std::chrono::steady_clock::time_point;
+
+enum class InstanceState {
+  starting,  // spawned, waiting for READY=1 (notify mode)
+  running,   // ready
+  stopping,  // the stop sequence is under way
+  backoff,   // waiting out the restart delay
+  open,      // crash loop: the circuit is open, waiting for its cool-down
+  stopped,   // not running and not coming back on its own
+};
+std::string_view to_string(InstanceState state);
+
+// What happens once a stopping instance has exited.
+enum class AfterStop { stay_stopped, restart };
+
+// A worker's stdout or stderr pipe, split into lines for the prefixed relay.
+struct OutputPipe {
+  UniqueFd fd;
+  LineSplitter lines;
+  bool is_stderr = false;
+};
+
+struct Instance {
+  Instance(const ServiceConfig& config, int instance_number)
+      : service(&config),
+        number(instance_number),
+        circuit(config.circuit_failures, config.circuit_cooldown) {}
+
+  const ServiceConfig* service;
+  int number;  // 1-based: web.1, web.2, …
+  std::string label() const { return service->name + "." + std::to_string(number); }
+
+  InstanceState state = InstanceState::stopped;
+  int generation = 0;  // incremented at every spawn
+  pid_t pid = 0;       // 0 when no process
+  UniqueFd pidfd;
+  pid_t main_pid = 0;  // MAINPID= from the worker, when it names another process
+  MonoTime started_mono{};
+  WallTime started_wall{};
+  MonoTime ready_mono{};
+  bool ever_ready = false;
+  bool stable = false;  // ran min_uptime (and was ready): a success for the circuit
+  MonoTime last_watchdog{};
+  std::string status_text;  // STATUS= from the worker
+
+  int restarts = 0;
+  std::optional<ExitStatus> last_exit;
+  std::string last_exit_reason;
+  CircuitBreaker circuit;
+
+  // Stop sequence: 1 = stop_signal sent, 2 = SIGTERM sent, 3 = SIGKILL sent.
+  int stop_phase = 0;
+  std::string stop_reason;
+  AfterStop after_stop = AfterStop::stay_stopped;
+
+  // The timer of the stopping and backoff states (next escalation, next start). The other
+  // deadlines (readiness, watchdog, min_uptime, circuit retry) derive from the fields above.
+  std::optional<MonoTime> deadline;
+
+  std::unique_ptr<NotifySocket> notify;
+  OutputPipe out;
+  OutputPipe err;
+};
+
+}  // namespace memvisor

@@ -1,0 +1,222 @@
+// The lifecycle of one instance: start, readiness deadlines, the stop sequence, exit, restart with
+// backoff, and the crash-loop circuit.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "controller/controller.h"
+#include "core/units.h"
+#include "os/proc.h"
+
+extern char** environ;
+
+namespace memvisor {
+namespace {
+
+bool is_ours(std::string_view entry) {
+  // Variables memvisor sets per instance, or that belong to memvisor's own service manager.
+  for (std::string_view prefix : {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
+                                  "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
+                                  "MEMVISOR_SERVICE=", "MEMVISOR_INSTANCE=", "MEMVISOR_GENERATION="}) {
+    if (entry.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
+}
+
+void set_env(std::vector<std::string>& env, std::string_view key, std::string_view value) {
+  const std::string prefix = std::string(key) + "=";
+  for (auto& entry : env) {
+    if (entry.compare(0, prefix.size(), prefix) == 0) {
+      entry = prefix + std::string(value);
+      return;
+    }
+  }
+  env.push_back(prefix + std::string(value));
+}
+
+}  // namespace
+
+SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, UniqueFd& err_write) {
+  const ServiceConfig& service = *instance.service;
+  SpawnSpec spec;
+  spec.argv = service.command;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (!is_ours(*entry)) spec.env.emplace_back(*entry);
+  }
+  if (auto user = users_.find(service.name); user != users_.end()) {
+    spec.user = user->second;
+    set_env(spec.env, "HOME", user->second.home);
+    set_env(spec.env, "USER", user->second.name);
+    set_env(spec.env, "LOGNAME", user->second.name);
+  }
+  for (const auto& [key, value] : service.env) set_env(spec.env, key, value);
+  set_env(spec.env, "MEMVISOR_SERVICE", service.name);
+  set_env(spec.env, "MEMVISOR_INSTANCE", std::to_string(instance.number));
+  set_env(spec.env, "MEMVISOR_GENERATION", std::to_string(instance.generation + 1));
+  if (instance.notify) set_env(spec.env, "NOTIFY_SOCKET", instance.notify->path());
+  if (service.watchdog.count() > 0) {
+    set_env(spec.env, "WATCHDOG_USEC", std::to_string(service.watchdog.count() * 1000));
+  }
+  spec.cwd = service.cwd;
+  spec.stdout_fd = out_write.get();
+  spec.stderr_fd = err_write.get();
+  spec.child_sigmask = signals_->previous_mask();
+  return spec;
+}
+
+namespace {
+
+// Pipes for the prefixed relay, or the per-instance log file (both ends of the child side).
+Status open_output(const ServiceConfig& service, const Instance& instance, const std::string& state_dir,
+                   UniqueFd& out_read, UniqueFd& out_write, UniqueFd& err_read, UniqueFd& err_write) {
+  if (service.output == OutputMode::file) {
+    const std::string dir = service.log_dir.empty() ? state_dir + "/logs" : service.log_dir;
+    if (Status made = make_directories(dir, 0750); !made) return made;
+    const std::string path = dir + "/" + instance.label() + ".log";
+    out_write.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+    if (!out_write.valid()) return Error::from_errno("open " + path);
+    err_write.reset(::dup(out_write.get()));
+    return {};
+  }
+  for (auto [read_end, write_end] : {std::pair{&out_read, &out_write}, std::pair{&err_read, &err_write}}) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::from_errno("pipe");
+    read_end->reset(fds[0]);
+    write_end->reset(fds[1]);
+    // Our end never blocks the loop; the worker's end stays blocking, as programs expect.
+    ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+  }
+  return {};
+}
+
+}  // namespace
+
+void Controller::start_instance(Instance& instance, std::string_view reason) {
+  const MonoTime t = now();
+  if (!instance.circuit.allow_start(t)) {
+    instance.state = InstanceState::open;
+    return;
+  }
+  if (instance.circuit.state() == CircuitState::half_open) {
+    emit(make_event("circuit_half_open", &instance, reason, "crash loop cool-down over: one try"),
+         &instance);
+  }
+
+  UniqueFd out_read, out_write, err_read, err_write;
+  if (Status opened = open_output(*instance.service, instance, options_.state_dir, out_read,
+                                  out_write, err_read, err_write);
+      !opened) {
+    Event event = make_event("spawn_failed", &instance, "output", "cannot start: " + opened.error().describe());
+    emit(std::move(event), &instance);
+    after_failed_run(instance, "spawn_failed");
+    return;
+  }
+
+  auto spawned = spawn_process(spawn_spec(instance, out_write, err_write));
+  if (!spawned) {
+    instance.last_exit_reason = "spawn_failed";
+    emit(make_event("spawn_failed", &instance, "spawn_failed",
+                    "cannot start: " + spawned.error().describe()),
+         &instance);
+    after_failed_run(instance, "spawn_failed");
+    return;
+  }
+
+  if (instance.generation > 0) ++instance.restarts;
+  ++instance.generation;
+  instance.pid = spawned->pid;
+  instance.pidfd = std::move(spawned->pidfd);
+  instance.main_pid = 0;
+  instance.started_mono = t;
+  instance.started_wall = std::chrono::system_clock::now();
+  instance.ever_ready = false;
+  instance.stable = false;
+  instance.stop_phase = 0;
+  instance.stop_reason.clear();
+  instance.status_text.clear();
+  instance.deadline.reset();
+  instance.state = InstanceState::starting;
+  (void)loop_->add(instance.pidfd.get(), EPOLLIN, [this](uint32_t) { reap_children(); });
+  close_output(instance, instance.out);  // a previous generation's pipes, if still open
+  close_output(instance, instance.err);
+  if (out_read.valid()) {
+    instance.out = OutputPipe{std::move(out_read), LineSplitter{}, false};
+    instance.err = OutputPipe{std::move(err_read), LineSplitter{}, true};
+    watch_output(instance, instance.out);
+    watch_output(instance, instance.err);
+  }
+
+  Event started = make_event("started", &instance, reason, "started");
+  started.extra["generation"] = instance.generation;
+  emit(std::move(started), &instance);
+  if (instance.service->ready == ReadyMode::immediate) set_ready(instance);
+}
+
+void Controller::signal_instance(Instance& instance, int signal) {
+  if (instance.pid == 0) return;
+  // The leader is not reaped yet, so neither its pid nor the process group it leads can have
+  // been reused: signalling the group reaches its children too, as Ctrl-C in a terminal does.
+  // The pidfd covers a leader that left its group.
+  auto stat = read_proc_stat(instance.pid);
+  const bool leader_in_group = stat && stat->pgrp == instance.pid;
+  if (::killpg(instance.pid, signal) != 0 || !leader_in_group) {
+    (void)pidfd_signal(instance.pidfd.get(), signal);
+  }
+}
+
+void Controller::begin_stop(Instance& instance, std::string_view reason, AfterStop after) {
+  if (instance.pid == 0) {
+    instance.deadline.reset();
+    if (after == AfterStop::restart && !shutting_down_) {
+      start_instance(instance, reason);
+    } else {
+      instance.state = InstanceState::stopped;
+    }
+    return;
+  }
+  if (instance.state == InstanceState::stopping) {
+    // Already on its way down; a later stay-stopped (a shutdown) overrides a restart.
+    if (after == AfterStop::stay_stopped) instance.after_stop = after;
+    return;
+  }
+  const ServiceConfig& service = *instance.service;
+  instance.state = InstanceState::stopping;
+  instance.stop_phase = 1;
+  instance.stop_reason = std::string(reason);
+  instance.after_stop = after;
+  instance.deadline = now() + service.stop_timeout;
+  Event event = make_event("stopping", &instance, reason,
+                           fmt::format("stopping with {}", signal_name(service.stop_signal)));
+  event.extra["signal"] = signal_name(service.stop_signal);
+  emit(std::move(event), &instance);
+  signal_instance(instance, service.stop_signal);
+}
+
+void Controller::escalate_stop(Instance& instance) {
+  const ServiceConfig& service = *instance.service;
+  if (instance.stop_phase == 1) {
+    instance.stop_phase = 2;
+    instance.deadline = now() + service.kill_timeout;
+    Event event = make_event("stop_escalated", &instance, instance.stop_reason,
+                             fmt::format("still running after {}: sending SIGTERM",
+                                         format_duration(service.stop_timeout)));
+    event.extra["signal"] = "SIGTERM";
+    emit(std::move(event), &instance);
+    signal_instance(instance, SIGTERM);
+  } else if (instance.stop_phase == 2) {
+    instance.stop_phase = 3;
+    instance.deadline.reset();  // SIGKILL cannot be ignored; the exit will come
+    Event event = make_event("stop_escalated", &instance, instance.stop_reason,
+                             fmt::format("still running after SIGTERM and {}: sending SIGKILL",
+                                         format_duration(service.kill_timeout)));
+    event.extra["signal"] = "SIGKILL";
+    emit(std::move(event), &instance);
+    signal_instance(instance, SIGKILL);
+  }
+}
+
+}  // namespace memvisor

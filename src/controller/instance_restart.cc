@@ -1,0 +1,177 @@
+// What follows an instance's exit: the restart policy, backoff, the crash-loop circuit, and the
+// deadlines that watch a running instance (readiness, watchdog, min_uptime).
+#include <fmt/format.h>
+
+#include "controller/controller.h"
+#include "core/units.h"
+
+namespace memvisor {
+
+void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) {
+  const MonoTime t = now();
+  loop_->remove(instance.pidfd.get());
+  instance.pidfd.reset();
+  const pid_t pid = instance.pid;
+  instance.pid = 0;
+  instance.main_pid = 0;
+  instance.last_exit = status;
+  const bool was_stopping = instance.state == InstanceState::stopping;
+  const std::string reason =
+      was_stopping ? instance.stop_reason : (status.success() ? "exit" : "crash");
+  instance.last_exit_reason = reason;
+
+  Event exited = make_event("exited", &instance, reason, status.describe());
+  exited.pid = pid;
+  if (status.signaled) {
+    exited.extra["signal"] = signal_name(status.signal);
+  } else {
+    exited.extra["code"] = status.code;
+  }
+  exited.extra["uptime_ms"] =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t - instance.started_mono).count();
+  emit(std::move(exited), &instance);
+
+  const bool failed = !instance.stable;
+  if (shutting_down_ || (was_stopping && instance.after_stop == AfterStop::stay_stopped)) {
+    instance.state = InstanceState::stopped;
+    instance.deadline.reset();
+    emit(make_event("stopped", &instance, reason, "stopped"), &instance);
+    return;
+  }
+  if (was_stopping) {  // a restart we asked for: recycle, watchdog, startup timeout
+    schedule_restart(instance, reason, failed && reason != "recycle");
+    return;
+  }
+  const RestartPolicy policy = instance.service->restart;
+  if (policy == RestartPolicy::never || (policy == RestartPolicy::on_failure && status.success())) {
+    instance.state = InstanceState::stopped;
+    instance.deadline.reset();
+    emit(make_event("stopped", &instance, reason,
+                    policy == RestartPolicy::never ? "not restarting (restart = never)"
+                                                   : "exited cleanly; not restarting (restart = on-failure)"),
+         &instance);
+    return;
+  }
+  schedule_restart(instance, reason, failed);
+}
+
+void Controller::after_failed_run(Instance& instance, std::string_view reason) {
+  if (shutting_down_ || instance.service->restart == RestartPolicy::never) {
+    instance.state = InstanceState::stopped;
+    instance.deadline.reset();
+    return;
+  }
+  schedule_restart(instance, reason, true);
+}
+
+void Controller::schedule_restart(Instance& instance, std::string_view reason, bool failed) {
+  const ServiceConfig& service = *instance.service;
+  const MonoTime t = now();
+  int failures = 0;
+  if (failed) {
+    if (instance.circuit.record_failure(t)) {
+      instance.state = InstanceState::open;
+      instance.deadline.reset();
+      Event event = make_event(
+          "circuit_open", &instance, reason,
+          fmt::format("crash loop: {} failed starts in a row; next try in {}",
+                      instance.circuit.consecutive_failures(), format_duration(service.circuit_cooldown)));
+      event.extra["consecutive_failures"] = instance.circuit.consecutive_failures();
+      event.extra["cooldown_ms"] = service.circuit_cooldown.count();
+      emit(std::move(event), &instance);
+      return;
+    }
+    failures = instance.circuit.consecutive_failures();
+  }
+  const BackoffPolicy policy{service.restart_delay, service.restart_backoff, service.restart_delay_max};
+  const auto delay = backoff_delay(policy, failures);
+  instance.state = InstanceState::backoff;
+  instance.deadline = t + delay;
+  Event event = make_event(failed ? "backoff" : "restart", &instance, reason,
+                           fmt::format("restarting in {}", format_duration(delay)));
+  event.extra["delay_ms"] = delay.count();
+  if (failed) event.extra["consecutive_failures"] = failures;
+  emit(std::move(event), &instance);
+}
+
+void Controller::set_ready(Instance& instance) {
+  if (instance.state != InstanceState::starting) return;
+  const MonoTime t = now();
+  instance.state = InstanceState::running;
+  instance.ever_ready = true;
+  instance.ready_mono = t;
+  instance.last_watchdog = t;
+  Event event = make_event("ready", &instance,
+                           instance.service->ready == ReadyMode::notify ? "notify" : "immediate",
+                           "ready");
+  event.extra["startup_ms"] =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t - instance.started_mono).count();
+  emit(std::move(event), &instance);
+  notify_manager_status();
+}
+
+void Controller::mark_stable(Instance& instance) {
+  instance.stable = true;
+  if (instance.circuit.record_success()) {
+    emit(make_event("circuit_closed", &instance, "stable",
+                    fmt::format("ran {} after a half-open try: crash loop over",
+                                format_duration(instance.service->min_uptime))),
+         &instance);
+  }
+}
+
+std::optional<MonoTime> Controller::instance_deadline(const Instance& instance) const {
+  const ServiceConfig& service = *instance.service;
+  switch (instance.state) {
+    case InstanceState::starting:
+      if (service.ready == ReadyMode::notify) return instance.started_mono + service.startup_timeout;
+      return std::nullopt;
+    case InstanceState::running: {
+      std::optional<MonoTime> earliest;
+      if (!instance.stable) earliest = instance.started_mono + service.min_uptime;
+      if (service.watchdog.count() > 0) {
+        const MonoTime watchdog = instance.last_watchdog + service.watchdog;
+        if (!earliest || watchdog < *earliest) earliest = watchdog;
+      }
+      return earliest;
+    }
+    case InstanceState::stopping:
+    case InstanceState::backoff: return instance.deadline;
+    case InstanceState::open: return instance.circuit.retry_at();
+    case InstanceState::stopped: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void Controller::on_instance_deadline(Instance& instance, MonoTime t) {
+  const auto due = instance_deadline(instance);
+  if (!due || t < *due) return;
+  const ServiceConfig& service = *instance.service;
+  switch (instance.state) {
+    case InstanceState::starting: {
+      Event event = make_event("startup_timeout", &instance, "startup_timeout",
+                               fmt::format("not ready after {}", format_duration(service.startup_timeout)));
+      emit(std::move(event), &instance);
+      begin_stop(instance, "startup_timeout", AfterStop::restart);
+      break;
+    }
+    case InstanceState::running:
+      if (!instance.stable && t >= instance.started_mono + service.min_uptime) mark_stable(instance);
+      if (service.watchdog.count() > 0 && t >= instance.last_watchdog + service.watchdog) {
+        emit(make_event("watchdog_timeout", &instance, "watchdog",
+                        fmt::format("no WATCHDOG=1 for {}", format_duration(service.watchdog))),
+             &instance);
+        begin_stop(instance, "watchdog", AfterStop::restart);
+      }
+      break;
+    case InstanceState::stopping: escalate_stop(instance); break;
+    case InstanceState::backoff:
+    case InstanceState::open:
+      instance.deadline.reset();
+      start_instance(instance, instance.last_exit_reason.empty() ? "restart" : instance.last_exit_reason);
+      break;
+    case InstanceState::stopped: break;
+  }
+}
+
+}  // namespace memvisor

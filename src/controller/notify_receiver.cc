@@ -1,0 +1,73 @@
+// Readiness and watchdog through systemd's notify protocol: one datagram socket per instance, so
+// a message is attributed by the socket it arrives on even when its sender (Debian's
+// systemd-notify, say) has exited before we read it.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "controller/controller.h"
+#include "core/notify_protocol.h"
+#include "os/proc.h"
+
+namespace memvisor {
+
+Status Controller::open_notify_socket(Instance& instance) {
+  const std::string path = options_.state_dir + "/notify/" + instance.label();
+  auto socket = NotifySocket::bind(path, 0600);
+  if (!socket) {
+    return Error{socket.error().describe() + " (choose a shorter --state-dir)"};
+  }
+  // A worker running as another user must be able to send to its own socket, and only to it.
+  if (auto user = users_.find(instance.service->name); user != users_.end()) {
+    if (::chown(path.c_str(), user->second.uid, user->second.gid) != 0) {
+      return Error::from_errno("chown " + path);
+    }
+  }
+  instance.notify = std::make_unique<NotifySocket>(std::move(*socket));
+  Instance* target = &instance;
+  return loop_->add(instance.notify->fd(), EPOLLIN, [this, target](uint32_t) { on_notify(*target); });
+}
+
+void Controller::on_notify(Instance& instance) {
+  while (auto message = instance.notify->receive()) {
+    if (instance.pid == 0) continue;  // nothing running: a late message from a dead run
+
+    uid_t expected_uid = ::geteuid();
+    if (auto user = users_.find(instance.service->name); user != users_.end()) {
+      expected_uid = user->second.uid;
+    }
+    if (message->uid != 0 && message->uid != expected_uid) {
+      std::cerr << "memvisor: " << instance.label() << ": ignored notify message from uid "
+                << message->uid << " (expected " << expected_uid << ")\n";
+      continue;
+    }
+    // A sender that still exists must belong to this instance: its process tree or its group.
+    // One that has already exited came through this instance's private socket, as its user.
+    if (auto stat = read_proc_stat(message->pid); stat) {
+      if (stat->pgrp != instance.pid && !is_same_or_descendant(message->pid, instance.pid)) {
+        std::cerr << "memvisor: " << instance.label() << ": ignored notify message from pid "
+                  << message->pid << ": not in the instance's process tree\n";
+        continue;
+      }
+    }
+
+    const NotifyFields fields = parse_notify_message(message->text);
+    if (fields.main_pid && *fields.main_pid != instance.pid) {
+      if (is_same_or_descendant(*fields.main_pid, instance.pid)) instance.main_pid = *fields.main_pid;
+    }
+    if (fields.status && *fields.status != instance.status_text) {
+      instance.status_text = *fields.status;
+      if (supervisor_link_) {
+        nlohmann::json update = {{"type", "instance"}, {"instance", instance_json(instance)}};
+        supervisor_link_->send_line(update.dump());
+      }
+    }
+    if (fields.watchdog) instance.last_watchdog = now();
+    if (fields.ready) set_ready(instance);
+    if (fields.stopping && instance.state != InstanceState::stopping) {
+      emit(make_event("worker_stopping", &instance, "notify", "announced STOPPING=1"), &instance);
+    }
+  }
+}
+
+}  // namespace memvisor

@@ -1,0 +1,18 @@
+// The config as JSON, to hand it from one process to another: a lossless round trip, durations
+// as integer milliseconds ("stop_timeout_ms"), signals by name, enums by their config spelling.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/result.h"
+
+namespace memvisor {
+
+nlohmann::json config_to_json(const Config& config);
+
+// Strict: every key must be present and no other, and the result must pass validate_config.
+// Errors name the JSON path: "services[0].instances: expected an integer, got string".
+Result<Config> config_from_json(const nlohmann::json& json);
+
+}  // namespace memvisor

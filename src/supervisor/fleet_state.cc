@@ -1,0 +1,65 @@
+#include "supervisor/fleet_state.h"
+
+#include "core/config_json.h"
+
+namespace memvisor {
+
+bool FleetState::apply(const nlohmann::json& message) {
+  if (!message.is_object()) return false;
+  const std::string type = message.value("type", "");
+  if (type == "snapshot") {
+    auto config = config_from_json(message.value("config", nlohmann::json::object()));
+    if (!config) return false;
+    config_ = std::move(*config);
+    controller_pid_ = message.value("controller_pid", 0);
+    instances_.clear();
+    for (const auto& record : message.value("instances", nlohmann::json::array())) {
+      update_instance(record);
+    }
+    has_snapshot_ = true;
+    return true;
+  }
+  if (type == "event") {
+    if (message.contains("state")) update_instance(message["state"]);
+    return true;
+  }
+  if (type == "instance") {
+    update_instance(message.value("instance", nlohmann::json::object()));
+    return true;
+  }
+  return type == "reply";
+}
+
+void FleetState::update_instance(const nlohmann::json& record) {
+  if (!record.is_object()) return;
+  const std::string service = record.value("service", "");
+  const int number = record.value("instance", 0);
+  if (service.empty() || number <= 0) return;
+  instances_[{service, number}] = record;
+}
+
+nlohmann::json FleetState::status(WallTime now) const {
+  const double now_s = to_unix_seconds(now);
+  nlohmann::json services = nlohmann::json::array();
+  nlohmann::json instances = nlohmann::json::array();
+  for (const ServiceConfig& service : config_.services) {
+    int ready = 0;
+    for (int n = 1; n <= service.instances; ++n) {
+      auto found = instances_.find({service.name, n});
+      if (found == instances_.end()) continue;
+      nlohmann::json record = found->second;
+      if (record.value("state", "") == "running") ++ready;
+      if (record.contains("started_at") && record.value("pid", 0) != 0) {
+        record["uptime_s"] = std::max(0.0, now_s - record["started_at"].get<double>());
+      }
+      instances.push_back(std::move(record));
+    }
+    services.push_back({{"name", service.name}, {"instances", service.instances}, {"ready", ready}});
+  }
+  return {{"controller_pid", controller_pid_},
+          {"config_source", config_.source},
+          {"services", std::move(services)},
+          {"instances", std::move(instances)}};
+}
+
+}  // namespace memvisor

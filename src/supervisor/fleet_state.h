@@ -1,0 +1,34 @@
+// The supervisor's picture of the fleet, kept only from the controller's channel: the snapshot,
+// then events and instance updates. Pure: time is an argument.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+
+#include "core/config.h"
+#include "core/time_format.h"
+
+namespace memvisor {
+
+class FleetState {
+ public:
+  // Applies one message from the controller. Returns false for a message it does not understand.
+  bool apply(const nlohmann::json& message);
+
+  bool has_snapshot() const { return has_snapshot_; }
+  const Config& config() const { return config_; }
+  // The `status` answer: every instance with its uptime at `now`, in configuration order.
+  nlohmann::json status(WallTime now) const;
+
+ private:
+  void update_instance(const nlohmann::json& record);
+
+  bool has_snapshot_ = false;
+  Config config_;
+  int controller_pid_ = 0;
+  std::map<std::pair<std::string, int>, nlohmann::json> instances_;
+};
+
+}  // namespace memvisor

@@ -1,0 +1,131 @@
+#include "supervisor/supervisor.h"
+
+#include <unistd.h>
+
+#include <csignal>
+
+#include <iostream>
+
+#include "os/unix_stream.h"
+
+namespace memvisor {
+
+namespace {
+constexpr size_t kMaxClients = 64;
+}
+
+Result<std::unique_ptr<Supervisor>> Supervisor::create(SupervisorOptions options) {
+  std::unique_ptr<Supervisor> supervisor(new Supervisor(std::move(options)));
+  if (Status status = supervisor->init(); !status) return status.error();
+  return supervisor;
+}
+
+Status Supervisor::init() {
+  auto loop = EventLoop::create();
+  if (!loop) return loop.error();
+  loop_.emplace(std::move(*loop));
+  auto signals = SignalFd::create({SIGTERM, SIGINT, SIGHUP});
+  if (!signals) return signals.error();
+  signals_.emplace(std::move(*signals));
+  std::signal(SIGPIPE, SIG_IGN);
+  if (Status s = loop_->add(signals_->fd(), EPOLLIN,
+                            [this](uint32_t) {
+                              for (int signal : signals_->read_pending()) {
+                                if (signal != SIGHUP) done_ = true;
+                              }
+                            });
+      !s) {
+    return s;
+  }
+
+  controller_ = std::make_unique<LineChannel>(
+      *loop_, UniqueFd(options_.channel_fd), LineChannel::Limits{64 << 20, 16 << 20},
+      [this](std::string_view line) { on_controller_line(line); },
+      [this](std::string_view) { done_ = true; });  // the controller is gone or stopping us
+
+  control_path_ = options_.state_dir + "/control.sock";
+  auto listener = listen_unix(control_path_, 0600);
+  if (!listener) return listener.error();
+  control_listener_ = std::move(*listener);
+  return loop_->add(control_listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); });
+}
+
+int Supervisor::run() {
+  while (!done_) {
+    if (auto ran = loop_->run_once(std::nullopt); !ran) {
+      std::cerr << "memvisor supervisor: " << ran.error().describe() << "\n";
+      return 1;
+    }
+    // Closed clients are dropped here, outside their own callbacks.
+    clients_.remove_if([](const auto& client) { return client->closed(); });
+  }
+  ::unlink(control_path_.c_str());
+  return exit_code_;
+}
+
+void Supervisor::on_controller_line(std::string_view line) {
+  auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (message.is_discarded() || !fleet_.apply(message)) {
+    std::cerr << "memvisor supervisor: ignored an unexpected message from the controller\n";
+  }
+}
+
+void Supervisor::on_accept() {
+  for (;;) {
+    auto accepted = accept_unix(control_listener_.get());
+    if (!accepted) {
+      if (accepted.error().errnum != EAGAIN && accepted.error().errnum != EWOULDBLOCK) {
+        std::cerr << "memvisor supervisor: " << accepted.error().describe() << "\n";
+      }
+      return;
+    }
+    UniqueFd fd = std::move(*accepted);
+    // Only our own user and root may steer us: the socket mode says so, the credentials prove it.
+    auto peer = peer_credentials(fd.get());
+    if (!peer || (peer->uid != 0 && peer->uid != ::geteuid())) {
+      (void)write_all(fd.get(), R"({"ok":false,"error":"permission denied"})" "\n");
+      continue;
+    }
+    if (clients_.size() >= kMaxClients) {
+      (void)write_all(fd.get(), R"({"ok":false,"error":"too many clients"})" "\n");
+      continue;
+    }
+    // No line can arrive before the constructor returns, so the handler learns its channel after.
+    auto self = std::make_shared<LineChannel*>(nullptr);
+    auto client = std::make_unique<LineChannel>(
+        *loop_, std::move(fd), LineChannel::Limits{64 << 10, 4 << 20},
+        [this, self](std::string_view line) { on_client_line(**self, line); },
+        [](std::string_view) {});
+    *self = client.get();
+    clients_.push_back(std::move(client));
+  }
+}
+
+void Supervisor::on_client_line(LineChannel& client, std::string_view line) {
+  auto request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json reply;
+  if (request.is_discarded() || !request.is_object()) {
+    reply = {{"ok", false}, {"error", "malformed request: expected one JSON object per line"}};
+  } else {
+    reply = handle_request(request);
+    if (request.contains("id")) reply["id"] = request["id"];
+  }
+  client.send_line(reply.dump());
+}
+
+nlohmann::json Supervisor::handle_request(const nlohmann::json& request) {
+  const auto cmd = request.find("cmd");
+  if (cmd == request.end() || !cmd->is_string()) {
+    return {{"ok", false}, {"error", "missing \"cmd\""}};
+  }
+  if (*cmd == "status") {
+    if (!fleet_.has_snapshot()) return {{"ok", false}, {"error", "starting up; try again"}};
+    nlohmann::json status = fleet_.status(std::chrono::system_clock::now());
+    status["supervisor_pid"] = ::getpid();
+    return {{"ok", true}, {"status", std::move(status)}};
+  }
+  if (*cmd == "ping") return {{"ok", true}};
+  return {{"ok", false}, {"error", "unknown command '" + cmd->get<std::string>() + "'"}};
+}
+
+}  // namespace memvisor

@@ -1,0 +1,50 @@
+// The supervisor process (`memvisor supervise`): keeps the fleet state from the controller's
+// channel and answers clients on the control socket. It can crash and come back without any
+// worker noticing; the controller restarts it and hands it a fresh snapshot.
+#pragma once
+
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "os/event_loop.h"
+#include "os/line_channel.h"
+#include "os/signal_fd.h"
+#include "os/unique_fd.h"
+#include "supervisor/fleet_state.h"
+
+namespace memvisor {
+
+struct SupervisorOptions {
+  int channel_fd = -1;    // our end of the controller's socketpair
+  std::string state_dir;  // control.sock lives here
+};
+
+class Supervisor {
+ public:
+  static Result<std::unique_ptr<Supervisor>> create(SupervisorOptions options);
+  // Serves until the controller closes the channel or SIGTERM arrives. Returns the exit code.
+  int run();
+
+ private:
+  explicit Supervisor(SupervisorOptions options) : options_(std::move(options)) {}
+  Status init();
+  void on_controller_line(std::string_view line);
+  void on_accept();
+  void on_client_line(LineChannel& client, std::string_view line);
+  nlohmann::json handle_request(const nlohmann::json& request);
+
+  SupervisorOptions options_;
+  std::optional<EventLoop> loop_;
+  std::optional<SignalFd> signals_;
+  std::unique_ptr<LineChannel> controller_;
+  UniqueFd control_listener_;
+  std::string control_path_;
+  std::list<std::unique_ptr<LineChannel>> clients_;
+  FleetState fleet_;
+  bool done_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace memvisor

@@ -1,0 +1,188 @@
+#include "harness.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "os/proc.h"
+
+namespace memvisor::testing {
+
+TempDir::TempDir() {
+  char pattern[] = "/tmp/mvt-XXXXXX";
+  const char* made = ::mkdtemp(pattern);
+  path_ = made != nullptr ? made : "/tmp";
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string TempDir::write(const std::string& name, const std::string& content, bool executable) const {
+  const std::string path = file(name);
+  std::ofstream(path) << content;
+  ::chmod(path.c_str(), executable ? 0755 : 0644);
+  return path;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+namespace {
+
+pid_t start(const std::vector<std::string>& args, const std::string& out, const std::string& err) {
+  std::vector<std::string> argv = {MEMVISOR_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    ::dup2(null_fd, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    // Its own process group, so a test can never signal the test runner by mistake.
+    ::setpgid(0, 0);
+    std::vector<char*> raw;
+    for (auto& arg : argv) raw.push_back(arg.data());
+    raw.push_back(nullptr);
+    ::execv(raw[0], raw.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int wait_pid(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (done < 0 || std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+}  // namespace
+
+CommandResult run_memvisor(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  TempDir dir;
+  const std::string out = dir.file("out"), err = dir.file("err");
+  const pid_t pid = start(args, out, err);
+  CommandResult result;
+  result.exit_code = wait_pid(pid, timeout);
+  if (result.exit_code == -1) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  result.out = read_text(out);
+  result.err = read_text(err);
+  return result;
+}
+
+Memvisor::Memvisor(const TempDir& dir, std::vector<std::string> args)
+    : state_dir_(dir.file("state")), out_path_(dir.file("memvisor.out")), err_path_(dir.file("memvisor.err")) {
+  // --state-dir goes before "--" so it is never taken for part of the worker's command.
+  auto dashes = std::find(args.begin(), args.end(), "--");
+  args.insert(dashes, {"--state-dir", state_dir_});
+  args.insert(args.begin(), "run");
+  pid_ = start(args, out_path_, err_path_);
+}
+
+Memvisor::~Memvisor() {
+  if (reaped_) return;
+  const auto tree = descendants(pid_);
+  ::kill(pid_, SIGKILL);
+  for (pid_t child : tree) ::kill(child, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+}
+
+void Memvisor::signal(int signo) const { ::kill(pid_, signo); }
+
+int Memvisor::wait(std::chrono::milliseconds timeout) {
+  const int code = wait_pid(pid_, timeout);
+  if (code != -1) reaped_ = true;
+  return code;
+}
+
+std::string Memvisor::out() const { return read_text(out_path_); }
+std::string Memvisor::err() const { return read_text(err_path_); }
+
+std::vector<nlohmann::json> Memvisor::events() const {
+  std::vector<nlohmann::json> events;
+  std::istringstream lines(read_text(state_dir_ + "/events.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    auto json = nlohmann::json::parse(line, nullptr, false);
+    if (!json.is_discarded()) events.push_back(std::move(json));
+  }
+  return events;
+}
+
+std::vector<nlohmann::json> Memvisor::events(const std::string& name, const std::string& instance) const {
+  std::vector<nlohmann::json> matching;
+  for (auto& event : events()) {
+    if (event.value("event", "") != name) continue;
+    const std::string label = event.value("service", "") + "." + std::to_string(event.value("instance", 0));
+    if (!instance.empty() && label != instance) continue;
+    matching.push_back(std::move(event));
+  }
+  return matching;
+}
+
+std::vector<nlohmann::json> Memvisor::wait_events(const std::string& name, size_t count,
+                                                  std::chrono::milliseconds timeout,
+                                                  const std::string& instance) const {
+  std::vector<nlohmann::json> found;
+  eventually([&] { return (found = events(name, instance)).size() >= count; }, timeout);
+  return found;
+}
+
+nlohmann::json Memvisor::status() const {
+  const auto result = run_memvisor({"status", "--json", "--state-dir", state_dir_}, 10s);
+  if (result.exit_code != 0) return nullptr;
+  auto json = nlohmann::json::parse(result.out, nullptr, false);
+  return json.is_discarded() ? nlohmann::json(nullptr) : json;
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+bool process_alive(pid_t pid) {
+  auto stat = read_proc_stat(pid);
+  return stat && stat->state != 'Z' && stat->state != 'X';
+}
+
+std::vector<pid_t> descendants(pid_t pid) {
+  std::vector<pid_t> found;
+  std::vector<pid_t> frontier = {pid};
+  while (!frontier.empty()) {
+    const pid_t parent = frontier.back();
+    frontier.pop_back();
+    for (pid_t child : child_pids(parent)) {
+      found.push_back(child);
+      frontier.push_back(child);
+    }
+  }
+  return found;
+}
+
+}  // namespace memvisor::testing

@@ -1,0 +1,77 @@
+// Black-box test harness: runs the real memvisor binary in a temp dir and watches what it does
+// through its files (events.jsonl), its CLI and /proc.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace memvisor::testing {
+
+using namespace std::chrono_literals;
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  // Writes `content` to `name` inside the dir (mode 0755 when executable).
+  std::string write(const std::string& name, const std::string& content, bool executable = false) const;
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs memvisor with `args` to completion (at most `timeout`), capturing its output.
+CommandResult run_memvisor(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s);
+
+// A memvisor left running in the background; killed (and its tree) if still alive at the end.
+class Memvisor {
+ public:
+  Memvisor(const TempDir& dir, std::vector<std::string> args);
+  ~Memvisor();
+  pid_t pid() const { return pid_; }
+  std::string state_dir() const { return state_dir_; }
+  void signal(int signo) const;
+  // Waits for exit; returns the exit code (128+signal when killed) or -1 on timeout.
+  int wait(std::chrono::milliseconds timeout);
+  std::string out() const;
+  std::string err() const;
+
+  std::vector<nlohmann::json> events() const;
+  // Events named `name` (and of `instance` "web.1" when given).
+  std::vector<nlohmann::json> events(const std::string& name, const std::string& instance = "") const;
+  // Waits until at least `count` such events exist; returns them (fewer on timeout).
+  std::vector<nlohmann::json> wait_events(const std::string& name, size_t count,
+                                          std::chrono::milliseconds timeout,
+                                          const std::string& instance = "") const;
+  // `memvisor status --json` of this memvisor (the status object; null when it failed).
+  nlohmann::json status() const;
+
+ private:
+  std::string state_dir_;
+  std::string out_path_;
+  std::string err_path_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+// Polls `condition` every 20 ms until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+bool process_alive(pid_t pid);  // exists and is not a zombie
+std::vector<pid_t> descendants(pid_t pid);  // every process below pid in the process tree
+std::string read_text(const std::string& path);
+
+}  // namespace memvisor::testing
