@@ -28,6 +28,14 @@ Result<std::unique_ptr<Controller>> Controller::create(ControllerOptions options
 }
 
 Status Controller::init() {
+  // Users first: an unknown one is a config error, reported before anything is created.
+  for (const ServiceConfig& service : options_.config.services) {
+    if (service.user.empty()) continue;
+    auto user = lookup_user(service.user);
+    if (!user) return Error{fmt::format("service.{}.user: {}", service.name, user.error().describe())};
+    users_.emplace(service.name, std::move(*user));
+  }
+
   const std::string& dir = options_.state_dir;
   // 0711: workers running as another user must reach their notify socket; every file inside
   // carries its own restrictive mode.
@@ -73,11 +81,6 @@ Status Controller::init() {
   if (Status s = loop_->add(timer_->fd(), EPOLLIN, [this](uint32_t) { on_timer(); }); !s) return s;
 
   for (const ServiceConfig& service : options_.config.services) {
-    if (!service.user.empty()) {
-      auto user = lookup_user(service.user);
-      if (!user) return Error{fmt::format("service.{}.user: {}", service.name, user.error().describe())};
-      users_.emplace(service.name, std::move(*user));
-    }
     for (int n = 1; n <= service.instances; ++n) {
       auto instance = std::make_unique<Instance>(service, n);
       if (Status opened = open_notify_socket(*instance); !opened) return opened;

@@ -65,20 +65,18 @@ class JsonReader {
   }
 
   void read(const json& j, std::string_view path, std::string& out) {
-    if (j.is_string())
-      out = j.get<std::string>();
-    else
-      fail(path, fmt::format("expected a string, got {}", j.type_name()));
+    if (expect(j.is_string(), j, path, "a string")) out = j.get<std::string>();
   }
 
   void read(const json& j, std::string_view path, int64_t& out) {
     bool fits = j.is_number_integer() &&
                 (!j.is_number_unsigned() ||
                  j.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
-    if (fits)
-      out = j.get<int64_t>();
-    else
+    if (!fits) {
       fail(path, fmt::format("expected a 64-bit integer, got {}", j.dump()));
+      return;
+    }
+    out = j.get<int64_t>();
   }
 
   void read(const json& j, std::string_view path, int& out) {
@@ -91,10 +89,7 @@ class JsonReader {
   }
 
   void read(const json& j, std::string_view path, double& out) {
-    if (j.is_number())
-      out = j.get<double>();
-    else
-      fail(path, fmt::format("expected a number, got {}", j.type_name()));
+    if (expect(j.is_number(), j, path, "a number")) out = j.get<double>();
   }
 
   void read(const json& j, std::string_view path, Millis& out) {
@@ -113,19 +108,21 @@ class JsonReader {
   void read(const json& j, std::string_view path, const std::array<EnumName<E>, N>& names, E& out) {
     std::optional<E> value;
     if (j.is_string()) value = enum_from_name(names, j.get<std::string>());
-    if (value)
-      out = *value;
-    else
+    if (!value) {
       fail(path, fmt::format("expected one of {}, got {}", enum_choices(names), j.dump()));
+      return;
+    }
+    out = *value;
   }
 
   void read_signal(const json& j, std::string_view path, int& out) {
     if (!j.is_string()) return read(j, path, out);
     auto signo = parse_signal(j.get<std::string>());
-    if (signo)
-      out = *signo;
-    else
+    if (!signo) {
       fail(path, fmt::format("expected a signal name, got {}", j.dump()));
+      return;
+    }
+    out = *signo;
   }
 
  private:

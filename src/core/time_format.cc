@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 namespace memvisor {
 
 std::string format_rfc3339(WallTime time) {
@@ -23,7 +25,10 @@ double to_unix_seconds(WallTime time) {
 
 WallTime from_unix_seconds(double seconds) {
   using namespace std::chrono;
-  return WallTime(duration_cast<system_clock::duration>(duration<double>(seconds)));
+  // Whole and fractional seconds apart: seconds * 1e9 in one double would lose the milliseconds.
+  const double whole = std::floor(seconds);
+  const auto fraction = round<system_clock::duration>(duration<double>(seconds - whole));
+  return WallTime(std::chrono::seconds(static_cast<int64_t>(whole)) + fraction);
 }
 
 }  // namespace memvisor

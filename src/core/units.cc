@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <limits>
@@ -15,7 +16,8 @@ namespace {
 __extension__ typedef unsigned __int128 u128;  // NOLINT: GCC extension, exact wide arithmetic
 
 constexpr u128 kU64Max = std::numeric_limits<uint64_t>::max();
-constexpr int kMaxFractionDigits = 18;  // further digits are ignored (less than 1e-6 byte/ms)
+// Further fraction digits are ignored: even in TiB they are worth about a millionth of a byte.
+constexpr size_t kMaxFractionDigits = 18;
 
 // "12.5" as 12 + 5/10. The whole part saturates far above any valid result.
 struct Decimal {

@@ -68,9 +68,10 @@ TEST(ParseSize, LargestValues) {
 }
 
 TEST(ParseSize, RejectsMalformed) {
-  for (std::string_view bad : {"", "-1", "-1MiB", "+1MiB", "MiB", "1.5 GiB", " 1MiB", "1MiB ",
-                               "1mib", "1mb", "1Mi", "1M", "1K", "1PiB", "1.MiB", ".5MiB",
-                               "1..5MiB", "1,5MiB", "1e3", "0x10", "1MiBB", "1B2"}) {
+  for (std::string_view bad :
+       {"",        "-1",     "-1MiB", "+1MiB", "MiB",   "1.5 GiB", " 1MiB", "1MiB ",
+        "1mib",    "1mb",    "1Mi",   "1M",    "1K",    "1PiB",    "1.MiB", ".5MiB",
+        "1..5MiB", "1,5MiB", "1e3",   "0x10",  "1MiBB", "1B2"}) {
     EXPECT_EQ(size_error(bad),
               "expected a size like 500MiB, 2GB or 1.5GiB, got '" + std::string(bad) + "'");
   }
@@ -97,9 +98,10 @@ TEST(ParseDuration, UnitsAndCompounds) {
 }
 
 TEST(ParseDuration, RejectsMalformed) {
-  for (std::string_view bad : {"", "10", "1.5", "00", "-1s", "-0", "+1s", "10 seconds", "10sec",
-                               "10S", "1H", "s", "1h1h", "30m1h", "1m1min", "1min1m", "1s1ms2ms",
-                               "1.s", ".5s", "1h 30m", "1µs", "10us", "1w", "0x10s"}) {
+  for (std::string_view bad :
+       {"",         "10",  "1.5", "00",     "-1s",  "-0",    "+1s",    "10 seconds",
+        "10sec",    "10S", "1H",  "s",      "1h1h", "30m1h", "1m1min", "1min1m",
+        "1s1ms2ms", "1.s", ".5s", "1h 30m", "1µs",  "10us",  "1w",     "0x10s"}) {
     EXPECT_EQ(duration_error(bad),
               "expected a duration like 100ms, 10s, 5m or 1h, got '" + std::string(bad) + "'");
   }
@@ -128,9 +130,8 @@ TEST(ParseRate, BytesPerHour) {
 }
 
 TEST(ParseRate, RejectsBadInput) {
-  for (std::string_view bad :
-       {"", "10MiB", "10MiB/", "/h", "10MiB/hour", "10MiB/ms", "10MiB/2h", "10 MiB/h", "10MiB /h",
-        "-1MiB/h", "10MiB/h/h", "10MiB/H"}) {
+  for (std::string_view bad : {"", "10MiB", "10MiB/", "/h", "10MiB/hour", "10MiB/ms", "10MiB/2h",
+                               "10 MiB/h", "10MiB /h", "-1MiB/h", "10MiB/h/h", "10MiB/H"}) {
     auto parsed = parse_rate(bad);
     ASSERT_FALSE(parsed.ok()) << bad;
     EXPECT_EQ(parsed.error().message,
@@ -186,8 +187,8 @@ TEST(FormatDuration, ExactRoundTrips) {
   EXPECT_EQ(format_duration_exact(Millis{5'400'000}), "1h30m");
   EXPECT_EQ(format_duration_exact(Millis{120'005}), "2m5ms");
   EXPECT_EQ(format_duration_exact(Millis{-5}), "-5ms");
-  for (int64_t value : {0LL, 1LL, 999LL, 1000LL, 1001LL, 59'999LL, 93'784'005LL,
-                        315'360'000'000LL, 123'456'789LL}) {
+  for (int64_t value : {0LL, 1LL, 999LL, 1000LL, 1001LL, 59'999LL, 93'784'005LL, 315'360'000'000LL,
+                        123'456'789LL}) {
     EXPECT_EQ(ms(format_duration_exact(Millis{value})), value);
   }
 }
@@ -203,18 +204,17 @@ TEST(Signals, ParseNamesAndNumbers) {
   EXPECT_EQ(parse_signal("PWR"), SIGPWR);
   EXPECT_EQ(parse_signal("SIGIOT"), SIGABRT);
   EXPECT_EQ(parse_signal("POLL"), SIGIO);
-  for (std::string_view bad :
-       {"", "0", "65", "02", "100", "-2", "SIG", "SIGFOO", "SIG2", "SIGSIGINT", " INT", "INT ",
-        "SIGRTMIN", "KILL9"}) {
+  for (std::string_view bad : {"", "0", "65", "02", "100", "-2", "SIG", "SIGFOO", "SIG2",
+                               "SIGSIGINT", " INT", "INT ", "SIGRTMIN", "KILL9"}) {
     EXPECT_EQ(parse_signal(bad), std::nullopt) << bad;
   }
 }
 
 TEST(Signals, EveryStandardNameRoundTrips) {
   for (std::string_view name :
-       {"HUP",  "INT",  "QUIT", "ILL",  "TRAP", "ABRT",   "BUS",  "FPE",   "KILL", "USR1", "SEGV",
-        "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP",  "TSTP", "TTIN", "TTOU",
-        "URG",  "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO",  "PWR",   "SYS"}) {
+       {"HUP",  "INT",  "QUIT", "ILL",    "TRAP",   "ABRT",  "BUS",  "FPE",  "KILL", "USR1", "SEGV",
+        "USR2", "PIPE", "ALRM", "TERM",   "STKFLT", "CHLD",  "CONT", "STOP", "TSTP", "TTIN", "TTOU",
+        "URG",  "XCPU", "XFSZ", "VTALRM", "PROF",   "WINCH", "IO",   "PWR",  "SYS"}) {
     auto signo = parse_signal(name);
     ASSERT_TRUE(signo) << name;
     EXPECT_EQ(signal_name(*signo), "SIG" + std::string(name));

@@ -31,6 +31,11 @@ Result<NotifySocket> NotifySocket::bind(const std::string& path, mode_t mode) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return sys_error("create notify socket", path);
 
+  // Before bind, so that no datagram can arrive without credentials.
+  const int on = 1;
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) {
+    return sys_error("enable SO_PASSCRED on notify socket", path);
+  }
   // Replace a socket left by an earlier run, but never delete some other kind of file.
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
@@ -44,10 +49,6 @@ Result<NotifySocket> NotifySocket::bind(const std::string& path, mode_t mode) {
   // From here on the file exists; wrapping it at once makes every early return unlink it.
   NotifySocket socket(std::move(fd), path);
   if (::chmod(path.c_str(), mode) < 0) return sys_error("chmod notify socket", path);
-  const int on = 1;
-  if (::setsockopt(socket.fd(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) {
-    return sys_error("enable SO_PASSCRED on notify socket", path);
-  }
   return socket;
 }
 

@@ -202,8 +202,8 @@ TEST(Spawn, ResetsDispositionsAndRestoresTheSignalMask) {
   reap(child->pid);
 }
 
-TEST(Spawn, ParentDeathSignalReachesTheChild) {
-  // An intermediate process spawns the worker and exits; as subreaper we inherit the worker.
+// An intermediate process spawns the worker and exits; as subreaper we inherit and reap it.
+void expect_parent_death_kills_worker(const std::optional<UserIdentity>& user) {
   ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
   Pipe report = Pipe::make();
   const pid_t middle = ::fork();
@@ -211,6 +211,7 @@ TEST(Spawn, ParentDeathSignalReachesTheChild) {
   if (middle == 0) {
     SpawnSpec spec = command({"sleep", "10"});
     spec.parent_death_signal = SIGKILL;
+    spec.user = user;
     auto child = spawn_process(spec);
     const pid_t pid = child.ok() ? child->pid : -1;
     ::_exit(::write(report.write.get(), &pid, sizeof pid) == sizeof pid ? 0 : 1);
@@ -223,6 +224,18 @@ TEST(Spawn, ParentDeathSignalReachesTheChild) {
   const int status = reap(worker);
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+TEST(Spawn, ParentDeathSignalReachesTheChild) {
+  expect_parent_death_kills_worker(std::nullopt);
+}
+
+TEST(Spawn, ParentDeathSignalSurvivesTheUserChange) {
+  // Changing uid/gid clears PR_SET_PDEATHSIG, so spawn must set it after setuid.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to change user";
+  auto nobody = lookup_user("nobody");
+  ASSERT_TRUE(nobody.ok()) << nobody.error().describe();
+  expect_parent_death_kills_worker(*nobody);
 }
 
 TEST(Spawn, RunsAsAnotherUser) {

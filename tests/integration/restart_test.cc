@@ -2,6 +2,9 @@
 // crash-loop circuit, and a command that does not exist.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <thread>
+
 #include "harness.h"
 
 namespace memvisor::testing {
@@ -28,6 +31,102 @@ TEST(Restart, CrashedWorkerIsRestartedWithANewPid) {
   EXPECT_EQ(exited[0]["reason"], "crash");
   EXPECT_EQ(exited[0]["pid"], first);
   EXPECT_EQ(started[1]["generation"], 2);
+}
+
+std::vector<int64_t> delays_of(const std::vector<nlohmann::json>& events) {
+  std::vector<int64_t> delays;
+  for (const auto& event : events) delays.push_back(event["delay_ms"]);
+  return delays;
+}
+
+TEST(Restart, BackoffGrowsByTheFactorAndIsCapped) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "flaky", "--restart-delay", "100ms", "--restart-backoff", "2",
+                          "--restart-delay-max", "400ms", "--circuit-failures", "100", "--",
+                          "sh", "-c", "exit 1"});
+  const auto backoffs = memvisor.wait_events("backoff", 6, 15s, "flaky.1");
+  ASSERT_GE(backoffs.size(), 6u) << memvisor.err();
+  const auto delays = delays_of(backoffs);
+  EXPECT_EQ(std::vector<int64_t>(delays.begin(), delays.begin() + 6),
+            (std::vector<int64_t>{100, 200, 400, 400, 400, 400}));
+  for (size_t i = 0; i < 6; ++i) EXPECT_EQ(backoffs[i]["consecutive_failures"], i + 1);
+
+  // The waits really happen: each start comes at least the announced delay after its backoff.
+  const auto started = memvisor.events("started", "flaky.1");
+  ASSERT_GE(started.size(), 6u);
+  const auto exited = memvisor.events("exited", "flaky.1");
+  EXPECT_EQ(exited[0]["code"], 1);
+}
+
+TEST(Restart, CrashLoopOpensTheCircuitAndBoundsTheSpawns) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "loop", "--restart-delay", "10ms", "--circuit-failures", "3",
+                          "--circuit-cooldown", "1500ms", "--", "sh", "-c", "exit 1"});
+  const auto opened = memvisor.wait_events("circuit_open", 1, 10s, "loop.1");
+  ASSERT_EQ(opened.size(), 1u) << memvisor.err();
+  EXPECT_EQ(opened[0]["consecutive_failures"], 3);
+  EXPECT_EQ(memvisor.events("started", "loop.1").size(), 3u);
+
+  // While open: no spawns at all for the cool-down.
+  std::this_thread::sleep_for(1000ms);
+  EXPECT_EQ(memvisor.events("started", "loop.1").size(), 3u);
+
+  // After the cool-down, exactly one half-open try, which fails and re-opens at once.
+  ASSERT_EQ(memvisor.wait_events("circuit_open", 2, 5s, "loop.1").size(), 2u);
+  EXPECT_EQ(memvisor.events("circuit_half_open", "loop.1").size(), 1u);
+  EXPECT_EQ(memvisor.events("started", "loop.1").size(), 4u);
+  const auto status = memvisor.status();
+  ASSERT_FALSE(status.is_null());
+  EXPECT_EQ(status["instances"][0]["state"], "crash-loop");
+  EXPECT_EQ(status["instances"][0]["circuit"], "open");
+}
+
+TEST(Restart, HalfOpenTryThatSurvivesClosesTheCircuit) {
+  TempDir dir;
+  // Fails twice (opening the circuit), then keeps running once a marker file exists.
+  const std::string marker = dir.file("healed");
+  const std::string script = dir.write(
+      "worker.sh", "#!/bin/sh\n[ -f " + marker + " ] && exec sleep 60\nexit 1\n", true);
+  Memvisor memvisor(dir, {"--name", "w", "--restart-delay", "10ms", "--circuit-failures", "2",
+                          "--circuit-cooldown", "500ms", "--min-uptime", "300ms", "--", script});
+  ASSERT_EQ(memvisor.wait_events("circuit_open", 1, 10s, "w.1").size(), 1u) << memvisor.err();
+  std::ofstream(marker) << "ok";
+  ASSERT_EQ(memvisor.wait_events("circuit_closed", 1, 10s, "w.1").size(), 1u) << memvisor.err();
+  const auto status = memvisor.status();
+  EXPECT_EQ(status["instances"][0]["state"], "running");
+  EXPECT_EQ(status["instances"][0]["circuit"], "closed");
+}
+
+TEST(Restart, MissingCommandIsAFailedStartNotAForkBomb) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "ghost", "--restart-delay", "10ms", "--circuit-failures", "3",
+                          "--circuit-cooldown", "10s", "--", "/nonexistent/program", "--flag"});
+  const auto failed = memvisor.wait_events("spawn_failed", 3, 10s, "ghost.1");
+  ASSERT_EQ(failed.size(), 3u) << memvisor.err();
+  EXPECT_NE(failed[0]["message"].get<std::string>().find("/nonexistent/program"), std::string::npos);
+  EXPECT_NE(failed[0]["message"].get<std::string>().find("No such file or directory"),
+            std::string::npos);
+  ASSERT_EQ(memvisor.wait_events("circuit_open", 1, 5s, "ghost.1").size(), 1u);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(memvisor.events("spawn_failed", "ghost.1").size(), 3u);
+  EXPECT_TRUE(memvisor.events("started", "ghost.1").empty());
+  EXPECT_NE(memvisor.err().find("No such file or directory"), std::string::npos);
+}
+
+TEST(Restart, OnFailurePolicyLeavesACleanExitStopped) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "once", "--restart", "on-failure", "--", "true"});
+  ASSERT_EQ(memvisor.wait_events("stopped", 1, 10s, "once.1").size(), 1u) << memvisor.err();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(memvisor.events("started", "once.1").size(), 1u);
+}
+
+TEST(Restart, NeverPolicyDoesNotRestartACrash) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "once", "--restart", "never", "--", "false"});
+  ASSERT_EQ(memvisor.wait_events("stopped", 1, 10s, "once.1").size(), 1u) << memvisor.err();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(memvisor.events("started", "once.1").size(), 1u);
 }
 
 }  // namespace

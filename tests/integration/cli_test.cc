@@ -1,0 +1,83 @@
+// The command line as a new user meets it: help, exit codes, status, output and environment.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "harness.h"
+
+namespace memvisor::testing {
+namespace {
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* sub : {"run", "check", "status"}) {
+    const auto result = run_memvisor({sub, "--help"});
+    EXPECT_EQ(result.exit_code, 0) << sub;
+    EXPECT_NE(result.out.find("--state-dir"), std::string::npos) << sub << ": " << result.out;
+  }
+  const auto top = run_memvisor({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_NE(top.out.find("run"), std::string::npos);
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(run_memvisor({}).exit_code, 2);
+  EXPECT_EQ(run_memvisor({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(run_memvisor({"run"}).exit_code, 2);
+  EXPECT_EQ(run_memvisor({"run", "--no-such-flag", "--", "true"}).exit_code, 2);
+  EXPECT_EQ(run_memvisor({"check"}).exit_code, 2);
+}
+
+TEST(Cli, StatusWithoutAMemvisorExitsOneWithAClearMessage) {
+  TempDir dir;
+  const auto result = run_memvisor({"status", "--state-dir", dir.file("nothing-here")});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("no memvisor answers"), std::string::npos) << result.err;
+}
+
+TEST(Cli, StatusTableShowsEveryInstance) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "web", "--instances", "2", "--", "sleep", "60"});
+  ASSERT_EQ(memvisor.wait_events("ready", 2, 10s).size(), 2u);
+  const auto result = run_memvisor({"status", "--state-dir", memvisor.state_dir()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("web: 2/2 ready"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("SERVICE  INSTANCE  PID"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("running"), std::string::npos) << result.out;
+}
+
+TEST(Cli, SecondMemvisorOnTheSameStateDirIsRefused) {
+  TempDir dir;
+  Memvisor first(dir, {"--name", "web", "--", "sleep", "60"});
+  ASSERT_EQ(first.wait_events("started", 1, 10s).size(), 1u);
+  const auto second = run_memvisor({"run", "--state-dir", first.state_dir(), "--", "sleep", "60"});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("another memvisor"), std::string::npos) << second.err;
+}
+
+TEST(Cli, OutputIsPrefixedAndTheEnvironmentNamesTheInstance) {
+  TempDir dir;
+  const std::string script = dir.write(
+      "hello.sh",
+      "#!/bin/sh\necho \"out $MEMVISOR_SERVICE $MEMVISOR_INSTANCE $GREETING $(pwd)\"\n"
+      "echo err >&2\nread line || echo stdin-is-empty\nexec sleep 60\n",
+      true);
+  Memvisor memvisor(dir, {"--name", "hi", "--instances", "2", "--env", "GREETING=hello", "--cwd",
+                          dir.path(), "--", script});
+  ASSERT_TRUE(eventually([&] { return memvisor.out().find("hi.2 | stdin-is-empty") != std::string::npos; }, 10s))
+      << memvisor.out();
+  const std::string out = memvisor.out();
+  EXPECT_NE(out.find("hi.1 | out hi 1 hello " + dir.path()), std::string::npos) << out;
+  EXPECT_NE(out.find("hi.2 | out hi 2 hello " + dir.path()), std::string::npos) << out;
+  EXPECT_NE(memvisor.err().find("hi.1 | err"), std::string::npos) << memvisor.err();
+}
+
+TEST(Cli, OutputToAFilePerInstance) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "f", "--output", "file", "--log-dir", dir.file("logs"), "--",
+                          "sh", "-c", "echo to-file; exec sleep 60"});
+  ASSERT_TRUE(eventually([&] { return read_text(dir.file("logs/f.1.log")) == "to-file\n"; }, 10s));
+  EXPECT_EQ(memvisor.out().find("to-file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace memvisor::testing

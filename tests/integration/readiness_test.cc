@@ -1,0 +1,93 @@
+// Readiness through systemd's notify protocol, with Debian's real systemd-notify as the peer;
+// startup timeout and watchdog restarts.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "harness.h"
+
+namespace memvisor::testing {
+namespace {
+
+TEST(Readiness, SystemdNotifyReadyFromAWorkerScript) {
+  TempDir dir;
+  const std::string script = dir.write("notify.sh",
+                                       "#!/bin/sh\nsleep 0.3\n"
+                                       "systemd-notify --status='warming up'\n"
+                                       "systemd-notify --ready\nexec sleep 60\n",
+                                       true);
+  Memvisor memvisor(dir, {"--name", "web", "--ready", "notify", "--", script});
+  const auto ready = memvisor.wait_events("ready", 1, 10s, "web.1");
+  ASSERT_EQ(ready.size(), 1u) << memvisor.err();
+  EXPECT_EQ(ready[0]["reason"], "notify");
+  EXPECT_GE(ready[0]["startup_ms"].get<int>(), 250);
+  const auto status = memvisor.status();
+  ASSERT_FALSE(status.is_null());
+  EXPECT_EQ(status["instances"][0]["state"], "running");
+  EXPECT_EQ(status["instances"][0]["status"], "warming up");
+  EXPECT_EQ(status["services"][0]["ready"], 1);
+}
+
+TEST(Readiness, NotReadyBeforeStartupTimeoutIsRestarted) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "slow", "--ready", "notify", "--startup-timeout", "400ms",
+                          "--restart-delay", "50ms", "--", "sleep", "60"});
+  const auto timeouts = memvisor.wait_events("startup_timeout", 1, 10s, "slow.1");
+  ASSERT_EQ(timeouts.size(), 1u) << memvisor.err();
+  ASSERT_EQ(memvisor.wait_events("started", 2, 10s, "slow.1").size(), 2u);
+  const auto exited = memvisor.events("exited", "slow.1");
+  ASSERT_GE(exited.size(), 1u);
+  EXPECT_EQ(exited[0]["reason"], "startup_timeout");
+  // Still starting: it never reported ready.
+  EXPECT_TRUE(memvisor.events("ready", "slow.1").empty());
+}
+
+TEST(Readiness, MissedWatchdogIsRestartedWithReasonWatchdog) {
+  TempDir dir;
+  const std::string script =
+      dir.write("once.sh", "#!/bin/sh\nsystemd-notify --ready\nexec sleep 60\n", true);
+  Memvisor memvisor(dir, {"--name", "dog", "--ready", "notify", "--watchdog", "500ms",
+                          "--restart-delay", "50ms", "--", script});
+  const auto timeouts = memvisor.wait_events("watchdog_timeout", 1, 10s, "dog.1");
+  ASSERT_EQ(timeouts.size(), 1u) << memvisor.err();
+  ASSERT_EQ(memvisor.wait_events("started", 2, 10s, "dog.1").size(), 2u);
+  const auto exited = memvisor.events("exited", "dog.1");
+  ASSERT_GE(exited.size(), 1u);
+  EXPECT_EQ(exited[0]["reason"], "watchdog");
+}
+
+TEST(Readiness, WatchdogPingsKeepAWorkerAlive) {
+  TempDir dir;
+  // WATCHDOG_USEC tells the worker the interval, as systemd does.
+  const std::string script = dir.write("pinger.sh",
+                                       "#!/bin/sh\n[ \"$WATCHDOG_USEC\" = 500000 ] || exit 9\n"
+                                       "systemd-notify --ready\n"
+                                       "while :; do systemd-notify WATCHDOG=1; sleep 0.1; done\n",
+                                       true);
+  Memvisor memvisor(dir, {"--name", "dog", "--ready", "notify", "--watchdog", "500ms", "--", script});
+  ASSERT_EQ(memvisor.wait_events("ready", 1, 10s, "dog.1").size(), 1u) << memvisor.err();
+  std::this_thread::sleep_for(2000ms);
+  EXPECT_TRUE(memvisor.events("watchdog_timeout").empty()) << memvisor.err();
+  EXPECT_EQ(memvisor.events("started").size(), 1u);
+}
+
+TEST(Readiness, NotifyFromOutsideTheInstanceTreeIsIgnored) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "web", "--ready", "notify", "--startup-timeout", "30s", "--",
+                          "sleep", "60"});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s, "web.1").size(), 1u);
+  // A live process that is not in web.1's tree (this test) cannot make it ready, even through
+  // the right socket.
+  const std::string socket = memvisor.state_dir() + "/notify/web.1";
+  const std::string probe = dir.write("probe.sh", "#!/bin/sh\nNOTIFY_SOCKET=" + socket +
+                                                      " systemd-notify --ready --pid=$$ ; sleep 1\n",
+                                      true);
+  std::system(probe.c_str());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(memvisor.events("ready", "web.1").empty());
+  EXPECT_NE(memvisor.err().find("not in the instance's process tree"), std::string::npos)
+      << memvisor.err();
+}
+
+}  // namespace
+}  // namespace memvisor::testing
