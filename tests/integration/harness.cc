@@ -43,11 +43,14 @@ std::string read_text(const std::string& path) {
 
 namespace {
 
-pid_t start(const std::vector<std::string>& args, const std::string& out, const std::string& err) {
-  std::vector<std::string> argv = {MEMVISOR_BINARY};
+pid_t start(const std::vector<std::string>& args, const std::string& out, const std::string& err,
+            const std::vector<std::string>& wrapper = {}, const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv = wrapper;
+  argv.push_back(MEMVISOR_BINARY);
   argv.insert(argv.end(), args.begin(), args.end());
   const pid_t pid = ::fork();
   if (pid == 0) {
+    for (const auto& entry : env) ::putenv(const_cast<char*>(entry.c_str()));
     const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int null_fd = ::open("/dev/null", O_RDONLY);
@@ -59,7 +62,7 @@ pid_t start(const std::vector<std::string>& args, const std::string& out, const 
     std::vector<char*> raw;
     for (auto& arg : argv) raw.push_back(arg.data());
     raw.push_back(nullptr);
-    ::execv(raw[0], raw.data());
+    ::execvp(raw[0], raw.data());
     ::_exit(127);
   }
   return pid;
@@ -93,13 +96,14 @@ CommandResult run_memvisor(const std::vector<std::string>& args, std::chrono::mi
   return result;
 }
 
-Memvisor::Memvisor(const TempDir& dir, std::vector<std::string> args)
+Memvisor::Memvisor(const TempDir& dir, std::vector<std::string> args,
+                   std::vector<std::string> wrapper, std::vector<std::string> env)
     : state_dir_(dir.file("state")), out_path_(dir.file("memvisor.out")), err_path_(dir.file("memvisor.err")) {
   // --state-dir goes before "--" so it is never taken for part of the worker's command.
   auto dashes = std::find(args.begin(), args.end(), "--");
   args.insert(dashes, {"--state-dir", state_dir_});
   args.insert(args.begin(), "run");
-  pid_ = start(args, out_path_, err_path_);
+  pid_ = start(args, out_path_, err_path_, wrapper, env);
 }
 
 Memvisor::~Memvisor() {
@@ -155,6 +159,10 @@ nlohmann::json Memvisor::status() const {
   if (result.exit_code != 0) return nullptr;
   auto json = nlohmann::json::parse(result.out, nullptr, false);
   return json.is_discarded() ? nlohmann::json(nullptr) : json;
+}
+
+bool have_program(const std::string& program) {
+  return std::system(("command -v " + program + " >/dev/null 2>&1").c_str()) == 0;
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

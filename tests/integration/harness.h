@@ -35,11 +35,15 @@ struct CommandResult {
 
 // Runs memvisor with `args` to completion (at most `timeout`), capturing its output.
 CommandResult run_memvisor(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s);
+// True when `program` is found in PATH.
+bool have_program(const std::string& program);
 
 // A memvisor left running in the background; killed (and its tree) if still alive at the end.
 class Memvisor {
  public:
-  Memvisor(const TempDir& dir, std::vector<std::string> args);
+  // `wrapper` runs memvisor under another program, e.g. {"unshare", "--pid", "--fork"}.
+  Memvisor(const TempDir& dir, std::vector<std::string> args,
+           std::vector<std::string> wrapper = {}, std::vector<std::string> env = {});
   ~Memvisor();
   pid_t pid() const { return pid_; }
   std::string state_dir() const { return state_dir_; }
