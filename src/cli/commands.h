@@ -17,5 +17,8 @@ int run_command(const Args& args);
 int check_command(const Args& args);
 int status_command(const Args& args);
 int supervise_command(const Args& args);
+int restart_command(const Args& args);
+int stop_command(const Args& args);
+int start_command(const Args& args);
 
 }  // namespace memvisor

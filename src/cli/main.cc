@@ -16,6 +16,9 @@ constexpr Subcommand kSubcommands[] = {
     {"run", memvisor::run_command, "run a pool of workers from CONFIG.toml or from -- CMD ARGS..."},
     {"check", memvisor::check_command, "validate CONFIG.toml and print a one-line summary"},
     {"status", memvisor::status_command, "show every instance of a running memvisor"},
+    {"restart", memvisor::restart_command, "restart SERVICE or SERVICE.N gracefully"},
+    {"stop", memvisor::stop_command, "stop SERVICE or SERVICE.N (until start)"},
+    {"start", memvisor::start_command, "start SERVICE or SERVICE.N again"},
     {"supervise", memvisor::supervise_command, nullptr},
 };
 

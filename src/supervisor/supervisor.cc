@@ -65,6 +65,7 @@ int Supervisor::run() {
 
 void Supervisor::on_controller_line(std::string_view line) {
   auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!message.is_discarded() && message.value("type", "") == "reply") on_controller_reply(message);
   if (message.is_discarded() || !fleet_.apply(message)) {
     std::cerr << "memvisor supervisor: ignored an unexpected message from the controller\n";
   }
@@ -91,41 +92,47 @@ void Supervisor::on_accept() {
       continue;
     }
     // No line can arrive before the constructor returns, so the handler learns its channel after.
-    auto self = std::make_shared<LineChannel*>(nullptr);
-    auto client = std::make_unique<LineChannel>(
+    auto self = std::make_shared<std::weak_ptr<LineChannel>>();
+    auto client = std::make_shared<LineChannel>(
         *loop_, std::move(fd), LineChannel::Limits{64 << 10, 4 << 20},
-        [this, self](std::string_view line) { on_client_line(**self, line); },
+        [this, self](std::string_view line) {
+          if (auto channel = self->lock()) on_client_line(channel, line);
+        },
         [](std::string_view) {});
-    *self = client.get();
+    *self = client;
     clients_.push_back(std::move(client));
   }
 }
 
-void Supervisor::on_client_line(LineChannel& client, std::string_view line) {
+void Supervisor::on_client_line(const std::shared_ptr<LineChannel>& client, std::string_view line) {
   auto request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  nlohmann::json reply;
+  std::optional<nlohmann::json> reply;
   if (request.is_discarded() || !request.is_object()) {
     reply = {{"ok", false}, {"error", "malformed request: expected one JSON object per line"}};
   } else {
-    reply = handle_request(request);
-    if (request.contains("id")) reply["id"] = request["id"];
+    reply = handle_request(request, client);
+    if (reply && request.contains("id")) (*reply)["id"] = request["id"];
   }
-  client.send_line(reply.dump());
+  if (reply) client->send_line(reply->dump());
 }
 
-nlohmann::json Supervisor::handle_request(const nlohmann::json& request) {
+std::optional<nlohmann::json> Supervisor::handle_request(const nlohmann::json& request,
+                                                         const std::shared_ptr<LineChannel>& client) {
   const auto cmd = request.find("cmd");
   if (cmd == request.end() || !cmd->is_string()) {
-    return {{"ok", false}, {"error", "missing \"cmd\""}};
+    return nlohmann::json{{"ok", false}, {"error", "missing \"cmd\""}};
   }
   if (*cmd == "status") {
-    if (!fleet_.has_snapshot()) return {{"ok", false}, {"error", "starting up; try again"}};
+    if (!fleet_.has_snapshot()) {
+      return nlohmann::json{{"ok", false}, {"error", "starting up; try again"}};
+    }
     nlohmann::json status = fleet_.status(std::chrono::system_clock::now());
     status["supervisor_pid"] = ::getpid();
-    return {{"ok", true}, {"status", std::move(status)}};
+    return nlohmann::json{{"ok", true}, {"status", std::move(status)}};
   }
-  if (*cmd == "ping") return {{"ok", true}};
-  return {{"ok", false}, {"error", "unknown command '" + cmd->get<std::string>() + "'"}};
+  if (*cmd == "ping") return nlohmann::json{{"ok", true}};
+  if (*cmd == "restart" || *cmd == "stop" || *cmd == "start") return forward_lifecycle(request, client);
+  return nlohmann::json{{"ok", false}, {"error", "unknown command '" + cmd->get<std::string>() + "'"}};
 }
 
 }  // namespace memvisor

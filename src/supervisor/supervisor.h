@@ -4,6 +4,7 @@
 #pragma once
 
 #include <list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,8 +33,20 @@ class Supervisor {
   Status init();
   void on_controller_line(std::string_view line);
   void on_accept();
-  void on_client_line(LineChannel& client, std::string_view line);
-  nlohmann::json handle_request(const nlohmann::json& request);
+  void on_client_line(const std::shared_ptr<LineChannel>& client, std::string_view line);
+  // The reply, or nullopt when it comes later (a request forwarded to the controller).
+  std::optional<nlohmann::json> handle_request(const nlohmann::json& request,
+                                               const std::shared_ptr<LineChannel>& client);
+  // restart / stop / start: checked here, forwarded to the controller, answered on its reply.
+  std::optional<nlohmann::json> forward_lifecycle(const nlohmann::json& request,
+                                                  const std::shared_ptr<LineChannel>& client);
+  void on_controller_reply(const nlohmann::json& reply);
+
+  struct PendingRequest {
+    std::weak_ptr<LineChannel> client;
+    nlohmann::json client_id;
+    std::string done;  // "restarting web.1"
+  };
 
   SupervisorOptions options_;
   std::optional<EventLoop> loop_;
@@ -41,7 +54,9 @@ class Supervisor {
   std::unique_ptr<LineChannel> controller_;
   UniqueFd control_listener_;
   std::string control_path_;
-  std::list<std::unique_ptr<LineChannel>> clients_;
+  std::list<std::shared_ptr<LineChannel>> clients_;
+  std::map<int64_t, PendingRequest> pending_;
+  int64_t next_request_id_ = 1;
   FleetState fleet_;
   bool done_ = false;
   int exit_code_ = 0;

@@ -81,3 +81,52 @@ TEST(Cli, OutputToAFilePerInstance) {
 
 }  // namespace
 }  // namespace memvisor::testing
+
+namespace memvisor::testing {
+namespace {
+
+TEST(Control, RestartStopAndStartAnInstance) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "web", "--instances", "2", "--restart-delay", "10ms", "--",
+                          "sleep", "60"});
+  ASSERT_EQ(memvisor.wait_events("ready", 2, 10s).size(), 2u) << memvisor.err();
+  auto with_state = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"--state-dir", memvisor.state_dir()});
+    return run_memvisor(args, 10s);
+  };
+
+  auto result = with_state({"restart", "web.2"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "restarting web.2\n");
+  ASSERT_EQ(memvisor.wait_events("started", 2, 10s, "web.2").size(), 2u) << memvisor.err();
+  EXPECT_EQ(memvisor.events("exited", "web.2")[0]["reason"], "operator");
+  EXPECT_EQ(memvisor.events("started", "web.1").size(), 1u);  // the other instance untouched
+
+  result = with_state({"stop", "web"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  ASSERT_EQ(memvisor.wait_events("stopped", 2, 10s).size(), 2u) << memvisor.err();
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(memvisor.events("started").size(), 3u);  // stopped means stopped
+
+  result = with_state({"start", "web.1"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  ASSERT_EQ(memvisor.wait_events("started", 2, 10s, "web.1").size(), 2u);
+  const auto status = memvisor.status();
+  EXPECT_EQ(status["instances"][0]["state"], "running");
+  EXPECT_EQ(status["instances"][1]["state"], "stopped");
+}
+
+TEST(Control, UnknownTargetsAreRefusedWithExitTwo) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "web", "--", "sleep", "60"});
+  ASSERT_EQ(memvisor.wait_events("ready", 1, 10s).size(), 1u);
+  auto result = run_memvisor({"restart", "nosuch", "--state-dir", memvisor.state_dir()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("no service 'nosuch'"), std::string::npos) << result.err;
+  result = run_memvisor({"restart", "web.7", "--state-dir", memvisor.state_dir()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("no instance web.7"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace memvisor::testing
