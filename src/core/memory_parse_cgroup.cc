@@ -2,6 +2,8 @@
 // generic parser; the named fields are looked up in its map.
 #include "core/memory_parse_cgroup.h"
 
+#include <algorithm>
+
 #include "core/memory_parse_text.h"
 
 namespace memvisor {

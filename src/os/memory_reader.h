@@ -1,0 +1,71 @@
+// Reads a process's memory, or its whole process tree's, from /proc (smaps_rollup, falling back to
+// status and statm), and the host's meminfo and memory pressure. Every path under `proc_root`.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "core/memory_parse.h"
+#include "core/memory_parse_cgroup.h"
+#include "core/result.h"
+#include "os/proc.h"
+
+namespace memvisor {
+
+// One measurement, in bytes; summed over the processes of a tree.
+struct MemorySample {
+  uint64_t rss = 0;
+  uint64_t pss = 0;  // approximated by rss when !from_rollup
+  uint64_t uss = 0;  // Private_Clean + Private_Dirty; approximated by RssAnon when !from_rollup
+  uint64_t swap = 0;
+  // What pss is made of (Pss_Anon/Pss_File/Pss_Shmem, Linux 5.9+), or what rss is made of
+  // (RssAnon/RssFile/RssShmem from status) when the rollup has no such breakdown or !from_rollup.
+  uint64_t anon = 0;
+  uint64_t file = 0;
+  uint64_t shmem = 0;
+  bool from_rollup = true;  // false when any process was read from status or statm
+  int processes = 0;
+};
+
+class ProcMemoryReader {
+ public:
+  // page_size 0 means the system's page size (statm counts pages).
+  explicit ProcMemoryReader(std::string proc_root = kProcRoot, long page_size = 0);
+
+  // One process. When `expected_start_ticks` is nonzero, /proc/PID/stat's start time must match
+  // it, so a reused pid is never measured as the instance; a mismatch, or a process that is gone,
+  // is an Error with errnum ESRCH.
+  Result<MemorySample> read_process(pid_t pid, uint64_t expected_start_ticks = 0);
+
+  // The process and all its descendants, summed. Descendants that exit during the walk are left
+  // out; only the root's failure is an error.
+  Result<MemorySample> read_tree(pid_t pid, uint64_t expected_start_ticks = 0);
+
+  // Whether the last read fell back to status/statm (smaps_rollup unreadable: kernel before 4.14,
+  // no ptrace read permission), and why. Callers log this once.
+  bool last_read_fell_back() const { return fell_back_; }
+  const std::string& fallback_reason() const { return fallback_reason_; }
+
+ private:
+  struct ProcessReading {
+    MemorySample sample;
+    ProcStat stat;
+  };
+  Result<ProcessReading> read_one(pid_t pid, uint64_t expected_start_ticks);
+  Result<MemorySample> read_memory(pid_t pid);
+  Result<MemorySample> read_fallback(pid_t pid);
+  std::string pid_path(pid_t pid, const char* file) const;
+
+  std::string proc_root_;
+  long page_size_;
+  bool fell_back_ = false;
+  std::string fallback_reason_;
+};
+
+// The host: proc_root/meminfo and proc_root/pressure/memory (Linux 4.20+ with PSI enabled).
+Result<Meminfo> read_host_meminfo(const std::string& proc_root = kProcRoot);
+Result<Psi> read_host_memory_pressure(const std::string& proc_root = kProcRoot);
+
+}  // namespace memvisor
