@@ -9,9 +9,10 @@
 namespace memvisor {
 
 int check_command(const Args& args) {
-  CLI::App app("Validate a config file: exit 0 with a one-line summary, or exit 2 with the first "
-               "problem as FILE:LINE:COLUMN: message.",
-               "check");
+  CLI::App app(
+      "Validate a config file: exit 0 with a one-line summary, or exit 2 with the first "
+      "problem as FILE:LINE:COLUMN: message.",
+      "check");
   std::string config_path;
   std::string state_dir_flag;
   app.add_option("config", config_path, "the config file (TOML)")->required();

@@ -11,7 +11,8 @@
 
 namespace memvisor {
 
-Result<nlohmann::json> control_request(const std::string& state_dir, const nlohmann::json& request) {
+Result<nlohmann::json> control_request(const std::string& state_dir,
+                                       const nlohmann::json& request) {
   const std::string path = state_dir + "/control.sock";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   Result<UniqueFd> connected = Error{""};
@@ -21,8 +22,8 @@ Result<nlohmann::json> control_request(const std::string& state_dir, const nlohm
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (!connected) {
-    return Error{"no memvisor answers at " + path + " (is it running with this --state-dir?): " +
-                 connected.error().describe()};
+    return Error{"no memvisor answers at " + path +
+                 " (is it running with this --state-dir?): " + connected.error().describe()};
   }
   const int fd = connected->get();
   timeval timeout{10, 0};

@@ -13,7 +13,8 @@ int lifecycle(const std::string& cmd, const std::string& description, const Args
   CLI::App app(description, cmd);
   std::string target;
   std::string state_dir_flag;
-  app.add_option("target", target, "SERVICE (every instance) or SERVICE.N (one instance)")->required();
+  app.add_option("target", target, "SERVICE (every instance) or SERVICE.N (one instance)")
+      ->required();
   app.add_option("--state-dir", state_dir_flag, "the state dir of the memvisor to steer");
   if (auto done = parse_cli(app, args)) return *done;
 
@@ -31,7 +32,8 @@ int lifecycle(const std::string& cmd, const std::string& description, const Args
 }  // namespace
 
 int restart_command(const Args& args) {
-  return lifecycle("restart", "Restart an instance, or every instance of a service, gracefully.", args);
+  return lifecycle("restart", "Restart an instance, or every instance of a service, gracefully.",
+                   args);
 }
 int stop_command(const Args& args) {
   return lifecycle("stop", "Stop an instance or a service (it stays stopped until `start`).", args);

@@ -26,7 +26,9 @@ void usage(std::ostream& out) {
   out << "memvisor: a memory-aware process supervisor\n\n"
          "Usage: memvisor SUBCOMMAND [OPTIONS]\n\nSubcommands:\n";
   for (const Subcommand& sub : kSubcommands) {
-    if (sub.summary != nullptr) out << "  " << sub.name << std::string(10 - std::string_view(sub.name).size(), ' ') << sub.summary << "\n";
+    if (sub.summary != nullptr)
+      out << "  " << sub.name << std::string(10 - std::string_view(sub.name).size(), ' ')
+          << sub.summary << "\n";
   }
   out << "\nRun 'memvisor SUBCOMMAND --help' for the options of each.\n";
 }

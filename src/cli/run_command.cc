@@ -19,12 +19,14 @@ int run_command(const Args& all_args) {
   const auto dashes = std::find(all_args.begin(), all_args.end(), "--");
   const Args args(all_args.begin(), dashes);
   const std::vector<std::string> command =
-      dashes == all_args.end() ? std::vector<std::string>{} : std::vector<std::string>(dashes + 1, all_args.end());
+      dashes == all_args.end() ? std::vector<std::string>{}
+                               : std::vector<std::string>(dashes + 1, all_args.end());
 
-  CLI::App app("Run a pool of workers and keep them running.\n\n"
-               "  memvisor run CONFIG.toml\n"
-               "  memvisor run [OPTIONS] -- CMD [ARGS...]",
-               "run");
+  CLI::App app(
+      "Run a pool of workers and keep them running.\n\n"
+      "  memvisor run CONFIG.toml\n"
+      "  memvisor run [OPTIONS] -- CMD [ARGS...]",
+      "run");
   std::string config_path;
   std::string state_dir_flag;
   ServiceFlags flags;
@@ -39,7 +41,8 @@ int run_command(const Args& all_args) {
   if (!config_path.empty()) {
     if (!command.empty()) return fail(kExitUsage, "give either a config file or -- CMD, not both");
     if (std::string flag = flags.first_given(app); !flag.empty()) {
-      return fail(kExitUsage, flag + ": applies only without a config file; set it in " + config_path);
+      return fail(kExitUsage,
+                  flag + ": applies only without a config file; set it in " + config_path);
     }
     auto loaded = load_config_file(config_path);
     if (!loaded) return fail(kExitUsage, loaded.error().describe());
@@ -53,7 +56,8 @@ int run_command(const Args& all_args) {
     if (!service) return fail(kExitUsage, service.error().describe());
     config.source = "command line";
     config.services.push_back(std::move(*service));
-    if (Status valid = validate_config(config); !valid) return fail(kExitUsage, valid.error().describe());
+    if (Status valid = validate_config(config); !valid)
+      return fail(kExitUsage, valid.error().describe());
   }
 
   ControllerOptions options;

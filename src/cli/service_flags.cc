@@ -66,13 +66,15 @@ void ServiceFlags::add_to(CLI::App& app) {
   app.add_option("--cwd", cwd_, "working directory of the instances")->group(group);
   app.add_option("--user", user_, "run the instances as this user (root only)")->group(group);
   app.add_flag("--shell", shell_, "run the single command string with /bin/sh -c")->group(group);
-  app.add_option("--restart", restart_, "always | on-failure | never (default always)")->group(group);
+  app.add_option("--restart", restart_, "always | on-failure | never (default always)")
+      ->group(group);
   app.add_option("--restart-backoff", restart_backoff_, "delay factor per failed run (default 2)")
       ->group(group);
   app.add_option("--circuit-failures", circuit_failures_,
                  "failed starts in a row that open the crash-loop circuit (default 5)")
       ->group(group);
-  app.add_option("--stop-signal", stop_signal_, "first signal of a stop (default SIGINT)")->group(group);
+  app.add_option("--stop-signal", stop_signal_, "first signal of a stop (default SIGINT)")
+      ->group(group);
   app.add_option("--ready", ready_, "immediate | notify (default immediate)")->group(group);
   app.add_option("--output", output_, "prefix | file (default prefix)")->group(group);
   app.add_option("--log-dir", log_dir_, "with --output file: where SERVICE.N.log go")->group(group);
@@ -121,13 +123,16 @@ Result<ServiceConfig> ServiceFlags::build(const std::vector<std::string>& comman
   service.cwd = cwd_;
   service.user = user_;
   service.log_dir = log_dir_;
-  if (Status s = parse_enum("--restart", restart_, kRestartPolicyNames, service.restart); !s) return s.error();
-  if (Status s = parse_enum("--ready", ready_, kReadyModeNames, service.ready); !s) return s.error();
-  if (Status s = parse_enum("--output", output_, kOutputModeNames, service.output); !s) return s.error();
+  if (Status s = parse_enum("--restart", restart_, kRestartPolicyNames, service.restart); !s)
+    return s.error();
+  if (Status s = parse_enum("--ready", ready_, kReadyModeNames, service.ready); !s)
+    return s.error();
+  if (Status s = parse_enum("--output", output_, kOutputModeNames, service.output); !s)
+    return s.error();
   if (!restart_backoff_.empty()) {
     double factor = 0;
-    const auto [end, ec] = std::from_chars(restart_backoff_.data(),
-                                           restart_backoff_.data() + restart_backoff_.size(), factor);
+    const auto [end, ec] = std::from_chars(
+        restart_backoff_.data(), restart_backoff_.data() + restart_backoff_.size(), factor);
     if (ec != std::errc{} || end != restart_backoff_.data() + restart_backoff_.size()) {
       return Error{fmt::format("--restart-backoff: expected a number, got '{}'", restart_backoff_)};
     }
@@ -142,7 +147,9 @@ Result<ServiceConfig> ServiceFlags::build(const std::vector<std::string>& comman
   }
   if (!stop_signal_.empty()) {
     auto signal = parse_signal(stop_signal_);
-    if (!signal) return Error{fmt::format("--stop-signal: expected a signal name like SIGINT, got '{}'", stop_signal_)};
+    if (!signal)
+      return Error{
+          fmt::format("--stop-signal: expected a signal name like SIGINT, got '{}'", stop_signal_)};
     service.stop_signal = *signal;
   }
   for (const auto& [key, member] : kServiceDurations) {

@@ -9,7 +9,8 @@ namespace memvisor {
 
 std::string default_state_dir() {
   if (::geteuid() == 0) return "/run/memvisor";
-  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime != nullptr && *runtime != '\0') {
+  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+      runtime != nullptr && *runtime != '\0') {
     return std::string(runtime) + "/memvisor";
   }
   return "/tmp/memvisor-" + std::to_string(::geteuid());
@@ -18,7 +19,8 @@ std::string default_state_dir() {
 std::string resolve_state_dir(const std::string& flag, const std::string& configured) {
   std::string dir = flag;
   if (dir.empty()) {
-    if (const char* env = std::getenv("MEMVISOR_STATE_DIR"); env != nullptr && *env != '\0') dir = env;
+    if (const char* env = std::getenv("MEMVISOR_STATE_DIR"); env != nullptr && *env != '\0')
+      dir = env;
   }
   if (dir.empty()) dir = configured;
   if (dir.empty()) dir = default_state_dir();

@@ -14,7 +14,8 @@ namespace {
 std::string cell(const nlohmann::json& record, const char* key, const char* fallback = "-") {
   if (!record.contains(key) || record[key].is_null()) return fallback;
   const auto& value = record[key];
-  if (value.is_string()) return value.get<std::string>().empty() ? fallback : value.get<std::string>();
+  if (value.is_string())
+    return value.get<std::string>().empty() ? fallback : value.get<std::string>();
   return value.dump();
 }
 
@@ -24,11 +25,13 @@ std::string render_status(const nlohmann::json& status) {
     out += service.value("name", "?") + ": " + std::to_string(service.value("ready", 0)) + "/" +
            std::to_string(service.value("instances", 0)) + " ready\n";
   }
-  TextTable table({"SERVICE", "INSTANCE", "PID", "STATE", "UPTIME", "RESTARTS", "LAST EXIT", "STATUS"});
+  TextTable table(
+      {"SERVICE", "INSTANCE", "PID", "STATE", "UPTIME", "RESTARTS", "LAST EXIT", "STATUS"});
   for (const auto& record : status.value("instances", nlohmann::json::array())) {
     std::string uptime = "-";
     if (record.contains("uptime_s")) {
-      uptime = format_duration(Millis(static_cast<int64_t>(record["uptime_s"].get<double>() * 1000)));
+      uptime =
+          format_duration(Millis(static_cast<int64_t>(record["uptime_s"].get<double>() * 1000)));
     }
     const int pid = record.value("pid", 0);
     std::string last_exit = cell(record, "last_exit");
@@ -37,7 +40,8 @@ std::string render_status(const nlohmann::json& status) {
     }
     table.add_row({record.value("service", "?"), std::to_string(record.value("instance", 0)),
                    pid == 0 ? "-" : std::to_string(pid), record.value("state", "?"), uptime,
-                   std::to_string(record.value("restarts", 0)), last_exit, cell(record, "status", "")});
+                   std::to_string(record.value("restarts", 0)), last_exit,
+                   cell(record, "status", "")});
   }
   return out + "\n" + table.render();
 }
@@ -45,8 +49,9 @@ std::string render_status(const nlohmann::json& status) {
 }  // namespace
 
 int status_command(const Args& args) {
-  CLI::App app("Show every instance of a running memvisor: pid, state, uptime, restarts, last exit.",
-               "status");
+  CLI::App app(
+      "Show every instance of a running memvisor: pid, state, uptime, restarts, last exit.",
+      "status");
   std::string state_dir_flag;
   bool json = false;
   app.add_option("--state-dir", state_dir_flag, "the state dir of the memvisor to ask");
@@ -55,7 +60,8 @@ int status_command(const Args& args) {
 
   auto reply = control_request(resolve_state_dir(state_dir_flag), {{"id", 1}, {"cmd", "status"}});
   if (!reply) return fail(kExitFailure, reply.error().describe());
-  if (!reply->value("ok", false)) return fail(kExitFailure, reply->value("error", "request failed"));
+  if (!reply->value("ok", false))
+    return fail(kExitFailure, reply->value("error", "request failed"));
   const auto& status = (*reply)["status"];
   if (json) {
     std::cout << status.dump(2) << "\n";

@@ -10,7 +10,8 @@ namespace memvisor {
 int supervise_command(const Args& args) {
   CLI::App app("The supervisor process; the controller starts it.", "supervise");
   SupervisorOptions options;
-  app.add_option("--channel-fd", options.channel_fd, "our end of the controller's socketpair")->required();
+  app.add_option("--channel-fd", options.channel_fd, "our end of the controller's socketpair")
+      ->required();
   app.add_option("--state-dir", options.state_dir, "the controller's state dir")->required();
   if (auto done = parse_cli(app, args)) return *done;
 

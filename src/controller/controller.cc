@@ -32,7 +32,8 @@ Status Controller::init() {
   for (const ServiceConfig& service : options_.config.services) {
     if (service.user.empty()) continue;
     auto user = lookup_user(service.user);
-    if (!user) return Error{fmt::format("service.{}.user: {}", service.name, user.error().describe())};
+    if (!user)
+      return Error{fmt::format("service.{}.user: {}", service.name, user.error().describe())};
     users_.emplace(service.name, std::move(*user));
   }
 
@@ -48,9 +49,10 @@ Status Controller::init() {
     std::string holder = "?";
     if (auto text = read_file(dir + "/memvisor.lock"); text) holder = *text;
     holder.erase(std::remove(holder.begin(), holder.end(), '\n'), holder.end());
-    return Error{fmt::format("another memvisor (pid {}) is running with state dir {}; give this "
-                             "one its own --state-dir",
-                             holder, dir)};
+    return Error{
+        fmt::format("another memvisor (pid {}) is running with state dir {}; give this "
+                    "one its own --state-dir",
+                    holder, dir)};
   }
   const std::string pid_text = std::to_string(::getpid()) + "\n";
   if (::ftruncate(lock_fd_.get(), 0) != 0 ||
@@ -90,7 +92,9 @@ Status Controller::init() {
   return {};
 }
 
-MonoTime Controller::now() const { return std::chrono::steady_clock::now(); }
+MonoTime Controller::now() const {
+  return std::chrono::steady_clock::now();
+}
 
 int Controller::run() {
   size_t total = instances_.size();
@@ -162,7 +166,9 @@ void Controller::on_timer() {
 void Controller::on_signals() {
   for (int signal : signals_->read_pending()) {
     switch (signal) {
-      case SIGCHLD: reap_children(); break;
+      case SIGCHLD:
+        reap_children();
+        break;
       case SIGTERM:
       case SIGINT:
       case SIGQUIT:
@@ -172,8 +178,11 @@ void Controller::on_signals() {
           begin_shutdown(fmt::format("signal {}", sigabbrev_np(signal)));
         }
         break;
-      case SIGHUP: std::cerr << "memvisor: SIGHUP ignored (configuration reload is not supported)\n"; break;
-      default: break;
+      case SIGHUP:
+        std::cerr << "memvisor: SIGHUP ignored (configuration reload is not supported)\n";
+        break;
+      default:
+        break;
     }
   }
 }

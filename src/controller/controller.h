@@ -12,14 +12,14 @@
 #include <vector>
 
 #include "controller/instance.h"
-#include "os/line_channel.h"
 #include "core/backoff.h"
 #include "core/config.h"
 #include "core/event.h"
 #include "os/event_loop.h"
 #include "os/files.h"
-#include "os/signal_fd.h"
+#include "os/line_channel.h"
 #include "os/pidfd.h"
+#include "os/signal_fd.h"
 #include "os/spawn.h"
 #include "os/timer_fd.h"
 
@@ -29,7 +29,7 @@ struct ControllerOptions {
   Config config;
   std::string state_dir;        // resolved, absolute
   std::string self_executable;  // the binary to run `supervise` from (usually /proc/self/exe)
-  bool supervisor = true;       // false: run without the supervisor process (tests, `--no-supervisor`)
+  bool supervisor = true;  // false: run without the supervisor process (tests, `--no-supervisor`)
 };
 
 class Controller {

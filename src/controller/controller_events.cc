@@ -11,12 +11,18 @@ namespace memvisor {
 
 std::string_view to_string(InstanceState state) {
   switch (state) {
-    case InstanceState::starting: return "starting";
-    case InstanceState::running: return "running";
-    case InstanceState::stopping: return "stopping";
-    case InstanceState::backoff: return "backoff";
-    case InstanceState::open: return "crash-loop";
-    case InstanceState::stopped: return "stopped";
+    case InstanceState::starting:
+      return "starting";
+    case InstanceState::running:
+      return "running";
+    case InstanceState::stopping:
+      return "stopping";
+    case InstanceState::backoff:
+      return "backoff";
+    case InstanceState::open:
+      return "crash-loop";
+    case InstanceState::stopped:
+      return "stopped";
   }
   return "?";
 }
@@ -58,7 +64,8 @@ void Controller::notify_manager_status() {
   for (const auto& instance : instances_) ready += instance->state == InstanceState::running;
   const int total = static_cast<int>(instances_.size());
   std::string message = fmt::format("STATUS={}/{} instances ready", ready, total);
-  // READY=1 once, when the whole pool first comes up, so `systemctl start` returns at the right time.
+  // READY=1 once, when the whole pool first comes up, so `systemctl start` returns at the right
+  // time.
   if (!told_manager_ready_ && ready == total) {
     told_manager_ready_ = true;
     message = "READY=1\n" + message;

@@ -23,9 +23,8 @@ void Controller::start_supervisor() {
   }
   auto& [ours, theirs] = *pair;
   SpawnSpec spec;
-  spec.argv = {options_.self_executable,      "supervise",
-               "--channel-fd",                std::to_string(theirs.get()),
-               "--state-dir",                 options_.state_dir};
+  spec.argv = {options_.self_executable,     "supervise",   "--channel-fd",
+               std::to_string(theirs.get()), "--state-dir", options_.state_dir};
   for (char** entry = environ; *entry != nullptr; ++entry) spec.env.emplace_back(*entry);
   spec.keep_fds = {theirs.get()};
   spec.child_sigmask = signals_->previous_mask();

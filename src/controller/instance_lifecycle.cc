@@ -19,9 +19,9 @@ namespace {
 
 bool is_ours(std::string_view entry) {
   // Variables memvisor sets per instance, or that belong to memvisor's own service manager.
-  for (std::string_view prefix : {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
-                                  "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
-                                  "MEMVISOR_SERVICE=", "MEMVISOR_INSTANCE=", "MEMVISOR_GENERATION="}) {
+  for (std::string_view prefix :
+       {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=", "LISTEN_FDS=", "LISTEN_PID=",
+        "LISTEN_FDNAMES=", "MEMVISOR_SERVICE=", "MEMVISOR_INSTANCE=", "MEMVISOR_GENERATION="}) {
     if (entry.substr(0, prefix.size()) == prefix) return true;
   }
   return false;
@@ -71,8 +71,9 @@ SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, Unique
 namespace {
 
 // Pipes for the prefixed relay, or the per-instance log file (both ends of the child side).
-Status open_output(const ServiceConfig& service, const Instance& instance, const std::string& state_dir,
-                   UniqueFd& out_read, UniqueFd& out_write, UniqueFd& err_read, UniqueFd& err_write) {
+Status open_output(const ServiceConfig& service, const Instance& instance,
+                   const std::string& state_dir, UniqueFd& out_read, UniqueFd& out_write,
+                   UniqueFd& err_read, UniqueFd& err_write) {
   if (service.output == OutputMode::file) {
     const std::string dir = service.log_dir.empty() ? state_dir + "/logs" : service.log_dir;
     if (Status made = make_directories(dir, 0750); !made) return made;
@@ -82,7 +83,8 @@ Status open_output(const ServiceConfig& service, const Instance& instance, const
     err_write.reset(::dup(out_write.get()));
     return {};
   }
-  for (auto [read_end, write_end] : {std::pair{&out_read, &out_write}, std::pair{&err_read, &err_write}}) {
+  for (auto [read_end, write_end] :
+       {std::pair{&out_read, &out_write}, std::pair{&err_read, &err_write}}) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return Error::from_errno("pipe");
     read_end->reset(fds[0]);
@@ -110,7 +112,8 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
   if (Status opened = open_output(*instance.service, instance, options_.state_dir, out_read,
                                   out_write, err_read, err_write);
       !opened) {
-    Event event = make_event("spawn_failed", &instance, "output", "cannot start: " + opened.error().describe());
+    Event event = make_event("spawn_failed", &instance, "output",
+                             "cannot start: " + opened.error().describe());
     emit(std::move(event), &instance);
     after_failed_run(instance, "spawn_failed");
     return;

@@ -47,8 +47,9 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
     instance.state = InstanceState::stopped;
     instance.deadline.reset();
     emit(make_event("stopped", &instance, reason,
-                    policy == RestartPolicy::never ? "not restarting (restart = never)"
-                                                   : "exited cleanly; not restarting (restart = on-failure)"),
+                    policy == RestartPolicy::never
+                        ? "not restarting (restart = never)"
+                        : "exited cleanly; not restarting (restart = on-failure)"),
          &instance);
     return;
   }
@@ -72,10 +73,10 @@ void Controller::schedule_restart(Instance& instance, std::string_view reason, b
     if (instance.circuit.record_failure(t)) {
       instance.state = InstanceState::open;
       instance.deadline.reset();
-      Event event = make_event(
-          "circuit_open", &instance, reason,
-          fmt::format("crash loop: {} failed starts in a row; next try in {}",
-                      instance.circuit.consecutive_failures(), format_duration(service.circuit_cooldown)));
+      Event event = make_event("circuit_open", &instance, reason,
+                               fmt::format("crash loop: {} failed starts in a row; next try in {}",
+                                           instance.circuit.consecutive_failures(),
+                                           format_duration(service.circuit_cooldown)));
       event.extra["consecutive_failures"] = instance.circuit.consecutive_failures();
       event.extra["cooldown_ms"] = service.circuit_cooldown.count();
       emit(std::move(event), &instance);
@@ -83,7 +84,8 @@ void Controller::schedule_restart(Instance& instance, std::string_view reason, b
     }
     failures = instance.circuit.consecutive_failures();
   }
-  const BackoffPolicy policy{service.restart_delay, service.restart_backoff, service.restart_delay_max};
+  const BackoffPolicy policy{service.restart_delay, service.restart_backoff,
+                             service.restart_delay_max};
   const auto delay = backoff_delay(policy, failures);
   instance.state = InstanceState::backoff;
   instance.deadline = t + delay;
@@ -101,9 +103,9 @@ void Controller::set_ready(Instance& instance) {
   instance.ever_ready = true;
   instance.ready_mono = t;
   instance.last_watchdog = t;
-  Event event = make_event("ready", &instance,
-                           instance.service->ready == ReadyMode::notify ? "notify" : "immediate",
-                           "ready");
+  Event event =
+      make_event("ready", &instance,
+                 instance.service->ready == ReadyMode::notify ? "notify" : "immediate", "ready");
   event.extra["startup_ms"] =
       std::chrono::duration_cast<std::chrono::milliseconds>(t - instance.started_mono).count();
   emit(std::move(event), &instance);
@@ -124,7 +126,8 @@ std::optional<MonoTime> Controller::instance_deadline(const Instance& instance) 
   const ServiceConfig& service = *instance.service;
   switch (instance.state) {
     case InstanceState::starting:
-      if (service.ready == ReadyMode::notify) return instance.started_mono + service.startup_timeout;
+      if (service.ready == ReadyMode::notify)
+        return instance.started_mono + service.startup_timeout;
       return std::nullopt;
     case InstanceState::running: {
       std::optional<MonoTime> earliest;
@@ -136,9 +139,12 @@ std::optional<MonoTime> Controller::instance_deadline(const Instance& instance) 
       return earliest;
     }
     case InstanceState::stopping:
-    case InstanceState::backoff: return instance.deadline;
-    case InstanceState::open: return instance.circuit.retry_at();
-    case InstanceState::stopped: return std::nullopt;
+    case InstanceState::backoff:
+      return instance.deadline;
+    case InstanceState::open:
+      return instance.circuit.retry_at();
+    case InstanceState::stopped:
+      return std::nullopt;
   }
   return std::nullopt;
 }
@@ -149,14 +155,16 @@ void Controller::on_instance_deadline(Instance& instance, MonoTime t) {
   const ServiceConfig& service = *instance.service;
   switch (instance.state) {
     case InstanceState::starting: {
-      Event event = make_event("startup_timeout", &instance, "startup_timeout",
-                               fmt::format("not ready after {}", format_duration(service.startup_timeout)));
+      Event event =
+          make_event("startup_timeout", &instance, "startup_timeout",
+                     fmt::format("not ready after {}", format_duration(service.startup_timeout)));
       emit(std::move(event), &instance);
       begin_stop(instance, "startup_timeout", AfterStop::restart);
       break;
     }
     case InstanceState::running:
-      if (!instance.stable && t >= instance.started_mono + service.min_uptime) mark_stable(instance);
+      if (!instance.stable && t >= instance.started_mono + service.min_uptime)
+        mark_stable(instance);
       if (service.watchdog.count() > 0 && t >= instance.last_watchdog + service.watchdog) {
         emit(make_event("watchdog_timeout", &instance, "watchdog",
                         fmt::format("no WATCHDOG=1 for {}", format_duration(service.watchdog))),
@@ -164,13 +172,17 @@ void Controller::on_instance_deadline(Instance& instance, MonoTime t) {
         begin_stop(instance, "watchdog", AfterStop::restart);
       }
       break;
-    case InstanceState::stopping: escalate_stop(instance); break;
+    case InstanceState::stopping:
+      escalate_stop(instance);
+      break;
     case InstanceState::backoff:
     case InstanceState::open:
       instance.deadline.reset();
-      start_instance(instance, instance.last_exit_reason.empty() ? "restart" : instance.last_exit_reason);
+      start_instance(instance,
+                     instance.last_exit_reason.empty() ? "restart" : instance.last_exit_reason);
       break;
-    case InstanceState::stopped: break;
+    case InstanceState::stopped:
+      break;
   }
 }
 

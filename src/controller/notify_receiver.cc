@@ -25,7 +25,8 @@ Status Controller::open_notify_socket(Instance& instance) {
   }
   instance.notify = std::make_unique<NotifySocket>(std::move(*socket));
   Instance* target = &instance;
-  return loop_->add(instance.notify->fd(), EPOLLIN, [this, target](uint32_t) { on_notify(*target); });
+  return loop_->add(instance.notify->fd(), EPOLLIN,
+                    [this, target](uint32_t) { on_notify(*target); });
 }
 
 void Controller::on_notify(Instance& instance) {
@@ -53,7 +54,8 @@ void Controller::on_notify(Instance& instance) {
 
     const NotifyFields fields = parse_notify_message(message->text);
     if (fields.main_pid && *fields.main_pid != instance.pid) {
-      if (is_same_or_descendant(*fields.main_pid, instance.pid)) instance.main_pid = *fields.main_pid;
+      if (is_same_or_descendant(*fields.main_pid, instance.pid))
+        instance.main_pid = *fields.main_pid;
     }
     if (fields.status && *fields.status != instance.status_text) {
       instance.status_text = *fields.status;

@@ -4,9 +4,12 @@ namespace memvisor {
 
 std::string_view to_string(CircuitState state) {
   switch (state) {
-    case CircuitState::closed: return "closed";
-    case CircuitState::open: return "open";
-    case CircuitState::half_open: return "half-open";
+    case CircuitState::closed:
+      return "closed";
+    case CircuitState::open:
+      return "open";
+    case CircuitState::half_open:
+      return "half-open";
   }
   return "?";
 }
@@ -14,7 +17,8 @@ std::string_view to_string(CircuitState state) {
 bool CircuitBreaker::record_failure(TimePoint now) {
   ++failures_;
   // A failed half-open try re-opens at once; otherwise the streak must reach the threshold.
-  if (state_ == CircuitState::half_open || (state_ == CircuitState::closed && failures_ >= threshold_)) {
+  if (state_ == CircuitState::half_open ||
+      (state_ == CircuitState::closed && failures_ >= threshold_)) {
     state_ = CircuitState::open;
     opened_at_ = now;
     return true;

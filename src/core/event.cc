@@ -6,12 +6,8 @@ namespace memvisor {
 
 nlohmann::json to_json(const Event& event) {
   nlohmann::json json = {
-      {"ts", format_rfc3339(event.ts)},
-      {"event", event.event},
-      {"service", event.service},
-      {"instance", event.instance},
-      {"pid", event.pid},
-      {"reason", event.reason},
+      {"ts", format_rfc3339(event.ts)}, {"event", event.event}, {"service", event.service},
+      {"instance", event.instance},     {"pid", event.pid},     {"reason", event.reason},
   };
   if (!event.message.empty()) json["message"] = event.message;
   for (const auto& [key, value] : event.extra.items()) json[key] = value;
@@ -19,8 +15,8 @@ nlohmann::json to_json(const Event& event) {
 }
 
 Event event_from_json(const nlohmann::json& json) {
-  static const char* const kCommon[] = {"ts", "event", "service", "instance", "pid", "reason",
-                                        "message", "type"};
+  static const char* const kCommon[] = {"ts",  "event",  "service", "instance",
+                                        "pid", "reason", "message", "type"};
   Event event;
   event.event = json.value("event", "");
   event.service = json.value("service", "");

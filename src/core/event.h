@@ -13,13 +13,14 @@ namespace memvisor {
 
 struct Event {
   WallTime ts;
-  std::string event;    // "started", "ready", "exited", "stopping", "restarting", "circuit_open", …
+  std::string event;  // "started", "ready", "exited", "stopping", "restarting", "circuit_open", …
   std::string service;  // empty for memvisor-wide events
   int instance = 0;     // 0 for service- or memvisor-wide events
   pid_t pid = 0;
   std::string reason;   // why it happened: "crash", "watchdog", "startup_timeout", "shutdown", …
   std::string message;  // a short human description: "exited with code 1"
-  nlohmann::json extra = nlohmann::json::object();  // event-specific fields (code, signal, delay_ms)
+  nlohmann::json extra =
+      nlohmann::json::object();  // event-specific fields (code, signal, delay_ms)
 };
 
 nlohmann::json to_json(const Event& event);

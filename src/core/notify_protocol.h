@@ -1,18 +1,18 @@
 // systemd's notify protocol: newline-separated KEY=VALUE assignments in one datagram.
 #pragma once
 
+#include <sys/types.h>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 namespace memvisor {
 
 struct NotifyFields {
-  bool ready = false;     // READY=1
-  bool watchdog = false;  // WATCHDOG=1
-  bool stopping = false;  // STOPPING=1
-  bool reloading = false; // RELOADING=1
+  bool ready = false;                 // READY=1
+  bool watchdog = false;              // WATCHDOG=1
+  bool stopping = false;              // STOPPING=1
+  bool reloading = false;             // RELOADING=1
   std::optional<std::string> status;  // STATUS=...
   std::optional<pid_t> main_pid;      // MAINPID=...
 };

@@ -1,5 +1,6 @@
-// Starting a worker: fork + exec in a new process group, stdin from /dev/null, chosen stdout/stderr,
-// environment, working directory and user; an exec failure comes back as an Error, not a child.
+// Starting a worker: fork + exec in a new process group, stdin from /dev/null, chosen
+// stdout/stderr, environment, working directory and user; an exec failure comes back as an Error,
+// not a child.
 #pragma once
 
 #include <signal.h>

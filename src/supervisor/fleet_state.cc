@@ -54,7 +54,8 @@ nlohmann::json FleetState::status(WallTime now) const {
       }
       instances.push_back(std::move(record));
     }
-    services.push_back({{"name", service.name}, {"instances", service.instances}, {"ready", ready}});
+    services.push_back(
+        {{"name", service.name}, {"instances", service.instances}, {"ready", ready}});
   }
   return {{"controller_pid", controller_pid_},
           {"config_source", config_.source},

@@ -20,7 +20,8 @@ std::optional<Target> parse_target(std::string_view text) {
   const size_t dot = text.rfind('.');
   if (dot != std::string_view::npos) {
     const std::string_view number = text.substr(dot + 1);
-    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), target.instance);
+    const auto [end, ec] =
+        std::from_chars(number.data(), number.data() + number.size(), target.instance);
     if (ec == std::errc{} && end == number.data() + number.size() && target.instance > 0) {
       text = text.substr(0, dot);
     } else {
@@ -38,8 +39,8 @@ nlohmann::json not_found(std::string message) {
 
 }  // namespace
 
-std::optional<nlohmann::json> Supervisor::forward_lifecycle(const nlohmann::json& request,
-                                                            const std::shared_ptr<LineChannel>& client) {
+std::optional<nlohmann::json> Supervisor::forward_lifecycle(
+    const nlohmann::json& request, const std::shared_ptr<LineChannel>& client) {
   const std::string cmd = request["cmd"];
   const auto text = request.find("target");
   if (text == request.end() || !text->is_string()) {
@@ -61,9 +62,12 @@ std::optional<nlohmann::json> Supervisor::forward_lifecycle(const nlohmann::json
   }
 
   const int64_t id = next_request_id_++;
-  const std::string label = target->instance > 0 ? fmt::format("{}.{}", target->service, target->instance)
-                                                 : target->service;
-  const std::string verb = cmd == "restart" ? "restarting" : cmd == "stop" ? "stopping" : "starting";
+  const std::string label = target->instance > 0
+                                ? fmt::format("{}.{}", target->service, target->instance)
+                                : target->service;
+  const std::string verb = cmd == "restart" ? "restarting"
+                           : cmd == "stop"  ? "stopping"
+                                            : "starting";
   pending_[id] = PendingRequest{client, request.value("id", nlohmann::json()), verb + " " + label};
   nlohmann::json forward = {{"type", "request"},
                             {"id", id},

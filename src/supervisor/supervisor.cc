@@ -84,11 +84,13 @@ void Supervisor::on_accept() {
     // Only our own user and root may steer us: the socket mode says so, the credentials prove it.
     auto peer = peer_credentials(fd.get());
     if (!peer || (peer->uid != 0 && peer->uid != ::geteuid())) {
-      (void)write_all(fd.get(), R"({"ok":false,"error":"permission denied"})" "\n");
+      (void)write_all(fd.get(), R"({"ok":false,"error":"permission denied"})"
+                                "\n");
       continue;
     }
     if (clients_.size() >= kMaxClients) {
-      (void)write_all(fd.get(), R"({"ok":false,"error":"too many clients"})" "\n");
+      (void)write_all(fd.get(), R"({"ok":false,"error":"too many clients"})"
+                                "\n");
       continue;
     }
     // No line can arrive before the constructor returns, so the handler learns its channel after.
@@ -116,8 +118,8 @@ void Supervisor::on_client_line(const std::shared_ptr<LineChannel>& client, std:
   if (reply) client->send_line(reply->dump());
 }
 
-std::optional<nlohmann::json> Supervisor::handle_request(const nlohmann::json& request,
-                                                         const std::shared_ptr<LineChannel>& client) {
+std::optional<nlohmann::json> Supervisor::handle_request(
+    const nlohmann::json& request, const std::shared_ptr<LineChannel>& client) {
   const auto cmd = request.find("cmd");
   if (cmd == request.end() || !cmd->is_string()) {
     return nlohmann::json{{"ok", false}, {"error", "missing \"cmd\""}};
@@ -131,8 +133,10 @@ std::optional<nlohmann::json> Supervisor::handle_request(const nlohmann::json& r
     return nlohmann::json{{"ok", true}, {"status", std::move(status)}};
   }
   if (*cmd == "ping") return nlohmann::json{{"ok", true}};
-  if (*cmd == "restart" || *cmd == "stop" || *cmd == "start") return forward_lifecycle(request, client);
-  return nlohmann::json{{"ok", false}, {"error", "unknown command '" + cmd->get<std::string>() + "'"}};
+  if (*cmd == "restart" || *cmd == "stop" || *cmd == "start")
+    return forward_lifecycle(request, client);
+  return nlohmann::json{{"ok", false},
+                        {"error", "unknown command '" + cmd->get<std::string>() + "'"}};
 }
 
 }  // namespace memvisor

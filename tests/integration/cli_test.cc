@@ -56,14 +56,15 @@ TEST(Cli, SecondMemvisorOnTheSameStateDirIsRefused) {
 
 TEST(Cli, OutputIsPrefixedAndTheEnvironmentNamesTheInstance) {
   TempDir dir;
-  const std::string script = dir.write(
-      "hello.sh",
-      "#!/bin/sh\necho \"out $MEMVISOR_SERVICE $MEMVISOR_INSTANCE $GREETING $(pwd)\"\n"
-      "echo err >&2\nread line || echo stdin-is-empty\nexec sleep 60\n",
-      true);
+  const std::string script =
+      dir.write("hello.sh",
+                "#!/bin/sh\necho \"out $MEMVISOR_SERVICE $MEMVISOR_INSTANCE $GREETING $(pwd)\"\n"
+                "echo err >&2\nread line || echo stdin-is-empty\nexec sleep 60\n",
+                true);
   Memvisor memvisor(dir, {"--name", "hi", "--instances", "2", "--env", "GREETING=hello", "--cwd",
                           dir.path(), "--", script});
-  ASSERT_TRUE(eventually([&] { return memvisor.out().find("hi.2 | stdin-is-empty") != std::string::npos; }, 10s))
+  ASSERT_TRUE(eventually(
+      [&] { return memvisor.out().find("hi.2 | stdin-is-empty") != std::string::npos; }, 10s))
       << memvisor.out();
   const std::string out = memvisor.out();
   EXPECT_NE(out.find("hi.1 | out hi 1 hello " + dir.path()), std::string::npos) << out;
@@ -87,8 +88,8 @@ namespace {
 
 TEST(Control, RestartStopAndStartAnInstance) {
   TempDir dir;
-  Memvisor memvisor(dir, {"--name", "web", "--instances", "2", "--restart-delay", "10ms", "--",
-                          "sleep", "60"});
+  Memvisor memvisor(
+      dir, {"--name", "web", "--instances", "2", "--restart-delay", "10ms", "--", "sleep", "60"});
   ASSERT_EQ(memvisor.wait_events("ready", 2, 10s).size(), 2u) << memvisor.err();
   auto with_state = [&](std::vector<std::string> args) {
     args.insert(args.end(), {"--state-dir", memvisor.state_dir()});

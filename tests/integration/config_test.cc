@@ -27,10 +27,12 @@ const BadInput kBadInputs[] = {
     {"negative_count", "[service.web]\ncommand = [\"sleep\"]\ninstances = -3\n",
      ":3:13: service.web.instances: expected a positive integer, got -3"},
     {"bad_duration", "[service.web]\ncommand = [\"sleep\"]\nstop_timeout = \"10 seconds\"\n",
-     ":3:16: service.web.stop_timeout: expected a duration like 100ms, 10s, 5m or 1h, got '10 seconds'"},
+     ":3:16: service.web.stop_timeout: expected a duration like 100ms, 10s, 5m or 1h, got '10 "
+     "seconds'"},
     {"bad_enum", "[service.web]\ncommand = [\"sleep\"]\nrestart = \"sometimes\"\n",
      ":3:11: service.web.restart: expected one of always, on-failure, never, got 'sometimes'"},
-    {"missing_command", "[service.web]\ninstances = 2\n", "service.web: missing required key 'command'"},
+    {"missing_command", "[service.web]\ninstances = 2\n",
+     "service.web: missing required key 'command'"},
     {"no_services", "[supervisor]\n", "no services defined"},
 };
 
@@ -46,7 +48,8 @@ TEST_P(BadConfig, CheckAndRunBothExitTwoWithTheSameMessage) {
     EXPECT_EQ(result.exit_code, 2) << sub << ": " << result.err;
     EXPECT_NE(result.err.find(path), std::string::npos) << sub << ": " << result.err;
     EXPECT_NE(result.err.find(GetParam().message), std::string::npos) << sub << ": " << result.err;
-    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << "one line: " << result.err;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1)
+        << "one line: " << result.err;
   }
   // Nothing was started: run failed before creating its state.
   EXPECT_FALSE(std::filesystem::exists(dir.file("state/events.jsonl")));
@@ -72,9 +75,11 @@ TEST(Config, MalformedSizesAndDurationsOnTheCommandLineExitTwo) {
       {{"--instances", "0"}, "--instances: expected a positive integer, got 0"},
       {{"--instances", "-2"}, "--instances: expected a positive integer, got -2"},
       {{"--instances", "many"}, "--instances: expected an integer, got 'many'"},
-      {{"--stop-timeout", "10 seconds"}, "--stop-timeout: expected a duration like 100ms, 10s, 5m or 1h"},
+      {{"--stop-timeout", "10 seconds"},
+       "--stop-timeout: expected a duration like 100ms, 10s, 5m or 1h"},
       {{"--stop-timeout", "0"}, "--stop-timeout: expected a duration greater than 0"},
-      {{"--restart", "sometimes"}, "--restart: expected one of always, on-failure, never, got 'sometimes'"},
+      {{"--restart", "sometimes"},
+       "--restart: expected one of always, on-failure, never, got 'sometimes'"},
       {{"--stop-signal", "SIGNOPE"}, "--stop-signal: expected a signal name like SIGINT"},
       {{"--env", "NOEQUALS"}, "--env: expected KEY=VALUE, got 'NOEQUALS'"},
   };
@@ -92,10 +97,11 @@ TEST(Config, MalformedSizesAndDurationsOnTheCommandLineExitTwo) {
 
 TEST(Config, ValidFileChecksWithASummary) {
   TempDir dir;
-  const std::string path = dir.write("good.toml",
-                                     "[service.web]\ncommand = [\"sleep\", \"60\"]\ninstances = 3\n"
-                                     "stop_timeout = \"1.5s\"\n[service.jobs]\ncommand = \"sleep 60\"\n"
-                                     "shell = true\ninstances = 2\n");
+  const std::string path =
+      dir.write("good.toml",
+                "[service.web]\ncommand = [\"sleep\", \"60\"]\ninstances = 3\n"
+                "stop_timeout = \"1.5s\"\n[service.jobs]\ncommand = \"sleep 60\"\n"
+                "shell = true\ninstances = 2\n");
   const auto result = run_memvisor({"check", path});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("2 services, 5 instances"), std::string::npos) << result.out;

@@ -27,8 +27,8 @@ TEST(Container, AsPid1ItReapsAdoptedOrphansAndStopsOnSigterm) {
   if (::geteuid() != 0 || !have_program("unshare")) GTEST_SKIP() << "needs root and unshare";
   TempDir dir;
   // Every 50 ms the worker leaves an orphan that exits at once: it is re-parented to PID 1.
-  const std::string script = dir.write(
-      "orphans.sh", "#!/bin/sh\nwhile :; do (sleep 0.01 &); sleep 0.05; done\n", true);
+  const std::string script =
+      dir.write("orphans.sh", "#!/bin/sh\nwhile :; do (sleep 0.01 &); sleep 0.05; done\n", true);
   Memvisor wrapper(dir, {"--name", "orphans", "--", script},
                    {"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"});
   ASSERT_EQ(wrapper.wait_events("started", 1, 10s).size(), 1u) << wrapper.err();
@@ -60,8 +60,9 @@ TEST(Container, TellsItsOwnServiceManagerWhenThePoolIsReady) {
   timeval timeout{5, 0};
   ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
 
-  Memvisor memvisor(dir, {"--name", "web", "--instances", "2", "--ready", "notify", "--", "sh", "-c",
-                          "sleep 0.2; systemd-notify --ready; exec sleep 60"},
+  Memvisor memvisor(dir,
+                    {"--name", "web", "--instances", "2", "--ready", "notify", "--", "sh", "-c",
+                     "sleep 0.2; systemd-notify --ready; exec sleep 60"},
                     {}, {"NOTIFY_SOCKET=" + path});
   std::string messages;
   char buffer[1024];

@@ -27,7 +27,8 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
-std::string TempDir::write(const std::string& name, const std::string& content, bool executable) const {
+std::string TempDir::write(const std::string& name, const std::string& content,
+                           bool executable) const {
   const std::string path = file(name);
   std::ofstream(path) << content;
   ::chmod(path.c_str(), executable ? 0755 : 0644);
@@ -44,7 +45,8 @@ std::string read_text(const std::string& path) {
 namespace {
 
 pid_t start(const std::vector<std::string>& args, const std::string& out, const std::string& err,
-            const std::vector<std::string>& wrapper = {}, const std::vector<std::string>& env = {}) {
+            const std::vector<std::string>& wrapper = {},
+            const std::vector<std::string>& env = {}) {
   std::vector<std::string> argv = wrapper;
   argv.push_back(MEMVISOR_BINARY);
   argv.insert(argv.end(), args.begin(), args.end());
@@ -81,7 +83,8 @@ int wait_pid(pid_t pid, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-CommandResult run_memvisor(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+CommandResult run_memvisor(const std::vector<std::string>& args,
+                           std::chrono::milliseconds timeout) {
   TempDir dir;
   const std::string out = dir.file("out"), err = dir.file("err");
   const pid_t pid = start(args, out, err);
@@ -98,7 +101,9 @@ CommandResult run_memvisor(const std::vector<std::string>& args, std::chrono::mi
 
 Memvisor::Memvisor(const TempDir& dir, std::vector<std::string> args,
                    std::vector<std::string> wrapper, std::vector<std::string> env)
-    : state_dir_(dir.file("state")), out_path_(dir.file("memvisor.out")), err_path_(dir.file("memvisor.err")) {
+    : state_dir_(dir.file("state")),
+      out_path_(dir.file("memvisor.out")),
+      err_path_(dir.file("memvisor.err")) {
   // --state-dir goes before "--" so it is never taken for part of the worker's command.
   auto dashes = std::find(args.begin(), args.end(), "--");
   args.insert(dashes, {"--state-dir", state_dir_});
@@ -114,7 +119,9 @@ Memvisor::~Memvisor() {
   ::waitpid(pid_, nullptr, 0);
 }
 
-void Memvisor::signal(int signo) const { ::kill(pid_, signo); }
+void Memvisor::signal(int signo) const {
+  ::kill(pid_, signo);
+}
 
 int Memvisor::wait(std::chrono::milliseconds timeout) {
   const int code = wait_pid(pid_, timeout);
@@ -122,8 +129,12 @@ int Memvisor::wait(std::chrono::milliseconds timeout) {
   return code;
 }
 
-std::string Memvisor::out() const { return read_text(out_path_); }
-std::string Memvisor::err() const { return read_text(err_path_); }
+std::string Memvisor::out() const {
+  return read_text(out_path_);
+}
+std::string Memvisor::err() const {
+  return read_text(err_path_);
+}
 
 std::vector<nlohmann::json> Memvisor::events() const {
   std::vector<nlohmann::json> events;
@@ -135,11 +146,13 @@ std::vector<nlohmann::json> Memvisor::events() const {
   return events;
 }
 
-std::vector<nlohmann::json> Memvisor::events(const std::string& name, const std::string& instance) const {
+std::vector<nlohmann::json> Memvisor::events(const std::string& name,
+                                             const std::string& instance) const {
   std::vector<nlohmann::json> matching;
   for (auto& event : events()) {
     if (event.value("event", "") != name) continue;
-    const std::string label = event.value("service", "") + "." + std::to_string(event.value("instance", 0));
+    const std::string label =
+        event.value("service", "") + "." + std::to_string(event.value("instance", 0));
     if (!instance.empty() && label != instance) continue;
     matching.push_back(std::move(event));
   }

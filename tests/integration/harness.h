@@ -21,7 +21,8 @@ class TempDir {
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
   // Writes `content` to `name` inside the dir (mode 0755 when executable).
-  std::string write(const std::string& name, const std::string& content, bool executable = false) const;
+  std::string write(const std::string& name, const std::string& content,
+                    bool executable = false) const;
 
  private:
   std::string path_;
@@ -34,7 +35,8 @@ struct CommandResult {
 };
 
 // Runs memvisor with `args` to completion (at most `timeout`), capturing its output.
-CommandResult run_memvisor(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s);
+CommandResult run_memvisor(const std::vector<std::string>& args,
+                           std::chrono::milliseconds timeout = 20s);
 // True when `program` is found in PATH.
 bool have_program(const std::string& program);
 
@@ -42,8 +44,8 @@ bool have_program(const std::string& program);
 class Memvisor {
  public:
   // `wrapper` runs memvisor under another program, e.g. {"unshare", "--pid", "--fork"}.
-  Memvisor(const TempDir& dir, std::vector<std::string> args,
-           std::vector<std::string> wrapper = {}, std::vector<std::string> env = {});
+  Memvisor(const TempDir& dir, std::vector<std::string> args, std::vector<std::string> wrapper = {},
+           std::vector<std::string> env = {});
   ~Memvisor();
   pid_t pid() const { return pid_; }
   std::string state_dir() const { return state_dir_; }
@@ -55,7 +57,8 @@ class Memvisor {
 
   std::vector<nlohmann::json> events() const;
   // Events named `name` (and of `instance` "web.1" when given).
-  std::vector<nlohmann::json> events(const std::string& name, const std::string& instance = "") const;
+  std::vector<nlohmann::json> events(const std::string& name,
+                                     const std::string& instance = "") const;
   // Waits until at least `count` such events exist; returns them (fewer on timeout).
   std::vector<nlohmann::json> wait_events(const std::string& name, size_t count,
                                           std::chrono::milliseconds timeout,
@@ -74,7 +77,7 @@ class Memvisor {
 // Polls `condition` every 20 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
-bool process_alive(pid_t pid);  // exists and is not a zombie
+bool process_alive(pid_t pid);              // exists and is not a zombie
 std::vector<pid_t> descendants(pid_t pid);  // every process below pid in the process tree
 std::string read_text(const std::string& path);
 

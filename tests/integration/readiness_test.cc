@@ -64,7 +64,8 @@ TEST(Readiness, WatchdogPingsKeepAWorkerAlive) {
                                        "systemd-notify --ready\n"
                                        "while :; do systemd-notify WATCHDOG=1; sleep 0.1; done\n",
                                        true);
-  Memvisor memvisor(dir, {"--name", "dog", "--ready", "notify", "--watchdog", "500ms", "--", script});
+  Memvisor memvisor(dir,
+                    {"--name", "dog", "--ready", "notify", "--watchdog", "500ms", "--", script});
   ASSERT_EQ(memvisor.wait_events("ready", 1, 10s, "dog.1").size(), 1u) << memvisor.err();
   std::this_thread::sleep_for(2000ms);
   EXPECT_TRUE(memvisor.events("watchdog_timeout").empty()) << memvisor.err();
@@ -73,15 +74,15 @@ TEST(Readiness, WatchdogPingsKeepAWorkerAlive) {
 
 TEST(Readiness, NotifyFromOutsideTheInstanceTreeIsIgnored) {
   TempDir dir;
-  Memvisor memvisor(dir, {"--name", "web", "--ready", "notify", "--startup-timeout", "30s", "--",
-                          "sleep", "60"});
+  Memvisor memvisor(
+      dir, {"--name", "web", "--ready", "notify", "--startup-timeout", "30s", "--", "sleep", "60"});
   ASSERT_EQ(memvisor.wait_events("started", 1, 10s, "web.1").size(), 1u);
   // A live process that is not in web.1's tree (this test) cannot make it ready, even through
   // the right socket.
   const std::string socket = memvisor.state_dir() + "/notify/web.1";
-  const std::string probe = dir.write("probe.sh", "#!/bin/sh\nNOTIFY_SOCKET=" + socket +
-                                                      " systemd-notify --ready --pid=$$ ; sleep 1\n",
-                                      true);
+  const std::string probe = dir.write(
+      "probe.sh",
+      "#!/bin/sh\nNOTIFY_SOCKET=" + socket + " systemd-notify --ready --pid=$$ ; sleep 1\n", true);
   std::system(probe.c_str());
   std::this_thread::sleep_for(300ms);
   EXPECT_TRUE(memvisor.events("ready", "web.1").empty());

@@ -42,8 +42,8 @@ std::vector<int64_t> delays_of(const std::vector<nlohmann::json>& events) {
 TEST(Restart, BackoffGrowsByTheFactorAndIsCapped) {
   TempDir dir;
   Memvisor memvisor(dir, {"--name", "flaky", "--restart-delay", "100ms", "--restart-backoff", "2",
-                          "--restart-delay-max", "400ms", "--circuit-failures", "100", "--",
-                          "sh", "-c", "exit 1"});
+                          "--restart-delay-max", "400ms", "--circuit-failures", "100", "--", "sh",
+                          "-c", "exit 1"});
   const auto backoffs = memvisor.wait_events("backoff", 6, 15s, "flaky.1");
   ASSERT_GE(backoffs.size(), 6u) << memvisor.err();
   const auto delays = delays_of(backoffs);
@@ -85,8 +85,8 @@ TEST(Restart, HalfOpenTryThatSurvivesClosesTheCircuit) {
   TempDir dir;
   // Fails twice (opening the circuit), then keeps running once a marker file exists.
   const std::string marker = dir.file("healed");
-  const std::string script = dir.write(
-      "worker.sh", "#!/bin/sh\n[ -f " + marker + " ] && exec sleep 60\nexit 1\n", true);
+  const std::string script =
+      dir.write("worker.sh", "#!/bin/sh\n[ -f " + marker + " ] && exec sleep 60\nexit 1\n", true);
   Memvisor memvisor(dir, {"--name", "w", "--restart-delay", "10ms", "--circuit-failures", "2",
                           "--circuit-cooldown", "500ms", "--min-uptime", "300ms", "--", script});
   ASSERT_EQ(memvisor.wait_events("circuit_open", 1, 10s, "w.1").size(), 1u) << memvisor.err();
@@ -103,7 +103,8 @@ TEST(Restart, MissingCommandIsAFailedStartNotAForkBomb) {
                           "--circuit-cooldown", "10s", "--", "/nonexistent/program", "--flag"});
   const auto failed = memvisor.wait_events("spawn_failed", 3, 10s, "ghost.1");
   ASSERT_EQ(failed.size(), 3u) << memvisor.err();
-  EXPECT_NE(failed[0]["message"].get<std::string>().find("/nonexistent/program"), std::string::npos);
+  EXPECT_NE(failed[0]["message"].get<std::string>().find("/nonexistent/program"),
+            std::string::npos);
   EXPECT_NE(failed[0]["message"].get<std::string>().find("No such file or directory"),
             std::string::npos);
   ASSERT_EQ(memvisor.wait_events("circuit_open", 1, 5s, "ghost.1").size(), 1u);

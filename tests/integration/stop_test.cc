@@ -16,8 +16,8 @@ double seconds_between(const nlohmann::json& from, const nlohmann::json& to) {
   auto parse = [](const std::string& ts) {
     std::tm tm{};
     int ms = 0;
-    std::sscanf(ts.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                &tm.tm_min, &tm.tm_sec, &ms);
+    std::sscanf(ts.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms);
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     return static_cast<double>(timegm(&tm)) + ms / 1000.0;
@@ -71,8 +71,8 @@ TEST(Stop, WorkerIgnoringSigintAndSigtermIsKilledWithItsGrandchild) {
 TEST(Stop, SigtermToMemvisorLeavesNoProcessBehind) {
   TempDir dir;
   // Each instance has a child in its group and one that escapes into its own session.
-  const std::string script = dir.write(
-      "tree.sh", "#!/bin/sh\nsleep 1000 &\nsetsid sleep 1001 &\nexec sleep 1002\n", true);
+  const std::string script =
+      dir.write("tree.sh", "#!/bin/sh\nsleep 1000 &\nsetsid sleep 1001 &\nexec sleep 1002\n", true);
   Memvisor memvisor(dir, {"--name", "tree", "--instances", "3", "--", script});
   ASSERT_EQ(memvisor.wait_events("started", 3, 10s).size(), 3u) << memvisor.err();
   std::vector<pid_t> tree;
@@ -87,8 +87,10 @@ TEST(Stop, SigtermToMemvisorLeavesNoProcessBehind) {
 TEST(Stop, SigintToMemvisorStopsGracefullyWithTheStopSignal) {
   TempDir dir;
   const std::string log = dir.file("got");
-  const std::string script =
-      dir.write("polite.sh", "#!/bin/bash\ntrap 'echo INT > " + log + "; exit 0' INT\nwhile :; do sleep 0.05; done\n", true);
+  const std::string script = dir.write(
+      "polite.sh",
+      "#!/bin/bash\ntrap 'echo INT > " + log + "; exit 0' INT\nwhile :; do sleep 0.05; done\n",
+      true);
   Memvisor memvisor(dir, {"--name", "polite", "--", script});
   ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u);
   std::this_thread::sleep_for(200ms);

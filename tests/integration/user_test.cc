@@ -14,10 +14,13 @@ TEST(User, WorkerRunsAsTheConfiguredUserAndCanStillNotify) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   TempDir dir;
   ::chmod(dir.path().c_str(), 0711);  // the worker must reach its notify socket inside
-  Memvisor memvisor(dir, {"--name", "u", "--user", "nobody", "--ready", "notify", "--", "sh", "-c",
-                          "echo \"uid=$(id -u) home=$HOME\"; systemd-notify --ready; exec sleep 60"});
+  Memvisor memvisor(dir,
+                    {"--name", "u", "--user", "nobody", "--ready", "notify", "--", "sh", "-c",
+                     "echo \"uid=$(id -u) home=$HOME\"; systemd-notify --ready; exec sleep 60"});
   ASSERT_EQ(memvisor.wait_events("ready", 1, 10s, "u.1").size(), 1u) << memvisor.err();
-  EXPECT_TRUE(eventually([&] { return memvisor.out().find("u.1 | uid=65534 home=/nonexistent") != std::string::npos; }, 5s))
+  EXPECT_TRUE(eventually(
+      [&] { return memvisor.out().find("u.1 | uid=65534 home=/nonexistent") != std::string::npos; },
+      5s))
       << memvisor.out();
 }
 
@@ -48,7 +51,7 @@ TEST(ControlSocket, IsOwnerOnlyAndSurvivesGarbage) {
   ASSERT_EQ(memvisor.wait_events("ready", 1, 10s).size(), 1u);
   int fd = -1;
   ASSERT_TRUE(eventually([&] { return (fd = connect_control(memvisor.state_dir())) >= 0; }, 5s));
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((memvisor.state_dir() + "/control.sock").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 

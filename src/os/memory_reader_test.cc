@@ -1,0 +1,202 @@
+// ProcMemoryReader against the captured proc tree, fake proc trees built from those files (fallback,
+// reused pid, tree sums), and the real /proc with a child that allocates.
+#include "os/memory_reader.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "os/test_temp_dir.h"
+
+namespace memvisor {
+namespace {
+
+const std::string kProc = std::string(MEMVISOR_FIXTURES) + "/memory/proc";
+constexpr uint64_t kib(uint64_t n) { return n * 1024; }
+constexpr uint64_t kMiB = 1024 * 1024;
+
+TEST(ProcMemoryReader, CapturedPythonProcess) {
+  ProcMemoryReader reader(kProc, 4096);
+  auto sample = reader.read_process(16638, 151173);
+  ASSERT_TRUE(sample.ok()) << sample.error().describe();
+  EXPECT_EQ(sample->rss, kib(64992));
+  EXPECT_EQ(sample->pss, kib(24822));
+  EXPECT_EQ(sample->uss, kib(2296 + 784));
+  EXPECT_EQ(sample->swap, 0u);
+  EXPECT_EQ(sample->anon, kib(21599));
+  EXPECT_EQ(sample->file, kib(3222));
+  EXPECT_EQ(sample->shmem, 0u);
+  EXPECT_TRUE(sample->from_rollup);
+  EXPECT_EQ(sample->processes, 1);
+  EXPECT_FALSE(reader.last_read_fell_back());
+}
+
+TEST(ProcMemoryReader, ReusedOrMissingPidIsEsrch) {
+  ProcMemoryReader reader(kProc, 4096);
+  auto reused = reader.read_process(16638, 151172);
+  ASSERT_FALSE(reused.ok());
+  EXPECT_EQ(reused.error().errnum, ESRCH);
+  EXPECT_NE(reused.error().message.find("151173"), std::string::npos);
+  auto missing = reader.read_process(99999);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().errnum, ESRCH);
+  EXPECT_FALSE(reader.read_tree(16638, 1).ok());
+}
+
+TEST(ProcMemoryReader, CapturedTreeSumsPssOnce) {
+  // A python3 parent holding 50 MiB, its fork()ed child and grandchild: summed RSS counts the
+  // shared heap three times, summed PSS once.
+  ProcMemoryReader reader(kProc, 4096);
+  auto tree = reader.read_tree(16638, 151173);
+  ASSERT_TRUE(tree.ok()) << tree.error().describe();
+  EXPECT_EQ(tree->processes, 3);
+  EXPECT_EQ(tree->rss, kib(64992 + 69520 + 69520));
+  EXPECT_EQ(tree->pss, kib(24822 + 26378 + 31506));
+  EXPECT_EQ(tree->uss, kib(3080 + 572 + 10828));
+  EXPECT_TRUE(tree->from_rollup);
+  auto subtree = reader.read_tree(16643);
+  ASSERT_TRUE(subtree.ok());
+  EXPECT_EQ(subtree->processes, 2);
+  EXPECT_EQ(subtree->pss, kib(26378 + 31506));
+}
+
+// A proc root in a temp dir, each pid made of captured files and a stat line naming its parent.
+class FakeProcTree : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(root_.ok()); }
+  void add(pid_t pid, pid_t ppid, uint64_t start, pid_t captured,
+           std::vector<std::string> files) {
+    const std::string dir = root_ / std::to_string(pid);
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+    std::ofstream(dir + "/stat") << pid << " (python3) S " << ppid
+                                 << " 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " << start << " 0 0\n";
+    for (const std::string& file : files) {
+      std::filesystem::copy_file(kProc + "/" + std::to_string(captured) + "/" + file,
+                                 dir + "/" + file);
+    }
+  }
+  TestTempDir root_;
+};
+
+TEST_F(FakeProcTree, FallsBackToStatusWithoutRollup) {
+  add(100, 1, 5000, 16643, {"status", "statm"});  // a kernel before 4.14, or no permission
+  ProcMemoryReader reader(root_.path(), 4096);
+  auto sample = reader.read_process(100, 5000);
+  ASSERT_TRUE(sample.ok()) << sample.error().describe();
+  EXPECT_FALSE(sample->from_rollup);
+  EXPECT_EQ(sample->rss, kib(69520));
+  EXPECT_EQ(sample->pss, kib(69520));  // approximated by rss
+  EXPECT_EQ(sample->uss, kib(66300));  // approximated by RssAnon
+  EXPECT_EQ(sample->anon, kib(66300));
+  EXPECT_EQ(sample->file, kib(3220));
+  EXPECT_TRUE(reader.last_read_fell_back());
+  EXPECT_NE(reader.fallback_reason().find("smaps_rollup"), std::string::npos);
+}
+
+TEST_F(FakeProcTree, FallsBackToStatmWhenStatusHasNoMemoryLines) {
+  add(100, 1, 5000, 16638, {"statm"});
+  std::filesystem::copy_file(kProc + "/2/status", root_ / "100/status");  // no Vm* lines
+  ProcMemoryReader reader(root_.path(), 4096);
+  auto sample = reader.read_process(100);
+  ASSERT_TRUE(sample.ok()) << sample.error().describe();
+  EXPECT_FALSE(sample->from_rollup);
+  EXPECT_EQ(sample->rss, 16248u * 4096);
+  EXPECT_EQ(sample->file, 1722u * 4096);
+  EXPECT_EQ(sample->anon, (16248u - 1722u) * 4096);
+  EXPECT_EQ(sample->uss, sample->anon);
+}
+
+TEST_F(FakeProcTree, ZombieHasNoMemory) {
+  add(100, 1, 5000, 16638, {"status", "statm"});
+  std::ofstream(root_ / "100/smaps_rollup");  // the kernel prints nothing without an mm
+  ProcMemoryReader reader(root_.path(), 4096);
+  auto sample = reader.read_process(100);
+  ASSERT_TRUE(sample.ok()) << sample.error().describe();
+  EXPECT_EQ(sample->rss, 0u);
+  EXPECT_EQ(sample->processes, 1);
+  EXPECT_TRUE(sample->from_rollup);
+  EXPECT_FALSE(reader.last_read_fell_back());
+}
+
+TEST_F(FakeProcTree, StartTimeMismatchIsEsrch) {
+  add(100, 1, 5000, 16638, {"smaps_rollup", "status"});
+  ProcMemoryReader reader(root_.path(), 4096);
+  EXPECT_TRUE(reader.read_process(100, 5000).ok());
+  auto reused = reader.read_process(100, 4999);
+  ASSERT_FALSE(reused.ok());
+  EXPECT_EQ(reused.error().errnum, ESRCH);
+  auto tree = reader.read_tree(100, 4999);
+  ASSERT_FALSE(tree.ok());
+  EXPECT_EQ(tree.error().errnum, ESRCH);
+}
+
+TEST_F(FakeProcTree, TreeSumsThreeProcessesAcrossFallback) {
+  add(100, 1, 5000, 16638, {"smaps_rollup", "status"});
+  add(101, 100, 5001, 16643, {"status"});  // unreadable rollup: counted from status
+  add(102, 101, 5002, 16644, {"smaps_rollup", "status"});
+  add(103, 1, 5003, 16812, {"smaps_rollup", "status"});  // not in the tree
+  add(104, 100, 5004, 16638, {});                         // exited during the walk
+  add(105, 102, 5005, 16812, {"smaps_rollup"});
+  add(106, 105, 5006, 16812, {"smaps_rollup"});
+  add(107, 106, 5007, 16812, {"smaps_rollup"});
+  ASSERT_TRUE(std::filesystem::remove_all(root_ / "105") > 0);  // gone with its subtree
+  ASSERT_TRUE(std::filesystem::remove_all(root_ / "106") > 0);
+  ProcMemoryReader reader(root_.path(), 4096);
+  auto tree = reader.read_tree(100, 5000);
+  ASSERT_TRUE(tree.ok()) << tree.error().describe();
+  EXPECT_EQ(tree->processes, 3);
+  EXPECT_FALSE(tree->from_rollup);
+  EXPECT_TRUE(reader.last_read_fell_back());
+  EXPECT_EQ(tree->rss, kib(64992 + 69520 + 69520));
+  EXPECT_EQ(tree->pss, kib(24822 + 69520 + 31506));
+  EXPECT_EQ(tree->uss, kib(3080 + 66300 + 10828));
+  EXPECT_EQ(tree->anon, kib(21599 + 66300 + 30719));
+
+  auto alone = reader.read_process(100, 5000);
+  ASSERT_TRUE(alone.ok());
+  EXPECT_FALSE(reader.last_read_fell_back());  // reset by every read
+}
+
+TEST(HostMemory, CapturedMeminfoAndPressure) {
+  auto info = read_host_meminfo(kProc);
+  ASSERT_TRUE(info.ok()) << info.error().describe();
+  EXPECT_EQ(info->mem_total, kib(24683620));
+  auto pressure = read_host_memory_pressure(kProc);
+  ASSERT_TRUE(pressure.ok()) << pressure.error().describe();
+  EXPECT_EQ(pressure->some.total_us, 427u);
+  auto missing = read_host_meminfo("/nonexistent");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().errnum, ENOENT);
+}
+
+TEST(ProcMemoryReaderReal, OwnProcess) {
+  ProcMemoryReader reader;
+  auto stat = read_proc_stat(::getpid());
+  ASSERT_TRUE(stat.ok());
+  auto sample = reader.read_process(::getpid(), stat->start_time_ticks);
+  ASSERT_TRUE(sample.ok()) << sample.error().describe();
+  EXPECT_GT(sample->rss, 0u);
+  EXPECT_GT(sample->pss, 0u);
+  EXPECT_LE(sample->uss, sample->rss);
+  EXPECT_LE(sample->pss, sample->rss);
+  EXPECT_TRUE(sample->from_rollup) << reader.fallback_reason();
+  auto reused = reader.read_process(::getpid(), stat->start_time_ticks + 1);
+  ASSERT_FALSE(reused.ok());
+  EXPECT_EQ(reused.error().errnum, ESRCH);
+}
+
+TEST(ProcMemoryReaderReal, HostMeminfo) {
+  auto info = read_host_meminfo();
+  ASSERT_TRUE(info.ok()) << info.error().describe();
+  EXPECT_GT(info->mem_total, 0u);
+  EXPECT_LE(info->mem_available, info->mem_total);
+}
+
+}  // namespace
+}  // namespace memvisor
