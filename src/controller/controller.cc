@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <limits>
 #include <iostream>
 
 #include "os/notify_socket.h"
@@ -83,10 +84,16 @@ Status Controller::init() {
   if (Status s = loop_->add(timer_->fd(), EPOLLIN, [this](uint32_t) { on_timer(); }); !s) return s;
 
   for (const ServiceConfig& service : options_.config.services) {
+    // Checked now, not at the first spawn: the longest notify socket path must fit in sun_path.
+    const std::string longest = fmt::format("{}/notify/{}.{}.{}", dir, service.name, service.instances,
+                                            std::numeric_limits<int>::max());
+    if (longest.size() > 107) {
+      return Error{fmt::format("state dir {} is too long for the notify socket paths ({} bytes, "
+                               "at most 107); choose a shorter --state-dir",
+                               dir, longest.size())};
+    }
     for (int n = 1; n <= service.instances; ++n) {
-      auto instance = std::make_unique<Instance>(service, n);
-      if (Status opened = open_notify_socket(*instance); !opened) return opened;
-      instances_.push_back(std::move(instance));
+      instances_.push_back(std::make_unique<Instance>(service, n));
     }
   }
   return {};
@@ -114,6 +121,8 @@ int Controller::run() {
 }
 
 void Controller::step() {
+  // Retired instances leave here, outside any callback that might still hold them.
+  std::erase_if(instances_, [](const auto& i) { return i->state == InstanceState::retired; });
   arm_timer();
   if (auto ran = loop_->run_once(std::nullopt); !ran) {
     std::cerr << "memvisor: event loop failed: " << ran.error().describe() << "\n";
@@ -122,7 +131,7 @@ void Controller::step() {
   }
   if (shutting_down_) {
     bool instances_down = std::all_of(instances_.begin(), instances_.end(), [](const auto& i) {
-      return i->state == InstanceState::stopped;
+      return i->state == InstanceState::stopped || i->state == InstanceState::retired;
     });
     // The supervisor goes last, so `memvisor status` keeps answering while workers stop.
     if (instances_down && supervisor_pid_ != 0 && !supervisor_kill_at_) {
@@ -152,7 +161,10 @@ void Controller::arm_timer() {
 void Controller::on_timer() {
   timer_->acknowledge();
   const MonoTime t = now();
-  for (auto& instance : instances_) on_instance_deadline(*instance, t);
+  // A deadline may add an instance (a replacement), so walk a copy of the list.
+  std::vector<Instance*> current;
+  for (auto& instance : instances_) current.push_back(instance.get());
+  for (Instance* instance : current) on_instance_deadline(*instance, t);
   if (supervisor_restart_at_ && t >= *supervisor_restart_at_) {
     supervisor_restart_at_.reset();
     if (!shutting_down_) start_supervisor();
@@ -233,7 +245,8 @@ void Controller::begin_shutdown(std::string_view reason) {
   for (auto& instance : instances_) {
     if (instance->pid != 0) {
       begin_stop(*instance, "shutdown", AfterStop::stay_stopped);
-    } else if (instance->state != InstanceState::stopped) {
+    } else if (instance->state != InstanceState::stopped &&
+               instance->state != InstanceState::retired) {
       instance->state = InstanceState::stopped;
       instance->deadline.reset();
     }
@@ -243,7 +256,9 @@ void Controller::begin_shutdown(std::string_view reason) {
 bool Controller::everything_stopped() const {
   return supervisor_pid_ == 0 &&
          std::all_of(instances_.begin(), instances_.end(),
-                     [](const auto& i) { return i->state == InstanceState::stopped; });
+                     [](const auto& i) {
+                       return i->state == InstanceState::stopped || i->state == InstanceState::retired;
+                     });
 }
 
 void Controller::reap_strays() {

@@ -69,8 +69,16 @@ class Controller {
   std::optional<MonoTime> instance_deadline(const Instance& instance) const;
   SpawnSpec spawn_spec(Instance& instance, UniqueFd& out_write, UniqueFd& err_write);
 
+  // Recycling without losing capacity (recycle.cc).
+  void recycle(Instance& instance, std::string_view reason, bool urgent);
+  void start_recycle(Instance& instance, std::string_view reason);
+  void finish_recycle(Instance& replacement, bool succeeded);
+  void start_queued_recycles(const ServiceConfig& service);
+  int recycling_count(const ServiceConfig& service) const;
+
   // Readiness (notify_receiver.cc).
   Status open_notify_socket(Instance& instance);
+  void close_notify_socket(Instance& instance);
   void on_notify(Instance& instance);
   void set_ready(Instance& instance);
 
@@ -116,6 +124,14 @@ class Controller {
   std::optional<MonoTime> supervisor_restart_at_;
   BackoffPolicy supervisor_backoff_{std::chrono::milliseconds(100), 2.0,
                                     std::chrono::milliseconds(10000)};
+
+  // Recycles waiting for a free slot (max_recycling), oldest first: (service, instance, reason).
+  struct QueuedRecycle {
+    std::string service;
+    int number;
+    std::string reason;
+  };
+  std::vector<QueuedRecycle> recycle_queue_;
 
   bool shutting_down_ = false;
   std::optional<MonoTime> supervisor_kill_at_;

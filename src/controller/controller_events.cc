@@ -23,6 +23,8 @@ std::string_view to_string(InstanceState state) {
       return "crash-loop";
     case InstanceState::stopped:
       return "stopped";
+    case InstanceState::retired:
+      return "retired";
   }
   return "?";
 }

@@ -102,7 +102,8 @@ void Controller::on_supervisor_message(const nlohmann::json& message) {
   if (shutting_down_) return fail("memvisor is shutting down");
   std::vector<Instance*> targets;
   for (auto& instance : instances_) {
-    if (instance->service->name == service && (number == 0 || instance->number == number)) {
+    const bool primary = instance->replaces == nullptr && instance->state != InstanceState::retired;
+    if (primary && instance->service->name == service && (number == 0 || instance->number == number)) {
       targets.push_back(instance.get());
     }
   }
@@ -111,7 +112,8 @@ void Controller::on_supervisor_message(const nlohmann::json& message) {
                             : fmt::format("no instance {}.{}", service, number));
   }
   if (action == "recycle") {
-    for (Instance* target : targets) begin_stop(*target, reason, AfterStop::restart);
+    const bool urgent = message.value("urgent", false);
+    for (Instance* target : targets) recycle(*target, reason, urgent);
   } else if (action == "stop") {
     for (Instance* target : targets) begin_stop(*target, reason, AfterStop::stay_stopped);
   } else if (action == "start") {
@@ -138,6 +140,9 @@ nlohmann::json Controller::instance_json(const Instance& instance) const {
       {"status", instance.status_text},
   };
   if (instance.main_pid != 0) json["main_pid"] = instance.main_pid;
+  if (instance.pid != 0) json["start_ticks"] = instance.start_ticks;
+  json["role"] = instance.replaces != nullptr ? "replacement" : "primary";
+  if (instance.recycling || instance.replacement != nullptr) json["recycling"] = true;
   if (instance.pid != 0) json["started_at"] = to_unix_seconds(instance.started_wall);
   if (instance.last_exit) {
     json["last_exit"] = instance.last_exit->brief();

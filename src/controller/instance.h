@@ -28,6 +28,7 @@ enum class InstanceState {
   backoff,   // waiting out the restart delay
   open,      // crash loop: the circuit is open, waiting for its cool-down
   stopped,   // not running and not coming back on its own
+  retired,   // replaced by a surge recycle (or a failed replacement): about to be removed
 };
 std::string_view to_string(InstanceState state);
 
@@ -54,6 +55,7 @@ struct Instance {
   InstanceState state = InstanceState::stopped;
   int generation = 0;  // incremented at every spawn
   pid_t pid = 0;       // 0 when no process
+  pid_t last_pid = 0;  // the pid of the last process, after it exited
   UniqueFd pidfd;
   pid_t main_pid = 0;  // MAINPID= from the worker, when it names another process
   MonoTime started_mono{};
@@ -78,7 +80,16 @@ struct Instance {
   // deadlines (readiness, watchdog, min_uptime, circuit retry) derive from the fields above.
   std::optional<MonoTime> deadline;
 
-  std::unique_ptr<NotifySocket> notify;
+  uint64_t start_ticks = 0;  // /proc/PID/stat start time: tells a reused pid from this process
+
+  // A surge recycle runs two processes for one instance number: the old one keeps serving until
+  // its replacement (a second Instance object, generation + 1) is ready.
+  Instance* replacement = nullptr;  // on the old one: its replacement, while recycling
+  Instance* replaces = nullptr;     // on the replacement: the instance it will replace
+  std::string recycle_reason;
+  bool recycling = false;  // a recycle of this instance is under way (counts for max_recycling)
+
+  std::unique_ptr<NotifySocket> notify;  // per process: notify/SERVICE.N.GENERATION
   OutputPipe out;
   OutputPipe err;
 };

@@ -119,8 +119,16 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
     return;
   }
 
+  if (Status opened = open_notify_socket(instance); !opened) {
+    emit(make_event("spawn_failed", &instance, "notify_socket",
+                    "cannot start: " + opened.error().describe()),
+         &instance);
+    after_failed_run(instance, "spawn_failed");
+    return;
+  }
   auto spawned = spawn_process(spawn_spec(instance, out_write, err_write));
   if (!spawned) {
+    close_notify_socket(instance);
     instance.last_exit_reason = "spawn_failed";
     emit(make_event("spawn_failed", &instance, "spawn_failed",
                     "cannot start: " + spawned.error().describe()),
@@ -132,6 +140,7 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
   if (instance.generation > 0) ++instance.restarts;
   ++instance.generation;
   instance.pid = spawned->pid;
+  if (auto stat = read_proc_stat(instance.pid)) instance.start_ticks = stat->start_time_ticks;
   instance.pidfd = std::move(spawned->pidfd);
   instance.main_pid = 0;
   instance.started_mono = t;

@@ -11,7 +11,9 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
   const MonoTime t = now();
   loop_->remove(instance.pidfd.get());
   instance.pidfd.reset();
+  close_notify_socket(instance);
   const pid_t pid = instance.pid;
+  instance.last_pid = pid;
   instance.pid = 0;
   instance.main_pid = 0;
   instance.last_exit = status;
@@ -31,7 +33,22 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
       std::chrono::duration_cast<std::chrono::milliseconds>(t - instance.started_mono).count();
   emit(std::move(exited), &instance);
 
+  if (instance.replaces != nullptr) {  // a replacement that died before it was ready
+    finish_recycle(instance, false);
+    return;
+  }
+  if (instance.replacement != nullptr) {  // the old process of a surge recycle is gone
+    finish_recycle(*instance.replacement, true);
+    return;
+  }
   const bool failed = !instance.stable;
+  if (instance.recycling && was_stopping && instance.after_stop == AfterStop::restart &&
+      !shutting_down_) {
+    // A stop-first recycle: start again at once, no backoff; the slot frees when it is ready.
+    start_instance(instance, instance.recycle_reason);
+    return;
+  }
+  instance.recycling = false;
   if (shutting_down_ || (was_stopping && instance.after_stop == AfterStop::stay_stopped)) {
     instance.state = InstanceState::stopped;
     instance.deadline.reset();
@@ -57,6 +74,10 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
 }
 
 void Controller::after_failed_run(Instance& instance, std::string_view reason) {
+  if (instance.replaces != nullptr) {  // the replacement of a surge recycle could not start
+    finish_recycle(instance, false);
+    return;
+  }
   if (shutting_down_ || instance.service->restart == RestartPolicy::never) {
     instance.state = InstanceState::stopped;
     instance.deadline.reset();
@@ -110,6 +131,13 @@ void Controller::set_ready(Instance& instance) {
       std::chrono::duration_cast<std::chrono::milliseconds>(t - instance.started_mono).count();
   emit(std::move(event), &instance);
   notify_manager_status();
+  if (instance.replaces != nullptr) {
+    // The replacement serves now: the old process can go, gracefully.
+    begin_stop(*instance.replaces, instance.recycle_reason, AfterStop::stay_stopped);
+  } else if (instance.recycling) {
+    instance.recycling = false;  // a stop-first recycle is complete once it is ready again
+    start_queued_recycles(*instance.service);
+  }
 }
 
 void Controller::mark_stable(Instance& instance) {
@@ -143,6 +171,7 @@ std::optional<MonoTime> Controller::instance_deadline(const Instance& instance) 
       return instance.deadline;
     case InstanceState::open:
       return instance.circuit.retry_at();
+    case InstanceState::retired:
     case InstanceState::stopped:
       return std::nullopt;
   }
@@ -181,6 +210,7 @@ void Controller::on_instance_deadline(Instance& instance, MonoTime t) {
       start_instance(instance,
                      instance.last_exit_reason.empty() ? "restart" : instance.last_exit_reason);
       break;
+    case InstanceState::retired:
     case InstanceState::stopped:
       break;
   }

@@ -3,6 +3,8 @@
 // systemd-notify, say) has exited before we read it.
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <iostream>
 
 #include "controller/controller.h"
@@ -12,7 +14,10 @@
 namespace memvisor {
 
 Status Controller::open_notify_socket(Instance& instance) {
-  const std::string path = options_.state_dir + "/notify/" + instance.label();
+  // One socket per process (the generation is in the name), so during a surge recycle the old
+  // process and its replacement never share one.
+  const std::string path =
+      fmt::format("{}/notify/{}.{}", options_.state_dir, instance.label(), instance.generation + 1);
   auto socket = NotifySocket::bind(path, 0600);
   if (!socket) {
     return Error{socket.error().describe() + " (choose a shorter --state-dir)"};
@@ -27,6 +32,12 @@ Status Controller::open_notify_socket(Instance& instance) {
   Instance* target = &instance;
   return loop_->add(instance.notify->fd(), EPOLLIN,
                     [this, target](uint32_t) { on_notify(*target); });
+}
+
+void Controller::close_notify_socket(Instance& instance) {
+  if (!instance.notify) return;
+  loop_->remove(instance.notify->fd());
+  instance.notify.reset();  // unlinks the path
 }
 
 void Controller::on_notify(Instance& instance) {

@@ -52,7 +52,9 @@ std::optional<std::array<bool, N>> parse_kb_fields(std::string_view text,
   return seen;
 }
 
-bool ignore_other(std::string_view, std::string_view) { return true; }
+bool ignore_other(std::string_view, std::string_view) {
+  return true;
+}
 
 constexpr std::array<KbField<SmapsRollup>, 13> kSmapsFields{{
     {"Rss", &SmapsRollup::rss, true},

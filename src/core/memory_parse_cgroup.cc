@@ -82,8 +82,7 @@ std::optional<CgroupV2MemoryStat> parse_cgroup_v2_memory_stat(std::string_view t
   CgroupV2MemoryStat stat;
   stat.values = parse_flat_keyed(text);
   const CgroupStatValues& v = stat.values;
-  if (!take(v, "anon", stat.anon) || !take(v, "file", stat.file) ||
-      !take(v, "shmem", stat.shmem)) {
+  if (!take(v, "anon", stat.anon) || !take(v, "file", stat.file) || !take(v, "shmem", stat.shmem)) {
     return std::nullopt;
   }
   take_optional(v, "kernel", stat.kernel);
@@ -100,9 +99,8 @@ std::optional<CgroupV2MemoryStat> parse_cgroup_v2_memory_stat(std::string_view t
 std::optional<CgroupMemoryEvents> parse_cgroup_memory_events(std::string_view text) {
   const CgroupStatValues v = parse_flat_keyed(text);
   CgroupMemoryEvents events;
-  if (!take(v, "low", events.low) || !take(v, "high", events.high) ||
-      !take(v, "max", events.max) || !take(v, "oom", events.oom) ||
-      !take(v, "oom_kill", events.oom_kill)) {
+  if (!take(v, "low", events.low) || !take(v, "high", events.high) || !take(v, "max", events.max) ||
+      !take(v, "oom", events.oom) || !take(v, "oom_kill", events.oom_kill)) {
     return std::nullopt;
   }
   take_optional(v, "oom_group_kill", events.oom_group_kill);

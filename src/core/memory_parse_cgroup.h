@@ -97,8 +97,8 @@ struct PsiLine {
 };
 
 struct Psi {
-  PsiLine some;  // at least one task stalled on memory
-  PsiLine full;  // every non-idle task stalled at once
+  PsiLine some;           // at least one task stalled on memory
+  PsiLine full;           // every non-idle task stalled at once
   bool has_full = false;  // /proc/pressure/cpu lacked "full" before Linux 5.13
 };
 

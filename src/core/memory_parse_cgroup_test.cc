@@ -187,8 +187,8 @@ TEST(PsiParse, SomeOnlyAndMalformed) {
   EXPECT_FALSE(parse_psi("some avg10=0.00 avg60=0.00 total=0\n").has_value());
   EXPECT_FALSE(parse_psi("some avg10=x avg60=0.00 avg300=0.00 total=0\n").has_value());
   EXPECT_FALSE(parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=-1\n").has_value());
-  EXPECT_FALSE(parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=1\nfull avg10\n")
-                   .has_value());
+  EXPECT_FALSE(
+      parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=1\nfull avg10\n").has_value());
 }
 
 TEST(CgroupParseProcCgroup, CapturedHybrid) {

@@ -18,7 +18,9 @@ std::string fixture(const std::string& name) {
   return text.str();
 }
 
-constexpr uint64_t kib(uint64_t n) { return n * 1024; }
+constexpr uint64_t kib(uint64_t n) {
+  return n * 1024;
+}
 
 TEST(MemoryParseSmaps, ForkedPythonParentHolding50MiB) {
   auto rollup = parse_smaps_rollup(fixture("proc/16638/smaps_rollup"));
@@ -81,7 +83,7 @@ TEST(MemoryParseSmaps, RejectsMalformedText) {
   };
   EXPECT_FALSE(parse_smaps_rollup("").has_value());
   EXPECT_FALSE(parse_smaps_rollup(replace("\nPss:", "\nPss_Gone:")).has_value());
-  EXPECT_FALSE(parse_smaps_rollup(replace("192 kB", "192")).has_value());     // no unit
+  EXPECT_FALSE(parse_smaps_rollup(replace("192 kB", "192")).has_value());  // no unit
   EXPECT_FALSE(parse_smaps_rollup(replace("192 kB", "19x2 kB")).has_value());
   EXPECT_FALSE(parse_smaps_rollup(replace("192 kB", "-192 kB")).has_value());
   EXPECT_FALSE(parse_smaps_rollup(replace("1816 kB", "18446744073709551615 kB")).has_value());

@@ -82,8 +82,9 @@ Result<std::string> CgroupMemoryReader::cgroup_of(pid_t pid) const {
   auto cgroup = read_required(path, parse_proc_cgroup);
   if (!cgroup) return cgroup.error();
   const auto& found = version_ == CgroupVersion::kV2 ? cgroup->v2_path : cgroup->v1_memory_path;
-  if (!found) return Error{"find the memory cgroup of pid " + std::to_string(pid) + " in " + path,
-                           ENOENT};
+  if (!found) {
+    return Error{"find the memory cgroup of pid " + std::to_string(pid) + " in " + path, ENOENT};
+  }
   return *found;
 }
 

@@ -20,12 +20,12 @@ enum class CgroupVersion { kV1, kV2 };
 
 // One cgroup's memory, bytes; every figure counts the cgroup's whole subtree.
 struct CgroupMemorySample {
-  uint64_t current = 0;  // memory.current (v2), memory.usage_in_bytes (v1)
+  uint64_t current = 0;             // memory.current (v2), memory.usage_in_bytes (v1)
   uint64_t limit = kNoMemoryLimit;  // memory.max (v2), memory.limit_in_bytes (v1)
-  uint64_t anon = 0;   // v2 anon, v1 total_rss
-  uint64_t file = 0;   // page cache, shmem included: v2 file, v1 total_cache
-  uint64_t shmem = 0;  // v2 shmem, v1 total_shmem
-  uint64_t swap = 0;   // v2 memory.swap.current, v1 total_swap; 0 without swap accounting
+  uint64_t anon = 0;                // v2 anon, v1 total_rss
+  uint64_t file = 0;                // page cache, shmem included: v2 file, v1 total_cache
+  uint64_t shmem = 0;               // v2 shmem, v1 total_shmem
+  uint64_t swap = 0;  // v2 memory.swap.current, v1 total_swap; 0 without swap accounting
   // v2 memory.events. v1 has only two of them: max = memory.failcnt (usage hit the limit),
   // oom_kill from memory.oom_control.
   CgroupMemoryEvents events;

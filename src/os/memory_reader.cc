@@ -27,9 +27,13 @@ void add(MemorySample& total, const MemorySample& one) {
   total.processes += one.processes;
 }
 
-bool is_gone(const Error& error) { return error.errnum == ENOENT || error.errnum == ESRCH; }
+bool is_gone(const Error& error) {
+  return error.errnum == ENOENT || error.errnum == ESRCH;
+}
 
-Error gone(pid_t pid) { return Error{"read memory of pid " + std::to_string(pid), ESRCH}; }
+Error gone(pid_t pid) {
+  return Error{"read memory of pid " + std::to_string(pid), ESRCH};
+}
 
 MemorySample from_status(const ProcStatus& status) {
   MemorySample sample;
@@ -120,8 +124,13 @@ Result<ProcMemoryReader::ProcessReading> ProcMemoryReader::read_one(pid_t pid,
 Result<MemorySample> ProcMemoryReader::read_memory(pid_t pid) {
   const std::string path = pid_path(pid, "smaps_rollup");
   auto text = read_file(path);
-  if (text && text->empty()) {
-    // No address space: a zombie, or a process in exit. It holds no memory; nothing to approximate.
+  // Without an address space (a zombie, a process in exit, a kernel thread) the kernel fails the
+  // read with ESRCH while the pid directory stays: such a process holds no memory.
+  const bool no_mm = text ? text->empty() : text.error().errnum == ESRCH;
+  if (no_mm || (!text && text.error().errnum == ENOENT)) {
+    if (::access(pid_path(pid, "").c_str(), F_OK) != 0) return gone(pid);
+  }
+  if (no_mm) {
     MemorySample none;
     none.processes = 1;
     return none;
@@ -129,9 +138,6 @@ Result<MemorySample> ProcMemoryReader::read_memory(pid_t pid) {
   std::optional<SmapsRollup> rollup;
   if (text) rollup = parse_smaps_rollup(*text);
   if (!rollup) {
-    if (!text && is_gone(text.error()) && ::access(pid_path(pid, "").c_str(), F_OK) != 0) {
-      return gone(pid);
-    }
     fell_back_ = true;
     fallback_reason_ = text ? "parse " + path : text.error().describe();
     return read_fallback(pid);

@@ -1,5 +1,5 @@
-// ProcMemoryReader against the captured proc tree, fake proc trees built from those files (fallback,
-// reused pid, tree sums), and the real /proc with a child that allocates.
+// ProcMemoryReader against the captured proc tree, fake proc trees built from those files
+// (fallback, reused pid, tree sums), and the real /proc with a child that allocates.
 #include "os/memory_reader.h"
 
 #include <gtest/gtest.h>
@@ -18,7 +18,9 @@ namespace memvisor {
 namespace {
 
 const std::string kProc = std::string(MEMVISOR_FIXTURES) + "/memory/proc";
-constexpr uint64_t kib(uint64_t n) { return n * 1024; }
+constexpr uint64_t kib(uint64_t n) {
+  return n * 1024;
+}
 constexpr uint64_t kMiB = 1024 * 1024;
 
 TEST(ProcMemoryReader, CapturedPythonProcess) {
@@ -67,11 +69,10 @@ TEST(ProcMemoryReader, CapturedTreeSumsPssOnce) {
 }
 
 // A proc root in a temp dir, each pid made of captured files and a stat line naming its parent.
-class FakeProcTree : public ::testing::Test {
+class ProcMemoryFakeTree : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(root_.ok()); }
-  void add(pid_t pid, pid_t ppid, uint64_t start, pid_t captured,
-           std::vector<std::string> files) {
+  void add(pid_t pid, pid_t ppid, uint64_t start, pid_t captured, std::vector<std::string> files) {
     const std::string dir = root_ / std::to_string(pid);
     ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
     std::ofstream(dir + "/stat") << pid << " (python3) S " << ppid
@@ -84,7 +85,7 @@ class FakeProcTree : public ::testing::Test {
   TestTempDir root_;
 };
 
-TEST_F(FakeProcTree, FallsBackToStatusWithoutRollup) {
+TEST_F(ProcMemoryFakeTree, FallsBackToStatusWithoutRollup) {
   add(100, 1, 5000, 16643, {"status", "statm"});  // a kernel before 4.14, or no permission
   ProcMemoryReader reader(root_.path(), 4096);
   auto sample = reader.read_process(100, 5000);
@@ -99,7 +100,7 @@ TEST_F(FakeProcTree, FallsBackToStatusWithoutRollup) {
   EXPECT_NE(reader.fallback_reason().find("smaps_rollup"), std::string::npos);
 }
 
-TEST_F(FakeProcTree, FallsBackToStatmWhenStatusHasNoMemoryLines) {
+TEST_F(ProcMemoryFakeTree, FallsBackToStatmWhenStatusHasNoMemoryLines) {
   add(100, 1, 5000, 16638, {"statm"});
   std::filesystem::copy_file(kProc + "/2/status", root_ / "100/status");  // no Vm* lines
   ProcMemoryReader reader(root_.path(), 4096);
@@ -112,7 +113,7 @@ TEST_F(FakeProcTree, FallsBackToStatmWhenStatusHasNoMemoryLines) {
   EXPECT_EQ(sample->uss, sample->anon);
 }
 
-TEST_F(FakeProcTree, ZombieHasNoMemory) {
+TEST_F(ProcMemoryFakeTree, ZombieHasNoMemory) {
   add(100, 1, 5000, 16638, {"status", "statm"});
   std::ofstream(root_ / "100/smaps_rollup");  // the kernel prints nothing without an mm
   ProcMemoryReader reader(root_.path(), 4096);
@@ -124,7 +125,7 @@ TEST_F(FakeProcTree, ZombieHasNoMemory) {
   EXPECT_FALSE(reader.last_read_fell_back());
 }
 
-TEST_F(FakeProcTree, StartTimeMismatchIsEsrch) {
+TEST_F(ProcMemoryFakeTree, StartTimeMismatchIsEsrch) {
   add(100, 1, 5000, 16638, {"smaps_rollup", "status"});
   ProcMemoryReader reader(root_.path(), 4096);
   EXPECT_TRUE(reader.read_process(100, 5000).ok());
@@ -136,17 +137,12 @@ TEST_F(FakeProcTree, StartTimeMismatchIsEsrch) {
   EXPECT_EQ(tree.error().errnum, ESRCH);
 }
 
-TEST_F(FakeProcTree, TreeSumsThreeProcessesAcrossFallback) {
+TEST_F(ProcMemoryFakeTree, TreeSumsThreeProcessesAcrossFallback) {
   add(100, 1, 5000, 16638, {"smaps_rollup", "status"});
   add(101, 100, 5001, 16643, {"status"});  // unreadable rollup: counted from status
   add(102, 101, 5002, 16644, {"smaps_rollup", "status"});
   add(103, 1, 5003, 16812, {"smaps_rollup", "status"});  // not in the tree
-  add(104, 100, 5004, 16638, {});                         // exited during the walk
-  add(105, 102, 5005, 16812, {"smaps_rollup"});
-  add(106, 105, 5006, 16812, {"smaps_rollup"});
-  add(107, 106, 5007, 16812, {"smaps_rollup"});
-  ASSERT_TRUE(std::filesystem::remove_all(root_ / "105") > 0);  // gone with its subtree
-  ASSERT_TRUE(std::filesystem::remove_all(root_ / "106") > 0);
+  add(104, 100, 5004, 16638, {});                        // exited during the walk
   ProcMemoryReader reader(root_.path(), 4096);
   auto tree = reader.read_tree(100, 5000);
   ASSERT_TRUE(tree.ok()) << tree.error().describe();
@@ -189,6 +185,87 @@ TEST(ProcMemoryReaderReal, OwnProcess) {
   auto reused = reader.read_process(::getpid(), stat->start_time_ticks + 1);
   ASSERT_FALSE(reused.ok());
   EXPECT_EQ(reused.error().errnum, ESRCH);
+}
+
+// A python3 child that allocates 64 MiB when told to: read before and after.
+TEST(ProcMemoryReaderReal, ChildThatAllocates) {
+  int to_child[2];
+  int from_child[2];
+  ASSERT_EQ(::pipe(to_child), 0);
+  ASSERT_EQ(::pipe(from_child), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::dup2(to_child[0], 0);
+    ::dup2(from_child[1], 1);
+    ::close(to_child[1]);
+    ::close(from_child[0]);
+    // bytes * n fills every byte, so every page is touched.
+    ::execlp("python3", "python3", "-c",
+             "import sys, time\n"
+             "print('ready', flush=True); sys.stdin.readline()\n"
+             "heap = b'\\x01' * (64 << 20)\n"
+             "print('allocated', flush=True); sys.stdin.readline()\n",
+             static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  auto wait_for = [&](const std::string& word) {
+    std::string line;
+    char c = 0;
+    while (::read(from_child[0], &c, 1) == 1 && c != '\n') line += c;
+    return line == word;
+  };
+  auto finish = [&] {
+    ::close(to_child[1]);
+    ::close(from_child[0]);
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  };
+  if (!wait_for("ready")) {
+    finish();
+    GTEST_SKIP() << "python3 is not available to run the allocating child";
+  }
+  ProcMemoryReader reader;
+  auto stat = read_proc_stat(child);
+  ASSERT_TRUE(stat.ok());
+  auto before = reader.read_process(child, stat->start_time_ticks);
+  ASSERT_EQ(::write(to_child[1], "\n", 1), 1);
+  ASSERT_TRUE(wait_for("allocated"));
+  auto after = reader.read_process(child, stat->start_time_ticks);
+  auto tree = reader.read_tree(::getpid());
+  finish();
+
+  ASSERT_TRUE(before.ok()) << before.error().describe();
+  ASSERT_TRUE(after.ok()) << after.error().describe();
+  EXPECT_GE(after->rss, before->rss + 60 * kMiB);
+  EXPECT_GE(after->pss, before->pss + 60 * kMiB);
+  EXPECT_GE(after->uss, before->uss + 60 * kMiB);
+  EXPECT_LE(after->uss, after->rss);
+  ASSERT_TRUE(tree.ok()) << tree.error().describe();
+  EXPECT_GE(tree->processes, 2);
+  EXPECT_GE(tree->pss, after->pss);
+}
+
+TEST(ProcMemoryReaderReal, ZombieHoldsNothingThenIsGone) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  for (int i = 0; i < 500; ++i) {  // until it is a zombie, at most 5 s
+    auto stat = read_proc_stat(child);
+    if (stat.ok() && stat->state == 'Z') break;
+    ::usleep(10000);
+  }
+  ProcMemoryReader reader;
+  auto zombie = reader.read_process(child);
+  ::waitpid(child, nullptr, 0);
+  auto reaped = reader.read_process(child);
+  ASSERT_TRUE(zombie.ok()) << zombie.error().describe();
+  EXPECT_EQ(zombie->rss, 0u);
+  EXPECT_TRUE(zombie->from_rollup);
+  ASSERT_FALSE(reaped.ok());
+  EXPECT_EQ(reaped.error().errnum, ESRCH);
 }
 
 TEST(ProcMemoryReaderReal, HostMeminfo) {

@@ -34,8 +34,20 @@ void FleetState::update_instance(const nlohmann::json& record) {
   if (!record.is_object()) return;
   const std::string service = record.value("service", "");
   const int number = record.value("instance", 0);
+  const int generation = record.value("generation", 0);
   if (service.empty() || number <= 0) return;
-  instances_[{service, number}] = record;
+  if (record.value("state", "") == "retired") {
+    instances_.erase({service, number, generation});
+    return;
+  }
+  // A primary of generation G supersedes every older generation of its instance number.
+  if (record.value("role", "primary") == "primary") {
+    std::erase_if(instances_, [&](const auto& entry) {
+      const auto& [s, n, g] = entry.first;
+      return s == service && n == number && g < generation;
+    });
+  }
+  instances_[{service, number, generation}] = record;
 }
 
 nlohmann::json FleetState::status(WallTime now) const {
@@ -44,11 +56,10 @@ nlohmann::json FleetState::status(WallTime now) const {
   nlohmann::json instances = nlohmann::json::array();
   for (const ServiceConfig& service : config_.services) {
     int ready = 0;
-    for (int n = 1; n <= service.instances; ++n) {
-      auto found = instances_.find({service.name, n});
-      if (found == instances_.end()) continue;
-      nlohmann::json record = found->second;
-      if (record.value("state", "") == "running") ++ready;
+    for (const auto& [key, stored] : instances_) {
+      if (std::get<0>(key) != service.name) continue;
+      nlohmann::json record = stored;
+      if (record.value("state", "") == "running" && record.value("role", "") != "replacement") ++ready;
       if (record.contains("started_at") && record.value("pid", 0) != 0) {
         record["uptime_s"] = std::max(0.0, now_s - record["started_at"].get<double>());
       }

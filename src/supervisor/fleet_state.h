@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "core/config.h"
@@ -28,7 +29,8 @@ class FleetState {
   bool has_snapshot_ = false;
   Config config_;
   int controller_pid_ = 0;
-  std::map<std::pair<std::string, int>, nlohmann::json> instances_;
+  // (service, instance, generation): during a surge recycle an instance number has two processes.
+  std::map<std::tuple<std::string, int, int>, nlohmann::json> instances_;
 };
 
 }  // namespace memvisor

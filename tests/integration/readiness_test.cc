@@ -79,7 +79,7 @@ TEST(Readiness, NotifyFromOutsideTheInstanceTreeIsIgnored) {
   ASSERT_EQ(memvisor.wait_events("started", 1, 10s, "web.1").size(), 1u);
   // A live process that is not in web.1's tree (this test) cannot make it ready, even through
   // the right socket.
-  const std::string socket = memvisor.state_dir() + "/notify/web.1";
+  const std::string socket = memvisor.state_dir() + "/notify/web.1.1";  // instance 1, generation 1
   const std::string probe = dir.write(
       "probe.sh",
       "#!/bin/sh\nNOTIFY_SOCKET=" + socket + " systemd-notify --ready --pid=$$ ; sleep 1\n", true);

@@ -1,0 +1,120 @@
+// Recycling without losing capacity: by default the replacement starts first (same instance
+// number, next generation) and the old process is stopped only once the replacement is ready.
+// At most `max_recycling` instances of a service recycle at once; the others queue. An urgent
+// recycle (critical memory) skips both the queue and the surge.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "controller/controller.h"
+
+namespace memvisor {
+
+int Controller::recycling_count(const ServiceConfig& service) const {
+  return static_cast<int>(std::count_if(instances_.begin(), instances_.end(), [&](const auto& i) {
+    return i->service == &service && i->replaces == nullptr && i->recycling &&
+           i->state != InstanceState::retired;
+  }));
+}
+
+void Controller::recycle(Instance& instance, std::string_view reason, bool urgent) {
+  if (instance.state == InstanceState::retired || instance.replaces != nullptr) return;
+  if (urgent) {
+    // Memory is critical: no time for a replacement to warm up, and no waiting in line.
+    instance.recycling = true;
+    instance.recycle_reason = std::string(reason);
+    begin_stop(instance, reason, AfterStop::restart);
+    return;
+  }
+  if (instance.recycling || instance.state == InstanceState::stopping) return;
+  if (instance.pid == 0) return;  // nothing running to recycle
+  const ServiceConfig& service = *instance.service;
+  if (recycling_count(service) >= service.max_recycling) {
+    const bool queued = std::any_of(recycle_queue_.begin(), recycle_queue_.end(), [&](const auto& q) {
+      return q.service == service.name && q.number == instance.number;
+    });
+    if (!queued) {
+      recycle_queue_.push_back({service.name, instance.number, std::string(reason)});
+      emit(make_event("recycle_queued", &instance, reason,
+                      fmt::format("recycle queued: {} of {} already recycling", recycling_count(service),
+                                  service.max_recycling)),
+           &instance);
+    }
+    return;
+  }
+  start_recycle(instance, reason);
+}
+
+void Controller::start_recycle(Instance& instance, std::string_view reason) {
+  const ServiceConfig& service = *instance.service;
+  instance.recycling = true;
+  instance.recycle_reason = std::string(reason);
+  // A surge needs a ready instance to protect; one still starting is simply restarted.
+  const bool surge = service.surge && instance.state == InstanceState::running;
+  Event event = make_event("recycle", &instance, reason,
+                           surge ? "recycling: starting a replacement first"
+                                 : "recycling: stopping, then starting again");
+  event.extra["surge"] = surge;
+  emit(std::move(event), &instance);
+  if (!surge) {
+    begin_stop(instance, reason, AfterStop::restart);
+    return;
+  }
+  auto replacement = std::make_unique<Instance>(service, instance.number);
+  replacement->generation = instance.generation;
+  replacement->restarts = instance.restarts;
+  replacement->replaces = &instance;
+  replacement->recycle_reason = std::string(reason);
+  instance.replacement = replacement.get();
+  Instance& started = *replacement;
+  instances_.push_back(std::move(replacement));
+  start_instance(started, reason);
+}
+
+void Controller::finish_recycle(Instance& replacement, bool succeeded) {
+  Instance& old = *replacement.replaces;
+  replacement.replaces = nullptr;
+  old.replacement = nullptr;
+  Instance& gone = succeeded ? old : replacement;
+  gone.state = InstanceState::retired;
+  gone.recycling = false;
+  gone.deadline.reset();
+  close_output(gone, gone.out);
+  close_output(gone, gone.err);
+  if (succeeded) {
+    replacement.recycling = false;
+    Event event = make_event("recycled", &replacement, replacement.recycle_reason,
+                             fmt::format("replaced pid {} (generation {})", old.last_pid, old.generation));
+    event.extra["old_pid"] = old.last_pid;
+    event.extra["old_generation"] = old.generation;
+    emit(std::move(event), &replacement);
+  } else {
+    old.recycling = false;
+    const std::string why = replacement.last_exit ? replacement.last_exit->describe() : "could not start";
+    emit(make_event("recycle_failed", &old, old.recycle_reason,
+                    fmt::format("replacement {} before it was ready; keeping pid {}", why, old.pid)),
+         &old);
+  }
+  emit(make_event("retired", &gone, succeeded ? old.recycle_reason : "recycle_failed", "retired"), &gone);
+  start_queued_recycles(*old.service);
+}
+
+void Controller::start_queued_recycles(const ServiceConfig& service) {
+  while (recycling_count(service) < service.max_recycling) {
+    auto next = std::find_if(recycle_queue_.begin(), recycle_queue_.end(),
+                             [&](const auto& q) { return q.service == service.name; });
+    if (next == recycle_queue_.end()) return;
+    const QueuedRecycle queued = *next;
+    recycle_queue_.erase(next);
+    for (auto& instance : instances_) {
+      if (instance->service == &service && instance->number == queued.number &&
+          instance->replaces == nullptr && instance->state == InstanceState::running &&
+          !instance->recycling) {
+        start_recycle(*instance, queued.reason);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace memvisor
