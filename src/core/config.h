@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,58 @@ using Millis = std::chrono::milliseconds;
 enum class RestartPolicy { always, on_failure, never };
 enum class ReadyMode { immediate, notify };
 enum class OutputMode { prefix, file };
+
+// Which memory figure a rule reads (see README: PSS shares copy-on-write pages fairly between
+// forked workers; USS is what a recycle would give back; cgroup is the instance's own cgroup).
+enum class MemoryMetric { pss, rss, uss, anon, swap, cgroup };
+enum class LeakAction { recycle, alert };
+
+// A rule on one size: warn, critical, total.
+struct SizeRule {
+  uint64_t size = 0;  // bytes
+  std::optional<MemoryMetric> metric;  // empty: the service's `metric`
+};
+
+// Above `size` for `samples` consecutive samples: recycle.
+struct LimitRule {
+  uint64_t size = 0;
+  int samples = 3;  // TOML key `for`
+  std::optional<MemoryMetric> metric;
+};
+
+// A sustained growth trend above `rate`.
+struct LeakRule {
+  uint64_t rate_bytes_per_hour = 0;
+  LeakAction action = LeakAction::recycle;
+  Millis sample{0};  // >0: take a heap sample this long before recycling
+  std::optional<MemoryMetric> metric;
+};
+
+// Recycle after `max` requests (counted by the worker library), plus up to `jitter` more drawn at
+// random per instance lifetime, so a pool never restarts in lockstep.
+struct RequestsRule {
+  int64_t max = 0;
+  int64_t jitter = 0;  // default when unset in the file: max / 10
+};
+
+// Recycle after `max` of uptime, plus up to `jitter` drawn at random per instance lifetime.
+struct AgeRule {
+  Millis max{0};
+  Millis jitter{0};  // default when unset in the file: max / 10
+};
+
+struct MemoryRules {
+  Millis interval{1000};  // sampling period, 100ms at least
+  MemoryMetric metric = MemoryMetric::pss;
+  bool tree = false;  // sum the instance's whole process tree
+  std::optional<SizeRule> warn;
+  std::optional<LimitRule> limit;
+  std::optional<SizeRule> critical;
+  std::optional<SizeRule> total;  // the sum over the service's instances
+  std::optional<LeakRule> leak;
+  std::optional<RequestsRule> requests;
+  std::optional<AgeRule> age;
+};
 
 struct ServiceConfig {
   std::string name;
@@ -43,10 +97,15 @@ struct ServiceConfig {
 
   OutputMode output = OutputMode::prefix;
   std::string log_dir;  // output = "file": SERVICE.N.log files here (default STATE_DIR/logs)
+
+  MemoryRules memory;
+  bool surge = true;      // recycle: start the replacement first, stop the old one once it is ready
+  int max_recycling = 1;  // instances of this service recycling at once; others queue
 };
 
 struct SupervisorConfig {
   std::string state_dir;  // empty: default_state_dir()
+  std::optional<SizeRule> total;  // the sum over every instance of every service
 };
 
 struct Config {
