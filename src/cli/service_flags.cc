@@ -1,16 +1,25 @@
+// The flags of `memvisor run -- CMD`: the same parse and check functions as the config file, so a
+// bad value reads the same in both, with the flag's name in front.
 #include "cli/service_flags.h"
 
 #include <fmt/format.h>
 
+#include <array>
 #include <charconv>
 #include <filesystem>
+#include <optional>
+#include <tuple>
 
 #include "core/config_names.h"
 #include "core/config_validate.h"
+#include "core/config_validate_memory.h"
 #include "core/units.h"
 
 namespace memvisor {
 namespace {
+
+constexpr std::string_view kServiceGroup = "Service (without a config file)";
+constexpr std::string_view kMemoryGroup = "Memory rules (without a config file)";
 
 std::string flag_for(std::string_view key) {
   std::string flag = "--" + std::string(key);
@@ -30,12 +39,18 @@ std::string name_from_command(const std::vector<std::string>& command) {
   return name.empty() ? "app" : name;
 }
 
-Result<int64_t> parse_integer(std::string_view flag, const std::string& text) {
+Result<int64_t> parse_int64(std::string_view text) {
   int64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size()) {
-    return Error{fmt::format("{}: expected an integer, got '{}'", flag, text)};
+    return Error{fmt::format("expected an integer, got '{}'", text)};
   }
+  return value;
+}
+
+Result<int64_t> parse_integer(std::string_view flag, const std::string& text) {
+  auto value = parse_int64(text);
+  if (!value) return Error{fmt::format("{}: {}", flag, value.error().message)};
   return value;
 }
 
@@ -56,10 +71,28 @@ Status check(std::string_view flag, const std::optional<std::string>& problem) {
   return {};
 }
 
+// Parses a flag's text and checks the value; leaves `out` alone when the flag was not given.
+template <class T, class Check>
+Status parse_flag(std::string_view flag, const std::string& text,
+                  Result<T> (*parse)(std::string_view), Check&& check_value, T& out) {
+  if (text.empty()) return {};
+  auto value = parse(text);
+  if (!value) return Error{fmt::format("{}: {}", flag, value.error().message)};
+  out = *value;
+  return check(flag, check_value(out));
+}
+
+// A flag that refines another (--limit-for refines --limit) means nothing alone.
+Status needs(std::string_view flag, const std::string& text, std::string_view other,
+             const std::string& other_text) {
+  if (text.empty() || !other_text.empty()) return {};
+  return Error{fmt::format("{}: only applies together with {}", flag, other)};
+}
+
 }  // namespace
 
 void ServiceFlags::add_to(CLI::App& app) {
-  const std::string group = "Service (without a config file)";
+  const std::string group(kServiceGroup);
   app.add_option("--name", name_, "service name (default: the program's name)")->group(group);
   app.add_option("--instances", instances_, "number of instances (default 1)")->group(group);
   app.add_option("--env", env_, "KEY=VALUE added to the environment (repeatable)")->group(group);
@@ -82,11 +115,37 @@ void ServiceFlags::add_to(CLI::App& app) {
     app.add_option(flag_for(key), durations_[std::string(key)], "a duration such as 100ms, 10s, 5m")
         ->group(group);
   }
+  add_memory_to(app, std::string(kMemoryGroup));
+}
+
+void ServiceFlags::add_memory_to(CLI::App& app, const std::string& group) {
+  const std::array<std::tuple<const char*, std::string*, const char*>, 15> options{{
+      {"--interval", &interval_, "memory sampling period, 100ms to 1h (default 1s)"},
+      {"--metric", &metric_, "pss | rss | uss | anon | swap | cgroup (default pss)"},
+      {"--warn", &warn_, "warn when an instance uses more than SIZE, e.g. 400MiB"},
+      {"--limit", &limit_, "recycle an instance above SIZE for --limit-for samples in a row"},
+      {"--limit-for", &limit_for_, "samples in a row above --limit before a recycle (default 3)"},
+      {"--critical", &critical_, "the critical size of an instance, above --limit"},
+      {"--total", &total_, "a limit on the sum over all instances"},
+      {"--leak", &leak_, "act on sustained growth faster than RATE, e.g. 10MiB/h"},
+      {"--leak-action", &leak_action_, "recycle | alert (default recycle)"},
+      {"--leak-sample", &leak_sample_, "take a heap sample this long before a leak recycle"},
+      {"--max-requests", &max_requests_, "recycle an instance after N requests"},
+      {"--requests-jitter", &requests_jitter_, "plus up to N more (default a tenth)"},
+      {"--max-age", &max_age_, "recycle an instance after this much uptime, e.g. 6h"},
+      {"--age-jitter", &age_jitter_, "plus up to this much more (default a tenth)"},
+      {"--max-recycling", &max_recycling_, "instances recycling at once (default 1)"},
+  }};
+  for (const auto& [name, text, help] : options) app.add_option(name, *text, help)->group(group);
+  app.add_flag("--tree", tree_, "measure each instance's whole process tree")->group(group);
+  app.add_flag("--no-surge", no_surge_, "recycle by stopping first, then starting the replacement")
+      ->group(group);
 }
 
 std::string ServiceFlags::first_given(const CLI::App& app) const {
   for (const CLI::Option* option : app.get_options()) {
-    if (option->get_group() == "Service (without a config file)" && option->count() > 0) {
+    const std::string& group = option->get_group();
+    if ((group == kServiceGroup || group == kMemoryGroup) && option->count() > 0) {
       return option->get_name();
     }
   }
@@ -160,10 +219,73 @@ Result<ServiceConfig> ServiceFlags::build(const std::vector<std::string>& comman
     if (Status s = check(flag_for(key), check_duration(key, *duration)); !s) return s.error();
     service.*member = *duration;
   }
+  if (Status s = build_memory(service); !s) return s.error();
   if (auto problem = check_service_together(service)) {
     return Error{fmt::format("{}: {}", flag_for(problem->field), problem->what)};
   }
   return service;
+}
+
+Status ServiceFlags::build_memory(ServiceConfig& service) const {
+  MemoryRules& m = service.memory;
+  m.tree = tree_;
+  service.surge = !no_surge_;
+  SizeRule warn, critical, total;
+  LimitRule limit;
+  LeakRule leak;
+  RequestsRule requests;
+  AgeRule age;
+  int64_t samples = limit.samples;
+  int64_t recycling = service.max_recycling;
+  // In order (a braced list is evaluated left to right); the first problem is the message.
+  const Status values[] = {
+      parse_flag("--interval", interval_, parse_duration, check_interval, m.interval),
+      parse_enum("--metric", metric_, kMemoryMetricNames, m.metric),
+      parse_flag("--warn", warn_, parse_size, check_size, warn.size),
+      parse_flag("--limit", limit_, parse_size, check_size, limit.size),
+      needs("--limit-for", limit_for_, "--limit", limit_),
+      parse_flag("--limit-for", limit_for_, parse_int64, check_limit_samples, samples),
+      parse_flag("--critical", critical_, parse_size, check_size, critical.size),
+      parse_flag("--total", total_, parse_size, check_size, total.size),
+      parse_flag("--leak", leak_, parse_rate, check_rate, leak.rate_bytes_per_hour),
+      needs("--leak-action", leak_action_, "--leak", leak_),
+      parse_enum("--leak-action", leak_action_, kLeakActionNames, leak.action),
+      needs("--leak-sample", leak_sample_, "--leak", leak_),
+      parse_flag("--leak-sample", leak_sample_, parse_duration, check_leak_sample, leak.sample),
+      parse_flag("--max-requests", max_requests_, parse_int64, check_requests_max, requests.max),
+      parse_flag("--max-age", max_age_, parse_duration, check_age_max, age.max),
+      parse_flag("--max-recycling", max_recycling_, parse_int64, check_max_recycling, recycling),
+  };
+  for (const Status& value : values) {
+    if (!value) return value;
+  }
+  // Each jitter is checked against its max, so only once the max is known.
+  requests.jitter = default_jitter(requests.max);
+  age.jitter = default_jitter(age.max);
+  const Status jitters[] = {
+      needs("--requests-jitter", requests_jitter_, "--max-requests", max_requests_),
+      parse_flag(
+          "--requests-jitter", requests_jitter_, parse_int64,
+          [&](int64_t jitter) { return check_requests_jitter(jitter, requests.max); },
+          requests.jitter),
+      needs("--age-jitter", age_jitter_, "--max-age", max_age_),
+      parse_flag(
+          "--age-jitter", age_jitter_, parse_duration,
+          [&](Millis jitter) { return check_age_jitter(jitter, age.max); }, age.jitter),
+  };
+  for (const Status& jitter : jitters) {
+    if (!jitter) return jitter;
+  }
+  limit.samples = static_cast<int>(samples);  // the checks bound both
+  service.max_recycling = static_cast<int>(recycling);
+  if (!warn_.empty()) m.warn = warn;
+  if (!limit_.empty()) m.limit = limit;
+  if (!critical_.empty()) m.critical = critical;
+  if (!total_.empty()) m.total = total;
+  if (!leak_.empty()) m.leak = leak;
+  if (!max_requests_.empty()) m.requests = requests;
+  if (!max_age_.empty()) m.age = age;
+  return {};
 }
 
 }  // namespace memvisor

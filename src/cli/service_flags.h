@@ -22,6 +22,10 @@ class ServiceFlags {
   Result<ServiceConfig> build(const std::vector<std::string>& command) const;
 
  private:
+  void add_memory_to(CLI::App& app, const std::string& group);
+  // The memory rules, surge and max_recycling from their flags.
+  Status build_memory(ServiceConfig& service) const;
+
   std::string name_;
   std::string instances_;
   std::vector<std::string> env_;
@@ -36,6 +40,24 @@ class ServiceFlags {
   std::string output_;
   std::string log_dir_;
   std::map<std::string, std::string> durations_;  // config key → text
+  // Memory rules as given; empty when not given.
+  std::string interval_;
+  std::string metric_;
+  bool tree_ = false;
+  std::string warn_;
+  std::string limit_;
+  std::string limit_for_;
+  std::string critical_;
+  std::string total_;
+  std::string leak_;
+  std::string leak_action_;
+  std::string leak_sample_;
+  std::string max_requests_;
+  std::string requests_jitter_;
+  std::string max_age_;
+  std::string age_jitter_;
+  bool no_surge_ = false;
+  std::string max_recycling_;
 };
 
 }  // namespace memvisor

@@ -3,10 +3,10 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <limits>
 #include <vector>
 
+#include "core/config_json_memory.h"
+#include "core/config_json_reader.h"
 #include "core/config_names.h"
 #include "core/config_validate.h"
 #include "core/units.h"
@@ -35,6 +35,9 @@ json service_to_json(const ServiceConfig& s) {
       {"ready", enum_name(kReadyModeNames, s.ready)},
       {"output", enum_name(kOutputModeNames, s.output)},
       {"log_dir", s.log_dir},
+      {"memory", memory_to_json(s.memory)},
+      {"surge", s.surge},
+      {"max_recycling", s.max_recycling},
   };
   // A number without a standard name would not survive as "signal 40".
   std::string signal = signal_name(s.stop_signal);
@@ -45,100 +48,23 @@ json service_to_json(const ServiceConfig& s) {
   return j;
 }
 
-// Reads values at JSON paths, keeping the first error; later reads are then no-ops.
-class JsonReader {
- public:
-  const std::optional<std::string>& error() const { return error_; }
-
-  // Whether j is an object with exactly these keys.
-  bool object(const json& j, std::string_view path, const std::vector<std::string>& keys) {
-    if (!j.is_object()) return fail(path, fmt::format("expected an object, got {}", j.type_name()));
-    for (const auto& [key, value] : j.items()) {
-      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
-        return fail(path, fmt::format("unknown key '{}'", key));
-      }
-    }
-    for (const std::string& key : keys) {
-      if (!j.contains(key)) return fail(path, fmt::format("missing key '{}'", key));
-    }
-    return true;
-  }
-
-  void read(const json& j, std::string_view path, std::string& out) {
-    if (expect(j.is_string(), j, path, "a string")) out = j.get<std::string>();
-  }
-
-  void read(const json& j, std::string_view path, int64_t& out) {
-    bool fits = j.is_number_integer() &&
-                (!j.is_number_unsigned() ||
-                 j.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
-    if (!fits) {
-      fail(path, fmt::format("expected a 64-bit integer, got {}", j.dump()));
-      return;
-    }
-    out = j.get<int64_t>();
-  }
-
-  void read(const json& j, std::string_view path, int& out) {
-    int64_t wide = 0;
-    read(j, path, wide);
-    if (wide < std::numeric_limits<int>::min() || wide > std::numeric_limits<int>::max()) {
-      fail(path, fmt::format("expected a 32-bit integer, got {}", wide));
-    }
-    out = static_cast<int>(wide);
-  }
-
-  void read(const json& j, std::string_view path, double& out) {
-    if (expect(j.is_number(), j, path, "a number")) out = j.get<double>();
-  }
-
-  void read(const json& j, std::string_view path, Millis& out) {
-    int64_t ms = 0;
-    read(j, path, ms);
-    out = Millis{ms};
-  }
-
-  // Whether ok; if not, reports that j is not what was expected.
-  bool expect(bool ok, const json& j, std::string_view path, std::string_view expected) {
-    if (!ok) fail(path, fmt::format("expected {}, got {}", expected, j.type_name()));
-    return ok;
-  }
-
-  template <class E, size_t N>
-  void read(const json& j, std::string_view path, const std::array<EnumName<E>, N>& names, E& out) {
-    std::optional<E> value;
-    if (j.is_string()) value = enum_from_name(names, j.get<std::string>());
-    if (!value) {
-      fail(path, fmt::format("expected one of {}, got {}", enum_choices(names), j.dump()));
-      return;
-    }
-    out = *value;
-  }
-
-  void read_signal(const json& j, std::string_view path, int& out) {
-    if (!j.is_string()) return read(j, path, out);
-    auto signo = parse_signal(j.get<std::string>());
-    if (!signo) {
-      fail(path, fmt::format("expected a signal name, got {}", j.dump()));
-      return;
-    }
-    out = *signo;
-  }
-
- private:
-  bool fail(std::string_view path, std::string what) {
-    if (!error_) error_ = fmt::format("{}: {}", path, what);
-    return false;
-  }
-
-  std::optional<std::string> error_;
-};
-
 void read_service(JsonReader& r, const json& j, const std::string& path, ServiceConfig& s) {
-  std::vector<std::string> keys = {
-      "name",    "command",         "instances",        "env",         "cwd",   "user",
-      "restart", "restart_backoff", "circuit_failures", "stop_signal", "ready", "output",
-      "log_dir"};
+  std::vector<std::string> keys = {"name",
+                                   "command",
+                                   "instances",
+                                   "env",
+                                   "cwd",
+                                   "user",
+                                   "restart",
+                                   "restart_backoff",
+                                   "circuit_failures",
+                                   "stop_signal",
+                                   "ready",
+                                   "output",
+                                   "log_dir",
+                                   "memory",
+                                   "surge",
+                                   "max_recycling"};
   for (const auto& [field, member] : kServiceDurations) keys.push_back(duration_key(field));
   if (!r.object(j, path, keys)) return;
   auto at = [&](std::string_view key) { return fmt::format("{}.{}", path, key); };
@@ -165,6 +91,9 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
   r.read(j["ready"], at("ready"), kReadyModeNames, s.ready);
   r.read(j["output"], at("output"), kOutputModeNames, s.output);
   r.read(j["log_dir"], at("log_dir"), s.log_dir);
+  memory_from_json(r, j["memory"], at("memory"), s.memory);
+  r.read(j["surge"], at("surge"), s.surge);
+  r.read(j["max_recycling"], at("max_recycling"), s.max_recycling);
   for (const auto& [field, member] : kServiceDurations) {
     std::string key = duration_key(field);
     r.read(j[key], at(key), s.*member);
@@ -178,7 +107,9 @@ json config_to_json(const Config& config) {
   for (const ServiceConfig& service : config.services) services.push_back(service_to_json(service));
   return {
       {"source", config.source},
-      {"supervisor", {{"state_dir", config.supervisor.state_dir}}},
+      {"supervisor",
+       {{"state_dir", config.supervisor.state_dir},
+        {"total", size_rule_to_json(config.supervisor.total)}}},
       {"services", services},
   };
 }
@@ -188,8 +119,10 @@ Result<Config> config_from_json(const json& j) {
   Config config;
   if (r.object(j, "config", {"source", "supervisor", "services"})) {
     r.read(j["source"], "source", config.source);
-    if (r.object(j["supervisor"], "supervisor", {"state_dir"})) {
-      r.read(j["supervisor"]["state_dir"], "supervisor.state_dir", config.supervisor.state_dir);
+    const json& supervisor = j["supervisor"];
+    if (r.object(supervisor, "supervisor", {"state_dir", "total"})) {
+      r.read(supervisor["state_dir"], "supervisor.state_dir", config.supervisor.state_dir);
+      size_rule_from_json(r, supervisor["total"], "supervisor.total", config.supervisor.total);
     }
     const json& services = j["services"];
     if (r.expect(services.is_array(), services, "services", "an array")) {

@@ -30,6 +30,18 @@ inline constexpr std::array<EnumName<OutputMode>, 2> kOutputModeNames{{
     {"prefix", OutputMode::prefix},
     {"file", OutputMode::file},
 }};
+inline constexpr std::array<EnumName<MemoryMetric>, 6> kMemoryMetricNames{{
+    {"pss", MemoryMetric::pss},
+    {"rss", MemoryMetric::rss},
+    {"uss", MemoryMetric::uss},
+    {"anon", MemoryMetric::anon},
+    {"swap", MemoryMetric::swap},
+    {"cgroup", MemoryMetric::cgroup},
+}};
+inline constexpr std::array<EnumName<LeakAction>, 2> kLeakActionNames{{
+    {"recycle", LeakAction::recycle},
+    {"alert", LeakAction::alert},
+}};
 
 // The duration fields of a service, by their key in the config file.
 inline constexpr std::array<std::pair<std::string_view, Millis ServiceConfig::*>, 8>

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/closest_match.h"
+#include "core/config_memory_table.h"
 #include "core/config_service_table.h"
 #include "core/config_toml.h"
 #include "core/config_validate.h"
@@ -17,10 +18,14 @@ namespace memvisor {
 namespace {
 
 TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
-  static constexpr std::array<std::string_view, 1> kKeys{"state_dir"};
+  static constexpr std::array<std::string_view, 2> kKeys{"state_dir", "total"};
   const auto* table = node.as_table();
   if (!table) return wrong_type(node, "supervisor", "a table");
   for (auto [key, value] : in_file_order(*table)) {
+    if (key->str() == "total") {
+      if (auto problem = read_size_rule(*value, "supervisor.total", out.total)) return problem;
+      continue;
+    }
     if (key->str() != "state_dir") return unknown_key(*key, "supervisor", kKeys);
     const auto* text = value->as_string();
     if (!text) return wrong_type(*value, "supervisor.state_dir", "a string");

@@ -1,5 +1,5 @@
-// Reads one [service.NAME] table. Keys go in file order; every value passes the same check
-// function that validate_config uses, so both reject the same things with the same words.
+// Reads one [service.NAME] table, the memory keys through config_memory_table. Keys go in file
+// order; every value passes the check function validate_config uses: same things, same words.
 #include "core/config_service_table.h"
 
 #include <fmt/format.h>
@@ -8,18 +8,20 @@
 #include <array>
 #include <map>
 #include <string>
+#include <tuple>
 
+#include "core/config_memory_table.h"
 #include "core/config_names.h"
+#include "core/config_toml_values.h"
 #include "core/config_validate.h"
+#include "core/config_validate_memory.h"
 #include "core/units.h"
 
 namespace memvisor {
 namespace {
 
-constexpr std::string_view kDurationExample = "a duration like 100ms, 10s, 5m or 1h";
-
 // clang-format off
-constexpr std::array<std::string_view, 21> kServiceKeys{
+constexpr std::array<std::string_view, 21> kBasicKeys{
     "command", "shell", "instances", "env", "cwd", "user",
     "restart", "restart_delay", "restart_backoff", "restart_delay_max", "min_uptime",
     "circuit_failures", "circuit_cooldown",
@@ -27,6 +29,21 @@ constexpr std::array<std::string_view, 21> kServiceKeys{
     "ready", "startup_timeout", "watchdog",
     "output", "log_dir"};
 // clang-format on
+
+template <size_t A, size_t B>
+constexpr std::array<std::string_view, A + B> joined(const std::array<std::string_view, A>& a,
+                                                     const std::array<std::string_view, B>& b) {
+  std::array<std::string_view, A + B> all{};
+  std::copy(a.begin(), a.end(), all.begin());
+  std::copy(b.begin(), b.end(), all.begin() + A);
+  return all;
+}
+
+constexpr auto kServiceKeys = joined(kBasicKeys, kMemoryKeys);
+
+bool is_memory_key(std::string_view key) {
+  return std::find(kMemoryKeys.begin(), kMemoryKeys.end(), key) != kMemoryKeys.end();
+}
 
 // Reads one [service.NAME] table into a ServiceConfig that starts with the defaults.
 class ServiceReader {
@@ -45,11 +62,19 @@ class ServiceReader {
       if (std::find(kServiceKeys.begin(), kServiceKeys.end(), name) == kServiceKeys.end()) {
         return unknown_key(*key, path_, kServiceKeys);
       }
-      seen_[std::string(name)] = node->source().begin;
+      seen_[std::string(name)] = size_position(*node);
       if (auto problem = read_value(name, *node)) return problem;
     }
     if (s_.command.empty()) {
       return Located{table_.source().begin, path_ + ": missing required key 'command'"};
+    }
+    if (auto order = find_size_order_problem(s_.memory)) {  // blame whichever was written last
+      const auto& lower = seen_.at(std::string(order->lower));
+      const auto& upper = seen_.at(std::string(order->upper));
+      bool on_lower = std::tie(lower.line, lower.column) > std::tie(upper.line, upper.column);
+      ConfigProblem problem = order->blame(on_lower);
+      return Located{on_lower ? lower : upper,
+                     fmt::format("{}: {}", field(problem.field), problem.what)};
     }
     if (auto problem = check_service_together(s_)) {
       auto it = seen_.find(problem->field);
@@ -70,20 +95,21 @@ class ServiceReader {
     for (const auto& [name, member] : kServiceDurations) {
       if (key == name) return read_duration(key, node, s_.*member);
     }
+    if (is_memory_key(key)) return read_memory_key(key, node, path_, s_);
     if (key == "command") return read_command(node);
     if (key == "shell") return std::nullopt;
     if (key == "instances") return read_integer(key, node, check_instances, s_.instances);
     if (key == "env") return read_env(node);
     if (key == "cwd") return read_string(key, node, s_.cwd);
     if (key == "user") return read_string(key, node, s_.user);
-    if (key == "restart") return read_enum(key, node, kRestartPolicyNames, s_.restart);
+    if (key == "restart") return read_enum_value(node, field(key), kRestartPolicyNames, s_.restart);
     if (key == "restart_backoff") return read_backoff(node);
     if (key == "circuit_failures") {
       return read_integer(key, node, check_circuit_failures, s_.circuit_failures);
     }
     if (key == "stop_signal") return read_signal(node);
-    if (key == "ready") return read_enum(key, node, kReadyModeNames, s_.ready);
-    if (key == "output") return read_enum(key, node, kOutputModeNames, s_.output);
+    if (key == "ready") return read_enum_value(node, field(key), kReadyModeNames, s_.ready);
+    if (key == "output") return read_enum_value(node, field(key), kOutputModeNames, s_.output);
     return read_string(key, node, s_.log_dir);  // the last of kServiceKeys
   }
 
@@ -157,35 +183,9 @@ class ServiceReader {
 
   TomlProblem read_duration(std::string_view key, const toml::node& node, Millis& out) {
     Millis value{0};
-    if (const auto* text = node.as_string()) {
-      auto parsed = parse_duration(text->get());
-      if (!parsed) return located_at(node, field(key), parsed.error().message);
-      value = *parsed;
-    } else if (const auto* number = node.as_integer()) {
-      if (number->get() != 0) {
-        return located_at(node, field(key),
-                          fmt::format("expected {}, got {}", kDurationExample, number->get()));
-      }
-    } else {
-      return wrong_type(node, field(key), kDurationExample);
-    }
+    if (auto problem = read_duration_value(node, field(key), value)) return problem;
     if (auto what = check_duration(key, value)) return located_at(node, field(key), *what);
     out = value;
-    return std::nullopt;
-  }
-
-  template <class E, size_t N>
-  TomlProblem read_enum(std::string_view key, const toml::node& node,
-                        const std::array<EnumName<E>, N>& names, E& out) {
-    std::string expected = "one of " + enum_choices(names);
-    const auto* text = node.as_string();
-    if (!text) return wrong_type(node, field(key), expected);
-    auto value = enum_from_name(names, text->get());
-    if (!value) {
-      return located_at(node, field(key),
-                        fmt::format("expected {}, got '{}'", expected, text->get()));
-    }
-    out = *value;
     return std::nullopt;
   }
 

@@ -48,13 +48,30 @@ std::vector<TomlEntry> in_file_order(const toml::table& table) {
   return entries;
 }
 
-Located unknown_key(const toml::key& key, std::string_view table,
-                    std::span<const std::string_view> known) {
-  std::string message = fmt::format("unknown key '{}' in [{}]", key.str(), table);
+namespace {
+
+// where: "[service.web]" or "service.web.limit".
+Located unknown_key_at(const toml::key& key, std::string_view where,
+                       std::span<const std::string_view> known) {
+  std::string message = fmt::format("unknown key '{}' in {}", key.str(), where);
   if (auto match = closest_match(key.str(), known)) {
     message += fmt::format("; did you mean '{}'?", *match);
   }
   return Located{key.source().begin, message};
+}
+
+}  // namespace
+
+Located unknown_key(const toml::key& key, std::string_view table,
+                    std::span<const std::string_view> known) {
+  return unknown_key_at(key, fmt::format("[{}]", table), known);
+}
+
+Located unknown_key(const toml::key& key, const toml::table& table, std::string_view path,
+                    std::span<const std::string_view> known) {
+  // An inline table has no [header] to recognise, so it is named by its dotted path.
+  if (table.is_inline()) return unknown_key_at(key, path, known);
+  return unknown_key(key, path, known);
 }
 
 }  // namespace memvisor

@@ -40,4 +40,9 @@ std::vector<TomlEntry> in_file_order(const toml::table& table);
 Located unknown_key(const toml::key& key, std::string_view table,
                     std::span<const std::string_view> known);
 
+// The same inside a rule's table, which is usually inline: "unknown key 'fro' in
+// service.web.limit; did you mean 'for'?" ("in [service.web.limit]" for a table of its own).
+Located unknown_key(const toml::key& key, const toml::table& table, std::string_view path,
+                    std::span<const std::string_view> known);
+
 }  // namespace memvisor

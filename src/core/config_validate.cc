@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/config_names.h"
+#include "core/config_validate_memory.h"
 #include "core/units.h"
 
 namespace memvisor {
@@ -156,6 +157,7 @@ std::optional<ConfigProblem> check_service_together(const ServiceConfig& service
                                      format_duration_exact(service.restart_delay),
                                      format_duration_exact(service.restart_delay_max))};
   }
+  if (auto order = find_size_order_problem(service.memory)) return order->blame(false);
   return std::nullopt;
 }
 
@@ -195,6 +197,10 @@ std::optional<ConfigProblem> find_service_problem(const ServiceConfig& s) {
   if (enum_name(kOutputModeNames, s.output) == "?") check("output", "expected an output mode");
   check("log_dir", check_text(s.log_dir));
   if (problem) return problem;
+  if (auto memory = find_memory_problem(s)) {
+    memory->field = fmt::format("{}.{}", path, memory->field);
+    return memory;
+  }
   if (auto together = check_service_together(s)) {
     together->field = fmt::format("{}.{}", path, together->field);
     return together;
@@ -207,6 +213,10 @@ std::optional<ConfigProblem> find_service_problem(const ServiceConfig& s) {
 std::optional<ConfigProblem> find_config_problem(const Config& config) {
   if (auto what = check_text(config.supervisor.state_dir)) {
     return ConfigProblem{"supervisor.state_dir", *what};
+  }
+  if (config.supervisor.total) {
+    if (auto problem = check_size_rule("supervisor.total", *config.supervisor.total))
+      return problem;
   }
   if (config.services.empty()) {
     return ConfigProblem{"", "no services defined; add a [service.NAME] table"};
@@ -234,11 +244,15 @@ std::string describe_config(const Config& config) {
   std::string each;
   for (const ServiceConfig& service : config.services) {
     instances += service.instances;
-    each += fmt::format("{}{} ×{}", each.empty() ? "" : ", ", service.name, service.instances);
+    each += fmt::format("{}{} ×{}{}", each.empty() ? "" : ", ", service.name, service.instances,
+                        describe_memory_rules(service.memory));
   }
   size_t services = config.services.size();
-  return fmt::format("ok: {}: {} service{}, {} instance{} ({})", config.source, services,
-                     services == 1 ? "" : "s", instances, instances == 1 ? "" : "s", each);
+  std::string total;
+  if (config.supervisor.total)
+    total = ", total " + format_size_exact(config.supervisor.total->size);
+  return fmt::format("ok: {}: {} service{}, {} instance{} ({}){}", config.source, services,
+                     services == 1 ? "" : "s", instances, instances == 1 ? "" : "s", each, total);
 }
 
 }  // namespace memvisor

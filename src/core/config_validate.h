@@ -42,14 +42,16 @@ std::optional<std::string> check_program(std::string_view argv0);
 std::optional<std::string> check_duration(std::string_view field, Millis value);
 
 // Checks between fields of one service whose fields each passed their own checks. The problem's
-// field is relative to the service: "restart_delay_max".
+// field is relative to the service: "restart_delay_max", or for sizes out of order the higher
+// rule ("critical" when warn is above it).
 std::optional<ConfigProblem> check_service_together(const ServiceConfig& service);
 
 // The first problem with the whole config, services in order, fields in declaration order.
 std::optional<ConfigProblem> find_config_problem(const Config& config);
 Status validate_config(const Config& config);
 
-// One line for `memvisor check`: "ok: web.toml: 2 services, 5 instances (web ×3, jobs ×2)".
+// One line for `memvisor check`: "ok: web.toml: 2 services, 5 instances (web ×3, jobs ×2)", the
+// rules in brackets after a service ("web ×3 [limit 500MiB, age 6h]"), then ", total 4GiB".
 std::string describe_config(const Config& config);
 
 }  // namespace memvisor

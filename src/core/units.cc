@@ -188,6 +188,22 @@ std::string format_size(uint64_t bytes) {
   }
 }
 
+std::string format_size_exact(uint64_t bytes) {
+  std::string best = fmt::format("{}B", bytes);
+  for (const Unit& unit : kSizeUnits) {                      // binary units first, so they win ties
+    if (unit.name == "KB" || bytes < unit.factor) continue;  // "kB" is the spelling shown
+    u128 thousandths = u128{bytes} * 1000;
+    if (thousandths % unit.factor != 0) continue;  // not exact in three decimals
+    auto scaled = static_cast<uint64_t>(thousandths / unit.factor);
+    std::string text = fmt::format("{}.{:03}", scaled / 1000, scaled % 1000);
+    while (text.back() == '0') text.pop_back();
+    if (text.back() == '.') text.pop_back();
+    text += unit.name;
+    if (text.size() < best.size()) best = std::move(text);
+  }
+  return best;
+}
+
 namespace {
 
 // The magnitude of a duration and its sign, so that even Millis::min() has a magnitude.

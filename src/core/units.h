@@ -33,6 +33,10 @@ Result<uint64_t> parse_rate(std::string_view text);
 // "0 B", "512 B", "1.5 KiB", "230 MiB", "1.25 GiB": three significant digits, binary units.
 std::string format_size(uint64_t bytes);
 
+// Exact, in the config's own spelling, so that parse_size reads it back: "500MiB", "1.5GiB",
+// "2GB", "1000001B". The shortest exact form with at most three decimals; binary units win ties.
+std::string format_size_exact(uint64_t bytes);
+
 // Compact and human, at most two units, rounded down: "350ms", "1.5s", "12s", "5m3s", "2h5m",
 // "3d4h". For status lines; use format_duration_exact where the value must be exact.
 std::string format_duration(Millis duration);

@@ -165,6 +165,24 @@ TEST(FormatSize, ThreeSignificantDigits) {
   EXPECT_EQ(format_size(18446744073709551615u), "16 EiB");
 }
 
+TEST(FormatSize, ExactReadsBack) {
+  EXPECT_EQ(format_size_exact(0), "0B");
+  EXPECT_EQ(format_size_exact(500), "500B");
+  EXPECT_EQ(format_size_exact(1000), "1kB");
+  EXPECT_EQ(format_size_exact(1024), "1KiB");
+  EXPECT_EQ(format_size_exact(500u << 20), "500MiB");
+  EXPECT_EQ(format_size_exact(1536u << 20), "1.5GiB");
+  EXPECT_EQ(format_size_exact(2'000'000'000), "2GB");
+  EXPECT_EQ(format_size_exact(1'000'001), "1000001B");
+  EXPECT_EQ(format_size_exact((1u << 30) + 1), "1073741825B");
+  EXPECT_EQ(format_size_exact(1280), "1.25KiB");
+  EXPECT_EQ(format_size_exact(18446744073709551615u), "18446744073709551615B");
+  for (uint64_t bytes : {uint64_t{1}, uint64_t{999}, uint64_t{1023}, uint64_t{1} << 40,
+                         uint64_t{123'456'789}, uint64_t{5} << 50, uint64_t{3'000'000'000'000}}) {
+    EXPECT_EQ(size(format_size_exact(bytes)), bytes) << format_size_exact(bytes);
+  }
+}
+
 TEST(FormatDuration, CompactTwoUnits) {
   EXPECT_EQ(format_duration(Millis{0}), "0ms");
   EXPECT_EQ(format_duration(Millis{350}), "350ms");

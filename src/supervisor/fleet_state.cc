@@ -50,6 +50,14 @@ void FleetState::update_instance(const nlohmann::json& record) {
   instances_[{service, number, generation}] = record;
 }
 
+std::vector<nlohmann::json> FleetState::processes(const std::string& service) const {
+  std::vector<nlohmann::json> found;
+  for (const auto& [key, record] : instances_) {
+    if (std::get<0>(key) == service) found.push_back(record);
+  }
+  return found;
+}
+
 nlohmann::json FleetState::status(WallTime now) const {
   const double now_s = to_unix_seconds(now);
   nlohmann::json services = nlohmann::json::array();

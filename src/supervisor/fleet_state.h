@@ -7,6 +7,7 @@
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "core/config.h"
 #include "core/time_format.h"
@@ -20,6 +21,8 @@ class FleetState {
 
   bool has_snapshot() const { return has_snapshot_; }
   const Config& config() const { return config_; }
+  // Every known process of `service` (both of a recycling instance), in instance order.
+  std::vector<nlohmann::json> processes(const std::string& service) const;
   // The `status` answer: every instance with its uptime at `now`, in configuration order.
   nlohmann::json status(WallTime now) const;
 

@@ -43,6 +43,16 @@ Status Supervisor::init() {
       [this](std::string_view line) { on_controller_line(line); },
       [this](std::string_view) { done_ = true; });  // the controller is gone or stopping us
 
+  auto log = AppendLog::open(options_.state_dir + "/events.jsonl", 0600);
+  if (!log) return log.error();
+  events_log_.emplace(std::move(*log));
+  auto timer = TimerFd::create();
+  if (!timer) return timer.error();
+  sample_timer_.emplace(std::move(*timer));
+  if (Status s = loop_->add(sample_timer_->fd(), EPOLLIN, [this](uint32_t) { on_sample_timer(); }); !s) {
+    return s;
+  }
+
   control_path_ = options_.state_dir + "/control.sock";
   auto listener = listen_unix(control_path_, 0600);
   if (!listener) return listener.error();
@@ -66,8 +76,16 @@ int Supervisor::run() {
 void Supervisor::on_controller_line(std::string_view line) {
   auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!message.is_discarded() && message.value("type", "") == "reply") on_controller_reply(message);
+  const bool first = !fleet_.has_snapshot();
   if (message.is_discarded() || !fleet_.apply(message)) {
     std::cerr << "memvisor supervisor: ignored an unexpected message from the controller\n";
+    return;
+  }
+  if (first && fleet_.has_snapshot()) (void)sample_timer_->arm(std::chrono::steady_clock::now());
+  if (message.value("event", "") == "recycle_failed") {
+    // The rules may ask again for this instance's current process.
+    memory_.allow_again({message.value("service", ""), message.value("instance", 0),
+                         message.value("generation", 0)});
   }
 }
 
@@ -129,6 +147,7 @@ std::optional<nlohmann::json> Supervisor::handle_request(
       return nlohmann::json{{"ok", false}, {"error", "starting up; try again"}};
     }
     nlohmann::json status = fleet_.status(std::chrono::system_clock::now());
+    for (auto& record : status["instances"]) record["memory"] = memory_json(record);
     status["supervisor_pid"] = ::getpid();
     return nlohmann::json{{"ok", true}, {"status", std::move(status)}};
   }

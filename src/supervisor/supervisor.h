@@ -10,6 +10,9 @@
 #include <string>
 
 #include "os/event_loop.h"
+#include "os/files.h"
+#include "os/timer_fd.h"
+#include "supervisor/memory_watch.h"
 #include "os/line_channel.h"
 #include "os/signal_fd.h"
 #include "os/unique_fd.h"
@@ -42,6 +45,15 @@ class Supervisor {
                                                   const std::shared_ptr<LineChannel>& client);
   void on_controller_reply(const nlohmann::json& reply);
 
+  // Memory rules (supervisor_rules.cc).
+  void on_sample_timer();
+  void act(const RuleAction& action);
+  void check_totals();
+  void request_recycle(const std::string& service, int instance, const std::string& reason,
+                       bool urgent);
+  void log_event(nlohmann::json event);
+  nlohmann::json memory_json(const nlohmann::json& record) const;
+
   struct PendingRequest {
     std::weak_ptr<LineChannel> client;
     nlohmann::json client_id;
@@ -58,6 +70,9 @@ class Supervisor {
   std::map<int64_t, PendingRequest> pending_;
   int64_t next_request_id_ = 1;
   FleetState fleet_;
+  MemoryWatch memory_;
+  std::optional<TimerFd> sample_timer_;
+  std::optional<AppendLog> events_log_;
   bool done_ = false;
   int exit_code_ = 0;
 };

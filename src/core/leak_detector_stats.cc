@@ -1,0 +1,125 @@
+// Theil–Sen slope, autocorrelation-aware standard error and the t quantiles they need.
+#include "core/leak_detector_stats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace memvisor {
+namespace {
+
+double median_of(std::vector<double>& v) {
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  double m = *mid;
+  if (v.size() % 2 == 0) m = (m + *std::max_element(v.begin(), mid)) / 2;
+  return m;
+}
+
+}  // namespace
+
+double TrendFit::lower(double confidence) const {
+  if (!usable) return -std::numeric_limits<double>::infinity();
+  return slope - student_t_quantile(confidence, dof) * standard_error;
+}
+
+double TrendFit::upper(double confidence) const {
+  if (!usable) return std::numeric_limits<double>::infinity();
+  return slope + student_t_quantile(confidence, dof) * standard_error;
+}
+
+TrendFit fit_trend(std::span<const TrendPoint> points, std::vector<double>& scratch) {
+  TrendFit fit;
+  const size_t n = points.size();
+  if (n < 3) return fit;
+  scratch.clear();
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) {
+      const double dt = points[j].t - points[i].t;
+      if (dt > 0) scratch.push_back((points[j].y - points[i].y) / dt);
+    }
+  }
+  if (scratch.empty()) return fit;
+  fit.slope = median_of(scratch);
+
+  scratch.clear();
+  double t_mean = 0;
+  for (const auto& p : points) {
+    scratch.push_back(p.y - fit.slope * p.t);
+    t_mean += p.t;
+  }
+  t_mean /= static_cast<double>(n);
+  const double intercept = median_of(scratch);
+  fit.intercept = intercept;
+
+  double sxx = 0, rss = 0, lag1 = 0, previous = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double r = points[i].y - intercept - fit.slope * points[i].t;
+    sxx += (points[i].t - t_mean) * (points[i].t - t_mean);
+    rss += r * r;
+    if (i > 0) lag1 += r * previous;
+    previous = r;
+  }
+  if (sxx <= 0) return fit;
+  // A perfectly clean line has no residuals at all: its slope is exact.
+  const double rho = rss > 0 ? std::clamp(lag1 / rss, 0.0, 0.99) : 0.0;
+  const double n_eff = static_cast<double>(n) * (1 - rho) / (1 + rho);
+  fit.dof = n_eff - 2;
+  if (fit.dof < 1) return fit;
+  fit.standard_error = std::sqrt(rss / fit.dof / sxx);
+  fit.usable = true;
+  return fit;
+}
+
+double incomplete_beta(double a, double b, double x) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  // The continued fraction converges fast only below the mean; use the symmetry above it.
+  if (x > (a + 1) / (a + b + 2)) return 1 - incomplete_beta(b, a, 1 - x);
+  const double front =
+      std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) +
+               b * std::log1p(-x)) / a;
+  // Lentz's algorithm for the continued fraction (Numerical Recipes 6.4).
+  constexpr double kTiny = 1e-300;
+  double f = 1, c = 1, d = 0;
+  for (int i = 0; i <= 400; ++i) {
+    const double m = i / 2;
+    double numerator = 1;
+    if (i > 0 && i % 2 == 0) {
+      numerator = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m));
+    } else if (i > 0) {
+      numerator = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
+    }
+    d = 1 + numerator * d;
+    d = 1 / (std::abs(d) < kTiny ? kTiny : d);
+    c = 1 + numerator / c;
+    if (std::abs(c) < kTiny) c = kTiny;
+    f *= c * d;
+    if (std::abs(1 - c * d) < 1e-12) break;
+  }
+  return front * (f - 1);
+}
+
+double student_t_quantile(double p, double dof) {
+  if (p <= 0.5) return p == 0.5 ? 0 : -student_t_quantile(1 - p, dof);
+  const double tail = 1 - p;
+  const auto upper_tail = [dof](double t) {
+    return 0.5 * incomplete_beta(dof / 2, 0.5, dof / (dof + t * t));
+  };
+  double lo = 0, hi = 1;
+  while (upper_tail(hi) > tail && hi < 1e12) hi *= 2;
+  for (int i = 0; i < 200 && hi - lo > 1e-9 * hi; ++i) {
+    const double mid = (lo + hi) / 2;
+    (upper_tail(mid) > tail ? lo : hi) = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+bool significantly_greater(const TrendFit& a, const TrendFit& b, double confidence) {
+  if (!a.usable || !b.usable) return false;
+  const double se = std::hypot(a.standard_error, b.standard_error);
+  const double dof = std::min(a.dof, b.dof);
+  return a.slope - b.slope > student_t_quantile(confidence, dof) * se;
+}
+
+}  // namespace memvisor

@@ -1,0 +1,43 @@
+// Trend statistics behind the leak detector: a Theil–Sen slope with a t-interval whose width
+// accounts for autocorrelated residuals. Pure functions of numbers.
+#pragma once
+
+#include <span>
+#include <vector>
+
+namespace memvisor {
+
+struct TrendPoint {
+  double t = 0;  // hours
+  double y = 0;  // bytes
+};
+
+struct TrendFit {
+  double slope = 0;      // Theil–Sen: the median of the pairwise slopes, bytes per hour
+  double intercept = 0;  // median of y - slope * t
+  // Standard error of the slope. The residuals of a memory floor are rarely independent (steps,
+  // curvature, unfinished cycles all leave runs of same-signed residuals), so the variance is
+  // inflated by the lag-1 autocorrelation ρ: n_eff = n (1 - ρ) / (1 + ρ) (Santer et al. 2000).
+  double standard_error = 0;
+  double dof = 0;  // n_eff - 2; below 1 there is no evidence at all and `usable` is false
+  bool usable = false;
+
+  // The one-sided lower (or upper) confidence bound at `confidence`, e.g. 0.99.
+  double lower(double confidence) const;
+  double upper(double confidence) const;
+};
+
+// Fits a line through `points` (at least three distinct times). `scratch` is reused between calls
+// so that the detector allocates nothing in steady state.
+TrendFit fit_trend(std::span<const TrendPoint> points, std::vector<double>& scratch);
+
+// The regularized incomplete beta function I_x(a, b), and from it the quantile of Student's t
+// with `dof` (> 0, not necessarily whole) degrees of freedom.
+double incomplete_beta(double a, double b, double x);
+double student_t_quantile(double p, double dof);
+
+// True when `a` is significantly larger than `b` (one-sided, at `confidence`), judging both by
+// their standard errors. Unusable fits are never significantly different from anything.
+bool significantly_greater(const TrendFit& a, const TrendFit& b, double confidence);
+
+}  // namespace memvisor

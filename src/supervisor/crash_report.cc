@@ -1,0 +1,104 @@
+#include "supervisor/crash_report.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "core/config_json.h"
+#include "core/units.h"
+#include "os/files.h"
+
+namespace memvisor {
+namespace {
+
+std::string compact_time(WallTime time) {
+  // "2026-11-22T16:40:01.123Z" → "20261122-164001"
+  const std::string iso = format_rfc3339(time);
+  std::string out;
+  for (char c : iso.substr(0, 19)) {
+    if (c == 'T') {
+      out.push_back('-');
+    } else if (c != '-' && c != ':') {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+nlohmann::json values_json(const MemoryValues& v) {
+  return {{"rss", v.rss}, {"pss", v.pss}, {"uss", v.uss}, {"swap", v.swap}, {"anon", v.anon}};
+}
+
+std::string read_or(const std::string& path, const std::string& fallback) {
+  auto text = read_file(path);
+  return text ? *text : fallback;
+}
+
+}  // namespace
+
+Result<std::string> write_crash_report(const CrashReportInput& input) {
+  if (Status made = make_directories(input.incidents_dir, 0750); !made) return made.error();
+  const RuleAction& action = input.action;
+  const std::string label = fmt::format("{}.{}", action.service, action.instance);
+  const std::string base =
+      fmt::format("{}/memvisor-crash-{}-{}", input.incidents_dir, compact_time(input.time), label);
+  const std::string proc = fmt::format("{}/{}", input.proc_root, action.pid);
+
+  // Read /proc first: the process is about to be stopped.
+  std::string cmdline = read_or(proc + "/cmdline", "");
+  for (char& c : cmdline) c = c == '\0' ? ' ' : c;
+  const std::string status = read_or(proc + "/status", "(unreadable)");
+
+  nlohmann::json samples = nlohmann::json::array();
+  MemoryValues last;
+  if (input.samples != nullptr) {
+    for (const TimedSample& sample : *input.samples) {
+      nlohmann::json row = values_json(sample.values);
+      row["t_s"] = sample.t_s;
+      samples.push_back(std::move(row));
+    }
+    if (!input.samples->empty()) last = input.samples->back().values;
+  }
+  nlohmann::json rule = {{"rule", action.decision.rule},
+                         {"metric", action.decision.metric},
+                         {"value", action.decision.value},
+                         {"threshold", action.decision.threshold}};
+  nlohmann::json report = {
+      {"ts", format_rfc3339(input.time)},
+      {"service", action.service},
+      {"instance", action.instance},
+      {"generation", action.generation},
+      {"pid", action.pid},
+      {"rule", rule},
+      {"message", action.decision.message},
+      {"memory", values_json(last)},
+      {"process", {{"cmdline", cmdline}, {"status", status}}},
+      {"samples", samples},
+  };
+  if (input.service != nullptr) {
+    Config one;
+    one.services.push_back(*input.service);
+    report["config"] = config_to_json(one)["services"][0];
+  }
+  const std::string json_path = base + ".json";
+  if (Status s = write_file_atomically(json_path, report.dump(2) + "\n", 0640); !s) return s.error();
+
+  std::string summary = fmt::format(
+      "memvisor crash report: {} (pid {}, generation {})\n"
+      "time:       {}\n"
+      "rule:       critical = {} ({})\n"
+      "memory:     rss {}, pss {}, uss {}, swap {}\n"
+      "what:       {}\n"
+      "action:     stopped at once (no surge); it restarts per its restart policy\n"
+      "command:    {}\n"
+      "samples:    {} kept in {}\n",
+      label, action.pid, action.generation, format_rfc3339(input.time),
+      format_size(static_cast<uint64_t>(action.decision.threshold)), action.decision.metric,
+      format_size(last.rss), format_size(last.pss), format_size(last.uss), format_size(last.swap),
+      action.decision.message, cmdline, samples.size(), json_path);
+  if (Status s = write_file_atomically(base + "-summary.txt", summary, 0640); !s) return s.error();
+  return json_path;
+}
+
+}  // namespace memvisor

@@ -1,0 +1,85 @@
+#include "supervisor/memory_watch.h"
+
+#include <iostream>
+
+namespace memvisor {
+
+double MemoryWatch::next_due(const FleetState& fleet) const {
+  double earliest = -1;
+  for (const ServiceConfig& service : fleet.config().services) {
+    auto due = next_due_.find(service.name);
+    const double t = due == next_due_.end() ? 0 : due->second;
+    if (earliest < 0 || t < earliest) earliest = t;
+  }
+  return earliest;
+}
+
+std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall, const FleetState& fleet) {
+  std::vector<RuleAction> actions;
+  const double wall_s = to_unix_seconds(wall);
+  std::map<Key, Watched> still_running;
+  for (const ServiceConfig& service : fleet.config().services) {
+    double& due = next_due_[service.name];
+    const bool sample_now = now_s >= due;
+    if (sample_now) due = now_s + static_cast<double>(service.memory.interval.count()) / 1000;
+
+    for (const nlohmann::json& record : fleet.processes(service.name)) {
+      const int pid = record.value("pid", 0);
+      const std::string state = record.value("state", "");
+      if (pid == 0 || (state != "running" && state != "starting")) continue;
+      const Key key{service.name, record.value("instance", 0), record.value("generation", 0)};
+      auto found = watched_.find(key);
+      Watched watched = found != watched_.end() ? std::move(found->second) : Watched{};
+      if (!watched.seen) {
+        watched.seen = true;
+        watched.started_at_s = record.value("started_at", wall_s);
+        watched.rules.emplace(service, std::uniform_real_distribution<double>(0, 1)(random_));
+      }
+      if (sample_now) {
+        auto sample = service.memory.tree ? reader_.read_tree(pid, record.value("start_ticks", 0ULL))
+                                          : reader_.read_process(pid, record.value("start_ticks", 0ULL));
+        if (sample) {
+          if (reader_.last_read_fell_back() && !fallback_logged_) {
+            fallback_logged_ = true;
+            std::cerr << "memvisor: reading memory from status/statm, not smaps_rollup ("
+                      << reader_.fallback_reason() << "): PSS and USS are approximations\n";
+          }
+          MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
+          const double t = wall_s - watched.started_at_s;
+          watched.samples.push_back({t, values});
+          if (watched.samples.size() > kMaxSamples) watched.samples.pop_front();
+          // Rules judge the instance that serves; a replacement is measured, not judged yet.
+          if (record.value("role", "primary") == "primary") {
+            std::vector<RuleDecision> decisions = watched.rules->on_sample(t, values);
+            auto progress = watched.rules->on_progress(t, record.value("requests", 0LL));
+            decisions.insert(decisions.end(), progress.begin(), progress.end());
+            for (auto& decision : decisions) {
+              actions.push_back({service.name, std::get<1>(key), std::get<2>(key), pid, std::move(decision)});
+            }
+          }
+        }
+      }
+      still_running.emplace(key, std::move(watched));
+    }
+  }
+  // Processes that are gone take their series with them (incidents copy what they need first).
+  watched_ = std::move(still_running);
+  return actions;
+}
+
+const std::deque<TimedSample>* MemoryWatch::series(const Key& key) const {
+  auto found = watched_.find(key);
+  return found == watched_.end() ? nullptr : &found->second.samples;
+}
+
+const ProcessRules* MemoryWatch::rules(const Key& key) const {
+  auto found = watched_.find(key);
+  return found == watched_.end() || !found->second.rules ? nullptr : &*found->second.rules;
+}
+
+void MemoryWatch::allow_again(const Key& key) {
+  auto found = watched_.find(key);
+  if (found != watched_.end() && found->second.rules) found->second.rules->allow_again();
+}
+
+}  // namespace memvisor

@@ -1,0 +1,69 @@
+// Measuring every process of the fleet on its service's interval and running the memory rules on
+// the samples. Keeps a bounded time series per process for incident reports and status.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/memory_rules.h"
+#include "core/time_format.h"
+#include "os/memory_reader.h"
+#include "supervisor/fleet_state.h"
+
+namespace memvisor {
+
+struct TimedSample {
+  double t_s = 0;  // seconds since the process started
+  MemoryValues values;
+};
+
+// What the rules asked for, with everything the supervisor needs to act on it.
+struct RuleAction {
+  std::string service;
+  int instance = 0;
+  int generation = 0;
+  int pid = 0;
+  RuleDecision decision;
+};
+
+class MemoryWatch {
+ public:
+  explicit MemoryWatch(std::string proc_root = kProcRoot) : reader_(std::move(proc_root)) {}
+
+  // Samples every process whose service is due at `now` (steady seconds) and returns the rule
+  // decisions. `fleet` gives the processes; their records carry pid and start_ticks.
+  std::vector<RuleAction> sample_due(double now_s, WallTime wall, const FleetState& fleet);
+  // When the next service is due (steady seconds), given the config.
+  double next_due(const FleetState& fleet) const;
+
+  // The retained series and last values of a process, for status and incident reports.
+  using Key = std::tuple<std::string, int, int>;  // service, instance, generation
+  const std::deque<TimedSample>* series(const Key& key) const;
+  const ProcessRules* rules(const Key& key) const;
+  // A recycle the controller refused or that failed may be asked for again.
+  void allow_again(const Key& key);
+
+  // Samples kept per process: a day at 10 s, 1 h at 100 ms.
+  static constexpr size_t kMaxSamples = 8640;
+
+ private:
+  struct Watched {
+    std::optional<ProcessRules> rules;
+    std::deque<TimedSample> samples;
+    double started_at_s = 0;  // wall clock, from the controller
+    bool seen = false;
+  };
+
+  ProcMemoryReader reader_;
+  std::map<Key, Watched> watched_;
+  std::map<std::string, double> next_due_;  // per service
+  std::mt19937_64 random_{std::random_device{}()};
+  bool fallback_logged_ = false;
+};
+
+}  // namespace memvisor

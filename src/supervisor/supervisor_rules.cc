@@ -1,0 +1,150 @@
+// The supervisor's memory loop: sample on each service's interval, run the rules, and act on
+// their decisions through events, crash reports and recycle requests to the controller.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "core/event.h"
+#include "core/units.h"
+#include "supervisor/crash_report.h"
+#include "supervisor/supervisor.h"
+
+namespace memvisor {
+namespace {
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+void Supervisor::on_sample_timer() {
+  sample_timer_->acknowledge();
+  if (!fleet_.has_snapshot()) return;
+  const double now = steady_seconds();
+  for (const RuleAction& action : memory_.sample_due(now, std::chrono::system_clock::now(), fleet_)) {
+    act(action);
+  }
+  check_totals();
+  const double next = memory_.next_due(fleet_);
+  const auto delay = std::chrono::duration<double>(std::max(0.0, next - now));
+  (void)sample_timer_->arm(std::chrono::steady_clock::now() +
+                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay));
+}
+
+void Supervisor::act(const RuleAction& action) {
+  const RuleDecision& d = action.decision;
+  nlohmann::json event = {{"event", "rule"},        {"service", action.service},
+                          {"instance", action.instance}, {"pid", action.pid},
+                          {"generation", action.generation}, {"reason", d.rule},
+                          {"rule", d.rule},          {"action", d.action},
+                          {"metric", d.metric},      {"value", d.value},
+                          {"threshold", d.threshold}, {"message", d.message}};
+  if (d.slope_bytes_per_hour) event["slope_bytes_per_hour"] = *d.slope_bytes_per_hour;
+  if (d.confidence) event["confidence"] = *d.confidence;
+
+  if (d.action == "critical") {
+    const ServiceConfig* service = nullptr;
+    for (const auto& s : fleet_.config().services) {
+      if (s.name == action.service) service = &s;
+    }
+    CrashReportInput input;
+    input.incidents_dir = options_.state_dir + "/incidents";
+    input.time = std::chrono::system_clock::now();
+    input.service = service;
+    input.action = action;
+    input.samples = memory_.series({action.service, action.instance, action.generation});
+    auto written = write_crash_report(input);
+    if (written) {
+      event["report"] = *written;
+    } else {
+      std::cerr << "memvisor: cannot write the crash report: " << written.error().describe() << "\n";
+    }
+  }
+  log_event(event);
+  if (d.action == "recycle" || d.action == "critical") {
+    request_recycle(action.service, action.instance, d.rule, d.action == "critical");
+  }
+}
+
+void Supervisor::check_totals() {
+  // Only one total-driven recycle at a time per scope: wait until none is under way, then
+  // re-measure. Members are the primaries with a recent sample.
+  struct Member {
+    std::string service;
+    int instance;
+    MemoryValues values;
+  };
+  auto members_of = [&](const ServiceConfig* only, bool& busy) {
+    std::vector<Member> members;
+    for (const ServiceConfig& service : fleet_.config().services) {
+      if (only != nullptr && &service != only) continue;
+      for (const auto& record : fleet_.processes(service.name)) {
+        if (record.value("recycling", false) || record.value("role", "") == "replacement") busy = true;
+        if (record.value("role", "") != "primary" || record.value("pid", 0) == 0) continue;
+        const auto* series = memory_.series(
+            {service.name, record.value("instance", 0), record.value("generation", 0)});
+        if (series == nullptr || series->empty()) continue;
+        members.push_back({service.name, record.value("instance", 0), series->back().values});
+      }
+    }
+    return members;
+  };
+  auto enforce = [&](const SizeRule& rule, MemoryMetric metric, const ServiceConfig* only,
+                     const std::string& scope) {
+    bool busy = false;
+    const auto members = members_of(only, busy);
+    if (busy) return;
+    std::vector<MemoryValues> values;
+    for (const auto& m : members) values.push_back(m.values);
+    uint64_t sum = 0;
+    const auto victim = choose_total_victim(rule, metric, values, &sum);
+    if (!victim) return;
+    const Member& chosen = members[*victim];
+    const std::string metric_name(to_string(rule.metric.value_or(metric)));
+    log_event({{"event", "rule"}, {"service", chosen.service}, {"instance", chosen.instance},
+               {"pid", 0}, {"reason", "total"}, {"rule", "total"}, {"action", "recycle"},
+               {"metric", metric_name}, {"value", sum}, {"threshold", rule.size}, {"scope", scope},
+               {"message", fmt::format("{} total {} {} is above {}: recycling the largest ({} private)",
+                                       scope, metric_name, format_size(sum), format_size(rule.size),
+                                       format_size(chosen.values.uss))}});
+    request_recycle(chosen.service, chosen.instance, "total", false);
+  };
+  for (const ServiceConfig& service : fleet_.config().services) {
+    if (service.memory.total) enforce(*service.memory.total, service.memory.metric, &service, service.name);
+  }
+  if (fleet_.config().supervisor.total) {
+    enforce(*fleet_.config().supervisor.total, MemoryMetric::pss, nullptr, "supervisor");
+  }
+}
+
+void Supervisor::request_recycle(const std::string& service, int instance, const std::string& reason,
+                                 bool urgent) {
+  if (!controller_ || controller_->closed()) return;
+  nlohmann::json request = {{"type", "request"}, {"id", next_request_id_++}, {"action", "recycle"},
+                            {"service", service},  {"instance", instance},   {"reason", reason},
+                            {"urgent", urgent}};
+  controller_->send_line(request.dump());
+}
+
+void Supervisor::log_event(nlohmann::json event) {
+  event["ts"] = format_rfc3339(std::chrono::system_clock::now());
+  if (events_log_) (void)events_log_->append_line(event.dump());
+  std::cerr << "memvisor: " << human_line(event_from_json(event)) << "\n";
+}
+
+nlohmann::json Supervisor::memory_json(const nlohmann::json& record) const {
+  const MemoryWatch::Key key{record.value("service", ""), record.value("instance", 0),
+                             record.value("generation", 0)};
+  const auto* series = memory_.series(key);
+  if (series == nullptr || series->empty()) return nullptr;
+  const MemoryValues& v = series->back().values;
+  nlohmann::json json = {{"rss", v.rss}, {"pss", v.pss}, {"uss", v.uss}, {"swap", v.swap}};
+  if (const ProcessRules* rules = memory_.rules(key); rules != nullptr && rules->leak_assessment()) {
+    json["leak_slope_bytes_per_hour"] = rules->leak_assessment()->slope_bytes_per_hour;
+  }
+  return json;
+}
+
+}  // namespace memvisor
