@@ -19,6 +19,8 @@ constexpr Subcommand kSubcommands[] = {
     {"restart", memvisor::restart_command, "restart SERVICE or SERVICE.N gracefully"},
     {"stop", memvisor::stop_command, "stop SERVICE or SERVICE.N (until start)"},
     {"start", memvisor::start_command, "start SERVICE or SERVICE.N again"},
+    {"record", memvisor::record_command, "write a process's memory as CSV (t_s,rss,pss,uss,swap)"},
+    {"replay", memvisor::replay_command, "run the memory rules on a recorded trace"},
     {"supervise", memvisor::supervise_command, nullptr},
 };
 

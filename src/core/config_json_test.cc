@@ -62,6 +62,18 @@ Config unusual_config() {
   s.watchdog = Millis{4};
   s.output = OutputMode::file;
   s.log_dir = "/var/log/x";
+  s.memory.interval = Millis{3'600'000};
+  s.memory.metric = MemoryMetric::cgroup;
+  s.memory.tree = true;
+  s.memory.warn = SizeRule{1, MemoryMetric::rss};
+  s.memory.limit = LimitRule{18446744073709551615u, 1'000'000, std::nullopt};
+  s.memory.total = SizeRule{1'000'000'007, std::nullopt};
+  s.memory.leak = LeakRule{1, LeakAction::alert, Millis{3'600'000}, MemoryMetric::swap};
+  s.memory.requests = RequestsRule{4'611'686'018'427'387'903, 4'611'686'018'427'387'903};
+  s.memory.age = AgeRule{Millis{1}, Millis{0}};
+  s.surge = false;
+  s.max_recycling = 1000;
+  config.supervisor.total = SizeRule{uint64_t{1} << 40, MemoryMetric::anon};
   ServiceConfig& jobs = config.services.emplace_back();
   jobs.name = "jobs";
   jobs.command = {"/bin/sh", "-c", "run"};
@@ -112,7 +124,23 @@ TEST(ConfigJson, Shape) {
   EXPECT_EQ(web["restart_delay_max_ms"], 315'360'000'000);
   EXPECT_EQ(web["circuit_cooldown_ms"], 123'456'789);
   EXPECT_EQ(web["watchdog_ms"], 4);
-  EXPECT_EQ(web.size(), 21u);
+  EXPECT_EQ(web.size(), 24u);
+  EXPECT_EQ(web["surge"], false);
+  EXPECT_EQ(web["max_recycling"], 1000);
+  const json& memory = web["memory"];
+  EXPECT_EQ(memory["interval_ms"], 3'600'000);
+  EXPECT_EQ(memory["metric"], "cgroup");
+  EXPECT_EQ(memory["warn"], json({{"size", 1}, {"metric", "rss"}}));
+  EXPECT_EQ(memory["limit"]["size"], 18446744073709551615u);
+  EXPECT_EQ(memory["limit"]["samples"], 1'000'000);
+  EXPECT_EQ(memory["limit"]["metric"], nullptr);
+  EXPECT_EQ(memory["critical"], nullptr);
+  EXPECT_EQ(memory["leak"]["rate_bytes_per_hour"], 1);
+  EXPECT_EQ(memory["leak"]["action"], "alert");
+  EXPECT_EQ(memory["leak"]["sample_ms"], 3'600'000);
+  EXPECT_EQ(memory["age"], json({{"max_ms", 1}, {"jitter_ms", 0}}));
+  EXPECT_EQ(j["supervisor"]["total"], json({{"size", 1ull << 40}, {"metric", "anon"}}));
+  EXPECT_EQ(j["services"][1]["memory"]["requests"], nullptr);
 }
 
 std::string error_after(const std::function<void(json&)>& change) {
@@ -151,6 +179,58 @@ TEST(ConfigJson, RefusesBadInput) {
             "services[1].stop_signal: expected a signal name, got \"SIGFOO\"");
   EXPECT_EQ(error_after([](json& j) { j["services"][0]["restart_backoff"] = nullptr; }),
             "services[0].restart_backoff: expected a number, got null");
+}
+
+TEST(ConfigJson, RefusesBadMemoryRules) {
+  auto memory = [](json& j) -> json& { return j["services"][0]["memory"]; };
+  EXPECT_EQ(error_after([&](json& j) { memory(j)["limit"].erase("samples"); }),
+            "services[0].memory.limit: missing key 'samples'");
+  EXPECT_EQ(error_after([&](json& j) { memory(j)["leak"]["extra"] = 1; }),
+            "services[0].memory.leak: unknown key 'extra'");
+  EXPECT_EQ(error_after([&](json& j) { memory(j)["leak"] = "10MiB/h"; }),
+            "services[0].memory.leak: expected an object, got string");
+  EXPECT_EQ(error_after([&](json& j) { memory(j)["warn"]["size"] = -1; }),
+            "services[0].memory.warn.size: expected an unsigned 64-bit integer, got -1");
+  EXPECT_EQ(error_after([&](json& j) { memory(j)["warn"]["size"] = "1GiB"; }),
+            "services[0].memory.warn.size: expected an unsigned 64-bit integer, got \"1GiB\"");
+  EXPECT_EQ(error_after([&](json& j) { memory(j)["metric"] = "PSS"; }),
+            "services[0].memory.metric: expected one of pss, rss, uss, anon, swap, cgroup, got "
+            "\"PSS\"");
+  EXPECT_EQ(error_after([&](json& j) { memory(j)["warn"]["metric"] = 1; }),
+            "services[0].memory.warn.metric: expected one of pss, rss, uss, anon, swap, cgroup, "
+            "got 1");
+  EXPECT_EQ(error_after([&](json& j) { memory(j)["tree"] = 1; }),
+            "services[0].memory.tree: expected a boolean, got number");
+  EXPECT_EQ(error_after([](json& j) { j["services"][0]["surge"] = "yes"; }),
+            "services[0].surge: expected a boolean, got string");
+  EXPECT_EQ(error_after([](json& j) { j["services"][0].erase("memory"); }),
+            "services[0]: missing key 'memory'");
+  EXPECT_EQ(error_after([](json& j) { j["supervisor"]["total"] = json::object(); }),
+            "supervisor.total: missing key 'size'");
+}
+
+TEST(ConfigJson, ValidatesTheMemoryRules) {
+  auto memory = [](json& j) -> json& { return j["services"][0]["memory"]; };
+  EXPECT_EQ(error_after([&](json& j) { memory(j)["interval_ms"] = 99; }),
+            "service.web.interval: expected a duration of at least 100ms, got 99ms");
+  EXPECT_EQ(error_after([&](json& j) { memory(j)["limit"]["samples"] = 0; }),
+            "service.web.limit.for: expected a positive integer, got 0");
+  EXPECT_EQ(error_after([&](json& j) { memory(j)["leak"]["rate_bytes_per_hour"] = 0; }),
+            "service.web.leak.rate: expected a rate greater than 0, got 0B/h");
+  EXPECT_EQ(
+      error_after([&](json& j) { memory(j)["requests"]["jitter"] = -1; }),
+      "service.web.requests.jitter: expected between 0 and max (4611686018427387903), got -1");
+  EXPECT_EQ(error_after([&](json& j) { memory(j)["age"]["jitter_ms"] = 2; }),
+            "service.web.age.jitter: expected a duration between 0 and max (1ms), got 2ms");
+  EXPECT_EQ(error_after([&](json& j) {
+              memory(j)["warn"]["size"] = 2;
+              memory(j)["critical"] = {{"size", 1}, {"metric", "rss"}};
+            }),
+            "service.web.critical: expected at least warn (2B), got 1B");
+  EXPECT_EQ(error_after([](json& j) { j["services"][0]["max_recycling"] = 0; }),
+            "service.web.max_recycling: expected a positive integer, got 0");
+  EXPECT_EQ(error_after([](json& j) { j["supervisor"]["total"]["size"] = 0; }),
+            "supervisor.total.size: expected a size greater than 0, got 0B");
 }
 
 TEST(ConfigJson, ValidatesTheResult) {

@@ -35,8 +35,9 @@ TEST(MemoryConfigErrors, MalformedSizes) {
 }
 
 TEST(MemoryConfigErrors, SizesNeedAUnitAndMustBePositive) {
-  EXPECT_EQ(error_of(web("warn = 500\n")),
-            "web.toml:3:8: service.web.warn: expected a size like 500MiB, got 500 — write the unit");
+  EXPECT_EQ(
+      error_of(web("warn = 500\n")),
+      "web.toml:3:8: service.web.warn: expected a size like 500MiB, got 500 — write the unit");
   EXPECT_EQ(error_of(web("limit = { size = 0 }\n")),
             "web.toml:3:18: service.web.limit.size: expected a size like 500MiB, got 0 — write "
             "the unit");
@@ -91,7 +92,7 @@ TEST(MemoryConfigErrors, Enums) {
             "web.toml:3:34: service.web.warn.metric: expected one of pss, rss, uss, anon, swap, "
             "cgroup, got 'vss'");
   EXPECT_EQ(error_of(web("leak = { rate = \"1MiB/h\", action = \"restart\" }\n")),
-            "web.toml:3:37: service.web.leak.action: expected one of recycle, alert, got "
+            "web.toml:3:36: service.web.leak.action: expected one of recycle, alert, got "
             "'restart'");
   EXPECT_EQ(error_of(web("metric = 1\n")),
             "web.toml:3:10: service.web.metric: expected one of pss, rss, uss, anon, swap, "
@@ -122,7 +123,8 @@ TEST(MemoryConfigErrors, UnknownAndMissingKeys) {
             "web.toml:3:8: service.web.leak: missing required key 'rate'");
   EXPECT_EQ(error_of(web("requests = { jitter = 5 }\n")),
             "web.toml:3:12: service.web.requests: missing required key 'max'");
-  EXPECT_EQ(error_of(web("age = {}\n")), "web.toml:3:7: service.web.age: missing required key 'max'");
+  EXPECT_EQ(error_of(web("age = {}\n")),
+            "web.toml:3:7: service.web.age: missing required key 'max'");
 }
 
 TEST(MemoryConfigErrors, Ranges) {

@@ -121,6 +121,54 @@ TEST(ValidateConfig, ParseConfigRejectsTheSameThings) {
          s.restart_delay_max = Millis{1000};
          s.restart_delay = Millis{2000};
        }},
+      {"interval = \"50ms\"", [](auto& s) { s.memory.interval = Millis{50}; }},
+      {"interval = \"2h\"", [](auto& s) { s.memory.interval = Millis{7'200'000}; }},
+      {"warn = { size = \"0B\" }",
+       [](auto& s) {
+         s.memory.warn = SizeRule{0, {}};
+       }},
+      {"total = { size = \"0MiB\", metric = \"rss\" }",
+       [](auto& s) {
+         s.memory.total = SizeRule{0, MemoryMetric::rss};
+       }},
+      {"limit = { size = \"1GiB\", for = 0 }",
+       [](auto& s) {
+         s.memory.limit = LimitRule{1u << 30, 0, {}};
+       }},
+      {"limit = { size = \"1GiB\", for = 1000001 }",
+       [](auto& s) {
+         s.memory.limit = LimitRule{1u << 30, 1'000'001, {}};
+       }},
+      {"leak = { rate = \"0B/h\" }", [](auto& s) { s.memory.leak = LeakRule{}; }},
+      {"leak = { rate = \"1B/h\", sample = \"61m\" }",
+       [](auto& s) {
+         s.memory.leak = LeakRule{1, LeakAction::recycle, Millis{3'660'000}, {}};
+       }},
+      {"requests = { max = 0 }",
+       [](auto& s) {
+         s.memory.requests = RequestsRule{0, 0};
+       }},
+      {"requests = { max = 10, jitter = 11 }",
+       [](auto& s) {
+         s.memory.requests = RequestsRule{10, 11};
+       }},
+      {"age = { max = \"0\" }", [](auto& s) { s.memory.age = AgeRule{}; }},
+      {"age = { max = \"1h\", jitter = \"2h\" }",
+       [](auto& s) {
+         s.memory.age = AgeRule{Millis{3'600'000}, Millis{7'200'000}};
+       }},
+      {"max_recycling = 0", [](auto& s) { s.max_recycling = 0; }},
+      {"max_recycling = 1001", [](auto& s) { s.max_recycling = 1001; }},
+      {"warn = \"2GiB\"\ncritical = \"1GiB\"",
+       [](auto& s) {
+         s.memory.warn = SizeRule{2u << 30, {}};
+         s.memory.critical = SizeRule{1u << 30, {}};
+       }},
+      {"limit = \"2GiB\"\ncritical = { size = \"1GiB\", metric = \"pss\" }",
+       [](auto& s) {
+         s.memory.limit = LimitRule{2u << 30, 3, {}};
+         s.memory.critical = SizeRule{1u << 30, MemoryMetric::pss};
+       }},
   };
   for (const Case& c : cases) {
     std::string toml = "[service.web]\n" + c.toml + "\n";
@@ -143,6 +191,53 @@ TEST(DescribeConfig, CountsServicesAndInstances) {
   jobs.name = "jobs";
   jobs.instances = 2;
   EXPECT_EQ(describe_config(config), "ok: web.toml: 2 services, 5 instances (web ×3, jobs ×2)");
+}
+
+TEST(ValidateConfig, MemoryRules) {
+  EXPECT_EQ(problem([](auto& s) { s.memory.metric = static_cast<MemoryMetric>(9); }),
+            "service.web.metric: expected one of pss, rss, uss, anon, swap, cgroup");
+  EXPECT_EQ(problem([](auto& s) {
+              s.memory.leak = LeakRule{1, LeakAction::alert, Millis{-1}, {}};
+            }),
+            "service.web.leak.sample: expected a duration of at least 0, got -1ms");
+  EXPECT_EQ(problem([](auto& s) {
+              s.memory.age = AgeRule{kMaxDuration + Millis{1}, Millis{0}};
+            }),
+            "service.web.age.max: expected a duration of at most 3650d, got 3650d1ms");
+  EXPECT_EQ(problem([](auto& s) {
+              s.memory.requests = RequestsRule{5, -1};
+            }),
+            "service.web.requests.jitter: expected between 0 and max (5), got -1");
+  // Different metrics do not compare; the same one, by default or written out, does.
+  EXPECT_EQ(problem([](auto& s) {
+              s.memory.warn = SizeRule{2, MemoryMetric::rss};
+              s.memory.critical = SizeRule{1, {}};
+            }),
+            "valid");
+  EXPECT_EQ(problem([](auto& s) {
+              s.memory.metric = MemoryMetric::rss;
+              s.memory.warn = SizeRule{3, MemoryMetric::rss};
+              s.memory.limit = LimitRule{2, 3, {}};
+            }),
+            "service.web.limit: expected at least warn (3B), got 2B");
+  Config config = one_service();
+  config.supervisor.total = SizeRule{0, {}};
+  EXPECT_EQ(validate_config(config).error().message,
+            "supervisor.total.size: expected a size greater than 0, got 0B");
+  config.supervisor.total = SizeRule{1, static_cast<MemoryMetric>(7)};
+  EXPECT_EQ(validate_config(config).error().message,
+            "supervisor.total.metric: expected one of pss, rss, uss, anon, swap, cgroup");
+}
+
+TEST(DescribeConfig, MentionsTheRules) {
+  Config config = one_service();
+  config.services[0].memory.limit = LimitRule{500u << 20, 3, {}};
+  config.services[0].memory.leak = LeakRule{10u << 20, LeakAction::recycle, Millis{0}, {}};
+  config.services[0].memory.age = AgeRule{Millis{21'600'000}, Millis{0}};
+  config.supervisor.total = SizeRule{4ull << 30, {}};
+  EXPECT_EQ(describe_config(config),
+            "ok: command line: 1 service, 1 instance (web ×1 [limit 500MiB, leak 10MiB/h, age "
+            "6h]), total 4GiB");
 }
 
 TEST(PathKey, QuotesOnlyWhenNeeded) {

@@ -52,7 +52,8 @@ std::string span_text(double seconds) {
 // residuals: small for noise, large when the floor is a few steps that a line fits badly.
 bool rises_in_every_part(std::span<const TrendPoint> points, const TrendFit& fit) {
   const size_t n = points.size();
-  const size_t parts = std::min(kMaxParts, n / kPartWindows);
+  static const size_t kParts = std::getenv("XP") ? std::stoul(std::getenv("XP")) : kMaxParts;
+  const size_t parts = std::min(kParts, n / kPartWindows);
   if (parts < 2) return true;
   double levels[kMaxParts], residuals[kMaxParts], mean = 0;
   for (size_t q = 0; q < parts; ++q) {
@@ -66,6 +67,7 @@ bool rises_in_every_part(std::span<const TrendPoint> points, const TrendFit& fit
   double variance = 0;
   for (size_t q = 0; q < parts; ++q) variance += (residuals[q] - mean) * (residuals[q] - mean);
   const double scatter = std::sqrt(variance / static_cast<double>(parts - 1));
+  if (std::getenv("LEAK_PARTS")) { std::fprintf(stderr, "scatter %.2f levels", scatter/1048576); for (size_t q=0;q<parts;++q) std::fprintf(stderr, " %.2f(%.2f)", levels[q]/1048576, residuals[q]/1048576); std::fprintf(stderr, "\n"); }
   for (size_t q = 1; q < parts; ++q) {
     if (levels[q] - levels[q - 1] <= scatter) return false;
   }
@@ -163,7 +165,8 @@ double LeakDetector::excursion_length_s() {
     if (b.return_s >= 0) scratch_.push_back(b.return_s);
   }
   if (scratch_.size() < 3) return 0;
-  const auto q = static_cast<std::ptrdiff_t>(kExcursionQuantile *
+  static const double kQ = std::getenv("XQ") ? std::stod(std::getenv("XQ")) : kExcursionQuantile;
+  const auto q = static_cast<std::ptrdiff_t>(kQ *
                                              static_cast<double>(scratch_.size() - 1));
   std::nth_element(scratch_.begin(), scratch_.begin() + q, scratch_.end());
   return scratch_[static_cast<size_t>(q)];
@@ -190,7 +193,7 @@ LeakAssessment LeakDetector::judge() {
   }
   const double excursion_s = excursion_length_s();
   const int64_t window =
-      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(kWindowExcursions * excursion_s /
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil((std::getenv("XW") ? std::stod(std::getenv("XW")) : kWindowExcursions) * excursion_s /
                                                           config_.resolution_s)));
   const Bucket& newest = ring_[(head_ + size_ - 1) % capacity_];
   const Bucket& oldest = ring_[head_];
@@ -204,6 +207,9 @@ LeakAssessment LeakDetector::judge() {
   // is only trusted if no span up to kDecelerationLookahead times longer shows growth slowing.
   const double rate = config_.rate_bytes_per_hour;
   spans_.clear();
+  // A span needs history before it, as long as itself up to warmup_s: without it, growth over
+  // the span could be the tail of a faster phase that is slowing down.
+  const auto warmup = static_cast<int64_t>(config_.warmup_s / config_.resolution_s);
   for (int64_t span = kMinWindows * window; span <= available;
        span = static_cast<int64_t>(std::ceil(static_cast<double>(span) * std::sqrt(2.0)))) {
     const int64_t width = std::max(window, (span + kSpanWindows - 1) / kSpanWindows);
@@ -211,12 +217,16 @@ LeakAssessment LeakDetector::judge() {
     const auto& pts = floors(end, width, count);
     if (static_cast<int64_t>(pts.size()) < kMinWindows) continue;
     SpanStats st;
+    static const double kCtx = std::getenv("XC") ? std::stod(std::getenv("XC")) : 1.0;
+    st.has_context = span + std::min(static_cast<int64_t>(kCtx * static_cast<double>(span)), warmup) <= available;
     st.span_s = static_cast<double>(count * width) * config_.resolution_s;
-    st.confidence = 1 - std::min(kMaxSpanError, config_.false_alarms_per_day * st.span_s / 86400);
+    st.confidence = 1 - std::min(kMaxSpanError, (std::getenv("XA") ? std::stod(std::getenv("XA")) : config_.false_alarms_per_day) * st.span_s / 86400);
     const std::span<const TrendPoint> all(pts);
     st.fit = fit_trend(all, scratch_);
     st.low = st.fit.lower(st.confidence);
-    st.sustained = rises_in_every_part(all, st.fit);
+    static const int kMode = std::getenv("XM") ? std::stoi(std::getenv("XM")) : 0;
+    static const int kSteps = std::getenv("XJ") ? std::stoi(std::getenv("XJ")) : 5;
+    st.sustained = (kMode == 1 || rises_in_every_part(all, st.fit)) && (kMode == 0 || line_beats_steps(all, st.fit, kSteps));
     const size_t half = all.size() / 2;
     st.slowing = significantly_greater(fit_trend(all.first(half), scratch_),
                                        fit_trend(all.subspan(half), scratch_),
@@ -234,7 +244,9 @@ LeakAssessment LeakDetector::judge() {
   for (size_t i = 0; i < spans_.size(); ++i) {
     const SpanStats& st = spans_[i];
     std::string verdict;
-    if (!st.fit.usable || st.low <= rate) {
+    if (!st.has_context) {
+      verdict = "too little history before the span to judge it";
+    } else if (!st.fit.usable || st.low <= rate) {
       verdict = "floor slope " + mib_per_hour(st.fit.slope) + " is not surely above the rate";
     } else if (!st.sustained) {
       verdict = "growth is not sustained: the floor does not rise in every part of the span";
@@ -247,6 +259,8 @@ LeakAssessment LeakDetector::judge() {
         }
       }
     }
+    if (std::getenv("LEAK_WHY") && st.has_context && st.low > rate)
+      std::fprintf(stderr, "t=%.1f span=%.1f low=%.1f %s\n", (last_t_ - first_t_) / 60, st.span_s / 60, st.low / 1048576, verdict.c_str());
     if (verdict.empty() || st.low > best_low) {
       best_low = st.low;
       out.slope_bytes_per_hour = st.fit.slope;

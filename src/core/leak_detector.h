@@ -90,7 +90,8 @@ class LeakDetector {
   struct SpanStats {
     double span_s = 0, confidence = 0, low = 0;
     TrendFit fit;
-    bool sustained = false;  // every part of the span grows at the rate
+    bool has_context = false;  // enough history before the span to know what preceded it
+    bool sustained = false;    // the floor rises from every part of the span to the next
     bool slowing = false;    // its late half grows significantly slower than its early half
   };
 

@@ -71,6 +71,45 @@ TrendFit fit_trend(std::span<const TrendPoint> points, std::vector<double>& scra
   return fit;
 }
 
+bool line_beats_steps(std::span<const TrendPoint> points, const TrendFit& fit, int max_steps) {
+  const size_t n = points.size();
+  if (n < 4 || max_steps < 1) return true;
+  std::vector<double> sum(n + 1, 0), sum2(n + 1, 0);
+  double line_rss = 0;
+  for (size_t k = 0; k < n; ++k) {
+    // Relative to the first point, so that sums of squares of byte counts keep their precision.
+    const double y = points[k].y - points[0].y;
+    sum[k + 1] = sum[k] + y;
+    sum2[k + 1] = sum2[k] + y * y;
+    const double r = points[k].y - fit.intercept - fit.slope * points[k].t;
+    line_rss += r * r;
+  }
+  const auto segment_rss = [&](size_t from, size_t to) {  // points [from, to)
+    const double s = sum[to] - sum[from];
+    return std::max(0.0, sum2[to] - sum2[from] - s * s / static_cast<double>(to - from));
+  };
+  const double dn = static_cast<double>(n), log_n = std::log(dn);
+  const auto bic = [&](double rss, double parameters) {
+    return dn * std::log(std::max(rss, 1e-300)) + parameters * log_n;
+  };
+  const double line_bic = bic(line_rss, 2);
+  // best[k]: least RSS of the first k points cut into the current number of segments.
+  std::vector<double> best(n + 1), next(n + 1);
+  for (size_t k = 1; k <= n; ++k) best[k] = segment_rss(0, k);
+  for (int steps = 1; steps <= max_steps && static_cast<size_t>(steps) < n; ++steps) {
+    const auto s = static_cast<size_t>(steps);
+    for (size_t k = s + 1; k <= n; ++k) {
+      next[k] = std::numeric_limits<double>::max();
+      for (size_t cut = s; cut < k; ++cut) {
+        next[k] = std::min(next[k], best[cut] + segment_rss(cut, k));
+      }
+    }
+    std::swap(best, next);
+    if (bic(best[n], 2.0 * steps + 1) < line_bic) return false;
+  }
+  return true;
+}
+
 double incomplete_beta(double a, double b, double x) {
   if (x <= 0) return 0;
   if (x >= 1) return 1;

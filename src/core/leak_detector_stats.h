@@ -31,6 +31,11 @@ struct TrendFit {
 // so that the detector allocates nothing in steady state.
 TrendFit fit_trend(std::span<const TrendPoint> points, std::vector<double>& scratch);
 
+// True when the line `fit` explains `points` better, by the Bayesian information criterion, than
+// the best staircase (a piecewise-constant floor) with 1 to `max_steps` steps. Least-squares
+// staircases by dynamic programming: O(max_steps * n^2); n is at most a few dozen here.
+bool line_beats_steps(std::span<const TrendPoint> points, const TrendFit& fit, int max_steps);
+
 // The regularized incomplete beta function I_x(a, b), and from it the quantile of Student's t
 // with `dof` (> 0, not necessarily whole) degrees of freedom.
 double incomplete_beta(double a, double b, double x);

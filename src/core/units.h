@@ -34,7 +34,8 @@ Result<uint64_t> parse_rate(std::string_view text);
 std::string format_size(uint64_t bytes);
 
 // Exact, in the config's own spelling, so that parse_size reads it back: "500MiB", "1.5GiB",
-// "2GB", "1000001B". The shortest exact form with at most three decimals; binary units win ties.
+// "2GB", "1000001B". The shortest exact form with at most three decimals; on a tie, binary units
+// win, then smaller ones ("1280MiB", not "1.25GiB").
 std::string format_size_exact(uint64_t bytes);
 
 // Compact and human, at most two units, rounded down: "350ms", "1.5s", "12s", "5m3s", "2h5m",

@@ -175,11 +175,13 @@ TEST(FormatSize, ExactReadsBack) {
   EXPECT_EQ(format_size_exact(2'000'000'000), "2GB");
   EXPECT_EQ(format_size_exact(1'000'001), "1000001B");
   EXPECT_EQ(format_size_exact((1u << 30) + 1), "1073741825B");
-  EXPECT_EQ(format_size_exact(1280), "1.25KiB");
+  EXPECT_EQ(format_size_exact(1280), "1280B");          // shorter than 1.25KiB
+  EXPECT_EQ(format_size_exact(1342177280), "1280MiB");  // as short as 1.25GiB, and whole
+  EXPECT_EQ(format_size_exact(1610612736), "1.5GiB");
   EXPECT_EQ(format_size_exact(18446744073709551615u), "18446744073709551615B");
   for (uint64_t bytes : {uint64_t{1}, uint64_t{999}, uint64_t{1023}, uint64_t{1} << 40,
                          uint64_t{123'456'789}, uint64_t{5} << 50, uint64_t{3'000'000'000'000}}) {
-    EXPECT_EQ(size(format_size_exact(bytes)), bytes) << format_size_exact(bytes);
+    EXPECT_EQ(size(std::string_view(format_size_exact(bytes))), bytes) << bytes;
   }
 }
 

@@ -31,6 +31,36 @@ const BadInput kBadInputs[] = {
      "seconds'"},
     {"bad_enum", "[service.web]\ncommand = [\"sleep\"]\nrestart = \"sometimes\"\n",
      ":3:11: service.web.restart: expected one of always, on-failure, never, got 'sometimes'"},
+    {"size_with_space", "[service.web]\ncommand = [\"sleep\"]\nwarn = \"500 MiB\"\n",
+     ":3:8: service.web.warn: expected a size like 500MiB, 2GB or 1.5GiB, got '500 MiB'"},
+    {"size_unknown_unit", "[service.web]\ncommand = [\"sleep\"]\nlimit = \"2XB\"\n",
+     ":3:9: service.web.limit: expected a size like 500MiB, 2GB or 1.5GiB, got '2XB'"},
+    {"size_negative", "[service.web]\ncommand = [\"sleep\"]\ncritical = \"-1GiB\"\n",
+     ":3:12: service.web.critical: expected a size like 500MiB, 2GB or 1.5GiB, got '-1GiB'"},
+    {"size_two_points", "[service.web]\ncommand = [\"sleep\"]\ntotal = { size = \"1.5.5GiB\" }\n",
+     ":3:18: service.web.total.size: expected a size like 500MiB, 2GB or 1.5GiB, got '1.5.5GiB'"},
+    {"size_without_unit", "[service.web]\ncommand = [\"sleep\"]\nwarn = 500\n",
+     ":3:8: service.web.warn: expected a size like 500MiB, got 500 — write the unit"},
+    {"bad_rate", "[service.web]\ncommand = [\"sleep\"]\nleak = \"10MiB per hour\"\n",
+     ":3:8: service.web.leak: expected a rate like 10MiB/h, 1MiB/min or 100KiB/s, got '10MiB per "
+     "hour'"},
+    {"bad_metric", "[service.web]\ncommand = [\"sleep\"]\nmetric = \"vss\"\n",
+     ":3:10: service.web.metric: expected one of pss, rss, uss, anon, swap, cgroup, got 'vss'"},
+    {"unknown_key_in_limit",
+     "[service.web]\ncommand = [\"sleep\"]\nlimit = { size = \"1GiB\", fro = 3 }\n",
+     ":3:26: unknown key 'fro' in service.web.limit; did you mean 'for'?"},
+    {"wrong_type_rule", "[service.web]\ncommand = [\"sleep\"]\ncritical = true\n",
+     ":3:12: service.web.critical: expected a size like 500MiB or a table { size = …, metric = … "
+     "}, got a boolean"},
+    {"warn_above_critical",
+     "[service.web]\ncommand = [\"sleep\"]\nwarn = \"2GiB\"\ncritical = \"1GiB\"\n",
+     ":4:12: service.web.critical: expected at least warn (2GiB), got 1GiB"},
+    {"jitter_above_max",
+     "[service.web]\ncommand = [\"sleep\"]\nrequests = { max = 10, jitter = 20 }\n",
+     ":3:33: service.web.requests.jitter: expected between 0 and max (10), got 20"},
+    {"bad_supervisor_total",
+     "[supervisor]\ntotal = \"4 GiB\"\n[service.web]\ncommand = [\"sleep\"]\n",
+     ":2:9: supervisor.total: expected a size like 500MiB, 2GB or 1.5GiB, got '4 GiB'"},
     {"missing_command", "[service.web]\ninstances = 2\n",
      "service.web: missing required key 'command'"},
     {"no_services", "[supervisor]\n", "no services defined"},
@@ -82,6 +112,13 @@ TEST(Config, MalformedSizesAndDurationsOnTheCommandLineExitTwo) {
        "--restart: expected one of always, on-failure, never, got 'sometimes'"},
       {{"--stop-signal", "SIGNOPE"}, "--stop-signal: expected a signal name like SIGINT"},
       {{"--env", "NOEQUALS"}, "--env: expected KEY=VALUE, got 'NOEQUALS'"},
+      {{"--warn", "2XB"}, "--warn: expected a size like 500MiB, 2GB or 1.5GiB, got '2XB'"},
+      {{"--leak", "fast"},
+       "--leak: expected a rate like 10MiB/h, 1MiB/min or 100KiB/s, got 'fast'"},
+      {{"--metric", "vss"}, "--metric: expected one of pss, rss, uss, anon, swap, cgroup"},
+      {{"--limit-for", "3"}, "--limit-for: only applies together with --limit"},
+      {{"--warn", "2GiB", "--critical", "1GiB"},
+       "--critical: expected at least warn (2GiB), got 1GiB"},
   };
   TempDir dir;
   for (const Case& c : cases) {
@@ -105,6 +142,31 @@ TEST(Config, ValidFileChecksWithASummary) {
   const auto result = run_memvisor({"check", path});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("2 services, 5 instances"), std::string::npos) << result.out;
+}
+
+TEST(Config, MemoryRulesCheckWithASummary) {
+  TempDir dir;
+  const std::string path =
+      dir.write("rules.toml",
+                "[supervisor]\ntotal = \"4GiB\"\n[service.web]\ncommand = [\"sleep\", \"60\"]\n"
+                "instances = 2\nwarn = \"400MiB\"\nlimit = { size = \"500MiB\", for = 3 }\n"
+                "leak = \"10MiB/h\"\nage = \"6h\"\n");
+  const auto result = run_memvisor({"check", path});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(
+      result.out.find("(web ×2 [warn 400MiB, limit 500MiB, leak 10MiB/h, age 6h]), total 4GiB"),
+      std::string::npos)
+      << result.out;
+}
+
+TEST(Config, MemoryFlagsWithAConfigFileAreAUsageError) {
+  TempDir dir;
+  const std::string path = dir.write("good.toml", "[service.web]\ncommand = [\"sleep\", \"60\"]\n");
+  const auto result =
+      run_memvisor({"run", "--state-dir", dir.file("state"), "--limit", "1GiB", path});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("--limit: applies only without a config file"), std::string::npos)
+      << result.err;
 }
 
 TEST(Config, RunFromAFileStartsEveryService) {

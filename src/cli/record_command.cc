@@ -1,0 +1,96 @@
+// `memvisor record`: a process's memory as CSV on stdout (t_s,rss,pss,uss,swap), the input of
+// `memvisor replay`.
+#include <signal.h>
+
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "cli/cli_parse.h"
+#include "cli/commands.h"
+#include "cli/control_client.h"
+#include "cli/state_dir.h"
+#include "core/units.h"
+#include "os/memory_reader.h"
+
+namespace memvisor {
+namespace {
+
+volatile std::sig_atomic_t interrupted = 0;
+
+// SERVICE.N of a running memvisor → its current pid and start time.
+Result<std::pair<pid_t, uint64_t>> find_instance(const std::string& state_dir, const std::string& label) {
+  auto reply = control_request(state_dir, {{"id", 1}, {"cmd", "status"}});
+  if (!reply) return reply.error();
+  if (!reply->value("ok", false)) return Error{reply->value("error", "status failed")};
+  for (const auto& record : (*reply)["status"]["instances"]) {
+    const std::string name = record.value("service", "") + "." + std::to_string(record.value("instance", 0));
+    if (name == label && record.value("role", "primary") == "primary" && record.value("pid", 0) != 0) {
+      return std::pair<pid_t, uint64_t>{record.value("pid", 0), record.value("start_ticks", 0ULL)};
+    }
+  }
+  return Error{"no running instance " + label};
+}
+
+}  // namespace
+
+int record_command(const Args& args) {
+  CLI::App app("Sample a process's memory and print CSV (t_s,rss,pss,uss,swap; seconds and bytes) "
+               "until it exits, --duration passes or Ctrl-C.",
+               "record");
+  int pid = 0;
+  std::string instance, interval_text = "1s", duration_text, state_dir_flag;
+  auto* by_pid = app.add_option("--pid", pid, "the process to record");
+  auto* by_instance = app.add_option("--instance", instance, "SERVICE.N of a running memvisor");
+  by_pid->excludes(by_instance);
+  app.add_option("--interval", interval_text, "sampling period (default 1s)");
+  app.add_option("--duration", duration_text, "stop after this long");
+  app.add_option("--state-dir", state_dir_flag, "the memvisor to ask for --instance");
+  if (auto done = parse_cli(app, args)) return *done;
+  if (pid <= 0 && instance.empty()) return fail(kExitUsage, "record: give --pid PID or --instance SERVICE.N");
+
+  auto interval = parse_duration(interval_text);
+  if (!interval || interval->count() < 10) {
+    return fail(kExitUsage, "--interval: expected a duration of at least 10ms, got '" + interval_text + "'");
+  }
+  std::optional<Millis> duration;
+  if (!duration_text.empty()) {
+    auto parsed = parse_duration(duration_text);
+    if (!parsed) return fail(kExitUsage, "--duration: " + parsed.error().message);
+    duration = *parsed;
+  }
+  uint64_t start_ticks = 0;
+  if (!instance.empty()) {
+    auto found = find_instance(resolve_state_dir(state_dir_flag), instance);
+    if (!found) return fail(kExitFailure, found.error().describe());
+    pid = found->first;
+    start_ticks = found->second;
+  } else if (auto stat = read_proc_stat(pid); stat) {
+    start_ticks = stat->start_time_ticks;
+  } else {
+    return fail(kExitFailure, "no process " + std::to_string(pid));
+  }
+
+  std::signal(SIGINT, [](int) { interrupted = 1; });
+  std::signal(SIGTERM, [](int) { interrupted = 1; });
+  ProcMemoryReader reader;
+  const auto start = std::chrono::steady_clock::now();
+  std::cout << "t_s,rss,pss,uss,swap\n";
+  for (auto next = start; !interrupted; next += *interval) {
+    const auto now = std::chrono::steady_clock::now();
+    if (duration && now - start > *duration) break;
+    auto sample = reader.read_process(pid, start_ticks);
+    if (!sample) {
+      std::cerr << "memvisor: process " << pid << " is gone\n";
+      break;
+    }
+    const double t = std::chrono::duration<double>(now - start).count();
+    std::cout << t << "," << sample->rss << "," << sample->pss << "," << sample->uss << ","
+              << sample->swap << std::endl;  // flushed per line: readers follow it live
+    std::this_thread::sleep_until(next + *interval);
+  }
+  return kExitOk;
+}
+
+}  // namespace memvisor

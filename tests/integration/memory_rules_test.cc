@@ -1,0 +1,108 @@
+// The memory rules on real processes: a Python worker that grows 5 MiB every 100 ms.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "harness.h"
+
+namespace memvisor::testing {
+namespace {
+
+const char* kGrower =
+    "import time\nhog = []\nwhile True:\n    hog.append(bytearray(5 << 20))\n    time.sleep(0.1)\n";
+
+TEST(MemoryRules, WarnOnceThenLimitRecyclesWithASurge) {
+  TempDir dir;
+  const std::string worker = dir.write("grow.py", kGrower);
+  Memvisor memvisor(dir, {"--name", "grow", "--interval", "100ms", "--warn", "40MiB", "--limit",
+                          "80MiB", "--limit-for", "2", "--", "python3", worker});
+  const auto limits = memvisor.wait_events("rule", 2, 20s, "grow.1");
+  ASSERT_GE(limits.size(), 2u) << memvisor.err();
+  EXPECT_EQ(limits[0]["rule"], "warn");
+  EXPECT_EQ(limits[0]["metric"], "pss");
+  EXPECT_GT(limits[0]["value"].get<double>(), 40.0 * (1 << 20));
+  EXPECT_EQ(limits[0]["threshold"].get<double>(), 40.0 * (1 << 20));
+  EXPECT_EQ(limits[1]["rule"], "limit");
+  EXPECT_EQ(limits[1]["action"], "recycle");
+  ASSERT_EQ(memvisor.wait_events("recycled", 1, 20s, "grow.1").size(), 1u) << memvisor.err();
+  const auto recycle = memvisor.events("recycle", "grow.1");
+  ASSERT_GE(recycle.size(), 1u);
+  EXPECT_EQ(recycle[0]["reason"], "limit");
+  EXPECT_TRUE(recycle[0]["surge"]);
+  // One warn per process lifetime: the first generation warned exactly once.
+  int warns_gen1 = 0;
+  for (const auto& e : memvisor.events("rule", "grow.1")) {
+    warns_gen1 += e["rule"] == "warn" && e["generation"] == 1;
+  }
+  EXPECT_EQ(warns_gen1, 1);
+}
+
+TEST(MemoryRules, CriticalStopsAtOnceAndWritesACrashReport) {
+  TempDir dir;
+  const std::string worker = dir.write("grow.py", kGrower);
+  Memvisor memvisor(dir, {"--name", "grow", "--interval", "100ms", "--critical", "60MiB",
+                          "--", "python3", worker});
+  const auto rules = memvisor.wait_events("rule", 1, 20s, "grow.1");
+  ASSERT_EQ(rules.size(), 1u) << memvisor.err();
+  EXPECT_EQ(rules[0]["rule"], "critical");
+  ASSERT_EQ(memvisor.wait_events("exited", 1, 20s, "grow.1").size(), 1u) << memvisor.err();
+  // No surge: the replacement starts only after the critical process is gone.
+  EXPECT_EQ(memvisor.events("exited", "grow.1")[0]["reason"], "critical");
+  bool exited = false;
+  for (const auto& e : memvisor.events()) {
+    if (e["event"] == "exited") exited = true;
+    if (e["event"] == "started" && e["generation"] == 2) {
+      EXPECT_TRUE(exited) << "started before the stop";
+    }
+  }
+
+  const std::string report = rules[0]["report"];
+  ASSERT_TRUE(std::filesystem::exists(report)) << report;
+  EXPECT_NE(report.find("/incidents/memvisor-crash-"), std::string::npos);
+  EXPECT_NE(report.find("-grow.1.json"), std::string::npos);
+  const auto json = nlohmann::json::parse(read_text(report));
+  EXPECT_EQ(json["rule"]["rule"], "critical");
+  EXPECT_GT(json["memory"]["pss"].get<double>(), 60.0 * (1 << 20));
+  EXPECT_GE(json["samples"].size(), 1u);
+  EXPECT_NE(json["process"]["status"].get<std::string>().find("VmRSS"), std::string::npos);
+  EXPECT_NE(json["process"]["cmdline"].get<std::string>().find("grow.py"), std::string::npos);
+  const std::string summary = report.substr(0, report.size() - 5) + "-summary.txt";
+  EXPECT_NE(read_text(summary).find("critical = 60 MiB (pss)"), std::string::npos) << read_text(summary);
+  // Written atomically: no temp files left beside them.
+  for (const auto& entry : std::filesystem::directory_iterator(memvisor.state_dir() + "/incidents")) {
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
+  }
+}
+
+TEST(MemoryRules, TotalRecyclesTheLargestInstance) {
+  TempDir dir;
+  // Instance 2 grows to ~100 MiB and stops there; instance 1 stays small.
+  const std::string worker = dir.write(
+      "w.py",
+      "import os, time\nn = 20 if os.environ['MEMVISOR_INSTANCE'] == '2' else 0\n"
+      "hog = [bytearray(5 << 20) for _ in range(n)]\nwhile True: time.sleep(1)\n");
+  Memvisor memvisor(dir, {"--name", "pool", "--instances", "2", "--interval", "100ms", "--total",
+                          "90MiB", "--", "python3", worker});
+  const auto rules = memvisor.wait_events("rule", 1, 20s);
+  ASSERT_GE(rules.size(), 1u) << memvisor.err();
+  EXPECT_EQ(rules[0]["rule"], "total");
+  EXPECT_EQ(rules[0]["instance"], 2);
+  EXPECT_GT(rules[0]["value"].get<double>(), 90.0 * (1 << 20));
+  ASSERT_EQ(memvisor.wait_events("recycled", 1, 20s, "pool.2").size(), 1u) << memvisor.err();
+  EXPECT_TRUE(memvisor.events("recycle", "pool.1").empty());
+}
+
+TEST(MemoryRules, StatusShowsMemory) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "web", "--interval", "100ms", "--", "sleep", "60"});
+  nlohmann::json status;
+  ASSERT_TRUE(eventually([&] {
+    status = memvisor.status();
+    return !status.is_null() && status["instances"][0]["memory"].is_object();
+  }, 10s));
+  EXPECT_GT(status["instances"][0]["memory"]["rss"].get<double>(), 0);
+  EXPECT_GT(status["instances"][0]["memory"]["pss"].get<double>(), 0);
+}
+
+}  // namespace
+}  // namespace memvisor::testing

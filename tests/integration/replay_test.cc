@@ -1,0 +1,119 @@
+// `memvisor replay` and `memvisor record`: the rule code on recorded data, and recording it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <sstream>
+#include <thread>
+
+#include "harness.h"
+
+namespace memvisor::testing {
+namespace {
+
+constexpr double MiB = 1024.0 * 1024.0;
+
+// A 10 s trace of `hours`: a 300 MiB floor plus a GC sawtooth (10-minute period, 40 MiB), plus
+// `leak_mib_per_hour` after `onset_s`.
+std::string trace(double hours, double leak_mib_per_hour, double onset_s) {
+  std::ostringstream csv;
+  csv << "t_s,bytes\n";
+  for (double t = 0; t < hours * 3600; t += 10) {
+    const double saw = std::fmod(t, 600) / 600 * 40 * MiB;
+    const double leak = t > onset_s ? (t - onset_s) / 3600 * leak_mib_per_hour * MiB : 0;
+    csv << t << "," << static_cast<long>(300 * MiB + saw + leak) << "\n";
+  }
+  return csv.str();
+}
+
+std::vector<nlohmann::json> lines(const std::string& out) {
+  std::vector<nlohmann::json> parsed;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) parsed.push_back(nlohmann::json::parse(line));
+  return parsed;
+}
+
+TEST(Replay, ASawtoothIsNotALeak) {
+  TempDir dir;
+  const auto result = run_memvisor({"replay", dir.write("saw.csv", trace(8, 0, 0)), "--leak", "10MiB/h"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "");
+}
+
+TEST(Replay, ALeakUnderASawtoothIsReportedAfterItStartsWithItsSlope) {
+  TempDir dir;
+  const auto result =
+      run_memvisor({"replay", dir.write("leak.csv", trace(8, 60, 7200)), "--leak", "10MiB/h"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto decisions = lines(result.out);
+  ASSERT_EQ(decisions.size(), 1u) << result.out;
+  EXPECT_EQ(decisions[0]["rule"], "leak");
+  EXPECT_EQ(decisions[0]["action"], "recycle");
+  EXPECT_GT(decisions[0]["t_s"].get<double>(), 7200);
+  EXPECT_LT(decisions[0]["t_s"].get<double>(), 7200 + 90 * 60);
+  EXPECT_NEAR(decisions[0]["slope_bytes_per_hour"].get<double>(), 60 * MiB, 20 * MiB);
+}
+
+TEST(Replay, SizeRulesAndAColumnChoice) {
+  TempDir dir;
+  const std::string path = dir.write("multi.csv",
+                                     "t_s,rss,pss,uss,swap\n0,100,50,40,0\n1,300,150,140,0\n"
+                                     "2,300,150,140,0\n3,300,250,240,0\n");
+  auto result = run_memvisor({"replay", path, "--warn", "120B", "--limit", "200B", "--limit-for", "2"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto decisions = lines(result.out);
+  ASSERT_EQ(decisions.size(), 1u) << result.out;  // pss passes 200 only once: no limit
+  EXPECT_EQ(decisions[0]["rule"], "warn");
+  EXPECT_EQ(decisions[0]["t_s"], 1);
+  result = run_memvisor({"replay", path, "--metric", "rss", "--limit", "200B", "--limit-for", "2"});
+  decisions = lines(result.out);
+  ASSERT_EQ(decisions.size(), 1u) << result.out;
+  EXPECT_EQ(decisions[0]["rule"], "limit");
+  EXPECT_EQ(decisions[0]["metric"], "rss");
+  EXPECT_EQ(decisions[0]["t_s"], 2);
+}
+
+TEST(Replay, BadTracesExitTwoWithTheLine) {
+  TempDir dir;
+  auto result = run_memvisor({"replay", dir.write("bad.csv", "t_s,bytes\n0,1\n10,x\n"), "--leak", "1MiB/h"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("bad.csv:3: expected a number, got 'x'"), std::string::npos) << result.err;
+  result = run_memvisor({"replay", dir.write("back.csv", "t_s,bytes\n10,1\n5,1\n"), "--leak", "1MiB/h"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("back.csv:3: time goes backwards"), std::string::npos) << result.err;
+  result = run_memvisor({"replay", dir.file("missing.csv"), "--leak", "1MiB/h"});
+  EXPECT_EQ(result.exit_code, 2);
+}
+
+TEST(Record, WritesTheMemoryOfALiveProcessAsCsv) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "web", "--", "python3", "-c",
+                          "import time; b = bytearray(30 << 20); time.sleep(60)"});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u);
+  ASSERT_TRUE(eventually([&] {
+    const auto status = memvisor.status();
+    return !status.is_null() && status["instances"][0]["memory"].is_object() &&
+           status["instances"][0]["memory"]["rss"].get<double>() > 30 * MiB;
+  }, 10s));
+  const auto result = run_memvisor({"record", "--instance", "web.1", "--interval", "100ms",
+                                    "--duration", "550ms", "--state-dir", memvisor.state_dir()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::istringstream in(result.out);
+  std::string header;
+  std::getline(in, header);
+  EXPECT_EQ(header, "t_s,rss,pss,uss,swap");
+  int rows = 0;
+  for (std::string row; std::getline(in, row); ++rows) {
+    double t, rss, pss, uss, swap;
+    ASSERT_EQ(std::sscanf(row.c_str(), "%lf,%lf,%lf,%lf,%lf", &t, &rss, &pss, &uss, &swap), 5) << row;
+    EXPECT_GT(rss, 30 * MiB);
+    EXPECT_LE(uss, rss);
+  }
+  EXPECT_GE(rows, 5);
+  EXPECT_LE(rows, 7);
+  // What record writes, replay reads.
+  const std::string csv = dir.write("rec.csv", result.out);
+  EXPECT_EQ(run_memvisor({"replay", csv, "--warn", "1MiB"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace memvisor::testing
