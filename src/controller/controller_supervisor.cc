@@ -102,8 +102,10 @@ void Controller::on_supervisor_message(const nlohmann::json& message) {
   if (shutting_down_) return fail("memvisor is shutting down");
   std::vector<Instance*> targets;
   for (auto& instance : instances_) {
-    const bool primary = instance->replaces == nullptr && instance->state != InstanceState::retired;
-    if (primary && instance->service->name == service && (number == 0 || instance->number == number)) {
+    // A stop also reaches the replacement of a recycle under way; the rest act on primaries.
+    const bool eligible = instance->state != InstanceState::retired &&
+                          (instance->replaces == nullptr || action == "stop");
+    if (eligible && instance->service->name == service && (number == 0 || instance->number == number)) {
       targets.push_back(instance.get());
     }
   }

@@ -25,7 +25,7 @@ enum class LeakAction { recycle, alert };
 
 // A rule on one size: warn, critical, total.
 struct SizeRule {
-  uint64_t size = 0;  // bytes
+  uint64_t size = 0;                   // bytes
   std::optional<MemoryMetric> metric;  // empty: the service's `metric`
 };
 
@@ -104,7 +104,7 @@ struct ServiceConfig {
 };
 
 struct SupervisorConfig {
-  std::string state_dir;  // empty: default_state_dir()
+  std::string state_dir;          // empty: default_state_dir()
   std::optional<SizeRule> total;  // the sum over every instance of every service
 };
 

@@ -1,5 +1,5 @@
-// The config as JSON, to hand it from one process to another: a lossless round trip, durations
-// as integer milliseconds ("stop_timeout_ms"), signals by name, enums by their config spelling.
+// The config as JSON between processes, lossless: durations in ms ("stop_timeout_ms"), sizes in
+// bytes, signals by name, enums by their config spelling, an unset memory rule as null.
 #pragma once
 
 #include <nlohmann/json.hpp>

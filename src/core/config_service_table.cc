@@ -229,7 +229,8 @@ class ServiceReader {
   const toml::table& table_;
   std::string path_;
   bool shell_ = false;
-  std::map<std::string, toml::source_position, std::less<>> seen_;  // key → value position
+  // key → value position (for a size rule written as a table, its size)
+  std::map<std::string, toml::source_position, std::less<>> seen_;
 };
 
 }  // namespace

@@ -107,7 +107,7 @@ void LeakDetector::add(double t_s, double bytes) {
   const auto index = static_cast<int64_t>(std::floor(t_s / config_.resolution_s));
   if (has_open_ && index != open_.index) close_bucket();
   if (!has_open_) {
-    open_ = Bucket{index, bytes, t_s, -1};
+    open_ = Bucket{index, bytes, t_s, -1, -1};
     has_open_ = true;
   } else if (bytes < open_.min) {
     open_.min = bytes;
@@ -145,15 +145,20 @@ double LeakDetector::noise_width() {
 }
 
 void LeakDetector::record_returns(const Bucket& newest) {
-  // A return must go below the earlier level by more than noise, and by more than a leak at the
-  // threshold rate would have added meanwhile: a dip that such a leak outgrows releases nothing.
+  // An excursion of bucket b lasts until the signal is first back at b's level; it counts once
+  // the signal has gone clearly below that level: by more than noise, and by more than a leak
+  // at the threshold rate would have added meanwhile (a dip such a leak outgrows releases
+  // nothing). Timing it at the first crossing, not at the confirming drop, keeps a level just
+  // above the floor from looking like an excursion of several cycles.
   const double noise = kReturnNoiseWidths * noise_width();
   const double rate_per_s = config_.rate_bytes_per_hour / 3600;
   for (size_t k = 0; k < size_; ++k) {
     Bucket& b = ring_[(head_ + k) % capacity_];
+    if (b.return_s >= 0) continue;
     const double elapsed = newest.t_min - b.t_min;
-    if (b.return_s < 0 && newest.min < b.min - std::max(noise, rate_per_s * elapsed)) {
-      b.return_s = elapsed;
+    if (b.back_s < 0 && newest.min <= b.min) b.back_s = elapsed;
+    if (b.back_s >= 0 && newest.min < b.min - std::max(noise, rate_per_s * b.back_s)) {
+      b.return_s = b.back_s;
     }
   }
 }
@@ -164,6 +169,7 @@ double LeakDetector::excursion_length_s() {
     const Bucket& b = ring_[(head_ + k) % capacity_];
     if (b.return_s >= 0) scratch_.push_back(b.return_s);
   }
+  if (std::getenv("XR") && static_cast<int64_t>(last_t_ - first_t_) % 3600 < 30) { std::vector<double> v(scratch_); std::sort(v.begin(), v.end()); std::fprintf(stderr, "t=%.0f n=%zu:", (last_t_-first_t_)/60, v.size()); for (size_t i = v.size() > 20 ? v.size()-20 : 0; i < v.size(); ++i) std::fprintf(stderr, " %.1f", v[i]/60); std::fprintf(stderr, "\n"); }
   if (scratch_.size() < 3) return 0;
   static const double kQ = std::getenv("XQ") ? std::stod(std::getenv("XQ")) : kExcursionQuantile;
   const auto q = static_cast<std::ptrdiff_t>(kQ *
@@ -185,6 +191,37 @@ std::vector<TrendPoint>& LeakDetector::floors(int64_t end, int64_t width, int64_
   return points_;
 }
 
+double LeakDetector::floor_noise(int64_t width, int64_t end) {
+  // Robust spread of successive window minima over the whole history, trend and rare drops
+  // excluded by taking deviations from their median difference.
+  scratch_.clear();
+  double previous = 0;
+  int64_t previous_window = std::numeric_limits<int64_t>::min(), current = 0;
+  double lowest = std::numeric_limits<double>::max();
+  for (size_t k = 0; k <= size_; ++k) {
+    const Bucket* b = k < size_ ? &ring_[(head_ + k) % capacity_] : nullptr;
+    const int64_t window = b ? (b->index - end) / width - (b->index < end ? 1 : 0) : current + 1;
+    if (b && window == current) {
+      lowest = std::min(lowest, b->min);
+      continue;
+    }
+    if (lowest != std::numeric_limits<double>::max()) {
+      if (current == previous_window + 1) scratch_.push_back(lowest - previous);
+      previous = lowest;
+      previous_window = current;
+    }
+    current = window;
+    lowest = b ? b->min : lowest;
+  }
+  if (scratch_.size() < 8) return std::numeric_limits<double>::infinity();
+  auto mid = scratch_.begin() + static_cast<std::ptrdiff_t>(scratch_.size() / 2);
+  std::nth_element(scratch_.begin(), mid, scratch_.end());
+  const double median = *mid;
+  for (double& d : scratch_) d = std::abs(d - median);
+  std::nth_element(scratch_.begin(), mid, scratch_.end());
+  return 1.4826 * *mid / std::sqrt(2.0);
+}
+
 LeakAssessment LeakDetector::judge() {
   LeakAssessment out;
   if (last_t_ - first_t_ < config_.warmup_s) {
@@ -192,12 +229,26 @@ LeakAssessment LeakDetector::judge() {
     return out;
   }
   const double excursion_s = excursion_length_s();
-  const int64_t window =
+  int64_t window =
       std::max<int64_t>(1, static_cast<int64_t>(std::ceil((std::getenv("XW") ? std::stod(std::getenv("XW")) : kWindowExcursions) * excursion_s /
                                                           config_.resolution_s)));
   const Bucket& newest = ring_[(head_ + size_ - 1) % capacity_];
   const Bucket& oldest = ring_[head_];
   const int64_t end = newest.index + 1;
+  if (std::getenv("XS")) {
+    // The floor's resolution: the window width at which a slope over a given span is most
+    // precise. The spread of window minima shrinks with the width, slowly for Gaussian noise,
+    // fast when the floor is touched rarely (a fast sawtooth sampled slowly); the slope's error
+    // for a fixed span goes as spread * sqrt(width).
+    int64_t best = window;
+    double best_score = std::numeric_limits<double>::infinity();
+    for (int64_t w = window; w * 16 <= end - oldest.index; w *= 2) {
+      const double score = floor_noise(w, end) * std::sqrt(static_cast<double>(w));
+      if (std::getenv("XSD")) std::fprintf(stderr, "t=%.1f w=%ld noise=%.3f score=%.3f\n", (last_t_-first_t_)/60, w, floor_noise(w,end)/1048576, score/1048576);
+      if (score < best_score) best_score = score, best = w;
+    }
+    window = best;
+  }
   const int64_t first_index = static_cast<int64_t>(std::floor(first_t_ / config_.resolution_s));
   const int64_t available = end - std::max(oldest.index, first_index);
   out.floor_window_s = static_cast<double>(window) * config_.resolution_s;
@@ -218,7 +269,14 @@ LeakAssessment LeakDetector::judge() {
     if (static_cast<int64_t>(pts.size()) < kMinWindows) continue;
     SpanStats st;
     static const double kCtx = std::getenv("XC") ? std::stod(std::getenv("XC")) : 1.0;
+    static const double kShare = std::getenv("XH") ? std::stod(std::getenv("XH")) : -1;
+    if (kShare >= 0) {
+      // Start of the span, in buckets after the first sample's bucket.
+      const int64_t start = available - span;
+      st.has_context = static_cast<double>(std::max<int64_t>(0, warmup - start)) <= kShare * static_cast<double>(span);
+    } else {
     st.has_context = span + std::min(static_cast<int64_t>(kCtx * static_cast<double>(span)), warmup) <= available;
+    }
     st.span_s = static_cast<double>(count * width) * config_.resolution_s;
     st.confidence = 1 - std::min(kMaxSpanError, (std::getenv("XA") ? std::stod(std::getenv("XA")) : config_.false_alarms_per_day) * st.span_s / 86400);
     const std::span<const TrendPoint> all(pts);
@@ -228,9 +286,13 @@ LeakAssessment LeakDetector::judge() {
     static const int kSteps = std::getenv("XJ") ? std::stoi(std::getenv("XJ")) : 5;
     st.sustained = (kMode == 1 || rises_in_every_part(all, st.fit)) && (kMode == 0 || line_beats_steps(all, st.fit, kSteps));
     const size_t half = all.size() / 2;
+    if (std::getenv("XK")) {
+      st.slowing = fit_curvature(all).upper(kDecelerationConfidence) < 0;
+    } else {
     st.slowing = significantly_greater(fit_trend(all.first(half), scratch_),
                                        fit_trend(all.subspan(half), scratch_),
                                        kDecelerationConfidence);
+    }
     if (std::getenv("LEAK_DEBUG") && st.low > rate) {
       std::fprintf(stderr, "t=%.1f span=%.1f K=%zu w=%ld slope=%.1f se=%.2f dof=%.2f low=%.1f sus=%d slow=%d\n",
               (last_t_ - first_t_) / 60, st.span_s / 60, pts.size(), width, st.fit.slope / 1048576,

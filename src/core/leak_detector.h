@@ -84,7 +84,8 @@ class LeakDetector {
     int64_t index = 0;      // floor(t / resolution)
     double min = 0;         // lowest sample
     double t_min = 0;       // when it was seen
-    double return_s = -1;   // how long until the signal came back clearly below `min` (-1: not yet)
+    double back_s = -1;     // when the signal was first back at `min` (seconds after t_min; -1: not yet)
+    double return_s = -1;   // the excursion's length, once the signal went clearly below `min`
   };
 
   struct SpanStats {
@@ -99,6 +100,7 @@ class LeakDetector {
   void record_returns(const Bucket& newest);
   double noise_width();
   double excursion_length_s();
+  double floor_noise(int64_t width, int64_t end);
   LeakAssessment judge();
   // Minima of `count` windows of `width` buckets ending at bucket index `end` (exclusive).
   std::vector<TrendPoint>& floors(int64_t end, int64_t width, int64_t count);

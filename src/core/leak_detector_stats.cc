@@ -71,6 +71,66 @@ TrendFit fit_trend(std::span<const TrendPoint> points, std::vector<double>& scra
   return fit;
 }
 
+TrendFit fit_curvature(std::span<const TrendPoint> points) {
+  TrendFit fit;
+  const size_t n = points.size();
+  if (n < 4) return fit;
+  // Centre and scale time so that the normal equations are well conditioned.
+  double t_mean = 0, y_mean = 0;
+  for (const auto& p : points) t_mean += p.t, y_mean += p.y;
+  t_mean /= static_cast<double>(n);
+  y_mean /= static_cast<double>(n);
+  double scale = 0;
+  for (const auto& p : points) scale = std::max(scale, std::abs(p.t - t_mean));
+  if (scale <= 0) return fit;
+  double m[3][4] = {};  // augmented normal equations for y = a + b u + c u^2
+  for (const auto& p : points) {
+    const double u = (p.t - t_mean) / scale, x[3] = {1, u, u * u}, y = p.y - y_mean;
+    for (int i = 0; i < 3; ++i) {
+      for (int j = 0; j < 3; ++j) m[i][j] += x[i] * x[j];
+      m[i][3] += x[i] * y;
+    }
+  }
+  // Gauss–Jordan on a copy extended with the identity column for (X'X)^-1[2][2].
+  double a[3][5];
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 4; ++j) a[i][j] = m[i][j];
+    a[i][4] = i == 2 ? 1 : 0;
+  }
+  for (int c = 0; c < 3; ++c) {
+    int pivot = c;
+    for (int r = c + 1; r < 3; ++r) {
+      if (std::abs(a[r][c]) > std::abs(a[pivot][c])) pivot = r;
+    }
+    if (std::abs(a[pivot][c]) < 1e-12) return fit;
+    for (int j = 0; j < 5; ++j) std::swap(a[c][j], a[pivot][j]);
+    for (int r = 0; r < 3; ++r) {
+      if (r == c) continue;
+      const double f = a[r][c] / a[c][c];
+      for (int j = 0; j < 5; ++j) a[r][j] -= f * a[c][j];
+    }
+  }
+  const double coef[3] = {a[0][3] / a[0][0], a[1][3] / a[1][1], a[2][3] / a[2][2]};
+  const double inverse22 = a[2][4] / a[2][2];
+  double rss = 0, lag1 = 0, previous = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double u = (points[i].t - t_mean) / scale;
+    const double r = points[i].y - y_mean - (coef[0] + coef[1] * u + coef[2] * u * u);
+    rss += r * r;
+    if (i > 0) lag1 += r * previous;
+    previous = r;
+  }
+  const double rho = rss > 0 ? std::clamp(lag1 / rss, 0.0, 0.99) : 0.0;
+  const double n_eff = static_cast<double>(n) * (1 - rho) / (1 + rho);
+  fit.dof = n_eff - 3;
+  // d(slope)/dt = 2 c / scale^2 in the original time unit.
+  fit.slope = 2 * coef[2] / (scale * scale);
+  if (fit.dof < 1) return fit;
+  fit.standard_error = 2 * std::sqrt(rss / fit.dof * inverse22) / (scale * scale);
+  fit.usable = true;
+  return fit;
+}
+
 bool line_beats_steps(std::span<const TrendPoint> points, const TrendFit& fit, int max_steps) {
   const size_t n = points.size();
   if (n < 4 || max_steps < 1) return true;

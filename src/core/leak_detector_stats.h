@@ -31,6 +31,11 @@ struct TrendFit {
 // so that the detector allocates nothing in steady state.
 TrendFit fit_trend(std::span<const TrendPoint> points, std::vector<double>& scratch);
 
+// Least-squares parabola through `points`: `slope` of the result is the change of the slope
+// (bytes per hour, per hour; negative when growth slows down), with the same autocorrelation-aware
+// standard error. At least four points.
+TrendFit fit_curvature(std::span<const TrendPoint> points);
+
 // True when the line `fit` explains `points` better, by the Bayesian information criterion, than
 // the best staircase (a piecewise-constant floor) with 1 to `max_steps` steps. Least-squares
 // staircases by dynamic programming: O(max_steps * n^2); n is at most a few dozen here.

@@ -60,14 +60,16 @@ TEST(Readiness, WatchdogPingsKeepAWorkerAlive) {
   TempDir dir;
   // WATCHDOG_USEC tells the worker the interval, as systemd does.
   const std::string script = dir.write("pinger.sh",
-                                       "#!/bin/sh\n[ \"$WATCHDOG_USEC\" = 500000 ] || exit 9\n"
+                                       "#!/bin/sh\n[ \"$WATCHDOG_USEC\" = 1500000 ] || exit 9\n"
                                        "systemd-notify --ready\n"
                                        "while :; do systemd-notify WATCHDOG=1; sleep 0.1; done\n",
                                        true);
+  // Pings every 100 ms against a 1.5 s watchdog: slack for a loaded machine, and still more
+  // than two whole watchdog periods are watched.
   Memvisor memvisor(dir,
-                    {"--name", "dog", "--ready", "notify", "--watchdog", "500ms", "--", script});
+                    {"--name", "dog", "--ready", "notify", "--watchdog", "1500ms", "--", script});
   ASSERT_EQ(memvisor.wait_events("ready", 1, 10s, "dog.1").size(), 1u) << memvisor.err();
-  std::this_thread::sleep_for(2000ms);
+  std::this_thread::sleep_for(3500ms);
   EXPECT_TRUE(memvisor.events("watchdog_timeout").empty()) << memvisor.err();
   EXPECT_EQ(memvisor.events("started").size(), 1u);
 }
