@@ -25,8 +25,8 @@ std::string render_status(const nlohmann::json& status) {
     out += service.value("name", "?") + ": " + std::to_string(service.value("ready", 0)) + "/" +
            std::to_string(service.value("instances", 0)) + " ready\n";
   }
-  TextTable table(
-      {"SERVICE", "INSTANCE", "PID", "STATE", "UPTIME", "RESTARTS", "LAST EXIT", "STATUS"});
+  TextTable table({"SERVICE", "INSTANCE", "PID", "STATE", "UPTIME", "PSS", "RSS", "RESTARTS",
+                   "LAST EXIT", "STATUS"});
   for (const auto& record : status.value("instances", nlohmann::json::array())) {
     std::string uptime = "-";
     if (record.contains("uptime_s")) {
@@ -38,8 +38,15 @@ std::string render_status(const nlohmann::json& status) {
     if (record.contains("last_exit_reason") && last_exit != "-") {
       last_exit += " (" + record["last_exit_reason"].get<std::string>() + ")";
     }
+    std::string pss = "-", rss = "-";
+    if (record.contains("memory") && record["memory"].is_object() && pid != 0) {
+      pss = format_size(record["memory"].value("pss", uint64_t{0}));
+      rss = format_size(record["memory"].value("rss", uint64_t{0}));
+    }
+    std::string state = record.value("state", "?");
+    if (record.value("role", "") == "replacement") state += " (replacement)";
     table.add_row({record.value("service", "?"), std::to_string(record.value("instance", 0)),
-                   pid == 0 ? "-" : std::to_string(pid), record.value("state", "?"), uptime,
+                   pid == 0 ? "-" : std::to_string(pid), state, uptime, pss, rss,
                    std::to_string(record.value("restarts", 0)), last_exit,
                    cell(record, "status", "")});
   }

@@ -285,6 +285,13 @@ LeakAssessment LeakDetector::judge() {
     static const int kMode = std::getenv("XM") ? std::stoi(std::getenv("XM")) : 0;
     static const int kSteps = std::getenv("XJ") ? std::stoi(std::getenv("XJ")) : 5;
     st.sustained = (kMode == 1 || rises_in_every_part(all, st.fit)) && (kMode == 0 || line_beats_steps(all, st.fit, kSteps));
+    if (!st.has_context && std::getenv("XO")) {
+      const auto& before = floors(end - count * width, width, count);
+      if (static_cast<int64_t>(before.size()) >= kMinWindows) {
+        const TrendFit prior = fit_trend(std::span<const TrendPoint>(before), scratch_);
+        st.has_context = significantly_greater(st.fit, prior, st.confidence);
+      }
+    }
     const size_t half = all.size() / 2;
     if (std::getenv("XK")) {
       st.slowing = fit_curvature(all).upper(kDecelerationConfidence) < 0;

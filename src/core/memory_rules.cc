@@ -5,32 +5,31 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/config_names.h"
 #include "core/units.h"
 
 namespace memvisor {
 
 uint64_t value_of(MemoryMetric metric, const MemoryValues& values) {
   switch (metric) {
-    case MemoryMetric::pss: return values.pss;
-    case MemoryMetric::rss: return values.rss;
-    case MemoryMetric::uss: return values.uss;
-    case MemoryMetric::anon: return values.anon;
-    case MemoryMetric::swap: return values.swap;
-    case MemoryMetric::cgroup: return values.cgroup;
+    case MemoryMetric::pss:
+      return values.pss;
+    case MemoryMetric::rss:
+      return values.rss;
+    case MemoryMetric::uss:
+      return values.uss;
+    case MemoryMetric::anon:
+      return values.anon;
+    case MemoryMetric::swap:
+      return values.swap;
+    case MemoryMetric::cgroup:
+      return values.cgroup;
   }
   return 0;
 }
 
 std::string_view to_string(MemoryMetric metric) {
-  switch (metric) {
-    case MemoryMetric::pss: return "pss";
-    case MemoryMetric::rss: return "rss";
-    case MemoryMetric::uss: return "uss";
-    case MemoryMetric::anon: return "anon";
-    case MemoryMetric::swap: return "swap";
-    case MemoryMetric::cgroup: return "cgroup";
-  }
-  return "?";
+  return enum_name(kMemoryMetricNames, metric);
 }
 
 ProcessRules::ProcessRules(const ServiceConfig& service, double jitter_draw)
@@ -44,8 +43,8 @@ ProcessRules::ProcessRules(const ServiceConfig& service, double jitter_draw)
 
 namespace {
 
-RuleDecision size_decision(std::string rule, std::string action, MemoryMetric metric, uint64_t value,
-                           uint64_t threshold, std::string message) {
+RuleDecision size_decision(std::string rule, std::string action, MemoryMetric metric,
+                           uint64_t value, uint64_t threshold, std::string message) {
   RuleDecision decision;
   decision.rule = std::move(rule);
   decision.action = std::move(action);
@@ -68,10 +67,10 @@ std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues
     const uint64_t value = value_of(metric, values);
     if (value > rules.critical->size) {
       acted_ = true;
-      decisions.push_back(size_decision(
-          "critical", "critical", metric, value, rules.critical->size,
-          fmt::format("{} {} is above critical {}: stopping now", to_string(metric),
-                      format_size(value), format_size(rules.critical->size))));
+      decisions.push_back(
+          size_decision("critical", "critical", metric, value, rules.critical->size,
+                        fmt::format("{} {} is above critical {}: stopping now", to_string(metric),
+                                    format_size(value), format_size(rules.critical->size))));
       return decisions;  // nothing else matters for a process being stopped
     }
   }
@@ -80,9 +79,10 @@ std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues
     const uint64_t value = value_of(metric, values);
     if (value > rules.warn->size) {
       warned_ = true;
-      decisions.push_back(size_decision("warn", "warn", metric, value, rules.warn->size,
-                                        fmt::format("{} {} is above warn {}", to_string(metric),
-                                                    format_size(value), format_size(rules.warn->size))));
+      decisions.push_back(
+          size_decision("warn", "warn", metric, value, rules.warn->size,
+                        fmt::format("{} {} is above warn {}", to_string(metric), format_size(value),
+                                    format_size(rules.warn->size))));
     }
   }
   if (rules.limit) {
@@ -108,12 +108,13 @@ std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues
       if (recycle) acted_ = true;
       RuleDecision decision = size_decision(
           "leak", recycle ? "recycle" : "alert", metric, value, rules.leak->rate_bytes_per_hour,
-          fmt::format("{} floor growing {}/h (at least {}/h with {:.1f}% confidence) over {}",
-                      to_string(metric),
-                      format_size(static_cast<uint64_t>(std::max(0.0, verdict.slope_bytes_per_hour))),
-                      format_size(static_cast<uint64_t>(std::max(0.0, verdict.slope_low_bytes_per_hour))),
-                      verdict.confidence * 100,
-                      format_duration(Millis(static_cast<int64_t>(verdict.span_s * 1000)))));
+          fmt::format(
+              "{} floor growing {}/h (at least {}/h with {:.1f}% confidence) over {}",
+              to_string(metric),
+              format_size(static_cast<uint64_t>(std::max(0.0, verdict.slope_bytes_per_hour))),
+              format_size(static_cast<uint64_t>(std::max(0.0, verdict.slope_low_bytes_per_hour))),
+              verdict.confidence * 100,
+              format_duration(Millis(static_cast<int64_t>(verdict.span_s * 1000)))));
       decision.slope_bytes_per_hour = verdict.slope_bytes_per_hour;
       decision.confidence = verdict.confidence;
       decisions.push_back(std::move(decision));
@@ -155,7 +156,8 @@ std::vector<RuleDecision> ProcessRules::on_progress(double uptime_s, int64_t req
       decision.metric = "requests";
       decision.value = static_cast<double>(requests);
       decision.threshold = max;
-      decision.message = fmt::format("served {} requests, its limit is {} (with jitter)", requests, max);
+      decision.message =
+          fmt::format("served {} requests, its limit is {} (with jitter)", requests, max);
       decisions.push_back(std::move(decision));
     }
   }
@@ -166,7 +168,9 @@ double ProcessRules::leak_slope_bytes_per_second() const {
   return leak_ ? leak_->slope_bytes_per_second() : 0;
 }
 
-const LeakAssessment* ProcessRules::leak_assessment() const { return leak_ ? &leak_->assess() : nullptr; }
+const LeakAssessment* ProcessRules::leak_assessment() const {
+  return leak_ ? &leak_->assess() : nullptr;
+}
 
 std::optional<size_t> choose_total_victim(const SizeRule& rule, MemoryMetric default_metric,
                                           const std::vector<MemoryValues>& members, uint64_t* sum) {
