@@ -22,5 +22,6 @@ int stop_command(const Args& args);
 int start_command(const Args& args);
 int replay_command(const Args& args);
 int record_command(const Args& args);
+int watch_command(const Args& args);
 
 }  // namespace memvisor

@@ -21,6 +21,7 @@ constexpr Subcommand kSubcommands[] = {
     {"start", memvisor::start_command, "start SERVICE or SERVICE.N again"},
     {"record", memvisor::record_command, "write a process's memory as CSV (t_s,rss,pss,uss,swap)"},
     {"replay", memvisor::replay_command, "run the memory rules on a recorded trace"},
+    {"watch", memvisor::watch_command, "guard one process: warn, and kill at critical"},
     {"supervise", memvisor::supervise_command, nullptr},
 };
 

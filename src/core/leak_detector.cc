@@ -224,6 +224,7 @@ double LeakDetector::floor_noise(int64_t width, int64_t end) {
 
 LeakAssessment LeakDetector::judge() {
   LeakAssessment out;
+  if (std::getenv("XWU")) config_.warmup_s = std::stod(std::getenv("XWU"));
   if (last_t_ - first_t_ < config_.warmup_s) {
     out.reason = "warming up: " + span_text(config_.warmup_s) + " are watched before judging";
     return out;
@@ -285,16 +286,16 @@ LeakAssessment LeakDetector::judge() {
     static const int kMode = std::getenv("XM") ? std::stoi(std::getenv("XM")) : 0;
     static const int kSteps = std::getenv("XJ") ? std::stoi(std::getenv("XJ")) : 5;
     st.sustained = (kMode == 1 || rises_in_every_part(all, st.fit)) && (kMode == 0 || line_beats_steps(all, st.fit, kSteps));
-    if (!st.has_context && std::getenv("XO")) {
-      const auto& before = floors(end - count * width, width, count);
-      if (static_cast<int64_t>(before.size()) >= kMinWindows) {
-        const TrendFit prior = fit_trend(std::span<const TrendPoint>(before), scratch_);
-        st.has_context = significantly_greater(st.fit, prior, st.confidence);
-      }
-    }
     const size_t half = all.size() / 2;
     if (std::getenv("XK")) {
-      st.slowing = fit_curvature(all).upper(kDecelerationConfidence) < 0;
+      // Slowing that matters: significant, and fast enough that a span later the slope would be
+      // below the rate. A fast leak whose warm-up is still fading slows by a few percent only.
+      const TrendFit bend = fit_curvature(all);
+      const double span_h = static_cast<double>(count * width) * config_.resolution_s / 3600;
+      (void)span_h;
+      st.slowing = bend.upper(kDecelerationConfidence) < 0;
+      static const double kH = std::getenv("XKH") ? std::stod(std::getenv("XKH")) : 0;
+      if (kH > 0) st.slowing = st.slowing && st.fit.slope + bend.slope * kH * span_h <= rate;
     } else {
     st.slowing = significantly_greater(fit_trend(all.first(half), scratch_),
                                        fit_trend(all.subspan(half), scratch_),
@@ -305,6 +306,14 @@ LeakAssessment LeakDetector::judge() {
               (last_t_ - first_t_) / 60, st.span_s / 60, pts.size(), width, st.fit.slope / 1048576,
               st.fit.standard_error / 1048576, st.fit.dof, st.low / 1048576, st.sustained, st.slowing);
       for (auto& p : pts) std::fprintf(stderr, "   %.4f %.2f\n", p.t*60, p.y/1048576);
+    }
+    // Last: this reuses the points that `all` refers to.
+    if (!st.has_context && std::getenv("XO")) {
+      const auto& before = floors(end - count * width, width, count);
+      if (static_cast<int64_t>(before.size()) >= kMinWindows) {
+        const TrendFit prior = fit_trend(std::span<const TrendPoint>(before), scratch_);
+        st.has_context = significantly_greater(st.fit, prior, st.confidence);
+      }
     }
     spans_.push_back(st);
   }

@@ -189,7 +189,8 @@ Result<SpawnedProcess> spawn_process(const SpawnSpec& spec) {
   const std::vector<char*> argv = c_strings(spec.argv);
   const std::vector<char*> envp = c_strings(spec.env);
 
-  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  UniqueFd devnull(spec.stdin_fd >= 0 ? ::fcntl(spec.stdin_fd, F_DUPFD_CLOEXEC, 0)
+                                      : ::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!devnull.valid()) return sys_error("open /dev/null");
   int report[2];
   if (::pipe2(report, O_CLOEXEC) < 0) return sys_error("create exec status pipe for", *path);

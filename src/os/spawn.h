@@ -31,6 +31,7 @@ struct SpawnSpec {
   std::vector<std::string> env;   // the complete environment, "KEY=VALUE"
   std::string cwd;                // empty: inherit
   std::optional<UserIdentity> user;
+  int stdin_fd = -1;   // -1: /dev/null (workers never read the terminal); else a dup on fd 0
   int stdout_fd = -1;  // -1: inherit; the child gets a dup on fd 1
   int stderr_fd = -1;  // -1: inherit; the child gets a dup on fd 2
   // Extra fds to keep open in the child at the same number (e.g. an inherited socketpair end).

@@ -64,9 +64,12 @@ TEST(Cli, OutputIsPrefixedAndTheEnvironmentNamesTheInstance) {
   Memvisor memvisor(dir, {"--name", "hi", "--instances", "2", "--env", "GREETING=hello", "--cwd",
                           dir.path(), "--", script});
   ASSERT_TRUE(eventually(
-      [&] { return memvisor.out().find("hi.1 | stdin-is-empty") != std::string::npos &&
+      [&] {
+        return memvisor.out().find("hi.1 | stdin-is-empty") != std::string::npos &&
                memvisor.out().find("hi.2 | stdin-is-empty") != std::string::npos &&
-               memvisor.err().find("hi.1 | err") != std::string::npos; }, 10s))
+               memvisor.err().find("hi.1 | err") != std::string::npos;
+      },
+      10s))
       << memvisor.out();
   const std::string out = memvisor.out();
   EXPECT_NE(out.find("hi.1 | out hi 1 hello " + dir.path()), std::string::npos) << out;

@@ -40,8 +40,8 @@ TEST(MemoryRules, WarnOnceThenLimitRecyclesWithASurge) {
 TEST(MemoryRules, CriticalStopsAtOnceAndWritesACrashReport) {
   TempDir dir;
   const std::string worker = dir.write("grow.py", kGrower);
-  Memvisor memvisor(dir, {"--name", "grow", "--interval", "100ms", "--critical", "60MiB",
-                          "--", "python3", worker});
+  Memvisor memvisor(dir, {"--name", "grow", "--interval", "100ms", "--critical", "60MiB", "--",
+                          "python3", worker});
   const auto rules = memvisor.wait_events("rule", 1, 20s, "grow.1");
   ASSERT_EQ(rules.size(), 1u) << memvisor.err();
   EXPECT_EQ(rules[0]["rule"], "critical");
@@ -67,9 +67,11 @@ TEST(MemoryRules, CriticalStopsAtOnceAndWritesACrashReport) {
   EXPECT_NE(json["process"]["status"].get<std::string>().find("VmRSS"), std::string::npos);
   EXPECT_NE(json["process"]["cmdline"].get<std::string>().find("grow.py"), std::string::npos);
   const std::string summary = report.substr(0, report.size() - 5) + "-summary.txt";
-  EXPECT_NE(read_text(summary).find("critical = 60 MiB (pss)"), std::string::npos) << read_text(summary);
+  EXPECT_NE(read_text(summary).find("critical = 60 MiB (pss)"), std::string::npos)
+      << read_text(summary);
   // Written atomically: no temp files left beside them.
-  for (const auto& entry : std::filesystem::directory_iterator(memvisor.state_dir() + "/incidents")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(memvisor.state_dir() + "/incidents")) {
     EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
   }
 }
@@ -77,10 +79,10 @@ TEST(MemoryRules, CriticalStopsAtOnceAndWritesACrashReport) {
 TEST(MemoryRules, TotalRecyclesTheLargestInstance) {
   TempDir dir;
   // Instance 2 grows to ~100 MiB and stops there; instance 1 stays small.
-  const std::string worker = dir.write(
-      "w.py",
-      "import os, time\nn = 20 if os.environ['MEMVISOR_INSTANCE'] == '2' else 0\n"
-      "hog = [bytearray(5 << 20) for _ in range(n)]\nwhile True: time.sleep(1)\n");
+  const std::string worker =
+      dir.write("w.py",
+                "import os, time\nn = 20 if os.environ['MEMVISOR_INSTANCE'] == '2' else 0\n"
+                "hog = [bytearray(5 << 20) for _ in range(n)]\nwhile True: time.sleep(1)\n");
   Memvisor memvisor(dir, {"--name", "pool", "--instances", "2", "--interval", "100ms", "--total",
                           "90MiB", "--", "python3", worker});
   const auto rules = memvisor.wait_events("rule", 1, 20s);
@@ -96,10 +98,12 @@ TEST(MemoryRules, StatusShowsMemory) {
   TempDir dir;
   Memvisor memvisor(dir, {"--name", "web", "--interval", "100ms", "--", "sleep", "60"});
   nlohmann::json status;
-  ASSERT_TRUE(eventually([&] {
-    status = memvisor.status();
-    return !status.is_null() && status["instances"][0]["memory"].is_object();
-  }, 10s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        status = memvisor.status();
+        return !status.is_null() && status["instances"][0]["memory"].is_object();
+      },
+      10s));
   EXPECT_GT(status["instances"][0]["memory"]["rss"].get<double>(), 0);
   EXPECT_GT(status["instances"][0]["memory"]["pss"].get<double>(), 0);
 }

@@ -85,9 +85,10 @@ TEST(Recycle, AReplacementThatNeverGetsReadyLeavesTheOldProcessServing) {
   // The first generation becomes ready; later ones never do.
   const std::string script = dir.write(
       "w.sh",
-      "#!/bin/sh\n[ \"$MEMVISOR_GENERATION\" = 1 ] && systemd-notify --ready\nexec sleep 60\n", true);
-  Memvisor memvisor(dir, {"--name", "web", "--ready", "notify", "--startup-timeout", "500ms", "--",
-                          script});
+      "#!/bin/sh\n[ \"$MEMVISOR_GENERATION\" = 1 ] && systemd-notify --ready\nexec sleep 60\n",
+      true);
+  Memvisor memvisor(
+      dir, {"--name", "web", "--ready", "notify", "--startup-timeout", "500ms", "--", script});
   ASSERT_EQ(memvisor.wait_events("ready", 1, 10s).size(), 1u) << memvisor.err();
   const pid_t old_pid = memvisor.events("started")[0]["pid"];
   ASSERT_EQ(run_memvisor({"restart", "web.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);

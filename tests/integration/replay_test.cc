@@ -34,7 +34,8 @@ std::vector<nlohmann::json> lines(const std::string& out) {
 
 TEST(Replay, ASawtoothIsNotALeak) {
   TempDir dir;
-  const auto result = run_memvisor({"replay", dir.write("saw.csv", trace(8, 0, 0)), "--leak", "10MiB/h"});
+  const auto result =
+      run_memvisor({"replay", dir.write("saw.csv", trace(8, 0, 0)), "--leak", "10MiB/h"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out, "");
 }
@@ -58,7 +59,8 @@ TEST(Replay, SizeRulesAndAColumnChoice) {
   const std::string path = dir.write("multi.csv",
                                      "t_s,rss,pss,uss,swap\n0,100,50,40,0\n1,300,150,140,0\n"
                                      "2,300,150,140,0\n3,300,250,240,0\n");
-  auto result = run_memvisor({"replay", path, "--warn", "120B", "--limit", "200B", "--limit-for", "2"});
+  auto result =
+      run_memvisor({"replay", path, "--warn", "120B", "--limit", "200B", "--limit-for", "2"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   auto decisions = lines(result.out);
   ASSERT_EQ(decisions.size(), 1u) << result.out;  // pss passes 200 only once: no limit
@@ -74,10 +76,13 @@ TEST(Replay, SizeRulesAndAColumnChoice) {
 
 TEST(Replay, BadTracesExitTwoWithTheLine) {
   TempDir dir;
-  auto result = run_memvisor({"replay", dir.write("bad.csv", "t_s,bytes\n0,1\n10,x\n"), "--leak", "1MiB/h"});
+  auto result =
+      run_memvisor({"replay", dir.write("bad.csv", "t_s,bytes\n0,1\n10,x\n"), "--leak", "1MiB/h"});
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_NE(result.err.find("bad.csv:3: expected a number, got 'x'"), std::string::npos) << result.err;
-  result = run_memvisor({"replay", dir.write("back.csv", "t_s,bytes\n10,1\n5,1\n"), "--leak", "1MiB/h"});
+  EXPECT_NE(result.err.find("bad.csv:3: expected a number, got 'x'"), std::string::npos)
+      << result.err;
+  result =
+      run_memvisor({"replay", dir.write("back.csv", "t_s,bytes\n10,1\n5,1\n"), "--leak", "1MiB/h"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("back.csv:3: time goes backwards"), std::string::npos) << result.err;
   result = run_memvisor({"replay", dir.file("missing.csv"), "--leak", "1MiB/h"});
@@ -89,11 +94,13 @@ TEST(Record, WritesTheMemoryOfALiveProcessAsCsv) {
   Memvisor memvisor(dir, {"--name", "web", "--", "python3", "-c",
                           "import time; b = bytearray(30 << 20); time.sleep(60)"});
   ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u);
-  ASSERT_TRUE(eventually([&] {
-    const auto status = memvisor.status();
-    return !status.is_null() && status["instances"][0]["memory"].is_object() &&
-           status["instances"][0]["memory"]["rss"].get<double>() > 30 * MiB;
-  }, 10s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto status = memvisor.status();
+        return !status.is_null() && status["instances"][0]["memory"].is_object() &&
+               status["instances"][0]["memory"]["rss"].get<double>() > 30 * MiB;
+      },
+      10s));
   const auto result = run_memvisor({"record", "--instance", "web.1", "--interval", "100ms",
                                     "--duration", "550ms", "--state-dir", memvisor.state_dir()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -104,7 +111,8 @@ TEST(Record, WritesTheMemoryOfALiveProcessAsCsv) {
   int rows = 0;
   for (std::string row; std::getline(in, row); ++rows) {
     double t, rss, pss, uss, swap;
-    ASSERT_EQ(std::sscanf(row.c_str(), "%lf,%lf,%lf,%lf,%lf", &t, &rss, &pss, &uss, &swap), 5) << row;
+    ASSERT_EQ(std::sscanf(row.c_str(), "%lf,%lf,%lf,%lf,%lf", &t, &rss, &pss, &uss, &swap), 5)
+        << row;
     EXPECT_GT(rss, 30 * MiB);
     EXPECT_LE(uss, rss);
   }

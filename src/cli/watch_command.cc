@@ -1,0 +1,136 @@
+// `memvisor watch`: guard one process without a config file. A warning once on stderr; at
+// critical (or a limit or a leak that would recycle) a crash report and a kill, exit code 1;
+// otherwise the command's own exit code.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <deque>
+#include <iostream>
+#include <thread>
+
+#include "cli/cli_parse.h"
+#include "cli/commands.h"
+#include "cli/service_flags.h"
+#include "cli/state_dir.h"
+#include "core/memory_rules.h"
+#include "os/memory_reader.h"
+#include "os/pidfd.h"
+#include "os/spawn.h"
+#include "supervisor/crash_report.h"
+
+extern char** environ;
+
+namespace memvisor {
+namespace {
+
+// Exit code of a reaped child: its own code, or 128 + the signal, as shells report it.
+int exit_code_of(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+int watch_command(const Args& all_args) {
+  const auto dashes = std::find(all_args.begin(), all_args.end(), "--");
+  const Args args(all_args.begin(), dashes);
+  const std::vector<std::string> command =
+      dashes == all_args.end() ? std::vector<std::string>{}
+                               : std::vector<std::string>(dashes + 1, all_args.end());
+
+  CLI::App app(
+      "Guard one process by its memory, without a config file:\n\n"
+      "  memvisor watch --warn 100MiB --critical 500MiB -- CMD [ARGS...]\n"
+      "  memvisor watch --critical 2GiB --pid PID",
+      "watch");
+  int pid_flag = 0;
+  std::string state_dir_flag;
+  ServiceFlags flags;
+  app.add_option("--pid", pid_flag, "watch a running process instead of starting CMD");
+  app.add_option("--state-dir", state_dir_flag, "crash reports go to STATE_DIR/incidents");
+  flags.add_to(app);
+  if (auto done = parse_cli(app, args)) return *done;
+  if ((pid_flag > 0) == !command.empty())
+    return fail(kExitUsage, "watch: give either --pid PID or -- CMD [ARGS...]");
+
+  auto built = flags.build(command.empty() ? std::vector<std::string>{"watched"} : command);
+  if (!built) return fail(kExitUsage, built.error().describe());
+  ServiceConfig service = std::move(*built);
+  if (app.count("--interval") == 0) service.memory.interval = Millis(100);  // a guard reacts fast
+
+  pid_t pid = pid_flag;
+  UniqueFd pidfd;
+  const bool ours = pid_flag == 0;
+  if (ours) {
+    SpawnSpec spec;
+    spec.argv = command;
+    for (char** entry = environ; *entry != nullptr; ++entry) spec.env.emplace_back(*entry);
+    spec.stdin_fd = STDIN_FILENO;
+    spec.new_process_group = false;  // Ctrl-C reaches it as it would without memvisor
+    auto spawned = spawn_process(spec);
+    if (!spawned) return fail(kExitFailure, spawned.error().describe());
+    pid = spawned->pid;
+    pidfd = std::move(spawned->pidfd);
+    std::signal(SIGINT, SIG_IGN);  // the command decides what Ctrl-C means; we follow its exit
+  } else {
+    auto opened = pidfd_open(pid);
+    if (!opened) return fail(kExitFailure, opened.error().describe());
+    pidfd = std::move(*opened);
+  }
+  uint64_t start_ticks = 0;
+  if (auto stat = read_proc_stat(pid)) start_ticks = stat->start_time_ticks;
+
+  ProcMemoryReader reader;
+  ProcessRules rules(service, 0.5);
+  std::deque<TimedSample> samples;
+  const auto start = std::chrono::steady_clock::now();
+  for (auto next = start;; next += service.memory.interval) {
+    if (ours) {
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) return exit_code_of(status);
+    }
+    auto sample = service.memory.tree ? reader.read_tree(pid, start_ticks)
+                                      : reader.read_process(pid, start_ticks);
+    if (!sample) {
+      if (!ours) return kExitOk;  // the watched process is gone
+      std::this_thread::sleep_until(next + service.memory.interval);
+      continue;  // ours is exiting: the next waitpid sees it
+    }
+    const double t =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
+    samples.push_back({t, values});
+    if (samples.size() > MemoryWatch::kMaxSamples) samples.pop_front();
+    auto decisions = rules.on_sample(t, values);
+    auto progress = rules.on_progress(t, 0);
+    decisions.insert(decisions.end(), progress.begin(), progress.end());
+    for (const RuleDecision& d : decisions) {
+      if (d.action == "warn" || d.action == "alert") {
+        std::cerr << "memvisor watch: WARNING: pid " << pid << ": " << d.message << "\n";
+        continue;
+      }
+      // critical, or a rule that would recycle: there is no replacement here, so stop it now.
+      CrashReportInput input;
+      input.incidents_dir = resolve_state_dir(state_dir_flag) + "/incidents";
+      input.time = std::chrono::system_clock::now();
+      input.service = &service;
+      input.action = RuleAction{service.name, 1, 1, pid, d};
+      input.samples = &samples;
+      auto report = write_crash_report(input);
+      (void)pidfd_signal(pidfd.get(), SIGKILL);
+      if (ours) ::waitpid(pid, nullptr, 0);
+      std::cerr << "memvisor watch: CRITICAL: pid " << pid << ": " << d.message << "; killed\n";
+      if (report) {
+        std::cerr << "memvisor watch: crash report: " << *report << "\n";
+      } else {
+        std::cerr << "memvisor watch: cannot write the crash report: " << report.error().describe()
+                  << "\n";
+      }
+      return kExitFailure;
+    }
+    std::this_thread::sleep_until(next + service.memory.interval);
+  }
+}
+
+}  // namespace memvisor
