@@ -3,6 +3,19 @@
 #include <iostream>
 
 namespace memvisor {
+namespace {
+
+bool uses_cgroup(const ServiceConfig& service) {
+  const MemoryRules& r = service.memory;
+  auto is = [&](const std::optional<MemoryMetric>& m) {
+    return m.value_or(r.metric) == MemoryMetric::cgroup;
+  };
+  return r.metric == MemoryMetric::cgroup || (r.warn && is(r.warn->metric)) ||
+         (r.limit && is(r.limit->metric)) || (r.critical && is(r.critical->metric)) ||
+         (r.total && is(r.total->metric)) || (r.leak && is(r.leak->metric));
+}
+
+}  // namespace
 
 double MemoryWatch::next_due(const FleetState& fleet) const {
   double earliest = -1;
@@ -14,7 +27,8 @@ double MemoryWatch::next_due(const FleetState& fleet) const {
   return earliest;
 }
 
-std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall, const FleetState& fleet) {
+std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
+                                                const FleetState& fleet) {
   std::vector<RuleAction> actions;
   const double wall_s = to_unix_seconds(wall);
   std::map<Key, Watched> still_running;
@@ -36,8 +50,9 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall, con
         watched.rules.emplace(service, std::uniform_real_distribution<double>(0, 1)(random_));
       }
       if (sample_now) {
-        auto sample = service.memory.tree ? reader_.read_tree(pid, record.value("start_ticks", 0ULL))
-                                          : reader_.read_process(pid, record.value("start_ticks", 0ULL));
+        auto sample = service.memory.tree
+                          ? reader_.read_tree(pid, record.value("start_ticks", 0ULL))
+                          : reader_.read_process(pid, record.value("start_ticks", 0ULL));
         if (sample) {
           if (reader_.last_read_fell_back() && !fallback_logged_) {
             fallback_logged_ = true;
@@ -45,6 +60,7 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall, con
                       << reader_.fallback_reason() << "): PSS and USS are approximations\n";
           }
           MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
+          if (uses_cgroup(service)) values.cgroup = cgroup_memory(pid);
           const double t = wall_s - watched.started_at_s;
           watched.samples.push_back({t, values});
           if (watched.samples.size() > kMaxSamples) watched.samples.pop_front();
@@ -54,7 +70,8 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall, con
             auto progress = watched.rules->on_progress(t, record.value("requests", 0LL));
             decisions.insert(decisions.end(), progress.begin(), progress.end());
             for (auto& decision : decisions) {
-              actions.push_back({service.name, std::get<1>(key), std::get<2>(key), pid, std::move(decision)});
+              actions.push_back(
+                  {service.name, std::get<1>(key), std::get<2>(key), pid, std::move(decision)});
             }
           }
         }
@@ -65,6 +82,21 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall, con
   // Processes that are gone take their series with them (incidents copy what they need first).
   watched_ = std::move(still_running);
   return actions;
+}
+
+uint64_t MemoryWatch::cgroup_memory(pid_t pid) {
+  if (!cgroups_) {
+    cgroups_ = CgroupMemoryReader::detect();
+    if (!*cgroups_) {
+      std::cerr << "memvisor: metric cgroup: no memory cgroup to read ("
+                << cgroups_->error().describe() << "); it reads as 0\n";
+    }
+  }
+  if (!*cgroups_) return 0;
+  auto path = (*cgroups_)->cgroup_of(pid);
+  if (!path) return 0;
+  auto sample = (*cgroups_)->read(*path);
+  return sample ? sample->current : 0;
 }
 
 const std::deque<TimedSample>* MemoryWatch::series(const Key& key) const {

@@ -12,6 +12,7 @@
 
 #include "core/memory_rules.h"
 #include "core/time_format.h"
+#include "os/cgroup_memory_reader.h"
 #include "os/memory_reader.h"
 #include "supervisor/fleet_state.h"
 
@@ -59,7 +60,12 @@ class MemoryWatch {
     bool seen = false;
   };
 
+  // The `cgroup` metric: the memory of the cgroup the process is in (its own when instances are
+  // placed in cgroups; otherwise shared with whatever else is in that cgroup).
+  uint64_t cgroup_memory(pid_t pid);
+
   ProcMemoryReader reader_;
+  std::optional<Result<CgroupMemoryReader>> cgroups_;  // detected on first use
   std::map<Key, Watched> watched_;
   std::map<std::string, double> next_due_;  // per service
   std::mt19937_64 random_{std::random_device{}()};

@@ -110,3 +110,23 @@ TEST(MemoryRules, StatusShowsMemory) {
 
 }  // namespace
 }  // namespace memvisor::testing
+
+namespace memvisor::testing {
+namespace {
+
+TEST(MemoryRules, CgroupMetricReadsTheProcessCgroup) {
+  const bool v1 = std::filesystem::exists("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+  const bool v2 =
+      read_text("/sys/fs/cgroup/cgroup.controllers").find("memory") != std::string::npos;
+  if (!v1 && !v2) GTEST_SKIP() << "no memory cgroup controller on this machine";
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "cg", "--interval", "100ms", "--metric", "cgroup", "--warn",
+                          "1MiB", "--", "sleep", "60"});
+  const auto rules = memvisor.wait_events("rule", 1, 10s, "cg.1");
+  ASSERT_EQ(rules.size(), 1u) << memvisor.err();
+  EXPECT_EQ(rules[0]["metric"], "cgroup");
+  EXPECT_GT(rules[0]["value"].get<double>(), 1024.0 * 1024);
+}
+
+}  // namespace
+}  // namespace memvisor::testing
