@@ -104,6 +104,13 @@ MonoTime Controller::now() const {
 }
 
 int Controller::run() {
+  for (const ServiceConfig& service : options_.config.services) {
+    if (service.memory.leak && service.memory.leak->sample.count() > 0) {
+      std::cerr << "memvisor: service." << service.name
+                << ".leak.sample: heap sampling is not available in this version; a leak recycles "
+                   "without a heap sample\n";
+    }
+  }
   size_t total = instances_.size();
   emit(make_event("memvisor_started", nullptr, "",
                   fmt::format("starting {} service(s), {} instance(s); state dir {}",
