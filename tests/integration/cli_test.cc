@@ -105,7 +105,9 @@ TEST(Control, RestartStopAndStartAnInstance) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out, "restarting web.2\n");
   ASSERT_EQ(memvisor.wait_events("started", 2, 10s, "web.2").size(), 2u) << memvisor.err();
-  EXPECT_EQ(memvisor.events("exited", "web.2")[0]["reason"], "operator");
+  const auto exited = memvisor.wait_events("exited", 1, 10s, "web.2");
+  ASSERT_EQ(exited.size(), 1u) << memvisor.err();
+  EXPECT_EQ(exited[0]["reason"], "operator");
   EXPECT_EQ(memvisor.events("started", "web.1").size(), 1u);  // the other instance untouched
 
   result = with_state({"stop", "web"});

@@ -47,7 +47,7 @@ TEST(MemoryRules, CriticalStopsAtOnceAndWritesACrashReport) {
   EXPECT_EQ(rules[0]["rule"], "critical");
   ASSERT_EQ(memvisor.wait_events("exited", 1, 20s, "grow.1").size(), 1u) << memvisor.err();
   // No surge: the replacement starts only after the critical process is gone.
-  EXPECT_EQ(memvisor.events("exited", "grow.1")[0]["reason"], "critical");
+  EXPECT_EQ(memvisor.events("exited", "grow.1").at(0)["reason"], "critical");
   bool exited = false;
   for (const auto& e : memvisor.events()) {
     if (e["event"] == "exited") exited = true;

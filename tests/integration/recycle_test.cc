@@ -30,7 +30,7 @@ TEST(Recycle, ReplacementIsReadyBeforeTheOldProcessIsStopped) {
   Memvisor memvisor(dir, {"--name", "web", "--instances", "2", "--ready", "notify", "--", "sh",
                           "-c", kSlowStarter});
   ASSERT_EQ(memvisor.wait_events("ready", 2, 10s).size(), 2u) << memvisor.err();
-  const pid_t old_pid = memvisor.events("started", "web.1")[0]["pid"];
+  const pid_t old_pid = memvisor.events("started", "web.1").at(0)["pid"];
 
   const auto result = run_memvisor({"restart", "web.1", "--state-dir", memvisor.state_dir()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -90,7 +90,7 @@ TEST(Recycle, AReplacementThatNeverGetsReadyLeavesTheOldProcessServing) {
   Memvisor memvisor(
       dir, {"--name", "web", "--ready", "notify", "--startup-timeout", "500ms", "--", script});
   ASSERT_EQ(memvisor.wait_events("ready", 1, 10s).size(), 1u) << memvisor.err();
-  const pid_t old_pid = memvisor.events("started")[0]["pid"];
+  const pid_t old_pid = memvisor.events("started").at(0)["pid"];
   ASSERT_EQ(run_memvisor({"restart", "web.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
   ASSERT_EQ(memvisor.wait_events("recycle_failed", 1, 10s, "web.1").size(), 1u) << memvisor.err();
   EXPECT_TRUE(process_alive(old_pid));
