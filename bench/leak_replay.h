@@ -15,9 +15,9 @@ namespace memvisor::bench {
 
 struct Trace {
   std::string name;
-  bool leak = false;            // label: a leak that must be reported
+  bool leak = false;  // label: a leak that must be reported
   double slope_mib_per_hour = 0;
-  double leak_start_s = 0;      // a report before this is a false alarm
+  double leak_start_s = 0;                         // a report before this is a false alarm
   std::vector<std::pair<double, double>> samples;  // (t_s, bytes)
 };
 

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "core/text_table.h"
@@ -62,15 +64,15 @@ std::string summary(const std::string& who, const std::string& suite, Score s) {
   std::string median = "-", worst = "-";
   if (!s.latencies_min.empty()) {
     const size_t n = s.latencies_min.size();
-    const double m = n % 2 ? s.latencies_min[n / 2]
-                           : (s.latencies_min[n / 2 - 1] + s.latencies_min[n / 2]) / 2;
+    const double m =
+        n % 2 ? s.latencies_min[n / 2] : (s.latencies_min[n / 2 - 1] + s.latencies_min[n / 2]) / 2;
     median = fmt::format("{:.1f} min", m);
     worst = fmt::format("{:.1f} min", s.latencies_min.back());
   }
   const std::string fast = s.fast_leak_min ? fmt::format("{:.1f} min", *s.fast_leak_min) : "-";
   return fmt::format(
       "{:<9} {}: false alarms {}/{} none + {} early, leaks detected {}/{}, latency median {}, "
-      "worst {}, fast_leak {} ({} alarms in {:.0f} h of none traces)",
+      "worst {}, fast_leak {} ({} alarm onsets in {:.0f} h of none traces)",
       who, suite, s.false_alarms, s.none, s.early, s.detected, s.leaks, median, worst, fast,
       s.episodes, s.none_hours);
 }
@@ -91,12 +93,14 @@ void explain(const Trace& trace, double rate, double step_s) {
   }
 }
 
-int run(const std::vector<std::string>& dirs, double rate, const std::vector<std::string>& explain_names,
-        double explain_step_s, bool summary_only) {
+int run(const std::vector<std::string>& dirs, double rate,
+        const std::vector<std::string>& explain_names, double explain_step_s, bool summary_only) {
   std::map<int, Score> totals;
-  std::vector<std::string> lines;
-  for (const auto& dir : dirs) {
-    auto suite = load_suite(dir);
+  for (const auto& path : dirs) {
+    // The default suites are named as the repository refers to them: ../shared/...
+    const std::string root = std::string(MEMVISOR_SOURCE_DIR) + "/";
+    const std::string dir = path.starts_with(root) ? path.substr(root.size()) : path;
+    auto suite = load_suite(path);
     if (!suite) {
       std::fprintf(stderr, "leak_score: %s\n", suite.error().describe().c_str());
       return 1;
@@ -105,7 +109,8 @@ int run(const std::vector<std::string>& dirs, double rate, const std::vector<std
                      "LATENCY", "VERDICT", "RUBYGEM@min", "LATENCY", "VERDICT"});
     std::map<int, Score> scores;
     for (const Trace& trace : *suite) {
-      if (std::find(explain_names.begin(), explain_names.end(), trace.name) != explain_names.end()) {
+      if (std::find(explain_names.begin(), explain_names.end(), trace.name) !=
+          explain_names.end()) {
         std::printf("== %s/%s\n", dir.c_str(), trace.name.c_str());
         explain(trace, rate, explain_step_s);
       }
@@ -124,10 +129,10 @@ int run(const std::vector<std::string>& dirs, double rate, const std::vector<std
       }
       table.add_row(std::move(row));
     }
-    if (!summary_only) std::printf("== %s (rate %g MiB/h)\n%s\n", dir.c_str(), rate, table.render().c_str());
+    if (!summary_only)
+      std::printf("== %s (rate %g MiB/h)\n%s\n", dir.c_str(), rate, table.render().c_str());
     for (int which = 0; which < 3; ++which) {
-      lines.push_back(summary(kDetectors[which], dir, scores[which]));
-      std::printf("%s\n", lines.back().c_str());
+      std::printf("%s\n", summary(kDetectors[which], dir, scores[which]).c_str());
     }
     std::printf("\n");
   }
@@ -147,41 +152,63 @@ int run(const std::vector<std::string>& dirs, double rate, const std::vector<std
 namespace {
 
 constexpr const char* kUsage =
-    "usage: leak_score [--dir DIR]... [--rate MIB_PER_H] [--summary-only]\n"
-    "                  [--explain TRACE]... [--explain-step SECONDS]\n"
+    "usage: leak_score [--traces DIR] [--real-traces DIR] [--dir DIR]... [--rate MIB_PER_H]\n"
+    "                  [--summary-only] [--explain TRACE]... [--explain-step SECONDS]\n"
     "Scores memvisor's leak detector and two baselines on labelled memory traces.\n"
-    "  --dir DIR        a suite: DIR/manifest.json and its CSVs (repeatable; default\n"
-    "                   ../shared/traces and ../shared/real_traces next to the repository)\n"
-    "  --rate R         leak threshold in MiB/h (default 10)\n"
-    "  --summary-only   print only the summary lines\n"
-    "  --explain TRACE  print memvisor's assessment of TRACE over time (repeatable)\n"
-    "  --explain-step S seconds between explain lines (default 300)\n";
+    "  --traces DIR       the synthetic suite (default ../shared/traces next to the repository)\n"
+    "  --real-traces DIR  the real-runtime suite (default ../shared/real_traces)\n"
+    "  --dir DIR          score these suites instead (repeatable): DIR/manifest.json + CSVs\n"
+    "  --rate R           leak threshold in MiB/h (default 10)\n"
+    "  --summary-only     print only the summary lines\n"
+    "  --explain TRACE    print memvisor's assessment of TRACE over time (repeatable)\n"
+    "  --explain-step S   seconds between explain lines (default 300)\n";
+
+bool parse_number(const char* text, double& out) {
+  char* end = nullptr;
+  out = std::strtod(text, &end);
+  return end != text && *end == '\0' && std::isfinite(out) && out > 0;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string root = MEMVISOR_SOURCE_DIR;
+  std::string traces = root + "/../shared/traces", real_traces = root + "/../shared/real_traces";
   std::vector<std::string> dirs, explain;
   double rate = 10, explain_step_s = 300;
   bool summary_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    const bool has_value = i + 1 < argc;
-    if (arg == "--dir" && has_value) {
-      dirs.emplace_back(argv[++i]);
-    } else if (arg == "--explain" && has_value) {
-      explain.emplace_back(argv[++i]);
-    } else if (arg == "--rate" && has_value) {
-      rate = std::stod(argv[++i]);
-    } else if (arg == "--explain-step" && has_value) {
-      explain_step_s = std::stod(argv[++i]);
-    } else if (arg == "--summary-only") {
+    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+    bool ok = true;
+    if (arg == "--summary-only") {
       summary_only = true;
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (!value) {
+      ok = false;
+    } else if (arg == "--traces") {
+      traces = value;
+    } else if (arg == "--real-traces") {
+      real_traces = value;
+    } else if (arg == "--dir") {
+      dirs.emplace_back(value);
+    } else if (arg == "--explain") {
+      explain.emplace_back(value);
+    } else if (arg == "--rate") {
+      ok = parse_number(value, rate);
+    } else if (arg == "--explain-step") {
+      ok = parse_number(value, explain_step_s);
     } else {
-      std::fputs(kUsage, arg == "--help" || arg == "-h" ? stdout : stderr);
-      return arg == "--help" || arg == "-h" ? 0 : 2;
+      ok = false;
     }
+    if (!ok) {
+      std::fprintf(stderr, "leak_score: bad argument %s\n%s", arg.c_str(), kUsage);
+      return 2;
+    }
+    if (value && arg != "--summary-only") ++i;
   }
-  if (dirs.empty()) dirs = {root + "/../shared/traces", root + "/../shared/real_traces"};
+  if (dirs.empty()) dirs = {traces, real_traces};
   return memvisor::bench::run(dirs, rate, explain, explain_step_s, summary_only);
 }

@@ -1,34 +1,44 @@
 // The `leak` rule's trend detector: decides from a worker's memory samples whether its memory
-// *floor* is rising at least at the configured rate, steadily, rather than merely moving.
+// *floor* keeps rising at least at the configured rate, rather than merely moving.
 //
 // Why it works this way:
-// - A leak is memory that is never given back, so it raises the floor: the lower envelope that
-//   the process returns to after each collection, burst or load peak. Garbage-collector
-//   sawtooth, load cycles and spikes are excursions *above* the floor; they do not move it. The
-//   detector therefore fits trends to minima of windows, never to raw samples.
-// - A window's minimum is the floor only if the window is at least as long as the excursions.
-//   The detector measures them from the data: a "return" is the signal coming back clearly
-//   below (by several noise widths) a level it was at earlier; the time it took is the length of
-//   one excursion. Floor windows are at least the 90th percentile of those times, so a 10-minute
-//   GC cycle or a 2-hour load cycle is averaged away, while a process with no cycles keeps
-//   30-second windows and a runaway leak is seen within minutes. Nothing here is a constant tuned
-//   to a workload; the threshold rate is the only absolute number.
-// - Growth is judged at several spans (√2 apart), each cut into windows of the floor length.
-//   A span reports a leak when all of these hold:
-//   (a) the Theil–Sen slope's one-sided lower confidence bound exceeds the rate. The interval is
-//       a t-interval on the residuals, widened for their lag-1 autocorrelation, so steps,
-//       curvature and unfinished cycles (runs of same-signed residuals) count as little evidence;
-//   (b) both halves of the span grow at least at the rate: the growth is sustained, not one
-//       step or one burst (a few lazy-loading steps leave a flat half);
-//   (c) the recent half is not significantly slower than the earlier half, and the span is not
-//       significantly slower than the span before it: growth that is slowing down is warm-up,
-//       cache fill or fragmentation converging, not a leak.
-// - The first `warmup_s` of a process are never judged: its normal cycle is unknown until it has
-//   been seen, and a first GC ramp looks exactly like a leak.
+// - A leak is memory that is never given back, so it raises the floor: the lower envelope the
+//   process returns to after each collection, burst or load peak. GC sawtooth, load cycles and
+//   spikes are excursions above the floor and do not move it, so trends are fitted to minima of
+//   windows, never to raw samples (FloorHistory keeps one minimum per 30 s bucket).
+// - A window's minimum is the floor only if the window is as long as the excursions. Their length
+//   is measured, not assumed: the time from a level, up and back down to it, confirmed by the
+//   signal going clearly below it. Floor windows are at least the longest excursion seen, so a
+//   10-minute GC cycle or a 2-hour load cycle is averaged away, while a process without cycles
+//   keeps 30-second windows and a runaway leak is seen within minutes. Longer windows are used
+//   when the floor is sharper there (a fast sawtooth sampled slowly only rarely shows its floor).
+// - Growth is judged over spans from a few windows to the whole history, √2 apart. A span
+//   reports a leak when all of these hold:
+//   (a) the Theil–Sen slope's lower confidence bound exceeds the rate. It is a t-interval on the
+//       residuals, widened for their lag-1 autocorrelation, so structure (steps, curvature,
+//       unfinished cycles) counts as little evidence. Its error budget is `false_alarms_per_day`
+//       shared out by span length, since a detector re-judging every bucket makes about one
+//       independent test per span length;
+//   (b) a straight line explains the floor better (BIC) than any staircase of up to 5 steps:
+//       a few lazy-loading steps are not a trend, a leak that comes in chunks shows many steps;
+//   (c) no span ending now, this long or longer, shows growth slowing significantly and
+//       materially (a fitted parabola whose slope would fall below the rate within 4 span
+//       lengths): warm-up, cache fill and fragmentation converge, a leak does not;
+//   (d) the floor ends above every earlier floor: regrowing to a level already held is
+//       recovery after a release, not a leak;
+//   (e) at most half of the span lies in the first `warmup_s` of the process, unless the span
+//       is an onset, growing significantly faster than the stretch before it. A process's start
+//       (first GC ramp, cache fill) looks like a leak until its normal cycle has been seen; a
+//       runaway leak right after start is still caught because it is sudden.
+// - A leak is reported when two verdicts in a row (one per bucket) find one.
+// - The threshold rate is the only absolute number; every time scale comes from the data.
 //
-// Cost: add() is O(1); once per `resolution_s` bucket the assessment costs
-// O(buckets + spans * kMaxWindows^2). Memory is bounded by history_s / resolution_s buckets
-// (about 70 KiB for the 12 h default at 30 s) plus fixed scratch; see state_bytes().
+// Limits: a cycle longer than the history seen so far (a daily cycle on its first day, a process
+// that idles and then starts a first GC ramp) is indistinguishable from a trend until it turns.
+//
+// Cost: add() is O(1) except once per bucket, when the verdict is renewed in O(buckets * spans +
+// spans * 64^2). Memory is fixed at construction: history_s / resolution_s buckets of 40 bytes
+// (58 KiB for the 12 h default) plus about 30 KiB of scratch; see state_bytes().
 #pragma once
 
 #include <cstddef>
@@ -36,19 +46,18 @@
 #include <string>
 #include <vector>
 
+#include "core/leak_detector_floor.h"
 #include "core/leak_detector_stats.h"
 
 namespace memvisor {
 
 struct LeakDetectorConfig {
-  double rate_bytes_per_hour = 0;  // the rule's threshold: report growth at least this fast
+  double rate_bytes_per_hour = 0;  // the rule's threshold: report floor growth at least this fast
   double resolution_s = 30;        // finest floor window; also how often the verdict is renewed
   double history_s = 12 * 3600.0;  // how far back trends are looked for (bounds the memory)
-  double warmup_s = 30 * 60.0;     // never report before the process has been seen this long
-  // Accepted false alarms per day of watching a process with a steady floor and independent
-  // noise. A span of length L gets the share L / 1 day of this budget as its one-sided error,
-  // since a detector that looks again every bucket makes about one independent test per span
-  // length: short spans must be very sure, long ones may be less so.
+  double warmup_s = 30 * 60.0;     // the start of a process, when growth is expected (rule e)
+  // Accepted false alarms per day of watching a process whose floor is steady under independent
+  // noise (rule a). Structure is handled by the other rules, not by this budget.
   double false_alarms_per_day = 0.001;
 };
 
@@ -66,57 +75,40 @@ class LeakDetector {
  public:
   explicit LeakDetector(LeakDetectorConfig config);
 
-  // One memory sample. Times must not go backwards (older or equal samples are ignored).
+  // One memory sample. Times must increase (older or equal samples are ignored).
   void add(double t_s, double bytes);
-  // The verdict as of the last completed bucket.
+  // The verdict as of the last completed bucket. When not leaking, the numbers describe the span
+  // with the strongest evidence of growth.
   const LeakAssessment& assess() const { return assessment_; }
-  // Current floor slope estimate for a metric (0 until one span could be judged).
+  // The floor slope of assess(), for a metric: no extra work.
   double slope_bytes_per_second() const { return assessment_.slope_bytes_per_hour / 3600; }
   void reset();
 
-  // Bytes held by this object: constant after construction, whatever the number of samples.
+  // Bytes held by this object and its buffers (the reason text aside); fixed at construction,
+  // whatever the number of samples.
   size_t state_bytes() const;
 
-  static constexpr size_t kMaxWindows = 64;  // windows per span: caps the Theil–Sen cost
-
  private:
-  struct Bucket {
-    int64_t index = 0;      // floor(t / resolution)
-    double min = 0;         // lowest sample
-    double t_min = 0;       // when it was seen
-    double back_s = -1;     // when the signal was first back at `min` (seconds after t_min; -1: not yet)
-    double return_s = -1;   // the excursion's length, once the signal went clearly below `min`
-  };
-
-  struct SpanStats {
+  struct Span {
     double span_s = 0, confidence = 0, low = 0;
     TrendFit fit;
-    bool has_context = false;  // enough history before the span to know what preceded it
-    bool sustained = false;    // the floor rises from every part of the span to the next
-    bool slowing = false;    // its late half grows significantly slower than its early half
+    bool line = false;     // (b) a line beats every staircase
+    bool slowing = false;  // (c) growth slows significantly and materially
+    bool novel = false;    // (d) ends above every earlier floor
+    bool timely = false;   // (e) mostly after warm-up, or an onset
   };
 
-  void close_bucket();
-  void record_returns(const Bucket& newest);
-  double noise_width();
-  double excursion_length_s();
-  double floor_noise(int64_t width, int64_t end);
+  int64_t floor_window();
+  Span measure(int64_t span, int64_t window);
   LeakAssessment judge();
-  // Minima of `count` windows of `width` buckets ending at bucket index `end` (exclusive).
-  std::vector<TrendPoint>& floors(int64_t end, int64_t width, int64_t count);
 
   LeakDetectorConfig config_;
-  size_t capacity_;
-  std::vector<Bucket> ring_;  // the last `capacity_` buckets, oldest first from `head_`
-  size_t head_ = 0, size_ = 0;
-  Bucket open_;
-  bool has_open_ = false;
-  double first_t_ = 0, last_t_ = 0;
-  bool started_ = false;
+  FloorHistory history_;
   LeakAssessment assessment_;
+  int streak_ = 0;
   std::vector<double> scratch_;
   std::vector<TrendPoint> points_;
-  std::vector<SpanStats> spans_;
+  std::vector<Span> spans_;
 };
 
 }  // namespace memvisor

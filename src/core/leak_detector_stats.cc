@@ -175,9 +175,9 @@ double incomplete_beta(double a, double b, double x) {
   if (x >= 1) return 1;
   // The continued fraction converges fast only below the mean; use the symmetry above it.
   if (x > (a + 1) / (a + b + 2)) return 1 - incomplete_beta(b, a, 1 - x);
-  const double front =
-      std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) +
-               b * std::log1p(-x)) / a;
+  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) +
+                                a * std::log(x) + b * std::log1p(-x)) /
+                       a;
   // Lentz's algorithm for the continued fraction (Numerical Recipes 6.4).
   constexpr double kTiny = 1e-300;
   double f = 1, c = 1, d = 0;

@@ -1,5 +1,5 @@
-// Trend statistics behind the leak detector: a Theil–Sen slope with a t-interval whose width
-// accounts for autocorrelated residuals. Pure functions of numbers.
+// Trend statistics behind the leak detector: Theil–Sen slopes with autocorrelation-aware
+// t-intervals, a curvature test, and line-versus-staircase model selection. Pure functions.
 #pragma once
 
 #include <span>
@@ -27,8 +27,8 @@ struct TrendFit {
   double upper(double confidence) const;
 };
 
-// Fits a line through `points` (at least three distinct times). `scratch` is reused between calls
-// so that the detector allocates nothing in steady state.
+// Fits a line through `points` (at least three distinct times). `scratch` holds the pairwise
+// slopes; passing the same one each time avoids reallocating it.
 TrendFit fit_trend(std::span<const TrendPoint> points, std::vector<double>& scratch);
 
 // Least-squares parabola through `points`: `slope` of the result is the change of the slope
