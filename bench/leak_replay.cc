@@ -5,7 +5,6 @@
 #include <deque>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace memvisor::bench {
 namespace {

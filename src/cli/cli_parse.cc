@@ -1,5 +1,6 @@
 #include "cli/cli_parse.h"
 
+#include <algorithm>
 #include <iostream>
 
 namespace memvisor {
@@ -21,6 +22,13 @@ std::optional<int> parse_cli(CLI::App& app, const Args& args) {
     return kExitUsage;
   }
   return std::nullopt;
+}
+
+SplitArgs split_at_dashes(const Args& args) {
+  const auto dashes = std::find(args.begin(), args.end(), "--");
+  SplitArgs split{Args(args.begin(), dashes), {}};
+  if (dashes != args.end()) split.command.assign(dashes + 1, args.end());
+  return split;
 }
 
 int fail(int code, const std::string& message) {

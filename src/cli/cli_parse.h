@@ -13,6 +13,14 @@ namespace memvisor {
 // ended the command (help, or an error already reported); nullopt to go on.
 std::optional<int> parse_cli(CLI::App& app, const Args& args);
 
+// Splits at the first "--": the options before it, and the command line after it, which option
+// parsing must never touch.
+struct SplitArgs {
+  Args options;
+  std::vector<std::string> command;
+};
+SplitArgs split_at_dashes(const Args& args);
+
 // Prints "memvisor: MESSAGE" to stderr and returns `code`.
 int fail(int code, const std::string& message);
 

@@ -16,11 +16,7 @@ namespace memvisor {
 
 int run_command(const Args& all_args) {
   // Everything after the first "--" is the worker's command line, untouched by option parsing.
-  const auto dashes = std::find(all_args.begin(), all_args.end(), "--");
-  const Args args(all_args.begin(), dashes);
-  const std::vector<std::string> command =
-      dashes == all_args.end() ? std::vector<std::string>{}
-                               : std::vector<std::string>(dashes + 1, all_args.end());
+  const auto [args, command] = split_at_dashes(all_args);
 
   CLI::App app(
       "Run a pool of workers and keep them running.\n\n"

@@ -33,11 +33,7 @@ int exit_code_of(int status) {
 }  // namespace
 
 int watch_command(const Args& all_args) {
-  const auto dashes = std::find(all_args.begin(), all_args.end(), "--");
-  const Args args(all_args.begin(), dashes);
-  const std::vector<std::string> command =
-      dashes == all_args.end() ? std::vector<std::string>{}
-                               : std::vector<std::string>(dashes + 1, all_args.end());
+  const auto [args, command] = split_at_dashes(all_args);
 
   CLI::App app(
       "Guard one process by its memory, without a config file:\n\n"

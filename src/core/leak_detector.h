@@ -37,8 +37,9 @@
 // that idles and then starts a first GC ramp) is indistinguishable from a trend until it turns.
 //
 // Cost: add() is O(1) except once per bucket, when the verdict is renewed in O(buckets * spans +
-// spans * 64^2). Memory is fixed at construction: history_s / resolution_s buckets of 40 bytes
-// (58 KiB for the 12 h default) plus about 30 KiB of scratch; see state_bytes().
+// spans * 64^2), about 0.4 ms with a full 12 h history. Memory is fixed at construction and
+// proportional to history_s / resolution_s: 40 bytes per bucket plus scratch of the same order,
+// 77 KiB with the defaults (1441 buckets); see state_bytes().
 #pragma once
 
 #include <cstddef>

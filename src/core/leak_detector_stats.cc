@@ -214,11 +214,4 @@ double student_t_quantile(double p, double dof) {
   return (lo + hi) / 2;
 }
 
-bool significantly_greater(const TrendFit& a, const TrendFit& b, double confidence) {
-  if (!a.usable || !b.usable) return false;
-  const double se = std::hypot(a.standard_error, b.standard_error);
-  const double dof = std::min(a.dof, b.dof);
-  return a.slope - b.slope > student_t_quantile(confidence, dof) * se;
-}
-
 }  // namespace memvisor

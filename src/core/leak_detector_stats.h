@@ -46,8 +46,4 @@ bool line_beats_steps(std::span<const TrendPoint> points, const TrendFit& fit, i
 double incomplete_beta(double a, double b, double x);
 double student_t_quantile(double p, double dof);
 
-// True when `a` is significantly larger than `b` (one-sided, at `confidence`), judging both by
-// their standard errors. Unusable fits are never significantly different from anything.
-bool significantly_greater(const TrendFit& a, const TrendFit& b, double confidence);
-
 }  // namespace memvisor
