@@ -20,13 +20,16 @@ namespace {
 volatile std::sig_atomic_t interrupted = 0;
 
 // SERVICE.N of a running memvisor → its current pid and start time.
-Result<std::pair<pid_t, uint64_t>> find_instance(const std::string& state_dir, const std::string& label) {
+Result<std::pair<pid_t, uint64_t>> find_instance(const std::string& state_dir,
+                                                 const std::string& label) {
   auto reply = control_request(state_dir, {{"id", 1}, {"cmd", "status"}});
   if (!reply) return reply.error();
   if (!reply->value("ok", false)) return Error{reply->value("error", "status failed")};
   for (const auto& record : (*reply)["status"]["instances"]) {
-    const std::string name = record.value("service", "") + "." + std::to_string(record.value("instance", 0));
-    if (name == label && record.value("role", "primary") == "primary" && record.value("pid", 0) != 0) {
+    const std::string name =
+        record.value("service", "") + "." + std::to_string(record.value("instance", 0));
+    if (name == label && record.value("role", "primary") == "primary" &&
+        record.value("pid", 0) != 0) {
       return std::pair<pid_t, uint64_t>{record.value("pid", 0), record.value("start_ticks", 0ULL)};
     }
   }
@@ -36,9 +39,10 @@ Result<std::pair<pid_t, uint64_t>> find_instance(const std::string& state_dir, c
 }  // namespace
 
 int record_command(const Args& args) {
-  CLI::App app("Sample a process's memory and print CSV (t_s,rss,pss,uss,swap; seconds and bytes) "
-               "until it exits, --duration passes or Ctrl-C.",
-               "record");
+  CLI::App app(
+      "Sample a process's memory and print CSV (t_s,rss,pss,uss,swap; seconds and bytes) "
+      "until it exits, --duration passes or Ctrl-C.",
+      "record");
   int pid = 0;
   std::string instance, interval_text = "1s", duration_text, state_dir_flag;
   auto* by_pid = app.add_option("--pid", pid, "the process to record");
@@ -48,11 +52,13 @@ int record_command(const Args& args) {
   app.add_option("--duration", duration_text, "stop after this long");
   app.add_option("--state-dir", state_dir_flag, "the memvisor to ask for --instance");
   if (auto done = parse_cli(app, args)) return *done;
-  if (pid <= 0 && instance.empty()) return fail(kExitUsage, "record: give --pid PID or --instance SERVICE.N");
+  if (pid <= 0 && instance.empty())
+    return fail(kExitUsage, "record: give --pid PID or --instance SERVICE.N");
 
   auto interval = parse_duration(interval_text);
   if (!interval || interval->count() < 10) {
-    return fail(kExitUsage, "--interval: expected a duration of at least 10ms, got '" + interval_text + "'");
+    return fail(kExitUsage,
+                "--interval: expected a duration of at least 10ms, got '" + interval_text + "'");
   }
   std::optional<Millis> duration;
   if (!duration_text.empty()) {

@@ -14,14 +14,16 @@
 namespace memvisor {
 
 int replay_command(const Args& args) {
-  CLI::App app("Run the memory rules on a recorded trace (CSV: t_s,bytes or t_s,rss,pss,uss,swap) "
-               "and print one JSON line per decision.",
-               "replay");
+  CLI::App app(
+      "Run the memory rules on a recorded trace (CSV: t_s,bytes or t_s,rss,pss,uss,swap) "
+      "and print one JSON line per decision.",
+      "replay");
   std::string trace_path, column, config_path, service_name, state_dir;
   ServiceFlags flags;
   app.add_option("trace", trace_path, "the trace (CSV)")->required();
-  app.add_option("--column", column, "the value column to use for every metric (default: the "
-                                     "metric's own column, else the only one)");
+  app.add_option("--column", column,
+                 "the value column to use for every metric (default: the "
+                 "metric's own column, else the only one)");
   app.add_option("--config", config_path, "take the rules from this config file...");
   app.add_option("--service", service_name, "...and this service in it (default: the first)");
   app.add_option("--state-dir", state_dir, "ignored; accepted like every subcommand");
@@ -36,7 +38,8 @@ int replay_command(const Args& args) {
     for (const auto& s : config->services) {
       if (s.name == service_name) chosen = &s;
     }
-    if (chosen == nullptr) return fail(kExitUsage, "--service: no service '" + service_name + "' in " + config_path);
+    if (chosen == nullptr)
+      return fail(kExitUsage, "--service: no service '" + service_name + "' in " + config_path);
     service = *chosen;
   } else {
     auto built = flags.build({"replay"});
@@ -70,14 +73,15 @@ int replay_command(const Args& args) {
   ProcessRules rules(service, 0.5);
   for (size_t i = 0; i < trace->t_s.size(); ++i) {
     const auto& row = trace->values[i];
-    MemoryValues values{get(row, rss), get(row, pss), get(row, uss), get(row, swap), get(row, anon),
-                        get(row, pss)};
+    MemoryValues values{get(row, rss),  get(row, pss),  get(row, uss),
+                        get(row, swap), get(row, anon), get(row, pss)};
     auto decisions = rules.on_sample(trace->t_s[i], values);
     auto progress = rules.on_progress(trace->t_s[i] - trace->t_s.front(), 0);
     decisions.insert(decisions.end(), progress.begin(), progress.end());
     for (const RuleDecision& d : decisions) {
-      nlohmann::json line = {{"t_s", trace->t_s[i]}, {"rule", d.rule},     {"action", d.action},
-                             {"metric", d.metric},   {"value", d.value},   {"threshold", d.threshold}};
+      nlohmann::json line = {{"t_s", trace->t_s[i]}, {"rule", d.rule},
+                             {"action", d.action},   {"metric", d.metric},
+                             {"value", d.value},     {"threshold", d.threshold}};
       if (d.slope_bytes_per_hour) line["slope_bytes_per_hour"] = *d.slope_bytes_per_hour;
       if (d.confidence) line["confidence"] = *d.confidence;
       std::cout << line.dump() << "\n";
