@@ -20,8 +20,6 @@
 #include "os/spawn.h"
 #include "supervisor/crash_report.h"
 
-extern char** environ;
-
 namespace memvisor {
 namespace {
 
@@ -61,7 +59,7 @@ int watch_command(const Args& all_args) {
   if (ours) {
     SpawnSpec spec;
     spec.argv = command;
-    for (char** entry = environ; *entry != nullptr; ++entry) spec.env.emplace_back(*entry);
+    spec.env = current_environment();
     spec.stdin_fd = STDIN_FILENO;
     spec.new_process_group = false;  // Ctrl-C reaches it as it would without memvisor
     auto spawned = spawn_process(spec);

@@ -11,8 +11,6 @@
 #include "core/config_json.h"
 #include "os/unix_stream.h"
 
-extern char** environ;
-
 namespace memvisor {
 
 void Controller::start_supervisor() {
@@ -25,7 +23,7 @@ void Controller::start_supervisor() {
   SpawnSpec spec;
   spec.argv = {options_.self_executable,     "supervise",   "--channel-fd",
                std::to_string(theirs.get()), "--state-dir", options_.state_dir};
-  for (char** entry = environ; *entry != nullptr; ++entry) spec.env.emplace_back(*entry);
+  spec.env = current_environment();
   spec.keep_fds = {theirs.get()};
   spec.child_sigmask = signals_->previous_mask();
   auto spawned = spawn_process(spec);
@@ -105,7 +103,8 @@ void Controller::on_supervisor_message(const nlohmann::json& message) {
     // A stop also reaches the replacement of a recycle under way; the rest act on primaries.
     const bool eligible = instance->state != InstanceState::retired &&
                           (instance->replaces == nullptr || action == "stop");
-    if (eligible && instance->service->name == service && (number == 0 || instance->number == number)) {
+    if (eligible && instance->service->name == service &&
+        (number == 0 || instance->number == number)) {
       targets.push_back(instance.get());
     }
   }

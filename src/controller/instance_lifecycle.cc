@@ -12,8 +12,6 @@
 #include "core/units.h"
 #include "os/proc.h"
 
-extern char** environ;
-
 namespace memvisor {
 namespace {
 
@@ -44,8 +42,8 @@ SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, Unique
   const ServiceConfig& service = *instance.service;
   SpawnSpec spec;
   spec.argv = service.command;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    if (!is_ours(*entry)) spec.env.emplace_back(*entry);
+  for (std::string& entry : current_environment()) {
+    if (!is_ours(entry)) spec.env.push_back(std::move(entry));
   }
   if (auto user = users_.find(service.name); user != users_.end()) {
     spec.user = user->second;

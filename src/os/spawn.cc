@@ -272,4 +272,10 @@ Result<UserIdentity> lookup_user(const std::string& name_or_uid) {
   return Error{"list groups of user '" + user.name + "'", ERANGE};
 }
 
+std::vector<std::string> current_environment() {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) env.emplace_back(*entry);
+  return env;
+}
+
 }  // namespace memvisor

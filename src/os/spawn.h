@@ -53,4 +53,7 @@ struct SpawnedProcess {
 // "execute 'nosuch': No such file or directory".
 Result<SpawnedProcess> spawn_process(const SpawnSpec& spec);
 
+// This process's environment as "KEY=VALUE" entries, the starting point of a SpawnSpec's env.
+std::vector<std::string> current_environment();
+
 }  // namespace memvisor
