@@ -32,6 +32,7 @@ constexpr double kSlowingHorizon = 4;
 // A leak is reported once this many verdicts in a row (one per bucket) find one: a single
 // verdict can slip through while a veto hovers at its threshold.
 constexpr int kConfirmations = 2;
+constexpr double kConfirmFraction = 0.5;
 
 std::string mib_per_hour(double bytes_per_hour) {
   return fmt::format("{:.1f} MiB/h", bytes_per_hour / (1024.0 * 1024.0));
@@ -104,7 +105,7 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
   const std::span<const TrendPoint> all(points_);
   s.fit = fit_trend(all, scratch_);
   s.low = s.fit.lower(s.confidence);
-  s.line = line_beats_steps(all, s.fit, kMaxSteps);
+  s.line = trend_beats_few_steps(all, s.fit, kMaxSteps);
   const TrendFit bend = fit_curvature(all);
   s.slowing = bend.upper(kSlowingConfidence) < 0 &&
               s.fit.slope + bend.slope * kSlowingHorizon * s.span_s / 3600 <= rate;

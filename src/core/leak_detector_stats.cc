@@ -131,7 +131,7 @@ TrendFit fit_curvature(std::span<const TrendPoint> points) {
   return fit;
 }
 
-bool line_beats_steps(std::span<const TrendPoint> points, const TrendFit& fit, int max_steps) {
+bool trend_beats_few_steps(std::span<const TrendPoint> points, const TrendFit& fit, int max_steps) {
   const size_t n = points.size();
   if (n < 4 || max_steps < 1) return true;
   std::vector<double> sum(n + 1, 0), sum2(n + 1, 0);
@@ -153,21 +153,31 @@ bool line_beats_steps(std::span<const TrendPoint> points, const TrendFit& fit, i
     return dn * std::log(std::max(rss, 1e-300)) + parameters * log_n;
   };
   const double line_bic = bic(line_rss, 2);
-  // best[k]: least RSS of the first k points cut into the current number of segments.
-  std::vector<double> best(n + 1), next(n + 1);
-  for (size_t k = 1; k <= n; ++k) best[k] = segment_rss(0, k);
-  for (int steps = 1; steps <= max_steps && static_cast<size_t>(steps) < n; ++steps) {
+  // The staircase the criterion prefers, looking one step past "a few": if that extra step still
+  // pays for its two parameters, the growth has more steps than a few.
+  double stairs_bic = std::numeric_limits<double>::infinity();
+  int stairs_steps = 0;
+  // best[k]: least RSS of the first k points cut into the current number of segments, each of at
+  // least two points: a window that straddles a step holds a level between the two, and would
+  // otherwise count as a step of its own.
+  constexpr size_t kMinSegment = 2;
+  constexpr double kImpossible = std::numeric_limits<double>::max();
+  std::vector<double> best(n + 1, kImpossible), next(n + 1, kImpossible);
+  for (size_t k = kMinSegment; k <= n; ++k) best[k] = segment_rss(0, k);
+  for (int steps = 1; steps <= max_steps + 1; ++steps) {
     const auto s = static_cast<size_t>(steps);
-    for (size_t k = s + 1; k <= n; ++k) {
-      next[k] = std::numeric_limits<double>::max();
-      for (size_t cut = s; cut < k; ++cut) {
-        next[k] = std::min(next[k], best[cut] + segment_rss(cut, k));
+    if ((s + 1) * kMinSegment > n) break;
+    std::fill(next.begin(), next.end(), kImpossible);
+    for (size_t k = (s + 1) * kMinSegment; k <= n; ++k) {
+      for (size_t cut = s * kMinSegment; cut + kMinSegment <= k; ++cut) {
+        if (best[cut] != kImpossible) next[k] = std::min(next[k], best[cut] + segment_rss(cut, k));
       }
     }
     std::swap(best, next);
-    if (bic(best[n], 2.0 * steps + 1) < line_bic) return false;
+    const double b = bic(best[n], 2.0 * steps + 1);
+    if (b < stairs_bic) stairs_bic = b, stairs_steps = steps;
   }
-  return true;
+  return stairs_bic >= line_bic || stairs_steps > max_steps;
 }
 
 double incomplete_beta(double a, double b, double x) {

@@ -36,10 +36,12 @@ TrendFit fit_trend(std::span<const TrendPoint> points, std::vector<double>& scra
 // standard error. At least four points.
 TrendFit fit_curvature(std::span<const TrendPoint> points);
 
-// True when the line `fit` explains `points` better, by the Bayesian information criterion, than
-// the best staircase (a piecewise-constant floor) with 1 to `max_steps` steps. Least-squares
-// staircases by dynamic programming: O(max_steps * n^2); n is at most a few dozen here.
-bool line_beats_steps(std::span<const TrendPoint> points, const TrendFit& fit, int max_steps);
+// False when `points` are better explained, by the Bayesian information criterion, as "a few
+// steps": a staircase (a piecewise-constant floor) with 1 to `max_steps` steps that beats both
+// the line `fit` and every staircase with more steps. Growth in more steps than that is a trend
+// however chunky it is (a leak that comes in chunks keeps stepping; lazy loading stops).
+// Least-squares staircases by dynamic programming: O(max_steps * n^2); n is at most a few dozen.
+bool trend_beats_few_steps(std::span<const TrendPoint> points, const TrendFit& fit, int max_steps);
 
 // The regularized incomplete beta function I_x(a, b), and from it the quantile of Student's t
 // with `dof` (> 0, not necessarily whole) degrees of freedom.

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <numbers>
@@ -201,8 +202,29 @@ TEST(LeakDetectorStats, TellsAStaircaseFromARamp) {
     stairs.push_back({i / 10.0, 100.0 * (i / 13) + wiggle});
   }
   std::vector<double> scratch;
-  EXPECT_TRUE(line_beats_steps(ramp, fit_trend(ramp, scratch), 5));
-  EXPECT_FALSE(line_beats_steps(stairs, fit_trend(stairs, scratch), 5));
+  EXPECT_TRUE(trend_beats_few_steps(ramp, fit_trend(ramp, scratch), 5));
+  EXPECT_FALSE(trend_beats_few_steps(stairs, fit_trend(stairs, scratch), 5));
+}
+
+TEST(LeakDetectorStats, ManyChunksAreATrendNotAFewSteps) {
+  // Nine chunks at irregular times: a staircase fits better than a line, but it needs more
+  // steps than "a few", as a leak that comes in chunks does.
+  const std::vector<int> chunk_at = {3, 7, 8, 15, 19, 26, 30, 31, 37};
+  std::vector<TrendPoint> chunks, few;
+  for (int i = 0; i < 40; ++i) {
+    const double wiggle = (i % 3 - 1) * 0.5;
+    const auto done =
+        std::count_if(chunk_at.begin(), chunk_at.end(), [&](int c) { return c <= i; });
+    chunks.push_back({i / 10.0, 50.0 * static_cast<double>(done) + wiggle});
+    few.push_back({i / 10.0, 100.0 * (i >= 12) + 120.0 * (i >= 25) + wiggle});
+  }
+  std::vector<double> scratch;
+  EXPECT_TRUE(trend_beats_few_steps(chunks, fit_trend(chunks, scratch), 5));
+  EXPECT_FALSE(trend_beats_few_steps(few, fit_trend(few, scratch), 5));
+  // A window straddling each step holds an intermediate level; that is not a step of its own.
+  few[12].y = 50;
+  few[25].y = 160;
+  EXPECT_FALSE(trend_beats_few_steps(few, fit_trend(few, scratch), 5));
 }
 
 TEST(LeakDetectorStats, CurvatureIsNegativeWhenGrowthSlowsDown) {
