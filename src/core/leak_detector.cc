@@ -32,6 +32,8 @@ constexpr double kSlowingHorizon = 4;
 // A leak is reported once this many verdicts in a row (one per bucket) find one: a single
 // verdict can slip through while a veto hovers at its threshold.
 constexpr int kConfirmations = 2;
+// Rule (d): a gradual fall of the floor deeper than this many noise widths is a load going down.
+constexpr double kReleaseNoiseWidths = 8;
 constexpr double kConfirmFraction = 0.5;
 
 std::string mib_per_hour(double bytes_per_hour) {
@@ -110,7 +112,7 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
   s.slowing = bend.upper(kSlowingConfidence) < 0 &&
               s.fit.slope + bend.slope * kSlowingHorizon * s.span_s / 3600 <= rate;
   s.novel = s.fit.intercept + s.fit.slope * all.back().t >
-            history_.highest_floor_before(end - count * width, width);
+            history_.highest_floor_before(end - count * width, width) + load_fall_;
   const double in_warmup = std::max(0.0, config_.warmup_s - (history_.age_s() - s.span_s));
   s.timely = 2 * in_warmup <= s.span_s;
   if (!s.timely) {
@@ -130,6 +132,8 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
 LeakAssessment LeakDetector::judge() {
   LeakAssessment out;
   const int64_t window = floor_window();
+  const double fall = history_.deepest_gradual_fall(window);
+  load_fall_ = fall > kReleaseNoiseWidths * history_.floor_noise(window, scratch_) ? fall : 0;
   out.floor_window_s = static_cast<double>(window) * config_.resolution_s;
   out.reason = "not enough history yet for " + duration_text(out.floor_window_s) + " floor windows";
   spans_.clear();

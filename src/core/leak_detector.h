@@ -24,8 +24,9 @@
 //   (c) no span ending now, this long or longer, shows growth slowing significantly and
 //       materially (a fitted parabola whose slope would fall below the rate within 4 span
 //       lengths): warm-up, cache fill and fragmentation converge, a leak does not;
-//   (d) the floor ends above every earlier floor: regrowing to a level already held is
-//       recovery after a release, not a leak;
+//   (d) the floor ends above every earlier floor, by more than the deepest gradual fall of the
+//       floor seen (a load going down, whose return is not new ground; a single release does
+//       not count): regrowing to a level already held is recovery, not a leak;
 //   (e) at most half of the span lies in the first `warmup_s` of the process, unless the span
 //       is an onset, growing significantly faster than the stretch before it. A process's start
 //       (first GC ramp, cache fill) looks like a leak until its normal cycle has been seen; a
@@ -34,7 +35,8 @@
 // - The threshold rate is the only absolute number; every time scale comes from the data.
 //
 // Limits: a cycle longer than the history seen so far (a daily cycle on its first day, a process
-// that idles and then starts a first GC ramp) is indistinguishable from a trend until it turns.
+// that idles and then starts a first GC ramp) is indistinguishable from a trend until it turns;
+// rule (d) covers such a cycle only when it was first seen going down far enough.
 //
 // Cost: add() is O(1) except once per bucket, when the verdict is renewed in O(buckets * spans +
 // spans * 64^2), about 0.4 ms with a full 12 h history. Memory is fixed at construction and
@@ -107,6 +109,7 @@ class LeakDetector {
   FloorHistory history_;
   LeakAssessment assessment_;
   int streak_ = 0;
+  double load_fall_ = 0;  // the deepest gradual fall of the floor, when it is more than noise
   std::vector<double> scratch_;
   std::vector<TrendPoint> points_;
   std::vector<Span> spans_;

@@ -159,4 +159,33 @@ double FloorHistory::highest_floor_before(int64_t start, int64_t width) const {
   return highest;
 }
 
+double FloorHistory::deepest_gradual_fall(int64_t width) const {
+  const int64_t last = end() - 1;
+  double highest = -std::numeric_limits<double>::infinity(), lowest = kNone, previous = kNone;
+  double biggest_step = 0, deepest = 0;  // within the fall from `highest`
+  int64_t window = -1;
+  const auto finish = [&] {
+    if (lowest >= highest) {  // a new high starts a new fall
+      highest = lowest;
+      biggest_step = 0;
+    } else {
+      if (previous != kNone) biggest_step = std::max(biggest_step, previous - lowest);
+      const double fall = highest - lowest;
+      if (biggest_step <= fall / 2) deepest = std::max(deepest, fall);
+    }
+    previous = lowest;
+  };
+  for (size_t k = 0; k < size_; ++k) {  // oldest first
+    const int64_t w = (last - at(k).index) / width;
+    if (w != window) {
+      if (window >= 0) finish();
+      window = w;
+      lowest = kNone;
+    }
+    lowest = std::min(lowest, at(k).min);
+  }
+  if (window >= 0) finish();
+  return deepest;
+}
+
 }  // namespace memvisor

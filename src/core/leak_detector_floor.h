@@ -37,6 +37,10 @@ class FloorHistory {
   void floors(int64_t end, int64_t width, int64_t count, std::vector<TrendPoint>& out) const;
   // The highest of the minima of windows of `width` buckets that end at or before bucket `start`.
   double highest_floor_before(int64_t start, int64_t width) const;
+  // The deepest gradual fall of the minima of windows of `width` buckets over the whole history:
+  // the largest drop from a window's floor to a later one's, made in steps of which none is more
+  // than half of it (a load going down, not one release). 0 when there is none.
+  double deepest_gradual_fall(int64_t width) const;
 
   size_t state_bytes() const { return ring_.capacity() * sizeof(Bucket); }
 

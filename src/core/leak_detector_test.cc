@@ -147,6 +147,34 @@ TEST(LeakDetector, IgnoresRegrowthToALevelAlreadyHeld) {
   EXPECT_FALSE(r.first_report_s) << "at " << *r.first_report_s / 60 << " min";
 }
 
+TEST(LeakDetector, IgnoresALoadCycleFirstSeenGoingDown) {
+  // Watching starts past the peak of a 2.5 h cycle: the floor falls for up to an hour, then rises
+  // above where it was first seen. That rise is the load coming back, not new ground. (A cycle
+  // first seen further down its fall, at phase 3.3 say, still looks like a leak on its first rise:
+  // the fall seen is shallower than the rise past the first sample.)
+  for (const double phase : {1.8, 2.4}) {
+    const auto r = replay(
+        [phase](double t) {
+          return 325 + 130 * std::sin(2 * std::numbers::pi * t / (2.5 * kHour) + phase);
+        },
+        10, 10 * kHour);
+    EXPECT_FALSE(r.first_report_s) << "phase " << phase << ": at " << *r.first_report_s / 60;
+  }
+}
+
+TEST(LeakDetector, ReportsALeakAfterAReleaseOnceItPassesTheOldHigh) {
+  // A cache of 150 MiB dropped at once after an hour, then a 40 MiB/h leak: a single release
+  // is not a load going down, so the leak counts as soon as the floor passes the old high
+  // (at 4.75 h).
+  const auto mib = [](double t) {
+    if (t < kHour) return 450.0;
+    return 300 + 40 * (t - kHour) / kHour;
+  };
+  const auto r = replay(mib, 10, 10 * kHour);
+  ASSERT_TRUE(r.first_report_s);
+  EXPECT_LT(*r.first_report_s, 6.5 * kHour);
+}
+
 TEST(LeakDetector, ResetForgetsEverything) {
   LeakDetector detector(config());
   for (double t = 0; t < 4 * kHour; t += 10) detector.add(t, (300 + 100 * t / kHour) * kMiB);
