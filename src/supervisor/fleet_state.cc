@@ -21,6 +21,11 @@ bool FleetState::apply(const nlohmann::json& message) {
   }
   if (type == "event") {
     if (message.contains("state")) update_instance(message["state"]);
+    // Every start after an instance's first is a restart (the controller's own count).
+    if (message.value("event", "") == "started" && message.value("generation", 0) > 1) {
+      ++restarts_[{message.value("service", ""), message.value("instance", 0)}]
+                 [message.value("reason", "unknown")];
+    }
     return true;
   }
   if (type == "instance") {
@@ -48,6 +53,13 @@ void FleetState::update_instance(const nlohmann::json& record) {
     });
   }
   instances_[{service, number, generation}] = record;
+}
+
+const FleetState::RestartCounts& FleetState::restarts(const std::string& service,
+                                                      int instance) const {
+  static const RestartCounts kNone;
+  auto found = restarts_.find({service, instance});
+  return found == restarts_.end() ? kNone : found->second;
 }
 
 std::vector<nlohmann::json> FleetState::processes(const std::string& service) const {
