@@ -51,7 +51,8 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
     }
   }
   unsigned port = 0;
-  const auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  const auto [end, error] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (port_text.empty() || error != std::errc() || end != port_text.data() + port_text.size() ||
       port < 1 || port > 65535) {
     return Error{"port '" + std::string(port_text) + "': expected a number from 1 to 65535"};

@@ -28,10 +28,12 @@ TEST(ListenAddress, PortAloneMeansLoopback) {
 }
 
 TEST(ListenAddress, BadForms) {
-  EXPECT_EQ(parsed(""), "error: empty address; expected HOST:PORT, [IPV6]:PORT or :PORT (e.g. "
-                        "\"127.0.0.1:9464\")");
-  EXPECT_EQ(parsed("9464"), "error: missing ':PORT'; expected HOST:PORT, [IPV6]:PORT or :PORT "
-                            "(e.g. \"127.0.0.1:9464\")");
+  EXPECT_EQ(parsed(""),
+            "error: empty address; expected HOST:PORT, [IPV6]:PORT or :PORT (e.g. "
+            "\"127.0.0.1:9464\")");
+  EXPECT_EQ(parsed("9464"),
+            "error: missing ':PORT'; expected HOST:PORT, [IPV6]:PORT or :PORT "
+            "(e.g. \"127.0.0.1:9464\")");
   EXPECT_EQ(parsed("127.0.0.1:0"), "error: port '0': expected a number from 1 to 65535");
   EXPECT_EQ(parsed("127.0.0.1:65536"), "error: port '65536': expected a number from 1 to 65535");
   EXPECT_EQ(parsed("127.0.0.1:"), "error: port '': expected a number from 1 to 65535");
@@ -39,13 +41,16 @@ TEST(ListenAddress, BadForms) {
   EXPECT_EQ(parsed("127.0.0.1:94x"), "error: port '94x': expected a number from 1 to 65535");
   EXPECT_EQ(parsed("::1:9464"), "error: an IPv6 address needs brackets: [::1]:PORT");
   EXPECT_EQ(parsed("[::1"), "error: missing ']' after the IPv6 address");
-  EXPECT_EQ(parsed("[::1]9464"), "error: missing ':PORT' after ']'; expected HOST:PORT, "
-                                 "[IPV6]:PORT or :PORT (e.g. \"127.0.0.1:9464\")");
+  EXPECT_EQ(parsed("[::1]9464"),
+            "error: missing ':PORT' after ']'; expected HOST:PORT, "
+            "[IPV6]:PORT or :PORT (e.g. \"127.0.0.1:9464\")");
   EXPECT_EQ(parsed("[1.2.3.4]:80"), "error: '1.2.3.4' is not an IPv6 address");
   EXPECT_EQ(parsed("256.0.0.1:80"),
             "error: '256.0.0.1' is not an IP address (names are not resolved; use 127.0.0.1, "
             "0.0.0.0, [::1] or an interface's address)");
-  EXPECT_EQ(parsed("metrics.example.com:80").rfind("error: 'metrics.example.com' is not an IP address", 0), 0u);
+  EXPECT_EQ(parsed("metrics.example.com:80")
+                .rfind("error: 'metrics.example.com' is not an IP address", 0),
+            0u);
 }
 
 }  // namespace

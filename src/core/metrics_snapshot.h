@@ -23,11 +23,11 @@ struct InstanceMetrics {
   std::string service;
   int instance = 0;
   int generation = 0;
-  std::string state;                    // "running", "starting", "backoff", …
-  bool up = false;                      // a process is alive
-  bool ready = false;                   // and serving
-  std::optional<double> started_at_s;   // unix seconds, while a process is alive
-  std::optional<InstanceMemory> memory;  // the last sample
+  std::string state;                                  // "running", "starting", "backoff", …
+  bool up = false;                                    // a process is alive
+  bool ready = false;                                 // and serving
+  std::optional<double> started_at_s;                 // unix seconds, while a process is alive
+  std::optional<InstanceMemory> memory;               // the last sample
   std::optional<double> leak_slope_bytes_per_second;  // when a leak rule has judged a span
   std::map<std::string, uint64_t> restarts_by_reason;
   // Requests the worker reported through the worker library; absent for workers that do not

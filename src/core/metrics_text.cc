@@ -76,7 +76,8 @@ void render_instances(std::string& out, const MetricsSnapshot& s, double now) {
   Family slope(out, "memvisor_instance_leak_slope_bytes_per_second", "gauge",
                "The leak rule's current estimate of the memory floor's growth.");
   for (const auto& i : s.instances) {
-    if (i.leak_slope_bytes_per_second) slope.sample(instance_labels(i), *i.leak_slope_bytes_per_second);
+    if (i.leak_slope_bytes_per_second)
+      slope.sample(instance_labels(i), *i.leak_slope_bytes_per_second);
   }
   Family up(out, "memvisor_instance_up", "gauge", "1 when the instance has a live process.");
   for (const auto& i : s.instances) up.sample(instance_labels(i), uint64_t{i.up});
@@ -125,7 +126,8 @@ void render_services(std::string& out, const MetricsSnapshot& s) {
   Family desired(out, "memvisor_service_desired_instances", "gauge",
                  "Instances the configuration asks for.");
   for (const auto& service : s.services) {
-    desired.sample({{"service", service.name}}, static_cast<uint64_t>(std::max(0, service.desired)));
+    desired.sample({{"service", service.name}},
+                   static_cast<uint64_t>(std::max(0, service.desired)));
   }
 }
 

@@ -45,22 +45,33 @@ bool contains(const std::string& text, const std::string& line) {
 TEST(MetricsText, InstanceSeries) {
   const std::string text = render_metrics(two_instances(), 1060.5, {});
   EXPECT_TRUE(contains(text, "# TYPE memvisor_instance_memory_bytes gauge\n"));
-  EXPECT_TRUE(contains(text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"rss\"} 4096\n"));
-  EXPECT_TRUE(contains(text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"pss\"} 3072\n"));
-  EXPECT_TRUE(contains(text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"uss\"} 2048\n"));
-  EXPECT_TRUE(contains(text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"swap\"} 0\n"));
+  EXPECT_TRUE(contains(
+      text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"rss\"} 4096\n"));
+  EXPECT_TRUE(contains(
+      text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"pss\"} 3072\n"));
+  EXPECT_TRUE(contains(
+      text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"uss\"} 2048\n"));
+  EXPECT_TRUE(contains(
+      text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"swap\"} 0\n"));
   // No sample yet: no memory series rather than a made-up zero.
   EXPECT_FALSE(contains(text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"2\""));
-  EXPECT_TRUE(contains(text, "memvisor_instance_leak_slope_bytes_per_second{service=\"web\",instance=\"1\"} 12.5\n"));
+  EXPECT_TRUE(contains(
+      text,
+      "memvisor_instance_leak_slope_bytes_per_second{service=\"web\",instance=\"1\"} 12.5\n"));
   EXPECT_TRUE(contains(text, "memvisor_instance_up{service=\"web\",instance=\"1\"} 1\n"));
   EXPECT_TRUE(contains(text, "memvisor_instance_up{service=\"web\",instance=\"2\"} 0\n"));
   EXPECT_TRUE(contains(text, "memvisor_instance_ready{service=\"web\",instance=\"2\"} 0\n"));
-  EXPECT_TRUE(contains(text, "memvisor_instance_uptime_seconds{service=\"web\",instance=\"1\"} 60.5\n"));
+  EXPECT_TRUE(
+      contains(text, "memvisor_instance_uptime_seconds{service=\"web\",instance=\"1\"} 60.5\n"));
   EXPECT_FALSE(contains(text, "memvisor_instance_uptime_seconds{service=\"web\",instance=\"2\"}"));
   EXPECT_TRUE(contains(text, "memvisor_instance_generation{service=\"web\",instance=\"1\"} 3\n"));
   EXPECT_TRUE(contains(text, "# TYPE memvisor_instance_restarts_total counter\n"));
-  EXPECT_TRUE(contains(text, "memvisor_instance_restarts_total{service=\"web\",instance=\"1\",reason=\"crash\"} 1\n"));
-  EXPECT_TRUE(contains(text, "memvisor_instance_restarts_total{service=\"web\",instance=\"1\",reason=\"leak\"} 1\n"));
+  EXPECT_TRUE(contains(
+      text,
+      "memvisor_instance_restarts_total{service=\"web\",instance=\"1\",reason=\"crash\"} 1\n"));
+  EXPECT_TRUE(contains(
+      text,
+      "memvisor_instance_restarts_total{service=\"web\",instance=\"1\",reason=\"leak\"} 1\n"));
 }
 
 TEST(MetricsText, ServiceSeries) {
@@ -81,8 +92,8 @@ TEST(MetricsText, RequestsOnlyWhenReported) {
 }
 
 TEST(MetricsText, OwnProcesses) {
-  const std::string text =
-      render_metrics({}, 0, {{"controller", 2097152, 0.25, 1.7e9}, {"supervisor", 8388608, 1.5, 1.7e9 + 1}});
+  const std::string text = render_metrics(
+      {}, 0, {{"controller", 2097152, 0.25, 1.7e9}, {"supervisor", 8388608, 1.5, 1.7e9 + 1}});
   EXPECT_TRUE(contains(text, "# TYPE process_cpu_seconds_total counter\n"));
   EXPECT_TRUE(contains(text, "process_resident_memory_bytes{process=\"controller\"} 2097152\n"));
   EXPECT_TRUE(contains(text, "process_cpu_seconds_total{process=\"supervisor\"} 1.5\n"));
@@ -119,8 +130,7 @@ TEST(MetricsText, LabelValuesAreEscaped) {
   EXPECT_EQ(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   MetricsSnapshot s = two_instances();
   s.instances[0].restarts_by_reason = {{"odd \"reason\"\n", 2}};
-  EXPECT_TRUE(contains(render_metrics(s, 0, {}),
-                       "reason=\"odd \\\"reason\\\"\\n\"} 2\n"));
+  EXPECT_TRUE(contains(render_metrics(s, 0, {}), "reason=\"odd \\\"reason\\\"\\n\"} 2\n"));
 }
 
 TEST(MetricsText, SpecialValues) {

@@ -20,7 +20,8 @@ bool to_number(std::string_view text, double& out) {
 
 }  // namespace
 
-std::optional<ProcessUsage> parse_process_usage(std::string_view stat_text, const ProcessClock& clock,
+std::optional<ProcessUsage> parse_process_usage(std::string_view stat_text,
+                                                const ProcessClock& clock,
                                                 std::string process_label) {
   // comm may hold spaces and ')', so the numbered fields start after the last ')'.
   const size_t close = stat_text.rfind(')');

@@ -21,7 +21,8 @@ struct ProcessClock {
 };
 
 // Pure: /proc/PID/stat text → usage. utime+stime (fields 14, 15), starttime (22), rss (24).
-std::optional<ProcessUsage> parse_process_usage(std::string_view stat_text, const ProcessClock& clock,
+std::optional<ProcessUsage> parse_process_usage(std::string_view stat_text,
+                                                const ProcessClock& clock,
                                                 std::string process_label);
 // Pure: the btime line of /proc/stat.
 std::optional<double> parse_boot_time(std::string_view proc_stat_text);

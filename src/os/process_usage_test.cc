@@ -17,8 +17,8 @@ TEST(ProcessUsage, ParsesCpuRssAndStart) {
   auto usage = parse_process_usage(kStat, clock, "supervisor");
   ASSERT_TRUE(usage.has_value());
   EXPECT_EQ(usage->process, "supervisor");
-  EXPECT_DOUBLE_EQ(usage->cpu_seconds, 3.25);               // (250 + 75) / 100
-  EXPECT_DOUBLE_EQ(usage->resident_bytes, 2560.0 * 4096);   // 10 MiB
+  EXPECT_DOUBLE_EQ(usage->cpu_seconds, 3.25);              // (250 + 75) / 100
+  EXPECT_DOUBLE_EQ(usage->resident_bytes, 2560.0 * 4096);  // 10 MiB
   EXPECT_DOUBLE_EQ(usage->start_time_seconds, 1'700'001'234.56);
 }
 

@@ -79,7 +79,8 @@ nlohmann::json FleetState::status(WallTime now) const {
     for (const auto& [key, stored] : instances_) {
       if (std::get<0>(key) != service.name) continue;
       nlohmann::json record = stored;
-      if (record.value("state", "") == "running" && record.value("role", "") != "replacement") ++ready;
+      if (record.value("state", "") == "running" && record.value("role", "") != "replacement")
+        ++ready;
       if (record.contains("started_at") && record.value("pid", 0) != 0) {
         record["uptime_s"] = std::max(0.0, now_s - record["started_at"].get<double>());
       }

@@ -68,13 +68,10 @@ Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const ListenAddress& a
   // One polling thread serves every connection: a slow or silent client costs a slot and a
   // little memory, never a thread, and the slots, the idle time and the header size are capped.
   endpoint->daemon_ = MHD_start_daemon(
-      flags, address.port, nullptr, nullptr, &on_request, endpoint.get(),
-      MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&storage),
-      MHD_OPTION_CONNECTION_LIMIT, limits.connections,
-      MHD_OPTION_CONNECTION_TIMEOUT, limits.idle_timeout_s,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits.connection_memory,
-      MHD_OPTION_LISTEN_BACKLOG_SIZE, 128U,
-      MHD_OPTION_END);
+      flags, address.port, nullptr, nullptr, &on_request, endpoint.get(), MHD_OPTION_SOCK_ADDR,
+      reinterpret_cast<sockaddr*>(&storage), MHD_OPTION_CONNECTION_LIMIT, limits.connections,
+      MHD_OPTION_CONNECTION_TIMEOUT, limits.idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      limits.connection_memory, MHD_OPTION_LISTEN_BACKLOG_SIZE, 128U, MHD_OPTION_END);
   if (endpoint->daemon_ == nullptr) {
     return Error{"cannot serve HTTP on " + to_string(address) +
                  " (address in use, not assigned here, or not permitted)"};
@@ -99,9 +96,8 @@ std::shared_ptr<const MetricsSnapshot> HttpEndpoint::current() const {
 std::string HttpEndpoint::render_metrics_now(const MetricsSnapshot* snapshot) const {
   std::vector<ProcessUsage> own;
   // The controller is our parent; its pid comes with the snapshot, getppid() before that.
-  const pid_t controller = snapshot != nullptr && snapshot->controller_pid > 0
-                               ? snapshot->controller_pid
-                               : ::getppid();
+  const pid_t controller =
+      snapshot != nullptr && snapshot->controller_pid > 0 ? snapshot->controller_pid : ::getppid();
   if (auto usage = read_process_usage(controller, clock_, "controller")) own.push_back(*usage);
   if (auto usage = read_process_usage(::getpid(), clock_, "supervisor")) own.push_back(*usage);
   static const MetricsSnapshot kEmpty;
@@ -118,7 +114,10 @@ HttpResponse HttpEndpoint::respond(const std::string& path) const {
     return text(verdict.healthy ? 200 : 503, verdict.body);
   }
   if (path == "/status") {
-    if (!snapshot) return {503, "application/json", R"({"error":"starting up"})" "\n"};
+    if (!snapshot)
+      return {503, "application/json",
+              R"({"error":"starting up"})"
+              "\n"};
     // Uptime as of this request, not as of the snapshot.
     nlohmann::json status = snapshot->status;
     const double now = to_unix_seconds(std::chrono::system_clock::now());

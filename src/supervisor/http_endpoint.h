@@ -20,9 +20,9 @@ struct MHD_Connection;
 namespace memvisor {
 
 struct HttpLimits {
-  unsigned connections = 256;         // more are accepted and closed at once
-  unsigned idle_timeout_s = 10;       // a connection silent this long is closed
-  size_t connection_memory = 16384;   // request line + headers; larger requests get 431/413
+  unsigned connections = 256;        // more are accepted and closed at once
+  unsigned idle_timeout_s = 10;      // a connection silent this long is closed
+  size_t connection_memory = 16384;  // request line + headers; larger requests get 431/413
 };
 
 struct HttpResponse {

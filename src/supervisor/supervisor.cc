@@ -49,7 +49,8 @@ Status Supervisor::init() {
   auto timer = TimerFd::create();
   if (!timer) return timer.error();
   sample_timer_.emplace(std::move(*timer));
-  if (Status s = loop_->add(sample_timer_->fd(), EPOLLIN, [this](uint32_t) { on_sample_timer(); }); !s) {
+  if (Status s = loop_->add(sample_timer_->fd(), EPOLLIN, [this](uint32_t) { on_sample_timer(); });
+      !s) {
     return s;
   }
 

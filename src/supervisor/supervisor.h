@@ -12,13 +12,13 @@
 
 #include "os/event_loop.h"
 #include "os/files.h"
-#include "os/timer_fd.h"
-#include "supervisor/memory_watch.h"
 #include "os/line_channel.h"
 #include "os/signal_fd.h"
+#include "os/timer_fd.h"
 #include "os/unique_fd.h"
 #include "supervisor/fleet_state.h"
 #include "supervisor/http_endpoint.h"
+#include "supervisor/memory_watch.h"
 
 namespace memvisor {
 

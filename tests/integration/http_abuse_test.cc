@@ -21,7 +21,8 @@ namespace {
 void send_some(int fd, const std::string& bytes) {
   size_t sent = 0;
   while (sent < bytes.size()) {
-    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n =
+        ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n <= 0) return;
     sent += static_cast<size_t>(n);
   }
@@ -48,18 +49,19 @@ TEST(HttpAbuse, GarbageAndFloodsDoNotStopTheRules) {
   // Idle until GO exists, then 64 MiB of touched memory: the warn rule must see it while the
   // endpoint is under siege.
   const std::string go = dir.file("GO");
-  const std::string worker = dir.write(
-      "worker.py",
-      "import os, time\n"
-      "while not os.path.exists('" + go + "'):\n"
-      "    time.sleep(0.05)\n"
-      "block = b'x' * (64 << 20)\n"
-      "time.sleep(600)\n");
+  const std::string worker = dir.write("worker.py",
+                                       "import os, time\n"
+                                       "while not os.path.exists('" +
+                                           go +
+                                           "'):\n"
+                                           "    time.sleep(0.05)\n"
+                                           "block = b'x' * (64 << 20)\n"
+                                           "time.sleep(600)\n");
   Memvisor memvisor(dir, {"--http", "127.0.0.1:" + std::to_string(port), "--name", "web",
                           "--interval", "100ms", "--warn", "40MiB", "--", "python3", worker});
   std::optional<HttpReply> reply;
-  ASSERT_TRUE(eventually(
-      [&] { return (reply = http_get(port, "/health")) && reply->status == 200; }, 20s))
+  ASSERT_TRUE(
+      eventually([&] { return (reply = http_get(port, "/health")) && reply->status == 200; }, 20s))
       << memvisor.err();
   nlohmann::json status;
   ASSERT_TRUE(eventually([&] { return !(status = memvisor.status()).is_null(); }, 10s));
@@ -130,15 +132,15 @@ TEST(HttpAbuse, GarbageAndFloodsDoNotStopTheRules) {
 TEST(HttpAbuse, OversizedHeadersAndOtherMethodsGetAnErrorNotACrash) {
   TempDir dir;
   const int port = free_port();
-  Memvisor memvisor(dir, {"--http", "127.0.0.1:" + std::to_string(port), "--name", "web", "--",
-                          "sleep", "120"});
+  Memvisor memvisor(
+      dir, {"--http", "127.0.0.1:" + std::to_string(port), "--name", "web", "--", "sleep", "120"});
   std::optional<HttpReply> reply;
   ASSERT_TRUE(eventually([&] { return (reply = http_get(port, "/health")).has_value(); }, 20s));
 
   const int fd = connect_loopback(port);
   ASSERT_GE(fd, 0);
-  send_some(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 << 10, 'b') +
-                    "\r\n\r\n");
+  send_some(
+      fd, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 << 10, 'b') + "\r\n\r\n");
   char buffer[256] = {};
   timeval timeout{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
@@ -156,8 +158,8 @@ TEST(HttpAbuse, OversizedHeadersAndOtherMethodsGetAnErrorNotACrash) {
   if (posted) {
     EXPECT_EQ(posted->status, 405);
   }
-  EXPECT_TRUE(eventually([&] { return (reply = http_get(port, "/health")) && reply->status == 200; },
-                         10s));
+  EXPECT_TRUE(
+      eventually([&] { return (reply = http_get(port, "/health")) && reply->status == 200; }, 10s));
   EXPECT_TRUE(memvisor.events("supervisor_exited").empty());
 }
 

@@ -16,14 +16,14 @@ namespace {
 class PrometheusServer {
  public:
   PrometheusServer(const TempDir& dir, int port, int target_port) {
-    const std::string config = dir.write(
-        "prometheus.yml",
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: memvisor\n    static_configs:\n"
-        "      - targets: ['127.0.0.1:" + std::to_string(target_port) + "']\n");
+    const std::string config =
+        dir.write("prometheus.yml",
+                  "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                  "scrape_configs:\n  - job_name: memvisor\n    static_configs:\n"
+                  "      - targets: ['127.0.0.1:" +
+                      std::to_string(target_port) + "']\n");
     const std::string log = dir.file("prometheus.log");
-    std::vector<std::string> args = {"prometheus",
-                                     "--config.file=" + config,
+    std::vector<std::string> args = {"prometheus", "--config.file=" + config,
                                      "--storage.tsdb.path=" + dir.file("tsdb"),
                                      "--web.listen-address=127.0.0.1:" + std::to_string(port)};
     pid_ = ::fork();
@@ -65,7 +65,8 @@ TEST(HttpPrometheus, ARealPrometheusScrapesTheSeries) {
 
   // Ask Prometheus, not memvisor: the series must have gone through a scrape into its storage.
   const std::string query =
-      "/api/v1/query?query=memvisor_instance_memory_bytes%7Bservice%3D%22web%22%2Ckind%3D%22pss%22%7D";
+      "/api/v1/"
+      "query?query=memvisor_instance_memory_bytes%7Bservice%3D%22web%22%2Ckind%3D%22pss%22%7D";
   nlohmann::json answer;
   const bool found = eventually(
       [&] {
@@ -97,11 +98,14 @@ TEST(HttpPrometheus, MetricsAnswerAgainSoonAfterTheSupervisorIsKilled) {
   Memvisor memvisor(dir, {"--http", "127.0.0.1:" + std::to_string(port), "--name", "web",
                           "--instances", "2", "--interval", "100ms", "--", "sleep", "300"});
   nlohmann::json before;
-  ASSERT_TRUE(eventually([&] {
-    before = memvisor.status();
-    auto reply = http_get(port, "/metrics");
-    return !before.is_null() && reply && reply->status == 200;
-  }, 20s)) << memvisor.err();
+  ASSERT_TRUE(eventually(
+      [&] {
+        before = memvisor.status();
+        auto reply = http_get(port, "/metrics");
+        return !before.is_null() && reply && reply->status == 200;
+      },
+      20s))
+      << memvisor.err();
   ASSERT_EQ(before["instances"].size(), 2u);
 
   const auto killed_at = std::chrono::steady_clock::now();

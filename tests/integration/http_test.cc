@@ -11,7 +11,9 @@
 namespace memvisor::testing {
 namespace {
 
-std::string address(int port) { return "127.0.0.1:" + std::to_string(port); }
+std::string address(int port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
 
 // The scrape once every instance of `instances` has been measured.
 std::string scrape_when_measured(int port, int instances) {
@@ -44,7 +46,8 @@ CommandResult run_shell(const std::string& command) {
 }
 
 TEST(Http, MetricsPassPromtoolAndCarryTheFleet) {
-  if (!have_program("promtool")) GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  if (!have_program("promtool"))
+    GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
   TempDir dir;
   const int port = free_port();
   Memvisor memvisor(dir, {"--http", address(port), "--name", "web", "--instances", "2",
@@ -87,8 +90,9 @@ TEST(Http, RestartsAreCountedByReason) {
   ::kill(pid, SIGKILL);
   ASSERT_EQ(memvisor.wait_events("started", 2, 10s).size(), 2u) << memvisor.err();
   const std::string reason = memvisor.events("started")[1]["reason"];
-  const std::string line = "memvisor_instance_restarts_total{service=\"web\",instance=\"1\",reason=\"" +
-                           reason + "\"} 1\n";
+  const std::string line =
+      "memvisor_instance_restarts_total{service=\"web\",instance=\"1\",reason=\"" + reason +
+      "\"} 1\n";
   std::string body;
   EXPECT_TRUE(eventually(
       [&] {
@@ -174,16 +178,17 @@ TEST(Http, OffUnlessAsked) {
 TEST(Http, ConfigFileKeyAndBadAddresses) {
   TempDir dir;
   const int port = free_port();
-  const std::string config = dir.write(
-      "web.toml", "[supervisor]\nhttp = \":" + std::to_string(port) +
-                      "\"\n\n[service.web]\ncommand = [\"sleep\", \"120\"]\n");
+  const std::string config =
+      dir.write("web.toml", "[supervisor]\nhttp = \":" + std::to_string(port) +
+                                "\"\n\n[service.web]\ncommand = [\"sleep\", \"120\"]\n");
   const CommandResult check = run_memvisor({"check", config});
   EXPECT_EQ(check.exit_code, 0) << check.err;
-  EXPECT_NE(check.out.find("http 127.0.0.1:" + std::to_string(port)), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("http 127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << check.out;
   Memvisor memvisor(dir, {config});
   std::optional<HttpReply> reply;
-  EXPECT_TRUE(eventually(
-      [&] { return (reply = http_get(port, "/health")) && reply->status == 200; }, 20s))
+  EXPECT_TRUE(
+      eventually([&] { return (reply = http_get(port, "/health")) && reply->status == 200; }, 20s))
       << memvisor.err();
 
   const std::vector<std::pair<std::string, std::string>> bad = {
