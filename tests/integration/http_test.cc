@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <fstream>
 
 #include "harness.h"
@@ -173,6 +177,31 @@ TEST(Http, OffUnlessAsked) {
   ASSERT_TRUE(eventually([&] { return !memvisor.status().is_null(); }, 10s));
   EXPECT_EQ(connect_loopback(port), -1);
   EXPECT_EQ(memvisor.err().find("serving /metrics"), std::string::npos);
+}
+
+TEST(Http, AnAddressInUseIsRetriedWhileTheRulesRun) {
+  TempDir dir;
+  const int port = free_port();
+  const int squatter = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // not inherited
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_port = htons(static_cast<uint16_t>(port));
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(squatter, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  ASSERT_EQ(::listen(squatter, 1), 0);
+  Memvisor memvisor(dir, {"--http", address(port), "--name", "web", "--", "sleep", "120"});
+  ASSERT_TRUE(eventually(
+      [&] {
+        return memvisor.err().find("cannot serve HTTP on " + address(port)) != std::string::npos;
+      },
+      20s))
+      << memvisor.err();
+  EXPECT_FALSE(memvisor.status().is_null());  // the supervisor runs on without HTTP
+  ::close(squatter);
+  std::optional<HttpReply> reply;
+  EXPECT_TRUE(eventually(
+      [&] { return (reply = http_get(port, "/health", 2s)) && reply->status == 200; }, 30s))
+      << memvisor.err();
 }
 
 TEST(Http, ConfigFileKeyAndBadAddresses) {
