@@ -106,8 +106,9 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
         }
       }
       m.restarts_by_reason = fleet_.restarts(service.name, number);
-      if (record.contains("requests") && record["requests"].is_number_unsigned()) {
-        m.requests_total = record["requests"].get<uint64_t>();
+      if (auto requests = record.find("requests");
+          requests != record.end() && requests->is_number_integer() && *requests >= 0) {
+        m.requests_total = requests->get<uint64_t>();
       }
       if (m.ready) {
         ++totals.ready;
