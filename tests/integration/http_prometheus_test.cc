@@ -98,11 +98,16 @@ TEST(HttpPrometheus, MetricsAnswerAgainSoonAfterTheSupervisorIsKilled) {
   Memvisor memvisor(dir, {"--http", "127.0.0.1:" + std::to_string(port), "--name", "web",
                           "--instances", "2", "--interval", "100ms", "--", "sleep", "300"});
   nlohmann::json before;
+  // Both workers started (pids known) and the endpoint serving.
   ASSERT_TRUE(eventually(
       [&] {
         before = memvisor.status();
+        if (before.is_null() || before["instances"].size() != 2) return false;
+        for (const auto& instance : before["instances"]) {
+          if (instance.value("pid", 0) == 0) return false;
+        }
         auto reply = http_get(port, "/metrics");
-        return !before.is_null() && reply && reply->status == 200;
+        return reply && reply->status == 200;
       },
       20s))
       << memvisor.err();
