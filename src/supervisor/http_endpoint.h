@@ -20,7 +20,7 @@ struct MHD_Connection;
 namespace memvisor {
 
 struct HttpLimits {
-  unsigned connections = 256;        // more are accepted and closed at once
+  unsigned connections = 256;        // more wait in the listen queue until one closes
   unsigned idle_timeout_s = 10;      // a connection silent this long is closed
   size_t connection_memory = 16384;  // request line + headers; larger requests get 431/413
 };

@@ -9,6 +9,7 @@
 #include <httplib.h>
 
 #include <csignal>
+#include <iostream>
 #include <random>
 
 #include "harness.h"
@@ -97,7 +98,11 @@ TEST(HttpAbuse, GarbageAndFloodsDoNotStopTheRules) {
   }
 
   // With all of that still open, the endpoint answers others at once…
+  const auto asked = std::chrono::steady_clock::now();
   reply = http_get(port, "/metrics", 5s);
+  std::cout << "/metrics under siege answered in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count()
+            << " s\n";
   ASSERT_TRUE(reply.has_value()) << "no answer with 355 bad connections open";
   EXPECT_EQ(reply->status, 200);
   EXPECT_NE(reply->body.find("memvisor_instance_up{service=\"web\",instance=\"1\"} 1"),
@@ -105,14 +110,23 @@ TEST(HttpAbuse, GarbageAndFloodsDoNotStopTheRules) {
   // …the control socket answers, and a memory rule still fires.
   EXPECT_FALSE(memvisor.status().is_null());
   dir.write("GO", "");
+  const auto go_at = std::chrono::steady_clock::now();
   EXPECT_EQ(memvisor.wait_events("rule", 1, 30s, "web.1").size(), 1u) << memvisor.err();
   EXPECT_EQ(memvisor.events("rule")[0]["rule"], "warn");
+  std::cout << "warn rule fired "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - go_at).count()
+            << " s after the worker was told to grow\n";
 
-  // More connections than the endpoint takes: the surplus is closed, nothing else changes.
+  // More connections than the endpoint takes: the surplus waits in the listen queue (connect()
+  // itself may wait once that is full); the supervisor is untouched.
+  const auto flood_at = std::chrono::steady_clock::now();
   for (int i = 0; i < 700; ++i) {
     const int fd = connect_loopback(port);
     if (fd >= 0) held.fds.push_back(fd);
   }
+  std::cout << "700 more connections opened in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - flood_at).count()
+            << " s\n";
   status = memvisor.status();
   ASSERT_FALSE(status.is_null()) << "the control socket stopped answering";
   EXPECT_EQ(status["supervisor_pid"], supervisor) << "the supervisor restarted";
@@ -121,8 +135,12 @@ TEST(HttpAbuse, GarbageAndFloodsDoNotStopTheRules) {
   // Once the clients go away, everything is served again.
   for (int fd : held.fds) ::close(fd);
   held.fds.clear();
+  const auto released_at = std::chrono::steady_clock::now();
   EXPECT_TRUE(eventually(
       [&] { return (reply = http_get(port, "/health", 2s)) && reply->status == 200; }, 30s));
+  std::cout << "/health answered "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - released_at).count()
+            << " s after the flood's connections were closed\n";
   status = memvisor.status();
   ASSERT_FALSE(status.is_null());
   EXPECT_EQ(status["supervisor_pid"], supervisor);
