@@ -11,6 +11,7 @@
 #include "cli/state_dir.h"
 #include "controller/controller.h"
 #include "core/config_validate.h"
+#include "core/listen_address.h"
 
 namespace memvisor {
 
@@ -25,11 +26,15 @@ int run_command(const Args& all_args) {
       "run");
   std::string config_path;
   std::string state_dir_flag;
+  std::string http_flag;
   ServiceFlags flags;
   app.add_option("config", config_path, "the config file (TOML)");
   app.add_option("--state-dir", state_dir_flag,
                  "sockets, events.jsonl and incidents (default /run/memvisor as root, else "
                  "$XDG_RUNTIME_DIR/memvisor or /tmp/memvisor-UID)");
+  app.add_option("--http", http_flag,
+                 "serve /metrics, /health and /status on HOST:PORT, [IPV6]:PORT or :PORT "
+                 "(loopback); wins over [supervisor] http (default: off)");
   flags.add_to(app);
   if (auto done = parse_cli(app, args)) return *done;
 
@@ -54,6 +59,12 @@ int run_command(const Args& all_args) {
     config.services.push_back(std::move(*service));
     if (Status valid = validate_config(config); !valid)
       return fail(kExitUsage, valid.error().describe());
+  }
+
+  if (!http_flag.empty()) {
+    auto address = parse_listen_address(http_flag);
+    if (!address) return fail(kExitUsage, "--http: " + address.error().message);
+    config.supervisor.http = to_string(*address);
   }
 
   ControllerOptions options;

@@ -106,6 +106,7 @@ struct ServiceConfig {
 struct SupervisorConfig {
   std::string state_dir;          // empty: default_state_dir()
   std::optional<SizeRule> total;  // the sum over every instance of every service
+  std::string http;  // "127.0.0.1:9464": serve /metrics, /health, /status there; empty: off
 };
 
 struct Config {

@@ -40,6 +40,7 @@ Config unusual_config() {
   Config config;
   config.source = "/etc/memvisor/web.toml";
   config.supervisor.state_dir = "/run/memvisor";
+  config.supervisor.http = "[::1]:9464";
   ServiceConfig& s = config.services.emplace_back();
   s.name = "web";
   s.command = {"python3", "-c", "print('héllo \"x\"')", ""};
@@ -93,6 +94,7 @@ TEST(ConfigJson, RoundTripIsLossless) {
   Config back = round_trip(config);
   EXPECT_EQ(back.source, config.source);
   EXPECT_EQ(back.supervisor.state_dir, config.supervisor.state_dir);
+  EXPECT_EQ(back.supervisor.http, config.supervisor.http);
   ASSERT_EQ(back.services.size(), 2u);
   expect_same(back.services[0], config.services[0]);
   expect_same(back.services[1], config.services[1]);

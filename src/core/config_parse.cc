@@ -13,17 +13,26 @@
 #include "core/config_service_table.h"
 #include "core/config_toml.h"
 #include "core/config_validate.h"
+#include "core/listen_address.h"
 
 namespace memvisor {
 namespace {
 
 TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
-  static constexpr std::array<std::string_view, 2> kKeys{"state_dir", "total"};
+  static constexpr std::array<std::string_view, 3> kKeys{"state_dir", "total", "http"};
   const auto* table = node.as_table();
   if (!table) return wrong_type(node, "supervisor", "a table");
   for (auto [key, value] : in_file_order(*table)) {
     if (key->str() == "total") {
       if (auto problem = read_size_rule(*value, "supervisor.total", out.total)) return problem;
+      continue;
+    }
+    if (key->str() == "http") {
+      const auto* text = value->as_string();
+      if (!text) return wrong_type(*value, "supervisor.http", "a string like \"127.0.0.1:9464\"");
+      auto address = parse_listen_address(text->get());
+      if (!address) return located_at(*value, "supervisor.http", address.error().message);
+      out.http = to_string(*address);
       continue;
     }
     if (key->str() != "state_dir") return unknown_key(*key, "supervisor", kKeys);

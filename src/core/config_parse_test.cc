@@ -213,3 +213,28 @@ TEST(ParseConfigErrors, NoServices) {
 
 }  // namespace
 }  // namespace memvisor
+
+namespace memvisor {
+namespace {
+
+TEST(ParseConfigHttp, AddressIsNormalized) {
+  EXPECT_TRUE(parse_ok(web("")).supervisor.http.empty());  // off unless asked for
+  EXPECT_EQ(parse_ok("[supervisor]\nhttp = \"127.0.0.1:9464\"\n" + web("")).supervisor.http,
+            "127.0.0.1:9464");
+  EXPECT_EQ(parse_ok("[supervisor]\nhttp = \":9464\"\n" + web("")).supervisor.http,
+            "127.0.0.1:9464");
+  EXPECT_EQ(parse_ok("[supervisor]\nhttp = \"[::1]:80\"\n" + web("")).supervisor.http, "[::1]:80");
+}
+
+TEST(ParseConfigHttp, BadAddressesArePlaced) {
+  EXPECT_EQ(error_of("[supervisor]\nhttp = 9464\n" + web("")),
+            "web.toml:2:8: supervisor.http: expected a string like \"127.0.0.1:9464\", got an "
+            "integer");
+  EXPECT_EQ(error_of("[supervisor]\nhttp = \"127.0.0.1:99999\"\n" + web("")),
+            "web.toml:2:8: supervisor.http: port '99999': expected a number from 1 to 65535");
+  EXPECT_EQ(error_of("[supervisor]\nhtp = \":1\"\n"),
+            "web.toml:2:1: unknown key 'htp' in [supervisor]; did you mean 'http'?");
+}
+
+}  // namespace
+}  // namespace memvisor

@@ -251,6 +251,7 @@ std::string describe_config(const Config& config) {
   std::string total;
   if (config.supervisor.total)
     total = ", total " + format_size_exact(config.supervisor.total->size);
+  if (!config.supervisor.http.empty()) total += ", http " + config.supervisor.http;
   return fmt::format("ok: {}: {} service{}, {} instance{} ({}){}", config.source, services,
                      services == 1 ? "" : "s", instances, instances == 1 ? "" : "s", each, total);
 }

@@ -21,6 +21,11 @@ bool FleetState::apply(const nlohmann::json& message) {
   }
   if (type == "event") {
     if (message.contains("state")) update_instance(message["state"]);
+    // Every start after an instance's first is a restart (the controller's own count).
+    if (message.value("event", "") == "started" && message.value("generation", 0) > 1) {
+      ++restarts_[{message.value("service", ""), message.value("instance", 0)}]
+                 [message.value("reason", "unknown")];
+    }
     return true;
   }
   if (type == "instance") {
@@ -50,6 +55,13 @@ void FleetState::update_instance(const nlohmann::json& record) {
   instances_[{service, number, generation}] = record;
 }
 
+const FleetState::RestartCounts& FleetState::restarts(const std::string& service,
+                                                      int instance) const {
+  static const RestartCounts kNone;
+  auto found = restarts_.find({service, instance});
+  return found == restarts_.end() ? kNone : found->second;
+}
+
 std::vector<nlohmann::json> FleetState::processes(const std::string& service) const {
   std::vector<nlohmann::json> found;
   for (const auto& [key, record] : instances_) {
@@ -67,7 +79,8 @@ nlohmann::json FleetState::status(WallTime now) const {
     for (const auto& [key, stored] : instances_) {
       if (std::get<0>(key) != service.name) continue;
       nlohmann::json record = stored;
-      if (record.value("state", "") == "running" && record.value("role", "") != "replacement") ++ready;
+      if (record.value("state", "") == "running" && record.value("role", "") != "replacement")
+        ++ready;
       if (record.contains("started_at") && record.value("pid", 0) != 0) {
         record["uptime_s"] = std::max(0.0, now_s - record["started_at"].get<double>());
       }

@@ -25,6 +25,10 @@ class FleetState {
   std::vector<nlohmann::json> processes(const std::string& service) const;
   // The `status` answer: every instance with its uptime at `now`, in configuration order.
   nlohmann::json status(WallTime now) const;
+  // Restarts of each instance number by reason ("crash", "leak", …), counted from the `started`
+  // events since this supervisor started: like any Prometheus counter, they reset when it does.
+  using RestartCounts = std::map<std::string, uint64_t>;
+  const RestartCounts& restarts(const std::string& service, int instance) const;
 
  private:
   void update_instance(const nlohmann::json& record);
@@ -34,6 +38,7 @@ class FleetState {
   int controller_pid_ = 0;
   // (service, instance, generation): during a surge recycle an instance number has two processes.
   std::map<std::tuple<std::string, int, int>, nlohmann::json> instances_;
+  std::map<std::pair<std::string, int>, RestartCounts> restarts_;
 };
 
 }  // namespace memvisor

@@ -49,7 +49,8 @@ Status Supervisor::init() {
   auto timer = TimerFd::create();
   if (!timer) return timer.error();
   sample_timer_.emplace(std::move(*timer));
-  if (Status s = loop_->add(sample_timer_->fd(), EPOLLIN, [this](uint32_t) { on_sample_timer(); }); !s) {
+  if (Status s = loop_->add(sample_timer_->fd(), EPOLLIN, [this](uint32_t) { on_sample_timer(); });
+      !s) {
     return s;
   }
 
@@ -68,6 +69,7 @@ int Supervisor::run() {
     }
     // Closed clients are dropped here, outside their own callbacks.
     clients_.remove_if([](const auto& client) { return client->closed(); });
+    if (state_changed_) publish_metrics();
   }
   ::unlink(control_path_.c_str());
   return exit_code_;
@@ -81,7 +83,11 @@ void Supervisor::on_controller_line(std::string_view line) {
     std::cerr << "memvisor supervisor: ignored an unexpected message from the controller\n";
     return;
   }
-  if (first && fleet_.has_snapshot()) (void)sample_timer_->arm(std::chrono::steady_clock::now());
+  state_changed_ = true;
+  if (first && fleet_.has_snapshot()) {
+    (void)sample_timer_->arm(std::chrono::steady_clock::now());
+    start_http_if_wanted();
+  }
   if (message.value("event", "") == "recycle_failed") {
     // The rules may ask again for this instance's current process.
     memory_.allow_again({message.value("service", ""), message.value("instance", 0),
@@ -136,6 +142,13 @@ void Supervisor::on_client_line(const std::shared_ptr<LineChannel>& client, std:
   if (reply) client->send_line(reply->dump());
 }
 
+nlohmann::json Supervisor::status_json() const {
+  nlohmann::json status = fleet_.status(std::chrono::system_clock::now());
+  for (auto& record : status["instances"]) record["memory"] = memory_json(record);
+  status["supervisor_pid"] = ::getpid();
+  return status;
+}
+
 std::optional<nlohmann::json> Supervisor::handle_request(
     const nlohmann::json& request, const std::shared_ptr<LineChannel>& client) {
   const auto cmd = request.find("cmd");
@@ -146,10 +159,7 @@ std::optional<nlohmann::json> Supervisor::handle_request(
     if (!fleet_.has_snapshot()) {
       return nlohmann::json{{"ok", false}, {"error", "starting up; try again"}};
     }
-    nlohmann::json status = fleet_.status(std::chrono::system_clock::now());
-    for (auto& record : status["instances"]) record["memory"] = memory_json(record);
-    status["supervisor_pid"] = ::getpid();
-    return nlohmann::json{{"ok", true}, {"status", std::move(status)}};
+    return nlohmann::json{{"ok", true}, {"status", status_json()}};
   }
   if (*cmd == "ping") return nlohmann::json{{"ok", true}};
   if (*cmd == "restart" || *cmd == "stop" || *cmd == "start")

@@ -3,6 +3,7 @@
 // worker noticing; the controller restarts it and hands it a fresh snapshot.
 #pragma once
 
+#include <chrono>
 #include <list>
 #include <map>
 #include <memory>
@@ -11,12 +12,13 @@
 
 #include "os/event_loop.h"
 #include "os/files.h"
-#include "os/timer_fd.h"
-#include "supervisor/memory_watch.h"
 #include "os/line_channel.h"
 #include "os/signal_fd.h"
+#include "os/timer_fd.h"
 #include "os/unique_fd.h"
 #include "supervisor/fleet_state.h"
+#include "supervisor/http_endpoint.h"
+#include "supervisor/memory_watch.h"
 
 namespace memvisor {
 
@@ -53,6 +55,14 @@ class Supervisor {
                        bool urgent);
   void log_event(nlohmann::json event);
   nlohmann::json memory_json(const nlohmann::json& record) const;
+  // The `status` answer, for the control socket and /status alike.
+  nlohmann::json status_json() const;
+
+  // HTTP (supervisor_http.cc): started once the controller's snapshot says where, retried while
+  // the address cannot be bound; fed a fresh snapshot after each loop round that changed state.
+  void start_http_if_wanted();
+  void publish_metrics();
+  std::shared_ptr<const MetricsSnapshot> build_metrics_snapshot() const;
 
   struct PendingRequest {
     std::weak_ptr<LineChannel> client;
@@ -73,6 +83,10 @@ class Supervisor {
   MemoryWatch memory_;
   std::optional<TimerFd> sample_timer_;
   std::optional<AppendLog> events_log_;
+  std::unique_ptr<HttpEndpoint> http_;
+  std::chrono::steady_clock::time_point next_http_try_{};
+  std::string http_error_logged_;
+  bool state_changed_ = false;  // since the last publish
   bool done_ = false;
   int exit_code_ = 0;
 };

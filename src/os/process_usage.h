@@ -1,0 +1,36 @@
+// CPU time, resident memory and start time of a process, from /proc/PID/stat and /proc/stat:
+// memvisor's own figures for /metrics (process_cpu_seconds_total and friends).
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/metrics_snapshot.h"
+#include "core/result.h"
+#include "os/proc.h"
+
+namespace memvisor {
+
+struct ProcessClock {
+  double ticks_per_second = 100;  // sysconf(_SC_CLK_TCK)
+  double page_size = 4096;        // sysconf(_SC_PAGESIZE)
+  double boot_time_s = 0;         // btime in /proc/stat, unix seconds
+};
+
+// Pure: /proc/PID/stat text → usage. utime+stime (fields 14, 15), starttime (22), rss (24).
+std::optional<ProcessUsage> parse_process_usage(std::string_view stat_text,
+                                                const ProcessClock& clock,
+                                                std::string process_label);
+// Pure: the btime line of /proc/stat.
+std::optional<double> parse_boot_time(std::string_view proc_stat_text);
+
+// The clock of this machine (reads /proc/stat once per call).
+Result<ProcessClock> read_process_clock(const std::string& proc_root = kProcRoot);
+Result<ProcessUsage> read_process_usage(pid_t pid, const ProcessClock& clock,
+                                        std::string process_label,
+                                        const std::string& proc_root = kProcRoot);
+
+}  // namespace memvisor

@@ -1,0 +1,64 @@
+// FleetState from the controller's messages: restarts counted by reason from `started` events.
+#include "supervisor/fleet_state.h"
+
+#include <gtest/gtest.h>
+
+#include "core/config_json.h"
+
+namespace memvisor {
+namespace {
+
+nlohmann::json snapshot() {
+  Config config;
+  config.source = "test";
+  ServiceConfig& web = config.services.emplace_back();
+  web.name = "web";
+  web.command = {"app"};
+  web.instances = 2;
+  return {{"type", "snapshot"},
+          {"controller_pid", 1},
+          {"config", config_to_json(config)},
+          {"instances", nlohmann::json::array()}};
+}
+
+nlohmann::json started(int instance, int generation, const std::string& reason) {
+  return {{"type", "event"},
+          {"event", "started"},
+          {"service", "web"},
+          {"instance", instance},
+          {"reason", reason},
+          {"generation", generation},
+          {"state",
+           {{"service", "web"},
+            {"instance", instance},
+            {"generation", generation},
+            {"pid", 100 + generation},
+            {"state", "starting"}}}};
+}
+
+TEST(FleetState, RestartsByReasonCountEveryStartAfterTheFirst) {
+  FleetState fleet;
+  ASSERT_TRUE(fleet.apply(snapshot()));
+  ASSERT_TRUE(fleet.apply(started(1, 1, "initial")));
+  EXPECT_TRUE(fleet.restarts("web", 1).empty());
+  ASSERT_TRUE(fleet.apply(started(1, 2, "crash")));
+  ASSERT_TRUE(fleet.apply(started(1, 3, "crash")));
+  ASSERT_TRUE(fleet.apply(started(1, 4, "leak")));
+  ASSERT_TRUE(fleet.apply(started(2, 1, "initial")));
+  const FleetState::RestartCounts expected = {{"crash", 2}, {"leak", 1}};
+  EXPECT_EQ(fleet.restarts("web", 1), expected);
+  EXPECT_TRUE(fleet.restarts("web", 2).empty());
+  EXPECT_TRUE(fleet.restarts("nope", 1).empty());
+}
+
+TEST(FleetState, OtherEventsAreNotRestarts) {
+  FleetState fleet;
+  ASSERT_TRUE(fleet.apply(snapshot()));
+  nlohmann::json exited = started(1, 2, "crash");
+  exited["event"] = "exited";
+  ASSERT_TRUE(fleet.apply(exited));
+  EXPECT_TRUE(fleet.restarts("web", 1).empty());
+}
+
+}  // namespace
+}  // namespace memvisor

@@ -1,0 +1,124 @@
+// The supervisor's side of the HTTP endpoint: start it where the config says, and build the
+// snapshot it serves from the fleet state and the memory samples.
+#include <sys/resource.h>
+
+#include <iostream>
+
+#include "supervisor/supervisor.h"
+
+namespace memvisor {
+namespace {
+
+constexpr auto kBindRetry = std::chrono::seconds(5);
+
+// Each HTTP connection holds a descriptor; with the common soft limit of 1024 a flood could leave
+// none for /proc reads and the rules. The soft limit may be raised up to the hard one without
+// privilege; workers are not affected (the controller spawns them, not us).
+HttpLimits limits_for_this_process() {
+  HttpLimits limits;
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    const rlim_t wanted = std::min<rlim_t>(files.rlim_max, 4096);
+    if (files.rlim_cur < wanted) {
+      files.rlim_cur = wanted;
+      (void)::setrlimit(RLIMIT_NOFILE, &files);
+      (void)::getrlimit(RLIMIT_NOFILE, &files);
+    }
+    // Keep at least half of the descriptors for everything else the supervisor does.
+    limits.connections = static_cast<unsigned>(std::min<rlim_t>(512, files.rlim_cur / 2));
+  }
+  return limits;
+}
+
+}  // namespace
+
+void Supervisor::start_http_if_wanted() {
+  const std::string& wanted = fleet_.config().supervisor.http;
+  if (http_ || wanted.empty()) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_http_try_) return;
+  next_http_try_ = now + kBindRetry;
+  auto address = parse_listen_address(wanted);
+  if (!address) {  // the controller validated it; a mismatch here is a bug worth a clear line
+    std::cerr << "memvisor: supervisor.http: " << address.error().message << "\n";
+    return;
+  }
+  auto endpoint = HttpEndpoint::start(*address, limits_for_this_process());
+  if (!endpoint) {
+    // Said once per distinct problem; the rules keep running and the bind is retried.
+    const std::string message = endpoint.error().describe();
+    if (message != http_error_logged_) {
+      std::cerr << "memvisor: " << message << "; retrying every 5s\n";
+      http_error_logged_ = message;
+    }
+    return;
+  }
+  http_ = std::move(*endpoint);
+  http_error_logged_.clear();
+  publish_metrics();
+  std::cerr << "memvisor: serving /metrics, /health and /status on http://" << to_string(*address)
+            << "\n";
+}
+
+void Supervisor::publish_metrics() {
+  state_changed_ = false;
+  if (http_) http_->publish(build_metrics_snapshot());
+}
+
+std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() const {
+  auto snapshot = std::make_shared<MetricsSnapshot>();
+  snapshot->status = status_json();
+  snapshot->controller_pid = snapshot->status.value("controller_pid", 0);
+  for (const ServiceConfig& service : fleet_.config().services) {
+    ServiceMetrics& totals = snapshot->services.emplace_back();
+    totals.name = service.name;
+    totals.desired = service.instances;
+    for (const nlohmann::json& record : fleet_.processes(service.name)) {
+      const int number = record.value("instance", 0);
+      const MemoryWatch::Key key{service.name, number, record.value("generation", 0)};
+      const auto* series = memory_.series(key);
+      const bool alive = record.value("pid", 0) != 0;
+      std::optional<InstanceMemory> memory;
+      if (alive && series != nullptr && !series->empty()) {
+        const MemoryValues& v = series->back().values;
+        memory = InstanceMemory{v.rss, v.pss, v.uss, v.swap};
+        totals.memory.rss += v.rss;
+        totals.memory.pss += v.pss;
+        totals.memory.uss += v.uss;
+        totals.memory.swap += v.swap;
+      }
+      // A recycle's replacement counts in the service's memory; the instance's series follow
+      // the process that serves until the replacement takes over.
+      if (record.value("role", "primary") != "primary") continue;
+      InstanceMetrics& m = snapshot->instances.emplace_back();
+      m.service = service.name;
+      m.instance = number;
+      m.generation = record.value("generation", 0);
+      m.state = record.value("state", "");
+      m.up = alive;
+      m.ready = alive && m.state == "running";
+      if (alive && record.contains("started_at")) m.started_at_s = record.value("started_at", 0.0);
+      m.memory = memory;
+      if (const ProcessRules* rules = memory_.rules(key); rules != nullptr) {
+        const LeakAssessment* leak = rules->leak_assessment();
+        if (leak != nullptr && leak->span_s > 0) {
+          m.leak_slope_bytes_per_second = leak->slope_bytes_per_hour / 3600;
+        }
+      }
+      m.restarts_by_reason = fleet_.restarts(service.name, number);
+      if (auto requests = record.find("requests");
+          requests != record.end() && requests->is_number_integer() && *requests >= 0) {
+        m.requests_total = requests->get<uint64_t>();
+      }
+      if (m.ready) {
+        ++totals.ready;
+      } else {
+        totals.not_ready.push_back(service.name + "." + std::to_string(number) + " (" +
+                                   (m.state.empty() ? "unknown" : m.state) + ")");
+      }
+    }
+  }
+  return snapshot;
+}
+
+}  // namespace memvisor
