@@ -17,6 +17,7 @@
 #include "os/signal_fd.h"
 #include "os/unique_fd.h"
 #include "supervisor/fleet_state.h"
+#include "supervisor/worker_server.h"
 
 namespace memvisor {
 
@@ -52,6 +53,14 @@ class Supervisor {
   void request_recycle(const std::string& service, int instance, const std::string& reason,
                        bool urgent);
   void log_event(nlohmann::json event);
+
+  // Worker-library connections (supervisor_workers.cc).
+  void listen_for_workers();
+  void tick_workers();
+  void on_worker_requests(const WorkerServer::Key& key, int64_t total);
+  void add_worker_fields(nlohmann::json& record) const;
+  std::optional<nlohmann::json> ask_memory_info(const nlohmann::json& request,
+                                                const std::shared_ptr<LineChannel>& client);
   nlohmann::json memory_json(const nlohmann::json& record) const;
 
   struct PendingRequest {
@@ -73,6 +82,7 @@ class Supervisor {
   MemoryWatch memory_;
   std::optional<TimerFd> sample_timer_;
   std::optional<AppendLog> events_log_;
+  std::unique_ptr<WorkerServer> workers_;
   bool done_ = false;
   int exit_code_ = 0;
 };

@@ -27,6 +27,7 @@ void Supervisor::on_sample_timer() {
     act(action);
   }
   check_totals();
+  tick_workers();
   const double next = memory_.next_due(fleet_);
   const auto delay = std::chrono::duration<double>(std::max(0.0, next - now));
   (void)sample_timer_->arm(std::chrono::steady_clock::now() +
