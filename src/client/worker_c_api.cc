@@ -52,7 +52,7 @@ WorkerLink* create_link() {
   return link;
 }
 
-WorkerLink* link() noexcept {
+WorkerLink* the_link() noexcept {
   if (WorkerLink* existing = g_link.load(std::memory_order_acquire)) return existing;
   if (g_disabled.load(std::memory_order_relaxed)) return nullptr;
   try {
@@ -65,24 +65,24 @@ WorkerLink* link() noexcept {
 }  // namespace
 }  // namespace memvisor::client
 
-using memvisor::client::link;
+using memvisor::client::the_link;
 
-MV_EXPORT int mv_init(void) { return link() != nullptr ? 1 : 0; }
+MV_EXPORT int mv_init(void) { return the_link() != nullptr ? 1 : 0; }
 
 MV_EXPORT void mv_ready(void) {
   memvisor::client::notify_datagram("READY=1");
   try {
-    if (auto* l = link()) l->ready();
+    if (auto* l = the_link()) l->ready();
   } catch (...) {
   }
 }
 
 MV_EXPORT void mv_request_done(void) {
-  if (auto* l = link()) l->add_requests(1);
+  if (auto* l = the_link()) l->add_requests(1);
 }
 
 MV_EXPORT void mv_requests_done(uint64_t count) {
-  if (auto* l = link()) l->add_requests(count);
+  if (auto* l = the_link()) l->add_requests(count);
 }
 
 MV_EXPORT void mv_status(const char* text) {
@@ -94,17 +94,17 @@ MV_EXPORT void mv_status(const char* text) {
       if (c == '\n' || c == '\r') c = ' ';
     }
     memvisor::client::notify_datagram("STATUS=" + truncated);
-    if (auto* l = link()) l->status(truncated);
+    if (auto* l = the_link()) l->status(truncated);
   } catch (...) {
   }
 }
 
 MV_EXPORT int mv_connected(void) {
-  const auto* l = link();
+  const auto* l = the_link();
   return l != nullptr && l->connected() ? 1 : 0;
 }
 
 MV_EXPORT uint64_t mv_requests_total(void) {
-  const auto* l = link();
+  const auto* l = the_link();
   return l != nullptr ? l->requests_total() : 0;
 }

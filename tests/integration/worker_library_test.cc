@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <random>
 #include <set>
@@ -75,17 +76,18 @@ nlohmann::json status_of(const Memvisor& memvisor) {
   return (*reply)["status"];
 }
 
-// The record of instance `number`, generation `generation` (null when absent).
+// The record of instance `number`, generation `generation` (an empty object when absent).
 nlohmann::json process_record(const nlohmann::json& status, int number, int generation) {
-  if (status.is_null()) return nullptr;
-  for (const auto& record : status["instances"]) {
-    if (record["instance"] == number && record["generation"] == generation) return record;
+  if (status.is_object()) {
+    for (const auto& record : status["instances"]) {
+      if (record["instance"] == number && record["generation"] == generation) return record;
+    }
   }
-  return nullptr;
+  return nlohmann::json::object();
 }
 
 bool connected(const nlohmann::json& record) {
-  return !record.is_null() && record.contains("worker") && record["worker"].is_object() &&
+  return record.contains("worker") && record["worker"].is_object() &&
          record["worker"].value("connections", 0) >= 1;
 }
 
@@ -155,7 +157,11 @@ void expect_recycled_by_requests(std::vector<std::string> command) {
     thresholds.push_back(threshold);
 
     const std::string label = "web." + std::to_string(number);
-    ASSERT_EQ(memvisor.wait_events("recycled", 1, 30s, label).size(), 1u) << memvisor.err();
+    const auto recycled = memvisor.wait_events("recycled", 1, 30s, label);
+    ASSERT_EQ(recycled.size(), 1u) << memvisor.err();
+    // Both listen on the port during the surge (SO_REUSEPORT): ask the replacement alone.
+    const int old_pid = recycled[0]["old_pid"];
+    ASSERT_TRUE(eventually([&] { return !process_alive(old_pid); }, 30s));
     const auto recycle = memvisor.events("recycle", label);
     ASSERT_GE(recycle.size(), 1u);
     EXPECT_EQ(recycle[0]["reason"], "requests");
