@@ -37,8 +37,7 @@ void serve(int client, long served) {
                            std::to_string(::getpid()) + ", request " + std::to_string(served) +
                            ")\n";
   const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-                               body;
+                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   size_t sent = 0;
   while (sent < response.size()) {
     const ssize_t n = ::send(client, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);

@@ -8,6 +8,7 @@ it. Plain sockets, no library needed.
     curl localhost:8001/   # web.1
     curl localhost:8002/   # web.2
 """
+import ctypes
 import http.server
 import json
 import os
@@ -39,6 +40,25 @@ def keep_watchdog_fed() -> None:
         threading.Timer(interval, ping).start()
 
     ping()
+
+
+def malloc_info() -> str:
+    """glibc's malloc_info(3) XML through ctypes: the interpreter's heap is glibc's."""
+    libc = ctypes.CDLL(None)
+    libc.open_memstream.restype = ctypes.c_void_p
+    libc.open_memstream.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]
+    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    libc.free.argtypes = [ctypes.c_void_p]
+    buffer, size = ctypes.c_void_p(), ctypes.c_size_t()
+    stream = libc.open_memstream(ctypes.byref(buffer), ctypes.byref(size))
+    if not stream:
+        return ""
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    xml = ctypes.string_at(buffer.value, size.value).decode() if buffer.value else ""
+    libc.free(buffer)
+    return xml
 
 
 class MemvisorLink:
@@ -102,8 +122,10 @@ class MemvisorLink:
                     message = json.loads(line or b"{}")
                     if message.get("type") == "welcome":
                         welcomed = True
+                    elif message.get("type") == "request" and message.get("cmd") == "memory_info":
+                        send({"type": "reply", "id": message.get("id"), "ok": True,
+                              "memory_info": {"malloc_info": malloc_info()}})
                     elif message.get("type") == "request":
-                        # memory_info needs glibc's malloc_info, which Python does not expose.
                         send({"type": "reply", "id": message.get("id"), "ok": False,
                               "error": f"{message.get('cmd')} is not supported by this worker"})
 

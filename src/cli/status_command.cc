@@ -25,8 +25,8 @@ std::string render_status(const nlohmann::json& status) {
     out += service.value("name", "?") + ": " + std::to_string(service.value("ready", 0)) + "/" +
            std::to_string(service.value("instances", 0)) + " ready\n";
   }
-  TextTable table({"SERVICE", "INSTANCE", "PID", "STATE", "UPTIME", "PSS", "RSS", "REQS", "RESTARTS",
-                   "LAST EXIT", "STATUS"});
+  TextTable table({"SERVICE", "INSTANCE", "PID", "STATE", "UPTIME", "PSS", "RSS", "REQS",
+                   "RESTARTS", "LAST EXIT", "STATUS"});
   for (const auto& record : status.value("instances", nlohmann::json::array())) {
     std::string uptime = "-";
     if (record.contains("uptime_s")) {

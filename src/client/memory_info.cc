@@ -26,9 +26,9 @@ nlohmann::json memory_info() {
   nlohmann::json info = {{"malloc_info", malloc_info_xml()}};
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
   const struct mallinfo2 m = ::mallinfo2();
-  info["mallinfo2"] = {{"arena", m.arena},       {"ordblks", m.ordblks},   {"smblks", m.smblks},
-                       {"hblks", m.hblks},       {"hblkhd", m.hblkhd},     {"usmblks", m.usmblks},
-                       {"fsmblks", m.fsmblks},   {"uordblks", m.uordblks}, {"fordblks", m.fordblks},
+  info["mallinfo2"] = {{"arena", m.arena},      {"ordblks", m.ordblks},   {"smblks", m.smblks},
+                       {"hblks", m.hblks},      {"hblkhd", m.hblkhd},     {"usmblks", m.usmblks},
+                       {"fsmblks", m.fsmblks},  {"uordblks", m.uordblks}, {"fordblks", m.fordblks},
                        {"keepcost", m.keepcost}};
 #endif
   return info;

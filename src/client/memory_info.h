@@ -6,7 +6,8 @@
 
 namespace memvisor::client {
 
-// {"malloc_info": "<malloc ...>", "mallinfo2": {"arena": ..., ...}}; fields glibc lacks are left out.
+// {"malloc_info": "<malloc ...>", "mallinfo2": {"arena": ..., ...}}; fields glibc lacks are left
+// out.
 nlohmann::json memory_info();
 
 }  // namespace memvisor::client

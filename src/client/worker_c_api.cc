@@ -21,8 +21,12 @@ std::atomic<WorkerLink*> g_link{nullptr};
 std::atomic<bool> g_disabled{false};  // MEMVISOR_SOCKET unset: every call is a no-op
 std::mutex g_create;
 
-void before_fork() { g_create.lock(); }
-void after_fork_in_parent() { g_create.unlock(); }
+void before_fork() {
+  g_create.lock();
+}
+void after_fork_in_parent() {
+  g_create.unlock();
+}
 void after_fork_in_child() {
   // The parent's link, its thread (absent here) and its connection stay the parent's. The object
   // is leaked on purpose: its mutex may be held by a thread that does not exist in the child.
@@ -67,7 +71,9 @@ WorkerLink* the_link() noexcept {
 
 using memvisor::client::the_link;
 
-MV_EXPORT int mv_init(void) { return the_link() != nullptr ? 1 : 0; }
+MV_EXPORT int mv_init(void) {
+  return the_link() != nullptr ? 1 : 0;
+}
 
 MV_EXPORT void mv_ready(void) {
   memvisor::client::notify_datagram("READY=1");

@@ -21,8 +21,8 @@ struct LinkOptions {
   std::chrono::milliseconds flush_interval{100};
   std::chrono::milliseconds backoff_min{50};
   std::chrono::milliseconds backoff_max{1000};
-  size_t max_line = 1 << 20;     // a longer line from the supervisor drops the connection
-  size_t max_queued = 8 << 20;   // more unsent output than this drops the connection
+  size_t max_line = 1 << 20;    // a longer line from the supervisor drops the connection
+  size_t max_queued = 8 << 20;  // more unsent output than this drops the connection
 };
 
 class WorkerLink {

@@ -70,7 +70,8 @@ class ScriptedSupervisor {
     }
   }
   // Messages until one of `type` (returned) or nothing more comes; others are counted.
-  std::optional<nlohmann::json> read_until(int fd, const std::string& type, int* skipped = nullptr) {
+  std::optional<nlohmann::json> read_until(int fd, const std::string& type,
+                                           int* skipped = nullptr) {
     while (auto message = read(fd)) {
       if ((*message)["type"] == type) return message;
       if (skipped != nullptr) ++*skipped;
@@ -79,7 +80,8 @@ class ScriptedSupervisor {
   }
   void send(int fd, const nlohmann::json& message) {
     const std::string line = message.dump() + "\n";
-    ASSERT_EQ(::send(fd, line.data(), line.size(), MSG_NOSIGNAL), static_cast<ssize_t>(line.size()));
+    ASSERT_EQ(::send(fd, line.data(), line.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(line.size()));
   }
 
  private:

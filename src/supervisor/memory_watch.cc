@@ -90,7 +90,8 @@ std::vector<RuleAction> MemoryWatch::set_requests(const Key& key, int64_t total,
   requests_[key] = total;
   std::vector<RuleAction> actions;
   auto found = watched_.find(key);
-  if (found == watched_.end() || !found->second.rules) return actions;  // judged on its first sample
+  if (found == watched_.end() || !found->second.rules)
+    return actions;  // judged on its first sample
   for (const nlohmann::json& record : fleet.processes(std::get<0>(key))) {
     if (record.value("instance", 0) != std::get<1>(key) ||
         record.value("generation", 0) != std::get<2>(key)) {

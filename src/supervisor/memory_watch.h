@@ -75,7 +75,7 @@ class MemoryWatch {
   ProcMemoryReader reader_;
   std::optional<Result<CgroupMemoryReader>> cgroups_;  // detected on first use
   std::map<Key, Watched> watched_;
-  std::map<Key, int64_t> requests_;          // per process, from the worker library
+  std::map<Key, int64_t> requests_;         // per process, from the worker library
   std::map<std::string, double> next_due_;  // per service
   std::mt19937_64 random_{std::random_device{}()};
   bool fallback_logged_ = false;

@@ -85,17 +85,17 @@ std::optional<nlohmann::json> Supervisor::ask_memory_info(
   if (!workers_) return nlohmann::json{{"ok", false}, {"error", "no worker socket"}};
   std::weak_ptr<LineChannel> weak = client;
   const nlohmann::json id = request.value("id", nlohmann::json());
-  workers_->ask(*key, {{"cmd", "memory_info"}}, steady_now_s(), kMemoryInfoTimeout,
-                [weak, id](const nlohmann::json& reply) {
-                  auto channel = weak.lock();
-                  if (!channel) return;
-                  nlohmann::json answer = {{"ok", reply.value("ok", false)}};
-                  if (reply.contains("memory_info")) answer["memory_info"] = reply["memory_info"];
-                  if (reply.contains("error")) answer["error"] = reply["error"];
-                  if (!id.is_null()) answer["id"] = id;
-                  channel->send_line(
-                      answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-                });
+  workers_->ask(
+      *key, {{"cmd", "memory_info"}}, steady_now_s(), kMemoryInfoTimeout,
+      [weak, id](const nlohmann::json& reply) {
+        auto channel = weak.lock();
+        if (!channel) return;
+        nlohmann::json answer = {{"ok", reply.value("ok", false)}};
+        if (reply.contains("memory_info")) answer["memory_info"] = reply["memory_info"];
+        if (reply.contains("error")) answer["error"] = reply["error"];
+        if (!id.is_null()) answer["id"] = id;
+        channel->send_line(answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      });
   return std::nullopt;
 }
 

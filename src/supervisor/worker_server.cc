@@ -11,8 +11,8 @@ constexpr size_t kMaxStatus = 1024;
 
 bool is_live(const nlohmann::json& record) {
   const std::string state = record.value("state", "");
-  return record.value("pid", 0) != 0 && (state == "starting" || state == "running" ||
-                                          state == "stopping");
+  return record.value("pid", 0) != 0 &&
+         (state == "starting" || state == "running" || state == "stopping");
 }
 
 }  // namespace
@@ -79,8 +79,8 @@ bool WorkerServer::identify(Connection& connection) {
     if (found) break;
   }
   if (!found) return false;
-  connection.key = Key{found->value("service", ""), found->value("instance", 0),
-                       found->value("generation", 0)};
+  connection.key =
+      Key{found->value("service", ""), found->value("instance", 0), found->value("generation", 0)};
   connection.channel->send_line(nlohmann::json{{"type", "welcome"},
                                                {"service", std::get<0>(*connection.key)},
                                                {"instance", std::get<1>(*connection.key)},
@@ -148,7 +148,8 @@ void WorkerServer::set_requests(Connection& connection, int64_t total) {
 
 void WorkerServer::publish_total(const Key& key) {
   int64_t total = 0;
-  if (auto closed = closed_totals_.find(key); closed != closed_totals_.end()) total = closed->second;
+  if (auto closed = closed_totals_.find(key); closed != closed_totals_.end())
+    total = closed->second;
   for (const Connection& connection : connections_) {
     if (connection.key == key) total += connection.requests;
   }

@@ -43,7 +43,8 @@ std::string http_get(int port) {
   }
   ::close(fd);
   const size_t body = response.find("\r\n\r\n");
-  return response.compare(0, 12, "HTTP/1.0 200") == 0 || response.compare(0, 12, "HTTP/1.1 200") == 0
+  return response.compare(0, 12, "HTTP/1.0 200") == 0 ||
+                 response.compare(0, 12, "HTTP/1.1 200") == 0
              ? response.substr(body + 4)
              : "";
 }
@@ -91,18 +92,29 @@ bool connected(const nlohmann::json& record) {
          record["worker"].value("connections", 0) >= 1;
 }
 
-std::vector<std::string> cpp_worker_command() { return {MEMVISOR_CPP_WORKER}; }
+std::vector<std::string> cpp_worker_command() {
+  return {MEMVISOR_CPP_WORKER};
+}
 std::vector<std::string> python_worker_command() {
   return {"python3", std::string(MEMVISOR_SOURCE_DIR) + "/examples/workers/http_worker.py"};
 }
 
 std::vector<std::string> run_args(int instances, int port_base, const std::string& max,
                                   const std::string& jitter, std::vector<std::string> command) {
-  std::vector<std::string> args = {"--name",         "web",      "--instances",
-                                   std::to_string(instances), "--ready", "notify",
-                                   "--interval",     "100ms",    "--max-requests",
-                                   max,              "--requests-jitter", jitter,
-                                   "--env",          "PORT_BASE=" + std::to_string(port_base),
+  std::vector<std::string> args = {"--name",
+                                   "web",
+                                   "--instances",
+                                   std::to_string(instances),
+                                   "--ready",
+                                   "notify",
+                                   "--interval",
+                                   "100ms",
+                                   "--max-requests",
+                                   max,
+                                   "--requests-jitter",
+                                   jitter,
+                                   "--env",
+                                   "PORT_BASE=" + std::to_string(port_base),
                                    "--"};
   args.insert(args.end(), command.begin(), command.end());
   return args;
@@ -167,8 +179,8 @@ void expect_recycled_by_requests(std::vector<std::string> command) {
     EXPECT_EQ(recycle[0]["reason"], "requests");
     EXPECT_TRUE(recycle[0]["surge"]);
     // The replacement counts from zero, and counting works for it too.
-    ASSERT_TRUE(eventually([&] { return connected(process_record(status_of(memvisor), number, 2)); },
-                           20s))
+    ASSERT_TRUE(
+        eventually([&] { return connected(process_record(status_of(memvisor), number, 2)); }, 20s))
         << memvisor.err();
     EXPECT_NE(http_get(base + number), "");
     EXPECT_TRUE(eventually(
@@ -179,7 +191,9 @@ void expect_recycled_by_requests(std::vector<std::string> command) {
             << "\n";
 }
 
-TEST(WorkerLibrary, CppWorkerIsRecycledByRequests) { expect_recycled_by_requests(cpp_worker_command()); }
+TEST(WorkerLibrary, CppWorkerIsRecycledByRequests) {
+  expect_recycled_by_requests(cpp_worker_command());
+}
 
 TEST(WorkerLibrary, PythonWorkerIsRecycledByRequests) {
   expect_recycled_by_requests(python_worker_command());
@@ -279,12 +293,26 @@ TEST(WorkerLibrary, MemoryInfoComesFromGlibcInTheWorker) {
   EXPECT_NE(info.value("malloc_info", "").find("<malloc version="), std::string::npos);
   EXPECT_GT(info["mallinfo2"].value("arena", uint64_t{0}), 0u);
 
-  auto missing = control_request(memvisor.state_dir(), {{"cmd", "memory_info"}, {"target", "web.9"}});
+  auto missing =
+      control_request(memvisor.state_dir(), {{"cmd", "memory_info"}, {"target", "web.9"}});
   ASSERT_TRUE(missing);
   EXPECT_FALSE(missing->value("ok", true));
   auto malformed = control_request(memvisor.state_dir(), {{"cmd", "memory_info"}, {"target", 5}});
   ASSERT_TRUE(malformed);
   EXPECT_FALSE(malformed->value("ok", true));
+}
+
+TEST(WorkerLibrary, PythonWorkerAnswersMemoryInfoByHand) {
+  TempDir dir;
+  const int base = free_port_base(1);
+  Memvisor memvisor(dir, run_args(1, base, "1000", "0", python_worker_command()));
+  ASSERT_TRUE(eventually([&] { return connected(process_record(status_of(memvisor), 1, 1)); }, 30s))
+      << memvisor.err();
+  auto reply = control_request(memvisor.state_dir(), {{"cmd", "memory_info"}, {"target", "web.1"}});
+  ASSERT_TRUE(reply) << reply.error().describe();
+  ASSERT_TRUE(reply->value("ok", false)) << reply->dump();
+  EXPECT_NE((*reply)["memory_info"].value("malloc_info", "").find("<malloc version="),
+            std::string::npos);
 }
 
 TEST(WorkerLibrary, AStrangerCannotSpeakForAWorker) {
@@ -297,7 +325,8 @@ TEST(WorkerLibrary, AStrangerCannotSpeakForAWorker) {
       "import json, socket, sys\n"
       "s = socket.socket(socket.AF_UNIX)\n"
       "s.connect(sys.argv[1])\n"
-      "s.sendall(b'garbage\\n' + json.dumps({'type': 'requests', 'total': 100}).encode() + b'\\n')\n"
+      "s.sendall(b'garbage\\n' + json.dumps({'type': 'requests', 'total': 100}).encode() + "
+      "b'\\n')\n"
       "s.settimeout(30)\n"
       "print(s.recv(4096).decode(), flush=True)\n";
   const std::string path = dir.write("stranger.py", script);
@@ -305,7 +334,8 @@ TEST(WorkerLibrary, AStrangerCannotSpeakForAWorker) {
   const std::string command =
       "python3 " + path + " " + memvisor.state_dir() + "/worker.sock > " + out_path;
   ASSERT_EQ(std::system(command.c_str()), 0);
-  EXPECT_NE(read_text(out_path).find("\"type\":\"error\""), std::string::npos) << read_text(out_path);
+  EXPECT_NE(read_text(out_path).find("\"type\":\"error\""), std::string::npos)
+      << read_text(out_path);
   const auto status = status_of(memvisor);
   EXPECT_EQ(process_record(status, 1, 1).value("requests", -1), 0);
   EXPECT_TRUE(memvisor.events("rule").empty());
