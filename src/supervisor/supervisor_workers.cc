@@ -61,7 +61,8 @@ void Supervisor::add_worker_fields(nlohmann::json& record) const {
 std::optional<nlohmann::json> Supervisor::ask_memory_info(
     const nlohmann::json& request, const std::shared_ptr<LineChannel>& client) {
   // "web.2": the primary process of that instance.
-  const std::string target = request.value("target", "");
+  const auto field = request.find("target");
+  const std::string target = field != request.end() && field->is_string() ? field->get<std::string>() : "";
   const size_t dot = target.rfind('.');
   int number = 0;
   if (dot != std::string::npos) {
@@ -90,7 +91,9 @@ std::optional<nlohmann::json> Supervisor::ask_memory_info(
       [weak, id](const nlohmann::json& reply) {
         auto channel = weak.lock();
         if (!channel) return;
-        nlohmann::json answer = {{"ok", reply.value("ok", false)}};
+        // The reply is the worker's: trust none of its types.
+        const auto ok = reply.find("ok");
+        nlohmann::json answer = {{"ok", ok != reply.end() && ok->is_boolean() && ok->get<bool>()}};
         if (reply.contains("memory_info")) answer["memory_info"] = reply["memory_info"];
         if (reply.contains("error")) answer["error"] = reply["error"];
         if (!id.is_null()) answer["id"] = id;

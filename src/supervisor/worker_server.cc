@@ -9,6 +9,15 @@ namespace {
 
 constexpr size_t kMaxStatus = 1024;
 
+// At most `max` bytes, never cutting a UTF-8 sequence in half (status is dumped as JSON later).
+std::string truncate_utf8(std::string text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  text.resize(cut);
+  return text;
+}
+
 bool is_live(const nlohmann::json& record) {
   const std::string state = record.value("state", "");
   return record.value("pid", 0) != 0 &&
@@ -112,7 +121,7 @@ void WorkerServer::on_line(Connection& connection, std::string_view line) {
   if (type == "status") {
     const auto text = message.find("text");
     if (text == message.end() || !text->is_string()) return error("status needs \"text\"");
-    connection.status = text->get<std::string>().substr(0, kMaxStatus);
+    connection.status = truncate_utf8(text->get<std::string>(), kMaxStatus);
     return;
   }
   if (type == "requests") {
