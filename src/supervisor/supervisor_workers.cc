@@ -62,7 +62,8 @@ std::optional<nlohmann::json> Supervisor::ask_memory_info(
     const nlohmann::json& request, const std::shared_ptr<LineChannel>& client) {
   // "web.2": the primary process of that instance.
   const auto field = request.find("target");
-  const std::string target = field != request.end() && field->is_string() ? field->get<std::string>() : "";
+  const std::string target =
+      field != request.end() && field->is_string() ? field->get<std::string>() : "";
   const size_t dot = target.rfind('.');
   int number = 0;
   if (dot != std::string::npos) {

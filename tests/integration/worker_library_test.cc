@@ -315,6 +315,73 @@ TEST(WorkerLibrary, PythonWorkerAnswersMemoryInfoByHand) {
             std::string::npos);
 }
 
+TEST(WorkerLibrary, GarbageFromAWorkerNeverStopsTheSupervisor) {
+  // A worker of the fleet that speaks nonsense: bad JSON, wrong types, out-of-range totals, a
+  // status cut mid UTF-8 sequence, a line over the limit, a badly typed reply. The supervisor
+  // refuses each, keeps running, and still counts what is valid.
+  TempDir dir;
+  const std::string script = R"(
+import json, os, socket, time
+def connect():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(os.environ["MEMVISOR_SOCKET"])
+    return s
+s = connect()
+for line in [b"\x00\xff garbage", b"[]", b'{"type":5}', b'{"type":"requests","total":-5}',
+             b'{"type":"requests","total":"7"}', b'{"type":"requests","total":1e30}',
+             b'{"type":"requests","total":18446744073709551615}', b'{"type":"reply","id":"x"}',
+             b'{"type":"nope"}']:
+    s.sendall(line + b"\n")
+try:
+    s.sendall(b"x" * (3 << 20))  # a line longer than allowed: the supervisor drops us
+except OSError:
+    pass
+s = connect()
+s.sendall(b'{"type":"status","text":' + json.dumps("\u20ac" * 500).encode() + b'}\n')
+s.sendall(b'{"type":"requests","total":3}\n')
+buffer = b""
+while True:
+    data = s.recv(4096)
+    if not data:
+        time.sleep(120)
+    buffer += data
+    while b"\n" in buffer:
+        line, buffer = buffer.split(b"\n", 1)
+        message = json.loads(line)
+        if message.get("type") == "request":
+            reply = {"type": "reply", "id": message["id"], "ok": "yes", "memory_info": [1, 2]}
+            s.sendall(json.dumps(reply).encode() + b"\n")
+)";
+  const std::string worker = dir.write("babbler.py", script);
+  Memvisor memvisor(dir, {"--name", "web", "--interval", "100ms", "--max-requests", "1000", "--",
+                          "python3", worker});
+  nlohmann::json status;
+  ASSERT_TRUE(eventually(
+      [&] {
+        status = status_of(memvisor);
+        return process_record(status, 1, 1).value("requests", 0) == 3;
+      },
+      30s))
+      << memvisor.err();
+  const int supervisor = status["supervisor_pid"];
+  const auto worker_fields = process_record(status, 1, 1)["worker"];
+  EXPECT_EQ(worker_fields.value("connections", 0), 1);
+  const std::string text = worker_fields.value("status", "");
+  EXPECT_LE(text.size(), 1024u);
+  EXPECT_GE(text.size(), 1020u);
+
+  auto reply = control_request(memvisor.state_dir(), {{"cmd", "memory_info"}, {"target", "web.1"}});
+  ASSERT_TRUE(reply) << reply.error().describe();
+  EXPECT_FALSE(reply->value("ok", true));
+  const auto after = status_of(memvisor);
+  ASSERT_FALSE(after.is_null());
+  EXPECT_EQ(after["supervisor_pid"], supervisor);
+  EXPECT_TRUE(memvisor.events("supervisor_exited").empty()) << memvisor.err();
+  const auto human = run_memvisor({"status", "--state-dir", memvisor.state_dir()});
+  EXPECT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_NE(human.out.find("REQS"), std::string::npos);
+}
+
 TEST(WorkerLibrary, AStrangerCannotSpeakForAWorker) {
   // A process outside the fleet connects to the worker socket and reports requests: nothing is
   // counted, and it is told so.
