@@ -1,5 +1,9 @@
 #include "supervisor/worker_server.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <iostream>
 
 #include "os/unix_stream.h"
@@ -42,16 +46,36 @@ Status WorkerServer::listen(const std::string& path, mode_t mode) {
   if (!listener) return listener.error();
   listener_ = std::move(*listener);
   path_ = path;
+  // One descriptor per worker process: take the hard limit, keep some for everything else.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    if (files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      (void)::setrlimit(RLIMIT_NOFILE, &files);
+      (void)::getrlimit(RLIMIT_NOFILE, &files);
+    }
+    if (files.rlim_cur != RLIM_INFINITY) {
+      max_connections_ =
+          std::min<size_t>(kMaxConnections, files.rlim_cur > 256 ? files.rlim_cur - 128 : 128);
+    }
+  }
   return loop_.add(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); });
 }
 
 void WorkerServer::on_accept() {
   for (;;) {
     auto accepted = accept_unix(listener_.get());
-    if (!accepted) return;  // EAGAIN, or a transient failure the next readiness retries
+    if (!accepted) {
+      const int errnum = accepted.error().errnum;
+      if (errnum == EMFILE || errnum == ENFILE || errnum == ENOBUFS || errnum == ENOMEM) {
+        loop_.remove(listener_.get());
+        accept_paused_ = true;
+      }
+      return;  // EAGAIN, or a transient failure the next readiness retries
+    }
     UniqueFd fd = std::move(*accepted);
     auto peer = peer_credentials(fd.get());
-    if (!peer || peer->pid <= 0 || connections_.size() >= kMaxConnections) {
+    if (!peer || peer->pid <= 0 || connections_.size() >= max_connections_) {
       (void)write_all(fd.get(), R"({"type":"error","error":"refused"})"
                                 "\n");
       continue;
@@ -166,6 +190,9 @@ void WorkerServer::publish_total(const Key& key) {
 }
 
 void WorkerServer::tick(double now_s) {
+  if (accept_paused_ && listener_.valid()) {
+    accept_paused_ = !loop_.add(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); });
+  }
   for (Connection& connection : connections_) {
     if (connection.accepted_s < 0) connection.accepted_s = now_s;
     if (connection.key || !connection.channel || connection.channel->closed()) continue;

@@ -53,8 +53,8 @@ class WorkerServer {
   void ask(const Key& key, nlohmann::json request, double now_s, double timeout_s,
            ReplyHandler done);
 
-  static constexpr size_t kMaxConnections = 4096;
-  static constexpr double kIdentifyTimeout = 10;  // seconds an unknown peer may stay
+  static constexpr size_t kMaxConnections = 4096;  // and never more than the fd limit allows
+  static constexpr double kIdentifyTimeout = 10;   // seconds an unknown peer may stay
 
  private:
   struct Connection {
@@ -86,6 +86,10 @@ class WorkerServer {
   std::string proc_root_;
   std::string path_;
   UniqueFd listener_;
+  size_t max_connections_ = kMaxConnections;
+  // Out of descriptors: the listener leaves the loop until the next tick, rather than waking it
+  // again and again for a connection it cannot accept.
+  bool accept_paused_ = false;
   std::list<Connection> connections_;
   std::map<Key, int64_t> closed_totals_;  // requests of connections already closed, per process
   std::map<int64_t, Pending> pending_;
