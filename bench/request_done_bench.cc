@@ -43,8 +43,8 @@ int main(int argc, char** argv) {
   std::thread(serve, listener).detach();
   ::setenv("MEMVISOR_SOCKET", path.c_str(), 1);
   mv_init();
-  benchmark::RegisterBenchmark("mv_request_done/connected", BM_RequestDoneConnected);
-  benchmark::RegisterBenchmark("mv_request_done/connected/threads:2", BM_RequestDoneConnected)
+  benchmark::RegisterBenchmark("mv_request_done/connected", BM_RequestDoneConnected)
+      ->Threads(1)
       ->Threads(2);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
