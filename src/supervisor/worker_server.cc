@@ -135,7 +135,8 @@ void WorkerServer::on_line(Connection& connection, std::string_view line) {
   if (!message.is_object() || !message.contains("type") || !message["type"].is_string()) {
     return error("expected one JSON object with a \"type\" per line");
   }
-  identify(connection);
+  // Not identified here: a stranger's every line would cost a walk of /proc. A connection is
+  // identified on accept and on every fleet change (when its process's start arrives).
   const std::string type = message["type"];
   if (type == "hello") return;  // who it is comes from the kernel (SO_PEERCRED), not from here
   if (type == "ready") {
