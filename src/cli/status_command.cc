@@ -25,8 +25,8 @@ std::string render_status(const nlohmann::json& status) {
     out += service.value("name", "?") + ": " + std::to_string(service.value("ready", 0)) + "/" +
            std::to_string(service.value("instances", 0)) + " ready\n";
   }
-  TextTable table({"SERVICE", "INSTANCE", "PID", "STATE", "UPTIME", "PSS", "RSS", "RESTARTS",
-                   "LAST EXIT", "STATUS"});
+  TextTable table({"SERVICE", "INSTANCE", "PID", "STATE", "UPTIME", "PSS", "RSS", "REQS",
+                   "RESTARTS", "LAST EXIT", "STATUS"});
   for (const auto& record : status.value("instances", nlohmann::json::array())) {
     std::string uptime = "-";
     if (record.contains("uptime_s")) {
@@ -43,10 +43,16 @@ std::string render_status(const nlohmann::json& status) {
       pss = format_size(record["memory"].value("pss", uint64_t{0}));
       rss = format_size(record["memory"].value("rss", uint64_t{0}));
     }
+    // Requests as counted by the worker library; "-" for a worker that never connected.
+    std::string requests = "-";
+    if (record.value("requests", int64_t{0}) > 0 ||
+        (record.contains("worker") && record["worker"].is_object())) {
+      requests = std::to_string(record.value("requests", int64_t{0}));
+    }
     std::string state = record.value("state", "?");
     if (record.value("role", "") == "replacement") state += " (replacement)";
     table.add_row({record.value("service", "?"), std::to_string(record.value("instance", 0)),
-                   pid == 0 ? "-" : std::to_string(pid), state, uptime, pss, rss,
+                   pid == 0 ? "-" : std::to_string(pid), state, uptime, pss, rss, requests,
                    std::to_string(record.value("restarts", 0)), last_exit,
                    cell(record, "status", "")});
   }

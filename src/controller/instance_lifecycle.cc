@@ -19,7 +19,8 @@ bool is_ours(std::string_view entry) {
   // Variables memvisor sets per instance, or that belong to memvisor's own service manager.
   for (std::string_view prefix :
        {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=", "LISTEN_FDS=", "LISTEN_PID=",
-        "LISTEN_FDNAMES=", "MEMVISOR_SERVICE=", "MEMVISOR_INSTANCE=", "MEMVISOR_GENERATION="}) {
+        "LISTEN_FDNAMES=", "MEMVISOR_SERVICE=", "MEMVISOR_INSTANCE=", "MEMVISOR_GENERATION=",
+        "MEMVISOR_SOCKET="}) {
     if (entry.substr(0, prefix.size()) == prefix) return true;
   }
   return false;
@@ -56,6 +57,9 @@ SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, Unique
   set_env(spec.env, "MEMVISOR_INSTANCE", std::to_string(instance.number));
   set_env(spec.env, "MEMVISOR_GENERATION", std::to_string(instance.generation + 1));
   if (instance.notify) set_env(spec.env, "NOTIFY_SOCKET", instance.notify->path());
+  // The worker library's socket, served by the supervisor (which may restart: workers reconnect).
+  if (options_.supervisor)
+    set_env(spec.env, "MEMVISOR_SOCKET", options_.state_dir + "/worker.sock");
   if (service.watchdog.count() > 0) {
     set_env(spec.env, "WATCHDOG_USEC", std::to_string(service.watchdog.count() * 1000));
   }

@@ -145,9 +145,8 @@ std::vector<RuleDecision> ProcessRules::on_progress(double uptime_s, int64_t req
       return decisions;
     }
   }
-  if (rules.requests) {
-    const double max = static_cast<double>(rules.requests->max) +
-                       std::floor(jitter_draw_ * static_cast<double>(rules.requests->jitter + 1));
+  if (const auto limit = requests_limit()) {
+    const double max = static_cast<double>(*limit);
     if (static_cast<double>(requests) >= max) {
       acted_ = true;
       RuleDecision decision;
@@ -162,6 +161,13 @@ std::vector<RuleDecision> ProcessRules::on_progress(double uptime_s, int64_t req
     }
   }
   return decisions;
+}
+
+std::optional<int64_t> ProcessRules::requests_limit() const {
+  const auto& rule = service_.memory.requests;
+  if (!rule) return std::nullopt;
+  return static_cast<int64_t>(static_cast<double>(rule->max) +
+                              std::floor(jitter_draw_ * static_cast<double>(rule->jitter + 1)));
 }
 
 double ProcessRules::leak_slope_bytes_per_second() const {

@@ -43,6 +43,9 @@ class ProcessRules {
   // Age and request counts, checked on every sample and whenever counts change.
   std::vector<RuleDecision> on_progress(double uptime_s, int64_t requests);
 
+  // The request count this process is recycled at (max plus its jitter share), if that rule is on.
+  std::optional<int64_t> requests_limit() const;
+
   double leak_slope_bytes_per_second() const;
   const LeakAssessment* leak_assessment() const;
   bool acted() const { return acted_; }  // a recycle, stop or alert was already decided

@@ -67,7 +67,7 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
           // Rules judge the instance that serves; a replacement is measured, not judged yet.
           if (record.value("role", "primary") == "primary") {
             std::vector<RuleDecision> decisions = watched.rules->on_sample(t, values);
-            auto progress = watched.rules->on_progress(t, record.value("requests", 0LL));
+            auto progress = watched.rules->on_progress(t, requests(key));
             decisions.insert(decisions.end(), progress.begin(), progress.end());
             for (auto& decision : decisions) {
               actions.push_back(
@@ -80,8 +80,38 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
     }
   }
   // Processes that are gone take their series with them (incidents copy what they need first).
+  std::erase_if(requests_, [&](const auto& entry) { return !still_running.contains(entry.first); });
   watched_ = std::move(still_running);
   return actions;
+}
+
+std::vector<RuleAction> MemoryWatch::set_requests(const Key& key, int64_t total, WallTime wall,
+                                                  const FleetState& fleet) {
+  requests_[key] = total;
+  std::vector<RuleAction> actions;
+  auto found = watched_.find(key);
+  if (found == watched_.end() || !found->second.rules)
+    return actions;  // judged on its first sample
+  for (const nlohmann::json& record : fleet.processes(std::get<0>(key))) {
+    if (record.value("instance", 0) != std::get<1>(key) ||
+        record.value("generation", 0) != std::get<2>(key)) {
+      continue;
+    }
+    // As on a sample: the primary is judged, a replacement only counted.
+    if (record.value("role", "primary") != "primary") break;
+    const double uptime = to_unix_seconds(wall) - found->second.started_at_s;
+    for (auto& decision : found->second.rules->on_progress(uptime, total)) {
+      actions.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key),
+                         record.value("pid", 0), std::move(decision)});
+    }
+    break;
+  }
+  return actions;
+}
+
+int64_t MemoryWatch::requests(const Key& key) const {
+  auto found = requests_.find(key);
+  return found == requests_.end() ? 0 : found->second;
 }
 
 uint64_t MemoryWatch::cgroup_memory(pid_t pid) {

@@ -49,6 +49,14 @@ class MemoryWatch {
   // A recycle the controller refused or that failed may be asked for again.
   void allow_again(const Key& key);
 
+  // The request count the worker library reported for a process (its running total), and the
+  // decisions it triggers now (the requests rule); checked again on every sample.
+  std::vector<RuleAction> set_requests(const Key& key, int64_t total, WallTime wall,
+                                       const FleetState& fleet);
+  // Requests served by a process, as last reported (0 when it never reported). The one place
+  // status and metrics read request counts from.
+  int64_t requests(const Key& key) const;
+
   // Samples kept per process: a day at 10 s, 1 h at 100 ms.
   static constexpr size_t kMaxSamples = 8640;
 
@@ -67,6 +75,7 @@ class MemoryWatch {
   ProcMemoryReader reader_;
   std::optional<Result<CgroupMemoryReader>> cgroups_;  // detected on first use
   std::map<Key, Watched> watched_;
+  std::map<Key, int64_t> requests_;         // per process, from the worker library
   std::map<std::string, double> next_due_;  // per service
   std::mt19937_64 random_{std::random_device{}()};
   bool fallback_logged_ = false;

@@ -70,8 +70,10 @@ int Supervisor::run() {
     // Closed clients are dropped here, outside their own callbacks.
     clients_.remove_if([](const auto& client) { return client->closed(); });
     if (state_changed_) publish_metrics();
+    if (workers_) workers_->collect();
   }
   ::unlink(control_path_.c_str());
+  if (workers_) ::unlink(workers_->path().c_str());
   return exit_code_;
 }
 
@@ -87,7 +89,9 @@ void Supervisor::on_controller_line(std::string_view line) {
   if (first && fleet_.has_snapshot()) {
     (void)sample_timer_->arm(std::chrono::steady_clock::now());
     start_http_if_wanted();
+    listen_for_workers();
   }
+  tick_workers();  // a worker may have connected before the controller told us of its start
   if (message.value("event", "") == "recycle_failed") {
     // The rules may ask again for this instance's current process.
     memory_.allow_again({message.value("service", ""), message.value("instance", 0),
@@ -144,7 +148,10 @@ void Supervisor::on_client_line(const std::shared_ptr<LineChannel>& client, std:
 
 nlohmann::json Supervisor::status_json() const {
   nlohmann::json status = fleet_.status(std::chrono::system_clock::now());
-  for (auto& record : status["instances"]) record["memory"] = memory_json(record);
+  for (auto& record : status["instances"]) {
+    record["memory"] = memory_json(record);
+    add_worker_fields(record);
+  }
   status["supervisor_pid"] = ::getpid();
   return status;
 }
@@ -162,6 +169,7 @@ std::optional<nlohmann::json> Supervisor::handle_request(
     return nlohmann::json{{"ok", true}, {"status", status_json()}};
   }
   if (*cmd == "ping") return nlohmann::json{{"ok", true}};
+  if (*cmd == "memory_info") return ask_memory_info(request, client);
   if (*cmd == "restart" || *cmd == "stop" || *cmd == "start")
     return forward_lifecycle(request, client);
   return nlohmann::json{{"ok", false},

@@ -19,6 +19,7 @@
 #include "supervisor/fleet_state.h"
 #include "supervisor/http_endpoint.h"
 #include "supervisor/memory_watch.h"
+#include "supervisor/worker_server.h"
 
 namespace memvisor {
 
@@ -54,6 +55,14 @@ class Supervisor {
   void request_recycle(const std::string& service, int instance, const std::string& reason,
                        bool urgent);
   void log_event(nlohmann::json event);
+
+  // Worker-library connections (supervisor_workers.cc).
+  void listen_for_workers();
+  void tick_workers();
+  void on_worker_requests(const WorkerServer::Key& key, int64_t total);
+  void add_worker_fields(nlohmann::json& record) const;
+  std::optional<nlohmann::json> ask_memory_info(const nlohmann::json& request,
+                                                const std::shared_ptr<LineChannel>& client);
   nlohmann::json memory_json(const nlohmann::json& record) const;
   // The `status` answer, for the control socket and /status alike.
   nlohmann::json status_json() const;
@@ -87,6 +96,7 @@ class Supervisor {
   std::chrono::steady_clock::time_point next_http_try_{};
   std::string http_error_logged_;
   bool state_changed_ = false;  // since the last publish
+  std::unique_ptr<WorkerServer> workers_;
   bool done_ = false;
   int exit_code_ = 0;
 };

@@ -2,6 +2,7 @@
 // snapshot it serves from the fleet state and the memory samples.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "supervisor/supervisor.h"
@@ -106,9 +107,9 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
         }
       }
       m.restarts_by_reason = fleet_.restarts(service.name, number);
-      if (auto requests = record.find("requests");
-          requests != record.end() && requests->is_number_integer() && *requests >= 0) {
-        m.requests_total = requests->get<uint64_t>();
+      // Only for processes that speak the worker protocol: a zero would claim an idle worker.
+      if (workers_ && !workers_->describe(key).is_null()) {
+        m.requests_total = static_cast<uint64_t>(std::max<int64_t>(0, memory_.requests(key)));
       }
       if (m.ready) {
         ++totals.ready;

@@ -29,6 +29,7 @@ void Supervisor::on_sample_timer() {
   check_totals();
   state_changed_ = true;
   start_http_if_wanted();  // a retry, when the address could not be bound before
+  tick_workers();
   const double next = memory_.next_due(fleet_);
   const auto delay = std::chrono::duration<double>(std::max(0.0, next - now));
   (void)sample_timer_->arm(std::chrono::steady_clock::now() +

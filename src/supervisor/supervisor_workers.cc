@@ -1,0 +1,106 @@
+// The supervisor's use of worker-library connections: the socket named in MEMVISOR_SOCKET, request
+// counts into the requests rule, worker fields in status, and `memory_info` from a worker.
+#include <fmt/format.h>
+
+#include <charconv>
+#include <chrono>
+#include <iostream>
+
+#include "supervisor/supervisor.h"
+
+namespace memvisor {
+namespace {
+
+double steady_now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+constexpr double kMemoryInfoTimeout = 10;  // seconds
+
+}  // namespace
+
+void Supervisor::listen_for_workers() {
+  if (workers_) return;
+  workers_ = std::make_unique<WorkerServer>(
+      *loop_, fleet_,
+      [this](const WorkerServer::Key& key, int64_t total) { on_worker_requests(key, total); });
+  // Workers running as another user must be able to connect; who they are is then checked with
+  // their peer credentials against the fleet, so the wider mode lets no stranger speak for one.
+  bool other_users = false;
+  for (const ServiceConfig& service : fleet_.config().services) {
+    other_users = other_users || !service.user.empty();
+  }
+  const std::string path = options_.state_dir + "/worker.sock";
+  if (Status listening = workers_->listen(path, other_users ? 0666 : 0600); !listening) {
+    std::cerr << "memvisor supervisor: no worker socket, request counts are off: "
+              << listening.error().describe() << "\n";
+  }
+}
+
+void Supervisor::tick_workers() {
+  if (workers_) workers_->tick(steady_now_s());
+}
+
+void Supervisor::on_worker_requests(const WorkerServer::Key& key, int64_t total) {
+  for (const RuleAction& action :
+       memory_.set_requests(key, total, std::chrono::system_clock::now(), fleet_)) {
+    act(action);
+  }
+}
+
+void Supervisor::add_worker_fields(nlohmann::json& record) const {
+  const MemoryWatch::Key key{record.value("service", ""), record.value("instance", 0),
+                             record.value("generation", 0)};
+  record["requests"] = memory_.requests(key);
+  if (const ProcessRules* rules = memory_.rules(key); rules != nullptr && rules->requests_limit()) {
+    record["requests_limit"] = *rules->requests_limit();
+  }
+  record["worker"] = workers_ ? workers_->describe(key) : nlohmann::json();
+}
+
+std::optional<nlohmann::json> Supervisor::ask_memory_info(
+    const nlohmann::json& request, const std::shared_ptr<LineChannel>& client) {
+  // "web.2": the primary process of that instance.
+  const auto field = request.find("target");
+  const std::string target =
+      field != request.end() && field->is_string() ? field->get<std::string>() : "";
+  const size_t dot = target.rfind('.');
+  int number = 0;
+  if (dot != std::string::npos) {
+    const char* first = target.data() + dot + 1;
+    const char* last = target.data() + target.size();
+    if (auto [end, ec] = std::from_chars(first, last, number); ec != std::errc{} || end != last) {
+      number = 0;
+    }
+  }
+  if (number <= 0) {
+    return nlohmann::json{{"ok", false}, {"error", "memory_info needs \"target\": \"SERVICE.N\""}};
+  }
+  const std::string service = target.substr(0, dot);
+  std::optional<WorkerServer::Key> key;
+  for (const nlohmann::json& record : fleet_.processes(service)) {
+    if (record.value("instance", 0) == number && record.value("role", "primary") == "primary") {
+      key = WorkerServer::Key{service, number, record.value("generation", 0)};
+    }
+  }
+  if (!key) return nlohmann::json{{"ok", false}, {"error", fmt::format("no instance {}", target)}};
+  if (!workers_) return nlohmann::json{{"ok", false}, {"error", "no worker socket"}};
+  std::weak_ptr<LineChannel> weak = client;
+  const nlohmann::json id = request.value("id", nlohmann::json());
+  workers_->ask(
+      *key, {{"cmd", "memory_info"}}, steady_now_s(), kMemoryInfoTimeout,
+      [weak, id](const nlohmann::json& reply) {
+        auto channel = weak.lock();
+        if (!channel) return;
+        // The reply is the worker's: trust none of its types.
+        const auto ok = reply.find("ok");
+        nlohmann::json answer = {{"ok", ok != reply.end() && ok->is_boolean() && ok->get<bool>()}};
+        if (reply.contains("memory_info")) answer["memory_info"] = reply["memory_info"];
+        if (reply.contains("error")) answer["error"] = reply["error"];
+        if (!id.is_null()) answer["id"] = id;
+        channel->send_line(answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      });
+  return std::nullopt;
+}
+
+}  // namespace memvisor

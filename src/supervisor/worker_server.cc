@@ -1,0 +1,289 @@
+#include "supervisor/worker_server.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <iostream>
+
+#include "os/unix_stream.h"
+
+namespace memvisor {
+namespace {
+
+constexpr size_t kMaxStatus = 1024;
+
+// At most `max` bytes, never cutting a UTF-8 sequence in half (status is dumped as JSON later).
+std::string truncate_utf8(std::string text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  text.resize(cut);
+  return text;
+}
+
+bool is_live(const nlohmann::json& record) {
+  const std::string state = record.value("state", "");
+  return record.value("pid", 0) != 0 &&
+         (state == "starting" || state == "running" || state == "stopping");
+}
+
+}  // namespace
+
+WorkerServer::WorkerServer(EventLoop& loop, const FleetState& fleet, RequestsHandler on_requests,
+                           std::string proc_root)
+    : loop_(loop),
+      fleet_(fleet),
+      on_requests_(std::move(on_requests)),
+      proc_root_(std::move(proc_root)) {}
+
+WorkerServer::~WorkerServer() {
+  if (listener_.valid()) loop_.remove(listener_.get());
+}
+
+Status WorkerServer::listen(const std::string& path, mode_t mode) {
+  auto listener = listen_unix(path, mode);
+  if (!listener) return listener.error();
+  listener_ = std::move(*listener);
+  path_ = path;
+  // One descriptor per worker process: take the hard limit, keep some for everything else.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    if (files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      (void)::setrlimit(RLIMIT_NOFILE, &files);
+      (void)::getrlimit(RLIMIT_NOFILE, &files);
+    }
+    if (files.rlim_cur != RLIM_INFINITY) {
+      max_connections_ =
+          std::min<size_t>(kMaxConnections, files.rlim_cur > 256 ? files.rlim_cur - 128 : 128);
+    }
+  }
+  return loop_.add(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); });
+}
+
+void WorkerServer::on_accept() {
+  for (;;) {
+    auto accepted = accept_unix(listener_.get());
+    if (!accepted) {
+      const int errnum = accepted.error().errnum;
+      if (errnum == EMFILE || errnum == ENFILE || errnum == ENOBUFS || errnum == ENOMEM) {
+        loop_.remove(listener_.get());
+        accept_paused_ = true;
+      }
+      return;  // EAGAIN, or a transient failure the next readiness retries
+    }
+    UniqueFd fd = std::move(*accepted);
+    auto peer = peer_credentials(fd.get());
+    if (!peer || peer->pid <= 0 || connections_.size() >= max_connections_) {
+      (void)write_all(fd.get(), R"({"type":"error","error":"refused"})"
+                                "\n");
+      continue;
+    }
+    connections_.emplace_back();
+    Connection* connection = &connections_.back();
+    connection->pid = peer->pid;
+    // Lines arrive only from the loop, after this constructor returns.
+    connection->channel = std::make_shared<LineChannel>(
+        loop_, std::move(fd), LineChannel::Limits{1 << 20, 1 << 20},
+        [this, connection](std::string_view line) { on_line(*connection, line); },
+        [](std::string_view) {});
+    identify(*connection);
+  }
+}
+
+bool WorkerServer::identify(Connection& connection) {
+  if (connection.key) return true;
+  if (!fleet_.has_snapshot()) return false;
+  // The peer is the instance's process, a member of its process group, or a descendant.
+  const auto peer_stat = read_proc_stat(connection.pid, proc_root_);
+  if (!peer_stat) return false;
+  std::optional<nlohmann::json> found;
+  for (const ServiceConfig& service : fleet_.config().services) {
+    for (const nlohmann::json& record : fleet_.processes(service.name)) {
+      if (!is_live(record)) continue;
+      const int pid = record.value("pid", 0);
+      if (pid == connection.pid || peer_stat->pgrp == pid ||
+          is_same_or_descendant(connection.pid, pid, proc_root_)) {
+        found = record;
+        break;
+      }
+    }
+    if (found) break;
+  }
+  if (!found) return false;
+  connection.key =
+      Key{found->value("service", ""), found->value("instance", 0), found->value("generation", 0)};
+  connection.channel->send_line(nlohmann::json{{"type", "welcome"},
+                                               {"service", std::get<0>(*connection.key)},
+                                               {"instance", std::get<1>(*connection.key)},
+                                               {"generation", std::get<2>(*connection.key)}}
+                                    .dump());
+  if (connection.pending_requests) {
+    set_requests(connection, *connection.pending_requests);
+    connection.pending_requests.reset();
+  }
+  return true;
+}
+
+void WorkerServer::on_line(Connection& connection, std::string_view line) {
+  auto error = [&](const std::string& why) {
+    connection.channel->send_line(nlohmann::json{{"type", "error"}, {"error", why}}.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace));
+  };
+  const auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!message.is_object() || !message.contains("type") || !message["type"].is_string()) {
+    return error("expected one JSON object with a \"type\" per line");
+  }
+  // Not identified here: a stranger's every line would cost a walk of /proc. A connection is
+  // identified on accept and on every fleet change (when its process's start arrives).
+  const std::string type = message["type"];
+  if (type == "hello") return;  // who it is comes from the kernel (SO_PEERCRED), not from here
+  if (type == "ready") {
+    connection.ready = true;
+    return;
+  }
+  if (type == "status") {
+    const auto text = message.find("text");
+    if (text == message.end() || !text->is_string()) return error("status needs \"text\"");
+    connection.status = truncate_utf8(text->get<std::string>(), kMaxStatus);
+    return;
+  }
+  if (type == "requests") {
+    const auto total = message.find("total");
+    if (total == message.end() || !total->is_number_integer() || total->get<int64_t>() < 0) {
+      return error("requests needs \"total\", a non-negative integer");
+    }
+    if (connection.key) {
+      set_requests(connection, total->get<int64_t>());
+    } else {
+      connection.pending_requests = total->get<int64_t>();
+    }
+    return;
+  }
+  if (type == "reply") {
+    const auto id = message.find("id");
+    if (id == message.end() || !id->is_number_integer()) return;
+    auto pending = pending_.find(id->get<int64_t>());
+    if (pending == pending_.end() || pending->second.connection != &connection) return;
+    ReplyHandler done = std::move(pending->second.done);
+    pending_.erase(pending);
+    done(message);
+    return;
+  }
+  error("unknown message type '" + type + "'");
+}
+
+void WorkerServer::set_requests(Connection& connection, int64_t total) {
+  if (total == connection.requests) return;
+  connection.requests = total;
+  publish_total(*connection.key);
+}
+
+void WorkerServer::publish_total(const Key& key) {
+  int64_t total = 0;
+  if (auto closed = closed_totals_.find(key); closed != closed_totals_.end())
+    total = closed->second;
+  for (const Connection& connection : connections_) {
+    if (connection.key == key) total += connection.requests;
+  }
+  if (on_requests_) on_requests_(key, total);
+}
+
+void WorkerServer::tick(double now_s) {
+  if (accept_paused_ && listener_.valid()) {
+    accept_paused_ = !loop_.add(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); });
+  }
+  for (Connection& connection : connections_) {
+    if (connection.accepted_s < 0) connection.accepted_s = now_s;
+    if (connection.key || !connection.channel || connection.channel->closed()) continue;
+    if (identify(connection)) continue;
+    if (now_s - connection.accepted_s > kIdentifyTimeout) {
+      // Not a process of this fleet (or one that has exited): nothing it says can be attributed.
+      connection.channel->send_line(
+          R"({"type":"error","error":"not a process of this memvisor's fleet"})");
+      connection.channel.reset();  // closes the socket (the reply is best effort)
+    }
+  }
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.deadline_s < now_s) {
+      ReplyHandler done = std::move(it->second.done);
+      it = pending_.erase(it);
+      done({{"ok", false}, {"error", "the worker did not answer in time"}});
+    } else {
+      ++it;
+    }
+  }
+}
+
+void WorkerServer::fail_pending(const Connection* connection, const std::string& why) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.connection == connection) {
+      ReplyHandler done = std::move(it->second.done);
+      it = pending_.erase(it);
+      done({{"ok", false}, {"error", why}});
+    } else {
+      ++it;
+    }
+  }
+}
+
+void WorkerServer::collect() {
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    if (it->channel && !it->channel->closed()) {
+      ++it;
+      continue;
+    }
+    if (it->key) closed_totals_[*it->key] += it->requests;
+    fail_pending(&*it, "the worker closed its connection");
+    it = connections_.erase(it);
+  }
+  // A process that is gone takes its count with it.
+  std::erase_if(closed_totals_, [&](const auto& entry) {
+    for (const nlohmann::json& record : fleet_.processes(std::get<0>(entry.first))) {
+      if (record.value("instance", 0) == std::get<1>(entry.first) &&
+          record.value("generation", 0) == std::get<2>(entry.first) && is_live(record)) {
+        return false;
+      }
+    }
+    return true;
+  });
+}
+
+nlohmann::json WorkerServer::describe(const Key& key) const {
+  int count = 0;
+  bool ready = false;
+  std::string status;
+  for (const Connection& connection : connections_) {
+    if (connection.key != key || !connection.channel || connection.channel->closed()) continue;
+    ++count;
+    ready = ready || connection.ready;
+    if (!connection.status.empty()) status = connection.status;
+  }
+  if (count == 0 && !closed_totals_.contains(key)) return nullptr;
+  return {{"connections", count}, {"ready", ready}, {"status", status}};
+}
+
+void WorkerServer::ask(const Key& key, nlohmann::json request, double now_s, double timeout_s,
+                       ReplyHandler done) {
+  // The instance's own process first; a forked child only when it is the only one connected.
+  Connection* target = nullptr;
+  for (Connection& connection : connections_) {
+    if (connection.key != key || !connection.channel || connection.channel->closed()) continue;
+    if (target == nullptr) target = &connection;
+    for (const nlohmann::json& record : fleet_.processes(std::get<0>(key))) {
+      if (record.value("pid", 0) == connection.pid) target = &connection;
+    }
+  }
+  if (target == nullptr) {
+    done({{"ok", false}, {"error", "this instance has no worker-library connection"}});
+    return;
+  }
+  const int64_t id = next_id_++;
+  request["type"] = "request";
+  request["id"] = id;
+  pending_[id] = Pending{target, now_s + timeout_s, std::move(done)};
+  target->channel->send_line(request.dump());
+}
+
+}  // namespace memvisor

@@ -1,0 +1,99 @@
+// The supervisor's end of the worker protocol (docs/worker-protocol.md): the socket named in every
+// worker's MEMVISOR_SOCKET, one connection per worker process, each attributed by its peer
+// credentials to one process of the fleet (the instance's process, its group or a descendant), so
+// a worker can never speak for another. Keeps what workers said (ready, status, request totals)
+// and routes diagnostics requests to them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include "os/event_loop.h"
+#include "os/line_channel.h"
+#include "os/proc.h"
+#include "os/unique_fd.h"
+#include "supervisor/fleet_state.h"
+
+namespace memvisor {
+
+class WorkerServer {
+ public:
+  using Key = std::tuple<std::string, int, int>;  // service, instance, generation
+  // A process's request total changed (the sum over its connections, current and closed).
+  using RequestsHandler = std::function<void(const Key& key, int64_t total)>;
+  using ReplyHandler = std::function<void(const nlohmann::json& reply)>;
+
+  WorkerServer(EventLoop& loop, const FleetState& fleet, RequestsHandler on_requests,
+               std::string proc_root = kProcRoot);
+  ~WorkerServer();
+  WorkerServer(const WorkerServer&) = delete;
+  WorkerServer& operator=(const WorkerServer&) = delete;
+
+  Status listen(const std::string& path, mode_t mode);
+  const std::string& path() const { return path_; }
+
+  // Periodic and after fleet changes: attributes connections that arrived before the controller
+  // told us about their process, drops those that stay unknown, expires unanswered requests.
+  void tick(double now_s);
+  // Drops closed connections (outside their callbacks) and totals of processes that are gone.
+  void collect();
+
+  // {"connections": N, "ready": bool, "status": "..."} for status; null when never connected.
+  nlohmann::json describe(const Key& key) const;
+  // Sends `request` (an object with "cmd") to the process's worker; `done` gets its reply, or an
+  // error object when there is no connection, it closes, or no answer comes in `timeout_s`.
+  void ask(const Key& key, nlohmann::json request, double now_s, double timeout_s,
+           ReplyHandler done);
+
+  static constexpr size_t kMaxConnections = 4096;  // and never more than the fd limit allows
+  static constexpr double kIdentifyTimeout = 10;   // seconds an unknown peer may stay
+
+ private:
+  struct Connection {
+    std::shared_ptr<LineChannel> channel;
+    pid_t pid = 0;
+    double accepted_s = -1;  // set on the first tick
+    std::optional<Key> key;
+    bool ready = false;
+    std::string status;
+    int64_t requests = 0;
+    std::optional<int64_t> pending_requests;  // a total sent before we knew who it was
+  };
+  struct Pending {
+    Connection* connection;
+    double deadline_s;
+    ReplyHandler done;
+  };
+
+  void on_accept();
+  void on_line(Connection& connection, std::string_view line);
+  bool identify(Connection& connection);
+  void set_requests(Connection& connection, int64_t total);
+  void publish_total(const Key& key);
+  void fail_pending(const Connection* connection, const std::string& why);
+
+  EventLoop& loop_;
+  const FleetState& fleet_;
+  RequestsHandler on_requests_;
+  std::string proc_root_;
+  std::string path_;
+  UniqueFd listener_;
+  size_t max_connections_ = kMaxConnections;
+  // Out of descriptors: the listener leaves the loop until the next tick, rather than waking it
+  // again and again for a connection it cannot accept.
+  bool accept_paused_ = false;
+  std::list<Connection> connections_;
+  std::map<Key, int64_t> closed_totals_;  // requests of connections already closed, per process
+  std::map<int64_t, Pending> pending_;
+  int64_t next_id_ = 1;
+};
+
+}  // namespace memvisor
