@@ -1,10 +1,10 @@
 // The supervisor's side of the HTTP endpoint: start it where the config says, and build the
 // snapshot it serves from the fleet state and the memory samples.
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <iostream>
 
+#include "os/open_files_limit.h"
 #include "supervisor/supervisor.h"
 
 namespace memvisor {
@@ -17,17 +17,9 @@ constexpr auto kBindRetry = std::chrono::seconds(5);
 // privilege; workers are not affected (the controller spawns them, not us).
 HttpLimits limits_for_this_process() {
   HttpLimits limits;
-  rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
-    const rlim_t wanted = std::min<rlim_t>(files.rlim_max, 4096);
-    if (files.rlim_cur < wanted) {
-      files.rlim_cur = wanted;
-      (void)::setrlimit(RLIMIT_NOFILE, &files);
-      (void)::getrlimit(RLIMIT_NOFILE, &files);
-    }
-    // Keep at least half of the descriptors for everything else the supervisor does.
-    limits.connections = static_cast<unsigned>(std::min<rlim_t>(512, files.rlim_cur / 2));
-  }
+  const rlim_t files = raise_open_files_limit(4096);
+  // Keep at least half of the descriptors for everything else the supervisor does.
+  limits.connections = static_cast<unsigned>(std::min<rlim_t>(512, files / 2));
   return limits;
 }
 

@@ -1,11 +1,10 @@
 #include "supervisor/worker_server.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <iostream>
 
+#include "os/open_files_limit.h"
 #include "os/unix_stream.h"
 
 namespace memvisor {
@@ -47,17 +46,9 @@ Status WorkerServer::listen(const std::string& path, mode_t mode) {
   listener_ = std::move(*listener);
   path_ = path;
   // One descriptor per worker process: take the hard limit, keep some for everything else.
-  rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
-    if (files.rlim_cur < files.rlim_max) {
-      files.rlim_cur = files.rlim_max;
-      (void)::setrlimit(RLIMIT_NOFILE, &files);
-      (void)::getrlimit(RLIMIT_NOFILE, &files);
-    }
-    if (files.rlim_cur != RLIM_INFINITY) {
-      max_connections_ =
-          std::min<size_t>(kMaxConnections, files.rlim_cur > 256 ? files.rlim_cur - 128 : 128);
-    }
+  const rlim_t files = raise_open_files_limit(RLIM_INFINITY);
+  if (files != RLIM_INFINITY) {
+    max_connections_ = std::min<size_t>(kMaxConnections, files > 256 ? files - 128 : 128);
   }
   return loop_.add(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); });
 }
