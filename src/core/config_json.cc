@@ -109,7 +109,9 @@ json config_to_json(const Config& config) {
       {"source", config.source},
       {"supervisor",
        {{"state_dir", config.supervisor.state_dir},
-        {"total", size_rule_to_json(config.supervisor.total)}}},
+        {"total", size_rule_to_json(config.supervisor.total)},
+        {"incidents_keep", config.supervisor.incidents_keep},
+        {"incidents_max_size", config.supervisor.incidents_max_size}}},
       {"services", services},
   };
 }
@@ -120,9 +122,14 @@ Result<Config> config_from_json(const json& j) {
   if (r.object(j, "config", {"source", "supervisor", "services"})) {
     r.read(j["source"], "source", config.source);
     const json& supervisor = j["supervisor"];
-    if (r.object(supervisor, "supervisor", {"state_dir", "total"})) {
+    if (r.object(supervisor, "supervisor",
+                 {"state_dir", "total", "incidents_keep", "incidents_max_size"})) {
       r.read(supervisor["state_dir"], "supervisor.state_dir", config.supervisor.state_dir);
       size_rule_from_json(r, supervisor["total"], "supervisor.total", config.supervisor.total);
+      r.read(supervisor["incidents_keep"], "supervisor.incidents_keep",
+             config.supervisor.incidents_keep);
+      r.read(supervisor["incidents_max_size"], "supervisor.incidents_max_size",
+             config.supervisor.incidents_max_size);
     }
     const json& services = j["services"];
     if (r.expect(services.is_array(), services, "services", "an array")) {
