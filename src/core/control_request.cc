@@ -4,7 +4,7 @@
 #include <charconv>
 #include <utility>
 
-#include "core/incident_report.h"
+#include "core/incident_id.h"
 
 namespace memvisor {
 namespace {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/incident_id.h"
 #include "core/memory_chart.h"
 #include "core/memory_rules.h"
 #include "core/time_format.h"
@@ -32,12 +33,6 @@ struct IncidentFacts {
   size_t samples = 0;
   std::vector<std::string> files;  // the bundle's files, for the summary's last lines
 };
-
-// "20261122-193012-web.1-leak": sortable by time, then the instance and the trigger.
-std::string incident_id(WallTime time, const std::string& service, int instance,
-                        const std::string& trigger);
-// An id only ever holds these characters, so a client-supplied id can name no other path.
-bool is_valid_incident_id(std::string_view id);
 
 std::string incident_summary(const IncidentFacts& facts);
 nlohmann::json incident_json(const IncidentFacts& facts);

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "os/unix_stream.h"
+#include "supervisor/incident_store.h"
 
 namespace memvisor {
 
@@ -66,10 +67,13 @@ int Supervisor::run() {
       std::cerr << "memvisor supervisor: " << ran.error().describe() << "\n";
       return 1;
     }
-    // Closed clients are dropped here, outside their own callbacks.
+    // Closed clients and written incidents are dropped here, outside their own callbacks.
     clients_.remove_if([](const auto& client) { return client->closed(); });
+    incidents_.remove_if([](const auto& incident) { return incident->done; });
   }
   ::unlink(control_path_.c_str());
+  // Captures still running are cut short: their tools are killed and reaped.
+  incidents_.clear();
   return exit_code_;
 }
 
@@ -102,12 +106,12 @@ void Supervisor::on_accept() {
     // Only our own user and root may steer us: the socket mode says so, the credentials prove it.
     auto peer = peer_credentials(fd.get());
     if (!peer || (peer->uid != 0 && peer->uid != ::geteuid())) {
-      (void)write_all(fd.get(), R"({"ok":false,"error":"permission denied"})"
+      (void)write_all(fd.get(), R"({"ok":false,"code":"permission_denied","error":"permission denied"})"
                                 "\n");
       continue;
     }
     if (clients_.size() >= kMaxClients) {
-      (void)write_all(fd.get(), R"({"ok":false,"error":"too many clients"})"
+      (void)write_all(fd.get(), R"({"ok":false,"code":"too_many_clients","error":"too many clients"})"
                                 "\n");
       continue;
     }
@@ -119,43 +123,67 @@ void Supervisor::on_accept() {
           if (auto channel = self->lock()) on_client_line(channel, line);
         },
         [](std::string_view) {});
+    // An oversized line is answered and skipped; the connection goes on.
+    client->on_too_long([self] {
+      if (auto channel = self->lock()) {
+        channel->send_line(reply_line(error_reply(
+            {nullptr, "too_long", "request line longer than 65536 bytes: skipped"})));
+      }
+    });
     *self = client;
     clients_.push_back(std::move(client));
   }
 }
 
 void Supervisor::on_client_line(const std::shared_ptr<LineChannel>& client, std::string_view line) {
-  auto request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  const ParsedControlRequest parsed = parse_control_request(line);
   std::optional<nlohmann::json> reply;
-  if (request.is_discarded() || !request.is_object()) {
-    reply = {{"ok", false}, {"error", "malformed request: expected one JSON object per line"}};
+  if (const auto* error = std::get_if<ControlError>(&parsed)) {
+    reply = error_reply(*error);
   } else {
+    const auto& request = std::get<ControlRequest>(parsed);
     reply = handle_request(request, client);
-    if (reply && request.contains("id")) (*reply)["id"] = request["id"];
+    if (reply && !request.id.is_null()) (*reply)["id"] = request.id;
   }
-  if (reply) client->send_line(reply->dump());
+  if (reply) client->send_line(reply_line(*reply));
 }
 
 std::optional<nlohmann::json> Supervisor::handle_request(
-    const nlohmann::json& request, const std::shared_ptr<LineChannel>& client) {
-  const auto cmd = request.find("cmd");
-  if (cmd == request.end() || !cmd->is_string()) {
-    return nlohmann::json{{"ok", false}, {"error", "missing \"cmd\""}};
-  }
-  if (*cmd == "status") {
-    if (!fleet_.has_snapshot()) {
-      return nlohmann::json{{"ok", false}, {"error", "starting up; try again"}};
+    const ControlRequest& request, const std::shared_ptr<LineChannel>& client) {
+  switch (request.command) {
+    case ControlCommand::ping:
+      return nlohmann::json{{"ok", true}};
+    case ControlCommand::status: {
+      if (!fleet_.has_snapshot()) {
+        return error_reply({nullptr, "unavailable", "starting up; try again"});
+      }
+      nlohmann::json status = fleet_.status(std::chrono::system_clock::now());
+      for (auto& record : status["instances"]) record["memory"] = memory_json(record);
+      status["supervisor_pid"] = ::getpid();
+      return nlohmann::json{{"ok", true}, {"status", std::move(status)}};
     }
-    nlohmann::json status = fleet_.status(std::chrono::system_clock::now());
-    for (auto& record : status["instances"]) record["memory"] = memory_json(record);
-    status["supervisor_pid"] = ::getpid();
-    return nlohmann::json{{"ok", true}, {"status", std::move(status)}};
+    case ControlCommand::restart:
+    case ControlCommand::stop:
+    case ControlCommand::start:
+      return forward_lifecycle(request, client);
+    case ControlCommand::dump:
+      return dump_instance(request, client);
+    case ControlCommand::incidents: {
+      nlohmann::json list = nlohmann::json::array();
+      for (const IncidentListing& listing : list_incidents(incidents_dir())) {
+        list.push_back(to_json(listing));
+      }
+      return nlohmann::json{{"ok", true}, {"incidents", std::move(list)}};
+    }
+    case ControlCommand::incident: {
+      auto shown = show_incident(incidents_dir(), request.incident);
+      if (!shown) return error_reply({nullptr, "not_found", shown.error().describe()});
+      nlohmann::json reply = std::move(*shown);
+      reply["ok"] = true;
+      return reply;
+    }
   }
-  if (*cmd == "ping") return nlohmann::json{{"ok", true}};
-  if (*cmd == "restart" || *cmd == "stop" || *cmd == "start")
-    return forward_lifecycle(request, client);
-  return nlohmann::json{{"ok", false},
-                        {"error", "unknown command '" + cmd->get<std::string>() + "'"}};
+  return error_reply({nullptr, "unknown_command", "unknown command"});
 }
 
 }  // namespace memvisor

@@ -62,10 +62,34 @@ void Supervisor::act(const RuleAction& action) {
       std::cerr << "memvisor: cannot write the crash report: " << written.error().describe() << "\n";
     }
   }
+  // critical and leak write an incident bundle; the stop or recycle they ask for is requested
+  // once its capture is done (see supervisor_incidents.cc).
+  const bool recycle = d.action == "recycle" || d.action == "critical";
+  const bool bundle = d.action == "critical" || d.rule == "leak";
+  if (bundle) {
+    std::optional<ThenRecycle> then;
+    std::string what_next = "alert only: the process runs on";
+    if (d.action == "critical") {
+      what_next = "stopped at once (no surge) once captured; it restarts per its restart policy";
+    } else if (recycle) {
+      what_next = surge_of(action.service)
+                      ? "recycled: a replacement starts, this process stops once it is ready"
+                      : "recycled: stopped, then started again";
+    }
+    if (recycle) then = ThenRecycle{d.rule, d.action == "critical"};
+    event["incident"] = begin_incident(action, d.rule, d, what_next, then, nullptr, nullptr);
+  }
   log_event(event);
-  if (d.action == "recycle" || d.action == "critical") {
+  if (recycle && !bundle) {
     request_recycle(action.service, action.instance, d.rule, d.action == "critical");
   }
+}
+
+bool Supervisor::surge_of(const std::string& service) const {
+  for (const ServiceConfig& s : fleet_.config().services) {
+    if (s.name == service) return s.surge;
+  }
+  return true;
 }
 
 void Supervisor::check_totals() {
