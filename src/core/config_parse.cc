@@ -12,6 +12,7 @@
 #include "core/config_memory_table.h"
 #include "core/config_service_table.h"
 #include "core/config_toml.h"
+#include "core/config_toml_values.h"
 #include "core/config_validate.h"
 #include "core/config_validate_memory.h"
 

@@ -100,8 +100,10 @@ ChartInput incident_chart(const IncidentFacts& facts, const std::deque<TimedSamp
                           const MemoryRules* rules) {
   ChartInput chart;
   chart.title = fmt::format("{}.{} — {}", facts.service, facts.instance, facts.trigger);
-  chart.subtitle = fmt::format("{}   pid {}, generation {}", format_rfc3339(facts.time), facts.pid,
-                               facts.generation);
+  // "2026-11-22T19:30:12.250Z" → "2026-11-22 19:30:12 UTC"
+  std::string when = format_rfc3339(facts.time).substr(0, 19);
+  when[10] = ' ';
+  chart.subtitle = fmt::format("{} UTC, pid {}, generation {}", when, facts.pid, facts.generation);
   struct Kind {
     const char* name;
     const char* color;

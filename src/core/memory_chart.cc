@@ -121,6 +121,8 @@ std::string render_memory_chart(const ChartInput& input) {
   for (const ChartThreshold& threshold : input.thresholds) {
     y_max = std::max(y_max, static_cast<double>(threshold.bytes));
   }
+  // A series that starts near the process's start is drawn from 0, so the axis reads as uptime.
+  if (t_min > 0 && t_min < 0.1 * (t_max - t_min)) t_min = 0;
   if (!(t_max > t_min)) {
     t_min = std::max(0.0, t_min - 1);
     t_max = t_min + 2;

@@ -1,6 +1,10 @@
 #include "supervisor/incident_store.h"
 
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/incident_report.h"
@@ -88,6 +92,19 @@ Result<nlohmann::json> show_incident(const std::string& incidents_dir, const std
                         {"summary", summary ? *summary : "(no summary.txt)\n"},
                         {"incident", incident},
                         {"files", files}};
+}
+
+void remove_abandoned_bundles(const std::string& incidents_dir) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(incidents_dir, error)) {
+    const std::string name = entry.path().filename().string();
+    const size_t dash = name.rfind('-');
+    if (!name.starts_with(".tmp-") || dash == std::string::npos) continue;
+    const long pid = std::strtol(name.c_str() + dash + 1, nullptr, 10);
+    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+    std::error_code ignored;
+    fs::remove_all(entry.path(), ignored);
+  }
 }
 
 std::vector<std::string> enforce_incident_retention(const std::string& incidents_dir, size_t keep,

@@ -26,6 +26,9 @@ nlohmann::json to_json(const IncidentListing& listing);
 // {"id", "path", "summary", "incident" (incident.json), "files": [{"name", "bytes"}]}.
 Result<nlohmann::json> show_incident(const std::string& incidents_dir, const std::string& id);
 
+// Deletes the temp dirs of bundles whose writer died mid-write (".tmp-ID-PID", PID gone).
+void remove_abandoned_bundles(const std::string& incidents_dir);
+
 // Deletes the oldest bundles beyond `keep` or `max_bytes`; returns the ids deleted.
 std::vector<std::string> enforce_incident_retention(const std::string& incidents_dir, size_t keep,
                                                     uint64_t max_bytes);

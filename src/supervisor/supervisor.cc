@@ -54,6 +54,7 @@ Status Supervisor::init() {
     return s;
   }
 
+  remove_abandoned_bundles(incidents_dir());
   control_path_ = options_.state_dir + "/control.sock";
   auto listener = listen_unix(control_path_, 0600);
   if (!listener) return listener.error();
