@@ -11,7 +11,8 @@ namespace memvisor {
 
 // Connects to STATE_DIR/control.sock (retrying for a few seconds, since the supervisor may be
 // restarting), sends `request` and returns the reply object, waiting at most `reply_timeout`.
-Result<nlohmann::json> control_request(const std::string& state_dir, const nlohmann::json& request,
-                                       std::chrono::seconds reply_timeout = std::chrono::seconds(10));
+Result<nlohmann::json> control_request(
+    const std::string& state_dir, const nlohmann::json& request,
+    std::chrono::seconds reply_timeout = std::chrono::seconds(10));
 
 }  // namespace memvisor

@@ -18,9 +18,9 @@ int dump_command(const Args& args) {
   if (auto done = parse_cli(app, args)) return *done;
 
   // The stack capture may take up to 10 s on a large process: wait longer than that.
-  auto reply = control_request(resolve_state_dir(state_dir_flag),
-                               {{"id", 1}, {"cmd", "dump"}, {"target", target}},
-                               std::chrono::seconds(30));
+  auto reply =
+      control_request(resolve_state_dir(state_dir_flag),
+                      {{"id", 1}, {"cmd", "dump"}, {"target", target}}, std::chrono::seconds(30));
   if (!reply) return fail(kExitFailure, reply.error().describe());
   if (!reply->value("ok", false)) {
     const std::string code = reply->value("code", "");

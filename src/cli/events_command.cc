@@ -26,7 +26,6 @@ std::string human(const std::string& line) {
   if (!json.is_object()) return "(unreadable line) " + line;
   const std::string ts = json.value("ts", "");
   std::string out = ts.size() >= 23 ? ts.substr(0, 10) + " " + ts.substr(11, 12) : ts;
-  out += "  " + json.value("event", "?");
   out += "  " + human_line(event_from_json(json));
   return out;
 }
@@ -60,7 +59,8 @@ int events_command(const Args& args) {
   const std::string path = resolve_state_dir(state_dir_flag) + "/events.jsonl";
   EventPrinter printer(json);
   std::ifstream in(path, std::ios::binary);
-  if (!in && !follow) return fail(kExitFailure, "cannot read " + path + " (is this the state dir?)");
+  if (!in && !follow)
+    return fail(kExitFailure, "cannot read " + path + " (is this the state dir?)");
 
   std::deque<std::string> tail;
   std::string line;

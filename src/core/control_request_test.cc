@@ -77,10 +77,10 @@ TEST(ControlRequest, LongUnknownNamesAreCutAndRepliesAreValidUtf8) {
 // answer every one (a request or an error) and the reply must serialize.
 TEST(ControlRequest, RandomInputNeverThrows) {
   std::mt19937 random(12345);
-  const std::vector<std::string> seeds{R"({"id":1,"cmd":"status"})",
-                                       R"({"id":"x","cmd":"restart","target":"web.1"})",
-                                       R"({"cmd":"incident","incident":"20261122-193012-a.1-leak"})",
-                                       R"({"cmd":"dump","target":"w.1","x":[{"a":null}]})"};
+  const std::vector<std::string> seeds{
+      R"({"id":1,"cmd":"status"})", R"({"id":"x","cmd":"restart","target":"web.1"})",
+      R"({"cmd":"incident","incident":"20261122-193012-a.1-leak"})",
+      R"({"cmd":"dump","target":"w.1","x":[{"a":null}]})"};
   size_t requests = 0;
   for (int round = 0; round < 20000; ++round) {
     std::string input;

@@ -24,8 +24,8 @@ std::string incident_id(WallTime time, const std::string& service, int instance,
 bool is_valid_incident_id(std::string_view id) {
   if (id.empty() || id.size() > 200 || id.front() == '.') return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
   });
 }
 

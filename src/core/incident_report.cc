@@ -17,10 +17,10 @@ std::string rule_line(const IncidentFacts& facts) {
   if (!facts.decision) return "none (an operator asked for this dump)";
   const RuleDecision& d = *facts.decision;
   if (d.rule == "leak") {
-    return fmt::format("leak: {} grows {}/h against a rate of {}/h", d.metric,
-                       format_size(static_cast<uint64_t>(
-                           std::max(0.0, d.slope_bytes_per_hour.value_or(d.value)))),
-                       format_size(static_cast<uint64_t>(std::max(0.0, d.threshold))));
+    return fmt::format(
+        "leak: {} grows {}/h against a rate of {}/h", d.metric,
+        format_size(static_cast<uint64_t>(std::max(0.0, d.slope_bytes_per_hour.value_or(d.value)))),
+        format_size(static_cast<uint64_t>(std::max(0.0, d.threshold))));
   }
   return fmt::format("{} = {} ({}), measured {}", d.rule,
                      format_size(static_cast<uint64_t>(std::max(0.0, d.threshold))), d.metric,
@@ -45,8 +45,9 @@ std::string incident_summary(const IncidentFacts& facts) {
                      format_size(facts.memory.pss), format_size(facts.memory.uss),
                      format_size(facts.memory.swap));
   if (facts.uptime_s) {
-    out += fmt::format("uptime:     {}\n", format_duration(Millis(static_cast<int64_t>(
-                                               std::max(0.0, *facts.uptime_s) * 1000))));
+    out += fmt::format(
+        "uptime:     {}\n",
+        format_duration(Millis(static_cast<int64_t>(std::max(0.0, *facts.uptime_s) * 1000))));
   }
   out += fmt::format("action:     {}\n", facts.action);
   out += fmt::format("command:    {}\n", facts.cmdline.empty() ? "(unreadable)" : facts.cmdline);

@@ -52,8 +52,7 @@ TEST(IncidentReport, SummarySaysWhatWhenWhichRuleMemoryAndAction) {
   EXPECT_NE(summary.find("memvisor incident 20261122-193012-web.1-leak"), std::string::npos);
   EXPECT_NE(summary.find("web.1 (pid 4242, generation 3)"), std::string::npos);
   EXPECT_NE(summary.find("2026-11-22T19:30:12.250Z"), std::string::npos);
-  EXPECT_NE(summary.find("leak: pss grows 20 MiB/h against a rate of 10 MiB/h"),
-            std::string::npos)
+  EXPECT_NE(summary.find("leak: pss grows 20 MiB/h against a rate of 10 MiB/h"), std::string::npos)
       << summary;
   EXPECT_NE(summary.find("rss 200 MiB, pss 150 MiB, uss 140 MiB"), std::string::npos);
   EXPECT_NE(summary.find("uptime:     1h2m"), std::string::npos) << summary;
@@ -79,7 +78,8 @@ TEST(IncidentReport, JsonCarriesTheDecision) {
 }
 
 TEST(IncidentReport, CsvReadsBackAsATrace) {
-  std::deque<TimedSample> samples{{0.5, {.rss = 1000, .pss = 900}}, {1.5, {.rss = 2000, .pss = 1800}}};
+  std::deque<TimedSample> samples{{0.5, {.rss = 1000, .pss = 900}},
+                                  {1.5, {.rss = 2000, .pss = 1800}}};
   const std::string csv = memory_csv(samples);
   EXPECT_EQ(csv, "t_s,rss,pss,uss,swap,anon\n0.500,1000,900,0,0,0\n1.500,2000,1800,0,0,0\n");
   auto trace = parse_trace_csv(csv, "memory.csv");

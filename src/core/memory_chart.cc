@@ -46,8 +46,11 @@ double byte_unit(double max_bytes) {
   return unit;
 }
 
-double nice_step(double raw) {
-  if (raw <= 0) return 1;
+// 1, 2 or 5 times a power of ten, near `wanted`: a little below it is fine (a few more ticks
+// read better than half as many).
+double nice_step(double wanted) {
+  if (wanted <= 0) return 1;
+  const double raw = wanted * 0.75;
   const double power = std::pow(10.0, std::floor(std::log10(raw)));
   for (double m : {1.0, 2.0, 5.0, 10.0}) {
     if (raw <= m * power) return m * power;
@@ -62,8 +65,8 @@ std::vector<double> time_ticks(double min_s, double max_s, int target) {
   if (!(max_s > min_s) || target < 1) return ticks;
   const double raw = (max_s - min_s) / target;
   static constexpr std::array<double, 24> kSteps{
-      0.1,  0.2,  0.5,  1,     2,     5,     10,    15,    20,     30,     60,     120,
-      300,  600,  900,  1200,  1800,  3600,  7200,  10800, 21600,  43200,  86400,  172800};
+      0.1, 0.2, 0.5, 1,    2,    5,    10,   15,    20,    30,    60,    120,
+      300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800};
   double step = kSteps.back();
   for (double s : kSteps) {
     if (s >= raw) {
@@ -189,9 +192,10 @@ std::string render_memory_chart(const ChartInput& input) {
       svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n",
                          x_of(s.points[0].first), y_of(s.points[0].second), escape(s.color));
     } else {
-      svg += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" "
-                         "stroke-linejoin=\"round\" points=\"",
-                         escape(s.color));
+      svg += fmt::format(
+          "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" "
+          "stroke-linejoin=\"round\" points=\"",
+          escape(s.color));
       for (const auto& [t, v] : s.points) svg += fmt::format("{:.1f},{:.1f} ", x_of(t), y_of(v));
       svg += "\"/>\n";
     }

@@ -10,8 +10,8 @@
 namespace memvisor {
 
 struct ChartSeries {
-  std::string name;   // "pss"
-  std::string color;  // any SVG colour: "#1f77b4"
+  std::string name;                               // "pss"
+  std::string color;                              // any SVG colour: "#1f77b4"
   std::vector<std::pair<double, double>> points;  // (seconds since start, bytes), time ascending
 };
 

@@ -122,9 +122,9 @@ std::optional<std::vector<ModuleMemory>> parse_smaps_by_module(std::string_view 
 
 std::string format_smaps_top(const std::vector<ModuleMemory>& modules, size_t top) {
   TextTable table({"MODULE", "KIND", "MAPPINGS", "RSS", "PSS", "PRIVATE", "SWAP"});
-  ModuleMemory rest{"(" + std::to_string(modules.size() > top ? modules.size() - top : 0) +
-                        " more)",
-                    ModuleKind::file};
+  ModuleMemory rest{
+      "(" + std::to_string(modules.size() > top ? modules.size() - top : 0) + " more)",
+      ModuleKind::file};
   ModuleMemory total{"(total)", ModuleKind::file};
   auto add = [&](const ModuleMemory& m, std::string_view kind) {
     table.add_row({m.name, std::string(kind), std::to_string(m.mappings), format_size(m.rss),

@@ -72,13 +72,13 @@ Result<std::string> write_incident_bundle(const std::string& incidents_dir,
   if (::mkdir(temp_dir.c_str(), 0750) != 0) return Error::from_errno("mkdir " + temp_dir);
 
   content.facts.samples = content.samples.size();
-  content.facts.files = {"summary.txt", "incident.json", "memory.csv",  "memory.svg",
-                         "smaps_top.txt", "status.txt", "stacks.txt"};
+  content.facts.files = {"summary.txt",   "incident.json", "memory.csv", "memory.svg",
+                         "smaps_top.txt", "status.txt",    "stacks.txt"};
   Status heap = copy_heap_sample(temp_dir, content.heap_sample_path);
   if (content.heap_sample_path && heap) content.facts.files.push_back("heap_sample.json");
 
-  const ChartInput chart = incident_chart(content.facts, content.samples,
-                                          content.rules ? &*content.rules : nullptr);
+  const ChartInput chart =
+      incident_chart(content.facts, content.samples, content.rules ? &*content.rules : nullptr);
   std::string status_text = content.proc.status;
   const std::pair<const char*, std::string> files[] = {
       {"summary.txt", incident_summary(content.facts)},

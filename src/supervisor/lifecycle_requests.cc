@@ -2,7 +2,6 @@
 // forwarded to the controller (which checks it again) and answered when the controller replies.
 #include <fmt/format.h>
 
-
 #include "supervisor/supervisor.h"
 
 namespace memvisor {

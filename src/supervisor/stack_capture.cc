@@ -43,14 +43,13 @@ std::optional<std::vector<std::string>> stack_tool_command(pid_t pid, const std:
     return std::vector<std::string>{*eu_stack, "-i", "-s", "-p", std::to_string(pid)};
   }
   if (auto gdb = find_program("gdb", path)) {
-    return std::vector<std::string>{*gdb, "-batch", "-nx", "-p", std::to_string(pid),
-                                    "-ex", "thread apply all bt"};
+    return std::vector<std::string>{
+        *gdb, "-batch", "-nx", "-p", std::to_string(pid), "-ex", "thread apply all bt"};
   }
   return std::nullopt;
 }
 
-StackCapture::StackCapture(EventLoop& loop, pid_t pid, std::chrono::milliseconds timeout,
-                           Done done)
+StackCapture::StackCapture(EventLoop& loop, pid_t pid, std::chrono::milliseconds timeout, Done done)
     : loop_(loop), timeout_(timeout), done_(std::move(done)) {
   started_ = std::chrono::steady_clock::now();
   auto timer = TimerFd::create();

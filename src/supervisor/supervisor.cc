@@ -50,7 +50,8 @@ Status Supervisor::init() {
   auto timer = TimerFd::create();
   if (!timer) return timer.error();
   sample_timer_.emplace(std::move(*timer));
-  if (Status s = loop_->add(sample_timer_->fd(), EPOLLIN, [this](uint32_t) { on_sample_timer(); }); !s) {
+  if (Status s = loop_->add(sample_timer_->fd(), EPOLLIN, [this](uint32_t) { on_sample_timer(); });
+      !s) {
     return s;
   }
 
@@ -107,13 +108,15 @@ void Supervisor::on_accept() {
     // Only our own user and root may steer us: the socket mode says so, the credentials prove it.
     auto peer = peer_credentials(fd.get());
     if (!peer || (peer->uid != 0 && peer->uid != ::geteuid())) {
-      (void)write_all(fd.get(), R"({"ok":false,"code":"permission_denied","error":"permission denied"})"
-                                "\n");
+      (void)write_all(fd.get(),
+                      R"({"ok":false,"code":"permission_denied","error":"permission denied"})"
+                      "\n");
       continue;
     }
     if (clients_.size() >= kMaxClients) {
-      (void)write_all(fd.get(), R"({"ok":false,"code":"too_many_clients","error":"too many clients"})"
-                                "\n");
+      (void)write_all(fd.get(),
+                      R"({"ok":false,"code":"too_many_clients","error":"too many clients"})"
+                      "\n");
       continue;
     }
     // No line can arrive before the constructor returns, so the handler learns its channel after.
@@ -127,8 +130,8 @@ void Supervisor::on_accept() {
     // An oversized line is answered and skipped; the connection goes on.
     client->on_too_long([self] {
       if (auto channel = self->lock()) {
-        channel->send_line(reply_line(error_reply(
-            {nullptr, "too_long", "request line longer than 65536 bytes: skipped"})));
+        channel->send_line(reply_line(
+            error_reply({nullptr, "too_long", "request line longer than 65536 bytes: skipped"})));
       }
     });
     *self = client;

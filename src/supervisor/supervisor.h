@@ -9,17 +9,17 @@
 #include <optional>
 #include <string>
 
+#include "core/control_request.h"
 #include "os/event_loop.h"
 #include "os/files.h"
-#include "os/timer_fd.h"
-#include "supervisor/memory_watch.h"
 #include "os/line_channel.h"
 #include "os/signal_fd.h"
+#include "os/timer_fd.h"
 #include "os/unique_fd.h"
 #include "supervisor/fleet_state.h"
 #include "supervisor/incident_bundle.h"
+#include "supervisor/memory_watch.h"
 #include "supervisor/stack_capture.h"
-#include "core/control_request.h"
 
 namespace memvisor {
 

@@ -25,8 +25,8 @@ constexpr std::chrono::milliseconds kStackBudget{10000};
 }  // namespace
 
 std::string Supervisor::begin_incident(const RuleAction& action, const std::string& trigger,
-                                       std::optional<RuleDecision> decision,
-                                       std::string what_next, std::optional<ThenRecycle> then,
+                                       std::optional<RuleDecision> decision, std::string what_next,
+                                       std::optional<ThenRecycle> then,
                                        const std::shared_ptr<LineChannel>& client,
                                        nlohmann::json client_id) {
   auto incident = std::make_unique<PendingIncident>();
@@ -73,8 +73,7 @@ std::string Supervisor::begin_incident(const RuleAction& action, const std::stri
   const std::string id = facts.id;
   incidents_.push_back(std::move(incident));
   raw->stacks = std::make_unique<StackCapture>(
-      *loop_, action.pid,
-      raw->then && raw->then->urgent ? kCriticalStackBudget : kStackBudget,
+      *loop_, action.pid, raw->then && raw->then->urgent ? kCriticalStackBudget : kStackBudget,
       [this, raw](std::string text) {
         raw->content.stacks = std::move(text);
         finish_incident(*raw);
@@ -87,10 +86,10 @@ void Supervisor::finish_incident(PendingIncident& incident) {
   BundleContent& content = incident.content;
   auto written = write_incident_bundle(incidents_dir(), content);
   const IncidentFacts& facts = content.facts;
-  nlohmann::json event = {{"event", "incident"},      {"service", facts.service},
-                          {"instance", facts.instance}, {"pid", facts.pid},
-                          {"generation", facts.generation}, {"reason", facts.trigger},
-                          {"incident", facts.id}};
+  nlohmann::json event = {
+      {"event", "incident"}, {"service", facts.service},       {"instance", facts.instance},
+      {"pid", facts.pid},    {"generation", facts.generation}, {"reason", facts.trigger},
+      {"incident", facts.id}};
   if (written) {
     event["path"] = *written;
     event["message"] = "incident bundle " + facts.id + " written";
@@ -101,8 +100,8 @@ void Supervisor::finish_incident(PendingIncident& incident) {
       std::cerr << "memvisor: removed incident " << removed << " (retention)\n";
     }
   } else {
-    event["message"] = "cannot write incident bundle " + facts.id + ": " +
-                       written.error().describe();
+    event["message"] =
+        "cannot write incident bundle " + facts.id + ": " + written.error().describe();
   }
   log_event(event);
 
@@ -110,9 +109,8 @@ void Supervisor::finish_incident(PendingIncident& incident) {
     if (auto client = incident.client.lock(); client && !client->closed()) {
       nlohmann::json reply =
           written ? nlohmann::json{{"ok", true}, {"incident", facts.id}, {"path", *written}}
-                  : nlohmann::json{{"ok", false},
-                                   {"code", "failed"},
-                                   {"error", written.error().describe()}};
+                  : nlohmann::json{
+                        {"ok", false}, {"code", "failed"}, {"error", written.error().describe()}};
       if (!incident.client_id.is_null()) reply["id"] = incident.client_id;
       client->send_line(reply_line(reply));
     }
@@ -122,8 +120,8 @@ void Supervisor::finish_incident(PendingIncident& incident) {
   }
 }
 
-std::optional<nlohmann::json> Supervisor::dump_instance(const ControlRequest& request,
-                                                        const std::shared_ptr<LineChannel>& client) {
+std::optional<nlohmann::json> Supervisor::dump_instance(
+    const ControlRequest& request, const std::shared_ptr<LineChannel>& client) {
   const ControlTarget& target = request.target;
   const std::string label = fmt::format("{}.{}", target.service, target.instance);
   if (!fleet_.has_snapshot()) {
@@ -143,8 +141,8 @@ std::optional<nlohmann::json> Supervisor::dump_instance(const ControlRequest& re
         (state != "running" && state != "starting")) {
       continue;
     }
-    RuleAction action{target.service, target.instance, record.value("generation", 0),
-                      record.value("pid", 0), {}};
+    RuleAction action{
+        target.service, target.instance, record.value("generation", 0), record.value("pid", 0), {}};
     begin_incident(action, "dump", std::nullopt, "none: an operator's dump, the process runs on",
                    std::nullopt, client, request.id);
     return std::nullopt;  // answered with the path once the bundle is written

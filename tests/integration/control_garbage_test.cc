@@ -46,10 +46,10 @@ std::string read_line(int fd) {
 
 TEST(ControlGarbage, NeverStopsTheSupervisorOrTheRules) {
   TempDir dir;
-  const std::string worker = dir.write(
-      "grow.py",
-      "import time\nhog = []\nwhile True:\n    hog.append(bytearray(5 << 20))\n    "
-      "time.sleep(0.1)\n");
+  const std::string worker =
+      dir.write("grow.py",
+                "import time\nhog = []\nwhile True:\n    hog.append(bytearray(5 << 20))\n    "
+                "time.sleep(0.1)\n");
   Memvisor memvisor(dir, {"--name", "grow", "--interval", "100ms", "--limit", "60MiB",
                           "--limit-for", "2", "--", "python3", worker});
   ASSERT_EQ(memvisor.wait_events("started", 1, 10s, "grow.1").size(), 1u) << memvisor.err();
@@ -93,7 +93,8 @@ TEST(ControlGarbage, NeverStopsTheSupervisorOrTheRules) {
   EXPECT_EQ(pong["ok"], true) << pong.dump();
   EXPECT_EQ(pong["id"], 2);
   // Binary garbage inside a line, then a valid request.
-  ASSERT_TRUE(send_all(fd, std::string("\x00\xff\xfe{\"cmd\":", 9) + "\n{\"id\":3,\"cmd\":\"nope\"}\n"));
+  ASSERT_TRUE(
+      send_all(fd, std::string("\x00\xff\xfe{\"cmd\":", 9) + "\n{\"id\":3,\"cmd\":\"nope\"}\n"));
   EXPECT_EQ(nlohmann::json::parse(read_line(fd))["code"], "malformed");
   const auto unknown = nlohmann::json::parse(read_line(fd));
   EXPECT_EQ(unknown["code"], "unknown_command");

@@ -89,9 +89,8 @@ TEST(Incidents, CriticalOnALeakingWorkerWritesAFullBundleBeforeTheStop) {
   const std::string svg = path + "/memory.svg";
   EXPECT_NE(read_text(svg).find("critical (pss) 60 MiB"), std::string::npos);
   EXPECT_NE(read_text(svg).find("<polyline"), std::string::npos);
-  ASSERT_EQ(shell("python3 -c 'import sys, xml.etree.ElementTree as e; e.parse(sys.argv[1])' " +
-                  svg),
-            0);
+  ASSERT_EQ(
+      shell("python3 -c 'import sys, xml.etree.ElementTree as e; e.parse(sys.argv[1])' " + svg), 0);
   if (have_program("rsvg-convert")) {
     const std::string png = dir.file("chart.png");
     ASSERT_EQ(shell("rsvg-convert -o " + png + " " + svg), 0);
@@ -170,7 +169,7 @@ TEST(Events, PrintsHumanLinesJsonAndFollows) {
 
   auto human = run_memvisor({"events", "--state-dir", state});
   ASSERT_EQ(human.exit_code, 0) << human.err;
-  EXPECT_NE(human.out.find("  started  e.1: "), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("  e.1: started"), std::string::npos) << human.out;
   auto json = run_memvisor({"events", "--json", "--last", "1", "--state-dir", state});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_EQ(count_lines(json.out), 1u) << json.out;
@@ -191,8 +190,7 @@ TEST(Events, PrintsHumanLinesJsonAndFollows) {
       << read_text(out);
   auto restart = run_memvisor({"restart", "e.1", "--state-dir", state});
   ASSERT_EQ(restart.exit_code, 0) << restart.err;
-  EXPECT_TRUE(
-      eventually([&] { return read_text(out).find("recycled") != std::string::npos; }, 20s))
+  EXPECT_TRUE(eventually([&] { return read_text(out).find("recycled") != std::string::npos; }, 20s))
       << read_text(out);
   ::kill(follower, SIGTERM);
   ::waitpid(follower, nullptr, 0);
