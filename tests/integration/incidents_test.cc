@@ -190,7 +190,8 @@ TEST(Events, PrintsHumanLinesJsonAndFollows) {
       << read_text(out);
   auto restart = run_memvisor({"restart", "e.1", "--state-dir", state});
   ASSERT_EQ(restart.exit_code, 0) << restart.err;
-  EXPECT_TRUE(eventually([&] { return read_text(out).find("recycled") != std::string::npos; }, 20s))
+  EXPECT_TRUE(eventually(
+      [&] { return read_text(out).find("e.1: replaced pid") != std::string::npos; }, 20s))
       << read_text(out);
   ::kill(follower, SIGTERM);
   ::waitpid(follower, nullptr, 0);
