@@ -23,5 +23,8 @@ int start_command(const Args& args);
 int replay_command(const Args& args);
 int record_command(const Args& args);
 int watch_command(const Args& args);
+int dump_command(const Args& args);
+int incidents_command(const Args& args);
+int events_command(const Args& args);
 
 }  // namespace memvisor

@@ -11,8 +11,8 @@
 
 namespace memvisor {
 
-Result<nlohmann::json> control_request(const std::string& state_dir,
-                                       const nlohmann::json& request) {
+Result<nlohmann::json> control_request(const std::string& state_dir, const nlohmann::json& request,
+                                       std::chrono::seconds reply_timeout) {
   const std::string path = state_dir + "/control.sock";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   Result<UniqueFd> connected = Error{""};
@@ -26,7 +26,7 @@ Result<nlohmann::json> control_request(const std::string& state_dir,
                  " (is it running with this --state-dir?): " + connected.error().describe()};
   }
   const int fd = connected->get();
-  timeval timeout{10, 0};
+  timeval timeout{static_cast<time_t>(reply_timeout.count()), 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   if (Status sent = write_all(fd, request.dump() + "\n"); !sent) return sent.error();
 
@@ -35,6 +35,9 @@ Result<nlohmann::json> control_request(const std::string& state_dir,
   while (reply.find('\n') == std::string::npos) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return Error{"no reply from memvisor within " + std::to_string(reply_timeout.count()) + " s"};
+    }
     if (n < 0) return Error::from_errno("read the reply from " + path);
     if (n == 0) return Error{"memvisor closed the control connection without a reply"};
     reply.append(buffer, static_cast<size_t>(n));

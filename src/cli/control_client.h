@@ -1,6 +1,7 @@
 // The client side of the control socket: one JSON request, one JSON reply.
 #pragma once
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -9,7 +10,9 @@
 namespace memvisor {
 
 // Connects to STATE_DIR/control.sock (retrying for a few seconds, since the supervisor may be
-// restarting), sends `request` and returns the reply object.
-Result<nlohmann::json> control_request(const std::string& state_dir, const nlohmann::json& request);
+// restarting), sends `request` and returns the reply object, waiting at most `reply_timeout`.
+Result<nlohmann::json> control_request(
+    const std::string& state_dir, const nlohmann::json& request,
+    std::chrono::seconds reply_timeout = std::chrono::seconds(10));
 
 }  // namespace memvisor

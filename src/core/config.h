@@ -107,6 +107,10 @@ struct SupervisorConfig {
   std::string state_dir;          // empty: default_state_dir()
   std::optional<SizeRule> total;  // the sum over every instance of every service
   std::string http;  // "127.0.0.1:9464": serve /metrics, /health, /status there; empty: off
+  // Incident bundles kept in STATE_DIR/incidents: at most this many and this many bytes, the
+  // oldest removed first.
+  int incidents_keep = 50;
+  uint64_t incidents_max_size = uint64_t{500} << 20;
 };
 
 struct Config {

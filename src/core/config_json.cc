@@ -110,7 +110,9 @@ json config_to_json(const Config& config) {
       {"supervisor",
        {{"state_dir", config.supervisor.state_dir},
         {"total", size_rule_to_json(config.supervisor.total)},
-        {"http", config.supervisor.http}}},
+        {"http", config.supervisor.http},
+        {"incidents_keep", config.supervisor.incidents_keep},
+        {"incidents_max_size", config.supervisor.incidents_max_size}}},
       {"services", services},
   };
 }
@@ -121,10 +123,15 @@ Result<Config> config_from_json(const json& j) {
   if (r.object(j, "config", {"source", "supervisor", "services"})) {
     r.read(j["source"], "source", config.source);
     const json& supervisor = j["supervisor"];
-    if (r.object(supervisor, "supervisor", {"state_dir", "total", "http"})) {
+    if (r.object(supervisor, "supervisor",
+                 {"state_dir", "total", "http", "incidents_keep", "incidents_max_size"})) {
       r.read(supervisor["state_dir"], "supervisor.state_dir", config.supervisor.state_dir);
       size_rule_from_json(r, supervisor["total"], "supervisor.total", config.supervisor.total);
       r.read(supervisor["http"], "supervisor.http", config.supervisor.http);
+      r.read(supervisor["incidents_keep"], "supervisor.incidents_keep",
+             config.supervisor.incidents_keep);
+      r.read(supervisor["incidents_max_size"], "supervisor.incidents_max_size",
+             config.supervisor.incidents_max_size);
     }
     const json& services = j["services"];
     if (r.expect(services.is_array(), services, "services", "an array")) {

@@ -12,14 +12,17 @@
 #include "core/config_memory_table.h"
 #include "core/config_service_table.h"
 #include "core/config_toml.h"
+#include "core/config_toml_values.h"
 #include "core/config_validate.h"
+#include "core/config_validate_memory.h"
 #include "core/listen_address.h"
 
 namespace memvisor {
 namespace {
 
 TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
-  static constexpr std::array<std::string_view, 3> kKeys{"state_dir", "total", "http"};
+  static constexpr std::array<std::string_view, 5> kKeys{"state_dir", "total", "http",
+                                                         "incidents_keep", "incidents_max_size"};
   const auto* table = node.as_table();
   if (!table) return wrong_type(node, "supervisor", "a table");
   for (auto [key, value] : in_file_order(*table)) {
@@ -33,6 +36,23 @@ TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
       auto address = parse_listen_address(text->get());
       if (!address) return located_at(*value, "supervisor.http", address.error().message);
       out.http = to_string(*address);
+      continue;
+    }
+    if (key->str() == "incidents_keep") {
+      int64_t keep = 0;
+      if (auto problem = read_integer_value(*value, "supervisor.incidents_keep", keep)) {
+        return problem;
+      }
+      if (auto what = check_incidents_keep(keep)) {
+        return located_at(*value, "supervisor.incidents_keep", *what);
+      }
+      out.incidents_keep = static_cast<int>(keep);
+      continue;
+    }
+    if (key->str() == "incidents_max_size") {
+      const char* field = "supervisor.incidents_max_size";
+      if (auto problem = read_size_value(*value, field, out.incidents_max_size)) return problem;
+      if (auto what = check_size(out.incidents_max_size)) return located_at(*value, field, *what);
       continue;
     }
     if (key->str() != "state_dir") return unknown_key(*key, "supervisor", kKeys);

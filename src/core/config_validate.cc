@@ -92,6 +92,12 @@ std::optional<std::string> check_instances(int64_t instances) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_incidents_keep(int64_t keep) {
+  if (keep < 1) return positive_integer(keep);
+  if (keep > 100000) return fmt::format("expected at most 100000 bundles, got {}", keep);
+  return std::nullopt;
+}
+
 std::optional<std::string> check_circuit_failures(int64_t failures) {
   if (failures < 1) return positive_integer(failures);
   if (failures > std::numeric_limits<int>::max()) {
@@ -217,6 +223,12 @@ std::optional<ConfigProblem> find_config_problem(const Config& config) {
   if (config.supervisor.total) {
     if (auto problem = check_size_rule("supervisor.total", *config.supervisor.total))
       return problem;
+  }
+  if (auto what = check_incidents_keep(config.supervisor.incidents_keep)) {
+    return ConfigProblem{"supervisor.incidents_keep", *what};
+  }
+  if (auto what = check_size(config.supervisor.incidents_max_size)) {
+    return ConfigProblem{"supervisor.incidents_max_size", *what};
   }
   if (config.services.empty()) {
     return ConfigProblem{"", "no services defined; add a [service.NAME] table"};

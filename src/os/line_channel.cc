@@ -64,13 +64,31 @@ void LineChannel::read_some() {
 
   size_t start = 0;
   for (size_t newline; (newline = in_.find('\n', start)) != std::string::npos;) {
+    if (skipping_ || newline - start > limits_.max_line) {
+      // The end of a line too long to handle: drop it and say so once.
+      const bool was_skipping = skipping_;
+      skipping_ = false;
+      start = newline + 1;
+      if (!was_skipping && !on_too_long_) return fail("line too long");
+      if (!was_skipping) on_too_long_();
+      if (!*alive || closed()) return;
+      continue;
+    }
     const std::string line = in_.substr(start, newline - start);
     start = newline + 1;
     on_line_(line);
     if (!*alive || closed()) return;
   }
   in_.erase(0, start);
-  if (in_.size() > limits_.max_line) fail("line too long");
+  if (in_.size() > limits_.max_line) {
+    if (!on_too_long_) return fail("line too long");
+    // Keep nothing of it: memory stays bounded however long the line goes on.
+    in_.clear();
+    if (!skipping_) {
+      skipping_ = true;
+      on_too_long_();
+    }
+  }
 }
 
 void LineChannel::flush() {

@@ -30,6 +30,10 @@ class LineChannel {
   LineChannel(const LineChannel&) = delete;
   LineChannel& operator=(const LineChannel&) = delete;
 
+  // With a handler, a line longer than max_line is skipped up to its '\n' and the handler called
+  // once for it, and the channel stays open; without one, such a line closes the channel.
+  void on_too_long(std::function<void()> handler) { on_too_long_ = std::move(handler); }
+
   // Queues `line` plus '\n' and writes as much as the socket takes now.
   void send_line(std::string_view line);
   bool closed() const { return !fd_.valid(); }
@@ -47,6 +51,8 @@ class LineChannel {
   Limits limits_;
   LineHandler on_line_;
   CloseHandler on_close_;
+  std::function<void()> on_too_long_;
+  bool skipping_ = false;  // inside a too-long line, until its '\n'
   std::string in_;
   std::string out_;
   bool want_write_ = false;

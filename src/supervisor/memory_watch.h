@@ -12,16 +12,12 @@
 
 #include "core/memory_rules.h"
 #include "core/time_format.h"
+#include "core/timed_sample.h"
 #include "os/cgroup_memory_reader.h"
 #include "os/memory_reader.h"
 #include "supervisor/fleet_state.h"
 
 namespace memvisor {
-
-struct TimedSample {
-  double t_s = 0;  // seconds since the process started
-  MemoryValues values;
-};
 
 // What the rules asked for, with everything the supervisor needs to act on it.
 struct RuleAction {

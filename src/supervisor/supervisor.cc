@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "os/unix_stream.h"
+#include "supervisor/incident_store.h"
 
 namespace memvisor {
 
@@ -54,6 +55,7 @@ Status Supervisor::init() {
     return s;
   }
 
+  remove_abandoned_bundles(incidents_dir());
   control_path_ = options_.state_dir + "/control.sock";
   auto listener = listen_unix(control_path_, 0600);
   if (!listener) return listener.error();
@@ -67,13 +69,16 @@ int Supervisor::run() {
       std::cerr << "memvisor supervisor: " << ran.error().describe() << "\n";
       return 1;
     }
-    // Closed clients are dropped here, outside their own callbacks.
+    // Closed clients and written incidents are dropped here, outside their own callbacks.
     clients_.remove_if([](const auto& client) { return client->closed(); });
     if (state_changed_) publish_metrics();
     if (workers_) workers_->collect();
+    incidents_.remove_if([](const auto& incident) { return incident->done; });
   }
   ::unlink(control_path_.c_str());
   if (workers_) ::unlink(workers_->path().c_str());
+  // Captures still running are cut short: their tools are killed and reaped.
+  incidents_.clear();
   return exit_code_;
 }
 
@@ -112,13 +117,15 @@ void Supervisor::on_accept() {
     // Only our own user and root may steer us: the socket mode says so, the credentials prove it.
     auto peer = peer_credentials(fd.get());
     if (!peer || (peer->uid != 0 && peer->uid != ::geteuid())) {
-      (void)write_all(fd.get(), R"({"ok":false,"error":"permission denied"})"
-                                "\n");
+      (void)write_all(fd.get(),
+                      R"({"ok":false,"code":"permission_denied","error":"permission denied"})"
+                      "\n");
       continue;
     }
     if (clients_.size() >= kMaxClients) {
-      (void)write_all(fd.get(), R"({"ok":false,"error":"too many clients"})"
-                                "\n");
+      (void)write_all(fd.get(),
+                      R"({"ok":false,"code":"too_many_clients","error":"too many clients"})"
+                      "\n");
       continue;
     }
     // No line can arrive before the constructor returns, so the handler learns its channel after.
@@ -129,21 +136,29 @@ void Supervisor::on_accept() {
           if (auto channel = self->lock()) on_client_line(channel, line);
         },
         [](std::string_view) {});
+    // An oversized line is answered and skipped; the connection goes on.
+    client->on_too_long([self] {
+      if (auto channel = self->lock()) {
+        channel->send_line(reply_line(
+            error_reply({nullptr, "too_long", "request line longer than 65536 bytes: skipped"})));
+      }
+    });
     *self = client;
     clients_.push_back(std::move(client));
   }
 }
 
 void Supervisor::on_client_line(const std::shared_ptr<LineChannel>& client, std::string_view line) {
-  auto request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  const ParsedControlRequest parsed = parse_control_request(line);
   std::optional<nlohmann::json> reply;
-  if (request.is_discarded() || !request.is_object()) {
-    reply = {{"ok", false}, {"error", "malformed request: expected one JSON object per line"}};
+  if (const auto* error = std::get_if<ControlError>(&parsed)) {
+    reply = error_reply(*error);
   } else {
+    const auto& request = std::get<ControlRequest>(parsed);
     reply = handle_request(request, client);
-    if (reply && request.contains("id")) (*reply)["id"] = request["id"];
+    if (reply && !request.id.is_null()) (*reply)["id"] = request.id;
   }
-  if (reply) client->send_line(reply->dump());
+  if (reply) client->send_line(reply_line(*reply));
 }
 
 nlohmann::json Supervisor::status_json() const {
@@ -157,23 +172,40 @@ nlohmann::json Supervisor::status_json() const {
 }
 
 std::optional<nlohmann::json> Supervisor::handle_request(
-    const nlohmann::json& request, const std::shared_ptr<LineChannel>& client) {
-  const auto cmd = request.find("cmd");
-  if (cmd == request.end() || !cmd->is_string()) {
-    return nlohmann::json{{"ok", false}, {"error", "missing \"cmd\""}};
-  }
-  if (*cmd == "status") {
-    if (!fleet_.has_snapshot()) {
-      return nlohmann::json{{"ok", false}, {"error", "starting up; try again"}};
+    const ControlRequest& request, const std::shared_ptr<LineChannel>& client) {
+  switch (request.command) {
+    case ControlCommand::ping:
+      return nlohmann::json{{"ok", true}};
+    case ControlCommand::status: {
+      if (!fleet_.has_snapshot()) {
+        return error_reply({nullptr, "unavailable", "starting up; try again"});
+      }
+      return nlohmann::json{{"ok", true}, {"status", status_json()}};
     }
-    return nlohmann::json{{"ok", true}, {"status", status_json()}};
+    case ControlCommand::memory_info:
+      return ask_memory_info(request, client);
+    case ControlCommand::restart:
+    case ControlCommand::stop:
+    case ControlCommand::start:
+      return forward_lifecycle(request, client);
+    case ControlCommand::dump:
+      return dump_instance(request, client);
+    case ControlCommand::incidents: {
+      nlohmann::json list = nlohmann::json::array();
+      for (const IncidentListing& listing : list_incidents(incidents_dir())) {
+        list.push_back(to_json(listing));
+      }
+      return nlohmann::json{{"ok", true}, {"incidents", std::move(list)}};
+    }
+    case ControlCommand::incident: {
+      auto shown = show_incident(incidents_dir(), request.incident);
+      if (!shown) return error_reply({nullptr, "not_found", shown.error().describe()});
+      nlohmann::json reply = std::move(*shown);
+      reply["ok"] = true;
+      return reply;
+    }
   }
-  if (*cmd == "ping") return nlohmann::json{{"ok", true}};
-  if (*cmd == "memory_info") return ask_memory_info(request, client);
-  if (*cmd == "restart" || *cmd == "stop" || *cmd == "start")
-    return forward_lifecycle(request, client);
-  return nlohmann::json{{"ok", false},
-                        {"error", "unknown command '" + cmd->get<std::string>() + "'"}};
+  return error_reply({nullptr, "unknown_command", "unknown command"});
 }
 
 }  // namespace memvisor

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "core/control_request.h"
 #include "os/event_loop.h"
 #include "os/files.h"
 #include "os/line_channel.h"
@@ -18,7 +19,9 @@
 #include "os/unique_fd.h"
 #include "supervisor/fleet_state.h"
 #include "supervisor/http_endpoint.h"
+#include "supervisor/incident_bundle.h"
 #include "supervisor/memory_watch.h"
+#include "supervisor/stack_capture.h"
 #include "supervisor/worker_server.h"
 
 namespace memvisor {
@@ -40,11 +43,11 @@ class Supervisor {
   void on_controller_line(std::string_view line);
   void on_accept();
   void on_client_line(const std::shared_ptr<LineChannel>& client, std::string_view line);
-  // The reply, or nullopt when it comes later (a request forwarded to the controller).
-  std::optional<nlohmann::json> handle_request(const nlohmann::json& request,
+  // The reply, or nullopt when it comes later (a request forwarded to the controller, a dump).
+  std::optional<nlohmann::json> handle_request(const ControlRequest& request,
                                                const std::shared_ptr<LineChannel>& client);
   // restart / stop / start: checked here, forwarded to the controller, answered on its reply.
-  std::optional<nlohmann::json> forward_lifecycle(const nlohmann::json& request,
+  std::optional<nlohmann::json> forward_lifecycle(const ControlRequest& request,
                                                   const std::shared_ptr<LineChannel>& client);
   void on_controller_reply(const nlohmann::json& reply);
 
@@ -61,8 +64,34 @@ class Supervisor {
   void tick_workers();
   void on_worker_requests(const WorkerServer::Key& key, int64_t total);
   void add_worker_fields(nlohmann::json& record) const;
-  std::optional<nlohmann::json> ask_memory_info(const nlohmann::json& request,
+  std::optional<nlohmann::json> ask_memory_info(const ControlRequest& request,
                                                 const std::shared_ptr<LineChannel>& client);
+  // Incident bundles (supervisor_incidents.cc).
+  // After the bundle: a recycle or stop to request (critical, leak with recycle).
+  struct ThenRecycle {
+    std::string reason;
+    bool urgent = false;
+  };
+  struct PendingIncident {
+    BundleContent content;
+    std::unique_ptr<StackCapture> stacks;
+    std::optional<ThenRecycle> then;
+    std::weak_ptr<LineChannel> client;  // a dump's requester, answered with the path
+    nlohmann::json client_id;
+    bool answer_client = false;
+    bool done = false;
+  };
+  // Captures /proc now, starts the stack capture, and writes the bundle when it ends.
+  // Returns the incident id.
+  std::string begin_incident(const RuleAction& action, const std::string& trigger,
+                             std::optional<RuleDecision> decision, std::string what_next,
+                             std::optional<ThenRecycle> then,
+                             const std::shared_ptr<LineChannel>& client, nlohmann::json client_id);
+  void finish_incident(PendingIncident& incident);
+  bool surge_of(const std::string& service) const;
+  std::optional<nlohmann::json> dump_instance(const ControlRequest& request,
+                                              const std::shared_ptr<LineChannel>& client);
+  std::string incidents_dir() const { return options_.state_dir + "/incidents"; }
   nlohmann::json memory_json(const nlohmann::json& record) const;
   // The `status` answer, for the control socket and /status alike.
   nlohmann::json status_json() const;
@@ -91,6 +120,7 @@ class Supervisor {
   FleetState fleet_;
   MemoryWatch memory_;
   std::optional<TimerFd> sample_timer_;
+  std::list<std::unique_ptr<PendingIncident>> incidents_;
   std::optional<AppendLog> events_log_;
   std::unique_ptr<HttpEndpoint> http_;
   std::chrono::steady_clock::time_point next_http_try_{};

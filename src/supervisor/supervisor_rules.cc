@@ -23,7 +23,8 @@ void Supervisor::on_sample_timer() {
   sample_timer_->acknowledge();
   if (!fleet_.has_snapshot()) return;
   const double now = steady_seconds();
-  for (const RuleAction& action : memory_.sample_due(now, std::chrono::system_clock::now(), fleet_)) {
+  for (const RuleAction& action :
+       memory_.sample_due(now, std::chrono::system_clock::now(), fleet_)) {
     act(action);
   }
   check_totals();
@@ -38,12 +39,18 @@ void Supervisor::on_sample_timer() {
 
 void Supervisor::act(const RuleAction& action) {
   const RuleDecision& d = action.decision;
-  nlohmann::json event = {{"event", "rule"},        {"service", action.service},
-                          {"instance", action.instance}, {"pid", action.pid},
-                          {"generation", action.generation}, {"reason", d.rule},
-                          {"rule", d.rule},          {"action", d.action},
-                          {"metric", d.metric},      {"value", d.value},
-                          {"threshold", d.threshold}, {"message", d.message}};
+  nlohmann::json event = {{"event", "rule"},
+                          {"service", action.service},
+                          {"instance", action.instance},
+                          {"pid", action.pid},
+                          {"generation", action.generation},
+                          {"reason", d.rule},
+                          {"rule", d.rule},
+                          {"action", d.action},
+                          {"metric", d.metric},
+                          {"value", d.value},
+                          {"threshold", d.threshold},
+                          {"message", d.message}};
   if (d.slope_bytes_per_hour) event["slope_bytes_per_hour"] = *d.slope_bytes_per_hour;
   if (d.confidence) event["confidence"] = *d.confidence;
 
@@ -62,13 +69,38 @@ void Supervisor::act(const RuleAction& action) {
     if (written) {
       event["report"] = *written;
     } else {
-      std::cerr << "memvisor: cannot write the crash report: " << written.error().describe() << "\n";
+      std::cerr << "memvisor: cannot write the crash report: " << written.error().describe()
+                << "\n";
     }
   }
+  // critical and leak write an incident bundle; the stop or recycle they ask for is requested
+  // once its capture is done (see supervisor_incidents.cc).
+  const bool recycle = d.action == "recycle" || d.action == "critical";
+  const bool bundle = d.action == "critical" || d.rule == "leak";
+  if (bundle) {
+    std::optional<ThenRecycle> then;
+    std::string what_next = "alert only: the process runs on";
+    if (d.action == "critical") {
+      what_next = "stopped at once (no surge) once captured; it restarts per its restart policy";
+    } else if (recycle) {
+      what_next = surge_of(action.service)
+                      ? "recycled: a replacement starts, this process stops once it is ready"
+                      : "recycled: stopped, then started again";
+    }
+    if (recycle) then = ThenRecycle{d.rule, d.action == "critical"};
+    event["incident"] = begin_incident(action, d.rule, d, what_next, then, nullptr, nullptr);
+  }
   log_event(event);
-  if (d.action == "recycle" || d.action == "critical") {
+  if (recycle && !bundle) {
     request_recycle(action.service, action.instance, d.rule, d.action == "critical");
   }
+}
+
+bool Supervisor::surge_of(const std::string& service) const {
+  for (const ServiceConfig& s : fleet_.config().services) {
+    if (s.name == service) return s.surge;
+  }
+  return true;
 }
 
 void Supervisor::check_totals() {
@@ -84,7 +116,8 @@ void Supervisor::check_totals() {
     for (const ServiceConfig& service : fleet_.config().services) {
       if (only != nullptr && &service != only) continue;
       for (const auto& record : fleet_.processes(service.name)) {
-        if (record.value("recycling", false) || record.value("role", "") == "replacement") busy = true;
+        if (record.value("recycling", false) || record.value("role", "") == "replacement")
+          busy = true;
         if (record.value("role", "") != "primary" || record.value("pid", 0) == 0) continue;
         const auto* series = memory_.series(
             {service.name, record.value("instance", 0), record.value("generation", 0)});
@@ -106,27 +139,37 @@ void Supervisor::check_totals() {
     if (!victim) return;
     const Member& chosen = members[*victim];
     const std::string metric_name(to_string(rule.metric.value_or(metric)));
-    log_event({{"event", "rule"}, {"service", chosen.service}, {"instance", chosen.instance},
-               {"pid", 0}, {"reason", "total"}, {"rule", "total"}, {"action", "recycle"},
-               {"metric", metric_name}, {"value", sum}, {"threshold", rule.size}, {"scope", scope},
-               {"message", fmt::format("{} total {} {} is above {}: recycling the largest ({} private)",
-                                       scope, metric_name, format_size(sum), format_size(rule.size),
-                                       format_size(chosen.values.uss))}});
+    log_event(
+        {{"event", "rule"},
+         {"service", chosen.service},
+         {"instance", chosen.instance},
+         {"pid", 0},
+         {"reason", "total"},
+         {"rule", "total"},
+         {"action", "recycle"},
+         {"metric", metric_name},
+         {"value", sum},
+         {"threshold", rule.size},
+         {"scope", scope},
+         {"message", fmt::format("{} total {} {} is above {}: recycling the largest ({} private)",
+                                 scope, metric_name, format_size(sum), format_size(rule.size),
+                                 format_size(chosen.values.uss))}});
     request_recycle(chosen.service, chosen.instance, "total", false);
   };
   for (const ServiceConfig& service : fleet_.config().services) {
-    if (service.memory.total) enforce(*service.memory.total, service.memory.metric, &service, service.name);
+    if (service.memory.total)
+      enforce(*service.memory.total, service.memory.metric, &service, service.name);
   }
   if (fleet_.config().supervisor.total) {
     enforce(*fleet_.config().supervisor.total, MemoryMetric::pss, nullptr, "supervisor");
   }
 }
 
-void Supervisor::request_recycle(const std::string& service, int instance, const std::string& reason,
-                                 bool urgent) {
+void Supervisor::request_recycle(const std::string& service, int instance,
+                                 const std::string& reason, bool urgent) {
   if (!controller_ || controller_->closed()) return;
-  nlohmann::json request = {{"type", "request"}, {"id", next_request_id_++}, {"action", "recycle"},
-                            {"service", service},  {"instance", instance},   {"reason", reason},
+  nlohmann::json request = {{"type", "request"},  {"id", next_request_id_++}, {"action", "recycle"},
+                            {"service", service}, {"instance", instance},     {"reason", reason},
                             {"urgent", urgent}};
   controller_->send_line(request.dump());
 }
@@ -144,7 +187,8 @@ nlohmann::json Supervisor::memory_json(const nlohmann::json& record) const {
   if (series == nullptr || series->empty()) return nullptr;
   const MemoryValues& v = series->back().values;
   nlohmann::json json = {{"rss", v.rss}, {"pss", v.pss}, {"uss", v.uss}, {"swap", v.swap}};
-  if (const ProcessRules* rules = memory_.rules(key); rules != nullptr && rules->leak_assessment()) {
+  if (const ProcessRules* rules = memory_.rules(key);
+      rules != nullptr && rules->leak_assessment()) {
     json["leak_slope_bytes_per_hour"] = rules->leak_assessment()->slope_bytes_per_hour;
   }
   return json;

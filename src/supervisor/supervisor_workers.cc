@@ -59,34 +59,21 @@ void Supervisor::add_worker_fields(nlohmann::json& record) const {
 }
 
 std::optional<nlohmann::json> Supervisor::ask_memory_info(
-    const nlohmann::json& request, const std::shared_ptr<LineChannel>& client) {
-  // "web.2": the primary process of that instance.
-  const auto field = request.find("target");
-  const std::string target =
-      field != request.end() && field->is_string() ? field->get<std::string>() : "";
-  const size_t dot = target.rfind('.');
-  int number = 0;
-  if (dot != std::string::npos) {
-    const char* first = target.data() + dot + 1;
-    const char* last = target.data() + target.size();
-    if (auto [end, ec] = std::from_chars(first, last, number); ec != std::errc{} || end != last) {
-      number = 0;
-    }
-  }
-  if (number <= 0) {
-    return nlohmann::json{{"ok", false}, {"error", "memory_info needs \"target\": \"SERVICE.N\""}};
-  }
-  const std::string service = target.substr(0, dot);
+    const ControlRequest& request, const std::shared_ptr<LineChannel>& client) {
+  // The primary process of the instance.
+  const std::string& service = request.target.service;
+  const int number = request.target.instance;
+  const std::string target = fmt::format("{}.{}", service, number);
   std::optional<WorkerServer::Key> key;
   for (const nlohmann::json& record : fleet_.processes(service)) {
     if (record.value("instance", 0) == number && record.value("role", "primary") == "primary") {
       key = WorkerServer::Key{service, number, record.value("generation", 0)};
     }
   }
-  if (!key) return nlohmann::json{{"ok", false}, {"error", fmt::format("no instance {}", target)}};
-  if (!workers_) return nlohmann::json{{"ok", false}, {"error", "no worker socket"}};
+  if (!key) return error_reply({request.id, "not_found", fmt::format("no instance {}", target)});
+  if (!workers_) return error_reply({request.id, "unavailable", "no worker socket"});
   std::weak_ptr<LineChannel> weak = client;
-  const nlohmann::json id = request.value("id", nlohmann::json());
+  const nlohmann::json id = request.id;
   workers_->ask(
       *key, {{"cmd", "memory_info"}}, steady_now_s(), kMemoryInfoTimeout,
       [weak, id](const nlohmann::json& reply) {

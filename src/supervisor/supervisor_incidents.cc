@@ -1,0 +1,153 @@
+// Incident bundles in the supervisor: on `critical`, on `leak` and on `memvisor dump`.
+//
+// The event loop never waits for a capture. /proc (status, smaps, cmdline) and the retained
+// series are read at once, synchronously: a few milliseconds. Thread stacks come from a child
+// process (eu-stack or gdb) watched by the loop and killed at a deadline; the bundle is written
+// when it ends. A stop or recycle the rule asked for is requested only then, so the stacks show
+// the live process: for `critical` that delays the stop by at most kCriticalStackBudget, while
+// the stack tool holds the process still under ptrace for most of that time.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "core/units.h"
+#include "supervisor/incident_store.h"
+#include "supervisor/supervisor.h"
+
+namespace memvisor {
+namespace {
+
+constexpr std::chrono::milliseconds kCriticalStackBudget{2000};
+constexpr std::chrono::milliseconds kStackBudget{10000};
+
+}  // namespace
+
+std::string Supervisor::begin_incident(const RuleAction& action, const std::string& trigger,
+                                       std::optional<RuleDecision> decision, std::string what_next,
+                                       std::optional<ThenRecycle> then,
+                                       const std::shared_ptr<LineChannel>& client,
+                                       nlohmann::json client_id) {
+  auto incident = std::make_unique<PendingIncident>();
+  BundleContent& content = incident->content;
+  IncidentFacts& facts = content.facts;
+  facts.time = std::chrono::system_clock::now();
+  facts.trigger = trigger;
+  facts.service = action.service;
+  facts.instance = action.instance;
+  facts.generation = action.generation;
+  facts.pid = action.pid;
+  facts.decision = std::move(decision);
+  facts.action = std::move(what_next);
+  // Unique among the bundles on disk and those still being captured.
+  const std::string base = incident_id(facts.time, facts.service, facts.instance, trigger);
+  facts.id = base;
+  auto taken = [&](const std::string& id) {
+    if (std::filesystem::exists(incidents_dir() + "/" + id)) return true;
+    for (const auto& other : incidents_) {
+      if (other->content.facts.id == id) return true;
+    }
+    return false;
+  };
+  for (int n = 2; taken(facts.id); ++n) facts.id = fmt::format("{}-{}", base, n);
+
+  if (const auto* series = memory_.series({action.service, action.instance, action.generation})) {
+    content.samples = *series;
+  }
+  if (!content.samples.empty()) {
+    facts.memory = content.samples.back().values;
+    facts.uptime_s = content.samples.back().t_s;
+  }
+  for (const ServiceConfig& service : fleet_.config().services) {
+    if (service.name == action.service) content.rules = service.memory;
+  }
+  content.proc = capture_proc(action.pid);
+  facts.cmdline = content.proc.cmdline;
+
+  incident->then = std::move(then);
+  incident->answer_client = client != nullptr;
+  incident->client = client;
+  incident->client_id = std::move(client_id);
+  PendingIncident* raw = incident.get();
+  const std::string id = facts.id;
+  incidents_.push_back(std::move(incident));
+  raw->stacks = std::make_unique<StackCapture>(
+      *loop_, action.pid, raw->then && raw->then->urgent ? kCriticalStackBudget : kStackBudget,
+      [this, raw](std::string text) {
+        raw->content.stacks = std::move(text);
+        finish_incident(*raw);
+      });
+  return id;
+}
+
+void Supervisor::finish_incident(PendingIncident& incident) {
+  incident.done = true;  // dropped by run() once this callback has returned
+  BundleContent& content = incident.content;
+  auto written = write_incident_bundle(incidents_dir(), content);
+  const IncidentFacts& facts = content.facts;
+  nlohmann::json event = {
+      {"event", "incident"}, {"service", facts.service},       {"instance", facts.instance},
+      {"pid", facts.pid},    {"generation", facts.generation}, {"reason", facts.trigger},
+      {"incident", facts.id}};
+  if (written) {
+    event["path"] = *written;
+    event["message"] = "incident bundle " + facts.id + " written";
+    const auto& supervisor = fleet_.config().supervisor;
+    for (const std::string& removed :
+         enforce_incident_retention(incidents_dir(), static_cast<size_t>(supervisor.incidents_keep),
+                                    supervisor.incidents_max_size)) {
+      std::cerr << "memvisor: removed incident " << removed << " (retention)\n";
+    }
+  } else {
+    event["message"] =
+        "cannot write incident bundle " + facts.id + ": " + written.error().describe();
+  }
+  log_event(event);
+
+  if (incident.answer_client) {
+    if (auto client = incident.client.lock(); client && !client->closed()) {
+      nlohmann::json reply =
+          written ? nlohmann::json{{"ok", true}, {"incident", facts.id}, {"path", *written}}
+                  : nlohmann::json{
+                        {"ok", false}, {"code", "failed"}, {"error", written.error().describe()}};
+      if (!incident.client_id.is_null()) reply["id"] = incident.client_id;
+      client->send_line(reply_line(reply));
+    }
+  }
+  if (incident.then) {
+    request_recycle(facts.service, facts.instance, incident.then->reason, incident.then->urgent);
+  }
+}
+
+std::optional<nlohmann::json> Supervisor::dump_instance(
+    const ControlRequest& request, const std::shared_ptr<LineChannel>& client) {
+  const ControlTarget& target = request.target;
+  const std::string label = fmt::format("{}.{}", target.service, target.instance);
+  if (!fleet_.has_snapshot()) {
+    return error_reply({nullptr, "unavailable", "starting up; try again"});
+  }
+  bool known_service = false;
+  for (const ServiceConfig& service : fleet_.config().services) {
+    known_service = known_service || service.name == target.service;
+  }
+  if (!known_service) {
+    return error_reply({nullptr, "not_found", fmt::format("no service '{}'", target.service)});
+  }
+  for (const nlohmann::json& record : fleet_.processes(target.service)) {
+    const std::string state = record.value("state", "");
+    if (record.value("instance", 0) != target.instance || record.value("pid", 0) == 0 ||
+        record.value("role", "primary") != "primary" ||
+        (state != "running" && state != "starting")) {
+      continue;
+    }
+    RuleAction action{
+        target.service, target.instance, record.value("generation", 0), record.value("pid", 0), {}};
+    begin_incident(action, "dump", std::nullopt, "none: an operator's dump, the process runs on",
+                   std::nullopt, client, request.id);
+    return std::nullopt;  // answered with the path once the bundle is written
+  }
+  return error_reply({nullptr, "not_found", "no running process for " + label});
+}
+
+}  // namespace memvisor
