@@ -147,6 +147,9 @@ def main():
         elapsed, cpu = measure([monit.pid], args.seconds)
         theirs = report("monit", cpu[monit.pid], elapsed, samples)
         print(f"monit / memvisor CPU ratio: {theirs / ours:.1f}")
+        with open(os.path.join(work, "monit.log")) as f:
+            errors = [line for line in f if "error" in line.lower()]
+        print(f"monit log: {len(errors)} error lines" + (f", first: {errors[0].strip()}" if errors else ""))
     finally:
         if monit:
             monit.terminate()

@@ -29,7 +29,7 @@ class Children {
  public:
   ~Children() {
     for (const pid_t pid : pids_) {
-      ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGKILL);  // its process group: a tree's children too
       ::waitpid(pid, nullptr, 0);
     }
   }
@@ -37,8 +37,13 @@ class Children {
     std::vector<char*> args;
     for (auto& arg : argv) args.push_back(arg.data());
     args.push_back(nullptr);
+    posix_spawnattr_t attr;
+    ::posix_spawnattr_init(&attr);
+    ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
     pid_t pid = 0;
-    if (::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) {
+    const int spawned = ::posix_spawnp(&pid, args[0], nullptr, &attr, args.data(), environ);
+    ::posix_spawnattr_destroy(&attr);
+    if (spawned != 0) {
       std::perror("posix_spawnp");
       std::exit(1);
     }
@@ -84,26 +89,23 @@ const Child& tree_of_five() {
   return child;
 }
 
-void run_process(benchmark::State& state, const Child& child) {
+// One instance-sample, as the supervisor takes it: files held open (a pread each) or, "Cold",
+// opened, read and closed every time.
+void read_process(benchmark::State& state, const Child& child, MemorySource source, bool held) {
   ProcMemoryReader reader;
+  reader.keep_files_open(held);
   for (auto _ : state) {
-    auto sample = reader.read_process(child.pid, child.start_ticks);
+    auto sample = reader.read_process(child.pid, child.start_ticks, source);
     if (!sample) state.SkipWithError(sample.error().describe().c_str());
     benchmark::DoNotOptimize(sample);
   }
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_RollupSleep(benchmark::State& state) {
-  run_process(state, sleeper());
-}
-void BM_RollupPython(benchmark::State& state) {
-  run_process(state, python_idle());
-}
-
-void BM_TreeOfFive(benchmark::State& state) {
+void read_tree(benchmark::State& state, bool held) {
   const Child& root = tree_of_five();
   ProcMemoryReader reader;
+  reader.keep_files_open(held);
   for (auto _ : state) {
     auto sample = reader.read_tree(root.pid, root.start_ticks);
     if (!sample || sample->processes != 5) state.SkipWithError("tree of five not read");
@@ -112,9 +114,16 @@ void BM_TreeOfFive(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-BENCHMARK(BM_RollupSleep);
-BENCHMARK(BM_RollupPython);
-BENCHMARK(BM_TreeOfFive);
+BENCHMARK_CAPTURE(read_process, SleepRollupHeld, sleeper(), MemorySource::rollup, true);
+BENCHMARK_CAPTURE(read_process, SleepRollupCold, sleeper(), MemorySource::rollup, false);
+BENCHMARK_CAPTURE(read_process, SleepStatusHeld, sleeper(), MemorySource::status, true);
+BENCHMARK_CAPTURE(read_process, SleepStatmHeld, sleeper(), MemorySource::statm, true);
+BENCHMARK_CAPTURE(read_process, SleepStatmCold, sleeper(), MemorySource::statm, false);
+BENCHMARK_CAPTURE(read_process, PythonRollupHeld, python_idle(), MemorySource::rollup, true);
+BENCHMARK_CAPTURE(read_process, PythonRollupCold, python_idle(), MemorySource::rollup, false);
+BENCHMARK_CAPTURE(read_process, PythonStatmHeld, python_idle(), MemorySource::statm, true);
+BENCHMARK_CAPTURE(read_tree, TreeOfFiveHeld, true);
+BENCHMARK_CAPTURE(read_tree, TreeOfFiveCold, false);
 
 }  // namespace
 }  // namespace memvisor

@@ -36,6 +36,7 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
     double& due = next_due_[service.name];
     const bool sample_now = now_s >= due;
     if (sample_now) due = now_s + static_cast<double>(service.memory.interval.count()) / 1000;
+    ProcMemoryReader& reader = reader_for(service.name);
 
     for (const nlohmann::json& record : fleet.processes(service.name)) {
       const int pid = record.value("pid", 0);
@@ -51,13 +52,13 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
       }
       if (sample_now) {
         auto sample = service.memory.tree
-                          ? reader_.read_tree(pid, record.value("start_ticks", 0ULL))
-                          : reader_.read_process(pid, record.value("start_ticks", 0ULL));
+                          ? reader.read_tree(pid, record.value("start_ticks", 0ULL))
+                          : reader.read_process(pid, record.value("start_ticks", 0ULL));
         if (sample) {
-          if (reader_.last_read_fell_back() && !fallback_logged_) {
+          if (reader.last_read_fell_back() && !fallback_logged_) {
             fallback_logged_ = true;
             std::cerr << "memvisor: reading memory from status/statm, not smaps_rollup ("
-                      << reader_.fallback_reason() << "): PSS and USS are approximations\n";
+                      << reader.fallback_reason() << "): PSS and USS are approximations\n";
           }
           MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
           if (uses_cgroup(service)) values.cgroup = cgroup_memory(pid);
@@ -78,10 +79,20 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
       }
       still_running.emplace(key, std::move(watched));
     }
+    if (sample_now) reader.close_unused();
   }
   // Processes that are gone take their series with them (incidents copy what they need first).
   watched_ = std::move(still_running);
   return actions;
+}
+
+ProcMemoryReader& MemoryWatch::reader_for(const std::string& service) {
+  auto found = readers_.find(service);
+  if (found == readers_.end()) {
+    found = readers_.emplace(service, ProcMemoryReader(proc_root_)).first;
+    found->second.keep_files_open(true);
+  }
+  return found->second;
 }
 
 uint64_t MemoryWatch::cgroup_memory(pid_t pid) {

@@ -34,7 +34,7 @@ struct RuleAction {
 
 class MemoryWatch {
  public:
-  explicit MemoryWatch(std::string proc_root = kProcRoot) : reader_(std::move(proc_root)) {}
+  explicit MemoryWatch(std::string proc_root = kProcRoot) : proc_root_(std::move(proc_root)) {}
 
   // Samples every process whose service is due at `now` (steady seconds) and returns the rule
   // decisions. `fleet` gives the processes; their records carry pid and start_ticks.
@@ -64,7 +64,12 @@ class MemoryWatch {
   // placed in cgroups; otherwise shared with whatever else is in that cgroup).
   uint64_t cgroup_memory(pid_t pid);
 
-  ProcMemoryReader reader_;
+  // One reader per service, each holding its processes' /proc files open between samples and
+  // closing those of processes gone by its next round (services sample on their own intervals).
+  ProcMemoryReader& reader_for(const std::string& service);
+
+  std::string proc_root_;
+  std::map<std::string, ProcMemoryReader> readers_;
   std::optional<Result<CgroupMemoryReader>> cgroups_;  // detected on first use
   std::map<Key, Watched> watched_;
   std::map<std::string, double> next_due_;  // per service
