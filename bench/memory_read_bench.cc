@@ -91,9 +91,13 @@ const Child& tree_of_five() {
 
 // One instance-sample, as the supervisor takes it: files held open (a pread each) or, "Cold",
 // opened, read and closed every time.
-void read_process(benchmark::State& state, const Child& child, MemorySource source, bool held) {
+// `reuse` > 1: as the supervisor at interval 1s, the rollup of a process whose page counts did not
+// change stands in for up to `reuse` reads (statm is read every time).
+void read_process(benchmark::State& state, const Child& child, MemorySource source, bool held,
+                  int reuse = 1) {
   ProcMemoryReader reader;
   reader.keep_files_open(held);
+  reader.reuse_rollup_for(reuse);
   for (auto _ : state) {
     auto sample = reader.read_process(child.pid, child.start_ticks, source);
     if (!sample) state.SkipWithError(sample.error().describe().c_str());
@@ -115,11 +119,14 @@ void read_tree(benchmark::State& state, bool held) {
 }
 
 BENCHMARK_CAPTURE(read_process, SleepRollupHeld, sleeper(), MemorySource::rollup, true);
+BENCHMARK_CAPTURE(read_process, SleepRollupHeldReused10, sleeper(), MemorySource::rollup, true, 10);
 BENCHMARK_CAPTURE(read_process, SleepRollupCold, sleeper(), MemorySource::rollup, false);
 BENCHMARK_CAPTURE(read_process, SleepStatusHeld, sleeper(), MemorySource::status, true);
 BENCHMARK_CAPTURE(read_process, SleepStatmHeld, sleeper(), MemorySource::statm, true);
 BENCHMARK_CAPTURE(read_process, SleepStatmCold, sleeper(), MemorySource::statm, false);
 BENCHMARK_CAPTURE(read_process, PythonRollupHeld, python_idle(), MemorySource::rollup, true);
+BENCHMARK_CAPTURE(read_process, PythonRollupHeldReused10, python_idle(), MemorySource::rollup, true,
+                  10);
 BENCHMARK_CAPTURE(read_process, PythonRollupCold, python_idle(), MemorySource::rollup, false);
 BENCHMARK_CAPTURE(read_process, PythonStatmHeld, python_idle(), MemorySource::statm, true);
 BENCHMARK_CAPTURE(read_tree, TreeOfFiveHeld, true);

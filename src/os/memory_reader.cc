@@ -79,11 +79,11 @@ MemorySample from_rollup(const SmapsRollup& rollup) {
   return sample;
 }
 
-// Two fds per held process; a margin stays for everything else the process opens.
+// Up to four fds per held process; a margin stays for everything else the process opens.
 size_t open_budget() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 4096;
-  return limit.rlim_cur > 256 ? static_cast<size_t>(limit.rlim_cur - 256) / 2 : 0;
+  return limit.rlim_cur > 256 ? static_cast<size_t>(limit.rlim_cur - 256) / 4 : 0;
 }
 
 }  // namespace
@@ -151,9 +151,11 @@ Result<MemorySample> ProcMemoryReader::read_one(pid_t pid, uint64_t expected_sta
   }
   OpenedProcess opened_now;
   OpenedProcess* process = nullptr;
+  Held* kept = nullptr;
   if (held != open_.end()) {
     held->second.used = true;
-    process = &held->second.process;
+    kept = &held->second;
+    process = &kept->process;
   } else {
     auto opened = OpenedProcess::open(proc_root_, pid);
     if (!opened) return is_gone(opened.error()) ? gone(pid) : with_pid(pid, opened.error());
@@ -166,13 +168,15 @@ Result<MemorySample> ProcMemoryReader::read_one(pid_t pid, uint64_t expected_sta
     }
     if (parent != 0 && stat.ppid != parent) return gone(pid);
     if (keep_open_ && open_.size() < max_open_) {
-      process = &open_.emplace(pid, Held{std::move(*opened)}).first->second.process;
+      kept = &open_.emplace(pid, Held{std::move(*opened), true, std::nullopt, Statm{}, 0})
+                  .first->second;
+      process = &kept->process;
     } else {
       opened_now = std::move(*opened);
       process = &opened_now;
     }
   }
-  auto sample = read_memory(*process, source);
+  auto sample = read_memory(*process, source, kept);
   if (!sample) {
     if (is_gone(sample.error())) {
       open_.erase(pid);
@@ -187,8 +191,30 @@ Result<MemorySample> ProcMemoryReader::read_one(pid_t pid, uint64_t expected_sta
   return sample;
 }
 
-Result<MemorySample> ProcMemoryReader::read_memory(OpenedProcess& process, MemorySource source) {
+Result<MemorySample> ProcMemoryReader::read_memory(OpenedProcess& process, MemorySource source,
+                                                   Held* held) {
   if (source != MemorySource::rollup) return read_fallback(process, source);
+  if (held == nullptr || rollup_reads_ <= 1) return read_rollup(process);
+  std::optional<Statm> statm;
+  if (process.read(MemorySource::statm, buffer_)) statm = parse_statm(buffer_, page_size_);
+  if (statm && held->rollup && held->rollup_reads + 1 < rollup_reads_ &&
+      statm->resident == held->rollup_statm.resident &&
+      statm->shared == held->rollup_statm.shared) {
+    ++held->rollup_reads;
+    return *held->rollup;
+  }
+  auto sample = read_rollup(process);
+  held->rollup.reset();
+  // Only a real rollup stands in for the next reads: not a fallback, not a process without memory.
+  if (sample && statm && sample->from_rollup && !fell_back_ && sample->rss != 0) {
+    held->rollup = *sample;
+    held->rollup_statm = *statm;
+    held->rollup_reads = 0;
+  }
+  return sample;
+}
+
+Result<MemorySample> ProcMemoryReader::read_rollup(OpenedProcess& process) {
   auto read = process.read(MemorySource::rollup, buffer_);
   // Without an address space (a zombie, a process in exit, a kernel thread) the kernel fails the
   // read with ESRCH while the pid directory stays: such a process holds no memory.

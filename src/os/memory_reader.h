@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -48,11 +49,16 @@ class ProcMemoryReader {
   Result<MemorySample> read_tree(pid_t pid, uint64_t expected_start_ticks = 0,
                                  MemorySource source = MemorySource::rollup);
 
-  // Keeps every process's /proc directory and memory file open between reads (two fds each, up to
-  // a budget taken from RLIMIT_NOFILE), so that a sample is one pread and the start time is
-  // checked once: the held directory pins the process. Whoever turns it on calls close_unused()
-  // once per round of reads.
+  // Keeps every process's /proc directory and memory files open between reads (up to four fds
+  // each, within a budget taken from RLIMIT_NOFILE), so that a sample is a pread and the start
+  // time is checked once: the held directory pins the process. Whoever turns it on calls
+  // close_unused() once per round of reads.
   void keep_files_open(bool keep);
+  // With held files: the rollup (the kernel walks every page table for it) is read again only when
+  // statm's resident or shared page count changed since the last one, or after `reads` reads;
+  // otherwise the last rollup stands. Growth always changes the resident count; what does not
+  // (a copy-on-write break, a sharer's exit moving PSS) is seen within `reads` reads. 1: always.
+  void reuse_rollup_for(int reads) { rollup_reads_ = reads < 1 ? 1 : reads; }
   // Closes the files of every process not read since the previous call.
   void close_unused();
   size_t open_processes() const { return open_.size(); }
@@ -66,17 +72,22 @@ class ProcMemoryReader {
   struct Held {
     OpenedProcess process;
     bool used = true;
+    std::optional<MemorySample> rollup;  // the last one read, with the statm it was read at
+    Statm rollup_statm;
+    int rollup_reads = 0;  // reads since
   };
   // `parent` nonzero: the process must be its child (a tree member), checked when first opened.
   Result<MemorySample> read_one(pid_t pid, uint64_t expected_start_ticks, pid_t parent,
                                 MemorySource source, std::vector<pid_t>* children);
-  Result<MemorySample> read_memory(OpenedProcess& process, MemorySource source);
+  Result<MemorySample> read_memory(OpenedProcess& process, MemorySource source, Held* held);
+  Result<MemorySample> read_rollup(OpenedProcess& process);
   Result<MemorySample> read_fallback(OpenedProcess& process, MemorySource source);
 
   std::string proc_root_;
   long page_size_;
   bool keep_open_ = false;
   size_t max_open_ = 0;
+  int rollup_reads_ = 1;
   std::unordered_map<pid_t, Held> open_;
   std::string buffer_;  // reused by every read
   bool fell_back_ = false;

@@ -76,25 +76,24 @@ Result<OpenedProcess> OpenedProcess::open(const std::string& proc_root, pid_t pi
 }
 
 Status OpenedProcess::open_file(MemorySource source) {
-  file_.reset(::openat(dir_.get(), file_name(source), O_RDONLY | O_CLOEXEC));
-  source_ = source;
-  if (!file_.valid()) return sys_error("open", file_name(source));
+  file(source).reset(::openat(dir_.get(), file_name(source), O_RDONLY | O_CLOEXEC));
+  if (!file(source).valid()) return sys_error("open", file_name(source));
   return {};
 }
 
 Status OpenedProcess::read(MemorySource source, std::string& buffer) {
-  const bool fresh = !file_.valid() || source_ != source;
+  const bool fresh = !file(source).valid();
   if (fresh) {
     if (auto opened = open_file(source); !opened) return opened.error();
   }
-  if (auto read = pread_whole(file_.get(), buffer, file_name(source)); !read) {
+  if (auto read = pread_whole(file(source).get(), buffer, file_name(source)); !read) {
     if (fresh || read.error().errnum != ESRCH) return read.error();
   } else if (!buffer.empty() || source != MemorySource::rollup || fresh) {
     return {};
   }
   // The held file may read an address space the process no longer has (it exec'd).
   if (auto opened = open_file(source); !opened) return opened.error();
-  return pread_whole(file_.get(), buffer, file_name(source));
+  return pread_whole(file(source).get(), buffer, file_name(source));
 }
 
 Result<std::vector<pid_t>> OpenedProcess::children() const {

@@ -1,10 +1,11 @@
 // One process's /proc files held open: its /proc/PID directory, which pins the process (whatever
-// is read through it is that process, never a later one given the same pid), and one memory file
-// read with pread, so that a sample costs one system call.
+// is read through it is that process, never a later one given the same pid), and its memory files
+// read with pread, so that a sample costs one system call per file.
 #pragma once
 
 #include <sys/types.h>
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -43,10 +44,10 @@ class OpenedProcess {
 
  private:
   Status open_file(MemorySource source);
+  UniqueFd& file(MemorySource source) { return files_[static_cast<size_t>(source)]; }
 
   UniqueFd dir_;
-  UniqueFd file_;
-  MemorySource source_ = MemorySource::rollup;
+  std::array<UniqueFd, 3> files_;  // by MemorySource, opened on first use
   ProcStat stat_;
 };
 

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -322,6 +324,52 @@ TEST(ProcMemoryReaderReal, HeldFilesFollowAnExecAndCloseWhenUnused) {
   ASSERT_FALSE(reaped.ok());
   EXPECT_EQ(reaped.error().errnum, ESRCH);
   EXPECT_EQ(reader.open_processes(), 0u);
+}
+
+// The rollup stands in while the page counts hold still, and is read again as soon as they move.
+TEST(ProcMemoryReaderReal, ReusedRollupFollowsGrowthAtOnce) {
+  int go[2];
+  int done[2];
+  ASSERT_EQ(::pipe(go), 0);
+  ASSERT_EQ(::pipe(done), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(go[1]);  // so that the test closing its end is an end of file here
+    ::close(done[0]);
+    char byte = 0;
+    if (::read(go[0], &byte, 1) != 1) ::_exit(1);
+    auto* block = static_cast<char*>(std::malloc(32 * kMiB));
+    if (block == nullptr) ::_exit(1);
+    std::memset(block, 1, 32 * kMiB);
+    if (::write(done[1], "x", 1) != 1) ::_exit(1);
+    (void)::read(go[0], &byte, 1);  // until the test closes it
+    ::_exit(block[0]);
+  }
+  auto stat = read_proc_stat(child);
+  ASSERT_TRUE(stat.ok());
+  ProcMemoryReader reader;
+  reader.keep_files_open(true);
+  reader.reuse_rollup_for(100);
+  auto first = reader.read_process(child, stat->start_time_ticks);
+  auto second = reader.read_process(child, stat->start_time_ticks);
+  ASSERT_EQ(::write(go[1], "x", 1), 1);
+  char byte = 0;
+  ASSERT_EQ(::read(done[0], &byte, 1), 1);
+  auto grown = reader.read_process(child, stat->start_time_ticks);
+  ::close(go[1]);
+  ::waitpid(child, nullptr, 0);
+  ::close(go[0]);
+  ::close(done[0]);
+  ::close(done[1]);
+
+  ASSERT_TRUE(first.ok()) << first.error().describe();
+  ASSERT_TRUE(second.ok()) << second.error().describe();
+  ASSERT_TRUE(grown.ok()) << grown.error().describe();
+  EXPECT_EQ(second->pss, first->pss);
+  EXPECT_EQ(second->uss, first->uss);
+  EXPECT_GE(grown->pss, first->pss + 30 * kMiB);
+  EXPECT_GE(grown->uss, first->uss + 30 * kMiB);
 }
 
 TEST(ProcMemoryReaderReal, StatusAndStatmSources) {

@@ -1,5 +1,6 @@
 #include "supervisor/memory_watch.h"
 
+#include <algorithm>
 #include <iostream>
 
 namespace memvisor {
@@ -36,7 +37,7 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
     double& due = next_due_[service.name];
     const bool sample_now = now_s >= due;
     if (sample_now) due = now_s + static_cast<double>(service.memory.interval.count()) / 1000;
-    ProcMemoryReader& reader = reader_for(service.name);
+    ProcMemoryReader& reader = reader_for(service);
 
     for (const nlohmann::json& record : fleet.processes(service.name)) {
       const int pid = record.value("pid", 0);
@@ -86,11 +87,13 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
   return actions;
 }
 
-ProcMemoryReader& MemoryWatch::reader_for(const std::string& service) {
-  auto found = readers_.find(service);
+ProcMemoryReader& MemoryWatch::reader_for(const ServiceConfig& service) {
+  auto found = readers_.find(service.name);
   if (found == readers_.end()) {
-    found = readers_.emplace(service, ProcMemoryReader(proc_root_)).first;
+    found = readers_.emplace(service.name, ProcMemoryReader(proc_root_)).first;
     found->second.keep_files_open(true);
+    const int64_t interval_ms = std::max<int64_t>(1, service.memory.interval.count());
+    found->second.reuse_rollup_for(static_cast<int>(std::max<int64_t>(1, 10000 / interval_ms)));
   }
   return found->second;
 }

@@ -66,7 +66,8 @@ class MemoryWatch {
 
   // One reader per service, each holding its processes' /proc files open between samples and
   // closing those of processes gone by its next round (services sample on their own intervals).
-  ProcMemoryReader& reader_for(const std::string& service);
+  // Its rollup is re-read at once when the process's page counts change, and at least every 10 s.
+  ProcMemoryReader& reader_for(const ServiceConfig& service);
 
   std::string proc_root_;
   std::map<std::string, ProcMemoryReader> readers_;
