@@ -2,11 +2,11 @@
 """Reaction time of a limit rule: from the moment a worker's memory crosses the limit to the
 arrival of the stop signal. See BENCHMARKS.md, "Measuring loop".
 
-One instance of bench/reaction_worker (8 MiB, then +48 MiB in one step) under
-`limit = { size = "32MiB", for = 1 }`, `interval = "100ms"`; each recycle starts the next
-generation, which crosses again. The worker records CLOCK_MONOTONIC before its step (so the time
-measured is an upper bound: the limit is crossed somewhere during the step) and in its stop
-signal's handler. With `surge = true` the old process is stopped only once its replacement is
+One instance of bench/reaction_worker under `limit = { size = "32MiB", for = 1 }`,
+`interval = "100ms"`; each recycle starts the next generation, which crosses again. The worker
+grows by 256 KiB steps, reading its own PSS after each, and records CLOCK_MONOTONIC before the step
+that took it above the limit (so the time measured is an upper bound: the limit was crossed
+somewhere during that step) and in its stop signal's handler. With `surge = true` the old process is stopped only once its replacement is
 ready, so the default measures with `--surge false` (the pure reaction time).
 
   bench/reaction_time.py --memvisor build/memvisor --worker build/bench/reaction_worker [--runs 30]
@@ -43,7 +43,7 @@ def main():
     with open(config, "w") as f:
         f.write(
             f'[supervisor]\nstate_dir = "{work}/state"\n\n[service.grow]\n'
-            f"command = {json.dumps([os.path.abspath(args.worker), '8', '48'])}\n"
+            f"command = {json.dumps([os.path.abspath(args.worker), '32'])}\n"
             f'interval = "{args.interval}"\nmetric = "pss"\n'
             f'limit = {{ size = "32MiB", for = 1 }}\nsurge = {args.surge}\n'
         )
@@ -71,7 +71,7 @@ def main():
         f"interval {args.interval}, surge {args.surge}, {len(reactions)} runs: reaction "
         f"median {statistics.median(reactions):.1f} ms, p90 {percentile(reactions, 90):.1f} ms, "
         f"min {min(reactions):.1f} ms, max {max(reactions):.1f} ms "
-        f"(the +48 MiB step itself: median {statistics.median(steps):.1f} ms)"
+        f"(the crossing step itself: median {statistics.median(steps):.1f} ms)"
     )
 
 

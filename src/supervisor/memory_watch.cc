@@ -16,6 +16,13 @@ bool uses_cgroup(const ServiceConfig& service) {
          (r.total && is(r.total->metric)) || (r.leak && is(r.leak->metric));
 }
 
+// A string field without a copy; empty when absent or not a string.
+std::string_view text_field(const nlohmann::json& record, const char* key) {
+  const auto found = record.find(key);
+  if (found == record.end() || !found->is_string()) return {};
+  return found->get_ref<const std::string&>();
+}
+
 }  // namespace
 
 double MemoryWatch::next_due(const FleetState& fleet) const {
@@ -32,7 +39,7 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
                                                 const FleetState& fleet) {
   std::vector<RuleAction> actions;
   const double wall_s = to_unix_seconds(wall);
-  std::map<Key, Watched> still_running;
+  ++round_;
   for (const ServiceConfig& service : fleet.config().services) {
     double& due = next_due_[service.name];
     const bool sample_now = now_s >= due;
@@ -41,11 +48,11 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
 
     for (const nlohmann::json& record : fleet.processes(service.name)) {
       const int pid = record.value("pid", 0);
-      const std::string state = record.value("state", "");
+      const std::string_view state = text_field(record, "state");
       if (pid == 0 || (state != "running" && state != "starting")) continue;
       const Key key{service.name, record.value("instance", 0), record.value("generation", 0)};
-      auto found = watched_.find(key);
-      Watched watched = found != watched_.end() ? std::move(found->second) : Watched{};
+      Watched& watched = watched_[key];
+      watched.round = round_;
       if (!watched.seen) {
         watched.seen = true;
         watched.started_at_s = record.value("started_at", wall_s);
@@ -67,7 +74,8 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
           watched.samples.push_back({t, values});
           if (watched.samples.size() > kMaxSamples) watched.samples.pop_front();
           // Rules judge the instance that serves; a replacement is measured, not judged yet.
-          if (record.value("role", "primary") == "primary") {
+          const std::string_view role = text_field(record, "role");
+          if (role.empty() || role == "primary") {
             std::vector<RuleDecision> decisions = watched.rules->on_sample(t, values);
             auto progress = watched.rules->on_progress(t, record.value("requests", 0LL));
             decisions.insert(decisions.end(), progress.begin(), progress.end());
@@ -78,12 +86,11 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
           }
         }
       }
-      still_running.emplace(key, std::move(watched));
     }
     if (sample_now) reader.close_unused();
   }
   // Processes that are gone take their series with them (incidents copy what they need first).
-  watched_ = std::move(still_running);
+  std::erase_if(watched_, [this](const auto& entry) { return entry.second.round != round_; });
   return actions;
 }
 

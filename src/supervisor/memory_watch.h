@@ -58,6 +58,7 @@ class MemoryWatch {
     std::deque<TimedSample> samples;
     double started_at_s = 0;  // wall clock, from the controller
     bool seen = false;
+    uint64_t round = 0;  // the last sample_due() that found it in the fleet
   };
 
   // The `cgroup` metric: the memory of the cgroup the process is in (its own when instances are
@@ -73,6 +74,7 @@ class MemoryWatch {
   std::map<std::string, ProcMemoryReader> readers_;
   std::optional<Result<CgroupMemoryReader>> cgroups_;  // detected on first use
   std::map<Key, Watched> watched_;
+  uint64_t round_ = 0;
   std::map<std::string, double> next_due_;  // per service
   std::mt19937_64 random_{std::random_device{}()};
   bool fallback_logged_ = false;
