@@ -56,12 +56,18 @@ struct Fleet {
         }
         ::usleep(10000);
       }
-      instances.push_back({{"service", "idle"},     {"instance", n},
-                           {"generation", 1},       {"pid", pid},
-                           {"state", "running"},    {"restarts", 0},
-                           {"circuit", "closed"},   {"consecutive_failures", 0},
-                           {"status", ""},          {"start_ticks", start_ticks},
-                           {"role", "primary"},     {"started_at", 1.7e9}});
+      instances.push_back({{"service", "idle"},
+                           {"instance", n},
+                           {"generation", 1},
+                           {"pid", pid},
+                           {"state", "running"},
+                           {"restarts", 0},
+                           {"circuit", "closed"},
+                           {"consecutive_failures", 0},
+                           {"status", ""},
+                           {"start_ticks", start_ticks},
+                           {"role", "primary"},
+                           {"started_at", 1.7e9}});
     }
     state.apply({{"type", "snapshot"},
                  {"controller_pid", ::getpid()},

@@ -231,9 +231,9 @@ Result<MemorySample> ProcMemoryReader::read_rollup(OpenedProcess& process) {
   if (read) rollup = parse_smaps_rollup(buffer_);
   if (!rollup) {
     fell_back_ = true;
-    fallback_reason_ = read ? "parse " + proc_root_ + "/" + std::to_string(process.pid()) +
-                                  "/smaps_rollup"
-                            : read.error().describe();
+    fallback_reason_ =
+        read ? "parse " + proc_root_ + "/" + std::to_string(process.pid()) + "/smaps_rollup"
+             : read.error().describe();
     return read_fallback(process, MemorySource::status);
   }
   MemorySample sample = from_rollup(*rollup);

@@ -112,7 +112,8 @@ Result<std::vector<pid_t>> OpenedProcess::children() const {
     if (!children.valid()) {
       if (errno == ENOENT && pids.empty()) {
         // No such file at all (CONFIG_PROC_CHILDREN off), or this thread just exited.
-        if (::faccessat(task_fd, entry->d_name, F_OK, 0) == 0) return Error{"open children", ENOENT};
+        if (::faccessat(task_fd, entry->d_name, F_OK, 0) == 0)
+          return Error{"open children", ENOENT};
       }
       continue;
     }
