@@ -5,11 +5,14 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "core/memory_parse.h"
 #include "core/memory_parse_cgroup.h"
 #include "core/result.h"
+#include "os/memory_reader_files.h"
 #include "os/proc.h"
 
 namespace memvisor {
@@ -36,12 +39,29 @@ class ProcMemoryReader {
 
   // One process. When `expected_start_ticks` is nonzero, /proc/PID/stat's start time must match
   // it, so a reused pid is never measured as the instance; a mismatch, or a process that is gone,
-  // is an Error with errnum ESRCH.
-  Result<MemorySample> read_process(pid_t pid, uint64_t expected_start_ticks = 0);
+  // is an Error with errnum ESRCH. `source` rollup falls back to status, then statm, when the
+  // rollup cannot be read.
+  Result<MemorySample> read_process(pid_t pid, uint64_t expected_start_ticks = 0,
+                                    MemorySource source = MemorySource::rollup);
 
   // The process and all its descendants, summed. Descendants that exit during the walk are left
   // out; only the root's failure is an error.
-  Result<MemorySample> read_tree(pid_t pid, uint64_t expected_start_ticks = 0);
+  Result<MemorySample> read_tree(pid_t pid, uint64_t expected_start_ticks = 0,
+                                 MemorySource source = MemorySource::rollup);
+
+  // Keeps every process's /proc directory and memory files open between reads (up to four fds
+  // each, within a budget taken from RLIMIT_NOFILE), so that a sample is a pread and the start
+  // time is checked once: the held directory pins the process. Whoever turns it on calls
+  // close_unused() once per round of reads.
+  void keep_files_open(bool keep);
+  // With held files: the rollup (the kernel walks every page table for it) is read again only when
+  // statm's resident or shared page count changed since the last one, or after `reads` reads;
+  // otherwise the last rollup stands. Growth always changes the resident count; what does not
+  // (a copy-on-write break, a sharer's exit moving PSS) is seen within `reads` reads. 1: always.
+  void reuse_rollup_for(int reads) { rollup_reads_ = reads < 1 ? 1 : reads; }
+  // Closes the files of every process not read since the previous call.
+  void close_unused();
+  size_t open_processes() const { return open_.size(); }
 
   // Whether the last read fell back to status/statm (smaps_rollup unreadable: kernel before 4.14,
   // no ptrace read permission), and why. Callers log this once.
@@ -49,17 +69,27 @@ class ProcMemoryReader {
   const std::string& fallback_reason() const { return fallback_reason_; }
 
  private:
-  struct ProcessReading {
-    MemorySample sample;
-    ProcStat stat;
+  struct Held {
+    OpenedProcess process;
+    bool used = true;
+    std::optional<MemorySample> rollup;  // the last one read, with the statm it was read at
+    Statm rollup_statm;
+    int rollup_reads = 0;  // reads since
   };
-  Result<ProcessReading> read_one(pid_t pid, uint64_t expected_start_ticks);
-  Result<MemorySample> read_memory(pid_t pid);
-  Result<MemorySample> read_fallback(pid_t pid);
-  std::string pid_path(pid_t pid, const char* file) const;
+  // `parent` nonzero: the process must be its child (a tree member), checked when first opened.
+  Result<MemorySample> read_one(pid_t pid, uint64_t expected_start_ticks, pid_t parent,
+                                MemorySource source, std::vector<pid_t>* children);
+  Result<MemorySample> read_memory(OpenedProcess& process, MemorySource source, Held* held);
+  Result<MemorySample> read_rollup(OpenedProcess& process);
+  Result<MemorySample> read_fallback(OpenedProcess& process, MemorySource source);
 
   std::string proc_root_;
   long page_size_;
+  bool keep_open_ = false;
+  size_t max_open_ = 0;
+  int rollup_reads_ = 1;
+  std::unordered_map<pid_t, Held> open_;
+  std::string buffer_;  // reused by every read
   bool fell_back_ = false;
   std::string fallback_reason_;
 };

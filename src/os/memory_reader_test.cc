@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -266,6 +268,152 @@ TEST(ProcMemoryReaderReal, ZombieHoldsNothingThenIsGone) {
   EXPECT_TRUE(zombie->from_rollup);
   ASSERT_FALSE(reaped.ok());
   EXPECT_EQ(reaped.error().errnum, ESRCH);
+}
+
+// A child of this test that waits for a byte on `go`, then execs `sleep 100`.
+pid_t fork_then_exec_sleep(int go) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    char byte = 0;
+    if (::read(go, &byte, 1) == 1) ::execlp("sleep", "sleep", "100", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return child;
+}
+
+TEST(ProcMemoryReaderReal, HeldFilesFollowAnExecAndCloseWhenUnused) {
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  const pid_t child = fork_then_exec_sleep(go[0]);
+  ASSERT_GT(child, 0);
+  auto stat = read_proc_stat(child);
+  ASSERT_TRUE(stat.ok());
+  ProcMemoryReader reader;
+  reader.keep_files_open(true);
+  auto forked = reader.read_process(child, stat->start_time_ticks);
+  EXPECT_EQ(reader.open_processes(), 1u);
+
+  ASSERT_EQ(::write(go[1], "x", 1), 1);
+  bool execd = false;
+  for (int i = 0; i < 500 && !execd; ++i) {  // at most 5 s
+    auto now = read_proc_stat(child);
+    execd = now.ok() && now->comm == "sleep";
+    if (!execd) ::usleep(10000);
+  }
+  // The held rollup read the forked address space; the exec replaced it.
+  auto execd_sample = reader.read_process(child, stat->start_time_ticks);
+  reader.close_unused();
+  const size_t after_first_round = reader.open_processes();
+  reader.close_unused();
+  const size_t after_idle_round = reader.open_processes();
+  (void)reader.read_process(child, stat->start_time_ticks);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  auto reaped = reader.read_process(child, stat->start_time_ticks);
+  ::close(go[0]);
+  ::close(go[1]);
+
+  ASSERT_TRUE(forked.ok()) << forked.error().describe();
+  ASSERT_TRUE(execd);
+  ASSERT_TRUE(execd_sample.ok()) << execd_sample.error().describe();
+  EXPECT_GT(execd_sample->rss, 0u);
+  EXPECT_GT(execd_sample->pss, 0u);
+  EXPECT_TRUE(execd_sample->from_rollup);
+  EXPECT_EQ(after_first_round, 1u);
+  EXPECT_EQ(after_idle_round, 0u);
+  ASSERT_FALSE(reaped.ok());
+  EXPECT_EQ(reaped.error().errnum, ESRCH);
+  EXPECT_EQ(reader.open_processes(), 0u);
+}
+
+// The rollup stands in while the page counts hold still, and is read again as soon as they move.
+TEST(ProcMemoryReaderReal, ReusedRollupFollowsGrowthAtOnce) {
+  int go[2];
+  int done[2];
+  ASSERT_EQ(::pipe(go), 0);
+  ASSERT_EQ(::pipe(done), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(go[1]);  // so that the test closing its end is an end of file here
+    ::close(done[0]);
+    char byte = 0;
+    if (::read(go[0], &byte, 1) != 1) ::_exit(1);
+    auto* block = static_cast<char*>(std::malloc(32 * kMiB));
+    if (block == nullptr) ::_exit(1);
+    std::memset(block, 1, 32 * kMiB);
+    if (::write(done[1], "x", 1) != 1) ::_exit(1);
+    (void)::read(go[0], &byte, 1);  // until the test closes it
+    ::_exit(block[0]);
+  }
+  auto stat = read_proc_stat(child);
+  ASSERT_TRUE(stat.ok());
+  ProcMemoryReader reader;
+  reader.keep_files_open(true);
+  reader.reuse_rollup_for(100);
+  auto first = reader.read_process(child, stat->start_time_ticks);
+  auto second = reader.read_process(child, stat->start_time_ticks);
+  ASSERT_EQ(::write(go[1], "x", 1), 1);
+  char byte = 0;
+  ASSERT_EQ(::read(done[0], &byte, 1), 1);
+  auto grown = reader.read_process(child, stat->start_time_ticks);
+  ::close(go[1]);
+  ::waitpid(child, nullptr, 0);
+  ::close(go[0]);
+  ::close(done[0]);
+  ::close(done[1]);
+
+  ASSERT_TRUE(first.ok()) << first.error().describe();
+  ASSERT_TRUE(second.ok()) << second.error().describe();
+  ASSERT_TRUE(grown.ok()) << grown.error().describe();
+  EXPECT_EQ(second->pss, first->pss);
+  EXPECT_EQ(second->uss, first->uss);
+  EXPECT_GE(grown->pss, first->pss + 30 * kMiB);
+  EXPECT_GE(grown->uss, first->uss + 30 * kMiB);
+}
+
+TEST(ProcMemoryReaderReal, StatusAndStatmSources) {
+  ProcMemoryReader reader;
+  reader.keep_files_open(true);
+  for (const MemorySource source : {MemorySource::status, MemorySource::statm}) {
+    auto sample = reader.read_process(::getpid(), 0, source);
+    ASSERT_TRUE(sample.ok()) << sample.error().describe();
+    EXPECT_GT(sample->rss, 0u);
+    EXPECT_EQ(sample->pss, sample->rss);  // approximated
+    EXPECT_FALSE(sample->from_rollup);
+    EXPECT_FALSE(reader.last_read_fell_back());  // asked for, not a fallback
+  }
+  auto rollup = reader.read_process(::getpid());  // the held file switches back
+  ASSERT_TRUE(rollup.ok()) << rollup.error().describe();
+  EXPECT_TRUE(rollup->from_rollup);
+}
+
+TEST(ProcMemoryReaderReal, TreeOfRealChildrenHeldOpen) {
+  const pid_t shell = ::fork();
+  ASSERT_GE(shell, 0);
+  if (shell == 0) {
+    ::setpgid(0, 0);
+    ::execlp("sh", "sh", "-c", "sleep 100 & sleep 100 & wait", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ProcMemoryReader reader;
+  reader.keep_files_open(true);
+  int processes = 0;
+  for (int i = 0; i < 500 && processes != 3; ++i) {  // until both sleeps exec'd, at most 5 s
+    auto tree = reader.read_tree(shell);
+    processes = tree.ok() ? tree->processes : 0;
+    if (processes != 3) ::usleep(10000);
+  }
+  auto held = reader.read_tree(shell);
+  const size_t open = reader.open_processes();
+  ::kill(-shell, SIGKILL);
+  ::waitpid(shell, nullptr, 0);
+
+  EXPECT_EQ(processes, 3);
+  ASSERT_TRUE(held.ok()) << held.error().describe();
+  EXPECT_EQ(held->processes, 3);
+  EXPECT_GT(held->pss, 0u);
+  EXPECT_EQ(open, 3u);
 }
 
 TEST(ProcMemoryReaderReal, HostMeminfo) {

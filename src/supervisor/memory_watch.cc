@@ -1,5 +1,6 @@
 #include "supervisor/memory_watch.h"
 
+#include <algorithm>
 #include <iostream>
 
 namespace memvisor {
@@ -13,6 +14,13 @@ bool uses_cgroup(const ServiceConfig& service) {
   return r.metric == MemoryMetric::cgroup || (r.warn && is(r.warn->metric)) ||
          (r.limit && is(r.limit->metric)) || (r.critical && is(r.critical->metric)) ||
          (r.total && is(r.total->metric)) || (r.leak && is(r.leak->metric));
+}
+
+// A string field without a copy; empty when absent or not a string.
+std::string_view text_field(const nlohmann::json& record, const char* key) {
+  const auto found = record.find(key);
+  if (found == record.end() || !found->is_string()) return {};
+  return found->get_ref<const std::string&>();
 }
 
 }  // namespace
@@ -31,19 +39,20 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
                                                 const FleetState& fleet) {
   std::vector<RuleAction> actions;
   const double wall_s = to_unix_seconds(wall);
-  std::map<Key, Watched> still_running;
+  ++round_;
   for (const ServiceConfig& service : fleet.config().services) {
     double& due = next_due_[service.name];
     const bool sample_now = now_s >= due;
     if (sample_now) due = now_s + static_cast<double>(service.memory.interval.count()) / 1000;
+    ProcMemoryReader& reader = reader_for(service);
 
     for (const nlohmann::json& record : fleet.processes(service.name)) {
       const int pid = record.value("pid", 0);
-      const std::string state = record.value("state", "");
+      const std::string_view state = text_field(record, "state");
       if (pid == 0 || (state != "running" && state != "starting")) continue;
       const Key key{service.name, record.value("instance", 0), record.value("generation", 0)};
-      auto found = watched_.find(key);
-      Watched watched = found != watched_.end() ? std::move(found->second) : Watched{};
+      Watched& watched = watched_[key];
+      watched.round = round_;
       if (!watched.seen) {
         watched.seen = true;
         watched.started_at_s = record.value("started_at", wall_s);
@@ -51,13 +60,13 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
       }
       if (sample_now) {
         auto sample = service.memory.tree
-                          ? reader_.read_tree(pid, record.value("start_ticks", 0ULL))
-                          : reader_.read_process(pid, record.value("start_ticks", 0ULL));
+                          ? reader.read_tree(pid, record.value("start_ticks", 0ULL))
+                          : reader.read_process(pid, record.value("start_ticks", 0ULL));
         if (sample) {
-          if (reader_.last_read_fell_back() && !fallback_logged_) {
+          if (reader.last_read_fell_back() && !fallback_logged_) {
             fallback_logged_ = true;
             std::cerr << "memvisor: reading memory from status/statm, not smaps_rollup ("
-                      << reader_.fallback_reason() << "): PSS and USS are approximations\n";
+                      << reader.fallback_reason() << "): PSS and USS are approximations\n";
           }
           MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
           if (uses_cgroup(service)) values.cgroup = cgroup_memory(pid);
@@ -65,7 +74,8 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
           watched.samples.push_back({t, values});
           if (watched.samples.size() > kMaxSamples) watched.samples.pop_front();
           // Rules judge the instance that serves; a replacement is measured, not judged yet.
-          if (record.value("role", "primary") == "primary") {
+          const std::string_view role = text_field(record, "role");
+          if (role.empty() || role == "primary") {
             std::vector<RuleDecision> decisions = watched.rules->on_sample(t, values);
             auto progress = watched.rules->on_progress(t, requests(key));
             decisions.insert(decisions.end(), progress.begin(), progress.end());
@@ -76,12 +86,12 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
           }
         }
       }
-      still_running.emplace(key, std::move(watched));
     }
+    if (sample_now) reader.close_unused();
   }
   // Processes that are gone take their series with them (incidents copy what they need first).
-  std::erase_if(requests_, [&](const auto& entry) { return !still_running.contains(entry.first); });
-  watched_ = std::move(still_running);
+  std::erase_if(watched_, [this](const auto& entry) { return entry.second.round != round_; });
+  std::erase_if(requests_, [this](const auto& entry) { return !watched_.contains(entry.first); });
   return actions;
 }
 
@@ -112,6 +122,17 @@ std::vector<RuleAction> MemoryWatch::set_requests(const Key& key, int64_t total,
 int64_t MemoryWatch::requests(const Key& key) const {
   auto found = requests_.find(key);
   return found == requests_.end() ? 0 : found->second;
+}
+
+ProcMemoryReader& MemoryWatch::reader_for(const ServiceConfig& service) {
+  auto found = readers_.find(service.name);
+  if (found == readers_.end()) {
+    found = readers_.emplace(service.name, ProcMemoryReader(proc_root_)).first;
+    found->second.keep_files_open(true);
+    const int64_t interval_ms = std::max<int64_t>(1, service.memory.interval.count());
+    found->second.reuse_rollup_for(static_cast<int>(std::max<int64_t>(1, 10000 / interval_ms)));
+  }
+  return found->second;
 }
 
 uint64_t MemoryWatch::cgroup_memory(pid_t pid) {

@@ -30,7 +30,7 @@ struct RuleAction {
 
 class MemoryWatch {
  public:
-  explicit MemoryWatch(std::string proc_root = kProcRoot) : reader_(std::move(proc_root)) {}
+  explicit MemoryWatch(std::string proc_root = kProcRoot) : proc_root_(std::move(proc_root)) {}
 
   // Samples every process whose service is due at `now` (steady seconds) and returns the rule
   // decisions. `fleet` gives the processes; their records carry pid and start_ticks.
@@ -62,16 +62,24 @@ class MemoryWatch {
     std::deque<TimedSample> samples;
     double started_at_s = 0;  // wall clock, from the controller
     bool seen = false;
+    uint64_t round = 0;  // the last sample_due() that found it in the fleet
   };
 
   // The `cgroup` metric: the memory of the cgroup the process is in (its own when instances are
   // placed in cgroups; otherwise shared with whatever else is in that cgroup).
   uint64_t cgroup_memory(pid_t pid);
 
-  ProcMemoryReader reader_;
+  // One reader per service, each holding its processes' /proc files open between samples and
+  // closing those of processes gone by its next round (services sample on their own intervals).
+  // Its rollup is re-read at once when the process's page counts change, and at least every 10 s.
+  ProcMemoryReader& reader_for(const ServiceConfig& service);
+
+  std::string proc_root_;
+  std::map<std::string, ProcMemoryReader> readers_;
   std::optional<Result<CgroupMemoryReader>> cgroups_;  // detected on first use
   std::map<Key, Watched> watched_;
-  std::map<Key, int64_t> requests_;         // per process, from the worker library
+  std::map<Key, int64_t> requests_;  // per process, from the worker library
+  uint64_t round_ = 0;
   std::map<std::string, double> next_due_;  // per service
   std::mt19937_64 random_{std::random_device{}()};
   bool fallback_logged_ = false;
