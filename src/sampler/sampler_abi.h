@@ -38,7 +38,7 @@ struct ControlPage {
   volatile uint32_t request_seq;
   volatile uint32_t handled_seq;
   volatile uint32_t state;  // ControlState
-  uint32_t reserved0;
+  uint32_t replace_out;     // 1: truncate an existing out_path (whole-run mode with %p)
   uint64_t interval_bytes;
   uint64_t duration_ns;  // 0: until exit
   char out_path[2048];

@@ -116,6 +116,7 @@ bool arm_whole_run(const char* pattern) {
   out[0] = '\0';
   for (const char* c = pattern; *c != '\0' && at + 1 < cap; ++c) {
     if (c[0] == '%' && c[1] == 'p') {
+      g_local_page.replace_out = 1;  // the file is ours alone: an exec'd image may start over
       at = append_number(out, at, cap, static_cast<uint64_t>(getpid()));
       ++c;
     } else {

@@ -150,7 +150,9 @@ bool map_log(int fd) {
 void open_window_locked() {
   ControlPage* c = g_control;
   c->state = kRecording;
-  const int fd = open(c->out_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  // O_EXCL unless the path is ours alone: two processes must never share one file.
+  const int exclusive = c->replace_out != 0 ? O_TRUNC : O_EXCL;
+  const int fd = open(c->out_path, O_RDWR | O_CREAT | exclusive | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0 || ftruncate(fd, static_cast<off_t>(kLogBytes)) != 0 || !map_log(fd) ||
       !region_reserve()) {
     if (fd >= 0) close(fd);
