@@ -23,5 +23,6 @@ int start_command(const Args& args);
 int replay_command(const Args& args);
 int record_command(const Args& args);
 int watch_command(const Args& args);
+int sample_command(const Args& args);
 
 }  // namespace memvisor

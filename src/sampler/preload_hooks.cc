@@ -68,7 +68,10 @@ MVS_EXPORT void* realloc(void* p, size_t size) {
     }
     void* fresh = size == 0 ? nullptr : slow_path(size, 0, false);
     if (fresh == nullptr && initialising()) fresh = bootstrap_alloc(size);
-    if (fresh == nullptr && sampled) fresh = g_real.malloc(size);
+    if (fresh == nullptr && sampled) {
+      fresh = g_real.malloc(size);
+      if (fresh == nullptr) return nullptr;  // the old block stays valid, as realloc promises
+    }
     if (fresh != nullptr) {
       const size_t before = old_size(p);
       memcpy(fresh, p, before < size ? before : size);

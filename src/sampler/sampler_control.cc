@@ -27,6 +27,7 @@ volatile uint32_t g_boot_gate = 1;  // before initialisation: take the slow path
 volatile uint32_t g_off_gate = 0;   // no control available: never sample
 ControlPage g_local_page = {};      // whole-run mode: a control page nobody else sees
 volatile int g_init_state = 0;      // 0 not started, 1 resolving, 2 done
+char g_control_path[512] = {};      // this process's PID.ctl, removed at exit
 
 // Small formatting without the C library's allocating paths.
 size_t append(char* out, size_t at, size_t cap, const char* text) {
@@ -105,6 +106,7 @@ ControlPage* open_control_page() {
   if (page == MAP_FAILED) return nullptr;
   auto* control = static_cast<ControlPage*>(page);
   fill_control_header(control);
+  memcpy(g_control_path, path, at + 1);
   return control;
 }
 
@@ -165,6 +167,11 @@ void after_fork_child() {
 
 volatile uint32_t* g_gate = &g_boot_gate;
 
+void remove_control_page() {
+  if (g_control_path[0] != '\0') unlink(g_control_path);
+  g_control_path[0] = '\0';
+}
+
 void* bootstrap_alloc(size_t size) {
   if (!region_reserve()) return nullptr;
   void* p = region_alloc(size == 0 ? 1 : size);
@@ -201,4 +208,5 @@ __attribute__((constructor)) static void memvisor_sampler_start() {
 // A window still open at exit (whole-run mode, or a process exiting early) is completed here.
 __attribute__((destructor)) static void memvisor_sampler_stop() {
   memvisor_sampler::window_finish_at_exit();
+  memvisor_sampler::remove_control_page();
 }

@@ -40,6 +40,8 @@ bool window_recording();
 void* maybe_sample(size_t size, size_t alignment, bool zero);
 // A sampled block is being freed: mark its record and return the pages.
 void free_sampled(void* p);
+// At exit: the control page file goes away with the process.
+void remove_control_page();
 // Bootstrap allocation while dlsym runs (served from the sampled range, never sampled).
 void* bootstrap_alloc(size_t size);
 

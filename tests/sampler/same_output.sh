@@ -33,8 +33,7 @@ for mode in idle armed; do
 done
 echo "plain exit $(cat "$tmp/plain.rc"), $(wc -l <"$tmp/plain.out") lines of output"
 
-# The idle run left control pages (one per process); the armed run sampled.
-ls "$tmp/control"/*.ctl >/dev/null 2>&1 || { echo "FAIL: no control page in the idle run"; status=1; }
+# The armed run sampled.
 biggest=$(ls -S "$tmp"/raw.* 2>/dev/null | head -1)
 if [[ -z $biggest ]]; then
   echo "FAIL: the armed run wrote no sample file"

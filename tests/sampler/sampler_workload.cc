@@ -1,7 +1,8 @@
 // A program with known allocation sites: it churns (allocates and frees) from two functions of
 // its own and leaks a known number of bytes from leak_known_bytes in libsampler_leak.so.
-//   sampler_workload LEAK_MIB CHURN_MIB [HOLD_SECONDS]
-// With HOLD_SECONDS it then prints "ready" and sleeps without allocating (for windowed sampling).
+//   sampler_workload LEAK_MIB CHURN_MIB [HOLD_SECONDS [busy]]
+// With HOLD_SECONDS it then prints "ready" and sleeps without allocating; with `busy` it instead
+// keeps leaking 64 KiB and churning 1 MiB every 10 ms (for windowed sampling).
 #include <unistd.h>
 
 #include <cstdio>
@@ -62,7 +63,16 @@ int main(int argc, char** argv) {
   if (argc > 3) {
     std::printf("ready\n");
     std::fflush(stdout);
-    sleep(static_cast<unsigned>(std::atoi(argv[3])));
+    const int hold = std::atoi(argv[3]);
+    if (argc > 4 && std::string(argv[4]) == "busy") {
+      for (int tick = 0; tick < hold * 100; ++tick) {
+        leak_known_bytes(64 * 1024);
+        churn_short_lived(1 << 20);
+        usleep(10000);
+      }
+    } else {
+      sleep(static_cast<unsigned>(hold));
+    }
   }
   return 0;
 }
