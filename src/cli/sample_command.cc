@@ -32,9 +32,9 @@ Result<int> resolve_instance(const std::string& state_dir, const std::string& ta
   }
   if (pids.empty()) return Error{"no running instance " + target, 0};
   if (pids.size() > 1)
-    return Error{target + " has " + std::to_string(pids.size()) + " instances; name one as " +
-                     target + ".N",
-                 0};
+    return Error{
+        target + " has " + std::to_string(pids.size()) + " instances; name one as " + target + ".N",
+        0};
   return pids.front();
 }
 
@@ -74,8 +74,8 @@ int sample_command(const Args& args) {
   if (!raw_path.empty()) {
     auto raw = read_raw_samples(raw_path);
     if (!raw) return fail(kExitFailure, raw.error().describe());
-    return report(*raw, out_path.empty() ? "heap-sample-" + std::to_string(raw->pid) + ".json"
-                                         : out_path);
+    return report(
+        *raw, out_path.empty() ? "heap-sample-" + std::to_string(raw->pid) + ".json" : out_path);
   }
   if ((pid > 0) == !target.empty())
     return fail(kExitUsage, "name one INSTANCE, or --pid PID (or --raw FILE)");
@@ -86,7 +86,8 @@ int sample_command(const Args& args) {
     return fail(kExitUsage, "--duration: expected a positive duration like 30s");
   if (!timeout || *timeout < *duration)
     return fail(kExitUsage, "--timeout: expected a duration at least as long as --duration");
-  if (!interval || *interval == 0) return fail(kExitUsage, "--interval: expected a size like 512KiB");
+  if (!interval || *interval == 0)
+    return fail(kExitUsage, "--interval: expected a size like 512KiB");
   if (!target.empty()) {
     auto resolved = resolve_instance(resolve_state_dir(state_dir_flag), target);
     if (!resolved) return fail(kExitFailure, resolved.error().describe());
@@ -98,8 +99,8 @@ int sample_command(const Args& args) {
   request.duration = *duration;
   request.timeout = *timeout;
   request.interval_bytes = *interval;
-  const std::string who = target.empty() ? "pid " + std::to_string(pid)
-                                         : target + " (pid " + std::to_string(pid) + ")";
+  const std::string who =
+      target.empty() ? "pid " + std::to_string(pid) : target + " (pid " + std::to_string(pid) + ")";
   const bool tty = isatty(STDERR_FILENO) != 0;
   Millis last_line{-1000000};
   auto raw = take_heap_sample(request, [&](Millis elapsed, const char* state) {

@@ -51,9 +51,8 @@ std::vector<ReportRow> ranked(Table table, size_t limit) {
 }
 
 nlohmann::json estimate_json(const Estimate& e) {
-  return {{"bytes", std::llround(e.bytes)},
-          {"count", std::llround(e.count)},
-          {"samples", e.samples}};
+  return {
+      {"bytes", std::llround(e.bytes)}, {"count", std::llround(e.count)}, {"samples", e.samples}};
 }
 
 nlohmann::json rows_json(const std::vector<ReportRow>& rows, const char* key_name) {
@@ -68,7 +67,9 @@ nlohmann::json rows_json(const std::vector<ReportRow>& rows, const char* key_nam
   return out;
 }
 
-std::string bytes_text(double bytes) { return format_size(static_cast<uint64_t>(std::llround(bytes))); }
+std::string bytes_text(double bytes) {
+  return format_size(static_cast<uint64_t>(std::llround(bytes)));
+}
 
 }  // namespace
 
@@ -80,9 +81,18 @@ void Estimate::add(const RawSample& sample) {
 
 bool is_allocator_frame(const SourceFrame& frame) {
   static const char* const kPlumbing[] = {
-      "operator new",  "__gnu_cxx::new_allocator", "std::__new_allocator", "std::allocator",
-      "strdup",        "__strdup",                 "strndup",              "__strndup",
-      "__libc_malloc", "__libc_calloc",            "__libc_realloc",       "reallocarray",
+      "operator new",
+      "__gnu_cxx::new_allocator",
+      "std::__new_allocator",
+      "std::allocator",
+      "strdup",
+      "__strdup",
+      "strndup",
+      "__strndup",
+      "__libc_malloc",
+      "__libc_calloc",
+      "__libc_realloc",
+      "reallocarray",
   };
   for (const char* prefix : kPlumbing) {
     if (frame.function.rfind(prefix, 0) == 0) return true;

@@ -13,8 +13,8 @@
 namespace memvisor {
 
 struct Estimate {
-  double bytes = 0;   // sum of sample weights
-  double count = 0;   // estimated allocations: sum of weight / size
+  double bytes = 0;  // sum of sample weights
+  double count = 0;  // estimated allocations: sum of weight / size
   uint64_t samples = 0;
 
   void add(const RawSample& sample);

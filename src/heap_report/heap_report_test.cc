@@ -108,9 +108,9 @@ abi::RawRecord record(uint64_t alloc_ns, uint64_t freed_ns) {
 }
 
 TEST(RawSamples, KeepsRecordsOfTheWindowAndFreesBeforeItsEnd) {
-  const std::string bytes = raw_file({record(200, 0), record(300, 500), record(400, 2000),
-                                      record(0, 0), record(5000, 0)},
-                                     true, "maps text");
+  const std::string bytes =
+      raw_file({record(200, 0), record(300, 500), record(400, 2000), record(0, 0), record(5000, 0)},
+               true, "maps text");
   const auto raw = parse_raw_samples(bytes);
   ASSERT_TRUE(raw.ok()) << raw.error().describe();
   EXPECT_EQ(raw->pid, 42u);

@@ -25,9 +25,9 @@ struct RawSamples {
   uint64_t start_ns = 0;
   uint64_t end_ns = 0;
   int64_t start_realtime_s = 0;
-  bool complete = false;  // the window closed and the maps snapshot is present
-  uint64_t dropped = 0;   // chosen but not recorded (log full, too big, over-aligned)
-  std::string unwinder;   // "libunwind" or "frame pointers"
+  bool complete = false;           // the window closed and the maps snapshot is present
+  uint64_t dropped = 0;            // chosen but not recorded (log full, too big, over-aligned)
+  std::string unwinder;            // "libunwind" or "frame pointers"
   std::vector<RawSample> samples;  // recorded inside the window only
   std::string maps;                // /proc/PID/maps at the end of the window
 };

@@ -37,10 +37,9 @@ class ControlMapping {
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
       return Error{"no heap sampler control page " + path +
-                       " (is libmemvisor_sampler.so preloaded in pid " + std::to_string(pid) +
-                       "?)",
+                       " (is libmemvisor_sampler.so preloaded in pid " + std::to_string(pid) + "?)",
                    errno};
-    struct stat st{};
+    struct stat st {};
     void* page = MAP_FAILED;
     if (fstat(fd, &st) == 0 && st.st_size >= abi::kControlPageSize)
       page = mmap(nullptr, abi::kControlPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -69,71 +68,104 @@ std::string sampler_control_dir(int pid, const std::string& proc_root) {
       return environ.substr(at + key.size(), end - at - key.size());
     at = end + 1;
   }
-  struct stat st{};
+  struct stat st {};
   const uid_t uid = stat(base.c_str(), &st) == 0 ? st.st_uid : getuid();
   return "/tmp/memvisor-sampler-" + std::to_string(uid);
 }
 
-Result<RawSamples> take_heap_sample(const SampleWindowRequest& request,
-                                    const std::function<void(Millis, const char*)>& progress) {
-  const std::string dir =
-      request.control_dir.empty() ? sampler_control_dir(request.pid, request.proc_root)
-                                  : request.control_dir;
-  const std::string control_path = dir + "/" + std::to_string(request.pid) + ".ctl";
+struct HeapSampleSession::State {
+  SampleWindowRequest request;
   ControlMapping control;
-  if (auto opened = control.open(control_path, request.pid); !opened) return opened.error();
-  if (control->state == abi::kRecording)
+  uint32_t seq = 0;
+  std::string raw_path;
+  Clock::time_point deadline;
+  bool done = false;
+};
+
+HeapSampleSession::HeapSampleSession() : state_(std::make_unique<State>()) {}
+HeapSampleSession::~HeapSampleSession() = default;
+
+Status HeapSampleSession::start(const SampleWindowRequest& request) {
+  State& s = *state_;
+  s.request = request;
+  const std::string dir = request.control_dir.empty()
+                              ? sampler_control_dir(request.pid, request.proc_root)
+                              : request.control_dir;
+  const std::string control_path = dir + "/" + std::to_string(request.pid) + ".ctl";
+  if (auto opened = s.control.open(control_path, request.pid); !opened) return opened.error();
+  if (s.control->state == abi::kRecording)
     return Error{"pid " + std::to_string(request.pid) + " is already being sampled", 0};
+  s.seq = s.control->request_seq + 1;
+  s.raw_path = dir + "/" + std::to_string(request.pid) + "." + std::to_string(s.seq) + "." +
+               std::to_string(getpid()) + ".raw";
+  if (s.raw_path.size() >= sizeof s.control->out_path)
+    return Error{"path too long: " + s.raw_path, 0};
+  unlink(s.raw_path.c_str());
+  std::memset(s.control->out_path, 0, sizeof s.control->out_path);
+  std::memcpy(s.control->out_path, s.raw_path.data(), s.raw_path.size());
+  s.control->interval_bytes = request.interval_bytes;
+  s.control->duration_ns = static_cast<uint64_t>(request.duration.count()) * 1000000u;
+  s.control->replace_out = 0;
+  __atomic_store_n(&s.control->request_seq, s.seq, __ATOMIC_RELEASE);
+  __atomic_store_n(&s.control->gate, 1u, __ATOMIC_RELEASE);
+  s.deadline = Clock::now() + request.timeout;
+  return {};
+}
 
-  const uint32_t seq = control->request_seq + 1;
-  const std::string raw_path = dir + "/" + std::to_string(request.pid) + "." +
-                               std::to_string(seq) + "." + std::to_string(getpid()) + ".raw";
-  if (raw_path.size() >= sizeof control->out_path) return Error{"path too long: " + raw_path, 0};
-  unlink(raw_path.c_str());
-  std::memset(control->out_path, 0, sizeof control->out_path);
-  std::memcpy(control->out_path, raw_path.data(), raw_path.size());
-  control->interval_bytes = request.interval_bytes;
-  control->duration_ns = static_cast<uint64_t>(request.duration.count()) * 1000000u;
-  control->replace_out = 0;
-  __atomic_store_n(&control->request_seq, seq, __ATOMIC_RELEASE);
-  __atomic_store_n(&control->gate, 1u, __ATOMIC_RELEASE);
+bool HeapSampleSession::recording() const {
+  return !state_->done && state_->control->state == abi::kRecording;
+}
 
-  const auto start = Clock::now();
-  const auto deadline = start + request.timeout;
-  for (;;) {
-    const auto elapsed = std::chrono::duration_cast<Millis>(Clock::now() - start);
-    const uint32_t handled = __atomic_load_n(&control->handled_seq, __ATOMIC_ACQUIRE);
-    const uint32_t state = control->state;
-    if (handled == seq) {
-      if (state == abi::kFailed)
-        return Error{"pid " + std::to_string(request.pid) + ": " + control->error, 0};
-      auto raw = read_raw_samples(raw_path);
-      unlink(raw_path.c_str());
-      return raw;
-    }
-    if (state != abi::kRecording && control->gate == 0) {
-      // The process cleared a gate it saw before our request landed: ring again.
-      __atomic_store_n(&control->gate, 1u, __ATOMIC_RELEASE);
-    }
-    if (Clock::now() >= deadline) break;
-    if (progress) progress(elapsed, state == abi::kRecording ? "recording" : "waiting for an allocation");
-    std::this_thread::sleep_for(Millis(200));
+std::optional<Result<RawSamples>> HeapSampleSession::poll() {
+  State& s = *state_;
+  if (s.done) return std::nullopt;
+  const std::string maps_path = s.request.proc_root + "/" + std::to_string(s.request.pid) + "/maps";
+  const uint32_t handled = __atomic_load_n(&s.control->handled_seq, __ATOMIC_ACQUIRE);
+  const uint32_t state = s.control->state;
+  if (handled == s.seq) {
+    s.done = true;
+    if (state == abi::kFailed)
+      return Result<RawSamples>(
+          Error{"pid " + std::to_string(s.request.pid) + ": " + s.control->error, 0});
+    auto raw = read_raw_samples(s.raw_path);
+    unlink(s.raw_path.c_str());
+    return raw;
   }
-  if (control->state == abi::kRecording) {
+  if (state != abi::kRecording && s.control->gate == 0) {
+    // The process cleared a gate it saw before our request landed: ring again.
+    __atomic_store_n(&s.control->gate, 1u, __ATOMIC_RELEASE);
+  }
+  if (Clock::now() < s.deadline) return std::nullopt;
+  s.done = true;
+  if (state == abi::kRecording) {
     // The window is open but the answer is late: take what is recorded so far.
-    auto raw = read_raw_samples(raw_path);
-    if (raw) raw->maps = read_text(request.proc_root + "/" + std::to_string(request.pid) + "/maps");
+    auto raw = read_raw_samples(s.raw_path);
+    if (raw) raw->maps = read_text(maps_path);
     return raw;
   }
   // Never opened: the process did not allocate since the request. Withdraw the request.
-  __atomic_store_n(&control->handled_seq, seq, __ATOMIC_RELEASE);
-  __atomic_store_n(&control->gate, 0u, __ATOMIC_RELEASE);
+  __atomic_store_n(&s.control->handled_seq, s.seq, __ATOMIC_RELEASE);
+  __atomic_store_n(&s.control->gate, 0u, __ATOMIC_RELEASE);
   RawSamples empty;
-  empty.pid = static_cast<uint32_t>(request.pid);
-  empty.interval_bytes = request.interval_bytes;
+  empty.pid = static_cast<uint32_t>(s.request.pid);
+  empty.interval_bytes = s.request.interval_bytes;
   empty.unwinder = "none";
-  empty.maps = read_text(request.proc_root + "/" + std::to_string(request.pid) + "/maps");
-  return empty;
+  empty.maps = read_text(maps_path);
+  return Result<RawSamples>(std::move(empty));
+}
+
+Result<RawSamples> take_heap_sample(const SampleWindowRequest& request,
+                                    const std::function<void(Millis, const char*)>& progress) {
+  HeapSampleSession session;
+  if (auto started = session.start(request); !started) return started.error();
+  const auto start = Clock::now();
+  for (;;) {
+    if (auto result = session.poll()) return std::move(*result);
+    if (progress)
+      progress(std::chrono::duration_cast<Millis>(Clock::now() - start),
+               session.recording() ? "recording" : "waiting for an allocation");
+    std::this_thread::sleep_for(Millis(200));
+  }
 }
 
 }  // namespace memvisor

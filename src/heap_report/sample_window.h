@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "core/result.h"
@@ -25,6 +27,24 @@ struct SampleWindowRequest {
 // The directory holding PID.ctl for a process: its MEMVISOR_SAMPLER_DIR, else the library's
 // default (/tmp/memvisor-sampler-UID, UID the owner of the process).
 std::string sampler_control_dir(int pid, const std::string& proc_root = "/proc");
+
+// One window, step by step, for an event loop: start() writes the request; poll() returns
+// nothing while the window is open and the result once it is over (or at the timeout).
+class HeapSampleSession {
+ public:
+  HeapSampleSession();
+  ~HeapSampleSession();
+  HeapSampleSession(const HeapSampleSession&) = delete;
+  HeapSampleSession& operator=(const HeapSampleSession&) = delete;
+
+  Status start(const SampleWindowRequest& request);
+  std::optional<Result<RawSamples>> poll();
+  bool recording() const;  // the process has opened the window
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Asks for one window and waits for it. `progress(elapsed, state)` is called about every 200 ms
 // while waiting. A process that does not allocate at all during the window never opens it: the

@@ -41,8 +41,8 @@ DwarfSymbolizer::DwarfSymbolizer(std::vector<MapEntry> maps) : maps_(std::move(m
   dwfl_report_begin(dwfl_);
   for (const LoadedObject& object : loaded_objects(maps_)) {
     // Objects that are gone or unreadable are skipped: their frames keep the module name only.
-    dwfl_report_elf(dwfl_, base_name(object.path).c_str(), object.path.c_str(), -1,
-                    object.base, false);
+    dwfl_report_elf(dwfl_, base_name(object.path).c_str(), object.path.c_str(), -1, object.base,
+                    false);
   }
   dwfl_report_end(dwfl_, nullptr, nullptr);
 }

@@ -22,7 +22,9 @@ __attribute__((noinline)) void* slow_path(size_t size, size_t alignment, bool ze
   return maybe_sample(size, alignment, zero);
 }
 
-bool initialising() { return g_real.malloc == nullptr; }
+bool initialising() {
+  return g_real.malloc == nullptr;
+}
 
 size_t old_size(void* p) {
   if (region_contains(p)) return region_block(p)->size;

@@ -13,7 +13,7 @@ uintptr_t g_region_end = 0;
 
 namespace {
 
-constexpr uint32_t kClasses = 21;         // up to 2^20 pages (4 GiB) per block
+constexpr uint32_t kClasses = 21;          // up to 2^20 pages (4 GiB) per block
 constexpr uint32_t kReleaseFromClass = 4;  // runs of 64 KiB and more go back to the kernel
 
 RegionBlock* g_blocks = nullptr;  // one entry per page; only a run's first page is used
@@ -21,7 +21,9 @@ uintptr_t g_bump = 0;
 void* g_free_runs[kClasses] = {};
 volatile int g_lock = 0;
 
-size_t pages_of(uint32_t page_class) { return size_t{1} << page_class; }
+size_t pages_of(uint32_t page_class) {
+  return size_t{1} << page_class;
+}
 
 uint32_t class_for(size_t size) {
   const size_t pages = (size + kPageSize - 1) / kPageSize;
@@ -39,7 +41,9 @@ size_t page_index(const void* p) {
 void region_lock() {
   while (__atomic_exchange_n(&g_lock, 1, __ATOMIC_ACQUIRE) != 0) sched_yield();
 }
-void region_unlock() { __atomic_store_n(&g_lock, 0, __ATOMIC_RELEASE); }
+void region_unlock() {
+  __atomic_store_n(&g_lock, 0, __ATOMIC_RELEASE);
+}
 
 bool region_reserve() {
   if (g_region_end != 0) return true;
@@ -96,7 +100,9 @@ void region_free(void* p) {
   region_unlock();
 }
 
-RegionBlock* region_block(const void* p) { return &g_blocks[page_index(p)]; }
+RegionBlock* region_block(const void* p) {
+  return &g_blocks[page_index(p)];
+}
 
 size_t region_usable_size(const void* p) {
   return pages_of(g_blocks[page_index(p)].page_class) * kPageSize;

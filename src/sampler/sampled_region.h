@@ -11,10 +11,10 @@ namespace memvisor_sampler {
 inline constexpr size_t kPageSize = 4096;
 
 struct RegionBlock {
-  uint64_t size;         // requested bytes
-  uint32_t record;       // index in the sample log of `window`
-  uint32_t window;       // window generation the record belongs to
-  uint32_t page_class;   // run of 2^page_class pages
+  uint64_t size;        // requested bytes
+  uint32_t record;      // index in the sample log of `window`
+  uint32_t window;      // window generation the record belongs to
+  uint32_t page_class;  // run of 2^page_class pages
   uint32_t live;
 };
 

@@ -8,8 +8,8 @@
 namespace memvisor_sampler {
 
 // Environment variables read by the library at load.
-inline constexpr const char* kEnvControlDir = "MEMVISOR_SAMPLER_DIR";  // PID.ctl files live here
-inline constexpr const char* kEnvOut = "MEMVISOR_SAMPLER_OUT";  // armed for the whole run
+inline constexpr const char* kEnvControlDir = "MEMVISOR_SAMPLER_DIR";     // PID.ctl files live here
+inline constexpr const char* kEnvOut = "MEMVISOR_SAMPLER_OUT";            // armed for the whole run
 inline constexpr const char* kEnvInterval = "MEMVISOR_SAMPLER_INTERVAL";  // bytes, default 512 KiB
 inline constexpr const char* kEnvUnwind = "MEMVISOR_SAMPLER_UNWIND";      // libunwind | fp
 
@@ -68,12 +68,12 @@ struct RawHeader {
 static_assert(sizeof(RawHeader) <= kRawHeaderSize);
 
 struct RawRecord {
-  uint64_t size;            // requested bytes
-  double weight;            // estimated bytes this sample stands for: size / P(sampled)
-  uint64_t alloc_ns;        // CLOCK_MONOTONIC
+  uint64_t size;               // requested bytes
+  double weight;               // estimated bytes this sample stands for: size / P(sampled)
+  uint64_t alloc_ns;           // CLOCK_MONOTONIC
   volatile uint64_t freed_ns;  // 0 while live
   uint32_t depth;
-  uint32_t thread;  // kernel thread id
+  uint32_t thread;              // kernel thread id
   uint64_t frames[kMaxFrames];  // return addresses, innermost first, sampler frames removed
 };
 

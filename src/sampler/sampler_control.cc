@@ -51,7 +51,8 @@ uint64_t env_bytes(const char* name, uint64_t fallback) {
   const char* text = getenv(name);
   if (text == nullptr || *text == '\0') return fallback;
   uint64_t value = 0;
-  for (; *text >= '0' && *text <= '9'; ++text) value = value * 10 + static_cast<uint64_t>(*text - '0');
+  for (; *text >= '0' && *text <= '9'; ++text)
+    value = value * 10 + static_cast<uint64_t>(*text - '0');
   return value == 0 ? fallback : value;
 }
 
@@ -148,8 +149,12 @@ void attach_control() {
   g_gate = page != nullptr ? &page->gate : &g_off_gate;
 }
 
-void before_fork() { window_before_fork(); }
-void after_fork_parent() { window_after_fork(false); }
+void before_fork() {
+  window_before_fork();
+}
+void after_fork_parent() {
+  window_after_fork(false);
+}
 void after_fork_child() {
   window_after_fork(true);
   // The child starts disarmed, with a control page of its own (a whole-run child stays off:

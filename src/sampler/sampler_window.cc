@@ -45,7 +45,9 @@ uint64_t now_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-RawHeader* header() { return reinterpret_cast<RawHeader*>(g_log); }
+RawHeader* header() {
+  return reinterpret_cast<RawHeader*>(g_log);
+}
 RawRecord* record(uint64_t index) {
   return reinterpret_cast<RawRecord*>(g_log + kRawHeaderSize) + index;
 }
@@ -53,7 +55,9 @@ RawRecord* record(uint64_t index) {
 void lock_window() {
   while (__atomic_exchange_n(&g_window_lock, 1, __ATOMIC_ACQUIRE) != 0) sched_yield();
 }
-void unlock_window() { __atomic_store_n(&g_window_lock, 0, __ATOMIC_RELEASE); }
+void unlock_window() {
+  __atomic_store_n(&g_window_lock, 0, __ATOMIC_RELEASE);
+}
 
 void set_error(const char* text) {
   if (g_control == nullptr) return;
@@ -65,8 +69,8 @@ void set_error(const char* text) {
 
 // Detach the file from the log range: whatever still writes there writes to fresh zero pages.
 void park_log_range() {
-  mmap(g_log, kLogBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-       -1, 0);
+  mmap(g_log, kLogBytes, PROT_READ | PROT_WRITE,
+       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
 void copy_maps_into_file() {
@@ -193,11 +197,13 @@ void refill_countdown(ThreadSampler& t) {
 
 }  // namespace
 
-void window_set_control(ControlPage* page) { g_control = page; }
+void window_set_control(ControlPage* page) {
+  g_control = page;
+}
 
 void window_set_unwinder(const char* name) {
-  g_unwinder = (name != nullptr && strcmp(name, "fp") == 0) ? kUnwindFramePointers
-                                                            : kUnwindLibunwind;
+  g_unwinder =
+      (name != nullptr && strcmp(name, "fp") == 0) ? kUnwindFramePointers : kUnwindLibunwind;
 }
 
 bool window_recording() {

@@ -24,7 +24,8 @@ TEST(SamplingMath, WeightOfSmallBlockIsAboutTheInterval) {
 }
 
 TEST(SamplingMath, WeightOfHugeBlockIsItsSize) {
-  EXPECT_DOUBLE_EQ(sample_weight(uint64_t{1} << 40, 524288), static_cast<double>(uint64_t{1} << 40));
+  EXPECT_DOUBLE_EQ(sample_weight(uint64_t{1} << 40, 524288),
+                   static_cast<double>(uint64_t{1} << 40));
 }
 
 TEST(SamplingMath, EstimateIsUnbiasedOverManyAllocations) {

@@ -23,8 +23,8 @@ nlohmann::json read_json(const std::string& path) {
 TEST(Sampler, SampleOfAnInstanceNamesTheLeakingFunction) {
   SKIP_UNDER_SANITIZERS();
   TempDir dir;
-  Memvisor memvisor(dir, {"--name", "web", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "8",
-                          "600", "busy"});
+  Memvisor memvisor(
+      dir, {"--name", "web", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "8", "600", "busy"});
   ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
   const std::string out = dir.file("report.json");
   const auto result = run_memvisor({"sample", "web.1", "--duration", "2s", "--timeout", "30s",
@@ -45,19 +45,22 @@ TEST(Sampler, SampleOfAnInstanceNamesTheLeakingFunction) {
 TEST(Sampler, ProcessThatNeverAllocatesStillAnswersWithinTheTimeout) {
   SKIP_UNDER_SANITIZERS();
   TempDir dir;
-  Memvisor memvisor(dir, {"--name", "quiet", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "1",
-                          "600"});
+  Memvisor memvisor(dir,
+                    {"--name", "quiet", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "1", "600"});
   ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
   const int pid = memvisor.events("started").at(0)["pid"];
   // The control page appears once the library has started in the worker.
   ASSERT_TRUE(eventually(
-      [&] { return process_alive(pid) && read_text(memvisor.state_dir() + "/sampler/" +
-                                                   std::to_string(pid) + ".ctl").size() > 0; },
+      [&] {
+        return process_alive(pid) &&
+               read_text(memvisor.state_dir() + "/sampler/" + std::to_string(pid) + ".ctl").size() >
+                   0;
+      },
       10s));
   const std::string out = dir.file("quiet.json");
-  const auto result = run_memvisor({"sample", "--pid", std::to_string(pid), "--duration", "1s",
-                                    "--timeout", "3s", "--out", out},
-                                   30s);
+  const auto result = run_memvisor(
+      {"sample", "--pid", std::to_string(pid), "--duration", "1s", "--timeout", "3s", "--out", out},
+      30s);
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_EQ(read_json(out)["total_allocated"]["samples"], 0);
 }
@@ -67,8 +70,8 @@ TEST(Sampler, SampleWithoutTheLibraryIsAClearError) {
   TempDir dir;
   Memvisor memvisor(dir, {"--name", "plain", "--", "sleep", "600"});
   ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
-  const auto result = run_memvisor({"sample", "plain.1", "--duration", "1s", "--state-dir",
-                                    memvisor.state_dir()});
+  const auto result =
+      run_memvisor({"sample", "plain.1", "--duration", "1s", "--state-dir", memvisor.state_dir()});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("libmemvisor_sampler.so preloaded"), std::string::npos) << result.err;
 }

@@ -42,9 +42,15 @@ int storm() {
         free(live[slot]);
         void* p = nullptr;
         switch ((state >> 40) % 4) {
-          case 0: p = malloc(size); break;
-          case 1: p = calloc(1, size); break;
-          case 2: p = realloc(nullptr, size); break;
+          case 0:
+            p = malloc(size);
+            break;
+          case 1:
+            p = calloc(1, size);
+            break;
+          case 2:
+            p = realloc(nullptr, size);
+            break;
           default:
             if (posix_memalign(&p, 64, size) != 0) p = nullptr;
         }
@@ -56,13 +62,16 @@ int storm() {
     });
   }
   for (auto& thread : threads) thread.join();
-  for (int t = 0; t < kThreads; ++t) std::printf("thread %d sum %llu\n", t, static_cast<unsigned long long>(sums[static_cast<size_t>(t)]));
+  for (int t = 0; t < kThreads; ++t)
+    std::printf("thread %d sum %llu\n", t,
+                static_cast<unsigned long long>(sums[static_cast<size_t>(t)]));
   return 0;
 }
 
 int fork_exec() {
   std::vector<char*> blocks;
-  for (int i = 0; i < 1000; ++i) blocks.push_back(static_cast<char*>(malloc(4096 + static_cast<size_t>(i))));
+  for (int i = 0; i < 1000; ++i)
+    blocks.push_back(static_cast<char*>(malloc(4096 + static_cast<size_t>(i))));
   for (int child = 0; child < 4; ++child) {
     const pid_t pid = fork();
     if (pid == 0) {
@@ -71,7 +80,8 @@ int fork_exec() {
       std::string text;
       for (int i = 0; i < 10000; ++i) text += std::to_string(i);
       if (child % 2 == 0) {
-        execl("/bin/echo", "echo", "child", std::to_string(child).c_str(), std::to_string(text.size()).c_str(), static_cast<char*>(nullptr));
+        execl("/bin/echo", "echo", "child", std::to_string(child).c_str(),
+              std::to_string(text.size()).c_str(), static_cast<char*>(nullptr));
         _exit(127);
       }
       std::printf("child %d forked only, %zu\n", child, text.size());
@@ -101,8 +111,12 @@ int use_dlopen() {
   return 0;
 }
 
-struct alignas(64) Line { char bytes[64]; };
-struct alignas(8192) Page2 { char bytes[8192]; };
+struct alignas(64) Line {
+  char bytes[64];
+};
+struct alignas(8192) Page2 {
+  char bytes[8192];
+};
 
 int cxx() {
   uint64_t sum = 0;
@@ -124,9 +138,9 @@ int cxx() {
       delete page;
       auto* lines = new Line[10];
       delete[] lines;
-      void* raw = ::operator new(1000, std::align_val_t{128});
+      void* raw = ::operator new (1000, std::align_val_t{128});
       if (reinterpret_cast<uintptr_t>(raw) % 128 != 0) return 1;
-      ::operator delete(raw, 1000, std::align_val_t{128});
+      ::operator delete (raw, 1000, std::align_val_t{128});
       auto* nothrow = new (std::nothrow) char[100];
       delete[] nothrow;
     }
