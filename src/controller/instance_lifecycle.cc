@@ -84,6 +84,8 @@ SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, Unique
   return spec;
 }
 
+namespace {
+
 // Pipes for the prefixed relay, or the per-instance log file (both ends of the child side).
 Status open_output(const ServiceConfig& service, const Instance& instance,
                    const std::string& state_dir, UniqueFd& out_read, UniqueFd& out_write,

@@ -43,8 +43,7 @@ MVS_EXPORT void* malloc(size_t size) {
 
 MVS_EXPORT void free(void* p) {
   if (MVS_UNLIKELY(region_contains(p))) return free_sampled(p);
-  if (MVS_UNLIKELY(initialising())) ensure_initialised();
-  g_real.free(p);
+  g_real.free(p);  // before initialisation: boot_free
 }
 
 MVS_EXPORT void* calloc(size_t count, size_t size) {
@@ -69,6 +68,13 @@ MVS_EXPORT void* realloc(void* p, size_t size) {
       return nullptr;
     }
     void* fresh = size == 0 ? nullptr : slow_path(size, 0, false);
+    if (fresh == nullptr && sampled && size <= region_usable_size(p)) {
+      // Not sampled again: grow or shrink in place within the page run, so a sampled buffer
+      // that keeps growing (a string being built) is not copied at every step. Its sample
+      // keeps the size it was taken at.
+      region_block(p)->size = size;
+      return p;
+    }
     if (fresh == nullptr && initialising()) fresh = bootstrap_alloc(size);
     if (fresh == nullptr && sampled) {
       fresh = g_real.malloc(size);

@@ -18,7 +18,16 @@
 
 namespace memvisor_sampler {
 
-RealAllocator g_real = {};
+namespace {
+// free() before anything was allocated (possible in principle): initialise, then forward.
+void boot_free(void* p) {
+  ensure_initialised();
+  if (g_real.free != boot_free && p != nullptr) g_real.free(p);
+}
+}  // namespace
+
+RealAllocator g_real = {nullptr, boot_free, nullptr, nullptr, nullptr,
+                        nullptr, nullptr,   nullptr, nullptr, nullptr};
 thread_local bool t_in_hook __attribute__((tls_model("initial-exec"))) = false;
 
 namespace {

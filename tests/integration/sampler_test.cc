@@ -15,6 +15,12 @@ namespace {
 #define SKIP_UNDER_SANITIZERS() (void)0
 #endif
 
+// The control page exists once the library has started in the worker (just after exec).
+bool control_page_appears(const Memvisor& memvisor, int pid) {
+  const std::string path = memvisor.state_dir() + "/sampler/" + std::to_string(pid) + ".ctl";
+  return eventually([&] { return process_alive(pid) && !read_text(path).empty(); }, 10s);
+}
+
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in, nullptr, false);
@@ -26,6 +32,8 @@ TEST(Sampler, SampleOfAnInstanceNamesTheLeakingFunction) {
   Memvisor memvisor(
       dir, {"--name", "web", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "8", "600", "busy"});
   ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  const int pid = memvisor.events("started").at(0)["pid"];
+  ASSERT_TRUE(control_page_appears(memvisor, pid));
   const std::string out = dir.file("report.json");
   const auto result = run_memvisor({"sample", "web.1", "--duration", "2s", "--timeout", "30s",
                                     "--out", out, "--state-dir", memvisor.state_dir()},
@@ -49,14 +57,7 @@ TEST(Sampler, ProcessThatNeverAllocatesStillAnswersWithinTheTimeout) {
                     {"--name", "quiet", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "1", "600"});
   ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
   const int pid = memvisor.events("started").at(0)["pid"];
-  // The control page appears once the library has started in the worker.
-  ASSERT_TRUE(eventually(
-      [&] {
-        return process_alive(pid) &&
-               read_text(memvisor.state_dir() + "/sampler/" + std::to_string(pid) + ".ctl").size() >
-                   0;
-      },
-      10s));
+  ASSERT_TRUE(control_page_appears(memvisor, pid));
   const std::string out = dir.file("quiet.json");
   const auto result = run_memvisor(
       {"sample", "--pid", std::to_string(pid), "--duration", "1s", "--timeout", "3s", "--out", out},
