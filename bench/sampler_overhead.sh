@@ -12,9 +12,11 @@ lib=$build/src/sampler/libmemvisor_sampler.so
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# The interpreter itself, not a wrapper script (pyenv's shim would hide it from valgrind).
+python=$(python3 -c 'import sys; print(sys.executable)')
 workloads=(
   "storm|$build/tests/sampler/sampler_robustness storm"
-  "python3|python3 $here/tests/sampler/python_workload.py"
+  "python3|$python $here/tests/sampler/python_workload.py"
 )
 
 # Wall-clock seconds of one run of "$@" (output discarded).
