@@ -14,7 +14,7 @@ uintptr_t g_region_end = 0;
 namespace {
 
 constexpr uint32_t kClasses = 21;          // up to 2^20 pages (4 GiB) per block
-constexpr uint32_t kReleaseFromClass = 4;  // runs of 64 KiB and more go back to the kernel
+constexpr uint32_t kReleaseFromClass = 8;  // runs of 1 MiB and more go back to the kernel
 
 RegionBlock* g_blocks = nullptr;  // one entry per page; only a run's first page is used
 uintptr_t g_bump = 0;
