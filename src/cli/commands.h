@@ -26,5 +26,6 @@ int watch_command(const Args& args);
 int dump_command(const Args& args);
 int incidents_command(const Args& args);
 int events_command(const Args& args);
+int sample_command(const Args& args);
 
 }  // namespace memvisor

@@ -25,6 +25,7 @@ constexpr Subcommand kSubcommands[] = {
     {"record", memvisor::record_command, "write a process's memory as CSV (t_s,rss,pss,uss,swap)"},
     {"replay", memvisor::replay_command, "run the memory rules on a recorded trace"},
     {"watch", memvisor::watch_command, "guard one process: warn, and kill at critical"},
+    {"sample", memvisor::sample_command, "heap sample of an instance: what is allocated, retained"},
     {"supervise", memvisor::supervise_command, nullptr},
 };
 

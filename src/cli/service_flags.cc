@@ -138,6 +138,9 @@ void ServiceFlags::add_memory_to(CLI::App& app, const std::string& group) {
   }};
   for (const auto& [name, text, help] : options) app.add_option(name, *text, help)->group(group);
   app.add_flag("--tree", tree_, "measure each instance's whole process tree")->group(group);
+  app.add_flag("--heap-sampler", heap_sampler_,
+               "preload the heap sampler, so `memvisor sample` can look inside the instances")
+      ->group(group);
   app.add_flag("--no-surge", no_surge_, "recycle by stopping first, then starting the replacement")
       ->group(group);
 }
@@ -230,6 +233,7 @@ Status ServiceFlags::build_memory(ServiceConfig& service) const {
   MemoryRules& m = service.memory;
   m.tree = tree_;
   service.surge = !no_surge_;
+  service.heap_sampler = heap_sampler_;
   SizeRule warn, critical, total;
   LimitRule limit;
   LeakRule leak;

@@ -57,6 +57,7 @@ class ServiceFlags {
   std::string max_age_;
   std::string age_jitter_;
   bool no_surge_ = false;
+  bool heap_sampler_ = false;
   std::string max_recycling_;
 };
 

@@ -99,6 +99,7 @@ struct ServiceConfig {
   std::string log_dir;  // output = "file": SERVICE.N.log files here (default STATE_DIR/logs)
 
   MemoryRules memory;
+  bool heap_sampler = false;  // preload libmemvisor_sampler.so, so `memvisor sample` works
   bool surge = true;      // recycle: start the replacement first, stop the old one once it is ready
   int max_recycling = 1;  // instances of this service recycling at once; others queue
 };

@@ -37,6 +37,7 @@ json service_to_json(const ServiceConfig& s) {
       {"log_dir", s.log_dir},
       {"memory", memory_to_json(s.memory)},
       {"surge", s.surge},
+      {"heap_sampler", s.heap_sampler},
       {"max_recycling", s.max_recycling},
   };
   // A number without a standard name would not survive as "signal 40".
@@ -64,6 +65,7 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
                                    "log_dir",
                                    "memory",
                                    "surge",
+                                   "heap_sampler",
                                    "max_recycling"};
   for (const auto& [field, member] : kServiceDurations) keys.push_back(duration_key(field));
   if (!r.object(j, path, keys)) return;
@@ -93,6 +95,7 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
   r.read(j["log_dir"], at("log_dir"), s.log_dir);
   memory_from_json(r, j["memory"], at("memory"), s.memory);
   r.read(j["surge"], at("surge"), s.surge);
+  r.read(j["heap_sampler"], at("heap_sampler"), s.heap_sampler);
   r.read(j["max_recycling"], at("max_recycling"), s.max_recycling);
   for (const auto& [field, member] : kServiceDurations) {
     std::string key = duration_key(field);

@@ -126,7 +126,8 @@ TEST(ConfigJson, Shape) {
   EXPECT_EQ(web["restart_delay_max_ms"], 315'360'000'000);
   EXPECT_EQ(web["circuit_cooldown_ms"], 123'456'789);
   EXPECT_EQ(web["watchdog_ms"], 4);
-  EXPECT_EQ(web.size(), 24u);
+  EXPECT_EQ(web.size(), 25u);
+  EXPECT_EQ(web["heap_sampler"], false);
   EXPECT_EQ(web["surge"], false);
   EXPECT_EQ(web["max_recycling"], 1000);
   const json& memory = web["memory"];

@@ -161,3 +161,16 @@ TEST(ServiceTableErrors, Signals) {
 
 }  // namespace
 }  // namespace memvisor
+
+namespace memvisor {
+namespace {
+
+TEST(ServiceTableHeapSampler, OffByDefaultOnWhenAsked) {
+  EXPECT_FALSE(parse_ok(web("")).services.at(0).heap_sampler);
+  EXPECT_TRUE(parse_ok(web("heap_sampler = true\n")).services.at(0).heap_sampler);
+  EXPECT_EQ(error_of(web("heap_sampler = \"yes\"\n")),
+            "web.toml:3:16: service.web.heap_sampler: expected a boolean, got a string");
+}
+
+}  // namespace
+}  // namespace memvisor

@@ -1,0 +1,192 @@
+// Aggregation of symbolised samples into the report tables, and their JSON and text forms.
+#include "heap_report/heap_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "core/units.h"
+
+namespace memvisor {
+namespace {
+
+std::string location_of(const SourceFrame& frame) {
+  if (frame.file.empty()) return frame.function + " [" + frame.module + "]";
+  return frame.file + ":" + std::to_string(frame.line);
+}
+
+std::string describe(const SourceFrame& frame) {
+  std::string text = frame.function;
+  if (!frame.file.empty()) text += " (" + frame.file + ":" + std::to_string(frame.line) + ")";
+  return text + " [" + frame.module + "]";
+}
+
+std::string size_class(uint64_t size) {
+  uint64_t low = 1;
+  while (low * 2 <= size && low < (uint64_t{1} << 62)) low *= 2;
+  if (size == 0) return "0 B";
+  return format_size(low) + " - " + format_size(low * 2 - 1);
+}
+
+using Table = std::map<std::string, ReportRow>;
+
+void add_to(Table& table, const std::string& key, const RawSample& sample, bool live) {
+  ReportRow& row = table[key];
+  row.key = key;
+  row.allocated.add(sample);
+  if (live) row.retained.add(sample);
+}
+
+std::vector<ReportRow> ranked(Table table, size_t limit) {
+  std::vector<ReportRow> rows;
+  rows.reserve(table.size());
+  for (auto& [key, row] : table) rows.push_back(std::move(row));
+  std::sort(rows.begin(), rows.end(), [](const ReportRow& a, const ReportRow& b) {
+    if (a.retained.bytes != b.retained.bytes) return a.retained.bytes > b.retained.bytes;
+    if (a.allocated.bytes != b.allocated.bytes) return a.allocated.bytes > b.allocated.bytes;
+    return a.key < b.key;
+  });
+  if (rows.size() > limit) rows.resize(limit);
+  return rows;
+}
+
+nlohmann::json estimate_json(const Estimate& e) {
+  return {
+      {"bytes", std::llround(e.bytes)}, {"count", std::llround(e.count)}, {"samples", e.samples}};
+}
+
+nlohmann::json rows_json(const std::vector<ReportRow>& rows, const char* key_name) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const ReportRow& row : rows) {
+    nlohmann::json item = {{key_name, row.key},
+                           {"allocated", estimate_json(row.allocated)},
+                           {"retained", estimate_json(row.retained)}};
+    if (!row.frames.empty()) item["frames"] = row.frames;
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+std::string bytes_text(double bytes) {
+  return format_size(static_cast<uint64_t>(std::llround(bytes)));
+}
+
+}  // namespace
+
+void Estimate::add(const RawSample& sample) {
+  bytes += sample.weight;
+  count += sample.size == 0 ? 0 : sample.weight / static_cast<double>(sample.size);
+  ++samples;
+}
+
+bool is_allocator_frame(const SourceFrame& frame) {
+  static const char* const kPlumbing[] = {
+      "operator new",
+      "__gnu_cxx::new_allocator",
+      "std::__new_allocator",
+      "std::allocator",
+      "strdup",
+      "__strdup",
+      "strndup",
+      "__strndup",
+      "__libc_malloc",
+      "__libc_calloc",
+      "__libc_realloc",
+      "reallocarray",
+  };
+  for (const char* prefix : kPlumbing) {
+    if (frame.function.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+HeapReport build_heap_report(const RawSamples& raw, Symbolizer& symbolizer, size_t limit) {
+  HeapReport report;
+  report.pid = raw.pid;
+  report.interval_bytes = raw.interval_bytes;
+  report.unwinder = raw.unwinder;
+  report.complete = raw.complete;
+  report.dropped = raw.dropped;
+  if (raw.complete && raw.end_ns >= raw.start_ns)
+    report.window_s = static_cast<double>(raw.end_ns - raw.start_ns) / 1e9;
+  Table modules, functions, locations, sizes, stacks;
+  for (const RawSample& sample : raw.samples) {
+    const bool live = sample.freed_ns == 0;
+    report.total_allocated.add(sample);
+    if (live) report.total_retained.add(sample);
+    std::vector<SourceFrame> frames;
+    frames.reserve(sample.frames.size());
+    for (uint64_t address : sample.frames) frames.push_back(symbolizer.resolve(address));
+    size_t site = 0;
+    while (site + 1 < frames.size() && is_allocator_frame(frames[site])) ++site;
+    const SourceFrame unknown{"?", "?", "", 0};
+    const SourceFrame& at = frames.empty() ? unknown : frames[site];
+    add_to(modules, at.module, sample, live);
+    add_to(functions, at.function, sample, live);
+    add_to(locations, location_of(at), sample, live);
+    add_to(sizes, size_class(sample.size), sample, live);
+    std::string stack_key;
+    for (uint64_t address : sample.frames) stack_key += std::to_string(address) + ",";
+    ReportRow& stack = stacks[stack_key];
+    if (stack.frames.empty())
+      for (const SourceFrame& f : frames) stack.frames.push_back(describe(f));
+    add_to(stacks, stack_key, sample, live);
+  }
+  report.by_module = ranked(std::move(modules), limit);
+  report.by_function = ranked(std::move(functions), limit);
+  report.by_location = ranked(std::move(locations), limit);
+  report.by_size_class = ranked(std::move(sizes), 64);
+  report.top_stacks = ranked(std::move(stacks), std::min<size_t>(limit, 10));
+  // Stack keys are raw addresses; number them for readers.
+  for (size_t i = 0; i < report.top_stacks.size(); ++i)
+    report.top_stacks[i].key = "#" + std::to_string(i + 1);
+  return report;
+}
+
+nlohmann::json heap_report_json(const HeapReport& report) {
+  return {{"pid", report.pid},
+          {"window_s", report.window_s},
+          {"complete", report.complete},
+          {"interval_bytes", report.interval_bytes},
+          {"unwinder", report.unwinder},
+          {"dropped_samples", report.dropped},
+          {"total_allocated", estimate_json(report.total_allocated)},
+          {"total_retained", estimate_json(report.total_retained)},
+          {"by_module", rows_json(report.by_module, "module")},
+          {"by_function", rows_json(report.by_function, "function")},
+          {"by_location", rows_json(report.by_location, "location")},
+          {"by_size_class", rows_json(report.by_size_class, "size_class")},
+          {"top_stacks", rows_json(report.top_stacks, "stack")}};
+}
+
+std::string heap_report_summary(const HeapReport& report) {
+  char window[32];
+  std::snprintf(window, sizeof window, "%.1fs", report.window_s);
+  std::string out = "heap sample of pid " + std::to_string(report.pid) + " over " + window +
+                    (report.complete ? "" : " (incomplete)") + ", one sample per " +
+                    format_size(report.interval_bytes) + " on average, stacks by " +
+                    report.unwinder + "\n";
+  out += "allocated: ~" + bytes_text(report.total_allocated.bytes) + " in ~" +
+         std::to_string(std::llround(report.total_allocated.count)) + " allocations (" +
+         std::to_string(report.total_allocated.samples) + " samples)\n";
+  out += "retained:  ~" + bytes_text(report.total_retained.bytes) + " in ~" +
+         std::to_string(std::llround(report.total_retained.count)) + " allocations (" +
+         std::to_string(report.total_retained.samples) + " samples)\n";
+  auto table = [&](const char* title, const std::vector<ReportRow>& rows) {
+    out += std::string("\n") + title + " (retained / allocated)\n";
+    for (size_t i = 0; i < rows.size() && i < 5; ++i) {
+      out += "  " + bytes_text(rows[i].retained.bytes) + " / " +
+             bytes_text(rows[i].allocated.bytes) + "  " + rows[i].key + "\n";
+    }
+  };
+  table("top functions", report.by_function);
+  table("top locations", report.by_location);
+  table("top modules", report.by_module);
+  if (!report.top_stacks.empty()) {
+    out += "\ntop retained stack: " + bytes_text(report.top_stacks[0].retained.bytes) + "\n";
+    for (const std::string& frame : report.top_stacks[0].frames) out += "    " + frame + "\n";
+  }
+  return out;
+}
+
+}  // namespace memvisor

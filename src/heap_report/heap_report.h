@@ -1,0 +1,52 @@
+// The heap sample report: estimated bytes allocated during the window and still retained at its
+// end, grouped by module, function, file:line, size class and whole stack.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "heap_report/raw_samples.h"
+#include "heap_report/symbolizer.h"
+
+namespace memvisor {
+
+struct Estimate {
+  double bytes = 0;  // sum of sample weights
+  double count = 0;  // estimated allocations: sum of weight / size
+  uint64_t samples = 0;
+
+  void add(const RawSample& sample);
+};
+
+struct ReportRow {
+  std::string key;  // module, function, file:line, size class, or a stack id
+  Estimate allocated;
+  Estimate retained;
+  std::vector<std::string> frames;  // top_stacks only: "function (file:line) [module]"
+};
+
+struct HeapReport {
+  uint32_t pid = 0;
+  double window_s = 0;
+  uint64_t interval_bytes = 0;
+  std::string unwinder;
+  bool complete = false;
+  uint64_t dropped = 0;
+  Estimate total_allocated;
+  Estimate total_retained;
+  std::vector<ReportRow> by_module, by_function, by_location, by_size_class, top_stacks;
+};
+
+// The allocation site of a sample: its innermost frame that is not allocator plumbing
+// (operator new, strdup, ...), so `new T` is charged to the code that wrote it.
+bool is_allocator_frame(const SourceFrame& frame);
+
+// Rows sorted by retained bytes, then allocated bytes; at most `limit` per table.
+HeapReport build_heap_report(const RawSamples& raw, Symbolizer& symbolizer, size_t limit = 20);
+
+nlohmann::json heap_report_json(const HeapReport& report);
+std::string heap_report_summary(const HeapReport& report);
+
+}  // namespace memvisor

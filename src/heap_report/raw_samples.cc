@@ -1,0 +1,67 @@
+// Parsing of the raw sample file; the layout is sampler/sampler_abi.h.
+#include "heap_report/raw_samples.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "sampler/sampler_abi.h"
+
+namespace memvisor {
+
+namespace abi = memvisor_sampler;
+
+Result<RawSamples> parse_raw_samples(std::string_view bytes) {
+  if (bytes.size() < abi::kRawHeaderSize) return Error{"sample file too short", 0};
+  abi::RawHeader header{};
+  std::memcpy(&header, bytes.data(), sizeof header);
+  if (std::memcmp(header.magic, "MVSRAW01", 8) != 0 || header.version != 1)
+    return Error{"not a memvisor sample file", 0};
+  RawSamples out;
+  out.pid = header.pid;
+  out.interval_bytes = header.interval_bytes;
+  out.start_ns = header.start_ns;
+  out.start_realtime_s = header.start_realtime_s;
+  out.complete = header.complete == 1;
+  out.end_ns = out.complete ? header.end_ns : UINT64_MAX;
+  out.unwinder = header.unwinder == abi::kUnwindFramePointers ? "frame pointers" : "libunwind";
+  const uint64_t recorded = header.count < header.capacity ? header.count : header.capacity;
+  out.dropped = header.skipped + (header.count - recorded);
+  if (header.capacity > abi::kDefaultCapacity * 16u) return Error{"sample file corrupt", 0};
+  for (uint64_t i = 0; i < recorded; ++i) {
+    const uint64_t at = abi::kRawHeaderSize + i * sizeof(abi::RawRecord);
+    if (at + sizeof(abi::RawRecord) > bytes.size()) break;
+    abi::RawRecord record{};
+    std::memcpy(&record, bytes.data() + at, sizeof record);
+    // A record still being written, or written after the window closed, is not a sample.
+    if (record.alloc_ns == 0 || record.alloc_ns < out.start_ns || record.alloc_ns > out.end_ns)
+      continue;
+    RawSample sample;
+    sample.size = record.size;
+    sample.weight = record.weight;
+    sample.alloc_ns = record.alloc_ns;
+    sample.freed_ns = record.freed_ns > out.end_ns ? 0 : record.freed_ns;
+    sample.thread = record.thread;
+    const uint32_t depth = record.depth < abi::kMaxFrames ? record.depth : abi::kMaxFrames;
+    sample.frames.assign(record.frames, record.frames + depth);
+    out.samples.push_back(std::move(sample));
+  }
+  if (out.complete && header.maps_offset <= bytes.size()) {
+    const uint64_t stored = header.maps_size;
+    const uint64_t size = std::min<uint64_t>(stored, bytes.size() - header.maps_offset);
+    out.maps.assign(bytes.substr(header.maps_offset, size));
+  }
+  return out;
+}
+
+Result<RawSamples> read_raw_samples(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::from_errno("open " + path);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  auto parsed = parse_raw_samples(bytes.str());
+  if (!parsed) return Error{path + ": " + parsed.error().message, 0};
+  return parsed;
+}
+
+}  // namespace memvisor

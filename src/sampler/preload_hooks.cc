@@ -1,0 +1,158 @@
+// The interposed allocation functions. Idle cost: one load of the gate word, a predictable
+// branch, and the call through; `free` pays one range check over the sampled region.
+#include <errno.h>
+#include <string.h>
+
+#include "sampler/sampled_region.h"
+#include "sampler/sampler_state.h"
+
+using namespace memvisor_sampler;
+
+#define MVS_EXPORT extern "C" __attribute__((visibility("default")))
+#define MVS_UNLIKELY(x) __builtin_expect(static_cast<bool>(x), 0)
+
+namespace {
+
+// The slow path shared by every allocating hook: initialisation, recursion, and sampling.
+// Returns nullptr when the caller should allocate normally.
+__attribute__((noinline)) void* slow_path(size_t size, size_t alignment, bool zero) {
+  ensure_initialised();
+  if (t_in_hook) return nullptr;
+  if (!window_recording()) return nullptr;
+  return maybe_sample(size, alignment, zero);
+}
+
+bool initialising() {
+  return g_real.malloc == nullptr;
+}
+
+size_t old_size(void* p) {
+  if (region_contains(p)) return region_block(p)->size;
+  return g_real.malloc_usable_size(p);
+}
+
+}  // namespace
+
+MVS_EXPORT void* malloc(size_t size) {
+  if (MVS_UNLIKELY(*g_gate != 0)) {
+    if (void* p = slow_path(size, 0, false)) return p;
+    if (MVS_UNLIKELY(initialising())) return bootstrap_alloc(size);
+  }
+  return g_real.malloc(size);
+}
+
+MVS_EXPORT void free(void* p) {
+  if (MVS_UNLIKELY(region_contains(p))) return free_sampled(p);
+  g_real.free(p);  // before initialisation: boot_free
+}
+
+MVS_EXPORT void* calloc(size_t count, size_t size) {
+  if (MVS_UNLIKELY(*g_gate != 0)) {
+    size_t bytes = 0;
+    if (__builtin_mul_overflow(count, size, &bytes)) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    if (void* p = slow_path(bytes, 0, true)) return p;
+    if (MVS_UNLIKELY(initialising())) return bootstrap_alloc(bytes);  // fresh pages: zeroed
+  }
+  return g_real.calloc(count, size);
+}
+
+MVS_EXPORT void* realloc(void* p, size_t size) {
+  if (MVS_UNLIKELY(region_contains(p) || *g_gate != 0)) {
+    if (p == nullptr) return malloc(size);
+    const bool sampled = region_contains(p);
+    if (sampled && size == 0) {
+      free_sampled(p);
+      return nullptr;
+    }
+    void* fresh = size == 0 ? nullptr : slow_path(size, 0, false);
+    if (fresh == nullptr && sampled && size <= region_usable_size(p)) {
+      // Not sampled again: grow or shrink in place within the page run, so a sampled buffer
+      // that keeps growing (a string being built) is not copied at every step. Its sample
+      // keeps the size it was taken at.
+      region_block(p)->size = size;
+      return p;
+    }
+    if (fresh == nullptr && initialising()) fresh = bootstrap_alloc(size);
+    if (fresh == nullptr && sampled) {
+      fresh = g_real.malloc(size);
+      if (fresh == nullptr) return nullptr;  // the old block stays valid, as realloc promises
+    }
+    if (fresh != nullptr) {
+      const size_t before = old_size(p);
+      memcpy(fresh, p, before < size ? before : size);
+      free(p);
+      return fresh;
+    }
+  }
+  return g_real.realloc(p, size);
+}
+
+MVS_EXPORT void* reallocarray(void* p, size_t count, size_t size) {
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(count, size, &bytes)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return realloc(p, bytes);
+}
+
+MVS_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) {
+  if (MVS_UNLIKELY(*g_gate != 0)) {
+    // Validate as glibc does before deciding anything.
+    if (alignment % sizeof(void*) != 0 || (alignment & (alignment - 1)) != 0 || alignment == 0)
+      return EINVAL;
+    void* p = slow_path(size, alignment, false);
+    if (p == nullptr && initialising() && alignment <= kPageSize) p = bootstrap_alloc(size);
+    if (p != nullptr) {
+      *out = p;
+      return 0;
+    }
+  }
+  return g_real.posix_memalign(out, alignment, size);
+}
+
+MVS_EXPORT void* aligned_alloc(size_t alignment, size_t size) {
+  if (MVS_UNLIKELY(*g_gate != 0)) {
+    if ((alignment & (alignment - 1)) == 0 && alignment != 0) {
+      if (void* p = slow_path(size, alignment, false)) return p;
+      if (initialising() && alignment <= kPageSize) return bootstrap_alloc(size);
+    }
+  }
+  return g_real.aligned_alloc(alignment, size);
+}
+
+MVS_EXPORT void* memalign(size_t alignment, size_t size) {
+  if (MVS_UNLIKELY(*g_gate != 0)) {
+    if ((alignment & (alignment - 1)) == 0 && alignment != 0) {
+      if (void* p = slow_path(size, alignment, false)) return p;
+      if (initialising() && alignment <= kPageSize) return bootstrap_alloc(size);
+    }
+  }
+  return g_real.memalign(alignment, size);
+}
+
+MVS_EXPORT void* valloc(size_t size) {
+  if (MVS_UNLIKELY(*g_gate != 0)) {
+    if (void* p = slow_path(size, kPageSize, false)) return p;
+    if (initialising()) return bootstrap_alloc(size);
+  }
+  return g_real.valloc(size);
+}
+
+MVS_EXPORT void* pvalloc(size_t size) {
+  if (MVS_UNLIKELY(*g_gate != 0)) {
+    const size_t rounded = (size + kPageSize - 1) & ~(kPageSize - 1);
+    if (void* p = slow_path(rounded == 0 ? kPageSize : rounded, kPageSize, false)) return p;
+    if (initialising()) return bootstrap_alloc(rounded == 0 ? kPageSize : rounded);
+  }
+  return g_real.pvalloc(size);
+}
+
+MVS_EXPORT size_t malloc_usable_size(void* p) {
+  if (MVS_UNLIKELY(region_contains(p))) return region_usable_size(p);
+  if (p == nullptr) return 0;
+  return g_real.malloc_usable_size(p);
+}

@@ -1,0 +1,43 @@
+// A dedicated address range for sampled blocks, so that `free` recognises a sampled block with
+// one range check and every other free pays nothing more. Blocks are whole pages (power-of-two
+// page runs, reused per class), so each payload is page aligned.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace memvisor_sampler {
+
+inline constexpr size_t kPageSize = 4096;
+
+struct RegionBlock {
+  uint64_t size;        // requested bytes
+  uint32_t record;      // index in the sample log of `window`
+  uint32_t window;      // window generation the record belongs to
+  uint32_t page_class;  // run of 2^page_class pages
+  uint32_t live;
+};
+
+// Reserves the range (address space only). Idempotent; false if mmap refused.
+bool region_reserve();
+
+// Range bounds, read on every free; [0, 0) until reserved.
+extern uintptr_t g_region_begin;
+extern uintptr_t g_region_end;
+
+inline bool region_contains(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) - g_region_begin < g_region_end - g_region_begin;
+}
+
+// A page-aligned block of at least `size` bytes, or nullptr (too big, range full). The block's
+// metadata is filled by the caller through region_block().
+void* region_alloc(size_t size);
+void region_free(void* p);
+RegionBlock* region_block(const void* p);  // p must be region_contains()
+size_t region_usable_size(const void* p);
+
+// fork: take the lock in the parent before, release it on both sides after.
+void region_lock();
+void region_unlock();
+
+}  // namespace memvisor_sampler

@@ -1,0 +1,48 @@
+// State shared by the hooks and the window logic inside the preload library.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sampler/sampler_abi.h"
+
+namespace memvisor_sampler {
+
+// The allocator underneath (glibc, or whatever is next in the lookup order).
+struct RealAllocator {
+  void* (*malloc)(size_t);
+  void (*free)(void*);
+  void* (*calloc)(size_t, size_t);
+  void* (*realloc)(void*, size_t);
+  int (*posix_memalign)(void**, size_t, size_t);
+  void* (*aligned_alloc)(size_t, size_t);
+  void* (*memalign)(size_t, size_t);
+  void* (*valloc)(size_t);
+  void* (*pvalloc)(size_t);
+  size_t (*malloc_usable_size)(void*);
+};
+extern RealAllocator g_real;
+
+// Every malloc reads *g_gate: 0 means call straight through. It points at the control page's
+// gate once initialised, at a local word before that (1: initialise first) or without control.
+extern volatile uint32_t* g_gate;
+
+// True while this thread is inside a hook's slow path: nested allocations pass through.
+extern thread_local bool t_in_hook __attribute__((tls_model("initial-exec")));
+
+// Resolves the real allocator and sets up control; safe to call repeatedly.
+void ensure_initialised();
+// Called when *g_gate is set: opens a requested window, or clears a stale gate. True while a
+// window is recording.
+bool window_recording();
+// The slow path of an allocation of `size` bytes: decides whether to sample; returns the block,
+// or nullptr to let the caller allocate normally.
+void* maybe_sample(size_t size, size_t alignment, bool zero);
+// A sampled block is being freed: mark its record and return the pages.
+void free_sampled(void* p);
+// At exit: the control page file goes away with the process.
+void remove_control_page();
+// Bootstrap allocation while dlsym runs (served from the sampled range, never sampled).
+void* bootstrap_alloc(size_t size);
+
+}  // namespace memvisor_sampler

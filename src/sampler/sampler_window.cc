@@ -1,0 +1,294 @@
+// Sampling windows: the raw file is mapped shared at a fixed address reserved once, so a late
+// free that races with the end of a window writes into harmless anonymous memory, never into an
+// unmapped page.
+#include "sampler/sampler_window.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sampler/sampled_region.h"
+#include "sampler/sampler_state.h"
+#include "sampler/sampling_math.h"
+#include "sampler/stack_capture.h"
+
+namespace memvisor_sampler {
+namespace {
+
+struct ThreadSampler {
+  int64_t countdown;
+  uint64_t rng;
+  uint32_t window;
+};
+thread_local ThreadSampler t_sampler __attribute__((tls_model("initial-exec"))) = {0, 0, 0};
+
+ControlPage* g_control = nullptr;
+Unwinder g_unwinder = kUnwindLibunwind;
+volatile int g_window_lock = 0;
+volatile bool g_recording = false;
+uint32_t g_window = 0;  // generation; region blocks remember the one they were sampled in
+uint64_t g_interval = kDefaultIntervalBytes;
+uint64_t g_deadline_ns = 0;
+int g_out_fd = -1;
+char* g_log = nullptr;  // header + records, kLogBytes reserved once
+constexpr uint64_t kLogBytes = raw_maps_offset(kDefaultCapacity);
+char g_maps_buffer[16384];  // copying /proc/self/maps without the heap
+
+uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+RawHeader* header() {
+  return reinterpret_cast<RawHeader*>(g_log);
+}
+RawRecord* record(uint64_t index) {
+  return reinterpret_cast<RawRecord*>(g_log + kRawHeaderSize) + index;
+}
+
+void lock_window() {
+  while (__atomic_exchange_n(&g_window_lock, 1, __ATOMIC_ACQUIRE) != 0) sched_yield();
+}
+void unlock_window() {
+  __atomic_store_n(&g_window_lock, 0, __ATOMIC_RELEASE);
+}
+
+void set_error(const char* text) {
+  if (g_control == nullptr) return;
+  size_t n = strlen(text);
+  if (n >= sizeof g_control->error) n = sizeof g_control->error - 1;
+  memcpy(g_control->error, text, n);
+  g_control->error[n] = '\0';
+}
+
+// Detach the file from the log range: whatever still writes there writes to fresh zero pages.
+void park_log_range() {
+  mmap(g_log, kLogBytes, PROT_READ | PROT_WRITE,
+       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+void copy_maps_into_file() {
+  RawHeader* h = header();
+  const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  uint64_t written = 0;
+  if (maps >= 0) {
+    for (;;) {
+      const ssize_t got = read(maps, g_maps_buffer, sizeof g_maps_buffer);
+      if (got <= 0) break;
+      const auto chunk = static_cast<size_t>(got);
+      if (pwrite(g_out_fd, g_maps_buffer, chunk, static_cast<off_t>(h->maps_offset + written)) !=
+          got)
+        break;
+      written += chunk;
+    }
+    close(maps);
+  }
+  h->maps_size = written;
+}
+
+// Ends the open window; the caller holds the window lock.
+void finish_window_locked() {
+  if (!g_recording) return;
+  __atomic_store_n(&g_recording, false, __ATOMIC_RELEASE);
+  RawHeader* h = header();
+  h->end_ns = now_ns();
+  copy_maps_into_file();
+  __atomic_store_n(&h->complete, 1u, __ATOMIC_RELEASE);
+  close(g_out_fd);
+  g_out_fd = -1;
+  park_log_range();
+  if (g_control != nullptr) {
+    g_control->handled_seq = g_control->request_seq;
+    g_control->state = kIdle;
+    g_control->gate = 0;
+  }
+}
+
+void* deadline_thread(void*) {
+  const uint64_t deadline = g_deadline_ns;
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(deadline / 1000000000u);
+  ts.tv_nsec = static_cast<long>(deadline % 1000000000u);
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) != 0) {
+  }
+  lock_window();
+  if (g_recording && g_deadline_ns == deadline) finish_window_locked();
+  unlock_window();
+  return nullptr;
+}
+
+// One thread per window, with every signal blocked so it never takes one meant for the program.
+bool start_deadline_thread() {
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_t thread;
+  const bool ok = pthread_create(&thread, &attr, deadline_thread, nullptr) == 0;
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return ok;
+}
+
+bool map_log(int fd) {
+  if (g_log == nullptr) {
+    void* range = mmap(nullptr, kLogBytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (range == MAP_FAILED) return false;
+    g_log = static_cast<char*>(range);
+  }
+  return mmap(g_log, kLogBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) !=
+         MAP_FAILED;
+}
+
+// Opens the window asked for on the control page; the caller holds the window lock.
+void open_window_locked() {
+  ControlPage* c = g_control;
+  c->state = kRecording;
+  // O_EXCL unless the path is ours alone: two processes must never share one file.
+  const int exclusive = c->replace_out != 0 ? O_TRUNC : O_EXCL;
+  const int fd = open(c->out_path, O_RDWR | O_CREAT | exclusive | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 || ftruncate(fd, static_cast<off_t>(kLogBytes)) != 0 || !map_log(fd) ||
+      !region_reserve()) {
+    if (fd >= 0) close(fd);
+    set_error("cannot create the sample file");
+    c->state = kFailed;
+    c->handled_seq = c->request_seq;
+    c->gate = 0;
+    return;
+  }
+  g_out_fd = fd;
+  RawHeader* h = header();
+  memcpy(h->magic, "MVSRAW01", 8);
+  h->version = 1;
+  h->pid = static_cast<uint32_t>(getpid());
+  g_interval = c->interval_bytes != 0 ? c->interval_bytes : kDefaultIntervalBytes;
+  h->interval_bytes = g_interval;
+  h->capacity = kDefaultCapacity;
+  h->unwinder = g_unwinder;
+  h->maps_offset = raw_maps_offset(kDefaultCapacity);
+  timespec real{};
+  clock_gettime(CLOCK_REALTIME, &real);
+  h->start_realtime_s = real.tv_sec;
+  h->start_ns = now_ns();
+  ++g_window;
+  g_deadline_ns = c->duration_ns != 0 ? h->start_ns + c->duration_ns : 0;
+  set_error("");
+  __atomic_store_n(&g_recording, true, __ATOMIC_RELEASE);
+  if (g_deadline_ns != 0 && !start_deadline_thread()) {
+    set_error("cannot start the window thread");
+    finish_window_locked();
+  }
+}
+
+void refill_countdown(ThreadSampler& t) {
+  if (t.rng == 0) t.rng = (now_ns() ^ (static_cast<uint64_t>(gettid()) << 32)) | 1;
+  t.countdown = next_sample_gap(t.rng, g_interval);
+}
+
+}  // namespace
+
+void window_set_control(ControlPage* page) {
+  g_control = page;
+}
+
+void window_set_unwinder(const char* name) {
+  g_unwinder =
+      (name != nullptr && strcmp(name, "fp") == 0) ? kUnwindFramePointers : kUnwindLibunwind;
+}
+
+bool window_recording() {
+  if (__atomic_load_n(&g_recording, __ATOMIC_ACQUIRE)) return true;
+  ControlPage* c = g_control;
+  if (c == nullptr) return false;
+  t_in_hook = true;  // opening the window allocates (the thread); those are not samples
+  lock_window();
+  if (!g_recording) {
+    if (c->request_seq != c->handled_seq && c->out_path[0] != '\0') {
+      open_window_locked();
+    } else {
+      c->gate = 0;  // stale gate: back to the fast path (memvisor sets it again if it asks)
+    }
+  }
+  unlock_window();
+  t_in_hook = false;
+  return g_recording;
+}
+
+void* maybe_sample(size_t size, size_t alignment, bool zero) {
+  ThreadSampler& t = t_sampler;
+  if (t.window != g_window) {
+    t.window = g_window;
+    refill_countdown(t);
+  }
+  t.countdown -= static_cast<int64_t>(size);
+  if (t.countdown > 0) return nullptr;
+  t_in_hook = true;
+  refill_countdown(t);
+  RawHeader* h = header();
+  void* block = nullptr;
+  if (alignment <= kPageSize && size != 0) block = region_alloc(size);
+  if (block == nullptr) {
+    __atomic_fetch_add(&h->skipped, 1, __ATOMIC_RELAXED);
+    t_in_hook = false;
+    return nullptr;
+  }
+  const uint64_t index = __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
+  RegionBlock* meta = region_block(block);
+  meta->window = g_window;
+  meta->record = index < kDefaultCapacity ? static_cast<uint32_t>(index) : UINT32_MAX;
+  if (index < kDefaultCapacity) {
+    RawRecord* r = record(index);
+    r->size = size;
+    r->weight = sample_weight(size, g_interval);
+    r->freed_ns = 0;
+    r->thread = static_cast<uint32_t>(gettid());
+    r->depth = capture_stack(g_unwinder, r->frames, kMaxFrames);
+    __atomic_store_n(&r->alloc_ns, now_ns(), __ATOMIC_RELEASE);
+  }
+  if (zero) memset(block, 0, size);
+  t_in_hook = false;
+  return block;
+}
+
+void free_sampled(void* p) {
+  RegionBlock* meta = region_block(p);
+  if (meta->window == g_window && meta->record != UINT32_MAX && g_recording)
+    __atomic_store_n(&record(meta->record)->freed_ns, now_ns(), __ATOMIC_RELEASE);
+  region_free(p);
+}
+
+void window_finish_at_exit() {
+  lock_window();
+  finish_window_locked();
+  unlock_window();
+}
+
+void window_before_fork() {
+  lock_window();
+  region_lock();
+}
+
+void window_after_fork(bool child) {
+  region_unlock();
+  if (child) {
+    // The parent's window, file and thread are not ours: forget them, keep the blocks.
+    g_recording = false;
+    if (g_out_fd >= 0) close(g_out_fd);
+    g_out_fd = -1;
+    if (g_log != nullptr) park_log_range();
+    ++g_window;
+  }
+  unlock_window();
+}
+
+}  // namespace memvisor_sampler

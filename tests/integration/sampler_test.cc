@@ -1,0 +1,87 @@
+// `heap_sampler = true` and `memvisor sample`: the real binary preloads the real library into a
+// real worker, and a window of sampling finds the leak by function.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "harness.h"
+
+namespace memvisor::testing {
+namespace {
+
+#ifdef MEMVISOR_SANITIZED
+#define SKIP_UNDER_SANITIZERS() GTEST_SKIP() << "the heap sampler is not tested under sanitizers"
+#else
+#define SKIP_UNDER_SANITIZERS() (void)0
+#endif
+
+// The control page exists once the library has started in the worker (just after exec).
+bool control_page_appears(const Memvisor& memvisor, int pid) {
+  const std::string path = memvisor.state_dir() + "/sampler/" + std::to_string(pid) + ".ctl";
+  return eventually([&] { return process_alive(pid) && !read_text(path).empty(); }, 10s);
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+TEST(Sampler, SampleOfAnInstanceNamesTheLeakingFunction) {
+  SKIP_UNDER_SANITIZERS();
+  TempDir dir;
+  Memvisor memvisor(
+      dir, {"--name", "web", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "8", "600", "busy"});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  const int pid = memvisor.events("started").at(0)["pid"];
+  ASSERT_TRUE(control_page_appears(memvisor, pid));
+  const std::string out = dir.file("report.json");
+  const auto result = run_memvisor({"sample", "web.1", "--duration", "2s", "--timeout", "30s",
+                                    "--out", out, "--state-dir", memvisor.state_dir()},
+                                   40s);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("leak_known_bytes"), std::string::npos) << result.out;
+  const nlohmann::json report = read_json(out);
+  ASSERT_TRUE(report.is_object());
+  EXPECT_TRUE(report["complete"].get<bool>());
+  ASSERT_FALSE(report["by_function"].empty());
+  EXPECT_EQ(report["by_function"][0]["function"], "leak_known_bytes") << report.dump(2);
+  EXPECT_GT(report["total_retained"]["samples"].get<int>(), 0);
+  EXPECT_GT(report["total_allocated"]["bytes"].get<double>(),
+            report["total_retained"]["bytes"].get<double>());
+}
+
+TEST(Sampler, ProcessThatNeverAllocatesStillAnswersWithinTheTimeout) {
+  SKIP_UNDER_SANITIZERS();
+  TempDir dir;
+  Memvisor memvisor(dir,
+                    {"--name", "quiet", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "1", "600"});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  const int pid = memvisor.events("started").at(0)["pid"];
+  ASSERT_TRUE(control_page_appears(memvisor, pid));
+  const std::string out = dir.file("quiet.json");
+  const auto result = run_memvisor(
+      {"sample", "--pid", std::to_string(pid), "--duration", "1s", "--timeout", "3s", "--out", out},
+      30s);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_EQ(read_json(out)["total_allocated"]["samples"], 0);
+}
+
+TEST(Sampler, SampleWithoutTheLibraryIsAClearError) {
+  SKIP_UNDER_SANITIZERS();
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "plain", "--", "sleep", "600"});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  const auto result =
+      run_memvisor({"sample", "plain.1", "--duration", "1s", "--state-dir", memvisor.state_dir()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("libmemvisor_sampler.so preloaded"), std::string::npos) << result.err;
+}
+
+TEST(Sampler, BadDurationIsAUsageError) {
+  const auto result = run_memvisor({"sample", "web.1", "--duration", "soon"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("--duration"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace memvisor::testing
