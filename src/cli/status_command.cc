@@ -1,4 +1,5 @@
 // `memvisor status`: every instance of a running memvisor, as a table or as JSON.
+#include <cmath>
 #include <iostream>
 
 #include "cli/cli_parse.h"
@@ -19,13 +20,20 @@ std::string cell(const nlohmann::json& record, const char* key, const char* fall
   return value.dump();
 }
 
+// "+12.4 MiB/h": the sign matters, a floor going down is no leak.
+std::string slope_text(const nlohmann::json& memory) {
+  const double slope = memory.value("leak_slope_bytes_per_hour", 0.0);
+  const auto bytes = static_cast<uint64_t>(std::llround(std::abs(slope)));
+  return std::string(slope < 0 ? "-" : "+") + format_size(bytes) + "/h";
+}
+
 std::string render_status(const nlohmann::json& status) {
   std::string out;
   for (const auto& service : status.value("services", nlohmann::json::array())) {
     out += service.value("name", "?") + ": " + std::to_string(service.value("ready", 0)) + "/" +
            std::to_string(service.value("instances", 0)) + " ready\n";
   }
-  TextTable table({"SERVICE", "INSTANCE", "PID", "STATE", "UPTIME", "PSS", "RSS", "REQS",
+  TextTable table({"SERVICE", "INSTANCE", "PID", "STATE", "UPTIME", "PSS", "RSS", "LEAK", "REQS",
                    "RESTARTS", "LAST EXIT", "STATUS"});
   for (const auto& record : status.value("instances", nlohmann::json::array())) {
     std::string uptime = "-";
@@ -38,10 +46,13 @@ std::string render_status(const nlohmann::json& status) {
     if (record.contains("last_exit_reason") && last_exit != "-") {
       last_exit += " (" + record["last_exit_reason"].get<std::string>() + ")";
     }
-    std::string pss = "-", rss = "-";
+    std::string pss = "-", rss = "-", leak = "-";
     if (record.contains("memory") && record["memory"].is_object() && pid != 0) {
-      pss = format_size(record["memory"].value("pss", uint64_t{0}));
-      rss = format_size(record["memory"].value("rss", uint64_t{0}));
+      const auto& memory = record["memory"];
+      pss = format_size(memory.value("pss", uint64_t{0}));
+      rss = format_size(memory.value("rss", uint64_t{0}));
+      // The leak rule's estimate of the floor's slope; "-" until it has judged a span.
+      if (memory.contains("leak_slope_bytes_per_hour")) leak = slope_text(memory);
     }
     // Requests as counted by the worker library; "-" for a worker that never connected.
     std::string requests = "-";
@@ -52,7 +63,7 @@ std::string render_status(const nlohmann::json& status) {
     std::string state = record.value("state", "?");
     if (record.value("role", "") == "replacement") state += " (replacement)";
     table.add_row({record.value("service", "?"), std::to_string(record.value("instance", 0)),
-                   pid == 0 ? "-" : std::to_string(pid), state, uptime, pss, rss, requests,
+                   pid == 0 ? "-" : std::to_string(pid), state, uptime, pss, rss, leak, requests,
                    std::to_string(record.value("restarts", 0)), last_exit,
                    cell(record, "status", "")});
   }

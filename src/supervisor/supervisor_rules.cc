@@ -187,9 +187,13 @@ nlohmann::json Supervisor::memory_json(const nlohmann::json& record) const {
   if (series == nullptr || series->empty()) return nullptr;
   const MemoryValues& v = series->back().values;
   nlohmann::json json = {{"rss", v.rss}, {"pss", v.pss}, {"uss", v.uss}, {"swap", v.swap}};
+  // The leak rule's floor slope, once it has judged a span; its reason says why it is or is not
+  // a leak (or what it still waits for).
   if (const ProcessRules* rules = memory_.rules(key);
       rules != nullptr && rules->leak_assessment()) {
-    json["leak_slope_bytes_per_hour"] = rules->leak_assessment()->slope_bytes_per_hour;
+    const LeakAssessment& leak = *rules->leak_assessment();
+    if (leak.span_s > 0) json["leak_slope_bytes_per_hour"] = leak.slope_bytes_per_hour;
+    json["leak_reason"] = leak.reason;
   }
   return json;
 }

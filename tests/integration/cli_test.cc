@@ -1,6 +1,7 @@
 // The command line as a new user meets it: help, exit codes, status, output and environment.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "harness.h"
@@ -43,6 +44,28 @@ TEST(Cli, StatusTableShowsEveryInstance) {
   EXPECT_NE(result.out.find("web: 2/2 ready"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("SERVICE  INSTANCE  PID"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("running"), std::string::npos) << result.out;
+}
+
+TEST(Cli, StatusShowsWhatTheLeakRuleWaitsFor) {
+  TempDir dir;
+  Memvisor memvisor(
+      dir, {"--name", "web", "--interval", "100ms", "--leak", "10MiB/h", "--", "sleep", "60"});
+  ASSERT_EQ(memvisor.wait_events("ready", 1, 10s).size(), 1u);
+  std::string reason;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto result = run_memvisor({"status", "--json", "--state-dir", memvisor.state_dir()});
+        const auto status = nlohmann::json::parse(result.out, nullptr, false);
+        if (status.is_discarded() || status["instances"].empty()) return false;
+        const auto& memory = status["instances"][0]["memory"];
+        if (!memory.is_object() || !memory.contains("leak_reason")) return false;
+        reason = memory["leak_reason"].get<std::string>();
+        return true;
+      },
+      10s));
+  EXPECT_FALSE(reason.empty());
+  const auto table = run_memvisor({"status", "--state-dir", memvisor.state_dir()});
+  EXPECT_NE(table.out.find("  LEAK  "), std::string::npos) << table.out;
 }
 
 TEST(Cli, SecondMemvisorOnTheSameStateDirIsRefused) {
