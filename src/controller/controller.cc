@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <csignal>
-#include <limits>
 #include <iostream>
+#include <limits>
 
 #include "os/notify_socket.h"
 #include "os/pidfd.h"
@@ -85,12 +85,13 @@ Status Controller::init() {
 
   for (const ServiceConfig& service : options_.config.services) {
     // Checked now, not at the first spawn: the longest notify socket path must fit in sun_path.
-    const std::string longest = fmt::format("{}/notify/{}.{}.{}", dir, service.name, service.instances,
-                                            std::numeric_limits<int>::max());
+    const std::string longest = fmt::format("{}/notify/{}.{}.{}", dir, service.name,
+                                            service.instances, std::numeric_limits<int>::max());
     if (longest.size() > 107) {
-      return Error{fmt::format("state dir {} is too long for the notify socket paths ({} bytes, "
-                               "at most 107); choose a shorter --state-dir",
-                               dir, longest.size())};
+      return Error{
+          fmt::format("state dir {} is too long for the notify socket paths ({} bytes, "
+                      "at most 107); choose a shorter --state-dir",
+                      dir, longest.size())};
     }
     for (int n = 1; n <= service.instances; ++n) {
       instances_.push_back(std::make_unique<Instance>(service, n));
@@ -107,8 +108,9 @@ int Controller::run() {
   for (const ServiceConfig& service : options_.config.services) {
     if (service.memory.leak && service.memory.leak->sample.count() > 0) {
       std::cerr << "memvisor: service." << service.name
-                << ".leak.sample: heap sampling is not available in this version; a leak recycles "
-                   "without a heap sample\n";
+                << ".leak.sample: the leak rule does not take heap samples yet; a leak recycles "
+                   "without one (take one by hand with `memvisor sample "
+                << service.name << ".N` and heap_sampler = true)\n";
     }
   }
   size_t total = instances_.size();
@@ -262,10 +264,9 @@ void Controller::begin_shutdown(std::string_view reason) {
 
 bool Controller::everything_stopped() const {
   return supervisor_pid_ == 0 &&
-         std::all_of(instances_.begin(), instances_.end(),
-                     [](const auto& i) {
-                       return i->state == InstanceState::stopped || i->state == InstanceState::retired;
-                     });
+         std::all_of(instances_.begin(), instances_.end(), [](const auto& i) {
+           return i->state == InstanceState::stopped || i->state == InstanceState::retired;
+         });
 }
 
 void Controller::reap_strays() {
