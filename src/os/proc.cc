@@ -63,10 +63,12 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
     rest.remove_prefix(end);
   }
   auto field = [&](size_t number) { return fields[number - 3]; };
-  if (fields.size() < 22 - 2 || field(3).size() != 1) return std::nullopt;
+  if (fields.size() < 24 - 2 || field(3).size() != 1) return std::nullopt;
   stat.state = field(3)[0];
   if (!parse_number(field(4), stat.ppid) || !parse_number(field(5), stat.pgrp) ||
-      !parse_number(field(6), stat.session) || !parse_number(field(22), stat.start_time_ticks)) {
+      !parse_number(field(6), stat.session) || !parse_number(field(22), stat.start_time_ticks) ||
+      !parse_number(field(14), stat.utime_ticks) || !parse_number(field(15), stat.stime_ticks) ||
+      !parse_number(field(24), stat.rss_pages)) {
     return std::nullopt;
   }
   return stat;

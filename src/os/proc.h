@@ -23,6 +23,9 @@ struct ProcStat {
   pid_t pgrp = 0;
   pid_t session = 0;
   uint64_t start_time_ticks = 0;  // field 22: distinguishes a reused pid
+  uint64_t utime_ticks = 0;       // fields 14 and 15: CPU time in user and kernel mode
+  uint64_t stime_ticks = 0;
+  uint64_t rss_pages = 0;  // field 24
 };
 
 // Parses /proc/PID/stat; comm may contain spaces and parentheses.

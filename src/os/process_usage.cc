@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <vector>
 
 #include "os/files.h"
+#include "os/proc.h"
 
 namespace memvisor {
 namespace {
@@ -23,31 +23,15 @@ bool to_number(std::string_view text, double& out) {
 std::optional<ProcessUsage> parse_process_usage(std::string_view stat_text,
                                                 const ProcessClock& clock,
                                                 std::string process_label) {
-  // comm may hold spaces and ')', so the numbered fields start after the last ')'.
-  const size_t close = stat_text.rfind(')');
-  if (close == std::string_view::npos) return std::nullopt;
-  std::vector<std::string_view> fields;  // fields[0] is field 3 (state)
-  std::string_view rest = stat_text.substr(close + 1);
-  while (!rest.empty()) {
-    const size_t start = rest.find_first_not_of(" \n");
-    if (start == std::string_view::npos) break;
-    rest.remove_prefix(start);
-    const size_t end = std::min(rest.find_first_of(" \n"), rest.size());
-    fields.push_back(rest.substr(0, end));
-    rest.remove_prefix(end);
-  }
-  auto field = [&](size_t number) { return fields[number - 3]; };
-  if (fields.size() < 24 - 2) return std::nullopt;
-  double utime = 0, stime = 0, start = 0, rss_pages = 0;
-  if (!to_number(field(14), utime) || !to_number(field(15), stime) ||
-      !to_number(field(22), start) || !to_number(field(24), rss_pages)) {
-    return std::nullopt;
-  }
+  const auto stat = parse_proc_stat(stat_text);
+  if (!stat) return std::nullopt;
   ProcessUsage usage;
   usage.process = std::move(process_label);
-  usage.cpu_seconds = (utime + stime) / clock.ticks_per_second;
-  usage.start_time_seconds = clock.boot_time_s + start / clock.ticks_per_second;
-  usage.resident_bytes = rss_pages * clock.page_size;
+  usage.cpu_seconds =
+      static_cast<double>(stat->utime_ticks + stat->stime_ticks) / clock.ticks_per_second;
+  usage.start_time_seconds =
+      clock.boot_time_s + static_cast<double>(stat->start_time_ticks) / clock.ticks_per_second;
+  usage.resident_bytes = static_cast<double>(stat->rss_pages) * clock.page_size;
   return usage;
 }
 

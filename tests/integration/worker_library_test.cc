@@ -291,7 +291,12 @@ TEST(WorkerLibrary, MemoryInfoComesFromGlibcInTheWorker) {
   EXPECT_EQ((*reply)["id"], 7);
   const auto& info = (*reply)["memory_info"];
   EXPECT_NE(info.value("malloc_info", "").find("<malloc version="), std::string::npos);
+#ifndef MEMVISOR_SANITIZED
+  // Under AddressSanitizer the worker allocates from ASan's allocator: glibc's arenas stay empty.
   EXPECT_GT(info["mallinfo2"].value("arena", uint64_t{0}), 0u);
+#else
+  EXPECT_TRUE(info["mallinfo2"].is_object()) << info.dump();
+#endif
 
   auto missing =
       control_request(memvisor.state_dir(), {{"cmd", "memory_info"}, {"target", "web.9"}});
