@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <vector>
 
 #include "os/test_temp_dir.h"
@@ -338,6 +340,7 @@ TEST(ProcMemoryReaderReal, ReusedRollupFollowsGrowthAtOnce) {
     ::close(go[1]);  // so that the test closing its end is an end of file here
     ::close(done[0]);
     char byte = 0;
+    if (::write(done[1], "r", 1) != 1) ::_exit(1);
     if (::read(go[0], &byte, 1) != 1) ::_exit(1);
     auto* block = static_cast<char*>(std::malloc(32 * kMiB));
     if (block == nullptr) ::_exit(1);
@@ -346,7 +349,15 @@ TEST(ProcMemoryReaderReal, ReusedRollupFollowsGrowthAtOnce) {
     (void)::read(go[0], &byte, 1);  // until the test closes it
     ::_exit(block[0]);
   }
+  // The child touches pages on its way to its first read (copy-on-write breaks after the fork);
+  // the two reads below must see it still, blocked in that read.
+  char ready = 0;
+  ASSERT_EQ(::read(done[0], &ready, 1), 1);
   auto stat = read_proc_stat(child);
+  for (int i = 0; i < 200 && stat.ok() && stat->state != 'S'; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    stat = read_proc_stat(child);
+  }
   ASSERT_TRUE(stat.ok());
   ProcMemoryReader reader;
   reader.keep_files_open(true);
