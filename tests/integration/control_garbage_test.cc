@@ -13,37 +13,6 @@
 namespace memvisor::testing {
 namespace {
 
-int connect_control(const std::string& state_dir) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s/control.sock", state_dir.c_str());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  timeval timeout{20, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  return fd;
-}
-
-bool send_all(int fd, const std::string& data) {
-  size_t sent = 0;
-  while (sent < data.size()) {
-    const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    sent += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-std::string read_line(int fd) {
-  std::string line;
-  char c;
-  while (::read(fd, &c, 1) == 1 && c != '\n') line.push_back(c);
-  return line;
-}
-
 TEST(ControlGarbage, NeverStopsTheSupervisorOrTheRules) {
   TempDir dir;
   const std::string worker =
@@ -55,7 +24,7 @@ TEST(ControlGarbage, NeverStopsTheSupervisorOrTheRules) {
   ASSERT_EQ(memvisor.wait_events("started", 1, 10s, "grow.1").size(), 1u) << memvisor.err();
   const std::string state = memvisor.state_dir();
   int probe = -1;
-  ASSERT_TRUE(eventually([&] { return (probe = connect_control(state)) >= 0; }, 10s));
+  ASSERT_TRUE(eventually([&] { return (probe = connect_control(state, 20s)) >= 0; }, 10s));
   ASSERT_TRUE(send_all(probe, "{\"id\":1,\"cmd\":\"status\"}\n"));
   const auto first = nlohmann::json::parse(read_line(probe));
   const int supervisor_pid = first["status"]["supervisor_pid"];
@@ -63,7 +32,7 @@ TEST(ControlGarbage, NeverStopsTheSupervisorOrTheRules) {
   // Idle and half-open connections held open all along.
   std::vector<int> held;
   for (int i = 0; i < 20; ++i) {
-    const int fd = connect_control(state);
+    const int fd = connect_control(state, 20s);
     ASSERT_GE(fd, 0);
     if (i % 2 == 0) {
       (void)send_all(fd, "{\"cmd\":\"sta");  // half a request, then nothing
@@ -75,7 +44,7 @@ TEST(ControlGarbage, NeverStopsTheSupervisorOrTheRules) {
   // Random bytes on many connections, each then closed.
   std::mt19937 random(7);
   for (int round = 0; round < 50; ++round) {
-    const int fd = connect_control(state);
+    const int fd = connect_control(state, 20s);
     if (fd < 0) continue;  // momentarily at the client limit
     std::string noise(1 + random() % 4096, '\0');
     for (char& c : noise) c = static_cast<char>(random() % 256);
@@ -90,7 +59,7 @@ TEST(ControlGarbage, NeverStopsTheSupervisorOrTheRules) {
   ASSERT_TRUE(eventually(
       [&] {
         if (fd >= 0) ::close(fd);
-        fd = connect_control(state);
+        fd = connect_control(state, 20s);
         if (fd < 0 || !send_all(fd, "{\"cmd\":\"ping\"}\n")) return false;
         return read_line(fd).find("\"ok\":true") != std::string::npos;
       },
@@ -113,7 +82,7 @@ TEST(ControlGarbage, NeverStopsTheSupervisorOrTheRules) {
   std::vector<int> many;
   int refused = 0;
   for (int i = 0; i < 80; ++i) {
-    const int c = connect_control(state);
+    const int c = connect_control(state, 20s);
     if (c < 0) continue;
     many.push_back(c);
   }

@@ -81,4 +81,12 @@ bool process_alive(pid_t pid);              // exists and is not a zombie
 std::vector<pid_t> descendants(pid_t pid);  // every process below pid in the process tree
 std::string read_text(const std::string& path);
 
+// A raw connection to STATE_DIR/control.sock (-1 when it cannot connect), for tests that send
+// bytes the control client never would; reads time out after `receive_timeout`.
+int connect_control(const std::string& state_dir, std::chrono::seconds receive_timeout);
+// Sends all of `data` (MSG_NOSIGNAL); false when the peer is gone.
+bool send_all(int fd, const std::string& data);
+// One line without its newline; what arrived before end of file or a timeout otherwise.
+std::string read_line(int fd);
+
 }  // namespace memvisor::testing

@@ -24,33 +24,13 @@ TEST(User, WorkerRunsAsTheConfiguredUserAndCanStillNotify) {
       << memvisor.out();
 }
 
-int connect_control(const std::string& state_dir) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s/control.sock", state_dir.c_str());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  timeval timeout{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  return fd;
-}
-
-std::string read_line(int fd) {
-  std::string line;
-  char c;
-  while (::read(fd, &c, 1) == 1 && c != '\n') line.push_back(c);
-  return line;
-}
-
 TEST(ControlSocket, IsOwnerOnlyAndSurvivesGarbage) {
   TempDir dir;
   Memvisor memvisor(dir, {"--name", "web", "--", "sleep", "60"});
   ASSERT_EQ(memvisor.wait_events("ready", 1, 10s).size(), 1u);
   int fd = -1;
-  ASSERT_TRUE(eventually([&] { return (fd = connect_control(memvisor.state_dir())) >= 0; }, 5s));
+  ASSERT_TRUE(
+      eventually([&] { return (fd = connect_control(memvisor.state_dir(), 5s)) >= 0; }, 5s));
   struct stat st {};
   ASSERT_EQ(::stat((memvisor.state_dir() + "/control.sock").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
