@@ -12,6 +12,7 @@ int supervise_command(const Args& args) {
   SupervisorOptions options;
   app.add_option("--channel-fd", options.channel_fd, "our end of the controller's socketpair")
       ->required();
+  app.add_option("--worker-fd", options.worker_fd, "the worker socket, listening");
   app.add_option("--state-dir", options.state_dir, "the controller's state dir")->required();
   if (auto done = parse_cli(app, args)) return *done;
 

@@ -118,13 +118,17 @@ int Controller::run() {
                   fmt::format("starting {} service(s), {} instance(s); state dir {}",
                               options_.config.services.size(), total, options_.state_dir)),
        nullptr);
-  if (options_.supervisor) start_supervisor();
+  if (options_.supervisor) {
+    open_worker_socket();
+    start_supervisor();
+  }
   for (auto& instance : instances_) start_instance(*instance, "initial");
   notify_manager_status();
 
   while (!(shutting_down_ && everything_stopped())) step();
 
   reap_strays();
+  if (worker_listener_.valid()) ::unlink(worker_socket_path().c_str());
   emit(make_event("memvisor_stopped", nullptr, "", "every instance stopped"), nullptr);
   return exit_code_;
 }

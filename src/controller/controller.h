@@ -88,6 +88,8 @@ class Controller {
   void close_output(Instance& instance, OutputPipe& pipe);
 
   // The supervisor process and its channel (controller_supervisor.cc).
+  void open_worker_socket();
+  std::string worker_socket_path() const;
   void start_supervisor();
   void on_supervisor_exit(const ExitStatus& status);
   void on_supervisor_message(const nlohmann::json& message);
@@ -118,6 +120,7 @@ class Controller {
   // The supervisor process.
   pid_t supervisor_pid_ = 0;
   UniqueFd supervisor_pidfd_;
+  UniqueFd worker_listener_;  // served by each supervisor in turn; queues workers in between
   std::unique_ptr<LineChannel> supervisor_link_;
   MonoTime supervisor_started_{};
   int supervisor_failures_ = 0;

@@ -1,6 +1,7 @@
 // The supervisor process seen from the controller: spawn it with one end of a socketpair, send it
 // a snapshot and then every event, serve its requests after checking them, and restart it with
 // backoff when it dies, without touching a single worker.
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -12,6 +13,28 @@
 #include "os/unix_stream.h"
 
 namespace memvisor {
+
+std::string Controller::worker_socket_path() const {
+  return options_.state_dir + "/worker.sock";
+}
+
+void Controller::open_worker_socket() {
+  // Bound here rather than in the supervisor: it exists before the first worker starts, and a
+  // worker that connects while the supervisor restarts waits in the backlog instead of failing.
+  // Workers running as another user must be able to connect; who they are is then checked with
+  // their peer credentials against the fleet, so the wider mode lets no stranger speak for one.
+  bool other_users = false;
+  for (const ServiceConfig& service : options_.config.services) {
+    other_users = other_users || !service.user.empty();
+  }
+  auto listener = listen_unix(worker_socket_path(), other_users ? 0666 : 0600, SOMAXCONN);
+  if (!listener) {
+    std::cerr << "memvisor: no worker socket, request counts are off: "
+              << listener.error().describe() << "\n";
+    return;
+  }
+  worker_listener_ = std::move(*listener);
+}
 
 void Controller::start_supervisor() {
   auto pair = socket_pair();
@@ -25,6 +48,10 @@ void Controller::start_supervisor() {
                std::to_string(theirs.get()), "--state-dir", options_.state_dir};
   spec.env = current_environment();
   spec.keep_fds = {theirs.get()};
+  if (worker_listener_.valid()) {
+    spec.argv.insert(spec.argv.end(), {"--worker-fd", std::to_string(worker_listener_.get())});
+    spec.keep_fds.push_back(worker_listener_.get());
+  }
   spec.child_sigmask = signals_->previous_mask();
   auto spawned = spawn_process(spec);
   if (!spawned) {

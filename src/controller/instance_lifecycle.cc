@@ -75,8 +75,7 @@ SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, Unique
   set_env(spec.env, "MEMVISOR_GENERATION", std::to_string(instance.generation + 1));
   if (instance.notify) set_env(spec.env, "NOTIFY_SOCKET", instance.notify->path());
   // The worker library's socket, served by the supervisor (which may restart: workers reconnect).
-  if (options_.supervisor)
-    set_env(spec.env, "MEMVISOR_SOCKET", options_.state_dir + "/worker.sock");
+  if (worker_listener_.valid()) set_env(spec.env, "MEMVISOR_SOCKET", worker_socket_path());
   if (service.watchdog.count() > 0) {
     set_env(spec.env, "WATCHDOG_USEC", std::to_string(service.watchdog.count() * 1000));
   }

@@ -45,7 +45,7 @@ Status wait_writable(int fd) {
 
 }  // namespace
 
-Result<UniqueFd> listen_unix(const std::string& path, mode_t mode) {
+Result<UniqueFd> listen_unix(const std::string& path, mode_t mode, int backlog) {
   auto addr = unix_address(path);
   if (!addr) return addr.error();
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -63,7 +63,7 @@ Result<UniqueFd> listen_unix(const std::string& path, mode_t mode) {
     ::unlink(path.c_str());
     return error;
   }
-  if (::listen(fd.get(), 64) < 0) {
+  if (::listen(fd.get(), backlog) < 0) {
     Error error = sys_error("listen on unix socket", path);
     ::unlink(path.c_str());
     return error;

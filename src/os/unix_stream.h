@@ -17,8 +17,8 @@ struct PeerCredentials {
 };
 
 // Binds and listens at `path` (a stale socket file is replaced), non-blocking, close-on-exec,
-// then chmods it to `mode` (e.g. 0600).
-Result<UniqueFd> listen_unix(const std::string& path, mode_t mode);
+// then chmods it to `mode` (e.g. 0600). `backlog` bounds the connections waiting to be accepted.
+Result<UniqueFd> listen_unix(const std::string& path, mode_t mode, int backlog = 64);
 // Accepts one connection, non-blocking and close-on-exec; EAGAIN is reported as errnum EAGAIN.
 Result<UniqueFd> accept_unix(int listen_fd);
 Result<PeerCredentials> peer_credentials(int connected_fd);

@@ -76,7 +76,6 @@ int Supervisor::run() {
     incidents_.remove_if([](const auto& incident) { return incident->done; });
   }
   ::unlink(control_path_.c_str());
-  if (workers_) ::unlink(workers_->path().c_str());
   // Captures still running are cut short: their tools are killed and reaped.
   incidents_.clear();
   return exit_code_;

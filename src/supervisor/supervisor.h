@@ -28,6 +28,7 @@ namespace memvisor {
 
 struct SupervisorOptions {
   int channel_fd = -1;    // our end of the controller's socketpair
+  int worker_fd = -1;     // the worker socket, bound by the controller; none when -1
   std::string state_dir;  // control.sock lives here
 };
 

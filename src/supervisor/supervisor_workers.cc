@@ -1,5 +1,7 @@
 // The supervisor's use of worker-library connections: the socket named in MEMVISOR_SOCKET, request
 // counts into the requests rule, worker fields in status, and `memory_info` from a worker.
+#include <fcntl.h>
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -20,20 +22,17 @@ constexpr double kMemoryInfoTimeout = 10;  // seconds
 }  // namespace
 
 void Supervisor::listen_for_workers() {
-  if (workers_) return;
+  if (workers_ || options_.worker_fd < 0) return;
   workers_ = std::make_unique<WorkerServer>(
       *loop_, fleet_,
       [this](const WorkerServer::Key& key, int64_t total) { on_worker_requests(key, total); });
-  // Workers running as another user must be able to connect; who they are is then checked with
-  // their peer credentials against the fleet, so the wider mode lets no stranger speak for one.
-  bool other_users = false;
-  for (const ServiceConfig& service : fleet_.config().services) {
-    other_users = other_users || !service.user.empty();
-  }
-  const std::string path = options_.state_dir + "/worker.sock";
-  if (Status listening = workers_->listen(path, other_users ? 0666 : 0600); !listening) {
+  UniqueFd listener(options_.worker_fd);
+  options_.worker_fd = -1;
+  ::fcntl(listener.get(), F_SETFD, FD_CLOEXEC);  // the stack tools we run must not inherit it
+  if (Status serving = workers_->serve(std::move(listener), options_.state_dir + "/worker.sock");
+      !serving) {
     std::cerr << "memvisor supervisor: no worker socket, request counts are off: "
-              << listening.error().describe() << "\n";
+              << serving.error().describe() << "\n";
   }
 }
 

@@ -40,10 +40,8 @@ WorkerServer::~WorkerServer() {
   if (listener_.valid()) loop_.remove(listener_.get());
 }
 
-Status WorkerServer::listen(const std::string& path, mode_t mode) {
-  auto listener = listen_unix(path, mode);
-  if (!listener) return listener.error();
-  listener_ = std::move(*listener);
+Status WorkerServer::serve(UniqueFd listener, const std::string& path) {
+  listener_ = std::move(listener);
   path_ = path;
   // One descriptor per worker process: take the hard limit, keep some for everything else.
   const rlim_t files = raise_open_files_limit(RLIM_INFINITY);

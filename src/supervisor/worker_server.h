@@ -37,7 +37,9 @@ class WorkerServer {
   WorkerServer(const WorkerServer&) = delete;
   WorkerServer& operator=(const WorkerServer&) = delete;
 
-  Status listen(const std::string& path, mode_t mode);
+  // Serves `listener`, a listening socket bound at `path` by whoever owns the file (the controller,
+  // so the socket exists before the first worker starts and outlives a supervisor restart).
+  Status serve(UniqueFd listener, const std::string& path);
   const std::string& path() const { return path_; }
 
   // Periodic and after fleet changes: attributes connections that arrived before the controller

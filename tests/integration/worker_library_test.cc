@@ -278,6 +278,48 @@ TEST(WorkerLibrary, WorkersReconnectAfterTheSupervisorIsKilled) {
       [&] { return process_record(status_of(memvisor), 1, 1).value("requests", 0) == 4; }, 20s));
 }
 
+TEST(WorkerLibrary, TheSocketAcceptsFromTheFirstInstructionAndWhileTheSupervisorIsDown) {
+  // A worker that connects once, without retrying, as its first act; and once more while the
+  // supervisor is dead. The controller holds the socket, so neither connect fails: the second
+  // waits in the backlog until the next supervisor takes it.
+  TempDir dir;
+  const std::string go = dir.file("go");
+  const std::string script = R"(
+import os, socket, sys, time
+def report(total):  # a running total, as the library sends it
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(os.environ["MEMVISOR_SOCKET"])
+    s.sendall(b'{"type":"requests","total":%d}\n' % total)
+    return s
+first = report(1)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.005)
+second = report(2)
+time.sleep(600)
+)";
+  const std::string worker = dir.write("once.py", script);
+  Memvisor memvisor(dir, {"--name", "web", "--max-requests", "1000", "--", "python3", worker, go});
+  nlohmann::json before;
+  ASSERT_TRUE(eventually(
+      [&] {
+        before = status_of(memvisor);
+        return process_record(before, 1, 1).value("requests", 0) == 1;
+      },
+      30s))
+      << memvisor.err();
+  ASSERT_EQ(::kill(before["supervisor_pid"].get<int>(), SIGKILL), 0);
+  dir.write("go", "");
+  EXPECT_TRUE(eventually(
+      [&] {
+        const nlohmann::json after = status_of(memvisor);
+        return !after.is_null() && after["supervisor_pid"] != before["supervisor_pid"] &&
+               process_record(after, 1, 1).value("requests", 0) == 2;
+      },
+      30s))
+      << memvisor.err();
+  EXPECT_TRUE(memvisor.events("exited").empty()) << memvisor.err();
+}
+
 TEST(WorkerLibrary, MemoryInfoComesFromGlibcInTheWorker) {
   TempDir dir;
   const int base = free_port_base(1);
