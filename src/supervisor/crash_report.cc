@@ -82,7 +82,8 @@ Result<std::string> write_crash_report(const CrashReportInput& input) {
     report["config"] = config_to_json(one)["services"][0];
   }
   const std::string json_path = base + ".json";
-  if (Status s = write_file_atomically(json_path, report.dump(2) + "\n", 0640); !s) return s.error();
+  if (Status s = write_file_atomically(json_path, report.dump(2) + "\n", 0640); !s)
+    return s.error();
 
   std::string summary = fmt::format(
       "memvisor crash report: {} (pid {}, generation {})\n"

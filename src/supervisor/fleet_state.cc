@@ -1,5 +1,7 @@
 #include "supervisor/fleet_state.h"
 
+#include <algorithm>
+
 #include "core/config_json.h"
 
 namespace memvisor {
@@ -12,7 +14,7 @@ bool FleetState::apply(const nlohmann::json& message) {
     if (!config) return false;
     config_ = std::move(*config);
     controller_pid_ = message.value("controller_pid", 0);
-    instances_.clear();
+    processes_.clear();
     for (const auto& record : message.value("instances", nlohmann::json::array())) {
       update_instance(record);
     }
@@ -37,22 +39,41 @@ bool FleetState::apply(const nlohmann::json& message) {
 
 void FleetState::update_instance(const nlohmann::json& record) {
   if (!record.is_object()) return;
-  const std::string service = record.value("service", "");
-  const int number = record.value("instance", 0);
-  const int generation = record.value("generation", 0);
-  if (service.empty() || number <= 0) return;
-  if (record.value("state", "") == "retired") {
-    instances_.erase({service, number, generation});
+  FleetProcess process;
+  process.service = record.value("service", "");
+  process.instance = record.value("instance", 0);
+  process.generation = record.value("generation", 0);
+  if (process.service.empty() || process.instance <= 0) return;
+  std::vector<FleetProcess>& processes = processes_[process.service];
+  const auto same_or_after = [&](const FleetProcess& p) {
+    return std::pair(p.instance, p.generation) >= std::pair(process.instance, process.generation);
+  };
+  auto at = std::find_if(processes.begin(), processes.end(), same_or_after);
+  const bool known = at != processes.end() && at->instance == process.instance &&
+                     at->generation == process.generation;
+  process.state = record.value("state", "");
+  if (process.state == "retired") {
+    if (known) processes.erase(at);
     return;
   }
+  process.pid = record.value("pid", 0);
+  process.primary = record.value("role", "primary") == "primary";
+  process.recycling = record.value("recycling", false);
+  process.start_ticks = record.value("start_ticks", 0ULL);
+  if (auto t = record.find("started_at"); t != record.end() && t->is_number()) {
+    process.started_at = t->get<double>();
+  }
+  process.record = record;
+  const FleetProcess& stored =
+      known ? (*at = std::move(process)) : *processes.insert(at, std::move(process));
   // A primary of generation G supersedes every older generation of its instance number.
-  if (record.value("role", "primary") == "primary") {
-    std::erase_if(instances_, [&](const auto& entry) {
-      const auto& [s, n, g] = entry.first;
-      return s == service && n == number && g < generation;
+  if (stored.primary) {
+    const int number = stored.instance;
+    const int generation = stored.generation;
+    std::erase_if(processes, [&](const FleetProcess& p) {
+      return p.instance == number && p.generation < generation;
     });
   }
-  instances_[{service, number, generation}] = record;
 }
 
 const FleetState::RestartCounts& FleetState::restarts(const std::string& service,
@@ -62,12 +83,10 @@ const FleetState::RestartCounts& FleetState::restarts(const std::string& service
   return found == restarts_.end() ? kNone : found->second;
 }
 
-std::vector<nlohmann::json> FleetState::processes(const std::string& service) const {
-  std::vector<nlohmann::json> found;
-  for (const auto& [key, record] : instances_) {
-    if (std::get<0>(key) == service) found.push_back(record);
-  }
-  return found;
+const std::vector<FleetProcess>& FleetState::processes(const std::string& service) const {
+  static const std::vector<FleetProcess> kNone;
+  auto found = processes_.find(service);
+  return found == processes_.end() ? kNone : found->second;
 }
 
 nlohmann::json FleetState::status(WallTime now) const {
@@ -76,13 +95,11 @@ nlohmann::json FleetState::status(WallTime now) const {
   nlohmann::json instances = nlohmann::json::array();
   for (const ServiceConfig& service : config_.services) {
     int ready = 0;
-    for (const auto& [key, stored] : instances_) {
-      if (std::get<0>(key) != service.name) continue;
-      nlohmann::json record = stored;
-      if (record.value("state", "") == "running" && record.value("role", "") != "replacement")
-        ++ready;
-      if (record.contains("started_at") && record.value("pid", 0) != 0) {
-        record["uptime_s"] = std::max(0.0, now_s - record["started_at"].get<double>());
+    for (const FleetProcess& process : processes(service.name)) {
+      if (process.state == "running" && process.primary) ++ready;
+      nlohmann::json record = process.record;
+      if (process.started_at && process.pid != 0) {
+        record["uptime_s"] = std::max(0.0, now_s - *process.started_at);
       }
       instances.push_back(std::move(record));
     }

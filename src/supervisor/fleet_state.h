@@ -4,6 +4,7 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -14,6 +15,27 @@
 
 namespace memvisor {
 
+// One process of the fleet as the controller last described it: the fields the supervisor's
+// rounds read typed (read every sample for every instance, so never parsed again), and the
+// controller's whole record for status and /metrics.
+struct FleetProcess {
+  std::string service;
+  int instance = 0;
+  int generation = 0;
+  int pid = 0;  // 0 while not running
+  std::string state;
+  bool primary = true;     // false for a recycle's replacement until it takes over
+  bool recycling = false;  // this instance number is being replaced
+  unsigned long long start_ticks = 0;
+  std::optional<double> started_at;  // Unix seconds
+  nlohmann::json record;
+
+  // Running or about to: measured, judged when primary.
+  bool measured() const { return pid != 0 && (state == "running" || state == "starting"); }
+  // Has a process that may still speak to us (stopping included).
+  bool live() const { return measured() || (pid != 0 && state == "stopping"); }
+};
+
 class FleetState {
  public:
   // Applies one message from the controller. Returns false for a message it does not understand.
@@ -21,8 +43,9 @@ class FleetState {
 
   bool has_snapshot() const { return has_snapshot_; }
   const Config& config() const { return config_; }
-  // Every known process of `service` (both of a recycling instance), in instance order.
-  std::vector<nlohmann::json> processes(const std::string& service) const;
+  // Every known process of `service` (both of a recycling instance), in (instance, generation)
+  // order. Valid until the next apply().
+  const std::vector<FleetProcess>& processes(const std::string& service) const;
   // The `status` answer: every instance with its uptime at `now`, in configuration order.
   nlohmann::json status(WallTime now) const;
   // Restarts of each instance number by reason ("crash", "leak", …), counted from the `started`
@@ -36,8 +59,9 @@ class FleetState {
   bool has_snapshot_ = false;
   Config config_;
   int controller_pid_ = 0;
-  // (service, instance, generation): during a surge recycle an instance number has two processes.
-  std::map<std::tuple<std::string, int, int>, nlohmann::json> instances_;
+  // By service, sorted by (instance, generation): during a surge recycle an instance number has
+  // two processes.
+  std::map<std::string, std::vector<FleetProcess>, std::less<>> processes_;
   std::map<std::pair<std::string, int>, RestartCounts> restarts_;
 };
 

@@ -16,13 +16,6 @@ bool uses_cgroup(const ServiceConfig& service) {
          (r.total && is(r.total->metric)) || (r.leak && is(r.leak->metric));
 }
 
-// A string field without a copy; empty when absent or not a string.
-std::string_view text_field(const nlohmann::json& record, const char* key) {
-  const auto found = record.find(key);
-  if (found == record.end() || !found->is_string()) return {};
-  return found->get_ref<const std::string&>();
-}
-
 }  // namespace
 
 double MemoryWatch::next_due(const FleetState& fleet) const {
@@ -46,22 +39,20 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
     if (sample_now) due = now_s + static_cast<double>(service.memory.interval.count()) / 1000;
     ProcMemoryReader& reader = reader_for(service);
 
-    for (const nlohmann::json& record : fleet.processes(service.name)) {
-      const int pid = record.value("pid", 0);
-      const std::string_view state = text_field(record, "state");
-      if (pid == 0 || (state != "running" && state != "starting")) continue;
-      const Key key{service.name, record.value("instance", 0), record.value("generation", 0)};
+    for (const FleetProcess& process : fleet.processes(service.name)) {
+      if (!process.measured()) continue;
+      const int pid = process.pid;
+      const Key key{service.name, process.instance, process.generation};
       Watched& watched = watched_[key];
       watched.round = round_;
       if (!watched.seen) {
         watched.seen = true;
-        watched.started_at_s = record.value("started_at", wall_s);
+        watched.started_at_s = process.started_at.value_or(wall_s);
         watched.rules.emplace(service, std::uniform_real_distribution<double>(0, 1)(random_));
       }
       if (sample_now) {
-        auto sample = service.memory.tree
-                          ? reader.read_tree(pid, record.value("start_ticks", 0ULL))
-                          : reader.read_process(pid, record.value("start_ticks", 0ULL));
+        auto sample = service.memory.tree ? reader.read_tree(pid, process.start_ticks)
+                                          : reader.read_process(pid, process.start_ticks);
         if (sample) {
           if (reader.last_read_fell_back() && !fallback_logged_) {
             fallback_logged_ = true;
@@ -74,8 +65,7 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
           watched.samples.push_back({t, values});
           if (watched.samples.size() > kMaxSamples) watched.samples.pop_front();
           // Rules judge the instance that serves; a replacement is measured, not judged yet.
-          const std::string_view role = text_field(record, "role");
-          if (role.empty() || role == "primary") {
+          if (process.primary) {
             std::vector<RuleDecision> decisions = watched.rules->on_sample(t, values);
             auto progress = watched.rules->on_progress(t, requests(key));
             decisions.insert(decisions.end(), progress.begin(), progress.end());
@@ -102,17 +92,14 @@ std::vector<RuleAction> MemoryWatch::set_requests(const Key& key, int64_t total,
   auto found = watched_.find(key);
   if (found == watched_.end() || !found->second.rules)
     return actions;  // judged on its first sample
-  for (const nlohmann::json& record : fleet.processes(std::get<0>(key))) {
-    if (record.value("instance", 0) != std::get<1>(key) ||
-        record.value("generation", 0) != std::get<2>(key)) {
-      continue;
-    }
+  for (const FleetProcess& process : fleet.processes(std::get<0>(key))) {
+    if (process.instance != std::get<1>(key) || process.generation != std::get<2>(key)) continue;
     // As on a sample: the primary is judged, a replacement only counted.
-    if (record.value("role", "primary") != "primary") break;
+    if (!process.primary) break;
     const double uptime = to_unix_seconds(wall) - found->second.started_at_s;
     for (auto& decision : found->second.rules->on_progress(uptime, total)) {
-      actions.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key),
-                         record.value("pid", 0), std::move(decision)});
+      actions.push_back(
+          {std::get<0>(key), std::get<1>(key), std::get<2>(key), process.pid, std::move(decision)});
     }
     break;
   }

@@ -66,11 +66,11 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
     ServiceMetrics& totals = snapshot->services.emplace_back();
     totals.name = service.name;
     totals.desired = service.instances;
-    for (const nlohmann::json& record : fleet_.processes(service.name)) {
-      const int number = record.value("instance", 0);
-      const MemoryWatch::Key key{service.name, number, record.value("generation", 0)};
+    for (const FleetProcess& process : fleet_.processes(service.name)) {
+      const int number = process.instance;
+      const MemoryWatch::Key key{service.name, number, process.generation};
       const auto* series = memory_.series(key);
-      const bool alive = record.value("pid", 0) != 0;
+      const bool alive = process.pid != 0;
       std::optional<InstanceMemory> memory;
       if (alive && series != nullptr && !series->empty()) {
         const MemoryValues& v = series->back().values;
@@ -82,15 +82,15 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       }
       // A recycle's replacement counts in the service's memory; the instance's series follow
       // the process that serves until the replacement takes over.
-      if (record.value("role", "primary") != "primary") continue;
+      if (!process.primary) continue;
       InstanceMetrics& m = snapshot->instances.emplace_back();
       m.service = service.name;
       m.instance = number;
-      m.generation = record.value("generation", 0);
-      m.state = record.value("state", "");
+      m.generation = process.generation;
+      m.state = process.state;
       m.up = alive;
       m.ready = alive && m.state == "running";
-      if (alive && record.contains("started_at")) m.started_at_s = record.value("started_at", 0.0);
+      if (alive) m.started_at_s = process.started_at;
       m.memory = memory;
       if (const ProcessRules* rules = memory_.rules(key); rules != nullptr) {
         const LeakAssessment* leak = rules->leak_assessment();

@@ -134,15 +134,9 @@ std::optional<nlohmann::json> Supervisor::dump_instance(
   if (!known_service) {
     return error_reply({nullptr, "not_found", fmt::format("no service '{}'", target.service)});
   }
-  for (const nlohmann::json& record : fleet_.processes(target.service)) {
-    const std::string state = record.value("state", "");
-    if (record.value("instance", 0) != target.instance || record.value("pid", 0) == 0 ||
-        record.value("role", "primary") != "primary" ||
-        (state != "running" && state != "starting")) {
-      continue;
-    }
-    RuleAction action{
-        target.service, target.instance, record.value("generation", 0), record.value("pid", 0), {}};
+  for (const FleetProcess& process : fleet_.processes(target.service)) {
+    if (process.instance != target.instance || !process.primary || !process.measured()) continue;
+    RuleAction action{target.service, target.instance, process.generation, process.pid, {}};
     begin_incident(action, "dump", std::nullopt, "none: an operator's dump, the process runs on",
                    std::nullopt, client, request.id);
     return std::nullopt;  // answered with the path once the bundle is written

@@ -115,14 +115,12 @@ void Supervisor::check_totals() {
     std::vector<Member> members;
     for (const ServiceConfig& service : fleet_.config().services) {
       if (only != nullptr && &service != only) continue;
-      for (const auto& record : fleet_.processes(service.name)) {
-        if (record.value("recycling", false) || record.value("role", "") == "replacement")
-          busy = true;
-        if (record.value("role", "") != "primary" || record.value("pid", 0) == 0) continue;
-        const auto* series = memory_.series(
-            {service.name, record.value("instance", 0), record.value("generation", 0)});
+      for (const FleetProcess& process : fleet_.processes(service.name)) {
+        if (process.recycling || !process.primary) busy = true;
+        if (!process.primary || process.pid == 0) continue;
+        const auto* series = memory_.series({service.name, process.instance, process.generation});
         if (series == nullptr || series->empty()) continue;
-        members.push_back({service.name, record.value("instance", 0), series->back().values});
+        members.push_back({service.name, process.instance, series->back().values});
       }
     }
     return members;

@@ -64,9 +64,9 @@ std::optional<nlohmann::json> Supervisor::ask_memory_info(
   const int number = request.target.instance;
   const std::string target = fmt::format("{}.{}", service, number);
   std::optional<WorkerServer::Key> key;
-  for (const nlohmann::json& record : fleet_.processes(service)) {
-    if (record.value("instance", 0) == number && record.value("role", "primary") == "primary") {
-      key = WorkerServer::Key{service, number, record.value("generation", 0)};
+  for (const FleetProcess& process : fleet_.processes(service)) {
+    if (process.instance == number && process.primary) {
+      key = WorkerServer::Key{service, number, process.generation};
     }
   }
   if (!key) return error_reply({request.id, "not_found", fmt::format("no instance {}", target)});

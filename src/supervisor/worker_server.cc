@@ -21,12 +21,6 @@ std::string truncate_utf8(std::string text, size_t max) {
   return text;
 }
 
-bool is_live(const nlohmann::json& record) {
-  const std::string state = record.value("state", "");
-  return record.value("pid", 0) != 0 &&
-         (state == "starting" || state == "running" || state == "stopping");
-}
-
 }  // namespace
 
 WorkerServer::WorkerServer(EventLoop& loop, const FleetState& fleet, RequestsHandler on_requests,
@@ -87,22 +81,20 @@ bool WorkerServer::identify(Connection& connection) {
   // The peer is the instance's process, a member of its process group, or a descendant.
   const auto peer_stat = read_proc_stat(connection.pid, proc_root_);
   if (!peer_stat) return false;
-  std::optional<nlohmann::json> found;
+  const FleetProcess* found = nullptr;
   for (const ServiceConfig& service : fleet_.config().services) {
-    for (const nlohmann::json& record : fleet_.processes(service.name)) {
-      if (!is_live(record)) continue;
-      const int pid = record.value("pid", 0);
-      if (pid == connection.pid || peer_stat->pgrp == pid ||
-          is_same_or_descendant(connection.pid, pid, proc_root_)) {
-        found = record;
+    for (const FleetProcess& process : fleet_.processes(service.name)) {
+      if (!process.live()) continue;
+      if (process.pid == connection.pid || peer_stat->pgrp == process.pid ||
+          is_same_or_descendant(connection.pid, process.pid, proc_root_)) {
+        found = &process;
         break;
       }
     }
-    if (found) break;
+    if (found != nullptr) break;
   }
-  if (!found) return false;
-  connection.key =
-      Key{found->value("service", ""), found->value("instance", 0), found->value("generation", 0)};
+  if (found == nullptr) return false;
+  connection.key = Key{found->service, found->instance, found->generation};
   connection.channel->send_line(nlohmann::json{{"type", "welcome"},
                                                {"service", std::get<0>(*connection.key)},
                                                {"instance", std::get<1>(*connection.key)},
@@ -229,9 +221,9 @@ void WorkerServer::collect() {
   }
   // A process that is gone takes its count with it.
   std::erase_if(closed_totals_, [&](const auto& entry) {
-    for (const nlohmann::json& record : fleet_.processes(std::get<0>(entry.first))) {
-      if (record.value("instance", 0) == std::get<1>(entry.first) &&
-          record.value("generation", 0) == std::get<2>(entry.first) && is_live(record)) {
+    for (const FleetProcess& process : fleet_.processes(std::get<0>(entry.first))) {
+      if (process.instance == std::get<1>(entry.first) &&
+          process.generation == std::get<2>(entry.first) && process.live()) {
         return false;
       }
     }
@@ -260,8 +252,8 @@ void WorkerServer::ask(const Key& key, nlohmann::json request, double now_s, dou
   for (Connection& connection : connections_) {
     if (connection.key != key || !connection.channel || connection.channel->closed()) continue;
     if (target == nullptr) target = &connection;
-    for (const nlohmann::json& record : fleet_.processes(std::get<0>(key))) {
-      if (record.value("pid", 0) == connection.pid) target = &connection;
+    for (const FleetProcess& process : fleet_.processes(std::get<0>(key))) {
+      if (process.pid == connection.pid) target = &connection;
     }
   }
   if (target == nullptr) {
