@@ -24,8 +24,9 @@ struct ThreadSampler {
   int64_t countdown;
   uint64_t rng;
   uint32_t window;
+  uint32_t tid;  // cached: gettid is a system call, and a dear one under some hypervisors
 };
-thread_local ThreadSampler t_sampler __attribute__((tls_model("initial-exec"))) = {0, 0, 0};
+thread_local ThreadSampler t_sampler __attribute__((tls_model("initial-exec"))) = {0, 0, 0, 0};
 
 ControlPage* g_control = nullptr;
 Unwinder g_unwinder = kUnwindLibunwind;
@@ -37,6 +38,10 @@ uint64_t g_deadline_ns = 0;
 int g_out_fd = -1;
 char* g_log = nullptr;  // header + records, kLogBytes reserved once
 constexpr uint64_t kLogBytes = raw_maps_offset(kDefaultCapacity);
+// The log's pages are mapped ahead of the records, a chunk at a time, in one madvise each: a page
+// fault per 4 KiB of records cost more than the samples themselves in a busy allocator (and far
+// more under hypervisors that shadow page tables).
+constexpr uint64_t kPopulateChunk = uint64_t{1} << 20;
 char g_maps_buffer[16384];  // copying /proc/self/maps without the heap
 
 uint64_t now_ns() {
@@ -50,6 +55,22 @@ RawHeader* header() {
 }
 RawRecord* record(uint64_t index) {
   return reinterpret_cast<RawRecord*>(g_log + kRawHeaderSize) + index;
+}
+
+// MADV_POPULATE_WRITE (Linux 5.14); older kernels refuse it and the pages fault in as written.
+void populate_log(uint64_t offset, uint64_t bytes) {
+  constexpr int kPopulateWrite = 23;
+  if (offset >= kLogBytes) return;
+  if (bytes > kLogBytes - offset) bytes = kLogBytes - offset;
+  madvise(g_log + offset, bytes, kPopulateWrite);
+}
+
+// The record at `index` was just claimed: when it is the first one in a chunk, map the next.
+void populate_ahead(uint64_t index) {
+  const uint64_t begin = kRawHeaderSize + index * sizeof(RawRecord);
+  const uint64_t chunk = begin / kPopulateChunk;
+  if (index != 0 && (begin - sizeof(RawRecord)) / kPopulateChunk == chunk) return;
+  populate_log((chunk + 1) * kPopulateChunk, kPopulateChunk);
 }
 
 void lock_window() {
@@ -181,6 +202,7 @@ void open_window_locked() {
   h->start_realtime_s = real.tv_sec;
   h->start_ns = now_ns();
   ++g_window;
+  populate_log(0, kPopulateChunk);
   g_deadline_ns = c->duration_ns != 0 ? h->start_ns + c->duration_ns : 0;
   set_error("");
   __atomic_store_n(&g_recording, true, __ATOMIC_RELEASE);
@@ -191,7 +213,8 @@ void open_window_locked() {
 }
 
 void refill_countdown(ThreadSampler& t) {
-  if (t.rng == 0) t.rng = (now_ns() ^ (static_cast<uint64_t>(gettid()) << 32)) | 1;
+  if (t.tid == 0) t.tid = static_cast<uint32_t>(gettid());
+  if (t.rng == 0) t.rng = (now_ns() ^ (uint64_t{t.tid} << 32)) | 1;
   t.countdown = next_sample_gap(t.rng, g_interval);
 }
 
@@ -247,11 +270,12 @@ void* maybe_sample(size_t size, size_t alignment, bool zero) {
   meta->window = g_window;
   meta->record = index < kDefaultCapacity ? static_cast<uint32_t>(index) : UINT32_MAX;
   if (index < kDefaultCapacity) {
+    populate_ahead(index);
     RawRecord* r = record(index);
     r->size = size;
     r->weight = sample_weight(size, g_interval);
     r->freed_ns = 0;
-    r->thread = static_cast<uint32_t>(gettid());
+    r->thread = t.tid;
     r->depth = capture_stack(g_unwinder, r->frames, kMaxFrames);
     __atomic_store_n(&r->alloc_ns, now_ns(), __ATOMIC_RELEASE);
   }
@@ -281,6 +305,9 @@ void window_before_fork() {
 void window_after_fork(bool child) {
   region_unlock();
   if (child) {
+    // The child's one thread has a new id (and must not draw the parent's random sequence).
+    t_sampler.tid = 0;
+    t_sampler.rng = 0;
     // The parent's window, file and thread are not ours: forget them, keep the blocks.
     g_recording = false;
     if (g_out_fd >= 0) close(g_out_fd);
