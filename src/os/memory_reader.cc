@@ -197,16 +197,22 @@ Result<MemorySample> ProcMemoryReader::read_memory(OpenedProcess& process, Memor
   if (held == nullptr || rollup_reads_ <= 1) return read_rollup(process);
   std::optional<Statm> statm;
   if (process.read(MemorySource::statm, buffer_)) statm = parse_statm(buffer_, page_size_);
-  if (statm && held->rollup && held->rollup_reads + 1 < rollup_reads_ &&
-      statm->resident == held->rollup_statm.resident &&
-      statm->shared == held->rollup_statm.shared) {
+  const bool statm_still = statm && held->rollup &&
+                           statm->resident == held->rollup_statm.resident &&
+                           statm->shared == held->rollup_statm.shared;
+  const int period = held->rollup_period > 0 ? held->rollup_period : rollup_reads_;
+  if (statm_still && held->rollup_reads + 1 < period) {
     ++held->rollup_reads;
     return *held->rollup;
   }
   auto sample = read_rollup(process);
-  held->rollup.reset();
+  const std::optional<MemorySample> previous = std::exchange(held->rollup, std::nullopt);
   // Only a real rollup stands in for the next reads: not a fallback, not a process without memory.
   if (sample && statm && sample->from_rollup && !fell_back_ && sample->rss != 0) {
+    const bool private_still =
+        statm_still && previous && previous->uss == sample->uss && previous->swap == sample->swap;
+    held->rollup_period =
+        private_still ? std::min(period * 2, rollup_reads_ * kRollupStretch) : rollup_reads_;
     held->rollup = *sample;
     held->rollup_statm = *statm;
     held->rollup_reads = 0;
@@ -215,6 +221,7 @@ Result<MemorySample> ProcMemoryReader::read_memory(OpenedProcess& process, Memor
 }
 
 Result<MemorySample> ProcMemoryReader::read_rollup(OpenedProcess& process) {
+  ++rollups_read_;
   auto read = process.read(MemorySource::rollup, buffer_);
   // Without an address space (a zombie, a process in exit, a kernel thread) the kernel fails the
   // read with ESRCH while the pid directory stays: such a process holds no memory.

@@ -58,10 +58,17 @@ class ProcMemoryReader {
   // statm's resident or shared page count changed since the last one, or after `reads` reads;
   // otherwise the last rollup stands. Growth always changes the resident count; what does not
   // (a copy-on-write break, a sharer's exit moving PSS) is seen within `reads` reads. 1: always.
+  // A process whose private memory (USS, swap) a refresh found unchanged is refreshed half as
+  // often, down to once per kRollupStretch × `reads`; any change brings it back to `reads`. An
+  // idle process then costs one statm read per sample, while copy-on-write growth that starts
+  // after a long quiet spell is seen within that longer period, and at `reads` once seen.
   void reuse_rollup_for(int reads) { rollup_reads_ = reads < 1 ? 1 : reads; }
+  static constexpr int kRollupStretch = 6;
   // Closes the files of every process not read since the previous call.
   void close_unused();
   size_t open_processes() const { return open_.size(); }
+  // smaps_rollup files read so far (each a walk of the process's page tables by the kernel).
+  uint64_t rollups_read() const { return rollups_read_; }
 
   // Whether the last read fell back to status/statm (smaps_rollup unreadable: kernel before 4.14,
   // no ptrace read permission), and why. Callers log this once.
@@ -74,7 +81,8 @@ class ProcMemoryReader {
     bool used = true;
     std::optional<MemorySample> rollup;  // the last one read, with the statm it was read at
     Statm rollup_statm;
-    int rollup_reads = 0;  // reads since
+    int rollup_reads = 0;   // reads since
+    int rollup_period = 0;  // reads between refreshes while statm holds still; 0: rollup_reads_
   };
   // `parent` nonzero: the process must be its child (a tree member), checked when first opened.
   Result<MemorySample> read_one(pid_t pid, uint64_t expected_start_ticks, pid_t parent,
@@ -88,6 +96,7 @@ class ProcMemoryReader {
   bool keep_open_ = false;
   size_t max_open_ = 0;
   int rollup_reads_ = 1;
+  uint64_t rollups_read_ = 0;
   std::unordered_map<pid_t, Held> open_;
   std::string buffer_;  // reused by every read
   bool fell_back_ = false;

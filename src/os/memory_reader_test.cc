@@ -383,6 +383,71 @@ TEST(ProcMemoryReaderReal, ReusedRollupFollowsGrowthAtOnce) {
   EXPECT_GE(grown->uss, first->uss + 30 * kMiB);
 }
 
+// A quiet process's rollup is refreshed less and less often; copy-on-write growth, which moves
+// no statm count, is still seen within the longest period.
+TEST(ProcMemoryReaderReal, QuietProcessIsRefreshedLessOftenAndCopyOnWriteIsStillSeen) {
+  constexpr size_t kBlock = 8 * kMiB;
+  auto* block = static_cast<char*>(std::malloc(kBlock));
+  ASSERT_NE(block, nullptr);
+  std::memset(block, 1, kBlock);  // shared with the child until it writes it
+  int go[2];
+  int done[2];
+  ASSERT_EQ(::pipe(go), 0);
+  ASSERT_EQ(::pipe(done), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(go[1]);
+    ::close(done[0]);
+    char byte = 0;
+    if (::write(done[1], "r", 1) != 1) ::_exit(1);
+    if (::read(go[0], &byte, 1) != 1) ::_exit(1);
+    std::memset(block, 2, kBlock);  // every page copied: private now, same resident count
+    if (::write(done[1], "x", 1) != 1) ::_exit(1);
+    (void)::read(go[0], &byte, 1);
+    ::_exit(block[0]);
+  }
+  char ready = 0;
+  ASSERT_EQ(::read(done[0], &ready, 1), 1);
+  auto stat = read_proc_stat(child);
+  for (int i = 0; i < 200 && stat.ok() && stat->state != 'S'; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    stat = read_proc_stat(child);
+  }
+  ASSERT_TRUE(stat.ok());
+  ProcMemoryReader reader;
+  reader.keep_files_open(true);
+  constexpr int kReads = 2;
+  reader.reuse_rollup_for(kReads);
+  auto quiet = reader.read_process(child, stat->start_time_ticks);
+  for (int i = 0; i < 39; ++i) quiet = reader.read_process(child, stat->start_time_ticks);
+  const uint64_t quiet_rollups = reader.rollups_read();
+
+  ASSERT_EQ(::write(go[1], "x", 1), 1);
+  char byte = 0;
+  ASSERT_EQ(::read(done[0], &byte, 1), 1);
+  int reads_to_see = 0;
+  Result<MemorySample> copied = quiet;
+  while (reads_to_see < 2 * ProcMemoryReader::kRollupStretch * kReads && copied.ok() &&
+         copied->uss < quiet->uss + kBlock - kMiB) {
+    copied = reader.read_process(child, stat->start_time_ticks);
+    ++reads_to_see;
+  }
+  ::close(go[1]);
+  ::waitpid(child, nullptr, 0);
+  ::close(go[0]);
+  ::close(done[0]);
+  ::close(done[1]);
+  std::free(block);
+
+  ASSERT_TRUE(quiet.ok()) << quiet.error().describe();
+  ASSERT_TRUE(copied.ok()) << copied.error().describe();
+  // Every kReads reads would be 20 rollups in 40 reads; doubling up to the stretch gives 6.
+  EXPECT_LE(quiet_rollups, 10u);
+  EXPECT_GE(copied->uss, quiet->uss + kBlock - kMiB) << "after " << reads_to_see << " reads";
+  EXPECT_LE(reads_to_see, ProcMemoryReader::kRollupStretch * kReads);
+}
+
 TEST(ProcMemoryReaderReal, StatusAndStatmSources) {
   ProcMemoryReader reader;
   reader.keep_files_open(true);
