@@ -61,6 +61,7 @@ TEST(ServiceFlags, EveryMemoryFlag) {
                          "--age-jitter",
                          "1m",
                          "--no-surge",
+                         "--cgroup",
                          "--max-recycling",
                          "2"});
   ASSERT_TRUE(parsed.service.ok()) << parsed.service.error().message;
@@ -85,6 +86,7 @@ TEST(ServiceFlags, EveryMemoryFlag) {
   EXPECT_EQ(m.age->max, Millis{21'600'000});
   EXPECT_EQ(m.age->jitter, Millis{60'000});
   EXPECT_FALSE(s.surge);
+  EXPECT_TRUE(s.cgroup);
   EXPECT_EQ(s.max_recycling, 2);
   EXPECT_EQ(parsed.first_given, "--interval");
 }
@@ -97,6 +99,7 @@ TEST(ServiceFlags, DefaultsAndShortForms) {
   EXPECT_EQ(none.service->memory.metric, defaults.memory.metric);
   EXPECT_FALSE(none.service->memory.limit || none.service->memory.leak);
   EXPECT_TRUE(none.service->surge);
+  EXPECT_FALSE(none.service->cgroup);
   EXPECT_EQ(none.service->max_recycling, 1);
   EXPECT_EQ(none.first_given, "");
 

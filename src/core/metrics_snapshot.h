@@ -16,6 +16,9 @@ struct InstanceMemory {
   uint64_t pss = 0;
   uint64_t uss = 0;
   uint64_t swap = 0;
+  // The instance's cgroup (its own with cgroup = true), where it was measured (cgroup = true or
+  // metric = "cgroup").
+  std::optional<uint64_t> cgroup;
 };
 
 // One instance number of a service, as its serving (primary) process shows it.

@@ -74,7 +74,8 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       std::optional<InstanceMemory> memory;
       if (alive && series != nullptr && !series->empty()) {
         const MemoryValues& v = series->back().values;
-        memory = InstanceMemory{v.rss, v.pss, v.uss, v.swap};
+        memory = InstanceMemory{v.rss, v.pss, v.uss, v.swap, std::nullopt};
+        if (MemoryWatch::measures_cgroup(service, record)) memory->cgroup = v.cgroup;
         totals.memory.rss += v.rss;
         totals.memory.pss += v.pss;
         totals.memory.uss += v.uss;
