@@ -61,7 +61,6 @@ TEST(ServiceFlags, EveryMemoryFlag) {
                          "--age-jitter",
                          "1m",
                          "--no-surge",
-                         "--cgroup",
                          "--max-recycling",
                          "2"});
   ASSERT_TRUE(parsed.service.ok()) << parsed.service.error().message;
@@ -86,7 +85,6 @@ TEST(ServiceFlags, EveryMemoryFlag) {
   EXPECT_EQ(m.age->max, Millis{21'600'000});
   EXPECT_EQ(m.age->jitter, Millis{60'000});
   EXPECT_FALSE(s.surge);
-  EXPECT_TRUE(s.cgroup);
   EXPECT_EQ(s.max_recycling, 2);
   EXPECT_EQ(parsed.first_given, "--interval");
 }
@@ -113,6 +111,10 @@ TEST(ServiceFlags, DefaultsAndShortForms) {
   EXPECT_EQ(m.requests->jitter, 100);  // a tenth
   EXPECT_EQ(m.age->jitter, Millis{2'160'000});
   EXPECT_EQ(build({"--no-surge"}).first_given, "--no-surge");
+  Parsed cgroup = build({"--cgroup"});
+  ASSERT_TRUE(cgroup.service.ok());
+  EXPECT_TRUE(cgroup.service->cgroup);
+  EXPECT_EQ(cgroup.first_given, "--cgroup");
 }
 
 TEST(ServiceFlags, BadValuesNameTheFlag) {

@@ -54,8 +54,8 @@ struct SpawnedProcess {
 };
 
 // On success the child has exec'd. On failure (command not found, not executable, joining the
-// cgroup, chdir or setuid failed) no child is left behind (it has been reaped) and the Error names what failed:
-// "execute 'nosuch': No such file or directory".
+// cgroup, chdir or setuid failed) no child is left behind (it has been reaped) and the Error names
+// what failed: "execute 'nosuch': No such file or directory".
 Result<SpawnedProcess> spawn_process(const SpawnSpec& spec);
 
 // This process's environment as "KEY=VALUE" entries, the starting point of a SpawnSpec's env.

@@ -278,9 +278,9 @@ std::string memory_cgroup(const std::string& proc_cgroup, CgroupVersion version)
     const size_t second = line.find(':', first + 1);
     if (first == std::string::npos || second == std::string::npos) continue;
     const std::string controllers = "," + line.substr(first + 1, second - first - 1) + ",";
-    const bool memory = version == CgroupVersion::kV2 ? line.starts_with("0::")
-                                                       : controllers.find(",memory,") !=
-                                                             std::string::npos;
+    const bool memory = version == CgroupVersion::kV2
+                            ? line.starts_with("0::")
+                            : controllers.find(",memory,") != std::string::npos;
     if (memory) return line.substr(second + 1);
   }
   return "";

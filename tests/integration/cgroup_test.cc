@@ -3,6 +3,8 @@
 // replacement, and nothing left behind. Skipped where no memory cgroup can be made.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
@@ -147,6 +149,39 @@ TEST(InstanceCgroups, EachProcessInItsOwnCgroupMeasuredByTheLimitRuleAndRemoved)
   memvisor.signal(SIGTERM);
   ASSERT_EQ(memvisor.wait(60s), 0) << memvisor.err();
   EXPECT_FALSE(std::filesystem::exists(hierarchy + parent)) << hierarchy + parent;
+}
+
+TEST(InstanceCgroups, WithoutAccessTheServiceRunsWithoutAndMemvisorSaysWhyOnce) {
+  std::vector<std::string> wrapper;
+  if (::geteuid() == 0) {
+    wrapper = {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"};
+    if (!have_program("setpriv")) GTEST_SKIP() << "no setpriv to run memvisor as nobody";
+  } else if (InstanceCgroups::create().ok()) {
+    GTEST_SKIP() << "this user may make memory cgroups: there is no failure to show";
+  }
+  TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);  // nobody makes the state dir in it
+  Memvisor memvisor(dir, {"--name", "cg", "--cgroup", "--interval", "100ms", "--", "sleep", "60"},
+                    wrapper);
+  ASSERT_EQ(memvisor.wait_events("ready", 1, 20s, "cg.1").size(), 1u) << memvisor.err();
+  nlohmann::json status;
+  ASSERT_TRUE(eventually(
+      [&] {
+        status = memvisor.status();
+        return status.is_object() && status["instances"][0]["memory"].is_object();
+      },
+      20s))
+      << memvisor.err();
+  EXPECT_EQ(status["instances"][0]["state"], "running");
+  EXPECT_FALSE(status["instances"][0].contains("cgroup")) << status.dump();
+  const std::string err = memvisor.err();
+  const std::string said =
+      "memvisor: cgroup = true (cg): cannot make memory cgroups for instances: ";
+  const size_t at = err.find(said);
+  ASSERT_NE(at, std::string::npos) << err;
+  EXPECT_EQ(err.find(said, at + 1), std::string::npos) << "said twice: " << err;
+  EXPECT_NE(err.find("those services run without cgroups of their own\n", at), std::string::npos)
+      << err;
 }
 
 }  // namespace
