@@ -19,7 +19,7 @@ MetricsSnapshot two_instances() {
   a.up = true;
   a.ready = true;
   a.started_at_s = 1000;
-  a.memory = InstanceMemory{4096, 3072, 2048, 0};
+  a.memory = InstanceMemory{4096, 3072, 2048, 0, 8192};
   a.leak_slope_bytes_per_second = 12.5;
   a.restarts_by_reason = {{"crash", 1}, {"leak", 1}};
   InstanceMetrics b;
@@ -33,7 +33,7 @@ MetricsSnapshot two_instances() {
   web.desired = 2;
   web.ready = 1;
   web.not_ready = {"web.2 (backoff)"};
-  web.memory = InstanceMemory{4096, 3072, 2048, 0};
+  web.memory = InstanceMemory{4096, 3072, 2048, 0, std::nullopt};
   s.services = {web};
   return s;
 }
@@ -53,6 +53,11 @@ TEST(MetricsText, InstanceSeries) {
       text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"uss\"} 2048\n"));
   EXPECT_TRUE(contains(
       text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"swap\"} 0\n"));
+  // Its cgroup was measured (cgroup = true or metric = "cgroup"); a service has no such sum.
+  EXPECT_TRUE(contains(
+      text,
+      "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"cgroup\"} 8192\n"));
+  EXPECT_FALSE(contains(text, "memvisor_service_memory_bytes{service=\"web\",kind=\"cgroup\"}"));
   // No sample yet: no memory series rather than a made-up zero.
   EXPECT_FALSE(contains(text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"2\""));
   EXPECT_TRUE(contains(

@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
+#include "os/files.h"
 #include "os/instance_cgroups.h"
 #include "os/pidfd.h"
 #include "os/test_temp_dir.h"
@@ -271,17 +271,20 @@ TEST(LookupUser, UnknownUserIsAnError) {
 }
 
 // The memory controller's line of a /proc/PID/cgroup text: v1 "7:memory:/a/b", v2 "0::/a/b".
-std::string memory_cgroup(const std::string& proc_cgroup, CgroupVersion version) {
-  std::istringstream lines(proc_cgroup);
-  for (std::string line; std::getline(lines, line);) {
+std::string memory_cgroup(std::string_view proc_cgroup, CgroupVersion version) {
+  while (!proc_cgroup.empty()) {
+    const size_t end = std::min(proc_cgroup.find('\n'), proc_cgroup.size());
+    const std::string_view line = proc_cgroup.substr(0, end);
+    proc_cgroup.remove_prefix(std::min(end + 1, proc_cgroup.size()));
     const size_t first = line.find(':');
     const size_t second = line.find(':', first + 1);
-    if (first == std::string::npos || second == std::string::npos) continue;
-    const std::string controllers = "," + line.substr(first + 1, second - first - 1) + ",";
+    if (first == std::string_view::npos || second == std::string_view::npos) continue;
+    const std::string controllers =
+        "," + std::string(line.substr(first + 1, second - first - 1)) + ",";
     const bool memory = version == CgroupVersion::kV2
                             ? line.starts_with("0::")
                             : controllers.find(",memory,") != std::string::npos;
-    if (memory) return line.substr(second + 1);
+    if (memory) return std::string(line.substr(second + 1));
   }
   return "";
 }
@@ -305,9 +308,9 @@ TEST(Spawn, JoinsItsCgroupBeforeExecAndItsChildrenFollow) {
             cgroups->cgroup_path("spawn.1.1"))
       << printed;
   // The spawner itself stays where it was.
-  std::ifstream own("/proc/self/cgroup");
-  const std::string own_text((std::istreambuf_iterator<char>(own)), {});
-  EXPECT_NE(memory_cgroup(own_text, cgroups->version()), cgroups->cgroup_path("spawn.1.1"));
+  auto own = read_file("/proc/self/cgroup");
+  ASSERT_TRUE(own.ok());
+  EXPECT_NE(memory_cgroup(*own, cgroups->version()), cgroups->cgroup_path("spawn.1.1"));
   cgroups->remove("spawn.1.1");
   EXPECT_FALSE(std::filesystem::exists(cgroups->hierarchy() + cgroups->cgroup_path("spawn.1.1")));
 }

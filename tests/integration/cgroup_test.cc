@@ -39,8 +39,12 @@ while True:
 // The memory line of /proc/PID/cgroup: v1 "N:memory:/path" (maybe among other controllers),
 // v2 "0::/path".
 std::string memory_cgroup_of(pid_t pid, CgroupVersion version) {
-  std::istringstream lines(read_text("/proc/" + std::to_string(pid) + "/cgroup"));
-  for (std::string line; std::getline(lines, line);) {
+  const std::string text = read_text("/proc/" + std::to_string(pid) + "/cgroup");
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
     const size_t first = line.find(':');
     const size_t second = line.find(':', first + 1);
     if (first == std::string::npos || second == std::string::npos) continue;
