@@ -196,6 +196,7 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
 
   Event started = make_event("started", &instance, reason, "started");
   started.extra["generation"] = instance.generation;
+  if (std::string cgroup = cgroup_path(instance); !cgroup.empty()) started.extra["cgroup"] = cgroup;
   emit(std::move(started), &instance);
   if (instance.service->ready == ReadyMode::immediate) set_ready(instance);
 }

@@ -16,9 +16,6 @@ struct InstanceMemory {
   uint64_t pss = 0;
   uint64_t uss = 0;
   uint64_t swap = 0;
-  // The instance's cgroup (its own with cgroup = true), where it was measured (cgroup = true or
-  // metric = "cgroup").
-  std::optional<uint64_t> cgroup;
 };
 
 // One instance number of a service, as its serving (primary) process shows it.
@@ -36,6 +33,8 @@ struct InstanceMetrics {
   // Requests the worker reported through the worker library; absent for workers that do not
   // use it (an unmodified program).
   std::optional<uint64_t> requests_total;
+  // Its cgroup's usage at the last sample, where measured (cgroup = true, metric = "cgroup").
+  std::optional<uint64_t> cgroup_memory;
 };
 
 struct ServiceMetrics {

@@ -72,8 +72,8 @@ void render_instances(std::string& out, const MetricsSnapshot& s, double now) {
     for (const auto& [kind, field] : kKinds) {
       memory.sample(with(instance_labels(i), "kind", kind), (*i.memory).*field);
     }
-    if (i.memory->cgroup)
-      memory.sample(with(instance_labels(i), "kind", "cgroup"), *i.memory->cgroup);
+    if (i.cgroup_memory)
+      memory.sample(with(instance_labels(i), "kind", "cgroup"), *i.cgroup_memory);
   }
   Family slope(out, "memvisor_instance_leak_slope_bytes_per_second", "gauge",
                "The leak rule's current estimate of the memory floor's growth.");

@@ -19,7 +19,8 @@ MetricsSnapshot two_instances() {
   a.up = true;
   a.ready = true;
   a.started_at_s = 1000;
-  a.memory = InstanceMemory{4096, 3072, 2048, 0, 8192};
+  a.memory = InstanceMemory{4096, 3072, 2048, 0};
+  a.cgroup_memory = 8192;
   a.leak_slope_bytes_per_second = 12.5;
   a.restarts_by_reason = {{"crash", 1}, {"leak", 1}};
   InstanceMetrics b;
@@ -33,7 +34,7 @@ MetricsSnapshot two_instances() {
   web.desired = 2;
   web.ready = 1;
   web.not_ready = {"web.2 (backoff)"};
-  web.memory = InstanceMemory{4096, 3072, 2048, 0, std::nullopt};
+  web.memory = InstanceMemory{4096, 3072, 2048, 0};
   s.services = {web};
   return s;
 }

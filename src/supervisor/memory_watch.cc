@@ -69,9 +69,8 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
                       << reader.fallback_reason() << "): PSS and USS are approximations\n";
           }
           MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
-          if (measures_cgroup(service, record)) {
-            values.cgroup = cgroup_memory(pid, text_field(record, "cgroup"));
-          }
+          const std::string_view cgroup = text_field(record, "cgroup");
+          if (measures_cgroup(service, cgroup)) values.cgroup = cgroup_memory(pid, cgroup);
           const double t = wall_s - watched.started_at_s;
           watched.samples.push_back({t, values});
           if (watched.samples.size() > kMaxSamples) watched.samples.pop_front();
@@ -137,8 +136,8 @@ ProcMemoryReader& MemoryWatch::reader_for(const ServiceConfig& service) {
   return found->second;
 }
 
-bool MemoryWatch::measures_cgroup(const ServiceConfig& service, const nlohmann::json& record) {
-  return uses_cgroup(service) || !text_field(record, "cgroup").empty();
+bool MemoryWatch::measures_cgroup(const ServiceConfig& service, std::string_view cgroup_path) {
+  return uses_cgroup(service) || !cgroup_path.empty();
 }
 
 uint64_t MemoryWatch::cgroup_memory(pid_t pid, std::string_view cgroup_path) {

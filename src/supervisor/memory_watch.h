@@ -54,8 +54,9 @@ class MemoryWatch {
   int64_t requests(const Key& key) const;
 
   // Whether a process's cgroup is measured: a rule reads it (metric = "cgroup"), or the
-  // controller placed the process in a cgroup of its own (its record names it, cgroup = true).
-  static bool measures_cgroup(const ServiceConfig& service, const nlohmann::json& record);
+  // controller placed the process in a cgroup of its own (`cgroup_path`, from the fleet record's
+  // "cgroup"; empty when none).
+  static bool measures_cgroup(const ServiceConfig& service, std::string_view cgroup_path);
 
   // Samples kept per process: a day at 10 s, 1 h at 100 ms.
   static constexpr size_t kMaxSamples = 8640;

@@ -188,7 +188,8 @@ nlohmann::json Supervisor::memory_json(const nlohmann::json& record) const {
   const MemoryValues& v = series->back().values;
   nlohmann::json json = {{"rss", v.rss}, {"pss", v.pss}, {"uss", v.uss}, {"swap", v.swap}};
   for (const ServiceConfig& service : fleet_.config().services) {
-    if (service.name == std::get<0>(key) && MemoryWatch::measures_cgroup(service, record)) {
+    if (service.name == std::get<0>(key) &&
+        MemoryWatch::measures_cgroup(service, record.value("cgroup", ""))) {
       json["cgroup"] = v.cgroup;  // bytes; the record's own "cgroup" is the path
     }
   }

@@ -142,6 +142,11 @@ TEST(InstanceCgroups, EachProcessInItsOwnCgroupMeasuredByTheLimitRuleAndRemoved)
   ASSERT_EQ(memvisor.wait_events("recycled", 1, 60s, "cg.1").size(), 1u) << memvisor.err();
 
   ASSERT_TRUE(eventually([&] { return std::filesystem::exists(dir.file("w1.2")); }, 30s));
+  // The events log says where each process went.
+  for (const auto& started : memvisor.events("started", "cg.1")) {
+    EXPECT_EQ(started["cgroup"],
+              parent + "/cg.1." + std::to_string(started["generation"].get<int>()));
+  }
   const auto [replacement, replacement_child] = worker_pids(dir, "1.2");
   EXPECT_EQ(memory_cgroup_of(replacement, version), parent + "/cg.1.2");
   EXPECT_EQ(memory_cgroup_of(replacement_child, version), parent + "/cg.1.2");
