@@ -1,7 +1,7 @@
 // Memory cgroups of their own for instances, what `cgroup = true` asks the controller for: one
-// directory per process, SERVICE.N.GEN, under memvisor.PID inside
-// the cgroup memvisor itself runs in. The child joins its cgroup before exec, so the worker and
-// everything it forks are counted from the start.
+// directory per process, SERVICE.N.GEN, under memvisor.PID inside the cgroup memvisor itself runs
+// in. The child joins its cgroup before exec, so the worker and everything it forks are counted
+// from the start.
 #pragma once
 
 #include <string>
