@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "harness.h"
+#include "http_client.h"
 #include "os/instance_cgroups.h"
 
 namespace memvisor::testing {
@@ -87,9 +88,11 @@ TEST(InstanceCgroups, EachProcessInItsOwnCgroupMeasuredByTheLimitRuleAndRemoved)
   }
   TempDir dir;
   const std::string worker = dir.write("worker.py", kWorker);
-  Memvisor memvisor(dir, {"--name", "cg", "--instances", "2", "--cgroup", "--interval", "100ms",
-                          "--limit", "64MiB", "--limit-for", "2", "--metric", "cgroup", "--",
-                          "python3", worker, dir.path()});
+  const int port = free_port();
+  Memvisor memvisor(
+      dir, {"--http", "127.0.0.1:" + std::to_string(port), "--name", "cg", "--instances", "2",
+            "--cgroup", "--interval", "100ms", "--limit", "64MiB", "--limit-for", "2", "--metric",
+            "cgroup", "--", "python3", worker, dir.path()});
   const std::string parent =
       memory_cgroup_of(memvisor.pid(), version) + "/memvisor." + std::to_string(memvisor.pid());
   RemoveLeftovers cleanup{hierarchy + parent};
@@ -132,6 +135,17 @@ TEST(InstanceCgroups, EachProcessInItsOwnCgroupMeasuredByTheLimitRuleAndRemoved)
     EXPECT_EQ(record["cgroup"], parent + "/cg." + label) << record.dump();
     EXPECT_GT(record["memory"]["cgroup"].get<double>(), 0) << record.dump();
   }
+
+  std::string metrics;
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto reply = http_get(port, "/metrics");
+        metrics = reply ? reply->body : "";
+        return metrics.find("{service=\"cg\",instance=\"2\",kind=\"cgroup\"} ") !=
+               std::string::npos;
+      },
+      20s))
+      << metrics;
 
   dir.write("grow", "");
   const auto rules = memvisor.wait_events("rule", 1, 60s, "cg.1");
