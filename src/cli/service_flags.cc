@@ -141,6 +141,9 @@ void ServiceFlags::add_memory_to(CLI::App& app, const std::string& group) {
   app.add_flag("--heap-sampler", heap_sampler_,
                "preload the heap sampler, so `memvisor sample` can look inside the instances")
       ->group(group);
+  app.add_flag("--cgroup", cgroup_,
+               "each instance process in a memory cgroup of its own (for --metric cgroup)")
+      ->group(group);
   app.add_flag("--no-surge", no_surge_, "recycle by stopping first, then starting the replacement")
       ->group(group);
 }
@@ -234,6 +237,7 @@ Status ServiceFlags::build_memory(ServiceConfig& service) const {
   m.tree = tree_;
   service.surge = !no_surge_;
   service.heap_sampler = heap_sampler_;
+  service.cgroup = cgroup_;
   SizeRule warn, critical, total;
   LimitRule limit;
   LeakRule leak;

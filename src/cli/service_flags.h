@@ -58,6 +58,7 @@ class ServiceFlags {
   std::string age_jitter_;
   bool no_surge_ = false;
   bool heap_sampler_ = false;
+  bool cgroup_ = false;
   std::string max_recycling_;
 };
 

@@ -97,6 +97,7 @@ TEST(ServiceFlags, DefaultsAndShortForms) {
   EXPECT_EQ(none.service->memory.metric, defaults.memory.metric);
   EXPECT_FALSE(none.service->memory.limit || none.service->memory.leak);
   EXPECT_TRUE(none.service->surge);
+  EXPECT_FALSE(none.service->cgroup);
   EXPECT_EQ(none.service->max_recycling, 1);
   EXPECT_EQ(none.first_given, "");
 
@@ -110,6 +111,10 @@ TEST(ServiceFlags, DefaultsAndShortForms) {
   EXPECT_EQ(m.requests->jitter, 100);  // a tenth
   EXPECT_EQ(m.age->jitter, Millis{2'160'000});
   EXPECT_EQ(build({"--no-surge"}).first_given, "--no-surge");
+  Parsed cgroup = build({"--cgroup"});
+  ASSERT_TRUE(cgroup.service.ok());
+  EXPECT_TRUE(cgroup.service->cgroup);
+  EXPECT_EQ(cgroup.first_given, "--cgroup");
 }
 
 TEST(ServiceFlags, BadValuesNameTheFlag) {

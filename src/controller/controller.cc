@@ -118,6 +118,7 @@ int Controller::run() {
                   fmt::format("starting {} service(s), {} instance(s); state dir {}",
                               options_.config.services.size(), total, options_.state_dir)),
        nullptr);
+  open_instance_cgroups();
   if (options_.supervisor) {
     open_worker_socket();
     start_supervisor();
@@ -128,6 +129,7 @@ int Controller::run() {
   while (!(shutting_down_ && everything_stopped())) step();
 
   reap_strays();
+  cgroups_.reset();  // every process is reaped: the instances' cgroups and memvisor.PID go
   if (worker_listener_.valid()) ::unlink(worker_socket_path().c_str());
   emit(make_event("memvisor_stopped", nullptr, "", "every instance stopped"), nullptr);
   return exit_code_;
@@ -248,6 +250,8 @@ void Controller::reap_children() {
       on_supervisor_exit(decode(info));
     }
     // Anything else is an adopted orphan (we are a subreaper, maybe PID 1): reaped, nothing more.
+    // It may have been the last process of a cgroup waiting to be removed.
+    if (cgroups_ && cgroups_->busy() > 0) cgroups_->retry_removals();
   }
 }
 

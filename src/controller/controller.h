@@ -17,6 +17,7 @@
 #include "core/event.h"
 #include "os/event_loop.h"
 #include "os/files.h"
+#include "os/instance_cgroups.h"
 #include "os/line_channel.h"
 #include "os/pidfd.h"
 #include "os/signal_fd.h"
@@ -30,6 +31,8 @@ struct ControllerOptions {
   std::string state_dir;        // resolved, absolute
   std::string self_executable;  // the binary to run `supervise` from (usually /proc/self/exe)
   bool supervisor = true;  // false: run without the supervisor process (tests, `--no-supervisor`)
+  std::string cgroup_root = kCgroupRoot;  // where cgroup = true makes the instances' cgroups
+  std::string proc_root = kProcRoot;
 };
 
 class Controller {
@@ -68,6 +71,12 @@ class Controller {
   void mark_stable(Instance& instance);
   std::optional<MonoTime> instance_deadline(const Instance& instance) const;
   SpawnSpec spawn_spec(Instance& instance, UniqueFd& out_write, UniqueFd& err_write);
+
+  // cgroup = true: a memory cgroup per process (instance_cgroup.cc).
+  void open_instance_cgroups();
+  Status prepare_cgroup(Instance& instance, SpawnSpec& spec, UniqueFd& procs);
+  void release_cgroup(Instance& instance);
+  std::string cgroup_path(const Instance& instance) const;
 
   // Recycling without losing capacity (recycle.cc).
   void recycle(Instance& instance, std::string_view reason, bool urgent);
@@ -116,6 +125,7 @@ class Controller {
   std::optional<AppendLog> events_log_;
   UniqueFd lock_fd_;
   std::map<std::string, UserIdentity> users_;  // services that run as another user
+  std::optional<InstanceCgroups> cgroups_;     // when a service has cgroup = true and it works
 
   // The supervisor process.
   pid_t supervisor_pid_ = 0;

@@ -169,6 +169,8 @@ nlohmann::json Controller::instance_json(const Instance& instance) const {
   };
   if (instance.main_pid != 0) json["main_pid"] = instance.main_pid;
   if (instance.pid != 0) json["start_ticks"] = instance.start_ticks;
+  // Relative to the memory hierarchy, as /proc/PID/cgroup shows it.
+  if (std::string path = cgroup_path(instance); !path.empty()) json["cgroup"] = std::move(path);
   json["role"] = instance.replaces != nullptr ? "replacement" : "primary";
   if (instance.recycling || instance.replacement != nullptr) json["recycling"] = true;
   if (instance.pid != 0) json["started_at"] = to_unix_seconds(instance.started_wall);

@@ -81,6 +81,7 @@ struct Instance {
   std::optional<MonoTime> deadline;
 
   uint64_t start_ticks = 0;  // /proc/PID/stat start time: tells a reused pid from this process
+  std::string cgroup;        // cgroup = true: its process's own cgroup, "web.1.3"; removed at reap
 
   // A surge recycle runs two processes for one instance number: the old one keeps serving until
   // its replacement (a second Instance object, generation + 1) is ready.

@@ -145,8 +145,21 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
     after_failed_run(instance, "spawn_failed");
     return;
   }
-  auto spawned = spawn_process(spawn_spec(instance, out_write, err_write));
+  SpawnSpec spec = spawn_spec(instance, out_write, err_write);
+  UniqueFd cgroup_procs;
+  if (Status placed = prepare_cgroup(instance, spec, cgroup_procs); !placed) {
+    close_notify_socket(instance);
+    instance.last_exit_reason = "spawn_failed";
+    emit(make_event("spawn_failed", &instance, "cgroup",
+                    "cannot start: " + placed.error().describe()),
+         &instance);
+    after_failed_run(instance, "spawn_failed");
+    return;
+  }
+  auto spawned = spawn_process(spec);
+  cgroup_procs.reset();
   if (!spawned) {
+    release_cgroup(instance);
     close_notify_socket(instance);
     instance.last_exit_reason = "spawn_failed";
     emit(make_event("spawn_failed", &instance, "spawn_failed",
@@ -183,6 +196,7 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
 
   Event started = make_event("started", &instance, reason, "started");
   started.extra["generation"] = instance.generation;
+  if (std::string cgroup = cgroup_path(instance); !cgroup.empty()) started.extra["cgroup"] = cgroup;
   emit(std::move(started), &instance);
   if (instance.service->ready == ReadyMode::immediate) set_ready(instance);
 }

@@ -12,6 +12,7 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
   loop_->remove(instance.pidfd.get());
   instance.pidfd.reset();
   close_notify_socket(instance);
+  release_cgroup(instance);  // its process group is dead already; strays in the cgroup die now
   const pid_t pid = instance.pid;
   instance.last_pid = pid;
   instance.pid = 0;

@@ -100,6 +100,8 @@ struct ServiceConfig {
 
   MemoryRules memory;
   bool heap_sampler = false;  // preload libmemvisor_sampler.so, so `memvisor sample` works
+  // Each process in a memory cgroup of its own (SERVICE.N.GEN), where the machine allows it.
+  bool cgroup = false;
   bool surge = true;      // recycle: start the replacement first, stop the old one once it is ready
   int max_recycling = 1;  // instances of this service recycling at once; others queue
 };

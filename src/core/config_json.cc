@@ -38,6 +38,7 @@ json service_to_json(const ServiceConfig& s) {
       {"memory", memory_to_json(s.memory)},
       {"surge", s.surge},
       {"heap_sampler", s.heap_sampler},
+      {"cgroup", s.cgroup},
       {"max_recycling", s.max_recycling},
   };
   // A number without a standard name would not survive as "signal 40".
@@ -66,6 +67,7 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
                                    "memory",
                                    "surge",
                                    "heap_sampler",
+                                   "cgroup",
                                    "max_recycling"};
   for (const auto& [field, member] : kServiceDurations) keys.push_back(duration_key(field));
   if (!r.object(j, path, keys)) return;
@@ -96,6 +98,7 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
   memory_from_json(r, j["memory"], at("memory"), s.memory);
   r.read(j["surge"], at("surge"), s.surge);
   r.read(j["heap_sampler"], at("heap_sampler"), s.heap_sampler);
+  r.read(j["cgroup"], at("cgroup"), s.cgroup);
   r.read(j["max_recycling"], at("max_recycling"), s.max_recycling);
   for (const auto& [field, member] : kServiceDurations) {
     std::string key = duration_key(field);

@@ -34,6 +34,8 @@ void expect_same(const ServiceConfig& a, const ServiceConfig& b) {
   EXPECT_EQ(a.watchdog, b.watchdog);
   EXPECT_EQ(a.output, b.output);
   EXPECT_EQ(a.log_dir, b.log_dir);
+  EXPECT_EQ(a.heap_sampler, b.heap_sampler);
+  EXPECT_EQ(a.cgroup, b.cgroup);
 }
 
 Config unusual_config() {
@@ -73,6 +75,7 @@ Config unusual_config() {
   s.memory.requests = RequestsRule{4'611'686'018'427'387'903, 4'611'686'018'427'387'903};
   s.memory.age = AgeRule{Millis{1}, Millis{0}};
   s.surge = false;
+  s.cgroup = true;
   s.max_recycling = 1000;
   config.supervisor.total = SizeRule{uint64_t{1} << 40, MemoryMetric::anon};
   ServiceConfig& jobs = config.services.emplace_back();
@@ -126,8 +129,10 @@ TEST(ConfigJson, Shape) {
   EXPECT_EQ(web["restart_delay_max_ms"], 315'360'000'000);
   EXPECT_EQ(web["circuit_cooldown_ms"], 123'456'789);
   EXPECT_EQ(web["watchdog_ms"], 4);
-  EXPECT_EQ(web.size(), 25u);
+  EXPECT_EQ(web.size(), 26u);
   EXPECT_EQ(web["heap_sampler"], false);
+  EXPECT_EQ(web["cgroup"], true);
+  EXPECT_EQ(j["services"][1]["cgroup"], false);
   EXPECT_EQ(web["surge"], false);
   EXPECT_EQ(web["max_recycling"], 1000);
   const json& memory = web["memory"];

@@ -21,13 +21,13 @@ namespace memvisor {
 namespace {
 
 // clang-format off
-constexpr std::array<std::string_view, 22> kBasicKeys{
+constexpr std::array<std::string_view, 23> kBasicKeys{
     "command", "shell", "instances", "env", "cwd", "user",
     "restart", "restart_delay", "restart_backoff", "restart_delay_max", "min_uptime",
     "circuit_failures", "circuit_cooldown",
     "stop_signal", "stop_timeout", "kill_timeout",
     "ready", "startup_timeout", "watchdog",
-    "output", "log_dir", "heap_sampler"};
+    "output", "log_dir", "heap_sampler", "cgroup"};
 // clang-format on
 
 template <size_t A, size_t B>
@@ -111,6 +111,7 @@ class ServiceReader {
     if (key == "ready") return read_enum_value(node, field(key), kReadyModeNames, s_.ready);
     if (key == "output") return read_enum_value(node, field(key), kOutputModeNames, s_.output);
     if (key == "heap_sampler") return read_boolean_value(node, field(key), s_.heap_sampler);
+    if (key == "cgroup") return read_boolean_value(node, field(key), s_.cgroup);
     return read_string(key, node, s_.log_dir);  // the last of kServiceKeys
   }
 

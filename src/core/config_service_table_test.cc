@@ -174,3 +174,16 @@ TEST(ServiceTableHeapSampler, OffByDefaultOnWhenAsked) {
 
 }  // namespace
 }  // namespace memvisor
+
+namespace memvisor {
+namespace {
+
+TEST(ServiceTableCgroup, OffByDefaultOnWhenAsked) {
+  EXPECT_FALSE(parse_ok(web("")).services.at(0).cgroup);
+  EXPECT_TRUE(parse_ok(web("cgroup = true\n")).services.at(0).cgroup);
+  EXPECT_EQ(error_of(web("cgroup = 1\n")),
+            "web.toml:3:10: service.web.cgroup: expected a boolean, got an integer");
+}
+
+}  // namespace
+}  // namespace memvisor

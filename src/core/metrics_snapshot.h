@@ -33,6 +33,8 @@ struct InstanceMetrics {
   // Requests the worker reported through the worker library; absent for workers that do not
   // use it (an unmodified program).
   std::optional<uint64_t> requests_total;
+  // Its cgroup's usage at the last sample, where measured (cgroup = true, metric = "cgroup").
+  std::optional<uint64_t> cgroup_memory;
 };
 
 struct ServiceMetrics {

@@ -66,12 +66,14 @@ constexpr std::pair<const char*, uint64_t InstanceMemory::*> kKinds[] = {
 void render_instances(std::string& out, const MetricsSnapshot& s, double now) {
   Family memory(out, "memvisor_instance_memory_bytes", "gauge",
                 "Memory of the instance's process at the last sample, by kind (rss, pss, uss, "
-                "swap).");
+                "swap; cgroup: its cgroup's usage, where measured).");
   for (const auto& i : s.instances) {
     if (!i.memory) continue;
     for (const auto& [kind, field] : kKinds) {
       memory.sample(with(instance_labels(i), "kind", kind), (*i.memory).*field);
     }
+    if (i.cgroup_memory)
+      memory.sample(with(instance_labels(i), "kind", "cgroup"), *i.cgroup_memory);
   }
   Family slope(out, "memvisor_instance_leak_slope_bytes_per_second", "gauge",
                "The leak rule's current estimate of the memory floor's growth.");

@@ -20,6 +20,7 @@ MetricsSnapshot two_instances() {
   a.ready = true;
   a.started_at_s = 1000;
   a.memory = InstanceMemory{4096, 3072, 2048, 0};
+  a.cgroup_memory = 8192;
   a.leak_slope_bytes_per_second = 12.5;
   a.restarts_by_reason = {{"crash", 1}, {"leak", 1}};
   InstanceMetrics b;
@@ -53,6 +54,11 @@ TEST(MetricsText, InstanceSeries) {
       text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"uss\"} 2048\n"));
   EXPECT_TRUE(contains(
       text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"swap\"} 0\n"));
+  // Its cgroup was measured (cgroup = true or metric = "cgroup"); a service has no such sum.
+  EXPECT_TRUE(contains(
+      text,
+      "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"cgroup\"} 8192\n"));
+  EXPECT_FALSE(contains(text, "memvisor_service_memory_bytes{service=\"web\",kind=\"cgroup\"}"));
   // No sample yet: no memory series rather than a made-up zero.
   EXPECT_FALSE(contains(text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"2\""));
   EXPECT_TRUE(contains(

@@ -94,8 +94,11 @@ InstanceCgroups::~InstanceCgroups() {
 
 Result<UniqueFd> InstanceCgroups::make(const std::string& name) {
   const std::string dir = hierarchy_ + cgroup_path(name);
-  // A directory left by an earlier process of the same name (not yet removable) is reused.
+  // A directory left by an earlier process of the same name (not yet removable) is reused. Its
+  // leftovers were sent SIGKILL already; it must leave the removal queue, whose retries would
+  // kill the new process too.
   if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) return sys_error("create cgroup", dir);
+  std::erase(busy_, dir);
   const std::string procs = dir + "/cgroup.procs";
   UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd.valid()) return sys_error("open", procs);
@@ -108,8 +111,12 @@ bool InstanceCgroups::try_remove(const std::string& dir) {
   return false;
 }
 
-void InstanceCgroups::remove(const std::string& name) {
+void InstanceCgroups::retry_removals() {
   std::erase_if(busy_, [this](const std::string& dir) { return try_remove(dir); });
+}
+
+void InstanceCgroups::remove(const std::string& name) {
+  retry_removals();
   const std::string dir = hierarchy_ + cgroup_path(name);
   if (!try_remove(dir)) busy_.push_back(dir);
 }

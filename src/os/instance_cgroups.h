@@ -1,7 +1,7 @@
-// Memory cgroups of their own for instances, the building block of `cgroup = true` (not yet
-// used by the controller): one directory per process, SERVICE.N.GEN, under memvisor.PID inside
-// the cgroup memvisor itself runs in. The child joins its cgroup before exec, so the worker and
-// everything it forks are counted from the start.
+// Memory cgroups of their own for instances, what `cgroup = true` asks the controller for: one
+// directory per process, SERVICE.N.GEN, under memvisor.PID inside the cgroup memvisor itself runs
+// in. The child joins its cgroup before exec, so the worker and everything it forks are counted
+// from the start.
 #pragma once
 
 #include <string>
@@ -33,8 +33,12 @@ class InstanceCgroups {
   // Creates `name` and opens its cgroup.procs for writing: the spawned child writes "0" into it.
   Result<UniqueFd> make(const std::string& name);
   // Kills what is left in `name` and removes it; a directory still busy (its last processes not
-  // reaped yet) is retried by the next remove() or at destruction.
+  // exited yet) is retried by retry_removals(), the next remove() or at destruction.
   void remove(const std::string& name);
+  // Removes the busy directories whose processes have exited since (call it after reaping).
+  void retry_removals();
+  // Directories waiting for their last processes to exit.
+  size_t busy() const { return busy_.size(); }
 
   // Relative to the hierarchy (what /proc/PID/cgroup shows): "/process_api/x/memvisor.12/web.1.1".
   std::string cgroup_path(const std::string& name) const { return parent_ + "/" + name; }

@@ -63,6 +63,66 @@ TEST(InstanceCgroups, ChildJoinsItsOwnCgroupWhichCountsItsMemoryAndIsRemoved) {
   EXPECT_FALSE(std::filesystem::exists(parent_dir)) << parent_dir;
 }
 
+// A child that has joined `procs`'s cgroup and waits to be killed.
+pid_t child_in(const UniqueFd& procs) {
+  int joined[2];
+  if (::pipe(joined) != 0) return -1;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::write(procs.get(), "0", 1) != 1 || ::write(joined[1], "x", 1) != 1) ::_exit(1);
+    for (;;) ::pause();
+  }
+  ::close(joined[1]);
+  char byte = 0;
+  const bool ok = ::read(joined[0], &byte, 1) == 1;
+  ::close(joined[0]);
+  return ok ? child : -1;
+}
+
+TEST(InstanceCgroups, ABusyDirectoryGoesOnceItsLastProcessIsReaped) {
+  auto cgroups = InstanceCgroups::create();
+  if (!cgroups) GTEST_SKIP() << "no memory cgroups here: " << cgroups.error().describe();
+  const std::string dir = cgroups->hierarchy() + cgroups->cgroup_path("web.1.1");
+  auto procs = cgroups->make("web.1.1");
+  ASSERT_TRUE(procs.ok()) << procs.error().describe();
+  const pid_t child = child_in(*procs);
+  ASSERT_GT(child, 0);
+  cgroups->remove("web.1.1");  // the child is still in it: killed, the directory queued
+  EXPECT_EQ(cgroups->busy(), 1u);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  cgroups->retry_removals();
+  EXPECT_EQ(cgroups->busy(), 0u);
+  EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
+}
+
+TEST(InstanceCgroups, ANameMadeAgainLeavesTheRemovalQueueSoItsNewProcessIsSpared) {
+  auto cgroups = InstanceCgroups::create();
+  if (!cgroups) GTEST_SKIP() << "no memory cgroups here: " << cgroups.error().describe();
+  const std::string dir = cgroups->hierarchy() + cgroups->cgroup_path("web.2.1");
+  auto first = cgroups->make("web.2.1");
+  ASSERT_TRUE(first.ok()) << first.error().describe();
+  const pid_t old_child = child_in(*first);
+  ASSERT_GT(old_child, 0);
+  cgroups->remove("web.2.1");
+  ASSERT_EQ(cgroups->busy(), 1u);
+  auto again = cgroups->make("web.2.1");  // a new process of the same name
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+  EXPECT_EQ(cgroups->busy(), 0u);
+  const pid_t new_child = child_in(*again);
+  ASSERT_GT(new_child, 0);
+  ::waitpid(old_child, nullptr, 0);
+  cgroups->retry_removals();
+  int status = 0;
+  EXPECT_EQ(::waitpid(new_child, &status, WNOHANG), 0) << "the new process was killed";
+  EXPECT_TRUE(std::filesystem::exists(dir));
+  cgroups->remove("web.2.1");
+  ::waitpid(new_child, nullptr, 0);
+  cgroups->retry_removals();
+  EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
+}
+
 TEST(InstanceCgroups, NoMemoryControllerIsAnErrorThatSaysSo) {
   TestTempDir root;  // an empty cgroup root
   auto cgroups = InstanceCgroups::create(root.path());

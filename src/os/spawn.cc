@@ -23,6 +23,7 @@ namespace {
 
 // What the child reports when a step before exec fails.
 enum Step : int {
+  kCgroup,
   kStdio,
   kKeepFd,
   kSetpgid,
@@ -42,6 +43,10 @@ struct ChildFailure {
 Error child_error(const ChildFailure& failure, const SpawnSpec& spec, const std::string& path) {
   std::string what;
   switch (failure.step) {
+    case kCgroup:
+      what = (spec.cgroup.empty() ? std::string("join its cgroup") : "join cgroup " + spec.cgroup) +
+             " for '" + path + "'";
+      break;
     case kStdio:
       what = "redirect stdio of '" + path + "'";
       break;
@@ -144,6 +149,14 @@ int dup_high(int fd) {
   // Move everything out of 0..2 first so the dup2s below cannot clobber one another.
   if (report_fd < 3) report_fd = dup_high(report_fd);
   if (report_fd < 0) ::_exit(127);
+  // First, so that every page the child touches from here on is charged to its cgroup.
+  if (spec.cgroup_procs_fd >= 0) {
+    const ssize_t written = ::write(spec.cgroup_procs_fd, "0", 1);
+    if (written != 1) {
+      if (written >= 0) errno = EIO;
+      fail(report_fd, kCgroup);
+    }
+  }
   const int in = dup_high(devnull);
   const int out = dup_high(spec.stdout_fd);
   const int err = dup_high(spec.stderr_fd);

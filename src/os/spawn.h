@@ -41,6 +41,11 @@ struct SpawnSpec {
   int parent_death_signal = SIGTERM;
   // Signal mask the child restores before exec (the parent blocks signals for its signalfd).
   std::optional<sigset_t> child_sigmask;
+  // A cgroup's cgroup.procs open for writing, or -1: the child writes "0" into it first thing
+  // after fork (still with the spawner's credentials), so the program and everything it forks
+  // are counted in that cgroup from the start. `cgroup` names it in error messages.
+  int cgroup_procs_fd = -1;
+  std::string cgroup;
 };
 
 struct SpawnedProcess {
@@ -48,9 +53,9 @@ struct SpawnedProcess {
   UniqueFd pidfd;
 };
 
-// On success the child has exec'd. On failure (command not found, not executable, chdir or
-// setuid failed) no child is left behind (it has been reaped) and the Error names what failed:
-// "execute 'nosuch': No such file or directory".
+// On success the child has exec'd. On failure (command not found, not executable, joining the
+// cgroup, chdir or setuid failed) no child is left behind (it has been reaped) and the Error names
+// what failed: "execute 'nosuch': No such file or directory".
 Result<SpawnedProcess> spawn_process(const SpawnSpec& spec);
 
 // This process's environment as "KEY=VALUE" entries, the starting point of a SpawnSpec's env.

@@ -10,8 +10,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
+#include "os/files.h"
+#include "os/instance_cgroups.h"
 #include "os/pidfd.h"
 #include "os/test_temp_dir.h"
 
@@ -265,6 +268,80 @@ TEST(LookupUser, UnknownUserIsAnError) {
   ASSERT_FALSE(user.ok());
   EXPECT_EQ(user.error().message, "unknown user 'memvisor-no-such-user'");
   EXPECT_FALSE(lookup_user("4000000000").ok());
+}
+
+// The memory controller's line of a /proc/PID/cgroup text: v1 "7:memory:/a/b", v2 "0::/a/b".
+std::string memory_cgroup(std::string_view proc_cgroup, CgroupVersion version) {
+  while (!proc_cgroup.empty()) {
+    const size_t end = std::min(proc_cgroup.find('\n'), proc_cgroup.size());
+    const std::string_view line = proc_cgroup.substr(0, end);
+    proc_cgroup.remove_prefix(std::min(end + 1, proc_cgroup.size()));
+    const size_t first = line.find(':');
+    const size_t second = line.find(':', first + 1);
+    if (first == std::string_view::npos || second == std::string_view::npos) continue;
+    const std::string controllers =
+        "," + std::string(line.substr(first + 1, second - first - 1)) + ",";
+    const bool memory = version == CgroupVersion::kV2
+                            ? line.starts_with("0::")
+                            : controllers.find(",memory,") != std::string::npos;
+    if (memory) return std::string(line.substr(second + 1));
+  }
+  return "";
+}
+
+TEST(Spawn, JoinsItsCgroupBeforeExecAndItsChildrenFollow) {
+  auto cgroups = InstanceCgroups::create();
+  if (!cgroups) GTEST_SKIP() << "no memory cgroup can be made here: " << cgroups.error().describe();
+  auto procs = cgroups->make("spawn.1.1");
+  ASSERT_TRUE(procs.ok()) << procs.error().describe();
+  // sh is the exec'd program; each cat is a child it forks.
+  SpawnSpec spec = command({"sh", "-c", "cat /proc/self/cgroup; echo; cat /proc/$$/cgroup"});
+  spec.cgroup_procs_fd = procs->get();
+  spec.cgroup = cgroups->cgroup_path("spawn.1.1");
+  const std::string printed = run_captured(spec);
+  const size_t split = printed.find("\n\n");
+  ASSERT_NE(split, std::string::npos) << printed;
+  EXPECT_EQ(memory_cgroup(printed.substr(0, split), cgroups->version()),
+            cgroups->cgroup_path("spawn.1.1"))
+      << printed;
+  EXPECT_EQ(memory_cgroup(printed.substr(split + 2), cgroups->version()),
+            cgroups->cgroup_path("spawn.1.1"))
+      << printed;
+  // The spawner itself stays where it was.
+  auto own = read_file("/proc/self/cgroup");
+  ASSERT_TRUE(own.ok());
+  EXPECT_NE(memory_cgroup(*own, cgroups->version()), cgroups->cgroup_path("spawn.1.1"));
+  cgroups->remove("spawn.1.1");
+  EXPECT_FALSE(std::filesystem::exists(cgroups->hierarchy() + cgroups->cgroup_path("spawn.1.1")));
+}
+
+TEST(Spawn, CgroupJoinFailureIsReportedAndReaped) {
+  UniqueFd read_only(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(read_only.valid());
+  SpawnSpec spec = command({"/bin/true"});
+  spec.cgroup_procs_fd = read_only.get();
+  spec.cgroup = "/memvisor.1/web.1.1";
+  auto child = spawn_process(spec);
+  ASSERT_FALSE(child.ok());
+  EXPECT_EQ(child.error().describe(),
+            "join cgroup /memvisor.1/web.1.1 for '/bin/true': Bad file descriptor");
+  expect_no_children();
+}
+
+TEST(Spawn, JoiningARemovedCgroupFails) {
+  auto cgroups = InstanceCgroups::create();
+  if (!cgroups) GTEST_SKIP() << "no memory cgroup can be made here: " << cgroups.error().describe();
+  auto procs = cgroups->make("spawn.2.1");
+  ASSERT_TRUE(procs.ok()) << procs.error().describe();
+  cgroups->remove("spawn.2.1");  // empty: removed at once, the open file now leads nowhere
+  SpawnSpec spec = command({"/bin/true"});
+  spec.cgroup_procs_fd = procs->get();
+  spec.cgroup = cgroups->cgroup_path("spawn.2.1");
+  auto child = spawn_process(spec);
+  ASSERT_FALSE(child.ok());
+  EXPECT_EQ(child.error().message, "join cgroup " + spec.cgroup + " for '/bin/true'");
+  EXPECT_NE(child.error().errnum, 0);
+  expect_no_children();
 }
 
 }  // namespace

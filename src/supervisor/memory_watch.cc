@@ -60,7 +60,8 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
                       << reader.fallback_reason() << "): PSS and USS are approximations\n";
           }
           MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
-          if (uses_cgroup(service)) values.cgroup = cgroup_memory(pid);
+          const std::string_view cgroup = text_field(record, "cgroup");
+          if (measures_cgroup(service, cgroup)) values.cgroup = cgroup_memory(pid, cgroup);
           const double t = wall_s - watched.started_at_s;
           watched.samples.push_back({t, values});
           if (watched.samples.size() > kMaxSamples) watched.samples.pop_front();
@@ -122,7 +123,11 @@ ProcMemoryReader& MemoryWatch::reader_for(const ServiceConfig& service) {
   return found->second;
 }
 
-uint64_t MemoryWatch::cgroup_memory(pid_t pid) {
+bool MemoryWatch::measures_cgroup(const ServiceConfig& service, std::string_view cgroup_path) {
+  return uses_cgroup(service) || !cgroup_path.empty();
+}
+
+uint64_t MemoryWatch::cgroup_memory(pid_t pid, std::string_view cgroup_path) {
   if (!cgroups_) {
     cgroups_ = CgroupMemoryReader::detect();
     if (!*cgroups_) {
@@ -131,6 +136,10 @@ uint64_t MemoryWatch::cgroup_memory(pid_t pid) {
     }
   }
   if (!*cgroups_) return 0;
+  if (!cgroup_path.empty()) {
+    auto sample = (*cgroups_)->read(std::string(cgroup_path));
+    return sample ? sample->current : 0;
+  }
   auto path = (*cgroups_)->cgroup_of(pid);
   if (!path) return 0;
   auto sample = (*cgroups_)->read(*path);

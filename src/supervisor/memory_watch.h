@@ -53,6 +53,11 @@ class MemoryWatch {
   // status and metrics read request counts from.
   int64_t requests(const Key& key) const;
 
+  // Whether a process's cgroup is measured: a rule reads it (metric = "cgroup"), or the
+  // controller placed the process in a cgroup of its own (`cgroup_path`, from the fleet record's
+  // "cgroup"; empty when none).
+  static bool measures_cgroup(const ServiceConfig& service, std::string_view cgroup_path);
+
   // Samples kept per process: a day at 10 s, 1 h at 100 ms.
   static constexpr size_t kMaxSamples = 8640;
 
@@ -65,9 +70,10 @@ class MemoryWatch {
     uint64_t round = 0;  // the last sample_due() that found it in the fleet
   };
 
-  // The `cgroup` metric: the memory of the cgroup the process is in (its own when instances are
-  // placed in cgroups; otherwise shared with whatever else is in that cgroup).
-  uint64_t cgroup_memory(pid_t pid);
+  // The `cgroup` metric: the memory of the process's own cgroup, as the controller named it in
+  // the fleet (`cgroup_path`, relative to the memory hierarchy); without one, the cgroup the
+  // process is in, shared with whatever else is in it.
+  uint64_t cgroup_memory(pid_t pid, std::string_view cgroup_path);
 
   // One reader per service, each holding its processes' /proc files open between samples and
   // closing those of processes gone by its next round (services sample on their own intervals).

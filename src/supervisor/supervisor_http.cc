@@ -72,9 +72,11 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       const auto* series = memory_.series(key);
       const bool alive = process.pid != 0;
       std::optional<InstanceMemory> memory;
+      std::optional<uint64_t> cgroup;
       if (alive && series != nullptr && !series->empty()) {
         const MemoryValues& v = series->back().values;
         memory = InstanceMemory{v.rss, v.pss, v.uss, v.swap};
+        if (MemoryWatch::measures_cgroup(service, record.value("cgroup", ""))) cgroup = v.cgroup;
         totals.memory.rss += v.rss;
         totals.memory.pss += v.pss;
         totals.memory.uss += v.uss;
@@ -92,6 +94,7 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       m.ready = alive && m.state == "running";
       if (alive) m.started_at_s = process.started_at;
       m.memory = memory;
+      m.cgroup_memory = cgroup;
       if (const ProcessRules* rules = memory_.rules(key); rules != nullptr) {
         const LeakAssessment* leak = rules->leak_assessment();
         if (leak != nullptr && leak->span_s > 0) {

@@ -185,6 +185,12 @@ nlohmann::json Supervisor::memory_json(const nlohmann::json& record) const {
   if (series == nullptr || series->empty()) return nullptr;
   const MemoryValues& v = series->back().values;
   nlohmann::json json = {{"rss", v.rss}, {"pss", v.pss}, {"uss", v.uss}, {"swap", v.swap}};
+  for (const ServiceConfig& service : fleet_.config().services) {
+    if (service.name == std::get<0>(key) &&
+        MemoryWatch::measures_cgroup(service, record.value("cgroup", ""))) {
+      json["cgroup"] = v.cgroup;  // bytes; the record's own "cgroup" is the path
+    }
+  }
   // The leak rule's floor slope, once it has judged a span; its reason says why it is or is not
   // a leak (or what it still waits for).
   if (const ProcessRules* rules = memory_.rules(key);

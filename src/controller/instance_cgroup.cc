@@ -1,0 +1,53 @@
+// cgroup = true: each process of such a service runs in a memory cgroup of its own,
+// SERVICE.N.GEN under memvisor.PID, joined by the child before exec and removed once it is
+// reaped. Where no memory cgroup can be made, those services run without one (said once).
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "controller/controller.h"
+
+namespace memvisor {
+
+void Controller::open_instance_cgroups() {
+  std::string wanted;
+  for (const ServiceConfig& service : options_.config.services) {
+    if (service.cgroup) wanted += (wanted.empty() ? "" : ", ") + service.name;
+  }
+  if (wanted.empty()) return;
+  auto cgroups = InstanceCgroups::create(options_.cgroup_root, options_.proc_root);
+  if (!cgroups) {
+    std::cerr << "memvisor: cgroup = true (" << wanted
+              << "): cannot make memory cgroups for instances: " << cgroups.error().describe()
+              << "; those services run without cgroups of their own\n";
+    return;
+  }
+  cgroups_.emplace(std::move(*cgroups));
+}
+
+Status Controller::prepare_cgroup(Instance& instance, SpawnSpec& spec, UniqueFd& procs) {
+  if (!instance.service->cgroup || !cgroups_) return {};
+  // The generation this spawn will have: a surge replacement is its own process, its own cgroup.
+  const std::string name =
+      fmt::format("{}.{}.{}", instance.service->name, instance.number, instance.generation + 1);
+  auto opened = cgroups_->make(name);
+  if (!opened) return opened.error();
+  procs = std::move(*opened);
+  spec.cgroup_procs_fd = procs.get();
+  spec.cgroup = cgroups_->cgroup_path(name);
+  instance.cgroup = name;
+  return {};
+}
+
+void Controller::release_cgroup(Instance& instance) {
+  if (instance.cgroup.empty() || !cgroups_) return;
+  cgroups_->remove(instance.cgroup);
+  instance.cgroup.clear();
+}
+
+std::string Controller::cgroup_path(const Instance& instance) const {
+  if (instance.cgroup.empty() || !cgroups_) return "";
+  return cgroups_->cgroup_path(instance.cgroup);
+}
+
+}  // namespace memvisor
