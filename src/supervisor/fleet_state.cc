@@ -59,6 +59,7 @@ void FleetState::update_instance(const nlohmann::json& record) {
   process.pid = record.value("pid", 0);
   process.primary = record.value("role", "primary") == "primary";
   process.recycling = record.value("recycling", false);
+  process.cgroup = record.value("cgroup", "");
   process.start_ticks = record.value("start_ticks", 0ULL);
   if (auto t = record.find("started_at"); t != record.end() && t->is_number()) {
     process.started_at = t->get<double>();

@@ -26,6 +26,7 @@ struct FleetProcess {
   std::string state;
   bool primary = true;     // false for a recycle's replacement until it takes over
   bool recycling = false;  // this instance number is being replaced
+  std::string cgroup;      // its own memory cgroup (cgroup = true), relative to the hierarchy
   unsigned long long start_ticks = 0;
   std::optional<double> started_at;  // Unix seconds
   nlohmann::json record;

@@ -60,8 +60,9 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
                       << reader.fallback_reason() << "): PSS and USS are approximations\n";
           }
           MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
-          const std::string_view cgroup = text_field(record, "cgroup");
-          if (measures_cgroup(service, cgroup)) values.cgroup = cgroup_memory(pid, cgroup);
+          if (measures_cgroup(service, process.cgroup)) {
+            values.cgroup = cgroup_memory(pid, process.cgroup);
+          }
           const double t = wall_s - watched.started_at_s;
           watched.samples.push_back({t, values});
           if (watched.samples.size() > kMaxSamples) watched.samples.pop_front();

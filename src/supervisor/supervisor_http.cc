@@ -76,7 +76,7 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       if (alive && series != nullptr && !series->empty()) {
         const MemoryValues& v = series->back().values;
         memory = InstanceMemory{v.rss, v.pss, v.uss, v.swap};
-        if (MemoryWatch::measures_cgroup(service, record.value("cgroup", ""))) cgroup = v.cgroup;
+        if (MemoryWatch::measures_cgroup(service, process.cgroup)) cgroup = v.cgroup;
         totals.memory.rss += v.rss;
         totals.memory.pss += v.pss;
         totals.memory.uss += v.uss;
