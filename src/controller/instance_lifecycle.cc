@@ -127,22 +127,23 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
          &instance);
   }
 
+  // A start that fails before the process runs: one event saying which step, then the same
+  // backoff as a crash.
+  auto fail_start = [&](std::string_view step, const Error& error) {
+    emit(make_event("spawn_failed", &instance, step, "cannot start: " + error.describe()),
+         &instance);
+    after_failed_run(instance, "spawn_failed");
+  };
   UniqueFd out_read, out_write, err_read, err_write;
   if (Status opened = open_output(*instance.service, instance, options_.state_dir, out_read,
                                   out_write, err_read, err_write);
       !opened) {
-    Event event = make_event("spawn_failed", &instance, "output",
-                             "cannot start: " + opened.error().describe());
-    emit(std::move(event), &instance);
-    after_failed_run(instance, "spawn_failed");
+    fail_start("output", opened.error());
     return;
   }
 
   if (Status opened = open_notify_socket(instance); !opened) {
-    emit(make_event("spawn_failed", &instance, "notify_socket",
-                    "cannot start: " + opened.error().describe()),
-         &instance);
-    after_failed_run(instance, "spawn_failed");
+    fail_start("notify_socket", opened.error());
     return;
   }
   SpawnSpec spec = spawn_spec(instance, out_write, err_write);
@@ -150,10 +151,7 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
   if (Status placed = prepare_cgroup(instance, spec, cgroup_procs); !placed) {
     close_notify_socket(instance);
     instance.last_exit_reason = "spawn_failed";
-    emit(make_event("spawn_failed", &instance, "cgroup",
-                    "cannot start: " + placed.error().describe()),
-         &instance);
-    after_failed_run(instance, "spawn_failed");
+    fail_start("cgroup", placed.error());
     return;
   }
   auto spawned = spawn_process(spec);
@@ -162,10 +160,7 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
     release_cgroup(instance);
     close_notify_socket(instance);
     instance.last_exit_reason = "spawn_failed";
-    emit(make_event("spawn_failed", &instance, "spawn_failed",
-                    "cannot start: " + spawned.error().describe()),
-         &instance);
-    after_failed_run(instance, "spawn_failed");
+    fail_start("spawn_failed", spawned.error());
     return;
   }
 

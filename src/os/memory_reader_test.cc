@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -329,51 +330,74 @@ TEST(ProcMemoryReaderReal, HeldFilesFollowAnExecAndCloseWhenUnused) {
   EXPECT_EQ(reader.open_processes(), 0u);
 }
 
+// A forked child in two steps: it reports, blocks until told to go, runs `step`, reports again
+// and blocks until the test is over. The test reads it only while it is blocked (under
+// AddressSanitizer the way to its first read still touches pages).
+class SteppedChild {
+ public:
+  explicit SteppedChild(const std::function<void()>& step) {
+    if (::pipe(go_) != 0 || ::pipe(done_) != 0) return;
+    pid_ = ::fork();
+    if (pid_ != 0) return;
+    ::close(go_[1]);  // so that the test closing its end is an end of file here
+    ::close(done_[0]);
+    char byte = 0;
+    if (::write(done_[1], "r", 1) != 1) ::_exit(1);
+    if (::read(go_[0], &byte, 1) != 1) ::_exit(1);
+    step();
+    if (::write(done_[1], "x", 1) != 1) ::_exit(1);
+    (void)::read(go_[0], &byte, 1);  // until the test closes it
+    ::_exit(0);
+  }
+  ~SteppedChild() {
+    ::close(go_[1]);
+    if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+    for (const int fd : {go_[0], done_[0], done_[1]}) ::close(fd);
+  }
+  SteppedChild(const SteppedChild&) = delete;
+  SteppedChild& operator=(const SteppedChild&) = delete;
+
+  // Waits for the first report and for the child to sleep in its read; its start time, or 0.
+  uint64_t wait_blocked() {
+    char byte = 0;
+    if (pid_ <= 0 || ::read(done_[0], &byte, 1) != 1) return 0;
+    auto stat = read_proc_stat(pid_);
+    for (int i = 0; i < 200 && stat.ok() && stat->state != 'S'; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      stat = read_proc_stat(pid_);
+    }
+    return stat.ok() ? stat->start_time_ticks : 0;
+  }
+  // Runs the step and waits until it is done.
+  bool step() {
+    char byte = 0;
+    return ::write(go_[1], "x", 1) == 1 && ::read(done_[0], &byte, 1) == 1;
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  int go_[2] = {-1, -1};
+  int done_[2] = {-1, -1};
+  pid_t pid_ = -1;
+};
+
 // The rollup stands in while the page counts hold still, and is read again as soon as they move.
 TEST(ProcMemoryReaderReal, ReusedRollupFollowsGrowthAtOnce) {
-  int go[2];
-  int done[2];
-  ASSERT_EQ(::pipe(go), 0);
-  ASSERT_EQ(::pipe(done), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(go[1]);  // so that the test closing its end is an end of file here
-    ::close(done[0]);
-    char byte = 0;
-    if (::write(done[1], "r", 1) != 1) ::_exit(1);
-    if (::read(go[0], &byte, 1) != 1) ::_exit(1);
-    auto* block = static_cast<char*>(std::malloc(32 * kMiB));
-    if (block == nullptr) ::_exit(1);
-    std::memset(block, 1, 32 * kMiB);
-    if (::write(done[1], "x", 1) != 1) ::_exit(1);
-    (void)::read(go[0], &byte, 1);  // until the test closes it
-    ::_exit(block[0]);
-  }
-  // The child touches pages on its way to its first read (copy-on-write breaks after the fork);
-  // the two reads below must see it still, blocked in that read.
-  char ready = 0;
-  ASSERT_EQ(::read(done[0], &ready, 1), 1);
-  auto stat = read_proc_stat(child);
-  for (int i = 0; i < 200 && stat.ok() && stat->state != 'S'; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    stat = read_proc_stat(child);
-  }
-  ASSERT_TRUE(stat.ok());
+  static char* volatile grown_block = nullptr;  // volatile: the allocation must happen
+  SteppedChild child([] {
+    grown_block = static_cast<char*>(std::malloc(32 * kMiB));
+    if (grown_block == nullptr) ::_exit(1);
+    std::memset(grown_block, 1, 32 * kMiB);
+  });
+  const uint64_t start = child.wait_blocked();
+  ASSERT_NE(start, 0u);
   ProcMemoryReader reader;
   reader.keep_files_open(true);
   reader.reuse_rollup_for(100);
-  auto first = reader.read_process(child, stat->start_time_ticks);
-  auto second = reader.read_process(child, stat->start_time_ticks);
-  ASSERT_EQ(::write(go[1], "x", 1), 1);
-  char byte = 0;
-  ASSERT_EQ(::read(done[0], &byte, 1), 1);
-  auto grown = reader.read_process(child, stat->start_time_ticks);
-  ::close(go[1]);
-  ::waitpid(child, nullptr, 0);
-  ::close(go[0]);
-  ::close(done[0]);
-  ::close(done[1]);
+  auto first = reader.read_process(child.pid(), start);
+  auto second = reader.read_process(child.pid(), start);
+  ASSERT_TRUE(child.step());
+  auto grown = reader.read_process(child.pid(), start);
 
   ASSERT_TRUE(first.ok()) << first.error().describe();
   ASSERT_TRUE(second.ok()) << second.error().describe();
@@ -391,54 +415,26 @@ TEST(ProcMemoryReaderReal, QuietProcessIsRefreshedLessOftenAndCopyOnWriteIsStill
   auto* block = static_cast<char*>(std::malloc(kBlock));
   ASSERT_NE(block, nullptr);
   std::memset(block, 1, kBlock);  // shared with the child until it writes it
-  int go[2];
-  int done[2];
-  ASSERT_EQ(::pipe(go), 0);
-  ASSERT_EQ(::pipe(done), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(go[1]);
-    ::close(done[0]);
-    char byte = 0;
-    if (::write(done[1], "r", 1) != 1) ::_exit(1);
-    if (::read(go[0], &byte, 1) != 1) ::_exit(1);
-    std::memset(block, 2, kBlock);  // every page copied: private now, same resident count
-    if (::write(done[1], "x", 1) != 1) ::_exit(1);
-    (void)::read(go[0], &byte, 1);
-    ::_exit(block[0]);
-  }
-  char ready = 0;
-  ASSERT_EQ(::read(done[0], &ready, 1), 1);
-  auto stat = read_proc_stat(child);
-  for (int i = 0; i < 200 && stat.ok() && stat->state != 'S'; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    stat = read_proc_stat(child);
-  }
-  ASSERT_TRUE(stat.ok());
+  // Every page copied: private now, with the same resident count.
+  SteppedChild child([&] { std::memset(block, 2, kBlock); });
+  const uint64_t start = child.wait_blocked();
+  ASSERT_NE(start, 0u);
   ProcMemoryReader reader;
   reader.keep_files_open(true);
   constexpr int kReads = 2;
   reader.reuse_rollup_for(kReads);
-  auto quiet = reader.read_process(child, stat->start_time_ticks);
-  for (int i = 0; i < 39; ++i) quiet = reader.read_process(child, stat->start_time_ticks);
+  auto quiet = reader.read_process(child.pid(), start);
+  for (int i = 0; i < 39; ++i) quiet = reader.read_process(child.pid(), start);
   const uint64_t quiet_rollups = reader.rollups_read();
 
-  ASSERT_EQ(::write(go[1], "x", 1), 1);
-  char byte = 0;
-  ASSERT_EQ(::read(done[0], &byte, 1), 1);
+  ASSERT_TRUE(child.step());
   int reads_to_see = 0;
   Result<MemorySample> copied = quiet;
   while (reads_to_see < 2 * ProcMemoryReader::kRollupStretch * kReads && copied.ok() &&
          copied->uss < quiet->uss + kBlock - kMiB) {
-    copied = reader.read_process(child, stat->start_time_ticks);
+    copied = reader.read_process(child.pid(), start);
     ++reads_to_see;
   }
-  ::close(go[1]);
-  ::waitpid(child, nullptr, 0);
-  ::close(go[0]);
-  ::close(done[0]);
-  ::close(done[1]);
   std::free(block);
 
   ASSERT_TRUE(quiet.ok()) << quiet.error().describe();

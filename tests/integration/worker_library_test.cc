@@ -87,6 +87,18 @@ nlohmann::json process_record(const nlohmann::json& status, int number, int gene
   return nlohmann::json::object();
 }
 
+// The status once web.1's first process has reported `count` requests; null if not within 30 s.
+nlohmann::json status_when_requests(const Memvisor& memvisor, int count) {
+  nlohmann::json status;
+  const bool reached = eventually(
+      [&] {
+        status = status_of(memvisor);
+        return process_record(status, 1, 1).value("requests", 0) == count;
+      },
+      30s);
+  return reached ? status : nlohmann::json();
+}
+
 bool connected(const nlohmann::json& record) {
   return record.contains("worker") && record["worker"].is_object() &&
          record["worker"].value("connections", 0) >= 1;
@@ -299,14 +311,8 @@ time.sleep(600)
 )";
   const std::string worker = dir.write("once.py", script);
   Memvisor memvisor(dir, {"--name", "web", "--max-requests", "1000", "--", "python3", worker, go});
-  nlohmann::json before;
-  ASSERT_TRUE(eventually(
-      [&] {
-        before = status_of(memvisor);
-        return process_record(before, 1, 1).value("requests", 0) == 1;
-      },
-      30s))
-      << memvisor.err();
+  const nlohmann::json before = status_when_requests(memvisor, 1);
+  ASSERT_FALSE(before.is_null()) << memvisor.err();
   ASSERT_EQ(::kill(before["supervisor_pid"].get<int>(), SIGKILL), 0);
   dir.write("go", "");
   EXPECT_TRUE(eventually(
@@ -402,14 +408,8 @@ while True:
   const std::string worker = dir.write("babbler.py", script);
   Memvisor memvisor(dir, {"--name", "web", "--interval", "100ms", "--max-requests", "1000", "--",
                           "python3", worker});
-  nlohmann::json status;
-  ASSERT_TRUE(eventually(
-      [&] {
-        status = status_of(memvisor);
-        return process_record(status, 1, 1).value("requests", 0) == 3;
-      },
-      30s))
-      << memvisor.err();
+  const nlohmann::json status = status_when_requests(memvisor, 3);
+  ASSERT_FALSE(status.is_null()) << memvisor.err();
   const int supervisor = status["supervisor_pid"];
   const auto worker_fields = process_record(status, 1, 1)["worker"];
   EXPECT_EQ(worker_fields.value("connections", 0), 1);
