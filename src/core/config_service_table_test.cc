@@ -172,12 +172,6 @@ TEST(ServiceTableHeapSampler, OffByDefaultOnWhenAsked) {
             "web.toml:3:16: service.web.heap_sampler: expected a boolean, got a string");
 }
 
-}  // namespace
-}  // namespace memvisor
-
-namespace memvisor {
-namespace {
-
 TEST(ServiceTableCgroup, OffByDefaultOnWhenAsked) {
   EXPECT_FALSE(parse_ok(web("")).services.at(0).cgroup);
   EXPECT_TRUE(parse_ok(web("cgroup = true\n")).services.at(0).cgroup);
