@@ -90,6 +90,13 @@ const std::vector<FleetProcess>& FleetState::processes(const std::string& servic
   return found == processes_.end() ? kNone : found->second;
 }
 
+bool FleetState::serving(const std::string& service, int number) const {
+  const auto& all = processes(service);
+  return std::any_of(all.begin(), all.end(), [&](const FleetProcess& p) {
+    return p.instance == number && p.pid != 0 && p.state == "running";
+  });
+}
+
 nlohmann::json FleetState::status(WallTime now) const {
   const double now_s = to_unix_seconds(now);
   nlohmann::json services = nlohmann::json::array();
@@ -97,7 +104,7 @@ nlohmann::json FleetState::status(WallTime now) const {
   for (const ServiceConfig& service : config_.services) {
     int ready = 0;
     for (const FleetProcess& process : processes(service.name)) {
-      if (process.state == "running" && process.primary) ++ready;
+      if (process.primary && serving(service.name, process.instance)) ++ready;
       nlohmann::json record = process.record;
       if (process.started_at && process.pid != 0) {
         record["uptime_s"] = std::max(0.0, now_s - *process.started_at);

@@ -60,5 +60,38 @@ TEST(FleetState, OtherEventsAreNotRestarts) {
   EXPECT_TRUE(fleet.restarts("web", 1).empty());
 }
 
+nlohmann::json process_update(int generation, const std::string& state, const std::string& role) {
+  return {{"type", "instance"},
+          {"instance",
+           {{"service", "web"},
+            {"instance", 1},
+            {"generation", generation},
+            {"pid", 100 + generation},
+            {"state", state},
+            {"role", role}}}};
+}
+
+TEST(FleetState, AnInstanceServesThroughItsSurgeRecycle) {
+  FleetState fleet;
+  ASSERT_TRUE(fleet.apply(snapshot()));
+  auto ready = [&] { return fleet.status(WallTime{})["services"][0]["ready"].get<int>(); };
+  ASSERT_TRUE(fleet.apply(process_update(1, "running", "primary")));
+  EXPECT_TRUE(fleet.serving("web", 1));
+  EXPECT_EQ(ready(), 1);
+  // The replacement starts: the old process still serves.
+  ASSERT_TRUE(fleet.apply(process_update(2, "starting", "replacement")));
+  EXPECT_EQ(ready(), 1);
+  // The replacement is ready and the old one stops: the replacement serves.
+  ASSERT_TRUE(fleet.apply(process_update(2, "running", "replacement")));
+  ASSERT_TRUE(fleet.apply(process_update(1, "stopping", "primary")));
+  EXPECT_TRUE(fleet.serving("web", 1));
+  EXPECT_EQ(ready(), 1);
+  // Both down: not serving.
+  ASSERT_TRUE(fleet.apply(process_update(2, "stopping", "replacement")));
+  EXPECT_FALSE(fleet.serving("web", 1));
+  EXPECT_EQ(ready(), 0);
+  EXPECT_FALSE(fleet.serving("web", 2));
+}
+
 }  // namespace
 }  // namespace memvisor

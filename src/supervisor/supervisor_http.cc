@@ -91,7 +91,7 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       m.generation = process.generation;
       m.state = process.state;
       m.up = alive;
-      m.ready = alive && m.state == "running";
+      m.ready = fleet_.serving(service.name, number);
       if (alive) m.started_at_s = process.started_at;
       m.memory = memory;
       m.cgroup_memory = cgroup;
