@@ -48,6 +48,8 @@ TEST(MemoryRules, CriticalStopsAtOnceAndWritesACrashReport) {
   ASSERT_EQ(memvisor.wait_events("exited", 1, 20s, "grow.1").size(), 1u) << memvisor.err();
   // No surge: the replacement starts only after the critical process is gone.
   EXPECT_EQ(memvisor.events("exited", "grow.1").at(0)["reason"], "critical");
+  // The replacement starts (after the stop).
+  ASSERT_GE(memvisor.wait_events("started", 2, 20s, "grow.1").size(), 2u) << memvisor.err();
   bool exited = false;
   for (const auto& e : memvisor.events()) {
     if (e["event"] == "exited") exited = true;
