@@ -83,6 +83,8 @@ int watch_command(const Args& all_args) {
     if (ours) {
       int status = 0;
       if (::waitpid(pid, &status, WNOHANG) == pid) return exit_code_of(status);
+    } else if (pidfd_exited(pidfd.get())) {
+      return kExitOk;  // the watched process is gone, whoever has its pid now
     }
     auto sample = service.memory.tree ? reader.read_tree(pid, start_ticks)
                                       : reader.read_process(pid, start_ticks);

@@ -1,6 +1,7 @@
 // pidfd_open and pidfd_send_signal through syscall(2), since glibc wrappers are recent.
 #include "os/pidfd.h"
 
+#include <poll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,6 +26,11 @@ Status pidfd_signal(int pidfd, int signal) {
         "send signal " + std::to_string(signal) + " through pidfd " + std::to_string(pidfd), err};
   }
   return {};
+}
+
+bool pidfd_exited(int pidfd) {
+  pollfd entry{pidfd, POLLIN, 0};
+  return ::poll(&entry, 1, 0) == 1 && (entry.revents & POLLIN) != 0;
 }
 
 }  // namespace memvisor

@@ -39,6 +39,17 @@ TEST(Pidfd, SignalsTheProcessThenReportsEsrchOnceReaped) {
   EXPECT_NE(again.error().message.find("pidfd"), std::string::npos);
 }
 
+TEST(Pidfd, ExitedOnlyOnceTheProcessHasExited) {
+  const pid_t pid = fork_pausing_child();
+  ASSERT_GT(pid, 0);
+  auto pidfd = pidfd_open(pid);
+  ASSERT_TRUE(pidfd.ok()) << pidfd.error().describe();
+  EXPECT_FALSE(pidfd_exited(pidfd->get()));
+  ASSERT_TRUE(pidfd_signal(pidfd->get(), SIGKILL).ok());
+  ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
+  EXPECT_TRUE(pidfd_exited(pidfd->get()));
+}
+
 TEST(Pidfd, IsCloseOnExec) {
   auto pidfd = pidfd_open(::getpid());
   ASSERT_TRUE(pidfd.ok());

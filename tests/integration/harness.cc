@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/control_client.h"
 #include "os/proc.h"
 
 namespace memvisor::testing {
@@ -175,6 +176,12 @@ nlohmann::json Memvisor::status() const {
   if (result.exit_code != 0) return nullptr;
   auto json = nlohmann::json::parse(result.out, nullptr, false);
   return json.is_discarded() ? nlohmann::json(nullptr) : json;
+}
+
+nlohmann::json status_of(const Memvisor& memvisor) {
+  auto reply = control_request(memvisor.state_dir(), {{"cmd", "status"}});
+  if (!reply || !reply->value("ok", false)) return nullptr;
+  return (*reply)["status"];
 }
 
 bool have_program(const std::string& program) {

@@ -74,6 +74,10 @@ class Memvisor {
   bool reaped_ = false;
 };
 
+// The `status` object asked over the control socket from this process (null when it failed):
+// faster than Memvisor::status(), which runs the CLI, so a test can sample often.
+nlohmann::json status_of(const Memvisor& memvisor);
+
 // Polls `condition` every 20 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 

@@ -71,12 +71,6 @@ int free_port_base(int count) {
   }
 }
 
-nlohmann::json status_of(const Memvisor& memvisor) {
-  auto reply = control_request(memvisor.state_dir(), {{"cmd", "status"}});
-  if (!reply || !reply->value("ok", false)) return nullptr;
-  return (*reply)["status"];
-}
-
 // The record of instance `number`, generation `generation` (an empty object when absent).
 nlohmann::json process_record(const nlohmann::json& status, int number, int generation) {
   if (status.is_object()) {
