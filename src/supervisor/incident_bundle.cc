@@ -76,6 +76,7 @@ Result<std::string> write_incident_bundle(const std::string& incidents_dir,
                          "smaps_top.txt", "status.txt",    "stacks.txt"};
   Status heap = copy_heap_sample(temp_dir, content.heap_sample_path);
   if (content.heap_sample_path && heap) content.facts.files.push_back("heap_sample.json");
+  if (!heap) content.facts.heap_sample = "none: " + heap.error().describe();
 
   const ChartInput chart =
       incident_chart(content.facts, content.samples, content.rules ? &*content.rules : nullptr);
