@@ -69,7 +69,7 @@ class ProcessRules {
   bool acted_ = false;
   bool leak_alerted_ = false;
   bool leak_waiting_ = false;  // a leak recycle was decided and waits for its heap sample
-  int above_limit_ = 0;  // consecutive samples above limit.size
+  int above_limit_ = 0;        // consecutive samples above limit.size
   std::optional<LeakDetector> leak_;
 };
 

@@ -92,7 +92,8 @@ TEST(ProcessRules, LeakRecyclesASteadyLeakAndNotAFlatProcess) {
   for (int t = 0; t < 6 * 3600 && !reported; t += 10) {
     // 60 MiB/h, six times the rate, on top of a 200 MiB floor with a small sawtooth.
     const double base = 200.0 * MiB + (t % 300) * 0.02 * MiB;
-    for (const auto& d : leaking.on_sample(t, pss(static_cast<uint64_t>(base + t * 60.0 * MiB / 3600)))) {
+    for (const auto& d :
+         leaking.on_sample(t, pss(static_cast<uint64_t>(base + t * 60.0 * MiB / 3600)))) {
       EXPECT_EQ(d.rule, "leak");
       EXPECT_EQ(d.action, "recycle");
       ASSERT_TRUE(d.slope_bytes_per_hour.has_value());
@@ -112,7 +113,9 @@ TEST(ProcessRules, LeakWaitingForItsSampleLeavesLimitAndCriticalFree) {
   service.memory.leak = LeakRule{10 * MiB, LeakAction::recycle, Millis(2000), std::nullopt};
   service.memory.limit = LimitRule{2000 * MiB, 1, std::nullopt};
   service.memory.critical = SizeRule{3000 * MiB, std::nullopt};
-  auto leak_at = [](int t) { return pss(static_cast<uint64_t>(200.0 * MiB + t * 60.0 * MiB / 3600)); };
+  auto leak_at = [](int t) {
+    return pss(static_cast<uint64_t>(200.0 * MiB + t * 60.0 * MiB / 3600));
+  };
   auto run_until_leak = [&](ProcessRules& rules) {
     for (int t = 0; t < 6 * 3600; t += 10) {
       for (const auto& d : rules.on_sample(t, leak_at(t))) {

@@ -13,8 +13,8 @@
 
 namespace memvisor {
 
-ChildCapture::ChildCapture(EventLoop& loop, ChildCommand command,
-                           std::chrono::milliseconds timeout, Done done, size_t max_output)
+ChildCapture::ChildCapture(EventLoop& loop, ChildCommand command, std::chrono::milliseconds timeout,
+                           Done done, size_t max_output)
     : loop_(loop), timeout_(timeout), done_(std::move(done)), max_output_(max_output) {
   started_ = std::chrono::steady_clock::now();
   auto timer = TimerFd::create();

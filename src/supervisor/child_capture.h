@@ -40,8 +40,8 @@ class ChildCapture {
 
   // Starts `command`; `done` runs once, later, from the loop (also when it cannot start).
   // Destroying the capture before then kills and reaps the child, and `done` never runs.
-  ChildCapture(EventLoop& loop, ChildCommand command, std::chrono::milliseconds timeout,
-               Done done, size_t max_output = 4 << 20);
+  ChildCapture(EventLoop& loop, ChildCommand command, std::chrono::milliseconds timeout, Done done,
+               size_t max_output = 4 << 20);
   ~ChildCapture();
   ChildCapture(const ChildCapture&) = delete;
   ChildCapture& operator=(const ChildCapture&) = delete;

@@ -50,8 +50,8 @@ std::string failure_reason(const ChildOutcome& outcome, Millis duration) {
 }  // namespace
 
 uint64_t heap_sample_interval(double slope_bytes_per_hour, Millis duration) {
-  const double leaked = std::max(0.0, slope_bytes_per_hour) / 3'600'000 *
-                        static_cast<double>(duration.count());
+  const double leaked =
+      std::max(0.0, slope_bytes_per_hour) / 3'600'000 * static_cast<double>(duration.count());
   const double interval = std::floor(leaked / kLeakSamplesWanted);
   if (!(interval < static_cast<double>(kMaxInterval))) return kMaxInterval;  // NaN too
   return std::max(kMinInterval, static_cast<uint64_t>(interval));

@@ -20,7 +20,7 @@ struct HeapSampleSpec {
   pid_t pid = 0;
   Millis duration{30000};
   uint64_t interval_bytes = 512 * 1024;
-  std::string out_path;                        // the JSON report; its owner removes it
+  std::string out_path;                       // the JSON report; its owner removes it
   std::string executable = "/proc/self/exe";  // a memvisor with the `sample` command
 };
 

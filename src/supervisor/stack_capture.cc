@@ -68,7 +68,7 @@ std::string stack_text(const ChildOutcome& outcome) {
     text += "# " + outcome.note + "; its output so far is above\n";
   } else if (!outcome.note.empty()) {
     text += (outcome.command.empty() && !outcome.note.starts_with("no stack tool") ? "# no stacks: "
-                                                                                    : "# ") +
+                                                                                   : "# ") +
             outcome.note + "\n";
   }
   return text;
@@ -77,8 +77,9 @@ std::string stack_text(const ChildOutcome& outcome) {
 }  // namespace
 
 StackCapture::StackCapture(EventLoop& loop, pid_t pid, std::chrono::milliseconds timeout, Done done)
-    : child_(loop, stack_command(pid), timeout,
-             [done = std::move(done)](ChildOutcome outcome) { done(stack_text(outcome)); },
-             kMaxOutput) {}
+    : child_(
+          loop, stack_command(pid), timeout,
+          [done = std::move(done)](ChildOutcome outcome) { done(stack_text(outcome)); },
+          kMaxOutput) {}
 
 }  // namespace memvisor

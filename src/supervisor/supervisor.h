@@ -80,7 +80,7 @@ class Supervisor {
     bool stacks_done = false;
     // A leak's heap sample (leak.sample > 0): the bundle and the recycle wait for it.
     std::unique_ptr<HeapSampleCapture> heap;
-    std::string heap_report;  // the child's report file, removed once copied into the bundle
+    std::string heap_report;         // the child's report file, removed once copied into the bundle
     bool heap_sample_event = false;  // a leak's sample was due: say in events.jsonl how it went
     std::optional<ThenRecycle> then;
     std::weak_ptr<LineChannel> client;  // a dump's requester, answered with the path
@@ -91,9 +91,10 @@ class Supervisor {
   // Captures /proc now, starts the stack capture, and writes the bundle when it ends (and the
   // heap sample, when one is started on it).
   PendingIncident& begin_incident(const RuleAction& action, const std::string& trigger,
-                             std::optional<RuleDecision> decision, std::string what_next,
-                             std::optional<ThenRecycle> then,
-                             const std::shared_ptr<LineChannel>& client, nlohmann::json client_id);
+                                  std::optional<RuleDecision> decision, std::string what_next,
+                                  std::optional<ThenRecycle> then,
+                                  const std::shared_ptr<LineChannel>& client,
+                                  nlohmann::json client_id);
   void finish_incident(PendingIncident& incident);
   // Starts the heap sample a leak rule asks for, or says in the bundle why there is none.
   void begin_heap_sample(PendingIncident& incident, const RuleAction& action, Millis duration);

@@ -49,10 +49,10 @@ void Supervisor::begin_heap_sample(PendingIncident& incident, const RuleAction& 
   PendingIncident* raw = &incident;
   incident.heap = std::make_unique<HeapSampleCapture>(
       *loop_, spec, [this, raw](HeapSampleResult result) { on_heap_sample(*raw, result); });
-  facts.heap_sample = fmt::format("heap_sample.json: a {} window on pid {}, one sample per {} on "
-                                  "average",
-                                  format_duration(duration), action.pid,
-                                  format_size(spec.interval_bytes));
+  facts.heap_sample = fmt::format(
+      "heap_sample.json: a {} window on pid {}, one sample per {} on "
+      "average",
+      format_duration(duration), action.pid, format_size(spec.interval_bytes));
   log_event({{"event", "heap_sample"},
              {"service", facts.service},
              {"instance", facts.instance},
@@ -64,9 +64,9 @@ void Supervisor::begin_heap_sample(PendingIncident& incident, const RuleAction& 
              {"duration_ms", duration.count()},
              {"interval_bytes", spec.interval_bytes},
              {"deadline_ms", heap_sample_deadline(duration).count()},
-             {"message", fmt::format("taking a {} heap sample before the incident bundle{}",
-                                     format_duration(duration),
-                                     incident.then ? " and the recycle" : "")}});
+             {"message",
+              fmt::format("taking a {} heap sample before the incident bundle{}",
+                          format_duration(duration), incident.then ? " and the recycle" : "")}});
 }
 
 void Supervisor::on_heap_sample(PendingIncident& incident, HeapSampleResult result) {
@@ -110,12 +110,12 @@ void Supervisor::cut_heap_samples_of_gone_processes() {
 void Supervisor::log_heap_sample_done(const PendingIncident& incident,
                                       const Result<std::string>& bundle) {
   const IncidentFacts& facts = incident.content.facts;
-  nlohmann::json event = {{"event", "heap_sample"},     {"service", facts.service},
-                          {"instance", facts.instance}, {"pid", facts.pid},
-                          {"generation", facts.generation}, {"reason", facts.trigger},
-                          {"incident", facts.id}};
-  const bool taken = std::find(facts.files.begin(), facts.files.end(), "heap_sample.json") !=
-                     facts.files.end();
+  nlohmann::json event = {
+      {"event", "heap_sample"}, {"service", facts.service},       {"instance", facts.instance},
+      {"pid", facts.pid},       {"generation", facts.generation}, {"reason", facts.trigger},
+      {"incident", facts.id}};
+  const bool taken =
+      std::find(facts.files.begin(), facts.files.end(), "heap_sample.json") != facts.files.end();
   if (!bundle) {
     event["state"] = "none";
     event["error"] = "the incident bundle could not be written: " + bundle.error().describe();

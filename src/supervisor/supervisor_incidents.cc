@@ -27,11 +27,10 @@ constexpr std::chrono::milliseconds kStackBudget{10000};
 
 }  // namespace
 
-Supervisor::PendingIncident& Supervisor::begin_incident(const RuleAction& action, const std::string& trigger,
-                                       std::optional<RuleDecision> decision, std::string what_next,
-                                       std::optional<ThenRecycle> then,
-                                       const std::shared_ptr<LineChannel>& client,
-                                       nlohmann::json client_id) {
+Supervisor::PendingIncident& Supervisor::begin_incident(
+    const RuleAction& action, const std::string& trigger, std::optional<RuleDecision> decision,
+    std::string what_next, std::optional<ThenRecycle> then,
+    const std::shared_ptr<LineChannel>& client, nlohmann::json client_id) {
   auto incident = std::make_unique<PendingIncident>();
   BundleContent& content = incident->content;
   IncidentFacts& facts = content.facts;

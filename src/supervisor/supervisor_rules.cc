@@ -174,7 +174,8 @@ void Supervisor::check_totals() {
          {"message", fmt::format("{} total {} {} is above {}: recycling the largest ({} private)",
                                  scope, metric_name, format_size(sum), format_size(rule.size),
                                  format_size(chosen.values.uss))}});
-    cut_heap_samples_short(chosen.service, chosen.instance, "the total rule acted during the window");
+    cut_heap_samples_short(chosen.service, chosen.instance,
+                           "the total rule acted during the window");
     request_recycle(chosen.service, chosen.instance, "total", false);
   };
   for (const ServiceConfig& service : fleet_.config().services) {
