@@ -75,6 +75,17 @@ std::optional<std::string> check_leak_sample(Millis sample) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_leak_warmup(Millis warmup) {
+  if (warmup < Millis{0}) {
+    return fmt::format("expected a duration of at least 0, got {}", duration(warmup));
+  }
+  if (warmup > kMaxLeakWarmup) {
+    return fmt::format("expected a duration of at most {}, got {}", duration(kMaxLeakWarmup),
+                       duration(warmup));
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> check_requests_max(int64_t max) {
   if (max < 1) return positive_integer(max);
   if (max > kMaxRequests) return fmt::format("expected at most {}, got {}", kMaxRequests, max);
@@ -180,6 +191,7 @@ std::optional<ConfigProblem> find_memory_problem(const ServiceConfig& s) {
     if (enum_name(kLeakActionNames, m.leak->action) == "?")
       check("leak.action", "expected an action");
     check("leak.sample", check_leak_sample(m.leak->sample));
+    check("leak.warmup", check_leak_warmup(m.leak->warmup));
     check("leak.metric", check_metric(m.leak->metric));
   }
   if (m.requests) {

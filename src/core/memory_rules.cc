@@ -37,6 +37,7 @@ ProcessRules::ProcessRules(const ServiceConfig& service, double jitter_draw)
   if (service.memory.leak) {
     LeakDetectorConfig config;
     config.rate_bytes_per_hour = static_cast<double>(service.memory.leak->rate_bytes_per_hour);
+    config.warmup_s = static_cast<double>(service.memory.leak->warmup.count()) / 1000;
     leak_.emplace(config);
   }
 }

@@ -1,11 +1,10 @@
 // A program with known allocation sites: it churns (allocates and frees) from two functions of
 // its own and leaks a known number of bytes from leak_known_bytes in libsampler_leak.so.
-//   sampler_workload LEAK_MIB CHURN_MIB [HOLD_SECONDS [busy | drip KIB_PER_SECOND [AFTER_S]]]
+//   sampler_workload LEAK_MIB CHURN_MIB [HOLD_SECONDS [busy | drip KIB_PER_SECOND]]
 // With HOLD_SECONDS it then prints "ready" and sleeps without allocating; with `busy` it instead
 // keeps leaking 64 KiB and churning 1 MiB every 10 ms (for windowed sampling); with `drip` it
-// leaks KIB_PER_SECOND steadily, in 20 ms steps, from AFTER_S seconds on (the leak rule counts
-// growth right after a start only when it is sudden), and on SIGUSR1 it takes 256 MiB at once
-// (to cross a critical threshold on cue).
+// leaks KIB_PER_SECOND steadily, in 20 ms steps, and nothing else (a leak for the leak rule to
+// find), and on SIGUSR1 it takes 256 MiB at once (to cross a critical threshold on cue).
 #include <signal.h>
 #include <unistd.h>
 
@@ -53,10 +52,10 @@ __attribute__((noinline)) size_t churn_cxx(size_t total) {
 
 volatile std::sig_atomic_t g_surge = 0;
 
-void drip(int hold_seconds, size_t bytes_per_second, int after_seconds) {
+void drip(int hold_seconds, size_t bytes_per_second) {
   std::signal(SIGUSR1, [](int) { g_surge = 1; });
   for (int tick = 0; tick < hold_seconds * 50; ++tick) {
-    if (tick >= after_seconds * 50) leak_known_bytes(bytes_per_second / 50);
+    leak_known_bytes(bytes_per_second / 50);
     if (g_surge == 1) {
       g_surge = 2;
       constexpr size_t kSurge = 256u << 20;
@@ -89,7 +88,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     const int hold = std::atoi(argv[3]);
     if (argc > 5 && std::string(argv[4]) == "drip") {
-      drip(hold, std::strtoull(argv[5], nullptr, 10) << 10, argc > 6 ? std::atoi(argv[6]) : 0);
+      drip(hold, std::strtoull(argv[5], nullptr, 10) << 10);
     } else if (argc > 4 && std::string(argv[4]) == "busy") {
       for (int tick = 0; tick < hold * 100; ++tick) {
         leak_known_bytes(64 * 1024);
