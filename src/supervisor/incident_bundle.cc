@@ -48,6 +48,12 @@ ProcCapture capture_proc(pid_t pid, const std::string& proc_root) {
   return capture;
 }
 
+nlohmann::json incident_event(const char* name, const IncidentFacts& facts) {
+  return {{"event", name},       {"service", facts.service},       {"instance", facts.instance},
+          {"pid", facts.pid},    {"generation", facts.generation}, {"reason", facts.trigger},
+          {"incident", facts.id}};
+}
+
 Status copy_heap_sample(const std::string& bundle_dir, const std::optional<std::string>& report) {
   if (!report) return {};
   auto text = read_file(*report);

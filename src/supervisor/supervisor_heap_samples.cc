@@ -49,24 +49,18 @@ void Supervisor::begin_heap_sample(PendingIncident& incident, const RuleAction& 
   PendingIncident* raw = &incident;
   incident.heap = std::make_unique<HeapSampleCapture>(
       *loop_, spec, [this, raw](HeapSampleResult result) { on_heap_sample(*raw, result); });
-  facts.heap_sample = fmt::format(
-      "heap_sample.json: a {} window on pid {}, one sample per {} on "
-      "average",
-      format_duration(duration), action.pid, format_size(spec.interval_bytes));
-  log_event({{"event", "heap_sample"},
-             {"service", facts.service},
-             {"instance", facts.instance},
-             {"pid", facts.pid},
-             {"generation", facts.generation},
-             {"reason", facts.trigger},
-             {"incident", facts.id},
-             {"state", "started"},
-             {"duration_ms", duration.count()},
-             {"interval_bytes", spec.interval_bytes},
-             {"deadline_ms", heap_sample_deadline(duration).count()},
-             {"message",
-              fmt::format("taking a {} heap sample before the incident bundle{}",
-                          format_duration(duration), incident.then ? " and the recycle" : "")}});
+  facts.heap_sample =
+      fmt::format("heap_sample.json: a {} window on pid {}, one sample per {} on average",
+                  format_duration(duration), action.pid, format_size(spec.interval_bytes));
+  nlohmann::json event = incident_event("heap_sample", facts);
+  event["state"] = "started";
+  event["duration_ms"] = duration.count();
+  event["interval_bytes"] = spec.interval_bytes;
+  event["deadline_ms"] = heap_sample_deadline(duration).count();
+  event["message"] =
+      fmt::format("taking a {} heap sample before the incident bundle{}", format_duration(duration),
+                  incident.then ? " and the recycle" : "");
+  log_event(std::move(event));
 }
 
 void Supervisor::on_heap_sample(PendingIncident& incident, HeapSampleResult result) {
@@ -110,10 +104,7 @@ void Supervisor::cut_heap_samples_of_gone_processes() {
 void Supervisor::log_heap_sample_done(const PendingIncident& incident,
                                       const Result<std::string>& bundle) {
   const IncidentFacts& facts = incident.content.facts;
-  nlohmann::json event = {
-      {"event", "heap_sample"}, {"service", facts.service},       {"instance", facts.instance},
-      {"pid", facts.pid},       {"generation", facts.generation}, {"reason", facts.trigger},
-      {"incident", facts.id}};
+  nlohmann::json event = incident_event("heap_sample", facts);
   const bool taken =
       std::find(facts.files.begin(), facts.files.end(), "heap_sample.json") != facts.files.end();
   if (!bundle) {

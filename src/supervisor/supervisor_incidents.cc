@@ -115,10 +115,7 @@ void Supervisor::finish_incident(PendingIncident& incident) {
   auto written = write_incident_bundle(incidents_dir(), content);
   if (!incident.heap_report.empty()) ::unlink(incident.heap_report.c_str());
   if (incident.heap_sample_event) log_heap_sample_done(incident, written);
-  nlohmann::json event = {
-      {"event", "incident"}, {"service", facts.service},       {"instance", facts.instance},
-      {"pid", facts.pid},    {"generation", facts.generation}, {"reason", facts.trigger},
-      {"incident", facts.id}};
+  nlohmann::json event = incident_event("incident", facts);
   if (written) {
     event["path"] = *written;
     event["message"] = "incident bundle " + facts.id + " written";
