@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 
 #include "harness.h"
 
@@ -61,7 +62,13 @@ TEST(LeakSample, TheSampleComesBeforeTheRecycleAndNamesTheLeakingFunction) {
   EXPECT_EQ(started[0]["duration_ms"], 4000);
 
   // The supervisor answers during the window: the answer comes before the sample is written.
+  const auto asked = std::chrono::steady_clock::now();
   const nlohmann::json status = memvisor.status();
+  std::cout << "status answered in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - asked)
+                   .count()
+            << " ms during the 4 s window\n";
   const auto samples_by_then = memvisor.events("heap_sample", "web.1");
   ASSERT_TRUE(status.is_object()) << memvisor.err();
   EXPECT_EQ(samples_by_then.size(), 1u) << "the sample ended before status answered";
@@ -151,6 +158,9 @@ TEST(LeakSample, CriticalDuringTheWindowStopsAtOnce) {
   // The window would have lasted 20 s; the stop takes a sample or two, the 2 s stack budget and
   // the grace period of a worker that exits on SIGINT.
   EXPECT_LT(stopped_after, 12s);
+  std::cout << "stopped "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(stopped_after).count()
+            << " ms after the cue, in a 20 s window\n";
   const auto critical = memvisor.events("rule", "web.1");
   ASSERT_EQ(critical.size(), 2u);
   EXPECT_EQ(critical[1]["rule"], "critical");
