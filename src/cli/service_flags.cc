@@ -119,7 +119,7 @@ void ServiceFlags::add_to(CLI::App& app) {
 }
 
 void ServiceFlags::add_memory_to(CLI::App& app, const std::string& group) {
-  const std::array<std::tuple<const char*, std::string*, const char*>, 15> options{{
+  const std::array<std::tuple<const char*, std::string*, const char*>, 16> options{{
       {"--interval", &interval_, "memory sampling period, 100ms to 1h (default 1s)"},
       {"--metric", &metric_, "pss | rss | uss | anon | swap | cgroup (default pss)"},
       {"--warn", &warn_, "warn when an instance uses more than SIZE, e.g. 400MiB"},
@@ -130,6 +130,8 @@ void ServiceFlags::add_memory_to(CLI::App& app, const std::string& group) {
       {"--leak", &leak_, "act on sustained growth faster than RATE, e.g. 10MiB/h"},
       {"--leak-action", &leak_action_, "recycle | alert (default recycle)"},
       {"--leak-sample", &leak_sample_, "take a heap sample this long before a leak recycle"},
+      {"--leak-warmup", &leak_warmup_,
+       "growth this early in a process counts as a leak only when sudden (default 30m)"},
       {"--max-requests", &max_requests_, "recycle an instance after N requests"},
       {"--requests-jitter", &requests_jitter_, "plus up to N more (default a tenth)"},
       {"--max-age", &max_age_, "recycle an instance after this much uptime, e.g. 6h"},
@@ -260,6 +262,8 @@ Status ServiceFlags::build_memory(ServiceConfig& service) const {
       parse_enum("--leak-action", leak_action_, kLeakActionNames, leak.action),
       needs("--leak-sample", leak_sample_, "--leak", leak_),
       parse_flag("--leak-sample", leak_sample_, parse_duration, check_leak_sample, leak.sample),
+      needs("--leak-warmup", leak_warmup_, "--leak", leak_),
+      parse_flag("--leak-warmup", leak_warmup_, parse_duration, check_leak_warmup, leak.warmup),
       parse_flag("--max-requests", max_requests_, parse_int64, check_requests_max, requests.max),
       parse_flag("--max-age", max_age_, parse_duration, check_age_max, age.max),
       parse_flag("--max-recycling", max_recycling_, parse_int64, check_max_recycling, recycling),

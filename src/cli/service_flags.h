@@ -52,6 +52,7 @@ class ServiceFlags {
   std::string leak_;
   std::string leak_action_;
   std::string leak_sample_;
+  std::string leak_warmup_;
   std::string max_requests_;
   std::string requests_jitter_;
   std::string max_age_;

@@ -105,14 +105,6 @@ MonoTime Controller::now() const {
 }
 
 int Controller::run() {
-  for (const ServiceConfig& service : options_.config.services) {
-    if (service.memory.leak && service.memory.leak->sample.count() > 0) {
-      std::cerr << "memvisor: service." << service.name
-                << ".leak.sample: the leak rule does not take heap samples yet; a leak recycles "
-                   "without one (take one by hand with `memvisor sample "
-                << service.name << ".N` and heap_sampler = true)\n";
-    }
-  }
   size_t total = instances_.size();
   emit(make_event("memvisor_started", nullptr, "",
                   fmt::format("starting {} service(s), {} instance(s); state dir {}",

@@ -42,6 +42,9 @@ struct LeakRule {
   LeakAction action = LeakAction::recycle;
   Millis sample{0};  // >0: take a heap sample this long before recycling
   std::optional<MemoryMetric> metric;
+  // Growth in this first stretch of a process's life counts only when it is sudden (a start's
+  // cache fill and first GC ramp look like a leak until their cycle has been seen).
+  Millis warmup{1'800'000};
 };
 
 // Recycle after `max` requests (counted by the worker library), plus up to `jitter` more drawn at

@@ -59,6 +59,7 @@ json memory_to_json(const MemoryRules& m) {
     j["leak"] = {{"rate_bytes_per_hour", m.leak->rate_bytes_per_hour},
                  {"action", enum_name(kLeakActionNames, m.leak->action)},
                  {"sample_ms", m.leak->sample.count()},
+                 {"warmup_ms", m.leak->warmup.count()},
                  {"metric", metric_to_json(m.leak->metric)}};
   }
   if (m.requests) j["requests"] = {{"max", m.requests->max}, {"jitter", m.requests->jitter}};
@@ -93,15 +94,16 @@ void memory_from_json(JsonReader& r, const json& j, const std::string& path, Mem
     r.read(j["limit"]["metric"], at(limit, "metric"), kMemoryMetricNames, out.metric);
   });
   const std::string leak = at(path, "leak");
-  rule_from_json(r, j["leak"], leak, {"rate_bytes_per_hour", "action", "sample_ms", "metric"},
-                 m.leak, [&](LeakRule& out) {
-                   const json& l = j["leak"];
-                   r.read(l["rate_bytes_per_hour"], at(leak, "rate_bytes_per_hour"),
-                          out.rate_bytes_per_hour);
-                   r.read(l["action"], at(leak, "action"), kLeakActionNames, out.action);
-                   r.read(l["sample_ms"], at(leak, "sample_ms"), out.sample);
-                   r.read(l["metric"], at(leak, "metric"), kMemoryMetricNames, out.metric);
-                 });
+  rule_from_json(
+      r, j["leak"], leak, {"rate_bytes_per_hour", "action", "sample_ms", "warmup_ms", "metric"},
+      m.leak, [&](LeakRule& out) {
+        const json& l = j["leak"];
+        r.read(l["rate_bytes_per_hour"], at(leak, "rate_bytes_per_hour"), out.rate_bytes_per_hour);
+        r.read(l["action"], at(leak, "action"), kLeakActionNames, out.action);
+        r.read(l["sample_ms"], at(leak, "sample_ms"), out.sample);
+        r.read(l["warmup_ms"], at(leak, "warmup_ms"), out.warmup);
+        r.read(l["metric"], at(leak, "metric"), kMemoryMetricNames, out.metric);
+      });
   const std::string requests = at(path, "requests");
   rule_from_json(r, j["requests"], requests, {"max", "jitter"}, m.requests, [&](RequestsRule& out) {
     r.read(j["requests"]["max"], at(requests, "max"), out.max);

@@ -146,6 +146,7 @@ TEST(ConfigJson, Shape) {
   EXPECT_EQ(memory["leak"]["rate_bytes_per_hour"], 1);
   EXPECT_EQ(memory["leak"]["action"], "alert");
   EXPECT_EQ(memory["leak"]["sample_ms"], 3'600'000);
+  EXPECT_EQ(memory["leak"]["warmup_ms"], 1'800'000);
   EXPECT_EQ(memory["age"], json({{"max_ms", 1}, {"jitter_ms", 0}}));
   EXPECT_EQ(j["supervisor"]["total"], json({{"size", 1ull << 40}, {"metric", "anon"}}));
   EXPECT_EQ(j["services"][1]["memory"]["requests"], nullptr);

@@ -119,6 +119,8 @@ TEST(MemoryConfigErrors, UnknownAndMissingKeys) {
             "web.toml:2:1: unknown key 'totl' in [supervisor]; did you mean 'total'?");
   EXPECT_EQ(error_of(web("limit = { for = 3 }\n")),
             "web.toml:3:9: service.web.limit: missing required key 'size'");
+  EXPECT_EQ(error_of(web("leak = { rate = \"1MiB/h\", warmup = \"8d\" }\n")),
+            "web.toml:3:36: service.web.leak.warmup: expected a duration of at most 7d, got 8d");
   EXPECT_EQ(error_of(web("leak = { action = \"alert\" }\n")),
             "web.toml:3:8: service.web.leak: missing required key 'rate'");
   EXPECT_EQ(error_of(web("requests = { jitter = 5 }\n")),

@@ -89,7 +89,8 @@ TomlProblem read_limit(const toml::node& node, std::string_view field, LimitRule
 }
 
 TomlProblem read_leak(const toml::node& node, std::string_view field, LeakRule& rule) {
-  static constexpr std::array<std::string_view, 4> kKeys{"rate", "action", "sample", "metric"};
+  static constexpr std::array<std::string_view, 5> kKeys{"rate", "action", "sample", "warmup",
+                                                         "metric"};
   auto read_rate = [&](const toml::node& value, std::string_view at) {
     if (auto problem = read_rate_value(value, at, rule.rate_bytes_per_hour)) return problem;
     return check_at(value, at, check_rate(rule.rate_bytes_per_hour));
@@ -105,6 +106,10 @@ TomlProblem read_leak(const toml::node& node, std::string_view field, LeakRule& 
     if (key == "rate") return read_rate(value, at);
     if (key == "action") return read_enum_value(value, at, kLeakActionNames, rule.action);
     if (key == "metric") return read_metric(value, at, rule.metric);
+    if (key == "warmup") {
+      if (auto problem = read_duration_value(value, at, rule.warmup)) return problem;
+      return check_at(value, at, check_leak_warmup(rule.warmup));
+    }
     if (auto problem = read_duration_value(value, at, rule.sample)) return problem;
     return check_at(value, at, check_leak_sample(rule.sample));
   };

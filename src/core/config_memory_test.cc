@@ -38,7 +38,7 @@ warn = { size = "400MiB", metric = "rss" }
 limit = { size = "500MiB", for = 5, metric = "pss" }
 critical = { size = "1GiB" }
 total = { size = "2GiB", metric = "cgroup" }
-leak = { rate = "10MiB/h", action = "alert", sample = "30s", metric = "anon" }
+leak = { rate = "10MiB/h", action = "alert", sample = "30s", metric = "anon", warmup = "2m" }
 requests = { max = 1000, jitter = 250 }
 age = { max = "6h", jitter = "30m" }
 surge = false
@@ -67,6 +67,7 @@ max_recycling = 2
   EXPECT_EQ(m.leak->action, LeakAction::alert);
   EXPECT_EQ(m.leak->sample, Millis{30'000});
   EXPECT_EQ(m.leak->metric, MemoryMetric::anon);
+  EXPECT_EQ(m.leak->warmup, Millis{120'000});
   EXPECT_EQ(m.requests->max, 1000);
   EXPECT_EQ(m.requests->jitter, 250);
   EXPECT_EQ(m.age->max, Millis{6 * 3'600'000});
@@ -99,6 +100,7 @@ age = "6h"
   EXPECT_EQ(m.leak->rate_bytes_per_hour, 60 * kMiB);
   EXPECT_EQ(m.leak->action, LeakAction::recycle);
   EXPECT_EQ(m.leak->sample, Millis{0});
+  EXPECT_EQ(m.leak->warmup, Millis{1'800'000});
   EXPECT_EQ(m.requests->max, 1000);
   EXPECT_EQ(m.requests->jitter, 100);  // max / 10
   EXPECT_EQ(m.age->max, Millis{6 * 3'600'000});

@@ -27,6 +27,16 @@ std::optional<std::string> check_metric(const std::optional<MemoryMetric>& metri
   return "expected one of " + enum_choices(kMemoryMetricNames);
 }
 
+std::optional<std::string> check_duration_up_to(Millis value, Millis max) {
+  if (value < Millis{0}) {
+    return fmt::format("expected a duration of at least 0, got {}", duration(value));
+  }
+  if (value > max) {
+    return fmt::format("expected a duration of at most {}, got {}", duration(max), duration(value));
+  }
+  return std::nullopt;
+}
+
 // A rule's own metric, or else the service's.
 MemoryMetric metric_of(const MemoryRules& rules, const std::optional<MemoryMetric>& own) {
   return own.value_or(rules.metric);
@@ -65,14 +75,11 @@ std::optional<std::string> check_limit_samples(int64_t samples) {
 }
 
 std::optional<std::string> check_leak_sample(Millis sample) {
-  if (sample < Millis{0}) {
-    return fmt::format("expected a duration of at least 0, got {}", duration(sample));
-  }
-  if (sample > kMaxLeakSample) {
-    return fmt::format("expected a duration of at most {}, got {}", duration(kMaxLeakSample),
-                       duration(sample));
-  }
-  return std::nullopt;
+  return check_duration_up_to(sample, kMaxLeakSample);
+}
+
+std::optional<std::string> check_leak_warmup(Millis warmup) {
+  return check_duration_up_to(warmup, kMaxLeakWarmup);
 }
 
 std::optional<std::string> check_requests_max(int64_t max) {
@@ -180,6 +187,7 @@ std::optional<ConfigProblem> find_memory_problem(const ServiceConfig& s) {
     if (enum_name(kLeakActionNames, m.leak->action) == "?")
       check("leak.action", "expected an action");
     check("leak.sample", check_leak_sample(m.leak->sample));
+    check("leak.warmup", check_leak_warmup(m.leak->warmup));
     check("leak.metric", check_metric(m.leak->metric));
   }
   if (m.requests) {

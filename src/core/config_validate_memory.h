@@ -16,6 +16,7 @@ namespace memvisor {
 inline constexpr Millis kMinInterval{100};
 inline constexpr Millis kMaxInterval{3'600'000};
 inline constexpr Millis kMaxLeakSample{3'600'000};
+inline constexpr Millis kMaxLeakWarmup{7 * 86'400'000};
 inline constexpr int64_t kMaxLimitSamples = 1'000'000;
 // Half the range, so that max + jitter (jitter ≤ max) can never overflow at runtime.
 inline constexpr int64_t kMaxRequests = std::numeric_limits<int64_t>::max() / 2;
@@ -34,6 +35,7 @@ std::optional<std::string> check_rate(uint64_t bytes_per_hour);
 std::optional<std::string> check_interval(Millis interval);
 std::optional<std::string> check_limit_samples(int64_t samples);
 std::optional<std::string> check_leak_sample(Millis sample);
+std::optional<std::string> check_leak_warmup(Millis warmup);
 std::optional<std::string> check_requests_max(int64_t max);
 std::optional<std::string> check_requests_jitter(int64_t jitter, int64_t max);
 std::optional<std::string> check_age_max(Millis max);

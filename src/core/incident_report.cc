@@ -52,6 +52,7 @@ std::string incident_summary(const IncidentFacts& facts) {
   out += fmt::format("action:     {}\n", facts.action);
   out += fmt::format("command:    {}\n", facts.cmdline.empty() ? "(unreadable)" : facts.cmdline);
   out += fmt::format("samples:    {} retained (memory.csv, memory.svg)\n", facts.samples);
+  if (facts.heap_sample) out += fmt::format("heap:       {}\n", *facts.heap_sample);
   if (!facts.files.empty()) {
     out += "files:     ";
     for (const std::string& file : facts.files) out += " " + file;
@@ -76,6 +77,7 @@ nlohmann::json incident_json(const IncidentFacts& facts) {
       {"files", facts.files},
   };
   if (facts.uptime_s) json["uptime_s"] = *facts.uptime_s;
+  if (facts.heap_sample) json["heap_sample"] = *facts.heap_sample;
   if (facts.decision) {
     const RuleDecision& d = *facts.decision;
     json["rule"] = {{"rule", d.rule},   {"action", d.action},       {"metric", d.metric},

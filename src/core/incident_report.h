@@ -32,6 +32,8 @@ struct IncidentFacts {
   std::string cmdline;
   size_t samples = 0;
   std::vector<std::string> files;  // the bundle's files, for the summary's last lines
+  // A leak's heap sample: what heap_sample.json holds, or "none: " and why there is none.
+  std::optional<std::string> heap_sample;
 };
 
 std::string incident_summary(const IncidentFacts& facts);

@@ -68,6 +68,18 @@ TEST(IncidentReport, DumpHasNoRule) {
   EXPECT_TRUE(incident_json(facts)["rule"].is_null());
 }
 
+TEST(IncidentReport, SaysWhatTheHeapSampleHoldsOrWhyThereIsNone) {
+  IncidentFacts facts = leak_facts();
+  EXPECT_EQ(incident_summary(facts).find("heap:"), std::string::npos);  // no sample was due
+  EXPECT_FALSE(incident_json(facts).contains("heap_sample"));
+  facts.heap_sample = "none: heap_sampler is off for this service";
+  EXPECT_NE(
+      incident_summary(facts).find("\nheap:       none: heap_sampler is off for this service\n"),
+      std::string::npos)
+      << incident_summary(facts);
+  EXPECT_EQ(incident_json(facts)["heap_sample"], "none: heap_sampler is off for this service");
+}
+
 TEST(IncidentReport, JsonCarriesTheDecision) {
   const auto json = incident_json(leak_facts());
   EXPECT_EQ(json["id"], "20261122-193012-web.1-leak");

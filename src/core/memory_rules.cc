@@ -37,6 +37,7 @@ ProcessRules::ProcessRules(const ServiceConfig& service, double jitter_draw)
   if (service.memory.leak) {
     LeakDetectorConfig config;
     config.rate_bytes_per_hour = static_cast<double>(service.memory.leak->rate_bytes_per_hour);
+    config.warmup_s = static_cast<double>(service.memory.leak->warmup.count()) / 1000;
     leak_.emplace(config);
   }
 }
@@ -103,9 +104,9 @@ std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues
     leak_->add(t_s, static_cast<double>(value));
     const LeakAssessment& verdict = leak_->assess();
     const bool recycle = rules.leak->action == LeakAction::recycle;
-    if (verdict.leaking && (recycle ? !acted_ : !leak_alerted_)) {
+    if (verdict.leaking && (recycle ? !acted_ && !leak_waiting_ : !leak_alerted_)) {
       leak_alerted_ = true;
-      if (recycle) acted_ = true;
+      if (recycle) (rules.leak->sample.count() > 0 ? leak_waiting_ : acted_) = true;
       RuleDecision decision = size_decision(
           "leak", recycle ? "recycle" : "alert", metric, value, rules.leak->rate_bytes_per_hour,
           fmt::format(

@@ -50,7 +50,17 @@ class ProcessRules {
   const LeakAssessment* leak_assessment() const;
   bool acted() const { return acted_; }  // a recycle, stop or alert was already decided
   // A recycle that failed may be asked for again.
-  void allow_again() { acted_ = false; }
+  void allow_again() {
+    acted_ = false;
+    leak_waiting_ = false;
+  }
+  // A leak recycle that waits for its heap sample (leak.sample > 0) leaves the other rules free
+  // to act during the window (critical must never wait for a sample); the caller says when it
+  // finally asks for that recycle, and from then on it counts as decided.
+  void recycle_requested() {
+    acted_ = true;
+    leak_waiting_ = false;
+  }
 
  private:
   const ServiceConfig& service_;
@@ -58,7 +68,8 @@ class ProcessRules {
   bool warned_ = false;
   bool acted_ = false;
   bool leak_alerted_ = false;
-  int above_limit_ = 0;  // consecutive samples above limit.size
+  bool leak_waiting_ = false;  // a leak recycle was decided and waits for its heap sample
+  int above_limit_ = 0;        // consecutive samples above limit.size
   std::optional<LeakDetector> leak_;
 };
 

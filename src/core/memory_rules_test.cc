@@ -92,7 +92,8 @@ TEST(ProcessRules, LeakRecyclesASteadyLeakAndNotAFlatProcess) {
   for (int t = 0; t < 6 * 3600 && !reported; t += 10) {
     // 60 MiB/h, six times the rate, on top of a 200 MiB floor with a small sawtooth.
     const double base = 200.0 * MiB + (t % 300) * 0.02 * MiB;
-    for (const auto& d : leaking.on_sample(t, pss(static_cast<uint64_t>(base + t * 60.0 * MiB / 3600)))) {
+    for (const auto& d :
+         leaking.on_sample(t, pss(static_cast<uint64_t>(base + t * 60.0 * MiB / 3600)))) {
       EXPECT_EQ(d.rule, "leak");
       EXPECT_EQ(d.action, "recycle");
       ASSERT_TRUE(d.slope_bytes_per_hour.has_value());
@@ -103,6 +104,52 @@ TEST(ProcessRules, LeakRecyclesASteadyLeakAndNotAFlatProcess) {
   }
   ASSERT_TRUE(reported.has_value());
   EXPECT_LT(*reported, 3 * 3600);
+}
+
+// A leak recycle that waits for a heap sample: the leak is decided once, limit and critical can
+// still act during the window, and once the recycle is requested nothing else is.
+TEST(ProcessRules, LeakWaitingForItsSampleLeavesLimitAndCriticalFree) {
+  ServiceConfig service;
+  service.memory.leak = LeakRule{10 * MiB, LeakAction::recycle, Millis(2000), std::nullopt};
+  service.memory.limit = LimitRule{2000 * MiB, 1, std::nullopt};
+  service.memory.critical = SizeRule{3000 * MiB, std::nullopt};
+  auto leak_at = [](int t) {
+    return pss(static_cast<uint64_t>(200.0 * MiB + t * 60.0 * MiB / 3600));
+  };
+  auto run_until_leak = [&](ProcessRules& rules) {
+    for (int t = 0; t < 6 * 3600; t += 10) {
+      for (const auto& d : rules.on_sample(t, leak_at(t))) {
+        if (d.rule == "leak") return t;
+      }
+    }
+    return -1;
+  };
+  ProcessRules critical(service, 0);
+  const int fired = run_until_leak(critical);
+  ASSERT_GT(fired, 0);
+  EXPECT_FALSE(critical.acted());
+  EXPECT_TRUE(critical.on_sample(fired + 10, leak_at(fired + 10)).empty()) << "the leak fires once";
+  auto decisions = critical.on_sample(fired + 20, pss(3500 * MiB));
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].rule, "critical");
+
+  ProcessRules limit(service, 0);
+  ASSERT_EQ(run_until_leak(limit), fired);
+  decisions = limit.on_sample(fired + 10, pss(2500 * MiB));
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].rule, "limit");
+
+  ProcessRules requested(service, 0);
+  ASSERT_EQ(run_until_leak(requested), fired);
+  requested.recycle_requested();
+  EXPECT_TRUE(requested.acted());
+  EXPECT_TRUE(requested.on_sample(fired + 10, pss(2500 * MiB)).empty());
+  requested.allow_again();  // the recycle failed: the leak may be decided again
+  bool again = false;
+  for (int t = fired + 20; t < fired + 3600 && !again; t += 10) {
+    for (const auto& d : requested.on_sample(t, leak_at(t))) again = again || d.rule == "leak";
+  }
+  EXPECT_TRUE(again);
 }
 
 TEST(TotalRule, PicksTheLargestPrivateMemoryWhenTheSumIsAbove) {

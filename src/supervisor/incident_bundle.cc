@@ -48,6 +48,12 @@ ProcCapture capture_proc(pid_t pid, const std::string& proc_root) {
   return capture;
 }
 
+nlohmann::json incident_event(const char* name, const IncidentFacts& facts) {
+  return {{"event", name},       {"service", facts.service},       {"instance", facts.instance},
+          {"pid", facts.pid},    {"generation", facts.generation}, {"reason", facts.trigger},
+          {"incident", facts.id}};
+}
+
 Status copy_heap_sample(const std::string& bundle_dir, const std::optional<std::string>& report) {
   if (!report) return {};
   auto text = read_file(*report);
@@ -76,6 +82,7 @@ Result<std::string> write_incident_bundle(const std::string& incidents_dir,
                          "smaps_top.txt", "status.txt",    "stacks.txt"};
   Status heap = copy_heap_sample(temp_dir, content.heap_sample_path);
   if (content.heap_sample_path && heap) content.facts.files.push_back("heap_sample.json");
+  if (!heap) content.facts.heap_sample = "none: " + heap.error().describe();
 
   const ChartInput chart =
       incident_chart(content.facts, content.samples, content.rules ? &*content.rules : nullptr);

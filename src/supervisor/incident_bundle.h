@@ -34,6 +34,9 @@ struct BundleContent {
   std::optional<std::string> heap_sample_path;
 };
 
+// The fields every event about an incident carries (events.jsonl), under the event's `name`.
+nlohmann::json incident_event(const char* name, const IncidentFacts& facts);
+
 // Writes the bundle; returns its directory. An existing bundle of the same id is left alone and
 // the new one gets a "-2", "-3" … suffix (facts.id is updated).
 Result<std::string> write_incident_bundle(const std::string& incidents_dir, BundleContent& content);

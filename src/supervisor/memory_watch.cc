@@ -162,4 +162,9 @@ void MemoryWatch::allow_again(const Key& key) {
   if (found != watched_.end() && found->second.rules) found->second.rules->allow_again();
 }
 
+void MemoryWatch::recycle_requested(const Key& key) {
+  auto found = watched_.find(key);
+  if (found != watched_.end() && found->second.rules) found->second.rules->recycle_requested();
+}
+
 }  // namespace memvisor

@@ -44,6 +44,8 @@ class MemoryWatch {
   const ProcessRules* rules(const Key& key) const;
   // A recycle the controller refused or that failed may be asked for again.
   void allow_again(const Key& key);
+  // A recycle decided earlier (a leak's, after its heap sample) has now been asked for.
+  void recycle_requested(const Key& key);
 
   // The request count the worker library reported for a process (its running total), and the
   // decisions it triggers now (the requests rule); checked again on every sample.

@@ -96,6 +96,7 @@ void Supervisor::on_controller_line(std::string_view line) {
     listen_for_workers();
   }
   tick_workers();  // a worker may have connected before the controller told us of its start
+  cut_heap_samples_of_gone_processes();
   if (message.value("event", "") == "recycle_failed") {
     // The rules may ask again for this instance's current process.
     memory_.allow_again({message.value("service", ""), message.value("instance", 0),

@@ -18,6 +18,7 @@
 #include "os/timer_fd.h"
 #include "os/unique_fd.h"
 #include "supervisor/fleet_state.h"
+#include "supervisor/heap_sample_capture.h"
 #include "supervisor/http_endpoint.h"
 #include "supervisor/incident_bundle.h"
 #include "supervisor/memory_watch.h"
@@ -76,20 +77,37 @@ class Supervisor {
   struct PendingIncident {
     BundleContent content;
     std::unique_ptr<StackCapture> stacks;
+    bool stacks_done = false;
+    // A leak's heap sample (leak.sample > 0): the bundle and the recycle wait for it.
+    std::unique_ptr<HeapSampleCapture> heap;
+    std::string heap_report;         // the child's report file, removed once copied into the bundle
+    bool heap_sample_event = false;  // a leak's sample was due: say in events.jsonl how it went
     std::optional<ThenRecycle> then;
     std::weak_ptr<LineChannel> client;  // a dump's requester, answered with the path
     nlohmann::json client_id;
     bool answer_client = false;
     bool done = false;
   };
-  // Captures /proc now, starts the stack capture, and writes the bundle when it ends.
-  // Returns the incident id.
-  std::string begin_incident(const RuleAction& action, const std::string& trigger,
-                             std::optional<RuleDecision> decision, std::string what_next,
-                             std::optional<ThenRecycle> then,
-                             const std::shared_ptr<LineChannel>& client, nlohmann::json client_id);
+  // Captures /proc now, starts the stack capture, and writes the bundle when it ends (and the
+  // heap sample, when one is started on it).
+  PendingIncident& begin_incident(const RuleAction& action, const std::string& trigger,
+                                  std::optional<RuleDecision> decision, std::string what_next,
+                                  std::optional<ThenRecycle> then,
+                                  const std::shared_ptr<LineChannel>& client,
+                                  nlohmann::json client_id);
   void finish_incident(PendingIncident& incident);
+  // Starts the heap sample a leak rule asks for, or says in the bundle why there is none.
+  void begin_heap_sample(PendingIncident& incident, const RuleAction& action, Millis duration);
+  void on_heap_sample(PendingIncident& incident, HeapSampleResult result);
+  // A sample under way for this instance ends now, without a report: another rule acted, or the
+  // process is gone. Its bundle is written and the leak's own recycle is dropped.
+  void cut_heap_samples_short(const std::string& service, int instance, const std::string& why);
+  void cut_heap_samples_of_gone_processes();
+  bool process_is_current(const IncidentFacts& facts) const;
+  void log_heap_sample_done(const PendingIncident& incident, const Result<std::string>& bundle);
+  void finish_incident_if_captured(PendingIncident& incident);
   bool surge_of(const std::string& service) const;
+  Millis leak_sample_of(const std::string& service) const;
   std::optional<nlohmann::json> dump_instance(const ControlRequest& request,
                                               const std::shared_ptr<LineChannel>& client);
   std::string incidents_dir() const { return options_.state_dir + "/incidents"; }

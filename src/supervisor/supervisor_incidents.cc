@@ -2,10 +2,13 @@
 //
 // The event loop never waits for a capture. /proc (status, smaps, cmdline) and the retained
 // series are read at once, synchronously: a few milliseconds. Thread stacks come from a child
-// process (eu-stack or gdb) watched by the loop and killed at a deadline; the bundle is written
-// when it ends. A stop or recycle the rule asked for is requested only then, so the stacks show
-// the live process: for `critical` that delays the stop by at most kCriticalStackBudget, while
-// the stack tool holds the process still under ptrace for most of that time.
+// process (eu-stack or gdb) watched by the loop and killed at a deadline, and so does a leak's
+// heap sample (supervisor_heap_samples.cc); the bundle is written when both have ended. A stop or
+// recycle the rule asked for is requested only then, so the captures show the live process: for
+// `critical` that delays the stop by at most kCriticalStackBudget, while the stack tool holds the
+// process still under ptrace for most of that time.
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -24,11 +27,10 @@ constexpr std::chrono::milliseconds kStackBudget{10000};
 
 }  // namespace
 
-std::string Supervisor::begin_incident(const RuleAction& action, const std::string& trigger,
-                                       std::optional<RuleDecision> decision, std::string what_next,
-                                       std::optional<ThenRecycle> then,
-                                       const std::shared_ptr<LineChannel>& client,
-                                       nlohmann::json client_id) {
+Supervisor::PendingIncident& Supervisor::begin_incident(
+    const RuleAction& action, const std::string& trigger, std::optional<RuleDecision> decision,
+    std::string what_next, std::optional<ThenRecycle> then,
+    const std::shared_ptr<LineChannel>& client, nlohmann::json client_id) {
   auto incident = std::make_unique<PendingIncident>();
   BundleContent& content = incident->content;
   IncidentFacts& facts = content.facts;
@@ -70,26 +72,50 @@ std::string Supervisor::begin_incident(const RuleAction& action, const std::stri
   incident->client = client;
   incident->client_id = std::move(client_id);
   PendingIncident* raw = incident.get();
-  const std::string id = facts.id;
   incidents_.push_back(std::move(incident));
   raw->stacks = std::make_unique<StackCapture>(
       *loop_, action.pid, raw->then && raw->then->urgent ? kCriticalStackBudget : kStackBudget,
       [this, raw](std::string text) {
         raw->content.stacks = std::move(text);
-        finish_incident(*raw);
+        raw->stacks_done = true;
+        finish_incident_if_captured(*raw);
       });
-  return id;
+  return *raw;
+}
+
+void Supervisor::finish_incident_if_captured(PendingIncident& incident) {
+  if (incident.done || !incident.stacks_done || (incident.heap && !incident.heap->finished())) {
+    return;
+  }
+  finish_incident(incident);
+}
+
+bool Supervisor::process_is_current(const IncidentFacts& facts) const {
+  for (const nlohmann::json& record : fleet_.processes(facts.service)) {
+    const std::string state = record.value("state", "");
+    if (record.value("instance", 0) == facts.instance &&
+        record.value("generation", 0) == facts.generation && record.value("pid", 0) == facts.pid &&
+        (state == "running" || state == "starting")) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void Supervisor::finish_incident(PendingIncident& incident) {
   incident.done = true;  // dropped by run() once this callback has returned
   BundleContent& content = incident.content;
+  IncidentFacts& facts = content.facts;
+  // The process may have exited, restarted or begun a stop while the captures ran: a recycle
+  // asked for now would hit its successor, or come twice.
+  if (incident.then && !incident.then->urgent && !process_is_current(facts)) {
+    incident.then.reset();
+    facts.action = "not recycled: the process exited or began stopping during the capture";
+  }
   auto written = write_incident_bundle(incidents_dir(), content);
-  const IncidentFacts& facts = content.facts;
-  nlohmann::json event = {
-      {"event", "incident"}, {"service", facts.service},       {"instance", facts.instance},
-      {"pid", facts.pid},    {"generation", facts.generation}, {"reason", facts.trigger},
-      {"incident", facts.id}};
+  if (!incident.heap_report.empty()) ::unlink(incident.heap_report.c_str());
+  if (incident.heap_sample_event) log_heap_sample_done(incident, written);
+  nlohmann::json event = incident_event("incident", facts);
   if (written) {
     event["path"] = *written;
     event["message"] = "incident bundle " + facts.id + " written";
@@ -117,6 +143,7 @@ void Supervisor::finish_incident(PendingIncident& incident) {
   }
   if (incident.then) {
     request_recycle(facts.service, facts.instance, incident.then->reason, incident.then->urgent);
+    memory_.recycle_requested({facts.service, facts.instance, facts.generation});
   }
 }
 

@@ -77,6 +77,13 @@ void Supervisor::act(const RuleAction& action) {
   // once its capture is done (see supervisor_incidents.cc).
   const bool recycle = d.action == "recycle" || d.action == "critical";
   const bool bundle = d.action == "critical" || d.rule == "leak";
+  // Any other rule acting on this instance ends a leak's heap sample now: it never waits for one.
+  if (recycle && d.rule != "leak") {
+    cut_heap_samples_short(action.service, action.instance,
+                           fmt::format("the {} rule acted during the window", d.rule));
+  }
+  const Millis heap_sample = d.rule == "leak" ? leak_sample_of(action.service) : Millis(0);
+  PendingIncident* incident = nullptr;
   if (bundle) {
     std::optional<ThenRecycle> then;
     std::string what_next = "alert only: the process runs on";
@@ -86,14 +93,27 @@ void Supervisor::act(const RuleAction& action) {
       what_next = surge_of(action.service)
                       ? "recycled: a replacement starts, this process stops once it is ready"
                       : "recycled: stopped, then started again";
+      if (heap_sample.count() > 0) what_next += " (after the heap sample)";
     }
     if (recycle) then = ThenRecycle{d.rule, d.action == "critical"};
-    event["incident"] = begin_incident(action, d.rule, d, what_next, then, nullptr, nullptr);
+    incident = &begin_incident(action, d.rule, d, what_next, then, nullptr, nullptr);
+    event["incident"] = incident->content.facts.id;
   }
   log_event(event);
+  // After the rule's own event, so that events.jsonl reads in order: the leak, then its sample.
+  if (incident != nullptr && heap_sample.count() > 0) {
+    begin_heap_sample(*incident, action, heap_sample);
+  }
   if (recycle && !bundle) {
     request_recycle(action.service, action.instance, d.rule, d.action == "critical");
   }
+}
+
+Millis Supervisor::leak_sample_of(const std::string& service) const {
+  for (const ServiceConfig& s : fleet_.config().services) {
+    if (s.name == service && s.memory.leak) return s.memory.leak->sample;
+  }
+  return Millis(0);
 }
 
 bool Supervisor::surge_of(const std::string& service) const {
@@ -152,6 +172,8 @@ void Supervisor::check_totals() {
          {"message", fmt::format("{} total {} {} is above {}: recycling the largest ({} private)",
                                  scope, metric_name, format_size(sum), format_size(rule.size),
                                  format_size(chosen.values.uss))}});
+    cut_heap_samples_short(chosen.service, chosen.instance,
+                           "the total rule acted during the window");
     request_recycle(chosen.service, chosen.instance, "total", false);
   };
   for (const ServiceConfig& service : fleet_.config().services) {

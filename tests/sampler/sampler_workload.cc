@@ -1,12 +1,17 @@
 // A program with known allocation sites: it churns (allocates and frees) from two functions of
 // its own and leaks a known number of bytes from leak_known_bytes in libsampler_leak.so.
-//   sampler_workload LEAK_MIB CHURN_MIB [HOLD_SECONDS [busy]]
+//   sampler_workload LEAK_MIB CHURN_MIB [HOLD_SECONDS [busy | drip KIB_PER_SECOND]]
 // With HOLD_SECONDS it then prints "ready" and sleeps without allocating; with `busy` it instead
-// keeps leaking 64 KiB and churning 1 MiB every 10 ms (for windowed sampling).
+// keeps leaking 64 KiB and churning 1 MiB every 10 ms (for windowed sampling); with `drip` it
+// leaks KIB_PER_SECOND steadily, in 20 ms steps, and nothing else (a leak for the leak rule to
+// find), and on SIGUSR1 it takes 256 MiB at once (to cross a critical threshold on cue).
+#include <signal.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +50,24 @@ __attribute__((noinline)) size_t churn_cxx(size_t total) {
   return sum;
 }
 
+volatile std::sig_atomic_t g_surge = 0;
+
+void drip(int hold_seconds, size_t bytes_per_second) {
+  std::signal(SIGUSR1, [](int) { g_surge = 1; });
+  for (int tick = 0; tick < hold_seconds * 50; ++tick) {
+    leak_known_bytes(bytes_per_second / 50);
+    if (g_surge == 1) {
+      g_surge = 2;
+      constexpr size_t kSurge = 256u << 20;
+      auto* block = static_cast<unsigned char*>(std::malloc(kSurge));
+      std::memset(block, 1, kSurge);  // touched: it counts in RSS and PSS at once
+      std::printf("surge %u\n", block[kSurge - 1]);
+      std::fflush(stdout);
+    }
+    usleep(20000);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,7 +87,9 @@ int main(int argc, char** argv) {
     std::printf("ready\n");
     std::fflush(stdout);
     const int hold = std::atoi(argv[3]);
-    if (argc > 4 && std::string(argv[4]) == "busy") {
+    if (argc > 5 && std::string(argv[4]) == "drip") {
+      drip(hold, std::strtoull(argv[5], nullptr, 10) << 10);
+    } else if (argc > 4 && std::string(argv[4]) == "busy") {
       for (int tick = 0; tick < hold * 100; ++tick) {
         leak_known_bytes(64 * 1024);
         churn_short_lived(1 << 20);
