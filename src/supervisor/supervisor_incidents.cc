@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -91,15 +93,11 @@ void Supervisor::finish_incident_if_captured(PendingIncident& incident) {
 }
 
 bool Supervisor::process_is_current(const IncidentFacts& facts) const {
-  for (const nlohmann::json& record : fleet_.processes(facts.service)) {
-    const std::string state = record.value("state", "");
-    if (record.value("instance", 0) == facts.instance &&
-        record.value("generation", 0) == facts.generation && record.value("pid", 0) == facts.pid &&
-        (state == "running" || state == "starting")) {
-      return true;
-    }
-  }
-  return false;
+  const auto& processes = fleet_.processes(facts.service);
+  return std::any_of(processes.begin(), processes.end(), [&](const FleetProcess& p) {
+    return p.instance == facts.instance && p.generation == facts.generation && p.pid == facts.pid &&
+           p.measured();
+  });
 }
 
 void Supervisor::finish_incident(PendingIncident& incident) {
