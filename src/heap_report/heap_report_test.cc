@@ -76,7 +76,7 @@ std::string raw_file(const std::vector<abi::RawRecord>& records, bool complete,
   std::string bytes(abi::raw_maps_offset(capacity) + maps.size(), '\0');
   abi::RawHeader header{};
   std::memcpy(header.magic, "MVSRAW01", 8);
-  header.version = 1;
+  header.version = abi::kRawVersion;
   header.pid = 42;
   header.interval_bytes = 4096;
   header.start_ns = 100;

@@ -15,7 +15,7 @@ Result<RawSamples> parse_raw_samples(std::string_view bytes) {
   if (bytes.size() < abi::kRawHeaderSize) return Error{"sample file too short", 0};
   abi::RawHeader header{};
   std::memcpy(&header, bytes.data(), sizeof header);
-  if (std::memcmp(header.magic, "MVSRAW01", 8) != 0 || header.version != 1)
+  if (std::memcmp(header.magic, "MVSRAW01", 8) != 0 || header.version != abi::kRawVersion)
     return Error{"not a memvisor sample file", 0};
   RawSamples out;
   out.pid = header.pid;
@@ -26,7 +26,7 @@ Result<RawSamples> parse_raw_samples(std::string_view bytes) {
   out.end_ns = out.complete ? header.end_ns : UINT64_MAX;
   out.unwinder = header.unwinder == abi::kUnwindFramePointers ? "frame pointers" : "libunwind";
   const uint64_t recorded = header.count < header.capacity ? header.count : header.capacity;
-  out.dropped = header.skipped + (header.count - recorded);
+  out.dropped = header.skipped;  // samples the full log had no room for are counted there too
   if (header.capacity > abi::kDefaultCapacity * 16u) return Error{"sample file corrupt", 0};
   for (uint64_t i = 0; i < recorded; ++i) {
     const uint64_t at = abi::kRawHeaderSize + i * sizeof(abi::RawRecord);

@@ -1,5 +1,6 @@
 // The interposed allocation functions. Idle cost: one load of the gate word, a predictable
-// branch, and the call through; `free` pays one range check over the sampled region.
+// branch, and the call through; `free` pays one range check over the sampled region. Armed, an
+// allocation that does not cross the thread's countdown costs a subtraction and a compare more.
 #include <errno.h>
 #include <string.h>
 
@@ -22,6 +23,27 @@ __attribute__((noinline)) void* slow_path(size_t size, size_t alignment, bool ze
   return maybe_sample(size, alignment, zero);
 }
 
+// Armed (or starting up): counts the bytes down; true when the allocation must take the slow
+// path: it crosses zero, or is the thread's first in a window. An allocation made inside a hook
+// counts too; if it crosses zero, the thread's next allocation is the sample.
+inline bool past_countdown(size_t size) {
+  ThreadSampler& t = t_sampler;
+  t.countdown -= static_cast<int64_t>(size);
+  return __builtin_expect(t.countdown <= 0 || t.window != g_open_window, 0);
+}
+
+inline void* sampled_or_null(size_t size, size_t alignment, bool zero) {
+  if (!past_countdown(size)) return nullptr;
+  return slow_path(size, alignment, zero);
+}
+
+// Whether a realloc that stays in its page run is a sample, as a new allocation of `size`.
+__attribute__((noinline)) bool sampled_in_place(size_t size) {
+  if (*g_gate == 0 || !past_countdown(size)) return false;
+  ensure_initialised();
+  return !t_in_hook && window_recording() && sample_due(size);
+}
+
 bool initialising() {
   return g_real.malloc == nullptr;
 }
@@ -35,7 +57,7 @@ size_t old_size(void* p) {
 
 MVS_EXPORT void* malloc(size_t size) {
   if (MVS_UNLIKELY(*g_gate != 0)) {
-    if (void* p = slow_path(size, 0, false)) return p;
+    if (void* p = sampled_or_null(size, 0, false)) return p;
     if (MVS_UNLIKELY(initialising())) return bootstrap_alloc(size);
   }
   return g_real.malloc(size);
@@ -53,7 +75,7 @@ MVS_EXPORT void* calloc(size_t count, size_t size) {
       errno = ENOMEM;
       return nullptr;
     }
-    if (void* p = slow_path(bytes, 0, true)) return p;
+    if (void* p = sampled_or_null(bytes, 0, true)) return p;
     if (MVS_UNLIKELY(initialising())) return bootstrap_alloc(bytes);  // fresh pages: zeroed
   }
   return g_real.calloc(count, size);
@@ -62,27 +84,28 @@ MVS_EXPORT void* calloc(size_t count, size_t size) {
 MVS_EXPORT void* realloc(void* p, size_t size) {
   if (MVS_UNLIKELY(region_contains(p) || *g_gate != 0)) {
     if (p == nullptr) return malloc(size);
-    const bool sampled = region_contains(p);
-    if (sampled && size == 0) {
+    const bool in_range = region_contains(p);
+    if (in_range && size == 0) {
       free_sampled(p);
       return nullptr;
     }
-    void* fresh = size == 0 ? nullptr : slow_path(size, 0, false);
-    if (fresh == nullptr && sampled && size <= region_usable_size(p)) {
-      // Not sampled again: grow or shrink in place within the page run, so a sampled buffer
-      // that keeps growing (a string being built) is not copied at every step. Its sample
-      // keeps the size it was taken at.
-      region_block(p)->size = size;
+    if (in_range && size <= region_usable_size(p)) {
+      // Within its page run: no copy. A buffer that keeps growing (a string being built) stays
+      // where it is; as a new allocation it is sampled or not like any other, and the old one's
+      // sample ends here.
+      resample_in_place(p, size, sampled_in_place(size));
       return p;
     }
-    if (fresh == nullptr && initialising()) fresh = bootstrap_alloc(size);
-    if (fresh == nullptr && sampled) {
+    void* fresh = size == 0 ? nullptr : sampled_or_null(size, 0, false);
+    if (fresh == nullptr && in_range) {
       fresh = g_real.malloc(size);
       if (fresh == nullptr) return nullptr;  // the old block stays valid, as realloc promises
     }
+    if (fresh == nullptr && initialising()) fresh = bootstrap_alloc(size);
     if (fresh != nullptr) {
       const size_t before = old_size(p);
-      memcpy(fresh, p, before < size ? before : size);
+      if (!(in_range && region_contains(fresh) && region_move_pages(p, fresh)))
+        memcpy(fresh, p, before < size ? before : size);
       free(p);
       return fresh;
     }
@@ -104,7 +127,7 @@ MVS_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) {
     // Validate as glibc does before deciding anything.
     if (alignment % sizeof(void*) != 0 || (alignment & (alignment - 1)) != 0 || alignment == 0)
       return EINVAL;
-    void* p = slow_path(size, alignment, false);
+    void* p = sampled_or_null(size, alignment, false);
     if (p == nullptr && initialising() && alignment <= kPageSize) p = bootstrap_alloc(size);
     if (p != nullptr) {
       *out = p;
@@ -117,7 +140,7 @@ MVS_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) {
 MVS_EXPORT void* aligned_alloc(size_t alignment, size_t size) {
   if (MVS_UNLIKELY(*g_gate != 0)) {
     if ((alignment & (alignment - 1)) == 0 && alignment != 0) {
-      if (void* p = slow_path(size, alignment, false)) return p;
+      if (void* p = sampled_or_null(size, alignment, false)) return p;
       if (initialising() && alignment <= kPageSize) return bootstrap_alloc(size);
     }
   }
@@ -127,7 +150,7 @@ MVS_EXPORT void* aligned_alloc(size_t alignment, size_t size) {
 MVS_EXPORT void* memalign(size_t alignment, size_t size) {
   if (MVS_UNLIKELY(*g_gate != 0)) {
     if ((alignment & (alignment - 1)) == 0 && alignment != 0) {
-      if (void* p = slow_path(size, alignment, false)) return p;
+      if (void* p = sampled_or_null(size, alignment, false)) return p;
       if (initialising() && alignment <= kPageSize) return bootstrap_alloc(size);
     }
   }
@@ -136,7 +159,7 @@ MVS_EXPORT void* memalign(size_t alignment, size_t size) {
 
 MVS_EXPORT void* valloc(size_t size) {
   if (MVS_UNLIKELY(*g_gate != 0)) {
-    if (void* p = slow_path(size, kPageSize, false)) return p;
+    if (void* p = sampled_or_null(size, kPageSize, false)) return p;
     if (initialising()) return bootstrap_alloc(size);
   }
   return g_real.valloc(size);
@@ -145,7 +168,7 @@ MVS_EXPORT void* valloc(size_t size) {
 MVS_EXPORT void* pvalloc(size_t size) {
   if (MVS_UNLIKELY(*g_gate != 0)) {
     const size_t rounded = (size + kPageSize - 1) & ~(kPageSize - 1);
-    if (void* p = slow_path(rounded == 0 ? kPageSize : rounded, kPageSize, false)) return p;
+    if (void* p = sampled_or_null(rounded == 0 ? kPageSize : rounded, kPageSize, false)) return p;
     if (initialising()) return bootstrap_alloc(rounded == 0 ? kPageSize : rounded);
   }
   return g_real.pvalloc(size);

@@ -33,8 +33,18 @@ inline bool region_contains(const void* p) {
 // metadata is filled by the caller through region_block().
 void* region_alloc(size_t size);
 void region_free(void* p);
+// Whether large freed runs are kept mapped for reuse (while a window records). Turning it off
+// gives back those kept so far.
+void region_keep_freed(bool keep);
 RegionBlock* region_block(const void* p);  // p must be region_contains()
 size_t region_usable_size(const void* p);
+
+// realloc of a large block of the range into a larger one: moves the pages of `from`'s run to
+// the start of `to`'s run instead of copying them, as glibc's realloc does with mremap for its
+// own large blocks. Only runs that region_free gives back to the kernel (1 MiB and more) are
+// moved: their split-off mapping is made whole again when they are given back. False when the runs
+// are smaller or mremap refused; then the caller copies. `from` is left mapped (fresh pages).
+bool region_move_pages(void* from, void* to);
 
 // fork: take the lock in the parent before, release it on both sides after.
 void region_lock();

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+
 #include <cstring>
 
 namespace memvisor_sampler {
@@ -45,6 +47,58 @@ TEST(SampledRegion, RefusesWhatDoesNotFit) {
   ASSERT_TRUE(region_reserve());
   EXPECT_EQ(region_alloc(0), nullptr);
   EXPECT_EQ(region_alloc(size_t{1} << 40), nullptr);
+}
+
+// Whether the second page of a block is in memory (the first holds the free list's link).
+bool resident(void* block) {
+  unsigned char in_core = 0;
+  return mincore(static_cast<char*>(block) + kPageSize, kPageSize, &in_core) == 0 &&
+         (in_core & 1) != 0;
+}
+
+TEST(SampledRegion, LargeRunsAreKeptForReuseOnlyWhileAsked) {
+  ASSERT_TRUE(region_reserve());
+  constexpr size_t kTwoMiB = size_t{2} << 20;
+  region_keep_freed(true);
+  void* a = region_alloc(kTwoMiB);
+  ASSERT_NE(a, nullptr);
+  std::memset(a, 1, kTwoMiB);
+  region_free(a);
+  EXPECT_TRUE(resident(a));  // kept mapped
+  void* b = region_alloc(kTwoMiB);
+  EXPECT_EQ(b, a);
+  region_free(b);
+  region_keep_freed(false);  // the window is over: given back
+  EXPECT_FALSE(resident(a));
+  void* c = region_alloc(kTwoMiB);
+  ASSERT_NE(c, nullptr);
+  std::memset(c, 1, kTwoMiB);
+  region_free(c);
+  EXPECT_FALSE(resident(c));  // not asked: given back at once
+}
+
+TEST(SampledRegion, LargeRunsMoveTheirPagesInsteadOfCopying) {
+  ASSERT_TRUE(region_reserve());
+  constexpr size_t kMiB = size_t{1} << 20;
+  auto* from = static_cast<unsigned char*>(region_alloc(2 * kMiB));
+  auto* to = static_cast<unsigned char*>(region_alloc(3 * kMiB));
+  ASSERT_NE(from, nullptr);
+  ASSERT_NE(to, nullptr);
+  for (size_t i = 0; i < 2 * kMiB; i += 4096) from[i] = static_cast<unsigned char>(i / 4096);
+  ASSERT_TRUE(region_move_pages(from, to));
+  for (size_t i = 0; i < 2 * kMiB; i += 4096)
+    ASSERT_EQ(to[i], static_cast<unsigned char>(i / 4096)) << i;
+  // The source is mapped again, empty, and can be freed and reused as usual.
+  EXPECT_FALSE(resident(from));
+  EXPECT_EQ(from[4096], 0);
+  region_free(from);
+  region_free(to);
+  // Small runs are copied by the caller.
+  void* small = region_alloc(64 * 1024);
+  void* larger = region_alloc(256 * 1024);
+  EXPECT_FALSE(region_move_pages(small, larger));
+  region_free(small);
+  region_free(larger);
 }
 
 TEST(SampledRegion, OrdinaryHeapIsOutside) {

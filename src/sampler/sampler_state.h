@@ -30,14 +30,38 @@ extern volatile uint32_t* g_gate;
 // True while this thread is inside a hook's slow path: nested allocations pass through.
 extern thread_local bool t_in_hook __attribute__((tls_model("initial-exec")));
 
+// Each thread's place in the Poisson sequence of sampled bytes.
+struct ThreadSampler {
+  int64_t countdown;  // bytes left before the next sample
+  uint64_t rng;
+  uint32_t window;       // the window generation the countdown and the records were drawn for
+  uint32_t tid;          // cached: gettid is a system call, and a dear one under some hypervisors
+  uint64_t next_record;  // this thread's claimed batch of records: [next_record, end_record)
+  uint64_t end_record;
+};
+extern thread_local ThreadSampler t_sampler __attribute__((tls_model("initial-exec")));
+
+// The generation of the window being recorded, or kNoWindow. A thread whose countdown was drawn
+// for it needs no slow path until the countdown crosses zero.
+inline constexpr uint32_t kNoWindow = UINT32_MAX;
+extern volatile uint32_t g_open_window;
+
 // Resolves the real allocator and sets up control; safe to call repeatedly.
 void ensure_initialised();
 // Called when *g_gate is set: opens a requested window, or clears a stale gate. True while a
 // window is recording.
 bool window_recording();
+// The hook counted `size` down and found the countdown crossed (or drawn for another window):
+// true when this allocation is a sample. Draws the next countdown.
+bool sample_due(size_t size);
+// Makes `block`, a block of the sampled range, the sample of an allocation of `size` bytes.
+void record_sample(void* block, size_t size);
 // The slow path of an allocation of `size` bytes: decides whether to sample; returns the block,
 // or nullptr to let the caller allocate normally.
 void* maybe_sample(size_t size, size_t alignment, bool zero);
+// realloc within a block's page run: the old allocation ends (with its sample, if any) and the
+// new one of `size` bytes takes the same block, as a sample or not.
+void resample_in_place(void* block, size_t size, bool sampled);
 // A sampled block is being freed: mark its record and return the pages.
 void free_sampled(void* p);
 // At exit: the control page file goes away with the process.

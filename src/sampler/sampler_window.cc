@@ -15,18 +15,15 @@
 #include "sampler/sampled_region.h"
 #include "sampler/sampler_state.h"
 #include "sampler/sampling_math.h"
+#include "sampler/spin_lock.h"
 #include "sampler/stack_capture.h"
 
 namespace memvisor_sampler {
-namespace {
 
-struct ThreadSampler {
-  int64_t countdown;
-  uint64_t rng;
-  uint32_t window;
-  uint32_t tid;  // cached: gettid is a system call, and a dear one under some hypervisors
-};
-thread_local ThreadSampler t_sampler __attribute__((tls_model("initial-exec"))) = {0, 0, 0, 0};
+thread_local ThreadSampler t_sampler __attribute__((tls_model("initial-exec"))) = {};
+volatile uint32_t g_open_window = kNoWindow;
+
+namespace {
 
 ControlPage* g_control = nullptr;
 Unwinder g_unwinder = kUnwindLibunwind;
@@ -65,19 +62,29 @@ void populate_log(uint64_t offset, uint64_t bytes) {
   madvise(g_log + offset, bytes, kPopulateWrite);
 }
 
-// The record at `index` was just claimed: when it is the first one in a chunk, map the next.
-void populate_ahead(uint64_t index) {
-  const uint64_t begin = kRawHeaderSize + index * sizeof(RawRecord);
-  const uint64_t chunk = begin / kPopulateChunk;
-  if (index != 0 && (begin - sizeof(RawRecord)) / kPopulateChunk == chunk) return;
-  populate_log((chunk + 1) * kPopulateChunk, kPopulateChunk);
+uint64_t chunk_of(uint64_t index) {
+  return (kRawHeaderSize + index * sizeof(RawRecord)) / kPopulateChunk;
+}
+
+// The record for this thread's next sample, from its batch; a new batch when that is used up or
+// was claimed in an earlier window. The batch that first reaches a chunk maps the next one.
+uint64_t claim_record(ThreadSampler& t) {
+  if (t.next_record == t.end_record) {
+    const uint64_t first = __atomic_fetch_add(&header()->count, kRecordBatch, __ATOMIC_RELAXED);
+    t.next_record = first;
+    t.end_record = first + kRecordBatch;
+    const uint64_t last_chunk = chunk_of(t.end_record - 1);
+    if (first == 0 || chunk_of(first - 1) != last_chunk)
+      populate_log((last_chunk + 1) * kPopulateChunk, kPopulateChunk);
+  }
+  return t.next_record++;
 }
 
 void lock_window() {
-  while (__atomic_exchange_n(&g_window_lock, 1, __ATOMIC_ACQUIRE) != 0) sched_yield();
+  spin_lock(&g_window_lock);
 }
 void unlock_window() {
-  __atomic_store_n(&g_window_lock, 0, __ATOMIC_RELEASE);
+  spin_unlock(&g_window_lock);
 }
 
 void set_error(const char* text) {
@@ -116,6 +123,7 @@ void copy_maps_into_file() {
 // Ends the open window; the caller holds the window lock.
 void finish_window_locked() {
   if (!g_recording) return;
+  __atomic_store_n(&g_open_window, kNoWindow, __ATOMIC_RELAXED);
   __atomic_store_n(&g_recording, false, __ATOMIC_RELEASE);
   RawHeader* h = header();
   h->end_ns = now_ns();
@@ -124,6 +132,7 @@ void finish_window_locked() {
   close(g_out_fd);
   g_out_fd = -1;
   park_log_range();
+  region_keep_freed(false);
   if (g_control != nullptr) {
     g_control->handled_seq = g_control->request_seq;
     g_control->state = kIdle;
@@ -190,7 +199,7 @@ void open_window_locked() {
   g_out_fd = fd;
   RawHeader* h = header();
   memcpy(h->magic, "MVSRAW01", 8);
-  h->version = 1;
+  h->version = kRawVersion;
   h->pid = static_cast<uint32_t>(getpid());
   g_interval = c->interval_bytes != 0 ? c->interval_bytes : kDefaultIntervalBytes;
   h->interval_bytes = g_interval;
@@ -203,9 +212,11 @@ void open_window_locked() {
   h->start_ns = now_ns();
   ++g_window;
   populate_log(0, kPopulateChunk);
+  region_keep_freed(true);
   g_deadline_ns = c->duration_ns != 0 ? h->start_ns + c->duration_ns : 0;
   set_error("");
   __atomic_store_n(&g_recording, true, __ATOMIC_RELEASE);
+  __atomic_store_n(&g_open_window, g_window, __ATOMIC_RELEASE);
   if (g_deadline_ns != 0 && !start_deadline_thread()) {
     set_error("cannot start the window thread");
     finish_window_locked();
@@ -247,47 +258,78 @@ bool window_recording() {
   return g_recording;
 }
 
-void* maybe_sample(size_t size, size_t alignment, bool zero) {
+bool sample_due(size_t size) {
+  // The hook has counted `size` down already; a countdown drawn for an earlier window is drawn
+  // again for this one.
   ThreadSampler& t = t_sampler;
   if (t.window != g_window) {
     t.window = g_window;
+    t.next_record = t.end_record = 0;
     refill_countdown(t);
+    t.countdown -= static_cast<int64_t>(size);
   }
-  t.countdown -= static_cast<int64_t>(size);
-  if (t.countdown > 0) return nullptr;
-  t_in_hook = true;
+  if (t.countdown > 0) return false;
   refill_countdown(t);
-  RawHeader* h = header();
+  return true;
+}
+
+void record_sample(void* block, size_t size) {
+  ThreadSampler& t = t_sampler;
+  const uint64_t index = claim_record(t);
+  RegionBlock* meta = region_block(block);
+  meta->window = g_window;
+  if (index >= kDefaultCapacity) {
+    meta->record = UINT32_MAX;
+    __atomic_fetch_add(&header()->skipped, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  meta->record = static_cast<uint32_t>(index);
+  RawRecord* r = record(index);
+  r->size = size;
+  r->weight = sample_weight(size, g_interval);
+  r->freed_ns = 0;
+  r->thread = t.tid;
+  r->depth = capture_stack(g_unwinder, r->frames, kMaxFrames);
+  __atomic_store_n(&r->alloc_ns, now_ns(), __ATOMIC_RELEASE);
+}
+
+void* maybe_sample(size_t size, size_t alignment, bool zero) {
+  if (!sample_due(size)) return nullptr;
+  t_in_hook = true;
   void* block = nullptr;
   if (alignment <= kPageSize && size != 0) block = region_alloc(size);
   if (block == nullptr) {
-    __atomic_fetch_add(&h->skipped, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&header()->skipped, 1, __ATOMIC_RELAXED);
     t_in_hook = false;
     return nullptr;
   }
-  const uint64_t index = __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
-  RegionBlock* meta = region_block(block);
-  meta->window = g_window;
-  meta->record = index < kDefaultCapacity ? static_cast<uint32_t>(index) : UINT32_MAX;
-  if (index < kDefaultCapacity) {
-    populate_ahead(index);
-    RawRecord* r = record(index);
-    r->size = size;
-    r->weight = sample_weight(size, g_interval);
-    r->freed_ns = 0;
-    r->thread = t.tid;
-    r->depth = capture_stack(g_unwinder, r->frames, kMaxFrames);
-    __atomic_store_n(&r->alloc_ns, now_ns(), __ATOMIC_RELEASE);
-  }
+  record_sample(block, size);
   if (zero) memset(block, 0, size);
   t_in_hook = false;
   return block;
 }
 
-void free_sampled(void* p) {
-  RegionBlock* meta = region_block(p);
+namespace {
+// The allocation held in `block` ends: its sample, if it has one in this window, is freed now.
+void end_sample(void* block) {
+  RegionBlock* meta = region_block(block);
   if (meta->window == g_window && meta->record != UINT32_MAX && g_recording)
     __atomic_store_n(&record(meta->record)->freed_ns, now_ns(), __ATOMIC_RELEASE);
+  meta->record = UINT32_MAX;
+}
+}  // namespace
+
+void resample_in_place(void* block, size_t size, bool sampled) {
+  end_sample(block);
+  region_block(block)->size = size;
+  if (!sampled) return;
+  t_in_hook = true;
+  record_sample(block, size);
+  t_in_hook = false;
+}
+
+void free_sampled(void* p) {
+  end_sample(p);
   region_free(p);
 }
 
@@ -310,6 +352,7 @@ void window_after_fork(bool child) {
     t_sampler.rng = 0;
     // The parent's window, file and thread are not ours: forget them, keep the blocks.
     g_recording = false;
+    g_open_window = kNoWindow;
     if (g_out_fd >= 0) close(g_out_fd);
     g_out_fd = -1;
     if (g_log != nullptr) park_log_range();

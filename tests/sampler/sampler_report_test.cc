@@ -26,15 +26,15 @@ int leak_site_line() {
   return -1;
 }
 
-// Runs the workload with the library armed for the whole run; returns its exit status.
-int run_workload(const std::string& raw_path, const std::vector<std::string>& args,
-                 const std::string& interval = "") {
+// Runs `program` with the library armed for the whole run; returns its exit status.
+int run_armed(const std::string& program, const std::string& raw_path,
+              const std::vector<std::string>& args, const std::string& interval) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   env_strings.push_back(std::string("LD_PRELOAD=") + SAMPLER_LIBRARY);
   env_strings.push_back("MEMVISOR_SAMPLER_OUT=" + raw_path);
   if (!interval.empty()) env_strings.push_back("MEMVISOR_SAMPLER_INTERVAL=" + interval);
-  std::vector<std::string> argv_strings{SAMPLER_WORKLOAD};
+  std::vector<std::string> argv_strings{program};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv, envp;
   for (auto& s : argv_strings) argv.push_back(s.data());
@@ -46,6 +46,17 @@ int run_workload(const std::string& raw_path, const std::vector<std::string>& ar
   int status = 0;
   waitpid(pid, &status, 0);
   return status;
+}
+
+int run_workload(const std::string& raw_path, const std::vector<std::string>& args,
+                 const std::string& interval = "") {
+  return run_armed(SAMPLER_WORKLOAD, raw_path, args, interval);
+}
+
+const ReportRow* entry_for(const std::vector<ReportRow>& entries, const std::string& key) {
+  for (const auto& e : entries)
+    if (e.key == key) return &e;
+  return nullptr;
 }
 
 class SamplerReport : public ::testing::Test {
@@ -96,6 +107,35 @@ TEST_F(SamplerReport, AllocatedEstimateTracksTheTruthWithASmallInterval) {
   const HeapReport report = build_heap_report(*raw, symbols);
   EXPECT_NEAR(report.total_retained.bytes / (64.0 * 1024 * 1024), 1.0, 0.1);
   EXPECT_EQ(report.unwinder, "libunwind");
+}
+
+TEST_F(SamplerReport, ReallocEndsTheOldAllocationAndSamplesTheNewOneWithoutCopying) {
+  // Interval 1: every allocation is a sample standing for exactly its size, so the report's
+  // numbers are the program's own. A realloc is the end of one allocation and the start of
+  // another, whether the block stays in its page run, moves its pages, or is copied.
+  const std::string raw_path = (dir_ / "realloc.raw").string();
+  ASSERT_EQ(run_armed(SAMPLER_REALLOC, raw_path, {}, "1"), 0);
+  const auto raw = read_raw_samples(raw_path);
+  ASSERT_TRUE(raw.ok()) << raw.error().describe();
+  DwarfSymbolizer symbols(parse_proc_maps(raw->maps));
+  const HeapReport report = build_heap_report(*raw, symbols, 1000);
+  SCOPED_TRACE(heap_report_summary(report));
+  constexpr double kMiB = 1024.0 * 1024.0;
+  const auto* in_place = entry_for(report.by_function, "grow_in_place");
+  ASSERT_NE(in_place, nullptr);
+  EXPECT_NEAR(in_place->allocated.bytes, 22000, 1);
+  EXPECT_EQ(in_place->allocated.samples, 2u);
+  EXPECT_NEAR(in_place->retained.bytes, 12000, 1);
+  EXPECT_EQ(in_place->retained.samples, 1u);
+  const auto* moved = entry_for(report.by_function, "grow_by_moving");
+  ASSERT_NE(moved, nullptr);
+  EXPECT_NEAR(moved->allocated.bytes, 5 * kMiB, 1);
+  EXPECT_NEAR(moved->retained.bytes, 3 * kMiB, 1);
+  EXPECT_EQ(moved->retained.samples, 1u);
+  const auto* freed = entry_for(report.by_function, "shrink_and_free");
+  ASSERT_NE(freed, nullptr);
+  EXPECT_NEAR(freed->allocated.bytes, 20100, 1);
+  EXPECT_EQ(freed->retained.samples, 0u);
 }
 
 }  // namespace
