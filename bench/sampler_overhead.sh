@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Overhead of the heap sampler, as ratios to the plain run measured in the same session:
 # idle (preloaded, not armed), armed at 512 KiB, heaptrack, and valgrind --tool=massif, on a
-# malloc-heavy multithreaded workload and on a real program (python3). Median of N runs of CPU
-# time (what the sampler adds to the program's work; wall time on a shared machine moves with
-# everything else running) and of wall time.
+# malloc-heavy multithreaded workload and on a real program (python3), in CPU time (what the
+# sampler adds to the program's work; wall time on a shared machine moves with everything else
+# running) and in wall time.
 # Also valgrind --tool=callgrind instruction counts, plain vs idle, which do not depend on load.
 #   bench/sampler_overhead.sh BUILD_DIR [RUNS]
 set -euo pipefail
@@ -28,8 +28,6 @@ run_once() {
   awk '{ printf "%s %.3f\n", $1, $2 + $3 }' "$tmp/time"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 run_mode() {  # run_mode MODE CMD...
   local mode=$1
   shift
@@ -44,9 +42,13 @@ run_mode() {  # run_mode MODE CMD...
 }
 
 # Rounds interleave the modes, so that load from elsewhere on the machine falls on all of them
-# alike; heaptrack and massif (slow) run in the first three rounds only.
+# alike, and each mode is compared with the plain run of its own round: the ratio is the median
+# over rounds of (mode / plain in that round), shown with the lowest and highest of them, since
+# this shared machine moves by several per cent from one minute to the next. heaptrack and
+# massif (slow) run in the first three rounds only.
 modes=(plain idle armed heaptrack massif)
-echo "CPU time (user + system), median of $runs, as ratios to the plain run; wall time below."
+echo "CPU time (user + system): plain in seconds (median of $runs); the others as the median of"
+echo "their per-round ratios to plain, with the lowest and highest ratio. Wall time below."
 echo
 echo "| workload | plain CPU (s) | idle | armed 512 KiB | heaptrack | massif |"
 echo "| --- | --- | --- | --- | --- | --- |"
@@ -55,29 +57,35 @@ for entry in "${workloads[@]}"; do
   name=${entry%%|*}
   read -r -a cmd <<<"${entry#*|}"
   run_mode plain "${cmd[@]}" >/dev/null  # warm the page cache
-  for mode in "${modes[@]}"; do : >"$tmp/$mode.wall" && : >"$tmp/$mode.cpu"; done
+  : >"$tmp/rounds"
   for ((round = 0; round < runs; ++round)); do
     for mode in "${modes[@]}"; do
       if [[ ($mode == heaptrack || $mode == massif) && $round -ge 3 ]]; then continue; fi
       read -r wall cpu < <(run_mode "$mode" "${cmd[@]}")
-      echo "$wall" >>"$tmp/$mode.wall"
-      echo "$cpu" >>"$tmp/$mode.cpu"
+      echo "$round $mode $wall $cpu" >>"$tmp/rounds"
     done
   done
-  declare -A cpu_of wall_of
-  for mode in "${modes[@]}"; do
-    cpu_of[$mode]=$(median <"$tmp/$mode.cpu")
-    wall_of[$mode]=$(median <"$tmp/$mode.wall")
-  done
-  ratio() { echo "scale=3; $1 / $2" | bc; }
-  row="| $name | ${cpu_of[plain]}"
-  wall_row="| $name | ${wall_of[plain]}"
-  for mode in idle armed heaptrack massif; do
-    row+=" | $(ratio "${cpu_of[$mode]}" "${cpu_of[plain]}")"
-    wall_row+=" | $(ratio "${wall_of[$mode]}" "${wall_of[plain]}")"
-  done
-  echo "$row |"
-  walls+=("$wall_row |")
+  # One table row for CPU time and one for wall time, from the rounds file.
+  read -r cpu_row wall_row < <(python3 - "$tmp/rounds" "$name" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+by = {}  # (mode, round) -> (wall, cpu)
+for round_, mode, wall, cpu in rows:
+    by[(mode, round_)] = (float(wall), float(cpu))
+rounds = sorted({r for _, r in by})
+def cell(mode, k):
+    ratios = [by[(mode, r)][k] / by[("plain", r)][k] for r in rounds if (mode, r) in by]
+    return "%.3f_(%.2f-%.2f)" % (statistics.median(ratios), min(ratios), max(ratios))
+out = []
+for k in (1, 0):
+    plain = statistics.median(by[("plain", r)][k] for r in rounds)
+    cells = [cell(m, k) for m in ("idle", "armed", "heaptrack", "massif")]
+    out.append(("|_%s_|_%.3f_|_" % (sys.argv[2], plain)) + "_|_".join(cells) + "_|")
+print(" ".join(out))
+PY
+  )
+  echo "${cpu_row//_/ }"
+  walls+=("${wall_row//_/ }")
 done
 echo
 echo "| workload | plain wall (s) | idle | armed 512 KiB | heaptrack | massif |"

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <iostream>
 #include <limits>
 
+#include "heap_report/sampler_library.h"
 #include "os/notify_socket.h"
 #include "os/pidfd.h"
 #include "os/proc.h"
@@ -83,6 +85,8 @@ Status Controller::init() {
   }
   if (Status s = loop_->add(timer_->fd(), EPOLLIN, [this](uint32_t) { on_timer(); }); !s) return s;
 
+  if (Status found = find_heap_sampler(); !found) return found;
+
   for (const ServiceConfig& service : options_.config.services) {
     // Checked now, not at the first spawn: the longest notify socket path must fit in sun_path.
     const std::string longest = fmt::format("{}/notify/{}.{}.{}", dir, service.name,
@@ -97,6 +101,27 @@ Status Controller::init() {
       instances_.push_back(std::make_unique<Instance>(service, n));
     }
   }
+  return {};
+}
+
+// Found once, at start: looking at every spawn would follow /proc/self/exe to wherever the
+// binary is now, and a rebuild or an upgrade in place could leave one replacement without the
+// library while its siblings have it.
+Status Controller::find_heap_sampler() {
+  const auto& services = options_.config.services;
+  if (std::none_of(services.begin(), services.end(),
+                   [](const ServiceConfig& s) { return s.heap_sampler; }))
+    return {};
+  sampler_library_ = find_sampler_library(options_.self_executable);
+  if (sampler_library_.empty()) {
+    std::cerr << "memvisor: heap_sampler: " << kSamplerLibraryName
+              << " not found next to memvisor or in the libdir; services start without it\n";
+    return {};
+  }
+  // Workers of any user create their control page here (sticky, like /tmp).
+  const std::string dir = options_.state_dir + "/sampler";
+  if (Status made = make_directories(dir, 01733); !made) return made;
+  if (::chmod(dir.c_str(), 01733) != 0) return Error::from_errno("chmod " + dir);
   return {};
 }
 

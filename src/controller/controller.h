@@ -48,6 +48,7 @@ class Controller {
  private:
   explicit Controller(ControllerOptions options);
   Status init();
+  Status find_heap_sampler();
 
   // The loop.
   void step();
@@ -124,6 +125,7 @@ class Controller {
   std::optional<TimerFd> timer_;
   std::optional<AppendLog> events_log_;
   UniqueFd lock_fd_;
+  std::string sampler_library_;  // for heap_sampler services; empty: not found or not needed
   std::map<std::string, UserIdentity> users_;  // services that run as another user
   std::optional<InstanceCgroups> cgroups_;     // when a service has cgroup = true and it works
 

@@ -2,12 +2,9 @@
 // backoff, and the crash-loop circuit.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
-
-#include <iostream>
 
 #include "controller/controller.h"
 #include "core/units.h"
@@ -40,20 +37,6 @@ void set_env(std::vector<std::string>& env, std::string_view key, std::string_vi
   env.push_back(prefix + std::string(value));
 }
 
-// heap_sampler = true: the worker loads libmemvisor_sampler.so (idle until `memvisor sample`) and
-// keeps its control page in STATE_DIR/sampler, which workers of any user may create files in.
-void add_heap_sampler(const ControllerOptions& options, std::vector<std::string>& env) {
-  const std::string library = find_sampler_library(options.self_executable);
-  if (library.empty()) {
-    std::cerr << "memvisor: heap_sampler: " << kSamplerLibraryName
-              << " not found next to memvisor or in the libdir; starting without it\n";
-    return;
-  }
-  const std::string dir = options.state_dir + "/sampler";
-  if (make_directories(dir, 01733)) ::chmod(dir.c_str(), 01733);
-  add_sampler_environment(env, library, dir);
-}
-
 }  // namespace
 
 SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, UniqueFd& err_write) {
@@ -79,7 +62,10 @@ SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, Unique
   if (service.watchdog.count() > 0) {
     set_env(spec.env, "WATCHDOG_USEC", std::to_string(service.watchdog.count() * 1000));
   }
-  if (service.heap_sampler) add_heap_sampler(options_, spec.env);
+  // heap_sampler = true: the worker loads libmemvisor_sampler.so (idle until `memvisor sample`)
+  // and keeps its control page in STATE_DIR/sampler.
+  if (service.heap_sampler && !sampler_library_.empty())
+    add_sampler_environment(spec.env, sampler_library_, options_.state_dir + "/sampler");
   spec.cwd = service.cwd;
   spec.stdout_fd = out_write.get();
   spec.stderr_fd = err_write.get();

@@ -30,14 +30,14 @@ void Controller::recycle(Instance& instance, std::string_view reason, bool urgen
   if (instance.pid == 0) return;  // nothing running to recycle
   const ServiceConfig& service = *instance.service;
   if (recycling_count(service) >= service.max_recycling) {
-    const bool queued = std::any_of(recycle_queue_.begin(), recycle_queue_.end(), [&](const auto& q) {
-      return q.service == service.name && q.number == instance.number;
-    });
+    const bool queued = std::any_of(
+        recycle_queue_.begin(), recycle_queue_.end(),
+        [&](const auto& q) { return q.service == service.name && q.number == instance.number; });
     if (!queued) {
       recycle_queue_.push_back({service.name, instance.number, std::string(reason)});
       emit(make_event("recycle_queued", &instance, reason,
-                      fmt::format("recycle queued: {} of {} already recycling", recycling_count(service),
-                                  service.max_recycling)),
+                      fmt::format("recycle queued: {} of {} already recycling",
+                                  recycling_count(service), service.max_recycling)),
            &instance);
     }
     return;
@@ -83,19 +83,23 @@ void Controller::finish_recycle(Instance& replacement, bool succeeded) {
   close_output(gone, gone.err);
   if (succeeded) {
     replacement.recycling = false;
-    Event event = make_event("recycled", &replacement, replacement.recycle_reason,
-                             fmt::format("replaced pid {} (generation {})", old.last_pid, old.generation));
+    Event event =
+        make_event("recycled", &replacement, replacement.recycle_reason,
+                   fmt::format("replaced pid {} (generation {})", old.last_pid, old.generation));
     event.extra["old_pid"] = old.last_pid;
     event.extra["old_generation"] = old.generation;
     emit(std::move(event), &replacement);
   } else {
     old.recycling = false;
-    const std::string why = replacement.last_exit ? replacement.last_exit->describe() : "could not start";
-    emit(make_event("recycle_failed", &old, old.recycle_reason,
-                    fmt::format("replacement {} before it was ready; keeping pid {}", why, old.pid)),
-         &old);
+    const std::string why =
+        replacement.last_exit ? replacement.last_exit->describe() : "could not start";
+    emit(
+        make_event("recycle_failed", &old, old.recycle_reason,
+                   fmt::format("replacement {} before it was ready; keeping pid {}", why, old.pid)),
+        &old);
   }
-  emit(make_event("retired", &gone, succeeded ? old.recycle_reason : "recycle_failed", "retired"), &gone);
+  emit(make_event("retired", &gone, succeeded ? old.recycle_reason : "recycle_failed", "retired"),
+       &gone);
   start_queued_recycles(*old.service);
 }
 

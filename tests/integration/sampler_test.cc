@@ -2,6 +2,8 @@
 // real worker, and a window of sampling finds the leak by function.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "harness.h"
@@ -75,6 +77,56 @@ TEST(Sampler, SampleWithoutTheLibraryIsAClearError) {
       run_memvisor({"sample", "plain.1", "--duration", "1s", "--state-dir", memvisor.state_dir()});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("libmemvisor_sampler.so preloaded"), std::string::npos) << result.err;
+}
+
+// The LD_PRELOAD entry of a process's environment ("" when none).
+std::string preload_of(int pid) {
+  const std::string environ = read_text("/proc/" + std::to_string(pid) + "/environ");
+  const std::string key = "LD_PRELOAD=";
+  for (size_t at = 0; at < environ.size();) {
+    const size_t end = std::min(environ.find('\0', at), environ.size());
+    if (environ.compare(at, key.size(), key) == 0)
+      return environ.substr(at + key.size(), end - at - key.size());
+    at = end + 1;
+  }
+  return "";
+}
+
+size_t occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(Sampler, TheLibraryIsLookedUpOnceAtStart) {
+  SKIP_UNDER_SANITIZERS();
+  TempDir dir;
+  // Found at start: a replacement started after the file went away (a rebuild, an upgrade in
+  // place) is given the same library as its siblings, not a fresh search's result.
+  const std::string copy = dir.file("libmemvisor_sampler.so");
+  std::filesystem::copy_file(SAMPLER_LIBRARY, copy);
+  {
+    Memvisor memvisor(dir, {"--name", "web", "--heap-sampler", "--", "sleep", "600"}, {},
+                      {"MEMVISOR_SAMPLER_LIBRARY=" + copy});
+    ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+    const int first = memvisor.events("started").at(0)["pid"];
+    EXPECT_EQ(preload_of(first), copy);
+    std::filesystem::remove(copy);
+    ASSERT_EQ(run_memvisor({"restart", "web.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
+    ASSERT_EQ(memvisor.wait_events("started", 2, 10s).size(), 2u) << memvisor.err();
+    const int second = memvisor.events("started").at(1)["pid"];
+    EXPECT_EQ(preload_of(second), copy);
+    EXPECT_EQ(memvisor.err().find("not found"), std::string::npos) << memvisor.err();
+  }
+  // Not found at start: said once, and the services run without it.
+  TempDir other;
+  Memvisor memvisor(other, {"--name", "web", "--heap-sampler", "--", "sleep", "600"}, {},
+                    {"MEMVISOR_SAMPLER_LIBRARY=" + copy});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  ASSERT_EQ(run_memvisor({"restart", "web.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
+  ASSERT_EQ(memvisor.wait_events("started", 2, 10s).size(), 2u) << memvisor.err();
+  EXPECT_EQ(preload_of(memvisor.events("started").at(1)["pid"]), "");
+  EXPECT_EQ(occurrences(memvisor.err(), "libmemvisor_sampler.so not found"), 1u) << memvisor.err();
 }
 
 TEST(Sampler, BadDurationIsAUsageError) {
