@@ -6,6 +6,7 @@
 
 #include "sampler/sampled_region.h"
 #include "sampler/sampler_state.h"
+#include "sampler/stack_capture.h"
 
 using namespace memvisor_sampler;
 
@@ -14,13 +15,23 @@ using namespace memvisor_sampler;
 
 namespace {
 
+// Whether an allocation of `size` that got past the thread's countdown is a sample: after
+// initialisation, outside our own hooks, in a recording window.
+bool is_sample(size_t size) {
+  ensure_initialised();
+  return !t_in_hook && window_recording() && sample_due(size);
+}
+
 // The slow path shared by every allocating hook: initialisation, recursion, and sampling.
 // Returns nullptr when the caller should allocate normally.
 __attribute__((noinline)) void* slow_path(size_t size, size_t alignment, bool zero) {
-  ensure_initialised();
-  if (t_in_hook) return nullptr;
-  if (!window_recording()) return nullptr;
-  return maybe_sample(size, alignment, zero);
+  if (!is_sample(size)) return nullptr;
+  t_in_hook = true;  // the unwinder may allocate: those pass through
+  SampleStack stack;
+  stack.depth = capture_stack(g_unwinder, stack.frames, kMaxFrames);
+  void* block = take_sample(size, alignment, zero, stack);
+  t_in_hook = false;
+  return block;
 }
 
 // Armed (or starting up): counts the bytes down; true when the allocation must take the slow
@@ -37,11 +48,18 @@ inline void* sampled_or_null(size_t size, size_t alignment, bool zero) {
   return slow_path(size, alignment, zero);
 }
 
-// Whether a realloc that stays in its page run is a sample, as a new allocation of `size`.
-__attribute__((noinline)) bool sampled_in_place(size_t size) {
-  if (*g_gate == 0 || !past_countdown(size)) return false;
-  ensure_initialised();
-  return !t_in_hook && window_recording() && sample_due(size);
+// A realloc that stays in its page run: the old allocation ends and the new one of `size`
+// bytes is sampled or not like any other.
+__attribute__((noinline)) void realloc_in_place(void* p, size_t size) {
+  if (*g_gate == 0 || !past_countdown(size) || !is_sample(size)) {
+    resample_in_place(p, size, nullptr);
+    return;
+  }
+  t_in_hook = true;
+  SampleStack stack;
+  stack.depth = capture_stack(g_unwinder, stack.frames, kMaxFrames);
+  resample_in_place(p, size, &stack);
+  t_in_hook = false;
 }
 
 bool initialising() {
@@ -93,7 +111,7 @@ MVS_EXPORT void* realloc(void* p, size_t size) {
       // Within its page run: no copy. A buffer that keeps growing (a string being built) stays
       // where it is; as a new allocation it is sampled or not like any other, and the old one's
       // sample ends here.
-      resample_in_place(p, size, sampled_in_place(size));
+      realloc_in_place(p, size);
       return p;
     }
     void* fresh = size == 0 ? nullptr : sampled_or_null(size, 0, false);

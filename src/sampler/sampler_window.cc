@@ -16,17 +16,16 @@
 #include "sampler/sampler_state.h"
 #include "sampler/sampling_math.h"
 #include "sampler/spin_lock.h"
-#include "sampler/stack_capture.h"
 
 namespace memvisor_sampler {
 
 thread_local ThreadSampler t_sampler __attribute__((tls_model("initial-exec"))) = {};
+Unwinder g_unwinder = kUnwindLibunwind;
 volatile uint32_t g_open_window = kNoWindow;
 
 namespace {
 
 ControlPage* g_control = nullptr;
-Unwinder g_unwinder = kUnwindLibunwind;
 volatile int g_window_lock = 0;
 volatile bool g_recording = false;
 uint32_t g_window = 0;  // generation; region blocks remember the one they were sampled in
@@ -273,7 +272,9 @@ bool sample_due(size_t size) {
   return true;
 }
 
-void record_sample(void* block, size_t size) {
+namespace {
+// Makes `block`, a block of the sampled range, the sample of an allocation of `size` bytes.
+void record_sample(void* block, size_t size, const SampleStack& stack) {
   ThreadSampler& t = t_sampler;
   const uint64_t index = claim_record(t);
   RegionBlock* meta = region_block(block);
@@ -289,23 +290,21 @@ void record_sample(void* block, size_t size) {
   r->weight = sample_weight(size, g_interval);
   r->freed_ns = 0;
   r->thread = t.tid;
-  r->depth = capture_stack(g_unwinder, r->frames, kMaxFrames);
+  r->depth = stack.depth;
+  memcpy(r->frames, stack.frames, stack.depth * sizeof stack.frames[0]);
   __atomic_store_n(&r->alloc_ns, now_ns(), __ATOMIC_RELEASE);
 }
+}  // namespace
 
-void* maybe_sample(size_t size, size_t alignment, bool zero) {
-  if (!sample_due(size)) return nullptr;
-  t_in_hook = true;
+void* take_sample(size_t size, size_t alignment, bool zero, const SampleStack& stack) {
   void* block = nullptr;
   if (alignment <= kPageSize && size != 0) block = region_alloc(size);
   if (block == nullptr) {
     __atomic_fetch_add(&header()->skipped, 1, __ATOMIC_RELAXED);
-    t_in_hook = false;
     return nullptr;
   }
-  record_sample(block, size);
+  record_sample(block, size, stack);
   if (zero) memset(block, 0, size);
-  t_in_hook = false;
   return block;
 }
 
@@ -319,13 +318,10 @@ void end_sample(void* block) {
 }
 }  // namespace
 
-void resample_in_place(void* block, size_t size, bool sampled) {
+void resample_in_place(void* block, size_t size, const SampleStack* stack) {
   end_sample(block);
   region_block(block)->size = size;
-  if (!sampled) return;
-  t_in_hook = true;
-  record_sample(block, size);
-  t_in_hook = false;
+  if (stack != nullptr) record_sample(block, size, *stack);
 }
 
 void free_sampled(void* p) {
