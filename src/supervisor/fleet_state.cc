@@ -90,11 +90,18 @@ const std::vector<FleetProcess>& FleetState::processes(const std::string& servic
   return found == processes_.end() ? kNone : found->second;
 }
 
+std::vector<int> FleetState::serving_instances(const std::string& service) const {
+  std::vector<int> numbers;
+  for (const FleetProcess& p : processes(service)) {  // in instance order
+    if (p.pid != 0 && p.state == "running" && (numbers.empty() || numbers.back() != p.instance))
+      numbers.push_back(p.instance);
+  }
+  return numbers;
+}
+
 bool FleetState::serving(const std::string& service, int number) const {
-  const auto& all = processes(service);
-  return std::any_of(all.begin(), all.end(), [&](const FleetProcess& p) {
-    return p.instance == number && p.pid != 0 && p.state == "running";
-  });
+  const std::vector<int> numbers = serving_instances(service);
+  return std::binary_search(numbers.begin(), numbers.end(), number);
 }
 
 nlohmann::json FleetState::status(WallTime now) const {
@@ -103,8 +110,10 @@ nlohmann::json FleetState::status(WallTime now) const {
   nlohmann::json instances = nlohmann::json::array();
   for (const ServiceConfig& service : config_.services) {
     int ready = 0;
+    const std::vector<int> serving = serving_instances(service.name);
     for (const FleetProcess& process : processes(service.name)) {
-      if (process.primary && serving(service.name, process.instance)) ++ready;
+      if (process.primary && std::binary_search(serving.begin(), serving.end(), process.instance))
+        ++ready;
       nlohmann::json record = process.record;
       if (process.started_at && process.pid != 0) {
         record["uptime_s"] = std::max(0.0, now_s - *process.started_at);

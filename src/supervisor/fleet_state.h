@@ -47,8 +47,10 @@ class FleetState {
   // Every known process of `service` (both of a recycling instance), in (instance, generation)
   // order. Valid until the next apply().
   const std::vector<FleetProcess>& processes(const std::string& service) const;
-  // Whether instance `number` of `service` serves: one of its processes is running (ready). During
-  // a surge recycle that is the old process until it stops, and its ready replacement after.
+  // The instance numbers of `service` that serve: one of their processes is running (ready).
+  // During a surge recycle that is the old process until it stops, and its ready replacement
+  // after. One pass over the service's processes, sorted.
+  std::vector<int> serving_instances(const std::string& service) const;
   bool serving(const std::string& service, int number) const;
   // The `status` answer: every instance with its uptime at `now`, in configuration order.
   nlohmann::json status(WallTime now) const;

@@ -66,6 +66,7 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
     ServiceMetrics& totals = snapshot->services.emplace_back();
     totals.name = service.name;
     totals.desired = service.instances;
+    const std::vector<int> serving = fleet_.serving_instances(service.name);
     for (const FleetProcess& process : fleet_.processes(service.name)) {
       const int number = process.instance;
       const MemoryWatch::Key key{service.name, number, process.generation};
@@ -91,7 +92,7 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       m.generation = process.generation;
       m.state = process.state;
       m.up = alive;
-      m.ready = fleet_.serving(service.name, number);
+      m.ready = std::binary_search(serving.begin(), serving.end(), number);
       if (alive) m.started_at_s = process.started_at;
       m.memory = memory;
       m.cgroup_memory = cgroup;
