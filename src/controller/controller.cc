@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 
@@ -123,6 +124,20 @@ Status Controller::find_heap_sampler() {
   if (Status made = make_directories(dir, 01733); !made) return made;
   if (::chmod(dir.c_str(), 01733) != 0) return Error::from_errno("chmod " + dir);
   return {};
+}
+
+// A heap_sampler worker's control page, and the raw file of a sample cut short (its sampling
+// child killed before it let go of the name), outlive the process: they go when it is reaped.
+void Controller::remove_sampler_files(const Instance& instance, pid_t pid) {
+  if (!instance.service->heap_sampler || sampler_library_.empty()) return;
+  const std::string dir = options_.state_dir + "/sampler";
+  const std::string prefix = std::to_string(pid) + ".";
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    if (name == prefix + "ctl" || name.ends_with(".raw")) std::filesystem::remove(entry, error);
+  }
 }
 
 MonoTime Controller::now() const {

@@ -49,6 +49,7 @@ class Controller {
   explicit Controller(ControllerOptions options);
   Status init();
   Status find_heap_sampler();
+  void remove_sampler_files(const Instance& instance, pid_t pid);
 
   // The loop.
   void step();

@@ -1,6 +1,9 @@
 // Parsing of the raw sample file; the layout is sampler/sampler_abi.h.
 #include "heap_report/raw_samples.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -52,6 +55,22 @@ Result<RawSamples> parse_raw_samples(std::string_view bytes) {
     out.maps.assign(bytes.substr(header.maps_offset, size));
   }
   return out;
+}
+
+Result<RawSamples> read_raw_samples(int fd, const std::string& name) {
+  std::string bytes;
+  char buffer[1 << 16];
+  for (off_t at = 0;;) {
+    const ssize_t got = ::pread(fd, buffer, sizeof buffer, at);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return Error::from_errno("read " + name);
+    if (got == 0) break;
+    bytes.append(buffer, static_cast<size_t>(got));
+    at += got;
+  }
+  auto parsed = parse_raw_samples(bytes);
+  if (!parsed) return Error{name + ": " + parsed.error().message, 0};
+  return parsed;
 }
 
 Result<RawSamples> read_raw_samples(const std::string& path) {

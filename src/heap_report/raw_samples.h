@@ -36,5 +36,7 @@ struct RawSamples {
 // parses with complete = false and every record written so far.
 Result<RawSamples> parse_raw_samples(std::string_view bytes);
 Result<RawSamples> read_raw_samples(const std::string& path);
+// The same from an open file (read from offset 0); `name` is for messages.
+Result<RawSamples> read_raw_samples(int fd, const std::string& name);
 
 }  // namespace memvisor

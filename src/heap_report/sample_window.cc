@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "os/unique_fd.h"
 #include "sampler/sampler_abi.h"
 
 namespace memvisor {
@@ -78,8 +79,23 @@ struct HeapSampleSession::State {
   ControlMapping control;
   uint32_t seq = 0;
   std::string raw_path;
+  // The raw file, opened as soon as the process has created it, and its name removed at once:
+  // whatever becomes of this session (a kill included), nothing is left in the directory.
+  UniqueFd raw;
   Clock::time_point deadline;
   bool done = false;
+
+  // Opens and unlinks the raw file once the process has made it; true when open.
+  bool hold_raw() {
+    if (raw.valid()) return true;
+    raw.reset(::open(raw_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (raw.valid()) unlink(raw_path.c_str());
+    return raw.valid();
+  }
+  Result<RawSamples> read_raw() {
+    if (!hold_raw()) return read_raw_samples(raw_path);  // for its error message
+    return read_raw_samples(raw.get(), raw_path);
+  }
 };
 
 HeapSampleSession::HeapSampleSession() : state_(std::make_unique<State>()) {}
@@ -127,10 +143,9 @@ std::optional<Result<RawSamples>> HeapSampleSession::poll() {
     if (state == abi::kFailed)
       return Result<RawSamples>(
           Error{"pid " + std::to_string(s.request.pid) + ": " + s.control->error, 0});
-    auto raw = read_raw_samples(s.raw_path);
-    unlink(s.raw_path.c_str());
-    return raw;
+    return s.read_raw();
   }
+  if (state == abi::kRecording) s.hold_raw();
   if (state != abi::kRecording && s.control->gate == 0) {
     // The process cleared a gate it saw before our request landed: ring again.
     __atomic_store_n(&s.control->gate, 1u, __ATOMIC_RELEASE);
@@ -139,7 +154,7 @@ std::optional<Result<RawSamples>> HeapSampleSession::poll() {
   s.done = true;
   if (state == abi::kRecording) {
     // The window is open but the answer is late: take what is recorded so far.
-    auto raw = read_raw_samples(s.raw_path);
+    auto raw = s.read_raw();
     if (raw) raw->maps = read_text(maps_path);
     return raw;
   }

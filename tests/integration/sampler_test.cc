@@ -50,6 +50,8 @@ TEST(Sampler, SampleOfAnInstanceNamesTheLeakingFunction) {
   EXPECT_GT(report["total_retained"]["samples"].get<int>(), 0);
   EXPECT_GT(report["total_allocated"]["bytes"].get<double>(),
             report["total_retained"]["bytes"].get<double>());
+  for (const auto& entry : std::filesystem::directory_iterator(memvisor.state_dir() + "/sampler"))
+    EXPECT_NE(entry.path().extension(), ".raw") << entry.path();
 }
 
 TEST(Sampler, ProcessThatNeverAllocatesStillAnswersWithinTheTimeout) {

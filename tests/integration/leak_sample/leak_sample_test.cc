@@ -178,6 +178,17 @@ TEST(LeakSample, CriticalDuringTheWindowStopsAtOnce) {
             std::string::npos)
       << read_text(leak_bundle + "/summary.txt");
   for (const auto& e : memvisor.events("recycle", "web.1")) EXPECT_NE(e["reason"], "leak");
+  // The sample cut short leaves nothing of the stopped worker behind: no raw file, no control
+  // page (removed when the controller reaps it).
+  const auto leftovers = [&] {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(memvisor.state_dir() + "/sampler")) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(std::to_string(pid) + ".", 0) == 0) names.push_back(name);
+    }
+    return names;
+  };
+  EXPECT_TRUE(eventually([&] { return leftovers().empty(); }, 10s)) << leftovers().front();
 }
 
 }  // namespace
