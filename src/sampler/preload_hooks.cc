@@ -15,6 +15,13 @@ using namespace memvisor_sampler;
 
 namespace {
 
+// The stack of the allocation being sampled, taken here in the hook's own slow path.
+inline SampleStack this_stack() {
+  SampleStack stack;
+  stack.depth = capture_stack(g_unwinder, stack.frames, kMaxFrames);
+  return stack;
+}
+
 // Whether an allocation of `size` that got past the thread's countdown is a sample: after
 // initialisation, outside our own hooks, in a recording window.
 bool is_sample(size_t size) {
@@ -27,8 +34,7 @@ bool is_sample(size_t size) {
 __attribute__((noinline)) void* slow_path(size_t size, size_t alignment, bool zero) {
   if (!is_sample(size)) return nullptr;
   t_in_hook = true;  // the unwinder may allocate: those pass through
-  SampleStack stack;
-  stack.depth = capture_stack(g_unwinder, stack.frames, kMaxFrames);
+  const SampleStack stack = this_stack();
   void* block = take_sample(size, alignment, zero, stack);
   t_in_hook = false;
   return block;
@@ -56,8 +62,7 @@ __attribute__((noinline)) void realloc_in_place(void* p, size_t size) {
     return;
   }
   t_in_hook = true;
-  SampleStack stack;
-  stack.depth = capture_stack(g_unwinder, stack.frames, kMaxFrames);
+  const SampleStack stack = this_stack();
   resample_in_place(p, size, &stack);
   t_in_hook = false;
 }
@@ -115,11 +120,13 @@ MVS_EXPORT void* realloc(void* p, size_t size) {
       return p;
     }
     void* fresh = size == 0 ? nullptr : sampled_or_null(size, 0, false);
+    // A block dlsym took while we start up lives in the range too: until the real allocator is
+    // known, a larger one comes from the same place.
+    if (fresh == nullptr && initialising()) fresh = bootstrap_alloc(size);
     if (fresh == nullptr && in_range) {
       fresh = g_real.malloc(size);
       if (fresh == nullptr) return nullptr;  // the old block stays valid, as realloc promises
     }
-    if (fresh == nullptr && initialising()) fresh = bootstrap_alloc(size);
     if (fresh != nullptr) {
       const size_t before = old_size(p);
       if (!(in_range && region_contains(fresh) && region_move_pages(p, fresh)))

@@ -352,6 +352,7 @@ void window_after_fork(bool child) {
     if (g_out_fd >= 0) close(g_out_fd);
     g_out_fd = -1;
     if (g_log != nullptr) park_log_range();
+    region_keep_freed(false);
     ++g_window;
   }
   unlock_window();
