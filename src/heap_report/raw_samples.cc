@@ -1,13 +1,13 @@
 // Parsing of the raw sample file; the layout is sampler/sampler_abi.h.
 #include "heap_report/raw_samples.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "os/unique_fd.h"
 #include "sampler/sampler_abi.h"
 
 namespace memvisor {
@@ -74,13 +74,9 @@ Result<RawSamples> read_raw_samples(int fd, const std::string& name) {
 }
 
 Result<RawSamples> read_raw_samples(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::from_errno("open " + path);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  auto parsed = parse_raw_samples(bytes.str());
-  if (!parsed) return Error{path + ": " + parsed.error().message, 0};
-  return parsed;
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Error::from_errno("open " + path);
+  return read_raw_samples(fd.get(), path);
 }
 
 }  // namespace memvisor

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/environ_text.h"
 #include "os/unique_fd.h"
 #include "sampler/sampler_abi.h"
 
@@ -61,14 +62,8 @@ class ControlMapping {
 
 std::string sampler_control_dir(int pid, const std::string& proc_root) {
   const std::string base = proc_root + "/" + std::to_string(pid);
-  const std::string environ = read_text(base + "/environ");
-  const std::string key = std::string(abi::kEnvControlDir) + "=";
-  for (size_t at = 0; at < environ.size();) {
-    const size_t end = std::min(environ.find('\0', at), environ.size());
-    if (environ.compare(at, key.size(), key) == 0 && end > at + key.size())
-      return environ.substr(at + key.size(), end - at - key.size());
-    at = end + 1;
-  }
+  const auto dir = environ_value(read_text(base + "/environ"), abi::kEnvControlDir);
+  if (dir && !dir->empty()) return *dir;
   struct stat st {};
   const uid_t uid = stat(base.c_str(), &st) == 0 ? st.st_uid : getuid();
   return "/tmp/memvisor-sampler-" + std::to_string(uid);

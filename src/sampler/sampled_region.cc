@@ -60,14 +60,17 @@ void push(void*& head, void* run) {
   head = run;
 }
 
-// Gives a run's pages back to the kernel with a fresh mapping over it, made exactly as the
-// reservation was: unlike MADV_DONTNEED this also lets the kernel merge the range back into its
-// neighbours after region_move_pages split it off, so moves never leave more mappings behind
-// than there are live moved blocks.
+// A fresh mapping over [run, run + bytes), made exactly as the reservation was.
+bool map_fresh(void* run, size_t bytes) {
+  return mmap(run, bytes, PROT_READ | PROT_WRITE,
+              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != MAP_FAILED;
+}
+
+// Gives a run's pages back to the kernel with a fresh mapping: unlike MADV_DONTNEED this also
+// lets the kernel merge the range back into its neighbours after region_move_pages split it
+// off, so moves never leave more mappings behind than there are live moved blocks.
 void release(void* run, size_t bytes) {
-  if (mmap(run, bytes, PROT_READ | PROT_WRITE,
-           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
-    madvise(run, bytes, MADV_DONTNEED);
+  if (!map_fresh(run, bytes)) madvise(run, bytes, MADV_DONTNEED);
 }
 
 }  // namespace
@@ -170,8 +173,7 @@ bool region_move_pages(void* from, void* to) {
   const size_t bytes = bytes_of(from_class);
   if (mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED) return false;
   // The source range is a hole now; map it again so the reservation stays whole.
-  if (mmap(from, bytes, PROT_READ | PROT_WRITE,
-           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED) {
+  if (!map_fresh(from, bytes)) {
     mremap(to, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, from);  // contents back where expected
     return false;
   }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/environ_text.h"
 #include "harness.h"
 
 namespace memvisor::testing {
@@ -83,15 +84,8 @@ TEST(Sampler, SampleWithoutTheLibraryIsAClearError) {
 
 // The LD_PRELOAD entry of a process's environment ("" when none).
 std::string preload_of(int pid) {
-  const std::string environ = read_text("/proc/" + std::to_string(pid) + "/environ");
-  const std::string key = "LD_PRELOAD=";
-  for (size_t at = 0; at < environ.size();) {
-    const size_t end = std::min(environ.find('\0', at), environ.size());
-    if (environ.compare(at, key.size(), key) == 0)
-      return environ.substr(at + key.size(), end - at - key.size());
-    at = end + 1;
-  }
-  return "";
+  return environ_value(read_text("/proc/" + std::to_string(pid) + "/environ"), "LD_PRELOAD")
+      .value_or("");
 }
 
 size_t occurrences(const std::string& text, const std::string& what) {
