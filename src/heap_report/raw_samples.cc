@@ -14,6 +14,14 @@ namespace memvisor {
 
 namespace abi = memvisor_sampler;
 
+namespace {
+std::string unwinder_name(uint32_t unwinder) {
+  if (unwinder == abi::kUnwindFramePointers) return "frame pointers";
+  if (unwinder == abi::kUnwindCachedRules) return "libunwind, cached per return address";
+  return "libunwind";
+}
+}  // namespace
+
 Result<RawSamples> parse_raw_samples(std::string_view bytes) {
   if (bytes.size() < abi::kRawHeaderSize) return Error{"sample file too short", 0};
   abi::RawHeader header{};
@@ -27,7 +35,7 @@ Result<RawSamples> parse_raw_samples(std::string_view bytes) {
   out.start_realtime_s = header.start_realtime_s;
   out.complete = header.complete == 1;
   out.end_ns = out.complete ? header.end_ns : UINT64_MAX;
-  out.unwinder = header.unwinder == abi::kUnwindFramePointers ? "frame pointers" : "libunwind";
+  out.unwinder = unwinder_name(header.unwinder);
   const uint64_t recorded = header.count < header.capacity ? header.count : header.capacity;
   out.dropped = header.skipped;  // samples the full log had no room for are counted there too
   if (header.capacity > abi::kDefaultCapacity * 16u) return Error{"sample file corrupt", 0};

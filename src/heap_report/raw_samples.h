@@ -27,7 +27,7 @@ struct RawSamples {
   int64_t start_realtime_s = 0;
   bool complete = false;           // the window closed and the maps snapshot is present
   uint64_t dropped = 0;            // chosen but not recorded (log full, too big, over-aligned)
-  std::string unwinder;            // "libunwind" or "frame pointers"
+  std::string unwinder;            // "libunwind", its cached form, or "frame pointers"
   std::vector<RawSample> samples;  // recorded inside the window only
   std::string maps;                // /proc/PID/maps at the end of the window
 };

@@ -9,8 +9,7 @@
 
 namespace memvisor_sampler {
 
-uintptr_t g_region_begin = 0;
-uintptr_t g_region_end = 0;
+RegionBounds g_region = {};
 
 namespace {
 
@@ -46,17 +45,17 @@ uint32_t class_for(size_t size) {
 }
 
 size_t page_index(const void* p) {
-  return (reinterpret_cast<uintptr_t>(p) - g_region_begin) / kPageSize;
+  return (reinterpret_cast<uintptr_t>(p) - g_region.begin) / kPageSize;
 }
 
-// A free list links runs through their first word.
+// A free list links runs through their entries in the block table.
 void* pop(void*& head) {
   void* run = head;
-  if (run != nullptr) memcpy(&head, run, sizeof(void*));
+  if (run != nullptr) head = g_blocks[page_index(run)].next_free;
   return run;
 }
 void push(void*& head, void* run) {
-  memcpy(run, &head, sizeof(void*));
+  g_blocks[page_index(run)].next_free = head;
   head = run;
 }
 
@@ -83,7 +82,7 @@ void region_unlock() {
 }
 
 bool region_reserve() {
-  if (g_region_end != 0) return true;
+  if (g_region.end != 0) return true;
   // Address space only (MAP_NORESERVE); pages cost memory once a sampled block touches them.
   for (size_t bytes = size_t{8} << 30; bytes >= (size_t{64} << 20); bytes /= 4) {
     void* range = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
@@ -98,15 +97,15 @@ bool region_reserve() {
     }
     g_blocks = static_cast<RegionBlock*>(table);
     g_bump = reinterpret_cast<uintptr_t>(range);
-    g_region_begin = reinterpret_cast<uintptr_t>(range);
-    __atomic_store_n(&g_region_end, g_region_begin + bytes, __ATOMIC_RELEASE);
+    g_region.begin = reinterpret_cast<uintptr_t>(range);
+    __atomic_store_n(&g_region.end, g_region.begin + bytes, __ATOMIC_RELEASE);
     return true;
   }
   return false;
 }
 
 void* region_alloc(size_t size) {
-  if (g_region_end == 0 || size == 0) return nullptr;
+  if (g_region.end == 0 || size == 0) return nullptr;
   const uint32_t c = class_for(size);
   if (c >= kClasses) return nullptr;
   region_lock();
@@ -116,11 +115,11 @@ void* region_alloc(size_t size) {
   } else {
     block = pop(g_free_runs[c]);
   }
-  if (block == nullptr && g_region_end - g_bump >= bytes_of(c)) {
+  if (block == nullptr && g_region.end - g_bump >= bytes_of(c)) {
     block = reinterpret_cast<void*>(g_bump);
     g_bump += bytes_of(c);
   }
-  if (block != nullptr) g_blocks[page_index(block)] = RegionBlock{size, 0, 0, c, 1};
+  if (block != nullptr) g_blocks[page_index(block)] = RegionBlock{size, 0, 0, c, 1, nullptr};
   region_unlock();
   return block;
 }
@@ -131,7 +130,12 @@ void region_free(void* p) {
   const size_t bytes = bytes_of(c);
   region_lock();
   meta.live = 0;
-  const bool keep = g_keeping && c >= kReleaseFromClass && g_kept_bytes + bytes <= kKeptFreeBytes;
+  if (c < kReleaseFromClass) {  // small runs stay mapped: one lock, no system call
+    push(g_free_runs[c], p);
+    region_unlock();
+    return;
+  }
+  const bool keep = g_keeping && g_kept_bytes + bytes <= kKeptFreeBytes;
   if (keep) {
     g_kept_bytes += bytes;
     push(g_kept_runs[c], p);
@@ -139,7 +143,7 @@ void region_free(void* p) {
   region_unlock();
   if (keep) return;
   // Release the pages outside the lock; the run is not yet reachable by anyone else.
-  if (c >= kReleaseFromClass) release(p, bytes);
+  release(p, bytes);
   region_lock();
   push(g_free_runs[c], p);
   region_unlock();

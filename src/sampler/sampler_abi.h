@@ -11,7 +11,7 @@ namespace memvisor_sampler {
 inline constexpr const char* kEnvControlDir = "MEMVISOR_SAMPLER_DIR";     // PID.ctl files live here
 inline constexpr const char* kEnvOut = "MEMVISOR_SAMPLER_OUT";            // armed for the whole run
 inline constexpr const char* kEnvInterval = "MEMVISOR_SAMPLER_INTERVAL";  // bytes, default 512 KiB
-inline constexpr const char* kEnvUnwind = "MEMVISOR_SAMPLER_UNWIND";      // libunwind | fp
+inline constexpr const char* kEnvUnwind = "MEMVISOR_SAMPLER_UNWIND";  // cached | libunwind | fp
 
 inline constexpr uint64_t kDefaultIntervalBytes = 512 * 1024;
 inline constexpr uint32_t kMaxFrames = 32;
@@ -31,7 +31,8 @@ enum ControlState : uint32_t {
   kFailed = 2,     // the last request could not be honoured; see `error`
 };
 
-enum Unwinder : uint32_t { kUnwindLibunwind = 1, kUnwindFramePointers = 2 };
+// kUnwindCachedRules: libunwind's DWARF unwinding, its steps cached per return address.
+enum Unwinder : uint32_t { kUnwindLibunwind = 1, kUnwindFramePointers = 2, kUnwindCachedRules = 3 };
 
 // PID.ctl in the control directory, mapped shared by the process. memvisor fills the request
 // fields, then increments `request_seq`, then sets `gate` to 1. The process notices `gate` on

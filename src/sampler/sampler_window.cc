@@ -16,11 +16,12 @@
 #include "sampler/sampler_state.h"
 #include "sampler/sampling_math.h"
 #include "sampler/spin_lock.h"
+#include "sampler/stack_capture.h"
 
 namespace memvisor_sampler {
 
 thread_local ThreadSampler t_sampler __attribute__((tls_model("initial-exec"))) = {};
-Unwinder g_unwinder = kUnwindLibunwind;
+Unwinder g_unwinder = kDefaultUnwinder;
 volatile uint32_t g_open_window = kNoWindow;
 
 namespace {
@@ -235,8 +236,9 @@ void window_set_control(ControlPage* page) {
 }
 
 void window_set_unwinder(const char* name) {
-  g_unwinder =
-      (name != nullptr && strcmp(name, "fp") == 0) ? kUnwindFramePointers : kUnwindLibunwind;
+  g_unwinder = kDefaultUnwinder;
+  if (name != nullptr && strcmp(name, "fp") == 0) g_unwinder = kUnwindFramePointers;
+  if (name != nullptr && strcmp(name, "libunwind") == 0) g_unwinder = kUnwindLibunwind;
 }
 
 bool window_recording() {

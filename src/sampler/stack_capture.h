@@ -1,7 +1,9 @@
 // The call stack of a sampled allocation: return addresses, innermost first, without the
-// sampler's own frames. libunwind (DWARF CFI, correct for code built without frame pointers) by
-// default; frame pointers when asked (MEMVISOR_SAMPLER_UNWIND=fp), cheaper but only meaningful
-// for programs and libraries built with -fno-omit-frame-pointer.
+// sampler's own frames. By default (on x86-64) each frame is stepped by a rule learned from
+// libunwind's DWARF CFI unwinding the first time its return address was seen (frame_rules.h):
+// libunwind's stacks, for code built with or without frame pointers, at about the cost of a
+// frame-pointer walk. MEMVISOR_SAMPLER_UNWIND=libunwind walks every sample with libunwind;
+// =fp follows frame pointers alone, meaningful only for code built with them.
 #pragma once
 
 #include <stdint.h>
@@ -11,5 +13,12 @@
 namespace memvisor_sampler {
 
 uint32_t capture_stack(Unwinder how, uint64_t* frames, uint32_t max_frames);
+
+// What capture_stack does when nothing is asked: cached rules on x86-64, libunwind elsewhere.
+#if defined(__x86_64__)
+inline constexpr Unwinder kDefaultUnwinder = kUnwindCachedRules;
+#else
+inline constexpr Unwinder kDefaultUnwinder = kUnwindLibunwind;
+#endif
 
 }  // namespace memvisor_sampler

@@ -6,12 +6,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "heap_report/heap_report.h"
+#include "heap_report/proc_maps.h"
+#include "heap_report/raw_samples.h"
 
 extern char** environ;
 
@@ -28,8 +34,9 @@ int leak_site_line() {
 
 // Runs `program` with the library armed for the whole run; returns its exit status.
 int run_armed(const std::string& program, const std::string& raw_path,
-              const std::vector<std::string>& args, const std::string& interval) {
-  std::vector<std::string> env_strings;
+              const std::vector<std::string>& args, const std::string& interval,
+              const std::vector<std::string>& extra_env = {}) {
+  std::vector<std::string> env_strings(extra_env);
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   env_strings.push_back(std::string("LD_PRELOAD=") + SAMPLER_LIBRARY);
   env_strings.push_back("MEMVISOR_SAMPLER_OUT=" + raw_path);
@@ -106,7 +113,77 @@ TEST_F(SamplerReport, AllocatedEstimateTracksTheTruthWithASmallInterval) {
   DwarfSymbolizer symbols(parse_proc_maps(raw->maps));
   const HeapReport report = build_heap_report(*raw, symbols);
   EXPECT_NEAR(report.total_retained.bytes / (64.0 * 1024 * 1024), 1.0, 0.1);
-  EXPECT_EQ(report.unwinder, "libunwind");
+  EXPECT_EQ(report.unwinder, "libunwind, cached per return address");
+}
+
+// The interpreter itself (a pyenv shim is a shell script), from `python3` on the PATH.
+std::string python_executable() {
+  FILE* out = popen("python3 -c 'import sys; print(sys.executable)'", "r");
+  if (out == nullptr) return "";
+  char line[4096] = {};
+  const bool got = fgets(line, sizeof line, out) != nullptr;
+  pclose(out);
+  std::string path = got ? line : "";
+  while (!path.empty() && path.back() == '\n') path.pop_back();
+  return path;
+}
+
+// Each sample as its size and its frames named by object and offset, so that two runs with
+// different load addresses compare.
+std::multiset<std::string> samples_by_object(const RawSamples& raw) {
+  const auto maps = parse_proc_maps(raw.maps);
+  std::multiset<std::string> out;
+  for (const auto& sample : raw.samples) {
+    std::string key = std::to_string(sample.size);
+    for (const uint64_t frame : sample.frames) {
+      const MapEntry* map = find_mapping(maps, frame);
+      char offset[32];
+      std::snprintf(offset, sizeof offset, "+%llx",
+                    static_cast<unsigned long long>(map ? frame - map->start + map->offset : 0));
+      key += " " + (map ? map->path : std::string("?")) + offset;
+    }
+    out.insert(std::move(key));
+  }
+  return out;
+}
+
+TEST_F(SamplerReport, CachedFrameRulesFindTheStacksLibunwindFinds) {
+  // python3 is a program no one here wrote, built without frame pointers. At interval 1 every
+  // allocation is a sample, so a run whose stacks were walked by libunwind and a run whose
+  // stacks were stepped by the cached rules must record the same stacks. Both runs carry a
+  // variable of the same size, so that the interpreter allocates alike; only the first chooses.
+  const std::string python = python_executable();
+  ASSERT_FALSE(python.empty());
+  const std::vector<std::string> script{"-c",
+                                        "import json; d = {str(i): [i] * 20 for i in range(3000)}; "
+                                        "print(len(json.loads(json.dumps(d))))"};
+  const std::string walked = (dir_ / "libunwind.raw").string();
+  const std::string stepped = (dir_ / "cached.raw").string();
+  ASSERT_EQ(run_armed(python, walked, script, "1",
+                      {"PYTHONHASHSEED=0", "MEMVISOR_SAMPLER_UNWIND=libunwind"}),
+            0);
+  ASSERT_EQ(run_armed(python, stepped, script, "1",
+                      {"PYTHONHASHSEED=0", "MEMVISOR_SAMPLER_UNWINX=libunwind"}),
+            0);
+  const auto by_libunwind = read_raw_samples(walked);
+  const auto by_rules = read_raw_samples(stepped);
+  ASSERT_TRUE(by_libunwind.ok() && by_rules.ok());
+  EXPECT_EQ(by_libunwind->unwinder, "libunwind");
+  EXPECT_EQ(by_rules->unwinder, "libunwind, cached per return address");
+  const auto expected = samples_by_object(*by_libunwind);
+  const auto got = samples_by_object(*by_rules);
+  ASSERT_GT(expected.size(), 1000u);
+  size_t deep = 0;
+  for (const auto& sample : got) deep += std::count(sample.begin(), sample.end(), ' ') >= 8;
+  EXPECT_GT(deep, got.size() / 2) << "most stacks go through the interpreter's frames";
+  std::vector<std::string> missing, extra;
+  std::set_difference(expected.begin(), expected.end(), got.begin(), got.end(),
+                      std::back_inserter(missing));
+  std::set_difference(got.begin(), got.end(), expected.begin(), expected.end(),
+                      std::back_inserter(extra));
+  // The interpreter itself may make an allocation more or less from one run to the next.
+  EXPECT_LE(missing.size(), expected.size() / 100) << (missing.empty() ? "" : missing[0]);
+  EXPECT_LE(extra.size(), got.size() / 100) << (extra.empty() ? "" : extra[0]);
 }
 
 TEST_F(SamplerReport, ReallocEndsTheOldAllocationAndSamplesTheNewOneWithoutCopying) {
