@@ -129,10 +129,11 @@ __attribute__((noinline)) bool walk_rules(uint64_t* frames, uint32_t max_frames,
   uint32_t n = 0;
   for (uint32_t step = 0; step < kMaxFrames + 8 && n < max_frames && regs.ip != 0; ++step) {
     // Our own frames (the hook, its slow path, this walk) all keep frame pointers.
+    const bool own_frame = is_own_frame(regs.ip);
     const FrameRule rule =
-        is_own_frame(regs.ip) ? FrameRule{FrameKind::kFramePointer, 0, 0} : g_rules.lookup(regs.ip);
+        own_frame ? FrameRule{FrameKind::kFramePointer, 0, 0} : g_rules.lookup(regs.ip);
     if (rule.kind == FrameKind::kUnknown) return false;
-    if (!is_own_frame(regs.ip)) frames[n++] = regs.ip;
+    if (!own_frame) frames[n++] = regs.ip;
     if (rule.kind == FrameKind::kOutermost || !step_frame(rule, regs, stack.high)) break;
   }
   depth = n;
@@ -171,6 +172,7 @@ extern "C" __attribute__((visibility("default"))) int dlclose(void* handle) {
     real = reinterpret_cast<memvisor_sampler::DlcloseFunction>(dlsym(RTLD_NEXT, "dlclose"));
     __atomic_store_n(&g_real_dlclose, real, __ATOMIC_RELEASE);
   }
+  if (real == nullptr) return -1;
   const int result = real(handle);
   memvisor_sampler::g_rules.bump_generation();
   return result;
