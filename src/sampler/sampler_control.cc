@@ -28,7 +28,7 @@ void boot_free(void* p) {
 
 RealAllocator g_real = {nullptr, boot_free, nullptr, nullptr, nullptr,
                         nullptr, nullptr,   nullptr, nullptr, nullptr};
-thread_local bool t_in_hook __attribute__((tls_model("initial-exec"))) = false;
+constinit thread_local bool t_in_hook __attribute__((tls_model("initial-exec"))) = false;
 
 namespace {
 

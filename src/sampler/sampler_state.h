@@ -28,7 +28,8 @@ extern RealAllocator g_real;
 extern volatile uint32_t* g_gate;
 
 // True while this thread is inside a hook's slow path: nested allocations pass through.
-extern thread_local bool t_in_hook __attribute__((tls_model("initial-exec")));
+// constinit: no dynamic initialisation, so every access is a plain %fs load (no TLS wrapper call).
+extern thread_local constinit bool t_in_hook __attribute__((tls_model("initial-exec")));
 
 // Each thread's place in the Poisson sequence of sampled bytes.
 struct ThreadSampler {
@@ -39,7 +40,7 @@ struct ThreadSampler {
   uint64_t next_record;  // this thread's claimed batch of records: [next_record, end_record)
   uint64_t end_record;
 };
-extern thread_local ThreadSampler t_sampler __attribute__((tls_model("initial-exec")));
+extern thread_local constinit ThreadSampler t_sampler __attribute__((tls_model("initial-exec")));
 
 // The generation of the window being recorded, or kNoWindow. A thread whose countdown was drawn
 // for it needs no slow path until the countdown crosses zero.

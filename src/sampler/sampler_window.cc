@@ -20,7 +20,7 @@
 
 namespace memvisor_sampler {
 
-thread_local ThreadSampler t_sampler __attribute__((tls_model("initial-exec"))) = {};
+constinit thread_local ThreadSampler t_sampler __attribute__((tls_model("initial-exec"))) = {};
 Unwinder g_unwinder = kDefaultUnwinder;
 volatile uint32_t g_open_window = kNoWindow;
 
