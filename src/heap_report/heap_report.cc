@@ -105,6 +105,7 @@ HeapReport build_heap_report(const RawSamples& raw, Symbolizer& symbolizer, size
   report.pid = raw.pid;
   report.interval_bytes = raw.interval_bytes;
   report.unwinder = raw.unwinder;
+  report.libunwind_walks = raw.libunwind_walks;
   report.complete = raw.complete;
   report.dropped = raw.dropped;
   if (raw.complete && raw.end_ns >= raw.start_ns)
@@ -149,6 +150,7 @@ nlohmann::json heap_report_json(const HeapReport& report) {
           {"complete", report.complete},
           {"interval_bytes", report.interval_bytes},
           {"unwinder", report.unwinder},
+          {"libunwind_walks", report.libunwind_walks},
           {"dropped_samples", report.dropped},
           {"total_allocated", estimate_json(report.total_allocated)},
           {"total_retained", estimate_json(report.total_retained)},

@@ -32,6 +32,7 @@ struct HeapReport {
   double window_s = 0;
   uint64_t interval_bytes = 0;
   std::string unwinder;
+  uint32_t libunwind_walks = 0;  // of the samples, those libunwind walked in full
   bool complete = false;
   uint64_t dropped = 0;
   Estimate total_allocated;

@@ -36,6 +36,7 @@ Result<RawSamples> parse_raw_samples(std::string_view bytes) {
   out.complete = header.complete == 1;
   out.end_ns = out.complete ? header.end_ns : UINT64_MAX;
   out.unwinder = unwinder_name(header.unwinder);
+  out.libunwind_walks = header.libunwind_walks;
   const uint64_t recorded = header.count < header.capacity ? header.count : header.capacity;
   out.dropped = header.skipped;  // samples the full log had no room for are counted there too
   if (header.capacity > abi::kDefaultCapacity * 16u) return Error{"sample file corrupt", 0};

@@ -28,6 +28,7 @@ struct RawSamples {
   bool complete = false;           // the window closed and the maps snapshot is present
   uint64_t dropped = 0;            // chosen but not recorded (log full, too big, over-aligned)
   std::string unwinder;            // "libunwind", its cached form, or "frame pointers"
+  uint32_t libunwind_walks = 0;    // samples whose whole stack libunwind walked
   std::vector<RawSample> samples;  // recorded inside the window only
   std::string maps;                // /proc/PID/maps at the end of the window
 };

@@ -11,7 +11,7 @@ namespace memvisor_sampler {
 inline constexpr const char* kEnvControlDir = "MEMVISOR_SAMPLER_DIR";     // PID.ctl files live here
 inline constexpr const char* kEnvOut = "MEMVISOR_SAMPLER_OUT";            // armed for the whole run
 inline constexpr const char* kEnvInterval = "MEMVISOR_SAMPLER_INTERVAL";  // bytes, default 512 KiB
-inline constexpr const char* kEnvUnwind = "MEMVISOR_SAMPLER_UNWIND";  // cached | libunwind | fp
+inline constexpr const char* kEnvUnwind = "MEMVISOR_SAMPLER_UNWIND";      // cached | libunwind | fp
 
 inline constexpr uint64_t kDefaultIntervalBytes = 512 * 1024;
 inline constexpr uint32_t kMaxFrames = 32;
@@ -69,7 +69,8 @@ struct RawHeader {
   uint64_t maps_offset;
   volatile uint64_t maps_size;
   volatile uint32_t complete;
-  uint32_t reserved0;
+  uint32_t libunwind_walks;  // samples whose whole stack libunwind walked (cached rules: the first
+                             // through each return address); 0 until `complete`
   int64_t start_realtime_s;
 };
 static_assert(sizeof(RawHeader) <= kRawHeaderSize);

@@ -32,6 +32,7 @@ volatile bool g_recording = false;
 uint32_t g_window = 0;  // generation; region blocks remember the one they were sampled in
 uint64_t g_interval = kDefaultIntervalBytes;
 uint64_t g_deadline_ns = 0;
+uint64_t g_libunwind_walks_at_open = 0;
 int g_out_fd = -1;
 char* g_log = nullptr;  // header + records, kLogBytes reserved once
 constexpr uint64_t kLogBytes = raw_maps_offset(kDefaultCapacity);
@@ -127,6 +128,8 @@ void finish_window_locked() {
   __atomic_store_n(&g_recording, false, __ATOMIC_RELEASE);
   RawHeader* h = header();
   h->end_ns = now_ns();
+  const uint64_t walks = stacks_walked_by_libunwind() - g_libunwind_walks_at_open;
+  h->libunwind_walks = walks > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(walks);
   copy_maps_into_file();
   __atomic_store_n(&h->complete, 1u, __ATOMIC_RELEASE);
   close(g_out_fd);
@@ -210,6 +213,7 @@ void open_window_locked() {
   clock_gettime(CLOCK_REALTIME, &real);
   h->start_realtime_s = real.tv_sec;
   h->start_ns = now_ns();
+  g_libunwind_walks_at_open = stacks_walked_by_libunwind();
   ++g_window;
   populate_log(0, kPopulateChunk);
   region_keep_freed(true);

@@ -67,7 +67,10 @@ __attribute__((noinline)) uint32_t walk_frame_pointers(uint64_t* frames, uint32_
   return n;
 }
 
+uint64_t g_libunwind_walks = 0;
+
 uint32_t walk_libunwind(uint64_t* frames, uint32_t max_frames) {
+  __atomic_fetch_add(&g_libunwind_walks, 1, __ATOMIC_RELAXED);
   void* raw[kMaxFrames + 8];
   const int got = unw_backtrace(raw, static_cast<int>(kMaxFrames + 8));
   uint32_t n = 0;
@@ -83,6 +86,7 @@ FrameRuleTable g_rules;  // 64 KiB of .bss; only the pages that hold rules are e
 
 // libunwind's walk of this stack, learning a rule for every frame it steps over on the way.
 __attribute__((noinline)) uint32_t walk_libunwind_learning(uint64_t* frames, uint32_t max_frames) {
+  __atomic_fetch_add(&g_libunwind_walks, 1, __ATOMIC_RELAXED);
   unw_context_t context;
   unw_cursor_t cursor;
   if (unw_getcontext(&context) != 0 || unw_init_local(&cursor, &context) != 0) return 0;
@@ -151,6 +155,10 @@ DlcloseFunction g_real_dlclose = nullptr;
 #endif
 
 }  // namespace
+
+uint64_t stacks_walked_by_libunwind() {
+  return __atomic_load_n(&g_libunwind_walks, __ATOMIC_RELAXED);
+}
 
 uint32_t capture_stack(Unwinder how, uint64_t* frames, uint32_t max_frames) {
   if (how == kUnwindFramePointers) return walk_frame_pointers(frames, max_frames);

@@ -14,6 +14,9 @@ namespace memvisor_sampler {
 
 uint32_t capture_stack(Unwinder how, uint64_t* frames, uint32_t max_frames);
 
+// How many captures so far had libunwind walk the whole stack, in this process.
+uint64_t stacks_walked_by_libunwind();
+
 // What capture_stack does when nothing is asked: cached rules on x86-64, libunwind elsewhere.
 #if defined(__x86_64__)
 inline constexpr Unwinder kDefaultUnwinder = kUnwindCachedRules;
