@@ -123,22 +123,27 @@ __attribute__((noinline)) uint32_t walk_libunwind_learning(uint64_t* frames, uin
 }
 
 // The same walk from the learned rules, starting at this function's own frame (this library is
-// built with frame pointers, so its frames need no rule). False when a frame has no rule yet, or
-// the stack is not this thread's own (a coroutine's, say): libunwind then walks it.
+// built with frame pointers, so its frames need no rule). A walk counts only if it ends where
+// libunwind's ended (an outermost frame) or as deep as libunwind would go; anything else (a frame
+// without a rule yet, a step that leaves the stack) is left to libunwind, as is a stack that is
+// not this thread's own (a coroutine's, say). A rule that was wrong could only lead the walk off
+// the real chain of frames, where it would not end at an outermost frame.
 __attribute__((noinline)) bool walk_rules(uint64_t* frames, uint32_t max_frames, uint32_t& depth) {
   const StackBounds stack = stack_bounds();
   const auto* own = static_cast<const uintptr_t*>(__builtin_frame_address(0));
   FrameRegs regs{own[1], reinterpret_cast<uintptr_t>(own) + 2 * sizeof(uintptr_t), own[0]};
   if (regs.sp < stack.low || regs.sp >= stack.high) return false;
   uint32_t n = 0;
-  for (uint32_t step = 0; step < kMaxFrames + 8 && n < max_frames && regs.ip != 0; ++step) {
+  for (uint32_t step = 0; step < kMaxFrames + 8; ++step) {
+    if (n == max_frames) break;
     // Our own frames (the hook, its slow path, this walk) all keep frame pointers.
     const bool own_frame = is_own_frame(regs.ip);
     const FrameRule rule =
         own_frame ? FrameRule{FrameKind::kFramePointer, 0, 0} : g_rules.lookup(regs.ip);
     if (rule.kind == FrameKind::kUnknown) return false;
     if (!own_frame) frames[n++] = regs.ip;
-    if (rule.kind == FrameKind::kOutermost || !step_frame(rule, regs, stack.high)) break;
+    if (rule.kind == FrameKind::kOutermost) break;
+    if (!step_frame(rule, regs, stack.high) || regs.ip == 0) return false;
   }
   depth = n;
   return true;
