@@ -45,24 +45,21 @@ StackBounds stack_bounds() {
   return t_stack;
 }
 
-uintptr_t stack_high() {
-  return stack_bounds().high;
+// The registers of the caller of the function whose frame is `own_frame`: this library is built
+// with frame pointers, so its frames are [saved rbp, return address].
+FrameRegs caller_of(const void* own_frame) {
+  const auto* own = static_cast<const uintptr_t*>(own_frame);
+  return FrameRegs{own[1], reinterpret_cast<uintptr_t>(own) + 2 * sizeof(uintptr_t), own[0]};
 }
 
+// Every frame taken for a frame-pointer frame, until a step would leave the thread's stack.
 __attribute__((noinline)) uint32_t walk_frame_pointers(uint64_t* frames, uint32_t max_frames) {
-  const uintptr_t high = stack_high();
-  auto fp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  const uintptr_t high = stack_bounds().high;
+  FrameRegs regs = caller_of(__builtin_frame_address(0));
   uint32_t n = 0;
-  while (n < max_frames && high != 0) {
-    // A frame is [saved fp, return address]; stop at anything that does not look like one.
-    if (fp % sizeof(uintptr_t) != 0 || fp + 2 * sizeof(uintptr_t) > high) break;
-    const auto* frame = reinterpret_cast<const uintptr_t*>(fp);
-    const uintptr_t next = frame[0];
-    const uintptr_t ret = frame[1];
-    if (ret == 0) break;
-    if (!is_own_frame(ret)) frames[n++] = ret;
-    if (next <= fp || next - fp > (uintptr_t{1} << 22)) break;
-    fp = next;
+  while (n < max_frames && high != 0 && regs.ip != 0) {
+    if (!is_own_frame(regs.ip)) frames[n++] = regs.ip;
+    if (!step_frame(FrameRule{FrameKind::kFramePointer, 0, 0}, regs, high)) break;
   }
   return n;
 }
@@ -130,8 +127,7 @@ __attribute__((noinline)) uint32_t walk_libunwind_learning(uint64_t* frames, uin
 // the real chain of frames, where it would not end at an outermost frame.
 __attribute__((noinline)) bool walk_rules(uint64_t* frames, uint32_t max_frames, uint32_t& depth) {
   const StackBounds stack = stack_bounds();
-  const auto* own = static_cast<const uintptr_t*>(__builtin_frame_address(0));
-  FrameRegs regs{own[1], reinterpret_cast<uintptr_t>(own) + 2 * sizeof(uintptr_t), own[0]};
+  FrameRegs regs = caller_of(__builtin_frame_address(0));
   if (regs.sp < stack.low || regs.sp >= stack.high) return false;
   uint32_t n = 0;
   for (uint32_t step = 0; step < kMaxFrames + 8; ++step) {

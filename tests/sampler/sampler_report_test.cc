@@ -210,6 +210,26 @@ TEST_F(SamplerReport, CachedFrameRulesFindTheStacksLibunwindFindsInSqlite) {
        "select count(*), sum(c), count(distinct b) from t;"});
 }
 
+TEST_F(SamplerReport, FramePointerWalkFollowsAProgramBuiltWithThem) {
+  // MEMVISOR_SAMPLER_UNWIND=fp on the workload and library built with frame pointers: the leak's
+  // stack is leak_known_bytes called from main, as libunwind has it.
+  const std::string raw_path = (dir_ / "fp.raw").string();
+  ASSERT_EQ(run_armed(SAMPLER_WORKLOAD, raw_path, {"64", "64"}, "", {"MEMVISOR_SAMPLER_UNWIND=fp"}),
+            0);
+  const auto raw = read_raw_samples(raw_path);
+  ASSERT_TRUE(raw.ok()) << raw.error().describe();
+  EXPECT_EQ(raw->unwinder, "frame pointers");
+  EXPECT_EQ(raw->libunwind_walks, 0u);
+  DwarfSymbolizer symbols(parse_proc_maps(raw->maps));
+  const HeapReport report = build_heap_report(*raw, symbols);
+  SCOPED_TRACE(heap_report_summary(report));
+  ASSERT_FALSE(report.top_stacks.empty());
+  const auto& frames = report.top_stacks[0].frames;
+  ASSERT_GE(frames.size(), 2u);
+  EXPECT_EQ(frames[0].rfind("leak_known_bytes (", 0), 0u) << frames[0];
+  EXPECT_EQ(frames[1].rfind("main (", 0), 0u) << frames[1];
+}
+
 TEST_F(SamplerReport, ReallocEndsTheOldAllocationAndSamplesTheNewOneWithoutCopying) {
   // Interval 1: every allocation is a sample standing for exactly its size, so the report's
   // numbers are the program's own. A realloc is the end of one allocation and the start of
