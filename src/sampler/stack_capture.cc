@@ -123,8 +123,9 @@ __attribute__((noinline)) uint32_t walk_libunwind_learning(uint64_t* frames, uin
 // built with frame pointers, so its frames need no rule). A walk counts only if it ends where
 // libunwind's ended (an outermost frame) or as deep as libunwind would go; anything else (a frame
 // without a rule yet, a step that leaves the stack) is left to libunwind, as is a stack that is
-// not this thread's own (a coroutine's, say). A rule that was wrong could only lead the walk off
-// the real chain of frames, where it would not end at an outermost frame.
+// not this thread's own (a coroutine's, say). A wrong rule leads the walk off the real chain of
+// frames, where it is unlikely to end at an outermost frame: with every stack-pointer rule moved 8
+// bytes, none of python3's or sqlite3's walks did.
 __attribute__((noinline)) bool walk_rules(uint64_t* frames, uint32_t max_frames, uint32_t& depth) {
   const StackBounds stack = stack_bounds();
   FrameRegs regs = caller_of(__builtin_frame_address(0));
