@@ -113,12 +113,10 @@ void FrameRuleTable::insert(uintptr_t ip, const FrameRule& rule) {
   for (size_t probe = 0; probe < kProbes; ++probe) {
     Slot& slot = slots_[(home + probe) % kSlots];
     uint64_t key = __atomic_load_n(&slot.ip, __ATOMIC_ACQUIRE);
-    if (key == 0 && !__atomic_compare_exchange_n(&slot.ip, &key, ip, false, __ATOMIC_ACQ_REL,
-                                                 __ATOMIC_ACQUIRE)) {
-      // Another thread claimed the slot first; `key` is what it wrote.
-    } else if (key == 0) {
+    // A free slot is claimed; if another thread claimed it first, `key` is what it wrote.
+    if (key == 0 &&
+        __atomic_compare_exchange_n(&slot.ip, &key, ip, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
       key = ip;
-    }
     if (key != ip) continue;
     __atomic_store_n(&slot.rule, pack(rule), __ATOMIC_RELEASE);
     return;
