@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/leak_detector.h"
+#include "core/leak/leak_detector.h"
 #include "core/result.h"
 
 namespace memvisor::bench {

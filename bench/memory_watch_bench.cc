@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "core/config_json.h"
+#include "core/config/config_json.h"
 #include "os/proc.h"
 #include "supervisor/fleet_state.h"
 #include "supervisor/memory_watch.h"

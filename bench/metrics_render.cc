@@ -2,7 +2,7 @@
 // renders on every scrape; the supervisor's loop never does.
 #include <benchmark/benchmark.h>
 
-#include "core/metrics_text.h"
+#include "core/observe/metrics_text.h"
 
 namespace memvisor {
 namespace {

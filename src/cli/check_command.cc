@@ -4,7 +4,7 @@
 #include "cli/cli_parse.h"
 #include "cli/commands.h"
 #include "cli/config_file.h"
-#include "core/config_validate.h"
+#include "core/config/config_validate.h"
 
 namespace memvisor {
 

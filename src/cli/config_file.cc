@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "core/config_parse.h"
+#include "core/config/config_parse.h"
 #include "os/files.h"
 
 namespace memvisor {

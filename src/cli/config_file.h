@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "core/config.h"
+#include "core/config/config.h"
 #include "core/result.h"
 
 namespace memvisor {

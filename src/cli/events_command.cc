@@ -16,7 +16,7 @@
 #include "cli/cli_parse.h"
 #include "cli/commands.h"
 #include "cli/state_dir.h"
-#include "core/event.h"
+#include "core/observe/event.h"
 
 namespace memvisor {
 namespace {

@@ -7,8 +7,8 @@
 #include "cli/commands.h"
 #include "cli/config_file.h"
 #include "cli/service_flags.h"
-#include "core/memory_rules.h"
-#include "core/trace_csv.h"
+#include "core/rules/memory_rules.h"
+#include "core/rules/trace_csv.h"
 #include "os/files.h"
 
 namespace memvisor {

@@ -10,8 +10,8 @@
 #include "cli/service_flags.h"
 #include "cli/state_dir.h"
 #include "controller/controller.h"
-#include "core/config_validate.h"
-#include "core/listen_address.h"
+#include "core/config/config_validate.h"
+#include "core/config/listen_address.h"
 
 namespace memvisor {
 

@@ -10,9 +10,9 @@
 #include <optional>
 #include <tuple>
 
-#include "core/config_names.h"
-#include "core/config_validate.h"
-#include "core/config_validate_memory.h"
+#include "core/config/config_names.h"
+#include "core/config/config_validate.h"
+#include "core/config/config_validate_memory.h"
 #include "core/units.h"
 
 namespace memvisor {

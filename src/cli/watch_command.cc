@@ -14,7 +14,7 @@
 #include "cli/commands.h"
 #include "cli/service_flags.h"
 #include "cli/state_dir.h"
-#include "core/memory_rules.h"
+#include "core/rules/memory_rules.h"
 #include "os/memory_reader.h"
 #include "os/pidfd.h"
 #include "os/spawn.h"

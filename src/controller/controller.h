@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "controller/instance.h"
-#include "core/backoff.h"
-#include "core/config.h"
-#include "core/event.h"
+#include "core/config/config.h"
+#include "core/lifecycle/backoff.h"
+#include "core/observe/event.h"
 #include "os/event_loop.h"
 #include "os/files.h"
 #include "os/instance_cgroups.h"

@@ -9,7 +9,7 @@
 #include <iostream>
 
 #include "controller/controller.h"
-#include "core/config_json.h"
+#include "core/config/config_json.h"
 #include "os/unix_stream.h"
 
 namespace memvisor {

@@ -9,10 +9,10 @@
 #include <string>
 #include <string_view>
 
-#include "core/circuit_breaker.h"
-#include "core/config.h"
-#include "core/exit_status.h"
-#include "core/line_splitter.h"
+#include "core/config/config.h"
+#include "core/lifecycle/circuit_breaker.h"
+#include "core/lifecycle/exit_status.h"
+#include "core/protocol/line_splitter.h"
 #include "core/time_format.h"
 #include "os/notify_socket.h"
 #include "os/unique_fd.h"

@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "controller/controller.h"
-#include "core/notify_protocol.h"
+#include "core/protocol/notify_protocol.h"
 #include "os/proc.h"
 
 namespace memvisor {

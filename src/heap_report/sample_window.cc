@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "core/environ_text.h"
+#include "core/proc/environ_text.h"
 #include "os/unique_fd.h"
 #include "sampler/sampler_abi.h"
 

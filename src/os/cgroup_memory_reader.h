@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "core/memory_parse_cgroup.h"
+#include "core/proc/memory_parse_cgroup.h"
 #include "core/result.h"
 #include "os/proc.h"
 

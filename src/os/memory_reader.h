@@ -9,8 +9,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "core/memory_parse.h"
-#include "core/memory_parse_cgroup.h"
+#include "core/proc/memory_parse.h"
+#include "core/proc/memory_parse_cgroup.h"
 #include "core/result.h"
 #include "os/memory_reader_files.h"
 #include "os/proc.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/metrics_snapshot.h"
+#include "core/observe/metrics_snapshot.h"
 #include "core/result.h"
 #include "os/proc.h"
 

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "core/config_json.h"
+#include "core/config/config_json.h"
 #include "core/units.h"
 #include "os/files.h"
 

@@ -5,7 +5,7 @@
 #include <deque>
 #include <string>
 
-#include "core/config.h"
+#include "core/config/config.h"
 #include "core/result.h"
 #include "core/time_format.h"
 #include "supervisor/memory_watch.h"

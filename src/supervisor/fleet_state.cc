@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/config_json.h"
+#include "core/config/config_json.h"
 
 namespace memvisor {
 

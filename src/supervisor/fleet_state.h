@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/config.h"
+#include "core/config/config.h"
 #include "core/time_format.h"
 
 namespace memvisor {

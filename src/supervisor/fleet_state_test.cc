@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/config_json.h"
+#include "core/config/config_json.h"
 
 namespace memvisor {
 namespace {

@@ -8,8 +8,8 @@
 #include <chrono>
 #include <cstring>
 
-#include "core/health.h"
-#include "core/metrics_text.h"
+#include "core/observe/health.h"
+#include "core/observe/metrics_text.h"
 #include "core/time_format.h"
 
 namespace memvisor {

@@ -9,8 +9,8 @@
 #include <mutex>
 #include <string>
 
-#include "core/listen_address.h"
-#include "core/metrics_snapshot.h"
+#include "core/config/listen_address.h"
+#include "core/observe/metrics_snapshot.h"
 #include "core/result.h"
 #include "os/process_usage.h"
 

@@ -8,8 +8,8 @@
 
 #include <filesystem>
 
-#include "core/memory_chart.h"
-#include "core/smaps_modules.h"
+#include "core/incident/memory_chart.h"
+#include "core/proc/smaps_modules.h"
 #include "os/files.h"
 
 namespace memvisor {

@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-#include "core/config.h"
-#include "core/incident_report.h"
+#include "core/config/config.h"
+#include "core/incident/incident_report.h"
 #include "core/result.h"
 #include "os/proc.h"
 

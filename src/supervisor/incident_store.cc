@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "core/incident_report.h"
-#include "core/incident_retention.h"
+#include "core/incident/incident_report.h"
+#include "core/incident/incident_retention.h"
 #include "os/files.h"
 
 namespace memvisor {

@@ -10,9 +10,9 @@
 #include <tuple>
 #include <vector>
 
-#include "core/memory_rules.h"
+#include "core/rules/memory_rules.h"
+#include "core/rules/timed_sample.h"
 #include "core/time_format.h"
-#include "core/timed_sample.h"
 #include "os/cgroup_memory_reader.h"
 #include "os/memory_reader.h"
 #include "supervisor/fleet_state.h"

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "core/control_request.h"
+#include "core/protocol/control_request.h"
 #include "os/event_loop.h"
 #include "os/files.h"
 #include "os/line_channel.h"

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <iostream>
 
-#include "core/event.h"
+#include "core/observe/event.h"
 #include "core/units.h"
 #include "supervisor/crash_report.h"
 #include "supervisor/supervisor.h"

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/environ_text.h"
+#include "core/proc/environ_text.h"
 #include "harness.h"
 
 namespace memvisor::testing {

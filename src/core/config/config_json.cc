@@ -1,0 +1,155 @@
+// Config ↔ JSON. The reader checks every type itself, so no nlohmann exception escapes.
+#include "core/config/config_json.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "core/config/config_json_memory.h"
+#include "core/config/config_json_reader.h"
+#include "core/config/config_names.h"
+#include "core/config/config_validate.h"
+#include "core/units.h"
+
+namespace memvisor {
+
+using nlohmann::json;
+
+namespace {
+
+std::string duration_key(std::string_view field) {
+  return fmt::format("{}_ms", field);
+}
+
+json service_to_json(const ServiceConfig& s) {
+  json j = {
+      {"name", s.name},
+      {"command", s.command},
+      {"instances", s.instances},
+      {"env", s.env},
+      {"cwd", s.cwd},
+      {"user", s.user},
+      {"restart", enum_name(kRestartPolicyNames, s.restart)},
+      {"restart_backoff", s.restart_backoff},
+      {"circuit_failures", s.circuit_failures},
+      {"ready", enum_name(kReadyModeNames, s.ready)},
+      {"output", enum_name(kOutputModeNames, s.output)},
+      {"log_dir", s.log_dir},
+      {"memory", memory_to_json(s.memory)},
+      {"surge", s.surge},
+      {"heap_sampler", s.heap_sampler},
+      {"cgroup", s.cgroup},
+      {"max_recycling", s.max_recycling},
+  };
+  // A number without a standard name would not survive as "signal 40".
+  std::string signal = signal_name(s.stop_signal);
+  j["stop_signal"] = parse_signal(signal) ? json(signal) : json(s.stop_signal);
+  for (const auto& [field, member] : kServiceDurations) {
+    j[duration_key(field)] = (s.*member).count();
+  }
+  return j;
+}
+
+void read_service(JsonReader& r, const json& j, const std::string& path, ServiceConfig& s) {
+  std::vector<std::string> keys = {"name",
+                                   "command",
+                                   "instances",
+                                   "env",
+                                   "cwd",
+                                   "user",
+                                   "restart",
+                                   "restart_backoff",
+                                   "circuit_failures",
+                                   "stop_signal",
+                                   "ready",
+                                   "output",
+                                   "log_dir",
+                                   "memory",
+                                   "surge",
+                                   "heap_sampler",
+                                   "cgroup",
+                                   "max_recycling"};
+  for (const auto& [field, member] : kServiceDurations) keys.push_back(duration_key(field));
+  if (!r.object(j, path, keys)) return;
+  auto at = [&](std::string_view key) { return fmt::format("{}.{}", path, key); };
+  r.read(j["name"], at("name"), s.name);
+  const json& command = j["command"];
+  if (r.expect(command.is_array(), command, at("command"), "an array")) {
+    s.command.resize(command.size());
+    for (size_t i = 0; i < command.size(); ++i) {
+      r.read(command[i], fmt::format("{}.command[{}]", path, i), s.command[i]);
+    }
+  }
+  r.read(j["instances"], at("instances"), s.instances);
+  if (r.expect(j["env"].is_object(), j["env"], at("env"), "an object")) {
+    for (const auto& [name, value] : j["env"].items()) {
+      r.read(value, fmt::format("{}.env.{}", path, name), s.env[name]);
+    }
+  }
+  r.read(j["cwd"], at("cwd"), s.cwd);
+  r.read(j["user"], at("user"), s.user);
+  r.read(j["restart"], at("restart"), kRestartPolicyNames, s.restart);
+  r.read(j["restart_backoff"], at("restart_backoff"), s.restart_backoff);
+  r.read(j["circuit_failures"], at("circuit_failures"), s.circuit_failures);
+  r.read_signal(j["stop_signal"], at("stop_signal"), s.stop_signal);
+  r.read(j["ready"], at("ready"), kReadyModeNames, s.ready);
+  r.read(j["output"], at("output"), kOutputModeNames, s.output);
+  r.read(j["log_dir"], at("log_dir"), s.log_dir);
+  memory_from_json(r, j["memory"], at("memory"), s.memory);
+  r.read(j["surge"], at("surge"), s.surge);
+  r.read(j["heap_sampler"], at("heap_sampler"), s.heap_sampler);
+  r.read(j["cgroup"], at("cgroup"), s.cgroup);
+  r.read(j["max_recycling"], at("max_recycling"), s.max_recycling);
+  for (const auto& [field, member] : kServiceDurations) {
+    std::string key = duration_key(field);
+    r.read(j[key], at(key), s.*member);
+  }
+}
+
+}  // namespace
+
+json config_to_json(const Config& config) {
+  json services = json::array();
+  for (const ServiceConfig& service : config.services) services.push_back(service_to_json(service));
+  return {
+      {"source", config.source},
+      {"supervisor",
+       {{"state_dir", config.supervisor.state_dir},
+        {"total", size_rule_to_json(config.supervisor.total)},
+        {"http", config.supervisor.http},
+        {"incidents_keep", config.supervisor.incidents_keep},
+        {"incidents_max_size", config.supervisor.incidents_max_size}}},
+      {"services", services},
+  };
+}
+
+Result<Config> config_from_json(const json& j) {
+  JsonReader r;
+  Config config;
+  if (r.object(j, "config", {"source", "supervisor", "services"})) {
+    r.read(j["source"], "source", config.source);
+    const json& supervisor = j["supervisor"];
+    if (r.object(supervisor, "supervisor",
+                 {"state_dir", "total", "http", "incidents_keep", "incidents_max_size"})) {
+      r.read(supervisor["state_dir"], "supervisor.state_dir", config.supervisor.state_dir);
+      size_rule_from_json(r, supervisor["total"], "supervisor.total", config.supervisor.total);
+      r.read(supervisor["http"], "supervisor.http", config.supervisor.http);
+      r.read(supervisor["incidents_keep"], "supervisor.incidents_keep",
+             config.supervisor.incidents_keep);
+      r.read(supervisor["incidents_max_size"], "supervisor.incidents_max_size",
+             config.supervisor.incidents_max_size);
+    }
+    const json& services = j["services"];
+    if (r.expect(services.is_array(), services, "services", "an array")) {
+      for (size_t i = 0; i < services.size() && !r.error(); ++i) {
+        read_service(r, services[i], fmt::format("services[{}]", i),
+                     config.services.emplace_back());
+      }
+    }
+  }
+  if (r.error()) return Error{*r.error()};
+  if (auto status = validate_config(config); !status) return status.error();
+  return config;
+}
+
+}  // namespace memvisor

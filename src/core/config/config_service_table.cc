@@ -1,0 +1,244 @@
+// Reads one [service.NAME] table, the memory keys through config_memory_table. Keys go in file
+// order; every value passes the check function validate_config uses: same things, same words.
+#include "core/config/config_service_table.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "core/config/config_memory_table.h"
+#include "core/config/config_names.h"
+#include "core/config/config_toml_values.h"
+#include "core/config/config_validate.h"
+#include "core/config/config_validate_memory.h"
+#include "core/units.h"
+
+namespace memvisor {
+namespace {
+
+// clang-format off
+constexpr std::array<std::string_view, 23> kBasicKeys{
+    "command", "shell", "instances", "env", "cwd", "user",
+    "restart", "restart_delay", "restart_backoff", "restart_delay_max", "min_uptime",
+    "circuit_failures", "circuit_cooldown",
+    "stop_signal", "stop_timeout", "kill_timeout",
+    "ready", "startup_timeout", "watchdog",
+    "output", "log_dir", "heap_sampler", "cgroup"};
+// clang-format on
+
+template <size_t A, size_t B>
+constexpr std::array<std::string_view, A + B> joined(const std::array<std::string_view, A>& a,
+                                                     const std::array<std::string_view, B>& b) {
+  std::array<std::string_view, A + B> all{};
+  std::copy(a.begin(), a.end(), all.begin());
+  std::copy(b.begin(), b.end(), all.begin() + A);
+  return all;
+}
+
+constexpr auto kServiceKeys = joined(kBasicKeys, kMemoryKeys);
+
+bool is_memory_key(std::string_view key) {
+  return std::find(kMemoryKeys.begin(), kMemoryKeys.end(), key) != kMemoryKeys.end();
+}
+
+// Reads one [service.NAME] table into a ServiceConfig that starts with the defaults.
+class ServiceReader {
+ public:
+  ServiceReader(const toml::table& table, ServiceConfig& service)
+      : s_(service), table_(table), path_(service_path(service.name)) {}
+
+  TomlProblem read() {
+    if (const toml::node* shell = table_.get("shell")) {  // first: command depends on it
+      const auto* flag = shell->as_boolean();
+      if (!flag) return wrong_type(*shell, field("shell"), "a boolean");
+      shell_ = flag->get();
+    }
+    for (auto [key, node] : in_file_order(table_)) {
+      std::string_view name = key->str();
+      if (std::find(kServiceKeys.begin(), kServiceKeys.end(), name) == kServiceKeys.end()) {
+        return unknown_key(*key, path_, kServiceKeys);
+      }
+      seen_[std::string(name)] = size_position(*node);
+      if (auto problem = read_value(name, *node)) return problem;
+    }
+    if (s_.command.empty()) {
+      return Located{table_.source().begin, path_ + ": missing required key 'command'"};
+    }
+    if (auto order = find_size_order_problem(s_.memory)) {  // blame whichever was written last
+      const auto& lower = seen_.at(std::string(order->lower));
+      const auto& upper = seen_.at(std::string(order->upper));
+      bool on_lower = std::tie(lower.line, lower.column) > std::tie(upper.line, upper.column);
+      ConfigProblem problem = order->blame(on_lower);
+      return Located{on_lower ? lower : upper,
+                     fmt::format("{}: {}", field(problem.field), problem.what)};
+    }
+    if (auto problem = check_service_together(s_)) {
+      auto it = seen_.find(problem->field);
+      if (it == seen_.end()) {  // the default is at fault, so point at what made it so
+        it = seen_.find("restart_delay");
+        problem->what += " (the default)";
+      }
+      auto where = it == seen_.end() ? table_.source().begin : it->second;
+      return Located{where, fmt::format("{}: {}", field(problem->field), problem->what)};
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::string field(std::string_view key) const { return fmt::format("{}.{}", path_, key); }
+
+  TomlProblem read_value(std::string_view key, const toml::node& node) {
+    for (const auto& [name, member] : kServiceDurations) {
+      if (key == name) return read_duration(key, node, s_.*member);
+    }
+    if (is_memory_key(key)) return read_memory_key(key, node, path_, s_);
+    if (key == "command") return read_command(node);
+    if (key == "shell") return std::nullopt;
+    if (key == "instances") return read_integer(key, node, check_instances, s_.instances);
+    if (key == "env") return read_env(node);
+    if (key == "cwd") return read_string(key, node, s_.cwd);
+    if (key == "user") return read_string(key, node, s_.user);
+    if (key == "restart") return read_enum_value(node, field(key), kRestartPolicyNames, s_.restart);
+    if (key == "restart_backoff") return read_backoff(node);
+    if (key == "circuit_failures") {
+      return read_integer(key, node, check_circuit_failures, s_.circuit_failures);
+    }
+    if (key == "stop_signal") return read_signal(node);
+    if (key == "ready") return read_enum_value(node, field(key), kReadyModeNames, s_.ready);
+    if (key == "output") return read_enum_value(node, field(key), kOutputModeNames, s_.output);
+    if (key == "heap_sampler") return read_boolean_value(node, field(key), s_.heap_sampler);
+    if (key == "cgroup") return read_boolean_value(node, field(key), s_.cgroup);
+    return read_string(key, node, s_.log_dir);  // the last of kServiceKeys
+  }
+
+  TomlProblem read_command(const toml::node& node) {
+    if (shell_) {
+      const auto* line = node.as_string();
+      if (!line) return wrong_type(node, field("command"), "a string (shell = true)");
+      if (line->get().empty()) {
+        return located_at(node, field("command"), "expected a non-empty shell command, got ''");
+      }
+      if (auto what = check_text(line->get())) return located_at(node, field("command"), *what);
+      s_.command = {"/bin/sh", "-c", line->get()};
+      return std::nullopt;
+    }
+    const auto* array = node.as_array();
+    if (!array && node.is_string()) {
+      return located_at(
+          node, field("command"),
+          "expected an array of strings, got a string (set shell = true to run it with "
+          "/bin/sh -c)");
+    }
+    if (!array) return wrong_type(node, field("command"), "an array of strings");
+    if (auto what = check_command_length(array->size())) {
+      return located_at(node, field("command"), *what);
+    }
+    for (size_t i = 0; i < array->size(); ++i) {
+      const toml::node& element = *array->get(i);
+      std::string element_field = field(fmt::format("command[{}]", i));
+      const auto* arg = element.as_string();
+      if (!arg) return wrong_type(element, element_field, "a string");
+      auto what = i == 0 ? check_program(arg->get()) : std::nullopt;
+      if (!what) what = check_text(arg->get());
+      if (what) return located_at(element, element_field, *what);
+      s_.command.push_back(arg->get());
+    }
+    return std::nullopt;
+  }
+
+  TomlProblem read_env(const toml::node& node) {
+    const auto* table = node.as_table();
+    if (!table) return wrong_type(node, field("env"), "a table of strings");
+    for (auto [key, value] : in_file_order(*table)) {
+      if (auto what = check_env_name(key->str())) {
+        return Located{key->source().begin, fmt::format("{}: {}", field("env"), *what)};
+      }
+      std::string value_field = field("env." + path_key(key->str()));
+      const auto* text = value->as_string();
+      if (!text) return wrong_type(*value, value_field, "a string");
+      if (auto what = check_text(text->get())) return located_at(*value, value_field, *what);
+      s_.env[std::string(key->str())] = text->get();
+    }
+    return std::nullopt;
+  }
+
+  TomlProblem read_string(std::string_view key, const toml::node& node, std::string& out) {
+    const auto* text = node.as_string();
+    if (!text) return wrong_type(node, field(key), "a string");
+    if (auto what = check_text(text->get())) return located_at(node, field(key), *what);
+    out = text->get();
+    return std::nullopt;
+  }
+
+  TomlProblem read_integer(std::string_view key, const toml::node& node,
+                           std::optional<std::string> (*check)(int64_t), int& out) {
+    const auto* number = node.as_integer();
+    if (!number) return wrong_type(node, field(key), "an integer");
+    if (auto what = check(number->get())) return located_at(node, field(key), *what);
+    out = static_cast<int>(number->get());  // the check bounds it
+    return std::nullopt;
+  }
+
+  TomlProblem read_duration(std::string_view key, const toml::node& node, Millis& out) {
+    Millis value{0};
+    if (auto problem = read_duration_value(node, field(key), value)) return problem;
+    if (auto what = check_duration(key, value)) return located_at(node, field(key), *what);
+    out = value;
+    return std::nullopt;
+  }
+
+  TomlProblem read_backoff(const toml::node& node) {
+    double value = 0;
+    if (const auto* real = node.as_floating_point()) {
+      value = real->get();
+    } else if (const auto* integer = node.as_integer()) {
+      value = static_cast<double>(integer->get());
+    } else {
+      return wrong_type(node, field("restart_backoff"), "a number");
+    }
+    if (auto what = check_restart_backoff(value)) {
+      return located_at(node, field("restart_backoff"), *what);
+    }
+    s_.restart_backoff = value;
+    return std::nullopt;
+  }
+
+  TomlProblem read_signal(const toml::node& node) {
+    constexpr std::string_view kExpected = "a signal name like SIGINT or SIGTERM";
+    if (const auto* text = node.as_string()) {
+      auto signo = parse_signal(text->get());
+      if (!signo) {
+        return located_at(node, field("stop_signal"),
+                          fmt::format("expected {}, got '{}'", kExpected, text->get()));
+      }
+      s_.stop_signal = *signo;
+      return std::nullopt;
+    }
+    const auto* number = node.as_integer();
+    if (!number) return wrong_type(node, field("stop_signal"), kExpected);
+    if (auto what = check_signal_number(number->get())) {
+      return located_at(node, field("stop_signal"), *what);
+    }
+    s_.stop_signal = static_cast<int>(number->get());
+    return std::nullopt;
+  }
+
+  ServiceConfig& s_;
+  const toml::table& table_;
+  std::string path_;
+  bool shell_ = false;
+  // key → value position (for a size rule written as a table, its size)
+  std::map<std::string, toml::source_position, std::less<>> seen_;
+};
+
+}  // namespace
+
+TomlProblem read_service_table(const toml::table& table, ServiceConfig& service) {
+  return ServiceReader(table, service).read();
+}
+
+}  // namespace memvisor

@@ -1,0 +1,116 @@
+// Incident ids, the summary text, incident.json and memory.csv from plain values.
+#include "core/incident/incident_report.h"
+
+#include <gtest/gtest.h>
+
+#include "core/rules/trace_csv.h"
+
+namespace memvisor {
+namespace {
+
+IncidentFacts leak_facts() {
+  IncidentFacts facts;
+  facts.time = from_unix_seconds(1795375812.25);  // 2026-11-22T19:30:12.250Z
+  facts.trigger = "leak";
+  facts.service = "web";
+  facts.instance = 1;
+  facts.generation = 3;
+  facts.pid = 4242;
+  facts.id = incident_id(facts.time, facts.service, facts.instance, facts.trigger);
+  RuleDecision decision;
+  decision.rule = "leak";
+  decision.action = "recycle";
+  decision.metric = "pss";
+  decision.value = 20.0 * (1 << 20);
+  decision.threshold = 10.0 * (1 << 20);
+  decision.slope_bytes_per_hour = 20.0 * (1 << 20);
+  decision.message = "pss floor grows 20 MiB/h";
+  facts.decision = decision;
+  facts.action = "recycled gracefully: the replacement first, this process once it is ready";
+  facts.uptime_s = 3723;
+  facts.memory = {.rss = 200u << 20, .pss = 150u << 20, .uss = 140u << 20};
+  facts.cmdline = "python3 app.py";
+  facts.samples = 2;
+  facts.files = {"summary.txt", "memory.csv"};
+  return facts;
+}
+
+TEST(IncidentReport, IdIsSortableAndSafe) {
+  const IncidentFacts facts = leak_facts();
+  EXPECT_EQ(facts.id, "20261122-193012-web.1-leak");
+  EXPECT_TRUE(is_valid_incident_id(facts.id));
+  EXPECT_FALSE(is_valid_incident_id(""));
+  EXPECT_FALSE(is_valid_incident_id(".."));
+  EXPECT_FALSE(is_valid_incident_id("../etc"));
+  EXPECT_FALSE(is_valid_incident_id("a/b"));
+  EXPECT_FALSE(is_valid_incident_id(".tmp-x"));
+  EXPECT_FALSE(is_valid_incident_id(std::string(201, 'a')));
+}
+
+TEST(IncidentReport, SummarySaysWhatWhenWhichRuleMemoryAndAction) {
+  const std::string summary = incident_summary(leak_facts());
+  EXPECT_NE(summary.find("memvisor incident 20261122-193012-web.1-leak"), std::string::npos);
+  EXPECT_NE(summary.find("web.1 (pid 4242, generation 3)"), std::string::npos);
+  EXPECT_NE(summary.find("2026-11-22T19:30:12.250Z"), std::string::npos);
+  EXPECT_NE(summary.find("leak: pss grows 20 MiB/h against a rate of 10 MiB/h"), std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("rss 200 MiB, pss 150 MiB, uss 140 MiB"), std::string::npos);
+  EXPECT_NE(summary.find("uptime:     1h2m"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("recycled gracefully"), std::string::npos);
+  EXPECT_NE(summary.find("files:      summary.txt memory.csv"), std::string::npos) << summary;
+}
+
+TEST(IncidentReport, DumpHasNoRule) {
+  IncidentFacts facts = leak_facts();
+  facts.decision.reset();
+  facts.trigger = "dump";
+  EXPECT_NE(incident_summary(facts).find("none (an operator asked"), std::string::npos);
+  EXPECT_TRUE(incident_json(facts)["rule"].is_null());
+}
+
+TEST(IncidentReport, SaysWhatTheHeapSampleHoldsOrWhyThereIsNone) {
+  IncidentFacts facts = leak_facts();
+  EXPECT_EQ(incident_summary(facts).find("heap:"), std::string::npos);  // no sample was due
+  EXPECT_FALSE(incident_json(facts).contains("heap_sample"));
+  facts.heap_sample = "none: heap_sampler is off for this service";
+  EXPECT_NE(
+      incident_summary(facts).find("\nheap:       none: heap_sampler is off for this service\n"),
+      std::string::npos)
+      << incident_summary(facts);
+  EXPECT_EQ(incident_json(facts)["heap_sample"], "none: heap_sampler is off for this service");
+}
+
+TEST(IncidentReport, JsonCarriesTheDecision) {
+  const auto json = incident_json(leak_facts());
+  EXPECT_EQ(json["id"], "20261122-193012-web.1-leak");
+  EXPECT_EQ(json["rule"]["rule"], "leak");
+  EXPECT_EQ(json["rule"]["slope_bytes_per_hour"], 20.0 * (1 << 20));
+  EXPECT_EQ(json["memory"]["pss"], 150u << 20);
+  EXPECT_EQ(json["uptime_s"], 3723);
+}
+
+TEST(IncidentReport, CsvReadsBackAsATrace) {
+  std::deque<TimedSample> samples{{0.5, {.rss = 1000, .pss = 900}},
+                                  {1.5, {.rss = 2000, .pss = 1800}}};
+  const std::string csv = memory_csv(samples);
+  EXPECT_EQ(csv, "t_s,rss,pss,uss,swap,anon\n0.500,1000,900,0,0,0\n1.500,2000,1800,0,0,0\n");
+  auto trace = parse_trace_csv(csv, "memory.csv");
+  ASSERT_TRUE(trace) << trace.error().describe();
+  EXPECT_EQ(trace->t_s.size(), 2u);
+}
+
+TEST(IncidentReport, ChartHasThresholdsOfTheRules) {
+  MemoryRules rules;
+  rules.warn = SizeRule{40u << 20, std::nullopt};
+  rules.critical = SizeRule{100u << 20, MemoryMetric::rss};
+  std::deque<TimedSample> samples{{0, {.rss = 1, .pss = 1}}, {1, {.rss = 2, .pss = 2}}};
+  const ChartInput chart = incident_chart(leak_facts(), samples, &rules);
+  EXPECT_EQ(chart.title, "web.1 — leak");
+  ASSERT_EQ(chart.thresholds.size(), 2u);
+  EXPECT_EQ(chart.thresholds[0].label, "warn (pss)");
+  EXPECT_EQ(chart.thresholds[1].label, "critical (rss)");
+  EXPECT_EQ(chart.series.size(), 3u);  // rss, pss, uss; swap is all zero
+}
+
+}  // namespace
+}  // namespace memvisor

@@ -1,0 +1,184 @@
+// The leak detector's verdict: span statistics over the floor history and the rules (a)-(e)
+// described in leak_detector.h.
+#include "core/leak/leak_detector.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <span>
+
+#include "core/units.h"
+
+namespace memvisor {
+namespace {
+
+// Fewer windows than this cannot show a trend with confidence.
+constexpr size_t kMinWindows = 5;
+// More windows per span than this only add cost: Theil–Sen is quadratic in them.
+constexpr int64_t kMaxWindows = 64;
+// The floor's noise at a window width is estimated from at least this many windows.
+constexpr int64_t kNoiseWindows = 16;
+// However long the span, its slope bound is at least 95% sure.
+constexpr double kMaxSpanError = 0.05;
+// Rule (b): "a few" lazy-loading steps. A leak that comes in chunks needs more steps than this
+// in a span before the span can report it.
+constexpr int kMaxSteps = 5;
+// Rule (c): slowing is a veto, so it is judged at a lower confidence than the leak itself, and it
+// matters when the slope would fall below the rate within this many span lengths.
+constexpr double kSlowingConfidence = 0.9;
+constexpr double kSlowingHorizon = 4;
+// A leak is reported once this many verdicts in a row (one per bucket) find one: a single
+// verdict can slip through while a veto hovers at its threshold.
+constexpr int kConfirmations = 2;
+// Rule (d): a gradual fall of the floor deeper than this many noise widths is a load going down.
+constexpr double kReleaseNoiseWidths = 8;
+constexpr double kConfirmFraction = 0.5;
+
+std::string mib_per_hour(double bytes_per_hour) {
+  return fmt::format("{:.1f} MiB/h", bytes_per_hour / (1024.0 * 1024.0));
+}
+
+std::string duration_text(double seconds) {
+  return format_duration(Millis(static_cast<int64_t>(seconds * 1000)));
+}
+
+}  // namespace
+
+LeakDetector::LeakDetector(LeakDetectorConfig config)
+    : config_(config), history_(config.resolution_s, config.history_s, config.rate_bytes_per_hour) {
+  // Sized once for the largest use: pairwise slopes of a full span, or one value per bucket.
+  const auto buckets = static_cast<size_t>(std::ceil(config.history_s / config.resolution_s)) + 1;
+  scratch_.reserve(std::max<size_t>(kMaxWindows * (kMaxWindows - 1) / 2, buckets));
+  points_.reserve(kMaxWindows);
+  spans_.reserve(2 * static_cast<size_t>(std::log2(static_cast<double>(buckets)) + 2));
+  reset();
+}
+
+void LeakDetector::reset() {
+  history_.clear();
+  streak_ = 0;
+  assessment_ = LeakAssessment{};
+  assessment_.reason = "no samples yet";
+}
+
+size_t LeakDetector::state_bytes() const {
+  return sizeof(*this) + history_.state_bytes() + scratch_.capacity() * sizeof(double) +
+         points_.capacity() * sizeof(TrendPoint) + spans_.capacity() * sizeof(Span);
+}
+
+void LeakDetector::add(double t_s, double bytes) {
+  if (!history_.add(t_s, bytes)) return;
+  assessment_ = judge();
+  streak_ = assessment_.leaking ? streak_ + 1 : 0;
+  if (assessment_.leaking && streak_ < kConfirmations) {
+    assessment_.leaking = false;
+    assessment_.reason = "to be confirmed: " + assessment_.reason;
+  }
+}
+
+int64_t LeakDetector::floor_window() {
+  const double resolution = config_.resolution_s;
+  const auto shortest = std::max<int64_t>(
+      1, static_cast<int64_t>(std::ceil(history_.longest_excursion_s() / resolution)));
+  // Among widths at least that long, the one at which a slope is most precise: the spread of
+  // window minima shrinks with the width (slowly for Gaussian noise, fast when the floor is
+  // touched rarely), and a slope's error over a fixed span goes as spread * sqrt(width).
+  int64_t best = shortest;
+  double best_score = std::numeric_limits<double>::infinity();
+  for (int64_t w = shortest; w * kNoiseWindows <= history_.available(); w *= 2) {
+    const double score = history_.floor_noise(w, scratch_) * std::sqrt(static_cast<double>(w));
+    if (score < best_score) best_score = score, best = w;
+  }
+  return best;
+}
+
+LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
+  const double rate = config_.rate_bytes_per_hour;
+  const int64_t end = history_.end();
+  const int64_t width = std::max(window, (span + kMaxWindows - 1) / kMaxWindows);
+  const int64_t count = span / width;
+  Span s;
+  history_.floors(end, width, count, points_);
+  if (points_.size() < kMinWindows) return s;
+  s.span_s = static_cast<double>(count * width) * config_.resolution_s;
+  s.confidence = 1 - std::min(kMaxSpanError, config_.false_alarms_per_day * s.span_s / 86400);
+  const std::span<const TrendPoint> all(points_);
+  s.fit = fit_trend(all, scratch_);
+  s.low = s.fit.lower(s.confidence);
+  s.line = trend_beats_few_steps(all, s.fit, kMaxSteps);
+  const TrendFit bend = fit_curvature(all);
+  s.slowing = bend.upper(kSlowingConfidence) < 0 &&
+              s.fit.slope + bend.slope * kSlowingHorizon * s.span_s / 3600 <= rate;
+  s.novel = s.fit.intercept + s.fit.slope * all.back().t >
+            history_.highest_floor_before(end - count * width, width) + load_fall_;
+  const double in_warmup = std::max(0.0, config_.warmup_s - (history_.age_s() - s.span_s));
+  s.timely = 2 * in_warmup <= s.span_s;
+  if (!s.timely) {
+    // An onset: faster than the equally long stretch before the span. This reuses points_, so
+    // `all` is not used after it.
+    history_.floors(end - count * width, width, count, points_);
+    if (points_.size() >= kMinWindows) {
+      // Surely faster than the stretch before could be. A stretch too curved for an interval of
+      // its own (a warm-up) is represented by its slope.
+      const TrendFit before = fit_trend(points_, scratch_);
+      s.timely = s.low > (before.usable ? before.upper(s.confidence) : before.slope);
+    }
+  }
+  return s;
+}
+
+LeakAssessment LeakDetector::judge() {
+  LeakAssessment out;
+  const int64_t window = floor_window();
+  const double fall = history_.deepest_gradual_fall(window);
+  load_fall_ = fall > kReleaseNoiseWidths * history_.floor_noise(window, scratch_) ? fall : 0;
+  out.floor_window_s = static_cast<double>(window) * config_.resolution_s;
+  out.reason = "not enough history yet for " + duration_text(out.floor_window_s) + " floor windows";
+  spans_.clear();
+  const auto min_span = static_cast<int64_t>(kMinWindows) * window;
+  for (int64_t span = min_span; span <= history_.available();
+       span = static_cast<int64_t>(std::ceil(static_cast<double>(span) * std::sqrt(2.0)))) {
+    spans_.push_back(measure(span, window));
+  }
+
+  const double rate = config_.rate_bytes_per_hour;
+  double best_low = -std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < spans_.size(); ++i) {
+    const Span& s = spans_[i];
+    if (!s.fit.usable) continue;
+    std::string verdict;
+    if (!s.timely) {
+      verdict = "too early: growth in the first " + duration_text(config_.warmup_s) +
+                " counts only when it is sudden";
+    } else if (s.low <= rate) {
+      verdict = "floor slope " + mib_per_hour(s.fit.slope) + " is not surely above the rate";
+    } else if (!s.novel) {
+      verdict = "the floor is regrowing to a level it has held before";
+    } else if (!s.line) {
+      verdict = "the growth is a few steps, not a trend";
+    } else {
+      for (size_t j = i; j < spans_.size(); ++j) {
+        if (spans_[j].slowing) {
+          verdict = "growth is slowing down over " + duration_text(spans_[j].span_s);
+          break;
+        }
+      }
+    }
+    if (!verdict.empty() && s.low <= best_low) continue;
+    best_low = s.low;
+    out.slope_bytes_per_hour = s.fit.slope;
+    out.slope_low_bytes_per_hour = s.low;
+    out.confidence = s.confidence;
+    out.span_s = s.span_s;
+    out.leaking = verdict.empty();
+    out.reason = out.leaking ? "floor rising " + mib_per_hour(s.fit.slope) + " (at least " +
+                                   mib_per_hour(s.low) + ") over " + duration_text(s.span_s)
+                             : verdict;
+    if (out.leaking) break;
+  }
+  return out;
+}
+
+}  // namespace memvisor

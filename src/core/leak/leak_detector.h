@@ -1,0 +1,118 @@
+// The `leak` rule's trend detector: decides from a worker's memory samples whether its memory
+// *floor* keeps rising at least at the configured rate, rather than merely moving.
+//
+// Why it works this way:
+// - A leak is memory that is never given back, so it raises the floor: the lower envelope the
+//   process returns to after each collection, burst or load peak. GC sawtooth, load cycles and
+//   spikes are excursions above the floor and do not move it, so trends are fitted to minima of
+//   windows, never to raw samples (FloorHistory keeps one minimum per 30 s bucket).
+// - A window's minimum is the floor only if the window is as long as the excursions. Their length
+//   is measured, not assumed: the time from a level, up and back down to it, confirmed by the
+//   signal going clearly below it. Floor windows are at least the longest excursion seen, so a
+//   10-minute GC cycle or a 2-hour load cycle is averaged away, while a process without cycles
+//   keeps 30-second windows and a runaway leak is seen within minutes. Longer windows are used
+//   when the floor is sharper there (a fast sawtooth sampled slowly only rarely shows its floor).
+// - Growth is judged over spans from a few windows to the whole history, √2 apart. A span
+//   reports a leak when all of these hold:
+//   (a) the Theil–Sen slope's lower confidence bound exceeds the rate. It is a t-interval on the
+//       residuals, widened for their lag-1 autocorrelation, so structure (steps, curvature,
+//       unfinished cycles) counts as little evidence. Its error budget is `false_alarms_per_day`
+//       shared out by span length, since a detector re-judging every bucket makes about one
+//       independent test per span length;
+//   (b) a straight line explains the floor better (BIC) than any staircase of up to 5 steps:
+//       a few lazy-loading steps are not a trend, a leak that comes in chunks shows many steps;
+//   (c) no span ending now, this long or longer, shows growth slowing significantly and
+//       materially (a fitted parabola whose slope would fall below the rate within 4 span
+//       lengths): warm-up, cache fill and fragmentation converge, a leak does not;
+//   (d) the floor ends above every earlier floor, by more than the deepest gradual fall of the
+//       floor seen (a load going down, whose return is not new ground; a single release does
+//       not count): regrowing to a level already held is recovery, not a leak;
+//   (e) at most half of the span lies in the first `warmup_s` of the process, unless the span
+//       is an onset, growing significantly faster than the stretch before it. A process's start
+//       (first GC ramp, cache fill) looks like a leak until its normal cycle has been seen; a
+//       runaway leak right after start is still caught because it is sudden.
+// - A leak is reported when two verdicts in a row (one per bucket) find one.
+// - The threshold rate is the only absolute number; every time scale comes from the data.
+//
+// Limits: a cycle longer than the history seen so far (a daily cycle on its first day, a process
+// that idles and then starts a first GC ramp) is indistinguishable from a trend until it turns;
+// rule (d) covers such a cycle only when it was first seen going down far enough.
+//
+// Cost: add() is O(1) except once per bucket, when the verdict is renewed in O(buckets * spans +
+// spans * 64^2), about 0.4 ms with a full 12 h history. Memory is fixed at construction and
+// proportional to history_s / resolution_s: 40 bytes per bucket plus scratch of the same order,
+// 77 KiB with the defaults (1441 buckets); see state_bytes().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/leak/leak_detector_floor.h"
+#include "core/leak/leak_detector_stats.h"
+
+namespace memvisor {
+
+struct LeakDetectorConfig {
+  double rate_bytes_per_hour = 0;  // the rule's threshold: report floor growth at least this fast
+  double resolution_s = 30;        // finest floor window; also how often the verdict is renewed
+  double history_s = 12 * 3600.0;  // how far back trends are looked for (bounds the memory)
+  double warmup_s = 30 * 60.0;     // the start of a process, when growth is expected (rule e)
+  // Accepted false alarms per day of watching a process whose floor is steady under independent
+  // noise (rule a). Structure is handled by the other rules, not by this budget.
+  double false_alarms_per_day = 0.001;
+};
+
+struct LeakAssessment {
+  bool leaking = false;
+  double slope_bytes_per_hour = 0;      // floor slope over `span_s`
+  double slope_low_bytes_per_hour = 0;  // its lower confidence bound
+  double confidence = 0;                // of that bound
+  double span_s = 0;                    // the span the numbers describe (0: none judged yet)
+  double floor_window_s = 0;            // the window length floors were taken over
+  std::string reason;                   // why it is or is not a leak, for status and logs
+};
+
+class LeakDetector {
+ public:
+  explicit LeakDetector(LeakDetectorConfig config);
+
+  // One memory sample. Times must increase (older or equal samples are ignored).
+  void add(double t_s, double bytes);
+  // The verdict as of the last completed bucket. When not leaking, the numbers describe the span
+  // with the strongest evidence of growth.
+  const LeakAssessment& assess() const { return assessment_; }
+  // The floor slope of assess(), for a metric: no extra work.
+  double slope_bytes_per_second() const { return assessment_.slope_bytes_per_hour / 3600; }
+  void reset();
+
+  // Bytes held by this object and its buffers (the reason text aside); fixed at construction,
+  // whatever the number of samples.
+  size_t state_bytes() const;
+
+ private:
+  struct Span {
+    double span_s = 0, confidence = 0, low = 0;
+    TrendFit fit;
+    bool line = false;     // (b) a line beats every staircase
+    bool slowing = false;  // (c) growth slows significantly and materially
+    bool novel = false;    // (d) ends above every earlier floor
+    bool timely = false;   // (e) mostly after warm-up, or an onset
+  };
+
+  int64_t floor_window();
+  Span measure(int64_t span, int64_t window);
+  LeakAssessment judge();
+
+  LeakDetectorConfig config_;
+  FloorHistory history_;
+  LeakAssessment assessment_;
+  int streak_ = 0;
+  double load_fall_ = 0;  // the deepest gradual fall of the floor, when it is more than noise
+  std::vector<double> scratch_;
+  std::vector<TrendPoint> points_;
+  std::vector<Span> spans_;
+};
+
+}  // namespace memvisor

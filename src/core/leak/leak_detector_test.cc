@@ -1,0 +1,272 @@
+// LeakDetector and its statistics on synthetic memory series generated here with fixed seeds.
+#include "core/leak/leak_detector.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <numbers>
+#include <optional>
+#include <random>
+
+#include "core/leak/leak_detector_stats.h"
+
+namespace memvisor {
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+constexpr double kHour = 3600;
+constexpr double kRate = 10 * kMiB;  // the rule's threshold, bytes per hour
+
+LeakDetectorConfig config() {
+  return LeakDetectorConfig{.rate_bytes_per_hour = kRate};
+}
+
+struct Replay {
+  std::optional<double> first_report_s;
+  LeakAssessment last;
+};
+
+// Feeds `mib(t)` plus Gaussian noise of `sigma_mib`, every `interval_s` for `duration_s`.
+Replay replay(const std::function<double(double)>& mib, double interval_s, double duration_s,
+              double sigma_mib = 2, uint64_t seed = 1) {
+  std::mt19937_64 random(seed);
+  std::normal_distribution<double> noise(0, sigma_mib);
+  LeakDetector detector(config());
+  Replay out;
+  for (double t = 0; t <= duration_s; t += interval_s) {
+    detector.add(t, (mib(t) + noise(random)) * kMiB);
+    if (detector.assess().leaking && !out.first_report_s) out.first_report_s = t;
+  }
+  out.last = detector.assess();
+  return out;
+}
+
+// A GC heap: ramps of `amp` MiB over `period_s`, then back to the floor.
+double sawtooth(double t, double period_s, double amp) {
+  return amp * (t / period_s - std::floor(t / period_s));
+}
+
+TEST(LeakDetector, ReportsALinearLeak) {
+  const auto r = replay([](double t) { return 300 + 30 * t / kHour; }, 10, 6 * kHour);
+  ASSERT_TRUE(r.first_report_s);
+  EXPECT_LT(*r.first_report_s, 2 * kHour);
+  EXPECT_TRUE(r.last.leaking) << r.last.reason;
+}
+
+TEST(LeakDetector, EstimatesTheSlopeOfACleanLeakWithin20Percent) {
+  const auto r = replay([](double t) { return 200 + 50 * t / kHour; }, 10, 4 * kHour, 0.5);
+  ASSERT_TRUE(r.last.leaking) << r.last.reason;
+  EXPECT_NEAR(r.last.slope_bytes_per_hour / kMiB, 50, 10);
+  EXPECT_GT(r.last.slope_low_bytes_per_hour, kRate);
+  EXPECT_LE(r.last.slope_low_bytes_per_hour, r.last.slope_bytes_per_hour);
+}
+
+TEST(LeakDetector, ReportsALeakUnderAGcSawtooth) {
+  const auto r = replay([](double t) { return 300 + sawtooth(t, 360, 70) + 34 * t / kHour; }, 10,
+                        8 * kHour, 1);
+  ASSERT_TRUE(r.first_report_s);
+  EXPECT_GT(r.last.floor_window_s, 300);  // floors are taken over whole GC cycles
+}
+
+TEST(LeakDetector, IgnoresAGcSawtooth) {
+  const auto r = replay([](double t) { return 320 + sawtooth(t, 600, 80); }, 10, 8 * kHour, 1);
+  EXPECT_FALSE(r.first_report_s) << "at " << *r.first_report_s / 60 << " min";
+}
+
+TEST(LeakDetector, IgnoresLazyLoadingSteps) {
+  const auto steps = [](double t) {
+    return 270 + (t > 1100 ? 30 : 0) + (t > 2500 ? 20 : 0) + (t > 5300 ? 35 : 0);
+  };
+  const auto r = replay(steps, 10, 8 * kHour, 1.5);
+  EXPECT_FALSE(r.first_report_s) << "at " << *r.first_report_s / 60 << " min";
+}
+
+TEST(LeakDetector, IgnoresGrowthThatConverges) {
+  for (double tau_h : {0.2, 0.4, 0.6}) {
+    const auto r =
+        replay([tau_h](double t) { return 150 + 220 * (1 - std::exp(-t / kHour / tau_h)); }, 10,
+               8 * kHour);
+    EXPECT_FALSE(r.first_report_s) << "tau " << tau_h << " h, at " << *r.first_report_s / 60;
+  }
+}
+
+TEST(LeakDetector, IgnoresNoiseForDays) {
+  for (uint64_t seed : {1u, 2u}) {
+    const auto r = replay([](double) { return 180; }, 10, 24 * kHour, 2, seed);
+    EXPECT_FALSE(r.first_report_s) << "seed " << seed << " at " << *r.first_report_s / 3600 << " h";
+  }
+}
+
+TEST(LeakDetector, IgnoresALoadCycle) {
+  const auto r = replay(
+      [](double t) { return 325 + 125 * std::sin(2 * std::numbers::pi * t / (2.1 * kHour)); }, 10,
+      12 * kHour);
+  EXPECT_FALSE(r.first_report_s) << "at " << *r.first_report_s / 60 << " min";
+}
+
+TEST(LeakDetector, ReportsALateLeakOnlyAfterItStarts) {
+  const double start = 3 * kHour;
+  const auto r = replay([start](double t) { return 260 + 40 * std::max(0.0, t - start) / kHour; },
+                        10, 8 * kHour);
+  ASSERT_TRUE(r.first_report_s);
+  EXPECT_GT(*r.first_report_s, start);
+  EXPECT_LT(*r.first_report_s, start + 1.5 * kHour);
+}
+
+TEST(LeakDetector, ReportsARunawayLeakAfterWarmUpWithinMinutes) {
+  const double start = 1600;
+  const auto mib = [start](double t) {
+    return 200 + 150 * (1 - std::exp(-t / 600)) + 1000 * std::max(0.0, t - start) / kHour;
+  };
+  const auto r = replay(mib, 1, 2 * kHour);
+  ASSERT_TRUE(r.first_report_s);
+  EXPECT_GT(*r.first_report_s, start);
+  EXPECT_LT(*r.first_report_s, start + 600);
+}
+
+TEST(LeakDetector, ReportsASuddenLeakEvenDuringWarmUp) {
+  const double start = 900;  // 15 minutes: half-way through warm-up
+  const auto mib = [start](double t) {
+    return 200 + 150 * (1 - std::exp(-t / 400)) + 1500 * std::max(0.0, t - start) / kHour;
+  };
+  const auto r = replay(mib, 1, kHour);
+  ASSERT_TRUE(r.first_report_s);
+  EXPECT_GT(*r.first_report_s, start);
+  EXPECT_LT(*r.first_report_s, start + 600);
+}
+
+TEST(LeakDetector, IgnoresRegrowthToALevelAlreadyHeld) {
+  // A cache holds 200 MiB, is dropped after an hour, and refills slowly to where it was.
+  const auto mib = [](double t) {
+    if (t < kHour) return 500.0;
+    return 300 + std::min(190.0, 40 * (t - kHour) / kHour);
+  };
+  const auto r = replay(mib, 10, 10 * kHour);
+  EXPECT_FALSE(r.first_report_s) << "at " << *r.first_report_s / 60 << " min";
+}
+
+TEST(LeakDetector, IgnoresALoadCycleFirstSeenGoingDown) {
+  // Watching starts past the peak of a 2.5 h cycle: the floor falls for up to an hour, then rises
+  // above where it was first seen. That rise is the load coming back, not new ground. (A cycle
+  // first seen further down its fall, at phase 3.3 say, still looks like a leak on its first rise:
+  // the fall seen is shallower than the rise past the first sample.)
+  for (const double phase : {1.8, 2.4}) {
+    const auto r = replay(
+        [phase](double t) {
+          return 325 + 130 * std::sin(2 * std::numbers::pi * t / (2.5 * kHour) + phase);
+        },
+        10, 10 * kHour);
+    EXPECT_FALSE(r.first_report_s) << "phase " << phase << ": at " << *r.first_report_s / 60;
+  }
+}
+
+TEST(LeakDetector, ReportsALeakAfterAReleaseOnceItPassesTheOldHigh) {
+  // A cache of 150 MiB dropped at once after an hour, then a 40 MiB/h leak: a single release
+  // is not a load going down, so the leak counts as soon as the floor passes the old high
+  // (at 4.75 h).
+  const auto mib = [](double t) {
+    if (t < kHour) return 450.0;
+    return 300 + 40 * (t - kHour) / kHour;
+  };
+  const auto r = replay(mib, 10, 10 * kHour);
+  ASSERT_TRUE(r.first_report_s);
+  EXPECT_LT(*r.first_report_s, 6.5 * kHour);
+}
+
+TEST(LeakDetector, ResetForgetsEverything) {
+  LeakDetector detector(config());
+  for (double t = 0; t < 4 * kHour; t += 10) detector.add(t, (300 + 100 * t / kHour) * kMiB);
+  ASSERT_TRUE(detector.assess().leaking);
+  detector.reset();
+  EXPECT_FALSE(detector.assess().leaking);
+  EXPECT_EQ(detector.slope_bytes_per_second(), 0);
+  detector.add(0, 300 * kMiB);  // time may start again after a reset
+  EXPECT_FALSE(detector.assess().leaking);
+}
+
+TEST(LeakDetector, KeepsItsStateBoundedOverMillionsOfSamples) {
+  LeakDetector detector(config());
+  const size_t initial = detector.state_bytes();
+  std::mt19937_64 random(7);
+  std::normal_distribution<double> noise(0, 2);
+  // 3 million samples 100 ms apart: more than three days, far past the 12 h history.
+  for (int i = 0; i < 3'000'000; ++i) {
+    const double t = i * 0.1;
+    detector.add(t, (300 + sawtooth(t, 300, 40) + noise(random)) * kMiB);
+  }
+  EXPECT_FALSE(detector.assess().leaking) << detector.assess().reason;
+  EXPECT_EQ(detector.state_bytes(), initial);
+  EXPECT_LT(initial, 200u * 1024);
+}
+
+TEST(LeakDetectorStats, StudentQuantilesMatchTables) {
+  EXPECT_NEAR(student_t_quantile(0.99, 1), 31.821, 1e-3);
+  EXPECT_NEAR(student_t_quantile(0.99, 2), 6.965, 1e-3);
+  EXPECT_NEAR(student_t_quantile(0.999, 10), 4.144, 1e-3);
+  EXPECT_NEAR(student_t_quantile(0.9, 30), 1.310, 1e-3);
+  EXPECT_NEAR(student_t_quantile(0.1, 30), -1.310, 1e-3);
+}
+
+TEST(LeakDetectorStats, TheilSenIgnoresOutliersAndIsExactOnALine) {
+  std::vector<TrendPoint> points;
+  for (int i = 0; i < 20; ++i) points.push_back({i * 0.1, 100 + 5.0 * i});
+  std::vector<double> scratch;
+  TrendFit fit = fit_trend(points, scratch);
+  EXPECT_NEAR(fit.slope, 50, 1e-9);
+  EXPECT_TRUE(fit.usable);
+  EXPECT_NEAR(fit.lower(0.99), 50, 1e-9);
+  points[7].y += 1000;  // a spike
+  fit = fit_trend(points, scratch);
+  EXPECT_NEAR(fit.slope, 50, 1e-9);
+}
+
+TEST(LeakDetectorStats, TellsAStaircaseFromARamp) {
+  std::vector<TrendPoint> ramp, stairs;
+  for (int i = 0; i < 40; ++i) {
+    const double wiggle = (i % 3 - 1) * 0.5;
+    ramp.push_back({i / 10.0, 10.0 * i + wiggle});
+    stairs.push_back({i / 10.0, 100.0 * (i / 13) + wiggle});
+  }
+  std::vector<double> scratch;
+  EXPECT_TRUE(trend_beats_few_steps(ramp, fit_trend(ramp, scratch), 5));
+  EXPECT_FALSE(trend_beats_few_steps(stairs, fit_trend(stairs, scratch), 5));
+}
+
+TEST(LeakDetectorStats, ManyChunksAreATrendNotAFewSteps) {
+  // Nine chunks at irregular times: a staircase fits better than a line, but it needs more
+  // steps than "a few", as a leak that comes in chunks does.
+  const std::vector<int> chunk_at = {3, 7, 8, 15, 19, 26, 30, 31, 37};
+  std::vector<TrendPoint> chunks, few;
+  for (int i = 0; i < 40; ++i) {
+    const double wiggle = (i % 3 - 1) * 0.5;
+    const auto done =
+        std::count_if(chunk_at.begin(), chunk_at.end(), [&](int c) { return c <= i; });
+    chunks.push_back({i / 10.0, 50.0 * static_cast<double>(done) + wiggle});
+    few.push_back({i / 10.0, 100.0 * (i >= 12) + 120.0 * (i >= 25) + wiggle});
+  }
+  std::vector<double> scratch;
+  EXPECT_TRUE(trend_beats_few_steps(chunks, fit_trend(chunks, scratch), 5));
+  EXPECT_FALSE(trend_beats_few_steps(few, fit_trend(few, scratch), 5));
+  // A window straddling each step holds an intermediate level; that is not a step of its own.
+  few[12].y = 50;
+  few[25].y = 160;
+  EXPECT_FALSE(trend_beats_few_steps(few, fit_trend(few, scratch), 5));
+}
+
+TEST(LeakDetectorStats, CurvatureIsNegativeWhenGrowthSlowsDown) {
+  std::mt19937_64 random(3);
+  std::normal_distribution<double> noise(0, 1);
+  std::vector<TrendPoint> slowing, steady;
+  for (int i = 0; i < 30; ++i) {
+    const double t = i / 20.0;  // one and a half time constants: a parabola fits them
+    slowing.push_back({t, 100 * (1 - std::exp(-t)) + noise(random)});
+    steady.push_back({t, 20 * t + noise(random)});
+  }
+  EXPECT_LT(fit_curvature(slowing).upper(0.99), 0);
+  EXPECT_GT(fit_curvature(steady).upper(0.99), 0);
+}
+
+}  // namespace
+}  // namespace memvisor

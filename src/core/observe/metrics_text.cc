@@ -1,0 +1,177 @@
+#include "core/observe/metrics_text.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <utility>
+
+namespace memvisor {
+namespace {
+
+using Labels = std::vector<std::pair<std::string_view, std::string>>;
+
+// One metric family: its HELP and TYPE lines, then every sample, as the format requires.
+class Family {
+ public:
+  Family(std::string& out, std::string_view name, std::string_view type, std::string_view help)
+      : out_(out), name_(name) {
+    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name,
+                   type);
+  }
+  void sample(const Labels& labels, double value) { line(labels, format_value(value)); }
+  void sample(const Labels& labels, uint64_t value) { line(labels, std::to_string(value)); }
+
+ private:
+  static std::string format_value(double value) {
+    if (std::isnan(value)) return "NaN";
+    if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+    return fmt::format("{}", value);
+  }
+  void line(const Labels& labels, const std::string& value) {
+    out_ += name_;
+    if (!labels.empty()) {
+      out_ += '{';
+      for (size_t i = 0; i < labels.size(); ++i) {
+        if (i > 0) out_ += ',';
+        fmt::format_to(std::back_inserter(out_), "{}=\"{}\"", labels[i].first,
+                       escape_label_value(labels[i].second));
+      }
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += value;
+    out_ += '\n';
+  }
+
+  std::string& out_;
+  std::string_view name_;
+};
+
+Labels instance_labels(const InstanceMetrics& i) {
+  return {{"service", i.service}, {"instance", std::to_string(i.instance)}};
+}
+
+Labels with(Labels labels, std::string_view name, std::string value) {
+  labels.emplace_back(name, std::move(value));
+  return labels;
+}
+
+constexpr std::pair<const char*, uint64_t InstanceMemory::*> kKinds[] = {
+    {"rss", &InstanceMemory::rss},
+    {"pss", &InstanceMemory::pss},
+    {"uss", &InstanceMemory::uss},
+    {"swap", &InstanceMemory::swap},
+};
+
+void render_instances(std::string& out, const MetricsSnapshot& s, double now) {
+  Family memory(out, "memvisor_instance_memory_bytes", "gauge",
+                "Memory of the instance's process at the last sample, by kind (rss, pss, uss, "
+                "swap; cgroup: its cgroup's usage, where measured).");
+  for (const auto& i : s.instances) {
+    if (!i.memory) continue;
+    for (const auto& [kind, field] : kKinds) {
+      memory.sample(with(instance_labels(i), "kind", kind), (*i.memory).*field);
+    }
+    if (i.cgroup_memory)
+      memory.sample(with(instance_labels(i), "kind", "cgroup"), *i.cgroup_memory);
+  }
+  Family slope(out, "memvisor_instance_leak_slope_bytes_per_second", "gauge",
+               "The leak rule's current estimate of the memory floor's growth.");
+  for (const auto& i : s.instances) {
+    if (i.leak_slope_bytes_per_second)
+      slope.sample(instance_labels(i), *i.leak_slope_bytes_per_second);
+  }
+  Family up(out, "memvisor_instance_up", "gauge", "1 when the instance has a live process.");
+  for (const auto& i : s.instances) up.sample(instance_labels(i), uint64_t{i.up});
+  Family ready(out, "memvisor_instance_ready", "gauge", "1 when the instance is ready to serve.");
+  for (const auto& i : s.instances) ready.sample(instance_labels(i), uint64_t{i.ready});
+  Family uptime(out, "memvisor_instance_uptime_seconds", "gauge",
+                "Seconds since the instance's current process started.");
+  for (const auto& i : s.instances) {
+    if (i.started_at_s) uptime.sample(instance_labels(i), std::max(0.0, now - *i.started_at_s));
+  }
+  Family generation(out, "memvisor_instance_generation", "gauge",
+                    "How many processes the instance has had; each restart or recycle adds one.");
+  for (const auto& i : s.instances) {
+    generation.sample(instance_labels(i), static_cast<uint64_t>(std::max(0, i.generation)));
+  }
+  Family restarts(out, "memvisor_instance_restarts_total", "counter",
+                  "Restarts of the instance by reason, since the supervisor started.");
+  for (const auto& i : s.instances) {
+    for (const auto& [reason, count] : i.restarts_by_reason) {
+      restarts.sample(with(instance_labels(i), "reason", reason), count);
+    }
+  }
+  bool any_requests = false;
+  for (const auto& i : s.instances) any_requests = any_requests || i.requests_total.has_value();
+  if (any_requests) {
+    Family requests(out, "memvisor_requests_total", "counter",
+                    "Requests the instance's current process reported through the worker library.");
+    for (const auto& i : s.instances) {
+      if (i.requests_total) requests.sample(instance_labels(i), *i.requests_total);
+    }
+  }
+}
+
+void render_services(std::string& out, const MetricsSnapshot& s) {
+  Family memory(out, "memvisor_service_memory_bytes", "gauge",
+                "Memory of every process of the service at the last sample, by kind.");
+  for (const auto& service : s.services) {
+    for (const auto& [kind, field] : kKinds) {
+      memory.sample({{"service", service.name}, {"kind", kind}}, service.memory.*field);
+    }
+  }
+  Family ready(out, "memvisor_service_ready_instances", "gauge", "Instances ready to serve.");
+  for (const auto& service : s.services) {
+    ready.sample({{"service", service.name}}, static_cast<uint64_t>(std::max(0, service.ready)));
+  }
+  Family desired(out, "memvisor_service_desired_instances", "gauge",
+                 "Instances the configuration asks for.");
+  for (const auto& service : s.services) {
+    desired.sample({{"service", service.name}},
+                   static_cast<uint64_t>(std::max(0, service.desired)));
+  }
+}
+
+void render_own(std::string& out, const std::vector<ProcessUsage>& own) {
+  if (own.empty()) return;
+  Family resident(out, "process_resident_memory_bytes", "gauge",
+                  "Resident memory of memvisor's own processes.");
+  for (const auto& p : own) resident.sample({{"process", p.process}}, p.resident_bytes);
+  Family cpu(out, "process_cpu_seconds_total", "counter",
+             "User and system CPU time of memvisor's own processes.");
+  for (const auto& p : own) cpu.sample({{"process", p.process}}, p.cpu_seconds);
+  Family start(out, "process_start_time_seconds", "gauge",
+               "Start time of memvisor's own processes since the Unix epoch.");
+  for (const auto& p : own) start.sample({{"process", p.process}}, p.start_time_seconds);
+}
+
+}  // namespace
+
+std::string escape_label_value(std::string_view value) {
+  std::string escaped;
+  escaped.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') {
+      escaped += "\\\\";
+    } else if (c == '"') {
+      escaped += "\\\"";
+    } else if (c == '\n') {
+      escaped += "\\n";
+    } else {
+      escaped += c;
+    }
+  }
+  return escaped;
+}
+
+std::string render_metrics(const MetricsSnapshot& snapshot, double now_unix_s,
+                           const std::vector<ProcessUsage>& own_processes) {
+  std::string out;
+  render_instances(out, snapshot, now_unix_s);
+  render_services(out, snapshot);
+  render_own(out, own_processes);
+  return out;
+}
+
+}  // namespace memvisor

@@ -1,0 +1,177 @@
+// render_metrics and judge_health on plain snapshots: names, labels, escaping, grouping, and the
+// series that appear only when their data exists.
+#include "core/observe/metrics_text.h"
+
+#include <gtest/gtest.h>
+
+#include "core/observe/health.h"
+
+namespace memvisor {
+namespace {
+
+MetricsSnapshot two_instances() {
+  MetricsSnapshot s;
+  InstanceMetrics a;
+  a.service = "web";
+  a.instance = 1;
+  a.generation = 3;
+  a.state = "running";
+  a.up = true;
+  a.ready = true;
+  a.started_at_s = 1000;
+  a.memory = InstanceMemory{4096, 3072, 2048, 0};
+  a.cgroup_memory = 8192;
+  a.leak_slope_bytes_per_second = 12.5;
+  a.restarts_by_reason = {{"crash", 1}, {"leak", 1}};
+  InstanceMetrics b;
+  b.service = "web";
+  b.instance = 2;
+  b.generation = 1;
+  b.state = "backoff";
+  s.instances = {a, b};
+  ServiceMetrics web;
+  web.name = "web";
+  web.desired = 2;
+  web.ready = 1;
+  web.not_ready = {"web.2 (backoff)"};
+  web.memory = InstanceMemory{4096, 3072, 2048, 0};
+  s.services = {web};
+  return s;
+}
+
+bool contains(const std::string& text, const std::string& line) {
+  return text.find(line) != std::string::npos;
+}
+
+TEST(MetricsText, InstanceSeries) {
+  const std::string text = render_metrics(two_instances(), 1060.5, {});
+  EXPECT_TRUE(contains(text, "# TYPE memvisor_instance_memory_bytes gauge\n"));
+  EXPECT_TRUE(contains(
+      text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"rss\"} 4096\n"));
+  EXPECT_TRUE(contains(
+      text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"pss\"} 3072\n"));
+  EXPECT_TRUE(contains(
+      text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"uss\"} 2048\n"));
+  EXPECT_TRUE(contains(
+      text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"swap\"} 0\n"));
+  // Its cgroup was measured (cgroup = true or metric = "cgroup"); a service has no such sum.
+  EXPECT_TRUE(contains(
+      text,
+      "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"cgroup\"} 8192\n"));
+  EXPECT_FALSE(contains(text, "memvisor_service_memory_bytes{service=\"web\",kind=\"cgroup\"}"));
+  // No sample yet: no memory series rather than a made-up zero.
+  EXPECT_FALSE(contains(text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"2\""));
+  EXPECT_TRUE(contains(
+      text,
+      "memvisor_instance_leak_slope_bytes_per_second{service=\"web\",instance=\"1\"} 12.5\n"));
+  EXPECT_TRUE(contains(text, "memvisor_instance_up{service=\"web\",instance=\"1\"} 1\n"));
+  EXPECT_TRUE(contains(text, "memvisor_instance_up{service=\"web\",instance=\"2\"} 0\n"));
+  EXPECT_TRUE(contains(text, "memvisor_instance_ready{service=\"web\",instance=\"2\"} 0\n"));
+  EXPECT_TRUE(
+      contains(text, "memvisor_instance_uptime_seconds{service=\"web\",instance=\"1\"} 60.5\n"));
+  EXPECT_FALSE(contains(text, "memvisor_instance_uptime_seconds{service=\"web\",instance=\"2\"}"));
+  EXPECT_TRUE(contains(text, "memvisor_instance_generation{service=\"web\",instance=\"1\"} 3\n"));
+  EXPECT_TRUE(contains(text, "# TYPE memvisor_instance_restarts_total counter\n"));
+  EXPECT_TRUE(contains(
+      text,
+      "memvisor_instance_restarts_total{service=\"web\",instance=\"1\",reason=\"crash\"} 1\n"));
+  EXPECT_TRUE(contains(
+      text,
+      "memvisor_instance_restarts_total{service=\"web\",instance=\"1\",reason=\"leak\"} 1\n"));
+}
+
+TEST(MetricsText, ServiceSeries) {
+  const std::string text = render_metrics(two_instances(), 1060, {});
+  EXPECT_TRUE(contains(text, "memvisor_service_memory_bytes{service=\"web\",kind=\"pss\"} 3072\n"));
+  EXPECT_TRUE(contains(text, "memvisor_service_ready_instances{service=\"web\"} 1\n"));
+  EXPECT_TRUE(contains(text, "memvisor_service_desired_instances{service=\"web\"} 2\n"));
+}
+
+TEST(MetricsText, RequestsOnlyWhenReported) {
+  MetricsSnapshot s = two_instances();
+  EXPECT_FALSE(contains(render_metrics(s, 0, {}), "memvisor_requests_total"));
+  s.instances[0].requests_total = 17;
+  const std::string text = render_metrics(s, 0, {});
+  EXPECT_TRUE(contains(text, "# TYPE memvisor_requests_total counter\n"));
+  EXPECT_TRUE(contains(text, "memvisor_requests_total{service=\"web\",instance=\"1\"} 17\n"));
+  EXPECT_FALSE(contains(text, "memvisor_requests_total{service=\"web\",instance=\"2\"}"));
+}
+
+TEST(MetricsText, OwnProcesses) {
+  const std::string text = render_metrics(
+      {}, 0, {{"controller", 2097152, 0.25, 1.7e9}, {"supervisor", 8388608, 1.5, 1.7e9 + 1}});
+  EXPECT_TRUE(contains(text, "# TYPE process_cpu_seconds_total counter\n"));
+  EXPECT_TRUE(contains(text, "process_resident_memory_bytes{process=\"controller\"} 2097152\n"));
+  EXPECT_TRUE(contains(text, "process_cpu_seconds_total{process=\"supervisor\"} 1.5\n"));
+  EXPECT_TRUE(contains(text, "process_start_time_seconds{process=\"supervisor\"} 1700000001\n"));
+}
+
+TEST(MetricsText, EveryFamilyIsOneBlockWithHelpAndType) {
+  const std::string text = render_metrics(two_instances(), 1060, {{"controller", 1, 1, 1}});
+  std::vector<std::string> seen;
+  size_t start = 0;
+  std::string current;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    ASSERT_NE(end, std::string::npos) << "the last line must end with a newline";
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.rfind("# HELP ", 0) == 0) {
+      current = line.substr(7, line.find(' ', 7) - 7);
+      for (const auto& name : seen) EXPECT_NE(name, current) << "family split in two: " << name;
+      seen.push_back(current);
+      continue;
+    }
+    if (line.rfind("# TYPE ", 0) == 0) {
+      EXPECT_EQ(line.substr(7, current.size()), current);
+      continue;
+    }
+    EXPECT_EQ(line.substr(0, current.size()), current) << line;
+  }
+  EXPECT_GE(seen.size(), 12u);
+}
+
+TEST(MetricsText, LabelValuesAreEscaped) {
+  EXPECT_EQ(escape_label_value("plain"), "plain");
+  EXPECT_EQ(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+  MetricsSnapshot s = two_instances();
+  s.instances[0].restarts_by_reason = {{"odd \"reason\"\n", 2}};
+  EXPECT_TRUE(contains(render_metrics(s, 0, {}), "reason=\"odd \\\"reason\\\"\\n\"} 2\n"));
+}
+
+TEST(MetricsText, SpecialValues) {
+  MetricsSnapshot s = two_instances();
+  s.instances[0].leak_slope_bytes_per_second = -0.5;
+  EXPECT_TRUE(contains(render_metrics(s, 0, {}), "instance=\"1\"} -0.5\n"));
+  s.instances[0].leak_slope_bytes_per_second = std::numeric_limits<double>::infinity();
+  EXPECT_TRUE(contains(render_metrics(s, 0, {}), "instance=\"1\"} +Inf\n"));
+}
+
+TEST(Health, HealthyWhenEveryServiceHasItsInstances) {
+  MetricsSnapshot s = two_instances();
+  s.services[0].ready = 2;
+  s.services[0].not_ready.clear();
+  const HealthVerdict verdict = judge_health(s);
+  EXPECT_TRUE(verdict.healthy);
+  EXPECT_EQ(verdict.body, "ok: 1 service, 2/2 instances ready\n");
+}
+
+TEST(Health, UnhealthyNamesTheReason) {
+  MetricsSnapshot s = two_instances();
+  ServiceMetrics jobs;
+  jobs.name = "jobs";
+  jobs.desired = 1;
+  jobs.ready = 1;
+  s.services.push_back(jobs);
+  const HealthVerdict verdict = judge_health(s);
+  EXPECT_FALSE(verdict.healthy);
+  EXPECT_EQ(verdict.body, "web: 1/2 ready (1 not ready: web.2 (backoff))\n");
+}
+
+TEST(Health, NoServicesIsVacuouslyHealthy) {
+  // The supervisor answers 503 itself before it has the controller's snapshot.
+  EXPECT_TRUE(judge_health({}).healthy);
+}
+
+}  // namespace
+}  // namespace memvisor

@@ -1,0 +1,37 @@
+#include "core/protocol/notify_protocol.h"
+
+#include <charconv>
+
+namespace memvisor {
+
+NotifyFields parse_notify_message(std::string_view text) {
+  NotifyFields fields;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    const std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view key = line.substr(0, eq);
+    const std::string_view value = line.substr(eq + 1);
+    if (key == "READY") {
+      fields.ready = value == "1";
+    } else if (key == "WATCHDOG") {
+      fields.watchdog = value == "1";
+    } else if (key == "STOPPING") {
+      fields.stopping = value == "1";
+    } else if (key == "RELOADING") {
+      fields.reloading = value == "1";
+    } else if (key == "STATUS") {
+      fields.status = std::string(value);
+    } else if (key == "MAINPID") {
+      pid_t pid = 0;
+      const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), pid);
+      if (ec == std::errc{} && ptr == value.data() + value.size() && pid > 0) fields.main_pid = pid;
+    }
+  }
+  return fields;
+}
+
+}  // namespace memvisor

@@ -1,0 +1,196 @@
+#include "core/rules/memory_rules.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/config/config_names.h"
+#include "core/units.h"
+
+namespace memvisor {
+
+uint64_t value_of(MemoryMetric metric, const MemoryValues& values) {
+  switch (metric) {
+    case MemoryMetric::pss:
+      return values.pss;
+    case MemoryMetric::rss:
+      return values.rss;
+    case MemoryMetric::uss:
+      return values.uss;
+    case MemoryMetric::anon:
+      return values.anon;
+    case MemoryMetric::swap:
+      return values.swap;
+    case MemoryMetric::cgroup:
+      return values.cgroup;
+  }
+  return 0;
+}
+
+std::string_view to_string(MemoryMetric metric) {
+  return enum_name(kMemoryMetricNames, metric);
+}
+
+ProcessRules::ProcessRules(const ServiceConfig& service, double jitter_draw)
+    : service_(service), jitter_draw_(jitter_draw) {
+  if (service.memory.leak) {
+    LeakDetectorConfig config;
+    config.rate_bytes_per_hour = static_cast<double>(service.memory.leak->rate_bytes_per_hour);
+    config.warmup_s = static_cast<double>(service.memory.leak->warmup.count()) / 1000;
+    leak_.emplace(config);
+  }
+}
+
+namespace {
+
+RuleDecision size_decision(std::string rule, std::string action, MemoryMetric metric,
+                           uint64_t value, uint64_t threshold, std::string message) {
+  RuleDecision decision;
+  decision.rule = std::move(rule);
+  decision.action = std::move(action);
+  decision.metric = std::string(to_string(metric));
+  decision.value = static_cast<double>(value);
+  decision.threshold = static_cast<double>(threshold);
+  decision.message = std::move(message);
+  return decision;
+}
+
+}  // namespace
+
+std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues& values) {
+  std::vector<RuleDecision> decisions;
+  const MemoryRules& rules = service_.memory;
+  auto metric_of = [&](const std::optional<MemoryMetric>& m) { return m.value_or(rules.metric); };
+
+  if (rules.critical && !acted_) {
+    const MemoryMetric metric = metric_of(rules.critical->metric);
+    const uint64_t value = value_of(metric, values);
+    if (value > rules.critical->size) {
+      acted_ = true;
+      decisions.push_back(
+          size_decision("critical", "critical", metric, value, rules.critical->size,
+                        fmt::format("{} {} is above critical {}: stopping now", to_string(metric),
+                                    format_size(value), format_size(rules.critical->size))));
+      return decisions;  // nothing else matters for a process being stopped
+    }
+  }
+  if (rules.warn && !warned_) {
+    const MemoryMetric metric = metric_of(rules.warn->metric);
+    const uint64_t value = value_of(metric, values);
+    if (value > rules.warn->size) {
+      warned_ = true;
+      decisions.push_back(
+          size_decision("warn", "warn", metric, value, rules.warn->size,
+                        fmt::format("{} {} is above warn {}", to_string(metric), format_size(value),
+                                    format_size(rules.warn->size))));
+    }
+  }
+  if (rules.limit) {
+    const MemoryMetric metric = metric_of(rules.limit->metric);
+    const uint64_t value = value_of(metric, values);
+    above_limit_ = value > rules.limit->size ? above_limit_ + 1 : 0;
+    if (above_limit_ >= rules.limit->samples && !acted_) {
+      acted_ = true;
+      decisions.push_back(size_decision(
+          "limit", "recycle", metric, value, rules.limit->size,
+          fmt::format("{} {} above limit {} for {} samples", to_string(metric), format_size(value),
+                      format_size(rules.limit->size), above_limit_)));
+    }
+  }
+  if (leak_) {
+    const MemoryMetric metric = metric_of(rules.leak->metric);
+    const uint64_t value = value_of(metric, values);
+    leak_->add(t_s, static_cast<double>(value));
+    const LeakAssessment& verdict = leak_->assess();
+    const bool recycle = rules.leak->action == LeakAction::recycle;
+    if (verdict.leaking && (recycle ? !acted_ && !leak_waiting_ : !leak_alerted_)) {
+      leak_alerted_ = true;
+      if (recycle) (rules.leak->sample.count() > 0 ? leak_waiting_ : acted_) = true;
+      RuleDecision decision = size_decision(
+          "leak", recycle ? "recycle" : "alert", metric, value, rules.leak->rate_bytes_per_hour,
+          fmt::format(
+              "{} floor growing {}/h (at least {}/h with {:.1f}% confidence) over {}",
+              to_string(metric),
+              format_size(static_cast<uint64_t>(std::max(0.0, verdict.slope_bytes_per_hour))),
+              format_size(static_cast<uint64_t>(std::max(0.0, verdict.slope_low_bytes_per_hour))),
+              verdict.confidence * 100,
+              format_duration(Millis(static_cast<int64_t>(verdict.span_s * 1000)))));
+      decision.slope_bytes_per_hour = verdict.slope_bytes_per_hour;
+      decision.confidence = verdict.confidence;
+      decisions.push_back(std::move(decision));
+    }
+  }
+  return decisions;
+}
+
+std::vector<RuleDecision> ProcessRules::on_progress(double uptime_s, int64_t requests) {
+  std::vector<RuleDecision> decisions;
+  if (acted_) return decisions;
+  const MemoryRules& rules = service_.memory;
+  if (rules.age) {
+    const double max_s = static_cast<double>(rules.age->max.count()) / 1000 +
+                         jitter_draw_ * static_cast<double>(rules.age->jitter.count()) / 1000;
+    if (uptime_s >= max_s) {
+      acted_ = true;
+      RuleDecision decision;
+      decision.rule = "age";
+      decision.action = "recycle";
+      decision.metric = "uptime";
+      decision.value = uptime_s;
+      decision.threshold = max_s;
+      decision.message = fmt::format("up {}, past its age limit {} (with jitter)",
+                                     format_duration(Millis(static_cast<int64_t>(uptime_s * 1000))),
+                                     format_duration(Millis(static_cast<int64_t>(max_s * 1000))));
+      decisions.push_back(std::move(decision));
+      return decisions;
+    }
+  }
+  if (const auto limit = requests_limit()) {
+    const double max = static_cast<double>(*limit);
+    if (static_cast<double>(requests) >= max) {
+      acted_ = true;
+      RuleDecision decision;
+      decision.rule = "requests";
+      decision.action = "recycle";
+      decision.metric = "requests";
+      decision.value = static_cast<double>(requests);
+      decision.threshold = max;
+      decision.message =
+          fmt::format("served {} requests, its limit is {} (with jitter)", requests, max);
+      decisions.push_back(std::move(decision));
+    }
+  }
+  return decisions;
+}
+
+std::optional<int64_t> ProcessRules::requests_limit() const {
+  const auto& rule = service_.memory.requests;
+  if (!rule) return std::nullopt;
+  return static_cast<int64_t>(static_cast<double>(rule->max) +
+                              std::floor(jitter_draw_ * static_cast<double>(rule->jitter + 1)));
+}
+
+double ProcessRules::leak_slope_bytes_per_second() const {
+  return leak_ ? leak_->slope_bytes_per_second() : 0;
+}
+
+const LeakAssessment* ProcessRules::leak_assessment() const {
+  return leak_ ? &leak_->assess() : nullptr;
+}
+
+std::optional<size_t> choose_total_victim(const SizeRule& rule, MemoryMetric default_metric,
+                                          const std::vector<MemoryValues>& members, uint64_t* sum) {
+  const MemoryMetric metric = rule.metric.value_or(default_metric);
+  uint64_t total = 0;
+  for (const auto& member : members) total += value_of(metric, member);
+  if (sum != nullptr) *sum = total;
+  if (total <= rule.size || members.empty()) return std::nullopt;
+  size_t victim = 0;
+  for (size_t i = 1; i < members.size(); ++i) {
+    if (members[i].uss > members[victim].uss) victim = i;
+  }
+  return victim;
+}
+
+}  // namespace memvisor

@@ -1,0 +1,81 @@
+// The per-process memory rules (warn, limit, critical, leak, age, requests) as a pure state
+// machine: samples and times go in, decisions come out. The supervisor and `memvisor replay` run
+// exactly this code; the per-service and fleet-wide `total` rule is choose_total_victim.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config/config.h"
+#include "core/leak/leak_detector.h"
+
+namespace memvisor {
+
+// One measurement of one process (or process tree), bytes.
+struct MemoryValues {
+  uint64_t rss = 0, pss = 0, uss = 0, swap = 0, anon = 0, cgroup = 0;
+};
+uint64_t value_of(MemoryMetric metric, const MemoryValues& values);
+std::string_view to_string(MemoryMetric metric);
+
+struct RuleDecision {
+  std::string rule;    // warn | limit | critical | leak | age | requests | total
+  std::string action;  // warn | alert | recycle | critical (stop now, crash report)
+  std::string metric;  // the figure the rule read ("pss"), or "uptime" / "requests"
+  double value = 0;
+  double threshold = 0;
+  std::optional<double> slope_bytes_per_hour;  // leak only
+  std::optional<double> confidence;            // leak only
+  std::string message;                         // one human sentence
+};
+
+class ProcessRules {
+ public:
+  // `jitter_draw` in [0, 1): this process's share of the configured jitter (age and requests), so
+  // a pool started together does not recycle together. Drawn by the caller: no randomness here.
+  ProcessRules(const ServiceConfig& service, double jitter_draw);
+
+  // A memory sample at `t_s` seconds (any origin, non-decreasing) of a process up `uptime_s`.
+  // Each decision that asks for an action is given once per process lifetime, a warn too.
+  std::vector<RuleDecision> on_sample(double t_s, const MemoryValues& values);
+  // Age and request counts, checked on every sample and whenever counts change.
+  std::vector<RuleDecision> on_progress(double uptime_s, int64_t requests);
+
+  // The request count this process is recycled at (max plus its jitter share), if that rule is on.
+  std::optional<int64_t> requests_limit() const;
+
+  double leak_slope_bytes_per_second() const;
+  const LeakAssessment* leak_assessment() const;
+  bool acted() const { return acted_; }  // a recycle, stop or alert was already decided
+  // A recycle that failed may be asked for again.
+  void allow_again() {
+    acted_ = false;
+    leak_waiting_ = false;
+  }
+  // A leak recycle that waits for its heap sample (leak.sample > 0) leaves the other rules free
+  // to act during the window (critical must never wait for a sample); the caller says when it
+  // finally asks for that recycle, and from then on it counts as decided.
+  void recycle_requested() {
+    acted_ = true;
+    leak_waiting_ = false;
+  }
+
+ private:
+  const ServiceConfig& service_;
+  double jitter_draw_;
+  bool warned_ = false;
+  bool acted_ = false;
+  bool leak_alerted_ = false;
+  bool leak_waiting_ = false;  // a leak recycle was decided and waits for its heap sample
+  int above_limit_ = 0;        // consecutive samples above limit.size
+  std::optional<LeakDetector> leak_;
+};
+
+// The `total` rule: while the sum of `metric` over `members` is above `rule.size`, the member
+// with the largest private memory (USS) is recycled first, one at a time. Returns its index.
+std::optional<size_t> choose_total_victim(const SizeRule& rule, MemoryMetric default_metric,
+                                          const std::vector<MemoryValues>& members, uint64_t* sum);
+
+}  // namespace memvisor

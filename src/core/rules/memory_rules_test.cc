@@ -1,0 +1,166 @@
+#include "core/rules/memory_rules.h"
+
+#include <gtest/gtest.h>
+
+namespace memvisor {
+namespace {
+
+constexpr uint64_t MiB = 1024 * 1024;
+
+MemoryValues pss(uint64_t bytes) {
+  MemoryValues values;
+  values.pss = bytes;
+  values.rss = bytes * 2;
+  values.uss = bytes / 2;
+  return values;
+}
+
+TEST(ProcessRules, WarnOnlyOncePerLifetime) {
+  ServiceConfig service;
+  service.memory.warn = SizeRule{100 * MiB, std::nullopt};
+  ProcessRules rules(service, 0);
+  EXPECT_TRUE(rules.on_sample(0, pss(50 * MiB)).empty());
+  auto decisions = rules.on_sample(1, pss(150 * MiB));
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].rule, "warn");
+  EXPECT_EQ(decisions[0].action, "warn");
+  EXPECT_EQ(decisions[0].metric, "pss");
+  EXPECT_EQ(decisions[0].value, 150.0 * MiB);
+  EXPECT_EQ(decisions[0].threshold, 100.0 * MiB);
+  EXPECT_TRUE(rules.on_sample(2, pss(200 * MiB)).empty());
+  EXPECT_FALSE(rules.acted());
+}
+
+TEST(ProcessRules, LimitNeedsConsecutiveSamplesAndHonoursTheRuleMetric) {
+  ServiceConfig service;
+  service.memory.limit = LimitRule{100 * MiB, 3, MemoryMetric::rss};
+  ProcessRules rules(service, 0);
+  // rss is twice pss here: 60 MiB pss = 120 MiB rss is above.
+  EXPECT_TRUE(rules.on_sample(0, pss(60 * MiB)).empty());
+  EXPECT_TRUE(rules.on_sample(1, pss(60 * MiB)).empty());
+  EXPECT_TRUE(rules.on_sample(2, pss(40 * MiB)).empty());  // dips: the count starts over
+  EXPECT_TRUE(rules.on_sample(3, pss(60 * MiB)).empty());
+  EXPECT_TRUE(rules.on_sample(4, pss(60 * MiB)).empty());
+  auto decisions = rules.on_sample(5, pss(60 * MiB));
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].rule, "limit");
+  EXPECT_EQ(decisions[0].action, "recycle");
+  EXPECT_EQ(decisions[0].metric, "rss");
+  EXPECT_TRUE(rules.acted());
+  EXPECT_TRUE(rules.on_sample(6, pss(60 * MiB)).empty());  // asked once per lifetime
+  rules.allow_again();
+  EXPECT_EQ(rules.on_sample(7, pss(60 * MiB)).size(), 1u);
+}
+
+TEST(ProcessRules, CriticalWinsOverEverythingElse) {
+  ServiceConfig service;
+  service.memory.warn = SizeRule{10 * MiB, std::nullopt};
+  service.memory.limit = LimitRule{20 * MiB, 1, std::nullopt};
+  service.memory.critical = SizeRule{30 * MiB, std::nullopt};
+  ProcessRules rules(service, 0);
+  auto decisions = rules.on_sample(0, pss(40 * MiB));
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].rule, "critical");
+  EXPECT_EQ(decisions[0].action, "critical");
+}
+
+TEST(ProcessRules, AgeAndRequestsApplyTheirJitterShare) {
+  ServiceConfig service;
+  service.memory.age = AgeRule{Millis(3600 * 1000), Millis(600 * 1000)};
+  service.memory.requests = RequestsRule{1000, 100};
+  ProcessRules early(service, 0.0), late(service, 0.5);
+  EXPECT_EQ(early.on_progress(3600, 0).size(), 1u);
+  EXPECT_TRUE(late.on_progress(3600, 0).empty());
+  EXPECT_TRUE(late.on_progress(3899, 0).empty());
+  auto decisions = late.on_progress(3900, 0);
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].rule, "age");
+
+  ProcessRules counted(service, 0.5);
+  EXPECT_TRUE(counted.on_progress(1, 1049).empty());
+  decisions = counted.on_progress(1, 1050);
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].rule, "requests");
+  EXPECT_EQ(decisions[0].threshold, 1050);
+}
+
+TEST(ProcessRules, LeakRecyclesASteadyLeakAndNotAFlatProcess) {
+  ServiceConfig service;
+  service.memory.leak = LeakRule{10 * MiB, LeakAction::recycle, Millis(0), std::nullopt};
+  ProcessRules leaking(service, 0), flat(service, 0);
+  std::optional<double> reported;
+  for (int t = 0; t < 6 * 3600 && !reported; t += 10) {
+    // 60 MiB/h, six times the rate, on top of a 200 MiB floor with a small sawtooth.
+    const double base = 200.0 * MiB + (t % 300) * 0.02 * MiB;
+    for (const auto& d :
+         leaking.on_sample(t, pss(static_cast<uint64_t>(base + t * 60.0 * MiB / 3600)))) {
+      EXPECT_EQ(d.rule, "leak");
+      EXPECT_EQ(d.action, "recycle");
+      ASSERT_TRUE(d.slope_bytes_per_hour.has_value());
+      EXPECT_NEAR(*d.slope_bytes_per_hour, 60.0 * MiB, 15.0 * MiB);
+      reported = t;
+    }
+    EXPECT_TRUE(flat.on_sample(t, pss(static_cast<uint64_t>(base))).empty());
+  }
+  ASSERT_TRUE(reported.has_value());
+  EXPECT_LT(*reported, 3 * 3600);
+}
+
+// A leak recycle that waits for a heap sample: the leak is decided once, limit and critical can
+// still act during the window, and once the recycle is requested nothing else is.
+TEST(ProcessRules, LeakWaitingForItsSampleLeavesLimitAndCriticalFree) {
+  ServiceConfig service;
+  service.memory.leak = LeakRule{10 * MiB, LeakAction::recycle, Millis(2000), std::nullopt};
+  service.memory.limit = LimitRule{2000 * MiB, 1, std::nullopt};
+  service.memory.critical = SizeRule{3000 * MiB, std::nullopt};
+  auto leak_at = [](int t) {
+    return pss(static_cast<uint64_t>(200.0 * MiB + t * 60.0 * MiB / 3600));
+  };
+  auto run_until_leak = [&](ProcessRules& rules) {
+    for (int t = 0; t < 6 * 3600; t += 10) {
+      for (const auto& d : rules.on_sample(t, leak_at(t))) {
+        if (d.rule == "leak") return t;
+      }
+    }
+    return -1;
+  };
+  ProcessRules critical(service, 0);
+  const int fired = run_until_leak(critical);
+  ASSERT_GT(fired, 0);
+  EXPECT_FALSE(critical.acted());
+  EXPECT_TRUE(critical.on_sample(fired + 10, leak_at(fired + 10)).empty()) << "the leak fires once";
+  auto decisions = critical.on_sample(fired + 20, pss(3500 * MiB));
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].rule, "critical");
+
+  ProcessRules limit(service, 0);
+  ASSERT_EQ(run_until_leak(limit), fired);
+  decisions = limit.on_sample(fired + 10, pss(2500 * MiB));
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].rule, "limit");
+
+  ProcessRules requested(service, 0);
+  ASSERT_EQ(run_until_leak(requested), fired);
+  requested.recycle_requested();
+  EXPECT_TRUE(requested.acted());
+  EXPECT_TRUE(requested.on_sample(fired + 10, pss(2500 * MiB)).empty());
+  requested.allow_again();  // the recycle failed: the leak may be decided again
+  bool again = false;
+  for (int t = fired + 20; t < fired + 3600 && !again; t += 10) {
+    for (const auto& d : requested.on_sample(t, leak_at(t))) again = again || d.rule == "leak";
+  }
+  EXPECT_TRUE(again);
+}
+
+TEST(TotalRule, PicksTheLargestPrivateMemoryWhenTheSumIsAbove) {
+  const SizeRule rule{300 * MiB, std::nullopt};
+  std::vector<MemoryValues> members = {pss(100 * MiB), pss(150 * MiB), pss(120 * MiB)};
+  uint64_t sum = 0;
+  EXPECT_EQ(choose_total_victim(rule, MemoryMetric::pss, members, &sum), 1u);
+  EXPECT_EQ(sum, 370 * MiB);
+  members[1] = pss(50 * MiB);
+  EXPECT_FALSE(choose_total_victim(rule, MemoryMetric::pss, members, &sum).has_value());
+}
+
+}  // namespace
+}  // namespace memvisor
