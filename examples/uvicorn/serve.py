@@ -6,11 +6,11 @@ READY=1 once it accepts, and stops without closing a keep-alive connection under
 
 Why not plain `python3 -m uvicorn --fd 3 app:app`? It serves the inherited socket well, but:
 - it cannot say READY=1, so memvisor would count it ready before it accepts (ready = "immediate");
-- on SIGINT or SIGTERM uvicorn (0.17 as in Debian 12, and later versions alike) closes every idle
-  keep-alive connection at once and closes busy ones after their response without sending
-  `Connection: close`. A client whose next request is already on its way sees the connection
-  closed under it (wrk counts a read error; measured in bench/zero_drop.py's notes, BENCHMARKS.md).
-  No uvicorn option changes that (--timeout-keep-alive only bounds idle time in normal service).
+- on SIGINT or SIGTERM uvicorn (0.17, Debian 12's) closes every idle keep-alive connection at
+  once, and busy ones after their response without sending `Connection: close`. A client whose
+  next request is already on its way sees the connection closed under it: wrk counts read errors
+  (BENCHMARKS.md, "Zero-drop recycling"). No uvicorn option changes that: --timeout-keep-alive
+  only bounds idle time in normal service.
 
 So this launcher keeps uvicorn and its signal handling and changes only the stop, through
 uvicorn's Server API: once the stop signal arrives every response carries `Connection: close`
