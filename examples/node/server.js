@@ -12,6 +12,7 @@
 //   keep-alive connection ends right after its next request;
 // - connections still idle after DRAIN_GRACE seconds (default 2) are closed;
 // - exit 0 once every connection is gone. A second signal exits at once.
+// CLOSE_AT_ONCE=1 stops with http.Server's close() instead, to compare (bench/zero_drop.py).
 'use strict';
 
 const http = require('http');
@@ -52,8 +53,9 @@ function stop() {
   if (stopping) process.exit(1);  // memvisor's SIGTERM after stop_timeout: give up the drain
   stopping = true;
   let open = servers.length;
+  const close = process.env.CLOSE_AT_ONCE === '1' ? http.Server.prototype.close : net.Server.prototype.close;
   for (const server of servers) {
-    net.Server.prototype.close.call(server, () => {  // called once its last connection closed
+    close.call(server, () => {  // called once its last connection closed
       if (--open === 0) process.exit(0);
     });
   }

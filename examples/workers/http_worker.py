@@ -84,6 +84,7 @@ def readable(fds, timeout=None):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the stop must take care of idle connections
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stall
 
     def handle_one_request(self) -> None:
         # Between two requests the connection is idle: wait for the next request or the stop.
