@@ -16,7 +16,8 @@ must show failures, proving the harness sees a drop: old processes SIGKILLed ins
 (stop_signal = "SIGKILL"), and each instance on its own SO_REUSEPORT socket (no `listen`).
 p99 and max latency during recycles are reported as ratios to the same load without recycles.
 Without --small, the naive ways are measured too and only reported: gunicorn stopped with SIGINT
-(memvisor's default stop signal), plain `uvicorn --fd 3`, Node.js stopped with http.Server.close().
+(memvisor's default stop signal), plain `uvicorn --fd 3`, Node.js stopped with http.Server.close(),
+and gunicorn binding its own port per instance with --reuse-port.
 
 Exit 0 when every server dropped nothing and both controls failed, 1 otherwise, 77 when a
 package it needs is missing (gunicorn, python3-uvicorn, nodejs, hey, wrk). Each run gets a
@@ -129,6 +130,10 @@ def scenarios(only, small):
                                           "app:app"], "ready": "immediate"}),
             Scenario("info/node-close", "node", "restart", expect="info",
                      env={"CLOSE_AT_ONCE": "1"}),
+            Scenario("info/gunicorn-reuseport", "gunicorn", "restart", expect="info",
+                     remove=("listen",), own_port=True,
+                     service={"command": ["gunicorn", "--chdir", "examples/gunicorn", "--workers", "2",
+                                          "--reuse-port", "--bind", "127.0.0.1:{port}", "app:app"]}),
         ]
     return [s for s in runs if not only or any(o in s.name for o in only)]
 
@@ -158,7 +163,7 @@ def write_config(scenario, port, path):
     service.update(instances=2, interval="100ms", startup_timeout="30s")
     if "listen" not in scenario.remove:
         service["listen"] = [f"127.0.0.1:{port}"]
-    service.update(scenario.service)
+    service.update(json.loads(json.dumps(scenario.service).replace("{port}", str(port))))
     env = dict(service.get("env", {}), **scenario.env)
     if scenario.own_port:
         env["PORT"] = str(port)
