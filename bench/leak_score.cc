@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 
 #include "core/text_table.h"
@@ -98,7 +99,7 @@ int run(const std::vector<std::string>& dirs, double rate,
   std::map<int, Score> totals;
   for (const auto& path : dirs) {
     // The default suites are named as the repository refers to them: ../shared/...
-    const std::string root = std::string(MEMVISOR_SOURCE_DIR) + "/";
+    const std::string root = (std::filesystem::path(MEMVISOR_SOURCE_DIR) / "").string();
     const std::string dir = path.starts_with(root) ? path.substr(root.size()) : path;
     auto suite = load_suite(path);
     if (!suite) {

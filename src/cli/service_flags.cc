@@ -115,6 +115,7 @@ void ServiceFlags::add_to(CLI::App& app) {
     app.add_option(flag_for(key), durations_[std::string(key)], "a duration such as 100ms, 10s, 5m")
         ->group(group);
   }
+  add_listen_to(app, group);
   add_memory_to(app, std::string(kMemoryGroup));
 }
 
@@ -227,6 +228,7 @@ Result<ServiceConfig> ServiceFlags::build(const std::vector<std::string>& comman
     if (Status s = check(flag_for(key), check_duration(key, *duration)); !s) return s.error();
     service.*member = *duration;
   }
+  if (Status s = build_listen(service); !s) return s.error();
   if (Status s = build_memory(service); !s) return s.error();
   if (auto problem = check_service_together(service)) {
     return Error{fmt::format("{}: {}", flag_for(problem->field), problem->what)};

@@ -23,6 +23,9 @@ class ServiceFlags {
 
  private:
   void add_memory_to(CLI::App& app, const std::string& group);
+  // --listen and its companions (service_flags_listen.cc).
+  void add_listen_to(CLI::App& app, const std::string& group);
+  Status build_listen(ServiceConfig& service) const;
   // The memory rules, surge and max_recycling from their flags.
   Status build_memory(ServiceConfig& service) const;
 
@@ -31,6 +34,10 @@ class ServiceFlags {
   std::vector<std::string> env_;
   std::string cwd_;
   std::string user_;
+  std::vector<std::string> listen_;
+  std::string listen_backlog_;
+  std::string listen_mode_;
+  std::string listen_owner_;
   bool shell_ = false;
   std::string restart_;
   std::string restart_backoff_;

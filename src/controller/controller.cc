@@ -68,6 +68,15 @@ Status Controller::init() {
   if (!log) return log.error();
   events_log_.emplace(std::move(*log));
 
+  // Before any instance, and before anything else could take the addresses.
+  std::vector<std::string> socket_notes;
+  auto sockets = ServiceSockets::open(options_.config, take_passed_sockets(), socket_notes);
+  if (!sockets) return sockets.error();
+  sockets_ = std::move(*sockets);
+  for (std::string& note : socket_notes) {
+    emit(make_event("listening", nullptr, "", std::move(note)), nullptr);
+  }
+
   // Orphaned grandchildren are re-parented to us, not to init, so none outlives memvisor.
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return Error::from_errno("set child subreaper");
   std::signal(SIGPIPE, SIG_IGN);

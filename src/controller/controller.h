@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "controller/instance.h"
+#include "controller/service_sockets.h"
 #include "core/config/config.h"
 #include "core/lifecycle/backoff.h"
 #include "core/observe/event.h"
@@ -129,6 +130,7 @@ class Controller {
   std::string sampler_library_;  // for heap_sampler services; empty: not found or not needed
   std::map<std::string, UserIdentity> users_;  // services that run as another user
   std::optional<InstanceCgroups> cgroups_;     // when a service has cgroup = true and it works
+  ServiceSockets sockets_;                     // every service's `listen`, for its whole life
 
   // The supervisor process.
   pid_t supervisor_pid_ = 0;

@@ -66,6 +66,7 @@ SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, Unique
   // and keeps its control page in STATE_DIR/sampler.
   if (service.heap_sampler && !sampler_library_.empty())
     add_sampler_environment(spec.env, sampler_library_, options_.state_dir + "/sampler");
+  sockets_.hand_to(service.name, spec);
   spec.cwd = service.cwd;
   spec.stdout_fd = out_write.get();
   spec.stderr_fd = err_write.get();

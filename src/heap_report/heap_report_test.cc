@@ -10,7 +10,7 @@
 namespace memvisor {
 namespace {
 
-namespace abi = memvisor_sampler;
+namespace sampler_abi = memvisor_sampler;
 
 // Addresses 1xx are in "leak", 2xx in "churn", 9xx is operator new.
 class FakeSymbolizer : public Symbolizer {
@@ -70,33 +70,33 @@ TEST(HeapReport, JsonHasEveryTable) {
             std::string::npos);
 }
 
-std::string raw_file(const std::vector<abi::RawRecord>& records, bool complete,
+std::string raw_file(const std::vector<sampler_abi::RawRecord>& records, bool complete,
                      const std::string& maps) {
   const uint32_t capacity = 8;
-  std::string bytes(abi::raw_maps_offset(capacity) + maps.size(), '\0');
-  abi::RawHeader header{};
+  std::string bytes(sampler_abi::raw_maps_offset(capacity) + maps.size(), '\0');
+  sampler_abi::RawHeader header{};
   std::memcpy(header.magic, "MVSRAW01", 8);
-  header.version = abi::kRawVersion;
+  header.version = sampler_abi::kRawVersion;
   header.pid = 42;
   header.interval_bytes = 4096;
   header.start_ns = 100;
   header.end_ns = 1000;
   header.count = records.size();
   header.capacity = capacity;
-  header.unwinder = abi::kUnwindLibunwind;
-  header.maps_offset = abi::raw_maps_offset(capacity);
+  header.unwinder = sampler_abi::kUnwindLibunwind;
+  header.maps_offset = sampler_abi::raw_maps_offset(capacity);
   header.maps_size = maps.size();
   header.complete = complete ? 1 : 0;
   std::memcpy(bytes.data(), &header, sizeof header);
   for (size_t i = 0; i < records.size(); ++i)
-    std::memcpy(bytes.data() + abi::kRawHeaderSize + i * sizeof(abi::RawRecord), &records[i],
-                sizeof(abi::RawRecord));
+    std::memcpy(bytes.data() + sampler_abi::kRawHeaderSize + i * sizeof(sampler_abi::RawRecord),
+                &records[i], sizeof(sampler_abi::RawRecord));
   std::memcpy(bytes.data() + header.maps_offset, maps.data(), maps.size());
   return bytes;
 }
 
-abi::RawRecord record(uint64_t alloc_ns, uint64_t freed_ns) {
-  abi::RawRecord r{};
+sampler_abi::RawRecord record(uint64_t alloc_ns, uint64_t freed_ns) {
+  sampler_abi::RawRecord r{};
   r.size = 10;
   r.weight = 4096;
   r.alloc_ns = alloc_ns;

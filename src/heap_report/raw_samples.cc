@@ -12,21 +12,21 @@
 
 namespace memvisor {
 
-namespace abi = memvisor_sampler;
+namespace sampler_abi = memvisor_sampler;
 
 namespace {
 std::string unwinder_name(uint32_t unwinder) {
-  if (unwinder == abi::kUnwindFramePointers) return "frame pointers";
-  if (unwinder == abi::kUnwindCachedRules) return "libunwind, cached per return address";
+  if (unwinder == sampler_abi::kUnwindFramePointers) return "frame pointers";
+  if (unwinder == sampler_abi::kUnwindCachedRules) return "libunwind, cached per return address";
   return "libunwind";
 }
 }  // namespace
 
 Result<RawSamples> parse_raw_samples(std::string_view bytes) {
-  if (bytes.size() < abi::kRawHeaderSize) return Error{"sample file too short", 0};
-  abi::RawHeader header{};
+  if (bytes.size() < sampler_abi::kRawHeaderSize) return Error{"sample file too short", 0};
+  sampler_abi::RawHeader header{};
   std::memcpy(&header, bytes.data(), sizeof header);
-  if (std::memcmp(header.magic, "MVSRAW01", 8) != 0 || header.version != abi::kRawVersion)
+  if (std::memcmp(header.magic, "MVSRAW01", 8) != 0 || header.version != sampler_abi::kRawVersion)
     return Error{"not a memvisor sample file", 0};
   RawSamples out;
   out.pid = header.pid;
@@ -39,11 +39,11 @@ Result<RawSamples> parse_raw_samples(std::string_view bytes) {
   out.libunwind_walks = header.libunwind_walks;
   const uint64_t recorded = header.count < header.capacity ? header.count : header.capacity;
   out.dropped = header.skipped;  // samples the full log had no room for are counted there too
-  if (header.capacity > abi::kDefaultCapacity * 16u) return Error{"sample file corrupt", 0};
+  if (header.capacity > sampler_abi::kDefaultCapacity * 16u) return Error{"sample file corrupt", 0};
   for (uint64_t i = 0; i < recorded; ++i) {
-    const uint64_t at = abi::kRawHeaderSize + i * sizeof(abi::RawRecord);
-    if (at + sizeof(abi::RawRecord) > bytes.size()) break;
-    abi::RawRecord record{};
+    const uint64_t at = sampler_abi::kRawHeaderSize + i * sizeof(sampler_abi::RawRecord);
+    if (at + sizeof(sampler_abi::RawRecord) > bytes.size()) break;
+    sampler_abi::RawRecord record{};
     std::memcpy(&record, bytes.data() + at, sizeof record);
     // A record still being written, or written after the window closed, is not a sample.
     if (record.alloc_ns == 0 || record.alloc_ns < out.start_ns || record.alloc_ns > out.end_ns)
@@ -54,7 +54,8 @@ Result<RawSamples> parse_raw_samples(std::string_view bytes) {
     sample.alloc_ns = record.alloc_ns;
     sample.freed_ns = record.freed_ns > out.end_ns ? 0 : record.freed_ns;
     sample.thread = record.thread;
-    const uint32_t depth = record.depth < abi::kMaxFrames ? record.depth : abi::kMaxFrames;
+    const uint32_t depth =
+        record.depth < sampler_abi::kMaxFrames ? record.depth : sampler_abi::kMaxFrames;
     sample.frames.assign(record.frames, record.frames + depth);
     out.samples.push_back(std::move(sample));
   }

@@ -19,7 +19,7 @@
 namespace memvisor {
 namespace {
 
-namespace abi = memvisor_sampler;
+namespace sampler_abi = memvisor_sampler;
 using Clock = std::chrono::steady_clock;
 
 std::string read_text(const std::string& path) {
@@ -33,7 +33,7 @@ std::string read_text(const std::string& path) {
 class ControlMapping {
  public:
   ~ControlMapping() {
-    if (page_ != nullptr) munmap(page_, abi::kControlPageSize);
+    if (page_ != nullptr) munmap(page_, sampler_abi::kControlPageSize);
   }
   Status open(const std::string& path, int pid) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
@@ -43,26 +43,27 @@ class ControlMapping {
                    errno};
     struct stat st {};
     void* page = MAP_FAILED;
-    if (fstat(fd, &st) == 0 && st.st_size >= abi::kControlPageSize)
-      page = mmap(nullptr, abi::kControlPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (fstat(fd, &st) == 0 && st.st_size >= sampler_abi::kControlPageSize)
+      page =
+          mmap(nullptr, sampler_abi::kControlPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     ::close(fd);
     if (page == MAP_FAILED) return Error{"cannot map " + path, errno};
-    page_ = static_cast<abi::ControlPage*>(page);
+    page_ = static_cast<sampler_abi::ControlPage*>(page);
     if (std::memcmp(page_->magic, "MVSCTL01", 8) != 0 || page_->pid != static_cast<uint32_t>(pid))
       return Error{path + " is not the control page of pid " + std::to_string(pid), 0};
     return {};
   }
-  abi::ControlPage* operator->() { return page_; }
+  sampler_abi::ControlPage* operator->() { return page_; }
 
  private:
-  abi::ControlPage* page_ = nullptr;
+  sampler_abi::ControlPage* page_ = nullptr;
 };
 
 }  // namespace
 
 std::string sampler_control_dir(int pid, const std::string& proc_root) {
   const std::string base = proc_root + "/" + std::to_string(pid);
-  const auto dir = environ_value(read_text(base + "/environ"), abi::kEnvControlDir);
+  const auto dir = environ_value(read_text(base + "/environ"), sampler_abi::kEnvControlDir);
   if (dir && !dir->empty()) return *dir;
   struct stat st {};
   const uid_t uid = stat(base.c_str(), &st) == 0 ? st.st_uid : getuid();
@@ -104,7 +105,7 @@ Status HeapSampleSession::start(const SampleWindowRequest& request) {
                               : request.control_dir;
   const std::string control_path = dir + "/" + std::to_string(request.pid) + ".ctl";
   if (auto opened = s.control.open(control_path, request.pid); !opened) return opened.error();
-  if (s.control->state == abi::kRecording)
+  if (s.control->state == sampler_abi::kRecording)
     return Error{"pid " + std::to_string(request.pid) + " is already being sampled", 0};
   s.seq = s.control->request_seq + 1;
   s.raw_path = dir + "/" + std::to_string(request.pid) + "." + std::to_string(s.seq) + "." +
@@ -124,7 +125,7 @@ Status HeapSampleSession::start(const SampleWindowRequest& request) {
 }
 
 bool HeapSampleSession::recording() const {
-  return !state_->done && state_->control->state == abi::kRecording;
+  return !state_->done && state_->control->state == sampler_abi::kRecording;
 }
 
 std::optional<Result<RawSamples>> HeapSampleSession::poll() {
@@ -135,19 +136,19 @@ std::optional<Result<RawSamples>> HeapSampleSession::poll() {
   const uint32_t state = s.control->state;
   if (handled == s.seq) {
     s.done = true;
-    if (state == abi::kFailed)
+    if (state == sampler_abi::kFailed)
       return Result<RawSamples>(
           Error{"pid " + std::to_string(s.request.pid) + ": " + s.control->error, 0});
     return s.read_raw();
   }
-  if (state == abi::kRecording) s.hold_raw();
-  if (state != abi::kRecording && s.control->gate == 0) {
+  if (state == sampler_abi::kRecording) s.hold_raw();
+  if (state != sampler_abi::kRecording && s.control->gate == 0) {
     // The process cleared a gate it saw before our request landed: ring again.
     __atomic_store_n(&s.control->gate, 1u, __ATOMIC_RELEASE);
   }
   if (Clock::now() < s.deadline) return std::nullopt;
   s.done = true;
-  if (state == abi::kRecording) {
+  if (state == sampler_abi::kRecording) {
     // The window is open but the answer is late: take what is recorded so far.
     auto raw = s.read_raw();
     if (raw) raw->maps = read_text(maps_path);

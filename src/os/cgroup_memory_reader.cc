@@ -13,17 +13,9 @@
 namespace memvisor {
 namespace {
 
-// cgroup.controllers is one line of space-separated names: "cpuset cpu io memory pids".
 bool lists_memory(const std::string& controllers_path) {
   auto text = read_file(controllers_path);
-  if (!text) return false;
-  std::string_view rest = *text;
-  while (!rest.empty()) {
-    const size_t end = std::min(rest.find_first_of(" \n"), rest.size());
-    if (rest.substr(0, end) == "memory") return true;
-    rest.remove_prefix(std::min(end + 1, rest.size()));
-  }
-  return false;
+  return text && lists_controller(*text, "memory");
 }
 
 template <class Parse>

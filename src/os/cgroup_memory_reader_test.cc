@@ -13,10 +13,12 @@
 #include "os/memory_reader.h"
 #include "os/test_temp_dir.h"
 
+#include "core/test_fixtures.h"
+
 namespace memvisor {
 namespace {
 
-const std::string kFixtures = std::string(MEMVISOR_FIXTURES) + "/memory";
+const std::string kFixtures = fixture_path("memory");
 const std::string kProc = kFixtures + "/proc";
 
 TEST(CgroupMemoryReader, DetectsV1OnTheCapturedHybridHost) {

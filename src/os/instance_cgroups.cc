@@ -10,25 +10,16 @@
 #include <cerrno>
 #include <charconv>
 
+#include "core/proc/memory_parse_cgroup.h"
 #include "os/files.h"
 #include "os/sys_error.h"
 
 namespace memvisor {
 namespace {
 
-bool lists_memory(const std::string& path) {
+bool subtree_lists_memory(const std::string& path) {
   auto text = read_file(path);
-  if (!text) return false;
-  std::string_view rest = *text;
-  while (!rest.empty()) {
-    const size_t start = rest.find_first_not_of(" \n");
-    if (start == std::string_view::npos) break;
-    rest.remove_prefix(start);
-    const size_t end = std::min(rest.find_first_of(" \n"), rest.size());
-    if (rest.substr(0, end) == "memory") return true;
-    rest.remove_prefix(end);
-  }
-  return false;
+  return text && lists_controller(*text, "memory");
 }
 
 Status write_text(const std::string& path, std::string_view text) {
@@ -65,7 +56,7 @@ Result<InstanceCgroups> InstanceCgroups::create(const std::string& cgroup_root,
   while (!base.empty() && base.back() == '/') base.pop_back();
   const std::string& hierarchy = reader->hierarchy();
   if (reader->version() == CgroupVersion::kV2 &&
-      !lists_memory(hierarchy + base + "/cgroup.subtree_control")) {
+      !subtree_lists_memory(hierarchy + base + "/cgroup.subtree_control")) {
     return Error{"cgroup v2: the memory controller is not enabled for the children of " +
                      (base.empty() ? std::string("/") : base) +
                      " (it needs a delegated cgroup, e.g. systemd's Delegate=yes)",

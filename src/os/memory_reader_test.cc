@@ -19,10 +19,12 @@
 
 #include "os/test_temp_dir.h"
 
+#include "core/test_fixtures.h"
+
 namespace memvisor {
 namespace {
 
-const std::string kProc = std::string(MEMVISOR_FIXTURES) + "/memory/proc";
+const std::string kProc = fixture_path("memory/proc");
 constexpr uint64_t kib(uint64_t n) {
   return n * 1024;
 }

@@ -12,11 +12,13 @@
 #include "os/files.h"
 #include "os/test_temp_dir.h"
 
+#include "core/test_fixtures.h"
+
 namespace memvisor {
 namespace {
 
 TEST(ParseProcStat, CapturedCommWithSpaceAndParen) {
-  auto text = read_file(std::string(MEMVISOR_FIXTURES) + "/proc/stat_comm_with_space_and_paren");
+  auto text = read_file(fixture_path("proc/stat_comm_with_space_and_paren"));
   ASSERT_TRUE(text.ok()) << text.error().describe();
   auto stat = parse_proc_stat(*text);
   ASSERT_TRUE(stat.has_value());

@@ -26,6 +26,7 @@ enum Step : int {
   kCgroup,
   kStdio,
   kKeepFd,
+  kListenFd,
   kSetpgid,
   kChdir,
   kSetgroups,
@@ -52,6 +53,9 @@ Error child_error(const ChildFailure& failure, const SpawnSpec& spec, const std:
       break;
     case kKeepFd:
       what = "keep fd " + std::to_string(failure.detail) + " for '" + path + "'";
+      break;
+    case kListenFd:
+      what = "pass listening socket " + std::to_string(failure.detail) + " to '" + path + "'";
       break;
     case kSetpgid:
       what = "setpgid for '" + path + "'";
@@ -140,14 +144,90 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings) {
 }
 
 // fcntl/dup2 only: runs in the forked child.
-int dup_high(int fd) {
-  return fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+int dup_high(int fd, int lowest = 3) {
+  return fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, lowest);
 }
 
-[[noreturn]] void run_child(const SpawnSpec& spec, const char* path, char* const argv[],
-                            char* const envp[], int devnull, int report_fd, pid_t parent) {
-  // Move everything out of 0..2 first so the dup2s below cannot clobber one another.
-  if (report_fd < 3) report_fd = dup_high(report_fd);
+// The environment of a child that gets listening sockets, built before fork: LISTEN_PID's value
+// is a run of spaces the child overwrites with its pid (write_pid), since it knows it only then.
+constexpr size_t kPidDigits = 20;
+
+std::vector<std::string> environment_with_listen_fds(const SpawnSpec& spec, size_t& pid_entry) {
+  std::vector<std::string> env;
+  env.reserve(spec.env.size() + 3);
+  for (const std::string& entry : spec.env) {
+    if (entry.starts_with("LISTEN_PID=") || entry.starts_with("LISTEN_FDS=") ||
+        entry.starts_with("LISTEN_FDNAMES=")) {
+      continue;
+    }
+    env.push_back(entry);
+  }
+  if (spec.listen_fds.empty()) return env;
+  std::string names;
+  for (size_t i = 0; i < spec.listen_fds.size(); ++i) {
+    if (i > 0) names += ':';
+    names += i < spec.listen_fd_names.size() ? spec.listen_fd_names[i] : "unknown";
+  }
+  env.push_back("LISTEN_FDS=" + std::to_string(spec.listen_fds.size()));
+  env.push_back("LISTEN_FDNAMES=" + names);
+  pid_entry = env.size();
+  env.push_back("LISTEN_PID=" + std::string(kPidDigits, ' '));
+  return env;
+}
+
+// Async-signal-safe: digits of `pid` over the spaces after "LISTEN_PID=", then the end.
+void write_pid(char* entry, pid_t pid) {
+  char* value = entry + sizeof("LISTEN_PID=") - 1;
+  char digits[kPidDigits];
+  size_t n = 0;
+  auto rest = static_cast<unsigned long>(pid);
+  do {
+    digits[n++] = static_cast<char>('0' + rest % 10);
+    rest /= 10;
+  } while (rest != 0 && n < kPidDigits);
+  for (size_t i = 0; i < n; ++i) value[i] = digits[n - 1 - i];
+  value[n] = '\0';
+}
+
+// Puts listen_fds[i] at 3 + i. Every source is first copied above the target range, so that a
+// source already sitting in 3 .. 3 + n - 1 is not overwritten by an earlier dup2.
+bool place_listen_fds(const std::vector<int>& fds, std::vector<int>& scratch, int& failed_fd) {
+  const int count = static_cast<int>(fds.size());
+  for (int i = 0; i < count; ++i) {
+    scratch[static_cast<size_t>(i)] = dup_high(fds[static_cast<size_t>(i)], 3 + count);
+    if (scratch[static_cast<size_t>(i)] < 0) {
+      failed_fd = fds[static_cast<size_t>(i)];
+      return false;
+    }
+  }
+  for (int i = 0; i < count; ++i) {
+    // dup2 clears close-on-exec on the new fd; the scratch copies keep it and vanish at exec.
+    if (::dup2(scratch[static_cast<size_t>(i)], 3 + i) < 0) {
+      failed_fd = fds[static_cast<size_t>(i)];
+      return false;
+    }
+  }
+  return true;
+}
+
+// What the child needs besides the spec, all allocated before fork.
+struct ChildPlan {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  char* listen_pid_entry;     // inside envp, or null
+  std::vector<int>* scratch;  // listen_fds.size() slots
+  int devnull;
+  int report_fd;
+  pid_t parent;
+};
+
+[[noreturn]] void run_child(const SpawnSpec& spec, const ChildPlan& plan) {
+  int report_fd = plan.report_fd;
+  // Move everything out of 0..2 first so the dup2s below cannot clobber one another, and out of
+  // the listening sockets' range 3 .. 3 + n - 1.
+  const int lowest = 3 + static_cast<int>(spec.listen_fds.size());
+  if (report_fd < lowest) report_fd = dup_high(report_fd, lowest);
   if (report_fd < 0) ::_exit(127);
   // First, so that every page the child touches from here on is charged to its cgroup.
   if (spec.cgroup_procs_fd >= 0) {
@@ -157,7 +237,7 @@ int dup_high(int fd) {
       fail(report_fd, kCgroup);
     }
   }
-  const int in = dup_high(devnull);
+  const int in = dup_high(plan.devnull);
   const int out = dup_high(spec.stdout_fd);
   const int err = dup_high(spec.stderr_fd);
   if (in < 0 || (spec.stdout_fd >= 0 && out < 0) || (spec.stderr_fd >= 0 && err < 0)) {
@@ -169,6 +249,13 @@ int dup_high(int fd) {
   for (const int fd : spec.keep_fds) {
     const int flags = ::fcntl(fd, F_GETFD);
     if (flags < 0 || ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) fail(report_fd, kKeepFd, fd);
+  }
+  if (!spec.listen_fds.empty()) {
+    int failed_fd = -1;
+    if (!place_listen_fds(spec.listen_fds, *plan.scratch, failed_fd)) {
+      fail(report_fd, kListenFd, failed_fd);
+    }
+    write_pid(plan.listen_pid_entry, ::getpid());
   }
   if (spec.new_process_group && ::setpgid(0, 0) < 0) fail(report_fd, kSetpgid);
   if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) < 0) fail(report_fd, kChdir);
@@ -182,14 +269,14 @@ int dup_high(int fd) {
   // After setuid/setgid: changing credentials clears the parent-death signal.
   if (spec.parent_death_signal != 0) {
     if (::prctl(PR_SET_PDEATHSIG, spec.parent_death_signal) < 0) fail(report_fd, kDeathSig);
-    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+    if (::getppid() != plan.parent) ::_exit(127);  // the parent died before prctl took effect
   }
   // Dispositions first, then the mask, so no pending signal reaches an inherited handler.
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
   if (spec.child_sigmask) ::sigprocmask(SIG_SETMASK, &*spec.child_sigmask, nullptr);
-  ::execve(path, argv, envp);
+  ::execve(plan.path, plan.argv, plan.envp);
   fail(report_fd, kExec);
 }
 
@@ -197,10 +284,16 @@ int dup_high(int fd) {
 
 Result<SpawnedProcess> spawn_process(const SpawnSpec& spec) {
   if (spec.argv.empty()) return Error{"execute: empty command", EINVAL};
+  if (!spec.listen_fds.empty() && !spec.keep_fds.empty()) {
+    return Error{"execute: listening sockets and kept fds do not mix", EINVAL};
+  }
   auto path = resolve_command(spec);
   if (!path) return path.error();
   const std::vector<char*> argv = c_strings(spec.argv);
-  const std::vector<char*> envp = c_strings(spec.env);
+  size_t pid_entry = 0;
+  const std::vector<std::string> env = environment_with_listen_fds(spec, pid_entry);
+  const std::vector<char*> envp = c_strings(env);
+  std::vector<int> scratch(spec.listen_fds.size(), -1);
 
   UniqueFd devnull(spec.stdin_fd >= 0 ? ::fcntl(spec.stdin_fd, F_DUPFD_CLOEXEC, 0)
                                       : ::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -214,8 +307,11 @@ Result<SpawnedProcess> spawn_process(const SpawnSpec& spec) {
   const pid_t pid = ::fork();
   if (pid < 0) return sys_error("fork for", *path);
   if (pid == 0) {
-    run_child(spec, path->c_str(), argv.data(), envp.data(), devnull.get(), report_write.get(),
-              parent);
+    const ChildPlan plan{path->c_str(),      argv.data(),
+                         envp.data(),        spec.listen_fds.empty() ? nullptr : envp[pid_entry],
+                         &scratch,           devnull.get(),
+                         report_write.get(), parent};
+    run_child(spec, plan);
   }
   report_write.reset();
   devnull.reset();

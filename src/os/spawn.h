@@ -36,6 +36,11 @@ struct SpawnSpec {
   int stderr_fd = -1;  // -1: inherit; the child gets a dup on fd 2
   // Extra fds to keep open in the child at the same number (e.g. an inherited socketpair end).
   std::vector<int> keep_fds;
+  // Listening sockets handed over at fd 3, 4, … with LISTEN_FDS, LISTEN_FDNAMES (one name per
+  // fd) and LISTEN_PID, the child's own pid written after fork: systemd's socket-activation
+  // convention (sd_listen_fds(3)). Any LISTEN_* in `env` is replaced. Not with keep_fds.
+  std::vector<int> listen_fds;
+  std::vector<std::string> listen_fd_names;
   bool new_process_group = true;
   // Signal the child gets when the spawning process dies (PR_SET_PDEATHSIG); 0 for none.
   int parent_death_signal = SIGTERM;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/config/socket_address.h"
+
 namespace memvisor {
 
 using Millis = std::chrono::milliseconds;
@@ -97,6 +99,13 @@ struct ServiceConfig {
   ReadyMode ready = ReadyMode::immediate;
   Millis startup_timeout{60000};  // notify mode: READY=1 must arrive within this
   Millis watchdog{0};             // 0: off; otherwise WATCHDOG=1 must arrive this often
+
+  // Listening sockets memvisor binds once, before any instance, and hands to every instance and
+  // replacement from fd 3 (LISTEN_FDS): one accept queue that no recycle ever closes.
+  std::vector<SocketAddress> listen;
+  int listen_backlog = 0;    // 0: SOMAXCONN (the kernel caps it at net.core.somaxconn)
+  int listen_mode = 0666;    // unix sockets: the file's mode (systemd's SocketMode default)
+  std::string listen_owner;  // unix sockets: "user" or "user:group"; empty: memvisor's own
 
   OutputMode output = OutputMode::prefix;
   std::string log_dir;  // output = "file": SERVICE.N.log files here (default STATE_DIR/logs)

@@ -21,6 +21,26 @@ std::string duration_key(std::string_view field) {
   return fmt::format("{}_ms", field);
 }
 
+json listen_to_json(const std::vector<SocketAddress>& listen) {
+  json addresses = json::array();
+  for (const SocketAddress& address : listen) addresses.push_back(to_string(address));
+  return addresses;
+}
+
+void listen_from_json(JsonReader& r, const json& j, const std::string& path,
+                      std::vector<SocketAddress>& out) {
+  if (!r.expect(j.is_array(), j, path, "an array")) return;
+  for (size_t i = 0; i < j.size(); ++i) {
+    const std::string element = fmt::format("{}[{}]", path, i);
+    std::string text;
+    r.read(j[i], element, text);
+    if (r.error()) return;
+    auto address = parse_socket_address(text);
+    if (!r.expect(address.ok(), j[i], element, "an address")) return;
+    out.push_back(*address);
+  }
+}
+
 json service_to_json(const ServiceConfig& s) {
   json j = {
       {"name", s.name},
@@ -29,6 +49,10 @@ json service_to_json(const ServiceConfig& s) {
       {"env", s.env},
       {"cwd", s.cwd},
       {"user", s.user},
+      {"listen", listen_to_json(s.listen)},
+      {"listen_backlog", s.listen_backlog},
+      {"listen_mode", s.listen_mode},
+      {"listen_owner", s.listen_owner},
       {"restart", enum_name(kRestartPolicyNames, s.restart)},
       {"restart_backoff", s.restart_backoff},
       {"circuit_failures", s.circuit_failures},
@@ -51,24 +75,12 @@ json service_to_json(const ServiceConfig& s) {
 }
 
 void read_service(JsonReader& r, const json& j, const std::string& path, ServiceConfig& s) {
-  std::vector<std::string> keys = {"name",
-                                   "command",
-                                   "instances",
-                                   "env",
-                                   "cwd",
-                                   "user",
-                                   "restart",
-                                   "restart_backoff",
-                                   "circuit_failures",
-                                   "stop_signal",
-                                   "ready",
-                                   "output",
-                                   "log_dir",
-                                   "memory",
-                                   "surge",
-                                   "heap_sampler",
-                                   "cgroup",
-                                   "max_recycling"};
+  std::vector<std::string> keys = {
+      "name",    "command",         "instances",        "env",         "cwd",
+      "user",    "listen",          "listen_backlog",   "listen_mode", "listen_owner",
+      "restart", "restart_backoff", "circuit_failures", "stop_signal", "ready",
+      "output",  "log_dir",         "memory",           "surge",       "heap_sampler",
+      "cgroup",  "max_recycling"};
   for (const auto& [field, member] : kServiceDurations) keys.push_back(duration_key(field));
   if (!r.object(j, path, keys)) return;
   auto at = [&](std::string_view key) { return fmt::format("{}.{}", path, key); };
@@ -88,6 +100,10 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
   }
   r.read(j["cwd"], at("cwd"), s.cwd);
   r.read(j["user"], at("user"), s.user);
+  listen_from_json(r, j["listen"], at("listen"), s.listen);
+  r.read(j["listen_backlog"], at("listen_backlog"), s.listen_backlog);
+  r.read(j["listen_mode"], at("listen_mode"), s.listen_mode);
+  r.read(j["listen_owner"], at("listen_owner"), s.listen_owner);
   r.read(j["restart"], at("restart"), kRestartPolicyNames, s.restart);
   r.read(j["restart_backoff"], at("restart_backoff"), s.restart_backoff);
   r.read(j["circuit_failures"], at("circuit_failures"), s.circuit_failures);

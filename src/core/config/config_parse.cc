@@ -14,6 +14,7 @@
 #include "core/config/config_toml.h"
 #include "core/config/config_toml_values.h"
 #include "core/config/config_validate.h"
+#include "core/config/config_validate_listen.h"
 #include "core/config/config_validate_memory.h"
 #include "core/config/listen_address.h"
 
@@ -82,6 +83,14 @@ TomlProblem read_services(const toml::node& node, std::vector<ServiceConfig>& ou
     ServiceConfig& s = out.emplace_back();
     s.name = key->str();
     if (auto problem = read_service_table(*service, s)) return problem;
+    if (auto conflict = find_listen_conflict(s, out, out.size() - 1)) {
+      // At the element, or at the single string.
+      const toml::node* listen = service->get("listen");
+      const toml::array* array = listen->as_array();
+      if (!array) return located_at(*listen, path + ".listen", conflict->what);
+      return located_at(*array->get(conflict->index),
+                        fmt::format("{}.listen[{}]", path, conflict->index), conflict->what);
+    }
   }
   return std::nullopt;
 }

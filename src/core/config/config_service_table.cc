@@ -14,6 +14,7 @@
 #include "core/config/config_names.h"
 #include "core/config/config_toml_values.h"
 #include "core/config/config_validate.h"
+#include "core/config/config_validate_listen.h"
 #include "core/config/config_validate_memory.h"
 #include "core/units.h"
 
@@ -21,8 +22,9 @@ namespace memvisor {
 namespace {
 
 // clang-format off
-constexpr std::array<std::string_view, 23> kBasicKeys{
+constexpr std::array<std::string_view, 27> kBasicKeys{
     "command", "shell", "instances", "env", "cwd", "user",
+    "listen", "listen_backlog", "listen_mode", "listen_owner",
     "restart", "restart_delay", "restart_backoff", "restart_delay_max", "min_uptime",
     "circuit_failures", "circuit_cooldown",
     "stop_signal", "stop_timeout", "kill_timeout",
@@ -102,6 +104,17 @@ class ServiceReader {
     if (key == "env") return read_env(node);
     if (key == "cwd") return read_string(key, node, s_.cwd);
     if (key == "user") return read_string(key, node, s_.user);
+    if (key == "listen") return read_listen(node);
+    if (key == "listen_backlog") {
+      return read_integer(key, node, check_listen_backlog, s_.listen_backlog);
+    }
+    if (key == "listen_mode") return read_listen_mode(node);
+    if (key == "listen_owner") {
+      if (auto problem = read_string(key, node, s_.listen_owner)) return problem;
+      if (auto what = check_listen_owner(s_.listen_owner))
+        return located_at(node, field(key), *what);
+      return std::nullopt;
+    }
     if (key == "restart") return read_enum_value(node, field(key), kRestartPolicyNames, s_.restart);
     if (key == "restart_backoff") return read_backoff(node);
     if (key == "circuit_failures") {
@@ -147,6 +160,50 @@ class ServiceReader {
       if (what) return located_at(element, element_field, *what);
       s_.command.push_back(arg->get());
     }
+    return std::nullopt;
+  }
+
+  // An array of addresses, or one address as a string.
+  TomlProblem read_listen(const toml::node& node) {
+    constexpr std::string_view kExpected = "an array of addresses like \"127.0.0.1:8000\"";
+    if (node.is_string()) return read_listen_address(node, field("listen"));
+    const auto* array = node.as_array();
+    if (!array) return wrong_type(node, field("listen"), kExpected);
+    if (auto what = check_listen_count(array->size())) {
+      return located_at(node, field("listen"), *what);
+    }
+    for (size_t i = 0; i < array->size(); ++i) {
+      const std::string element_field = field(fmt::format("listen[{}]", i));
+      if (auto problem = read_listen_address(*array->get(i), element_field)) return problem;
+    }
+    return std::nullopt;
+  }
+
+  TomlProblem read_listen_address(const toml::node& node, const std::string& element_field) {
+    const auto* text = node.as_string();
+    if (!text) return wrong_type(node, element_field, "a string like \"127.0.0.1:8000\"");
+    auto address = parse_socket_address(text->get());
+    if (!address) return located_at(node, element_field, address.error().message);
+    s_.listen.push_back(*address);
+    if (auto conflict = find_listen_conflict(s_, {}, 0)) {
+      return located_at(node, element_field, conflict->what);
+    }
+    return std::nullopt;
+  }
+
+  TomlProblem read_listen_mode(const toml::node& node) {
+    if (const auto* number = node.as_integer()) {  // 0o660 in TOML
+      if (auto what = check_listen_mode(number->get())) {
+        return located_at(node, field("listen_mode"), *what);
+      }
+      s_.listen_mode = static_cast<int>(number->get());
+      return std::nullopt;
+    }
+    const auto* text = node.as_string();
+    if (!text) return wrong_type(node, field("listen_mode"), "an octal mode like \"0660\"");
+    auto mode = parse_listen_mode(text->get());
+    if (!mode) return located_at(node, field("listen_mode"), mode.error().message);
+    s_.listen_mode = static_cast<int>(*mode);
     return std::nullopt;
   }
 

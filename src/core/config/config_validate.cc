@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/config/config_names.h"
+#include "core/config/config_validate_listen.h"
 #include "core/config/config_validate_memory.h"
 #include "core/units.h"
 
@@ -49,11 +50,11 @@ constexpr std::array<DurationRule, 8> kDurationRules{{
     {"watchdog", true},
 }};
 
-std::string positive_integer(int64_t value) {
+}  // namespace
+
+std::string expected_positive_integer(int64_t value) {
   return fmt::format("expected a positive integer, got {}", value);
 }
-
-}  // namespace
 
 std::string ConfigProblem::describe() const {
   return field.empty() ? what : fmt::format("{}: {}", field, what);
@@ -85,7 +86,7 @@ std::optional<std::string> check_service_name(std::string_view name) {
 }
 
 std::optional<std::string> check_instances(int64_t instances) {
-  if (instances < 1) return positive_integer(instances);
+  if (instances < 1) return expected_positive_integer(instances);
   if (instances > kMaxInstances) {
     return fmt::format("expected at most {} instances, got {}", kMaxInstances, instances);
   }
@@ -93,13 +94,13 @@ std::optional<std::string> check_instances(int64_t instances) {
 }
 
 std::optional<std::string> check_incidents_keep(int64_t keep) {
-  if (keep < 1) return positive_integer(keep);
+  if (keep < 1) return expected_positive_integer(keep);
   if (keep > 100000) return fmt::format("expected at most 100000 bundles, got {}", keep);
   return std::nullopt;
 }
 
 std::optional<std::string> check_circuit_failures(int64_t failures) {
-  if (failures < 1) return positive_integer(failures);
+  if (failures < 1) return expected_positive_integer(failures);
   if (failures > std::numeric_limits<int>::max()) {
     return fmt::format("expected at most {}, got {}", std::numeric_limits<int>::max(), failures);
   }
@@ -203,6 +204,10 @@ std::optional<ConfigProblem> find_service_problem(const ServiceConfig& s) {
   if (enum_name(kOutputModeNames, s.output) == "?") check("output", "expected an output mode");
   check("log_dir", check_text(s.log_dir));
   if (problem) return problem;
+  if (auto listen = find_listen_problem(s)) {
+    listen->field = fmt::format("{}.{}", path, listen->field);
+    return listen;
+  }
   if (auto memory = find_memory_problem(s)) {
     memory->field = fmt::format("{}.{}", path, memory->field);
     return memory;
@@ -234,7 +239,8 @@ std::optional<ConfigProblem> find_config_problem(const Config& config) {
     return ConfigProblem{"", "no services defined; add a [service.NAME] table"};
   }
   std::set<std::string_view> names;
-  for (const ServiceConfig& service : config.services) {
+  for (size_t i = 0; i < config.services.size(); ++i) {
+    const ServiceConfig& service = config.services[i];
     if (auto what = check_service_name(service.name)) {
       return ConfigProblem{service_path(service.name), *what};
     }
@@ -242,6 +248,11 @@ std::optional<ConfigProblem> find_config_problem(const Config& config) {
       return ConfigProblem{service_path(service.name), "service defined twice"};
     }
     if (auto problem = find_service_problem(service)) return problem;
+    if (auto conflict = find_listen_conflict(service, config.services, i)) {
+      ConfigProblem problem = listen_problem(*conflict);
+      problem.field = fmt::format("{}.{}", service_path(service.name), problem.field);
+      return problem;
+    }
   }
   return std::nullopt;
 }
@@ -258,6 +269,7 @@ std::string describe_config(const Config& config) {
     instances += service.instances;
     each += fmt::format("{}{} ×{}{}", each.empty() ? "" : ", ", service.name, service.instances,
                         describe_memory_rules(service.memory));
+    for (const SocketAddress& address : service.listen) each += " on " + to_string(address);
   }
   size_t services = config.services.size();
   std::string total;

@@ -28,6 +28,9 @@ std::string path_key(std::string_view key);
 // "service.web", or service."my app".
 std::string service_path(std::string_view name);
 
+// "expected a positive integer, got -3".
+std::string expected_positive_integer(int64_t value);
+
 // Per-value checks. Each says what is wrong, without the field name, or returns nothing.
 std::optional<std::string> check_service_name(std::string_view name);
 std::optional<std::string> check_instances(int64_t instances);

@@ -9,14 +9,11 @@
 #include <vector>
 
 #include "core/config/config_names.h"
+#include "core/config/config_validate.h"
 #include "core/units.h"
 
 namespace memvisor {
 namespace {
-
-std::string positive_integer(int64_t value) {
-  return fmt::format("expected a positive integer, got {}", value);
-}
 
 std::string duration(Millis value) {
   return format_duration_exact(value);
@@ -67,7 +64,7 @@ std::optional<std::string> check_interval(Millis interval) {
 }
 
 std::optional<std::string> check_limit_samples(int64_t samples) {
-  if (samples < 1) return positive_integer(samples);
+  if (samples < 1) return expected_positive_integer(samples);
   if (samples > kMaxLimitSamples) {
     return fmt::format("expected at most {} samples, got {}", kMaxLimitSamples, samples);
   }
@@ -83,7 +80,7 @@ std::optional<std::string> check_leak_warmup(Millis warmup) {
 }
 
 std::optional<std::string> check_requests_max(int64_t max) {
-  if (max < 1) return positive_integer(max);
+  if (max < 1) return expected_positive_integer(max);
   if (max > kMaxRequests) return fmt::format("expected at most {}, got {}", kMaxRequests, max);
   return std::nullopt;
 }
@@ -110,7 +107,7 @@ std::optional<std::string> check_age_jitter(Millis jitter, Millis max) {
 }
 
 std::optional<std::string> check_max_recycling(int64_t count) {
-  if (count < 1) return positive_integer(count);
+  if (count < 1) return expected_positive_integer(count);
   // More than a service can have instances is a typo; fewer than it has is fine (clamped).
   if (count > kMaxInstances)
     return fmt::format("expected at most {}, got {}", kMaxInstances, count);

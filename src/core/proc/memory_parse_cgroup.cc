@@ -190,4 +190,16 @@ std::optional<ProcCgroup> parse_proc_cgroup(std::string_view text) {
   return cgroup;
 }
 
+bool lists_controller(std::string_view text, std::string_view controller) {
+  while (!text.empty()) {
+    const size_t start = text.find_first_not_of(" \n");
+    if (start == std::string_view::npos) break;
+    text.remove_prefix(start);
+    const size_t end = std::min(text.find_first_of(" \n"), text.size());
+    if (text.substr(0, end) == controller) return true;
+    text.remove_prefix(end);
+  }
+  return false;
+}
+
 }  // namespace memvisor

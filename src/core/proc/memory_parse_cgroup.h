@@ -16,6 +16,10 @@ using CgroupStatValues = std::map<std::string, uint64_t, std::less<>>;
 // A single-number file: memory.current, memory.swap.current, memory.usage_in_bytes.
 std::optional<uint64_t> parse_cgroup_number(std::string_view text);
 
+// Whether cgroup.controllers or cgroup.subtree_control text ("cpuset cpu io memory pids\n")
+// names `controller`.
+bool lists_controller(std::string_view text, std::string_view controller);
+
 // A limit: memory.max ("max" or bytes) or memory.limit_in_bytes. nullopt when malformed;
 // kNoMemoryLimit for "max" and for v1's "unlimited", which it prints as the largest page-aligned
 // signed 64-bit value (9223372036854771712 with 4 KiB pages): any value of 2^62 or more.

@@ -7,30 +7,24 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/test_fixtures.h"
+
 namespace memvisor {
 namespace {
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(MEMVISOR_FIXTURES) + "/memory/" + name);
-  EXPECT_TRUE(in.good()) << name;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 const std::string kV1 = "sysfs_cgroup_hybrid/memory/";
 const std::string kV2 = "sysfs_cgroup_v2/workers/web/";
 
 TEST(CgroupParseV1, NumbersAndLimits) {
-  EXPECT_EQ(parse_cgroup_number(fixture(kV1 + "memory.usage_in_bytes")), 2601111552u);
-  EXPECT_EQ(parse_cgroup_number(fixture(kV1 + "limited/memory.usage_in_bytes")), 60108800u);
-  EXPECT_EQ(parse_cgroup_number(fixture(kV1 + "oom_killed/memory.failcnt")), 85u);
-  EXPECT_EQ(parse_cgroup_limit(fixture(kV1 + "limited/memory.limit_in_bytes")), 268435456u);
-  EXPECT_EQ(parse_cgroup_limit(fixture(kV1 + "memory.limit_in_bytes")), kNoMemoryLimit);
+  EXPECT_EQ(parse_cgroup_number(memory_fixture(kV1 + "memory.usage_in_bytes")), 2601111552u);
+  EXPECT_EQ(parse_cgroup_number(memory_fixture(kV1 + "limited/memory.usage_in_bytes")), 60108800u);
+  EXPECT_EQ(parse_cgroup_number(memory_fixture(kV1 + "oom_killed/memory.failcnt")), 85u);
+  EXPECT_EQ(parse_cgroup_limit(memory_fixture(kV1 + "limited/memory.limit_in_bytes")), 268435456u);
+  EXPECT_EQ(parse_cgroup_limit(memory_fixture(kV1 + "memory.limit_in_bytes")), kNoMemoryLimit);
 }
 
 TEST(CgroupParseV1, MemoryStatOfALimitedGroup) {
-  auto stat = parse_cgroup_v1_memory_stat(fixture(kV1 + "limited/memory.stat"));
+  auto stat = parse_cgroup_v1_memory_stat(memory_fixture(kV1 + "limited/memory.stat"));
   ASSERT_TRUE(stat.has_value());
   EXPECT_EQ(stat->cache, 241664u);
   EXPECT_EQ(stat->rss, 59465728u);  // the 50 MiB bytearray and the interpreter
@@ -46,7 +40,7 @@ TEST(CgroupParseV1, MemoryStatOfALimitedGroup) {
 }
 
 TEST(CgroupParseV1, MemoryStatOfTheRootCountsTheSubtreeInTotals) {
-  auto stat = parse_cgroup_v1_memory_stat(fixture(kV1 + "memory.stat"));
+  auto stat = parse_cgroup_v1_memory_stat(memory_fixture(kV1 + "memory.stat"));
   ASSERT_TRUE(stat.has_value());
   EXPECT_EQ(stat->cache, 9732096u);
   EXPECT_EQ(stat->rss, 5132288u);
@@ -61,12 +55,12 @@ TEST(CgroupParseV1, MemoryStatOfTheRootCountsTheSubtreeInTotals) {
 }
 
 TEST(CgroupParseV1, OomControlAfterAnOomKill) {
-  auto killed = parse_cgroup_v1_oom_control(fixture(kV1 + "oom_killed/memory.oom_control"));
+  auto killed = parse_cgroup_v1_oom_control(memory_fixture(kV1 + "oom_killed/memory.oom_control"));
   ASSERT_TRUE(killed.has_value());
   EXPECT_FALSE(killed->oom_kill_disable);
   EXPECT_FALSE(killed->under_oom);
   EXPECT_EQ(killed->oom_kill, 1u);
-  auto alive = parse_cgroup_v1_oom_control(fixture(kV1 + "limited/memory.oom_control"));
+  auto alive = parse_cgroup_v1_oom_control(memory_fixture(kV1 + "limited/memory.oom_control"));
   ASSERT_TRUE(alive.has_value());
   EXPECT_EQ(alive->oom_kill, 0u);
   auto old = parse_cgroup_v1_oom_control("oom_kill_disable 1\nunder_oom 1\n");  // Linux < 4.13
@@ -86,9 +80,9 @@ TEST(CgroupParseV1, RejectsMissingRequiredKeys) {
 }
 
 TEST(CgroupParseV2, CurrentMaxAndSwap) {
-  EXPECT_EQ(parse_cgroup_number(fixture(kV2 + "memory.current")), 70938624u);
-  EXPECT_EQ(parse_cgroup_number(fixture(kV2 + "memory.swap.current")), 1048576u);
-  EXPECT_EQ(parse_cgroup_limit(fixture(kV2 + "memory.max")), 134217728u);
+  EXPECT_EQ(parse_cgroup_number(memory_fixture(kV2 + "memory.current")), 70938624u);
+  EXPECT_EQ(parse_cgroup_number(memory_fixture(kV2 + "memory.swap.current")), 1048576u);
+  EXPECT_EQ(parse_cgroup_limit(memory_fixture(kV2 + "memory.max")), 134217728u);
   EXPECT_EQ(parse_cgroup_limit("max\n"), kNoMemoryLimit);
   EXPECT_FALSE(parse_cgroup_number("").has_value());
   EXPECT_FALSE(parse_cgroup_number("max\n").has_value());
@@ -98,7 +92,7 @@ TEST(CgroupParseV2, CurrentMaxAndSwap) {
 }
 
 TEST(CgroupParseV2, MemoryStat) {
-  auto stat = parse_cgroup_v2_memory_stat(fixture(kV2 + "memory.stat"));
+  auto stat = parse_cgroup_v2_memory_stat(memory_fixture(kV2 + "memory.stat"));
   ASSERT_TRUE(stat.has_value());
   EXPECT_EQ(stat->anon, 58720256u);
   EXPECT_EQ(stat->file, 9437184u);
@@ -115,7 +109,7 @@ TEST(CgroupParseV2, MemoryStat) {
   EXPECT_EQ(stat->values.at("pswpout"), 256u);
   EXPECT_EQ(stat->values.size(), 58u);
   EXPECT_EQ(stat->anon + stat->file + stat->kernel + stat->sock,
-            parse_cgroup_number(fixture(kV2 + "memory.current")));
+            parse_cgroup_number(memory_fixture(kV2 + "memory.current")));
 }
 
 TEST(CgroupParseV2, MemoryStatOfAnOlderKernel) {
@@ -129,7 +123,7 @@ TEST(CgroupParseV2, MemoryStatOfAnOlderKernel) {
 }
 
 TEST(CgroupParseV2, MemoryEvents) {
-  auto events = parse_cgroup_memory_events(fixture(kV2 + "memory.events"));
+  auto events = parse_cgroup_memory_events(memory_fixture(kV2 + "memory.events"));
   ASSERT_TRUE(events.has_value());
   EXPECT_EQ(events->low, 0u);
   EXPECT_EQ(events->high, 12u);
@@ -146,14 +140,14 @@ TEST(CgroupParseV2, MemoryEvents) {
 TEST(PsiParse, CapturedHostMemoryAndIo) {
   // The host's memory stalls, small and past (the averages decayed to 0), and the io file of the
   // same moment, which has the same format with non-zero averages.
-  auto memory = parse_psi(fixture("proc/pressure/memory"));
+  auto memory = parse_psi(memory_fixture("proc/pressure/memory"));
   ASSERT_TRUE(memory.has_value());
   EXPECT_DOUBLE_EQ(memory->some.avg10, 0.0);
   EXPECT_EQ(memory->some.total_us, 427u);
   ASSERT_TRUE(memory->has_full);
   EXPECT_EQ(memory->full.total_us, 307u);
 
-  auto io = parse_psi(fixture("proc/pressure/io"));
+  auto io = parse_psi(memory_fixture("proc/pressure/io"));
   ASSERT_TRUE(io.has_value());
   EXPECT_DOUBLE_EQ(io->some.avg10, 0.02);
   EXPECT_DOUBLE_EQ(io->some.avg60, 0.11);
@@ -167,10 +161,10 @@ TEST(PsiParse, CapturedHostMemoryAndIo) {
 }
 
 TEST(PsiParse, CgroupMemoryPressure) {
-  auto captured = parse_psi(fixture("sysfs_cgroup_hybrid/unified/memory.pressure"));
+  auto captured = parse_psi(memory_fixture("sysfs_cgroup_hybrid/unified/memory.pressure"));
   ASSERT_TRUE(captured.has_value());
   EXPECT_EQ(captured->some.total_us, 427u);
-  auto documented = parse_psi(fixture(kV2 + "memory.pressure"));
+  auto documented = parse_psi(memory_fixture(kV2 + "memory.pressure"));
   ASSERT_TRUE(documented.has_value());
   EXPECT_DOUBLE_EQ(documented->some.avg10, 1.52);
   EXPECT_DOUBLE_EQ(documented->full.avg300, 0.09);
@@ -192,7 +186,7 @@ TEST(PsiParse, SomeOnlyAndMalformed) {
 }
 
 TEST(CgroupParseProcCgroup, CapturedHybrid) {
-  auto cgroup = parse_proc_cgroup(fixture("proc/16638/cgroup"));
+  auto cgroup = parse_proc_cgroup(memory_fixture("proc/16638/cgroup"));
   ASSERT_TRUE(cgroup.has_value());
   EXPECT_EQ(cgroup->v2_path, "/");
   EXPECT_EQ(cgroup->v1_memory_path, "/process_api/6e1997783d06687e07877bb830f2a3d6");

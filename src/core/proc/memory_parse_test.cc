@@ -7,23 +7,17 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/test_fixtures.h"
+
 namespace memvisor {
 namespace {
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(MEMVISOR_FIXTURES) + "/memory/" + name);
-  EXPECT_TRUE(in.good()) << name;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 constexpr uint64_t kib(uint64_t n) {
   return n * 1024;
 }
 
 TEST(MemoryParseSmaps, ForkedPythonParentHolding50MiB) {
-  auto rollup = parse_smaps_rollup(fixture("proc/16638/smaps_rollup"));
+  auto rollup = parse_smaps_rollup(memory_fixture("proc/16638/smaps_rollup"));
   ASSERT_TRUE(rollup.has_value());
   EXPECT_EQ(rollup->rss, kib(64992));
   EXPECT_EQ(rollup->pss, kib(24822));  // the heap is shared with two forked descendants
@@ -43,7 +37,7 @@ TEST(MemoryParseSmaps, ForkedPythonParentHolding50MiB) {
 }
 
 TEST(MemoryParseSmaps, GrandchildThatDirtiedTenMiBOfTheSharedHeap) {
-  auto rollup = parse_smaps_rollup(fixture("proc/16644/smaps_rollup"));
+  auto rollup = parse_smaps_rollup(memory_fixture("proc/16644/smaps_rollup"));
   ASSERT_TRUE(rollup.has_value());
   EXPECT_EQ(rollup->rss, kib(69520));
   EXPECT_EQ(rollup->pss, kib(31506));
@@ -53,7 +47,7 @@ TEST(MemoryParseSmaps, GrandchildThatDirtiedTenMiBOfTheSharedHeap) {
 }
 
 TEST(MemoryParseSmaps, Sleep) {
-  auto rollup = parse_smaps_rollup(fixture("proc/16812/smaps_rollup"));
+  auto rollup = parse_smaps_rollup(memory_fixture("proc/16812/smaps_rollup"));
   ASSERT_TRUE(rollup.has_value());
   EXPECT_EQ(rollup->rss, kib(1816));
   EXPECT_EQ(rollup->pss, kib(192));
@@ -75,7 +69,7 @@ TEST(MemoryParseSmaps, OlderKernelWithoutPssBreakdown) {
 }
 
 TEST(MemoryParseSmaps, RejectsMalformedText) {
-  const std::string good = fixture("proc/16812/smaps_rollup");
+  const std::string good = memory_fixture("proc/16812/smaps_rollup");
   auto replace = [&good](const std::string& from, const std::string& to) {
     std::string text = good;
     text.replace(text.find(from), from.size(), to);
@@ -93,7 +87,7 @@ TEST(MemoryParseSmaps, RejectsMalformedText) {
 }
 
 TEST(MemoryParseStatus, Python) {
-  auto status = parse_proc_status(fixture("proc/16638/status"));
+  auto status = parse_proc_status(memory_fixture("proc/16638/status"));
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->name, "python3");
   EXPECT_EQ(status->ppid, 1);
@@ -108,7 +102,7 @@ TEST(MemoryParseStatus, Python) {
 }
 
 TEST(MemoryParseStatus, SleepAndItsParent) {
-  auto status = parse_proc_status(fixture("proc/16812/status"));
+  auto status = parse_proc_status(memory_fixture("proc/16812/status"));
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->name, "sleep");
   EXPECT_EQ(status->ppid, 16810);
@@ -119,7 +113,7 @@ TEST(MemoryParseStatus, SleepAndItsParent) {
 }
 
 TEST(MemoryParseStatus, KernelThreadHasNoMemoryLines) {
-  EXPECT_FALSE(parse_proc_status(fixture("proc/2/status")).has_value());
+  EXPECT_FALSE(parse_proc_status(memory_fixture("proc/2/status")).has_value());
 }
 
 TEST(MemoryParseStatus, RejectsMalformedText) {
@@ -135,7 +129,7 @@ TEST(MemoryParseStatus, RejectsMalformedText) {
 }
 
 TEST(MemoryParseStatm, PagesToBytes) {
-  auto statm = parse_statm(fixture("proc/16638/statm"), 4096);
+  auto statm = parse_statm(memory_fixture("proc/16638/statm"), 4096);
   ASSERT_TRUE(statm.has_value());
   EXPECT_EQ(statm->size, 16945u * 4096);
   EXPECT_EQ(statm->resident, 16248u * 4096);  // = VmRSS
@@ -154,7 +148,7 @@ TEST(MemoryParseStatm, RejectsMalformedText) {
 }
 
 TEST(MemoryParseMeminfo, Host) {
-  auto info = parse_meminfo(fixture("proc/meminfo"));
+  auto info = parse_meminfo(memory_fixture("proc/meminfo"));
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->mem_total, kib(24683620));
   EXPECT_EQ(info->mem_free, kib(21618392));

@@ -7,16 +7,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/test_fixtures.h"
+
 namespace memvisor {
 namespace {
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(MEMVISOR_FIXTURES) + "/memory/" + name);
-  EXPECT_TRUE(in.good()) << name;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 constexpr uint64_t kib(uint64_t n) {
   return n * 1024;
@@ -30,7 +24,7 @@ const ModuleMemory* find(const std::vector<ModuleMemory>& modules, const std::st
 }
 
 TEST(SmapsModules, RealPythonProcessGroupsByModule) {
-  auto modules = parse_smaps_by_module(fixture("smaps/python3_thread_8MiB.smaps"));
+  auto modules = parse_smaps_by_module(memory_fixture("smaps/python3_thread_8MiB.smaps"));
   ASSERT_TRUE(modules.has_value());
   // The 8 MiB bytearray and the thread's stack are anonymous mappings: the largest group.
   ASSERT_FALSE(modules->empty());
@@ -102,7 +96,7 @@ TEST(SmapsModules, MalformedTextIsRefused) {
 }
 
 TEST(SmapsModules, TopTableSumsTheRest) {
-  auto modules = parse_smaps_by_module(fixture("smaps/python3_thread_8MiB.smaps"));
+  auto modules = parse_smaps_by_module(memory_fixture("smaps/python3_thread_8MiB.smaps"));
   ASSERT_TRUE(modules.has_value());
   const std::string table = format_smaps_top(*modules, 3);
   EXPECT_NE(table.find("MODULE"), std::string::npos);

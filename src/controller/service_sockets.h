@@ -1,0 +1,54 @@
+// The listening sockets of every service (`listen`): bound once at start, before any instance, or
+// taken over from memvisor's own service manager, and held until memvisor exits. Every instance,
+// surge replacement and restart gets the same sockets from fd 3, so a service has one accept
+// queue that no recycle closes: a connection queued while an old process drains is accepted by
+// another, never reset.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/config/config.h"
+#include "core/result.h"
+#include "os/listen_socket.h"
+#include "os/spawn.h"
+#include "os/unique_fd.h"
+
+namespace memvisor {
+
+class ServiceSockets {
+ public:
+  struct Socket {
+    SocketAddress address;
+    std::string name;  // LISTEN_FDNAMES: the passed socket's name, or the service's
+    UniqueFd fd;
+    bool taken_over = false;  // passed to memvisor (LISTEN_FDS), not bound by it
+    // A unix path memvisor bound: removed at exit if the file is still this socket's.
+    dev_t file_dev = 0;
+    ino_t file_ino = 0;
+  };
+
+  // Opens every service's `listen`, in config order. A passed socket whose address (or
+  // FileDescriptorName, for "fdname:NAME") matches an entry is used instead of binding. `notes`
+  // gets a line per socket ("web: listening on 127.0.0.1:8000 (fd 3)") and per passed socket
+  // that no entry claimed (closed). Errors name the service and the address.
+  static Result<ServiceSockets> open(const Config& config, std::vector<PassedSocket> passed,
+                                     std::vector<std::string>& notes);
+
+  ServiceSockets() = default;
+  ServiceSockets(ServiceSockets&&) = default;
+  ServiceSockets& operator=(ServiceSockets&&) = default;
+  ~ServiceSockets();
+
+  // Puts the service's sockets into `spec` (fd 3 onwards, names); nothing for a service without.
+  void hand_to(const std::string& service, SpawnSpec& spec) const;
+  const std::vector<Socket>& of(const std::string& service) const;
+
+ private:
+  std::map<std::string, std::vector<Socket>, std::less<>> sockets_;
+};
+
+}  // namespace memvisor

@@ -1,0 +1,30 @@
+// For unit tests only: captured kernel files under tests/fixtures (MEMVISOR_FIXTURES, set by the
+// build for the unit-test targets).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace memvisor {
+
+// tests/fixtures/RELATIVE. Built as a path, not by std::string concatenation, which GCC 12 at -O2
+// warns about (a false -Warray-bounds) for some lengths of the checkout's path.
+inline std::string fixture_path(std::string_view relative) {
+  return (std::filesystem::path(MEMVISOR_FIXTURES) / relative).string();
+}
+
+// The text of tests/fixtures/memory/NAME; a failed expectation when it cannot be read.
+inline std::string memory_fixture(std::string_view name) {
+  std::ifstream in(fixture_path("memory") + "/" + std::string(name));
+  EXPECT_TRUE(in.good()) << name;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace memvisor
