@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -25,6 +26,11 @@ inline std::string memory_fixture(std::string_view name) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// Kernel files count in KiB ("Rss: 1234 kB").
+constexpr uint64_t kib(uint64_t n) {
+  return n * 1024;
 }
 
 }  // namespace memvisor

@@ -19,11 +19,11 @@ namespace memvisor {
 namespace {
 
 const std::string kFixtures = fixture_path("memory");
-const std::string kProc = kFixtures + "/proc";
+const std::string kCgroupProc = kFixtures + "/proc";
 
 TEST(CgroupMemoryReader, DetectsV1OnTheCapturedHybridHost) {
   // unified/cgroup.controllers lacks "memory": the v1 controller at memory/ is the one to read.
-  auto reader = CgroupMemoryReader::detect(kFixtures + "/sysfs_cgroup_hybrid", kProc);
+  auto reader = CgroupMemoryReader::detect(kFixtures + "/sysfs_cgroup_hybrid", kCgroupProc);
   ASSERT_TRUE(reader.ok()) << reader.error().describe();
   EXPECT_EQ(reader->version(), CgroupVersion::kV1);
   EXPECT_EQ(reader->hierarchy(), kFixtures + "/sysfs_cgroup_hybrid/memory");
@@ -33,7 +33,7 @@ TEST(CgroupMemoryReader, DetectsV1OnTheCapturedHybridHost) {
 }
 
 TEST(CgroupMemoryReader, ReadsCapturedV1Groups) {
-  auto reader = CgroupMemoryReader::detect(kFixtures + "/sysfs_cgroup_hybrid", kProc);
+  auto reader = CgroupMemoryReader::detect(kFixtures + "/sysfs_cgroup_hybrid", kCgroupProc);
   ASSERT_TRUE(reader.ok());
   auto limited = reader->read("/limited");
   ASSERT_TRUE(limited.ok()) << limited.error().describe();
@@ -65,7 +65,7 @@ TEST(CgroupMemoryReader, ReadsCapturedV1Groups) {
 }
 
 TEST(CgroupMemoryReader, ReadsDocumentedV2Group) {
-  auto reader = CgroupMemoryReader::detect(kFixtures + "/sysfs_cgroup_v2", kProc);
+  auto reader = CgroupMemoryReader::detect(kFixtures + "/sysfs_cgroup_v2", kCgroupProc);
   ASSERT_TRUE(reader.ok()) << reader.error().describe();
   EXPECT_EQ(reader->version(), CgroupVersion::kV2);
   EXPECT_EQ(reader->hierarchy(), kFixtures + "/sysfs_cgroup_v2");
@@ -91,7 +91,7 @@ TEST(CgroupMemoryReader, ReadsDocumentedV2Group) {
 }
 
 TEST(CgroupMemoryReader, MissingAndEscapingPaths) {
-  auto reader = CgroupMemoryReader::detect(kFixtures + "/sysfs_cgroup_v2", kProc);
+  auto reader = CgroupMemoryReader::detect(kFixtures + "/sysfs_cgroup_v2", kCgroupProc);
   ASSERT_TRUE(reader.ok());
   auto missing = reader->read("/workers/none");
   ASSERT_FALSE(missing.ok());

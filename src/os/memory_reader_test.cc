@@ -25,9 +25,6 @@ namespace memvisor {
 namespace {
 
 const std::string kProc = fixture_path("memory/proc");
-constexpr uint64_t kib(uint64_t n) {
-  return n * 1024;
-}
 constexpr uint64_t kMiB = 1024 * 1024;
 
 TEST(ProcMemoryReader, CapturedPythonProcess) {

@@ -14,6 +14,10 @@ namespace memvisor::testing {
 
 using namespace std::chrono_literals;
 
+// A Python program that grows by 5 MiB every 100 ms, forever.
+inline constexpr const char* kGrowingPython =
+    "import time\nhog = []\nwhile True:\n    hog.append(bytearray(5 << 20))\n    time.sleep(0.1)\n";
+
 class TempDir {
  public:
   TempDir();

@@ -15,9 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* kGrower =
-    "import time\nhog = []\nwhile True:\n    hog.append(bytearray(5 << 20))\n    time.sleep(0.1)\n";
-
 const std::vector<std::string> kBundleFiles{"summary.txt", "incident.json", "memory.csv",
                                             "memory.svg",  "smaps_top.txt", "status.txt",
                                             "stacks.txt"};
@@ -34,7 +31,7 @@ int shell(const std::string& command) {
 
 TEST(Incidents, CriticalOnALeakingWorkerWritesAFullBundleBeforeTheStop) {
   TempDir dir;
-  const std::string worker = dir.write("grow.py", kGrower);
+  const std::string worker = dir.write("grow.py", kGrowingPython);
   Memvisor memvisor(dir, {"--name", "grow", "--interval", "100ms", "--critical", "60MiB", "--",
                           "python3", worker});
   const auto incidents = memvisor.wait_events("incident", 1, 30s, "grow.1");

@@ -8,12 +8,9 @@
 namespace memvisor::testing {
 namespace {
 
-const char* kGrower =
-    "import time\nhog = []\nwhile True:\n    hog.append(bytearray(5 << 20))\n    time.sleep(0.1)\n";
-
 TEST(MemoryRules, WarnOnceThenLimitRecyclesWithASurge) {
   TempDir dir;
-  const std::string worker = dir.write("grow.py", kGrower);
+  const std::string worker = dir.write("grow.py", kGrowingPython);
   Memvisor memvisor(dir, {"--name", "grow", "--interval", "100ms", "--warn", "40MiB", "--limit",
                           "80MiB", "--limit-for", "2", "--", "python3", worker});
   const auto limits = memvisor.wait_events("rule", 2, 20s, "grow.1");
@@ -39,7 +36,7 @@ TEST(MemoryRules, WarnOnceThenLimitRecyclesWithASurge) {
 
 TEST(MemoryRules, CriticalStopsAtOnceAndWritesACrashReport) {
   TempDir dir;
-  const std::string worker = dir.write("grow.py", kGrower);
+  const std::string worker = dir.write("grow.py", kGrowingPython);
   Memvisor memvisor(dir, {"--name", "grow", "--interval", "100ms", "--critical", "60MiB", "--",
                           "python3", worker});
   const auto rules = memvisor.wait_events("rule", 1, 20s, "grow.1");

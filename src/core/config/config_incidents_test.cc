@@ -5,15 +5,12 @@
 #include "core/config/config_json.h"
 #include "core/config/config_parse.h"
 
+#include "core/config/config_test_text.h"
+
 namespace memvisor {
 namespace {
 
 const std::string kWeb = "[service.web]\ncommand = [\"app\"]\n";
-
-std::string error_of(std::string_view text) {
-  auto parsed = parse_config(text, "web.toml");
-  return parsed.ok() ? "parsed without error" : parsed.error().message;
-}
 
 TEST(IncidentsConfig, DefaultsAndValues) {
   auto defaults = parse_config(kWeb, "web.toml");
@@ -32,14 +29,14 @@ TEST(IncidentsConfig, DefaultsAndValues) {
 }
 
 TEST(IncidentsConfig, Errors) {
-  EXPECT_EQ(error_of("[supervisor]\nincidents_keep = 0\n" + kWeb),
+  EXPECT_EQ(config_error("[supervisor]\nincidents_keep = 0\n" + kWeb),
             "web.toml:2:18: supervisor.incidents_keep: expected a positive integer, got 0");
-  EXPECT_EQ(error_of("[supervisor]\nincidents_keep = \"5\"\n" + kWeb),
+  EXPECT_EQ(config_error("[supervisor]\nincidents_keep = \"5\"\n" + kWeb),
             "web.toml:2:18: supervisor.incidents_keep: expected an integer, got a string");
-  EXPECT_EQ(error_of("[supervisor]\nincidents_max_size = \"lots\"\n" + kWeb),
+  EXPECT_EQ(config_error("[supervisor]\nincidents_max_size = \"lots\"\n" + kWeb),
             "web.toml:2:22: supervisor.incidents_max_size: expected a size like 500MiB, 2GB or "
             "1.5GiB, got 'lots'");
-  EXPECT_EQ(error_of("[supervisor]\nincident_keep = 5\n" + kWeb),
+  EXPECT_EQ(config_error("[supervisor]\nincident_keep = 5\n" + kWeb),
             "web.toml:2:1: unknown key 'incident_keep' in [supervisor]; did you mean "
             "'incidents_keep'?");
 }

@@ -6,26 +6,22 @@
 #include "core/config/config_parse.h"
 #include "core/config/config_validate.h"
 
+#include "core/config/config_test_text.h"
+
 namespace memvisor {
 namespace {
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 constexpr uint64_t kGiB = uint64_t{1} << 30;
 
-Config parse_ok(std::string_view text) {
-  auto parsed = parse_config(text, "web.toml");
-  EXPECT_TRUE(parsed.ok()) << parsed.error().message;
-  return parsed.ok() ? *parsed : Config{};
-}
-
 // The memory rules of one service "web" with `rest` as its further keys.
-ServiceConfig web(std::string_view rest) {
-  Config config = parse_ok("[service.web]\ncommand = [\"app\"]\n" + std::string(rest));
+ServiceConfig web_parsed(std::string_view rest) {
+  Config config = config_ok("[service.web]\ncommand = [\"app\"]\n" + std::string(rest));
   return config.services.empty() ? ServiceConfig{} : config.services[0];
 }
 
 TEST(MemoryConfig, EveryKeyInTableForm) {
-  Config config = parse_ok(R"([supervisor]
+  Config config = config_ok(R"([supervisor]
 total = { size = "4GiB", metric = "rss" }
 
 [service.web]
@@ -81,7 +77,7 @@ max_recycling = 2
 }
 
 TEST(MemoryConfig, ShortForms) {
-  ServiceConfig s = web(R"(warn = "400MiB"
+  ServiceConfig s = web_parsed(R"(warn = "400MiB"
 limit = "1.5GiB"
 critical = "2GB"
 total = "8GiB"
@@ -108,7 +104,7 @@ age = "6h"
 }
 
 TEST(MemoryConfig, DefaultsMatchTheModel) {
-  ServiceConfig s = web("");
+  ServiceConfig s = web_parsed("");
   const ServiceConfig defaults;
   EXPECT_EQ(s.memory.interval, defaults.memory.interval);
   EXPECT_EQ(s.memory.interval, Millis{1000});
@@ -118,11 +114,11 @@ TEST(MemoryConfig, DefaultsMatchTheModel) {
                s.memory.leak || s.memory.requests || s.memory.age);
   EXPECT_TRUE(s.surge);
   EXPECT_EQ(s.max_recycling, 1);
-  EXPECT_FALSE(parse_ok("[service.web]\ncommand = [\"app\"]\n").supervisor.total);
+  EXPECT_FALSE(config_ok("[service.web]\ncommand = [\"app\"]\n").supervisor.total);
 }
 
 TEST(MemoryConfig, PartialTablesTakeDefaults) {
-  ServiceConfig s = web(R"(limit = { size = "500MiB" }
+  ServiceConfig s = web_parsed(R"(limit = { size = "500MiB" }
 leak = { rate = "10MiB/h", sample = "0" }
 requests = { max = 5 }
 age = { jitter = "0", max = "1h" }
@@ -132,27 +128,29 @@ age = { jitter = "0", max = "1h" }
   EXPECT_EQ(s.memory.requests->jitter, 0);  // 5 / 10, rounded down
   EXPECT_EQ(s.memory.age->jitter, Millis{0});
   // The jitter may come first and may equal max.
-  EXPECT_EQ(web("requests = { jitter = 7, max = 7 }\n").memory.requests->jitter, 7);
+  EXPECT_EQ(web_parsed("requests = { jitter = 7, max = 7 }\n").memory.requests->jitter, 7);
 }
 
 TEST(MemoryConfig, BoundsAreInclusive) {
-  EXPECT_EQ(web("interval = \"100ms\"\n").memory.interval, Millis{100});
-  EXPECT_EQ(web("interval = \"1h\"\n").memory.interval, Millis{3'600'000});
-  EXPECT_EQ(web("limit = { size = \"1B\", for = 1000000 }\n").memory.limit->samples, 1'000'000);
-  EXPECT_EQ(web("leak = { rate = \"1B/h\", sample = \"1h\" }\n").memory.leak->sample,
+  EXPECT_EQ(web_parsed("interval = \"100ms\"\n").memory.interval, Millis{100});
+  EXPECT_EQ(web_parsed("interval = \"1h\"\n").memory.interval, Millis{3'600'000});
+  EXPECT_EQ(web_parsed("limit = { size = \"1B\", for = 1000000 }\n").memory.limit->samples,
+            1'000'000);
+  EXPECT_EQ(web_parsed("leak = { rate = \"1B/h\", sample = \"1h\" }\n").memory.leak->sample,
             Millis{3'600'000});
-  EXPECT_EQ(web("max_recycling = 1000\n").max_recycling, 1000);
-  EXPECT_EQ(web("age = \"3650d\"\n").memory.age->max, Millis{3650LL * 86'400'000});
+  EXPECT_EQ(web_parsed("max_recycling = 1000\n").max_recycling, 1000);
+  EXPECT_EQ(web_parsed("age = \"3650d\"\n").memory.age->max, Millis{3650LL * 86'400'000});
 }
 
 TEST(MemoryConfig, SizesInOrderOrOnOtherMetrics) {
-  ServiceConfig equal = web("warn = \"1GiB\"\nlimit = \"1GiB\"\ncritical = \"1GiB\"\n");
+  ServiceConfig equal = web_parsed("warn = \"1GiB\"\nlimit = \"1GiB\"\ncritical = \"1GiB\"\n");
   EXPECT_EQ(equal.memory.warn->size, equal.memory.critical->size);
   // Different metrics do not compare: RSS counts shared pages that PSS divides.
-  ServiceConfig other = web("warn = { size = \"2GiB\", metric = \"rss\" }\ncritical = \"1GiB\"\n");
+  ServiceConfig other =
+      web_parsed("warn = { size = \"2GiB\", metric = \"rss\" }\ncritical = \"1GiB\"\n");
   EXPECT_EQ(other.memory.warn->size, 2 * kGiB);
-  ServiceConfig by_default =
-      web("metric = \"rss\"\nwarn = { size = \"2GiB\", metric = \"pss\" }\ncritical = \"1GiB\"\n");
+  ServiceConfig by_default = web_parsed(
+      "metric = \"rss\"\nwarn = { size = \"2GiB\", metric = \"pss\" }\ncritical = \"1GiB\"\n");
   EXPECT_EQ(by_default.memory.critical->size, kGiB);
   // The limit on another metric does not hide warn above critical.
   EXPECT_EQ(parse_config("[service.web]\ncommand = [\"app\"]\nwarn = \"2GiB\"\nlimit = { size = "
@@ -164,7 +162,7 @@ TEST(MemoryConfig, SizesInOrderOrOnOtherMetrics) {
 }
 
 TEST(MemoryConfig, SubTablesAndDottedKeys) {
-  Config config = parse_ok(R"([service.web]
+  Config config = config_ok(R"([service.web]
 command = ["app"]
 limit.size = "500MiB"
 limit.for = 2
@@ -179,7 +177,7 @@ action = "alert"
 }
 
 TEST(MemoryConfig, JsonRoundTripKeepsEveryRule) {
-  Config config = parse_ok(R"([supervisor]
+  Config config = config_ok(R"([supervisor]
 total = "4GiB"
 [service.web]
 command = ["app"]

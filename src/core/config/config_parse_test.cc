@@ -6,27 +6,13 @@
 
 #include "core/config/config_validate.h"
 
+#include "core/config/config_test_text.h"
+
 namespace memvisor {
 namespace {
 
-std::string error_of(std::string_view text) {
-  auto parsed = parse_config(text, "web.toml");
-  return parsed.ok() ? "parsed without error" : parsed.error().message;
-}
-
-Config parse_ok(std::string_view text) {
-  auto parsed = parse_config(text, "web.toml");
-  EXPECT_TRUE(parsed.ok()) << parsed.error().message;
-  return parsed.ok() ? *parsed : Config{};
-}
-
-// One service "web" with a command; `rest` goes on line 3 onwards.
-std::string web(std::string_view rest) {
-  return "[service.web]\ncommand = [\"app\"]\n" + std::string(rest);
-}
-
 TEST(ParseConfig, EveryKey) {
-  Config config = parse_ok(R"([supervisor]
+  Config config = config_ok(R"([supervisor]
 state_dir = "/run/memvisor"
 
 [service.web]
@@ -81,7 +67,7 @@ log_dir = "/var/log/memvisor"
 }
 
 TEST(ParseConfig, DefaultsMatchTheModel) {
-  Config config = parse_ok(web(""));
+  Config config = config_ok(web_service(""));
   ServiceConfig defaults;
   defaults.name = "web";
   defaults.command = {"app"};
@@ -98,7 +84,7 @@ TEST(ParseConfig, DefaultsMatchTheModel) {
 }
 
 TEST(ParseConfig, ServicesKeepFileOrder) {
-  Config config = parse_ok(R"([service.zeta]
+  Config config = config_ok(R"([service.zeta]
 command = ["z"]
 instances = 3
 [service.alpha]
@@ -116,7 +102,7 @@ instances = 2
 }
 
 TEST(ParseConfig, OtherWaysToWriteTheSameThing) {
-  Config config = parse_ok(R"(service.a.command = ["x"]
+  Config config = config_ok(R"(service.a.command = ["x"]
 [service."b"]
 command = "echo hi | wc -c"
 shell = true
@@ -134,81 +120,84 @@ PORT = "80"
   EXPECT_EQ(b.restart_backoff, 3.0);
   EXPECT_EQ(b.stop_signal, SIGKILL);
   EXPECT_EQ(b.env.at("PORT"), "80");
-  EXPECT_EQ(parse_ok(web("watchdog = \"0\"\nrestart_delay = \"0s\"\n")).services[0].watchdog,
-            Millis{0});
+  EXPECT_EQ(
+      config_ok(web_service("watchdog = \"0\"\nrestart_delay = \"0s\"\n")).services[0].watchdog,
+      Millis{0});
 }
 
 TEST(ParseConfigErrors, TomlSyntax) {
-  EXPECT_EQ(error_of("[service.web]\ncommand = [\"app\"\ninstances = 2\n"),
+  EXPECT_EQ(config_error("[service.web]\ncommand = [\"app\"\ninstances = 2\n"),
             "web.toml:3:1: TOML syntax error: Error while parsing array: expected comma or "
             "closing ']', saw 'i'");
-  EXPECT_EQ(error_of(web("instances = 1\ninstances = 2\n")),
+  EXPECT_EQ(config_error(web_service("instances = 1\ninstances = 2\n")),
             "web.toml:4:13: TOML syntax error: Error while parsing key-value pair: cannot redefine "
             "existing integer 'instances'");
 }
 
 TEST(ParseConfigErrors, UnknownKeys) {
-  EXPECT_EQ(error_of("[service.web]\ncommand = [\"app\"]\n\n\n\n\ninstnces = 2\n"),
+  EXPECT_EQ(config_error("[service.web]\ncommand = [\"app\"]\n\n\n\n\ninstnces = 2\n"),
             "web.toml:7:1: unknown key 'instnces' in [service.web]; did you mean 'instances'?");
-  EXPECT_EQ(error_of(web("banana = 2\n")), "web.toml:3:1: unknown key 'banana' in [service.web]");
-  EXPECT_EQ(error_of(web("[service.web.enb]\nA = \"1\"\n")),
+  EXPECT_EQ(config_error(web_service("banana = 2\n")),
+            "web.toml:3:1: unknown key 'banana' in [service.web]");
+  EXPECT_EQ(config_error(web_service("[service.web.enb]\nA = \"1\"\n")),
             "web.toml:3:14: unknown key 'enb' in [service.web]; did you mean 'env'?");
-  EXPECT_EQ(error_of("[supervisor]\nstatedir = \"/x\"\n"),
+  EXPECT_EQ(config_error("[supervisor]\nstatedir = \"/x\"\n"),
             "web.toml:2:1: unknown key 'statedir' in [supervisor]; did you mean 'state_dir'?");
-  EXPECT_EQ(error_of("[servce.web]\ncommand = [\"app\"]\n"),
+  EXPECT_EQ(config_error("[servce.web]\ncommand = [\"app\"]\n"),
             "web.toml:1:2: unknown table [servce]; did you mean [service]?");
-  EXPECT_EQ(error_of("[services.web]\ncommand = [\"app\"]\n"),
+  EXPECT_EQ(config_error("[services.web]\ncommand = [\"app\"]\n"),
             "web.toml:1:2: unknown table [services]; did you mean [service]?");
-  EXPECT_EQ(error_of("verbose = true\n" + web("")),
+  EXPECT_EQ(config_error("verbose = true\n" + web_service("")),
             "web.toml:1:1: unknown key 'verbose' at the top level");
-  EXPECT_EQ(error_of("[program.web]\n"), "web.toml:1:2: unknown table [program]");
+  EXPECT_EQ(config_error("[program.web]\n"), "web.toml:1:2: unknown table [program]");
 }
 
 TEST(ParseConfigErrors, TopLevelTypes) {
-  EXPECT_EQ(error_of("service = 5\n"), "web.toml:1:11: service: expected a table, got an integer");
-  EXPECT_EQ(error_of("[service]\nweb = \"app\"\n"),
+  EXPECT_EQ(config_error("service = 5\n"),
+            "web.toml:1:11: service: expected a table, got an integer");
+  EXPECT_EQ(config_error("[service]\nweb = \"app\"\n"),
             "web.toml:2:7: service.web: expected a table, got a string");
-  EXPECT_EQ(error_of("supervisor = \"x\"\n" + web("")),
+  EXPECT_EQ(config_error("supervisor = \"x\"\n" + web_service("")),
             "web.toml:1:14: supervisor: expected a table, got a string");
-  EXPECT_EQ(error_of("[supervisor]\nstate_dir = 1\n"),
+  EXPECT_EQ(config_error("[supervisor]\nstate_dir = 1\n"),
             "web.toml:2:13: supervisor.state_dir: expected a string, got an integer");
-  EXPECT_EQ(error_of("[[service]]\nname = \"web\"\n"),
+  EXPECT_EQ(config_error("[[service]]\nname = \"web\"\n"),
             "web.toml:1:1: service: expected [service.NAME] tables, got an array of tables");
 }
 
 TEST(ParseConfigErrors, FirstProblemInFileOrder) {
   // toml++ sorts keys, so "instances" would come before "zzz" if file order were not restored.
-  EXPECT_EQ(error_of(web("zzz = 1\ninstances = 0\n")),
+  EXPECT_EQ(config_error(web_service("zzz = 1\ninstances = 0\n")),
             "web.toml:3:1: unknown key 'zzz' in [service.web]");
-  EXPECT_EQ(error_of("[service.b]\ncommand = []\n[service.a]\ncommand = []\n"),
+  EXPECT_EQ(config_error("[service.b]\ncommand = []\n[service.a]\ncommand = []\n"),
             "web.toml:2:11: service.b.command: expected a non-empty array of strings, got an "
             "empty array");
 }
 
 TEST(ParseConfigErrors, ServiceNames) {
-  EXPECT_EQ(error_of("[service.\"my app\"]\ncommand = [\"x\"]\n"),
+  EXPECT_EQ(config_error("[service.\"my app\"]\ncommand = [\"x\"]\n"),
             "web.toml:1:10: service.\"my app\": expected a service name of letters, digits, '_' "
             "and '-' (at most 64 characters), got 'my app'");
-  EXPECT_EQ(error_of("[service.\"a/b\"]\ncommand = [\"x\"]\n"),
+  EXPECT_EQ(config_error("[service.\"a/b\"]\ncommand = [\"x\"]\n"),
             "web.toml:1:10: service.\"a/b\": expected a service name of letters, digits, '_' and "
             "'-' (at most 64 characters), got 'a/b'");
   std::string long_name(65, 'x');
-  EXPECT_EQ(error_of("[service." + long_name + "]\ncommand = [\"x\"]\n"),
+  EXPECT_EQ(config_error("[service." + long_name + "]\ncommand = [\"x\"]\n"),
             "web.toml:1:10: service." + long_name +
                 ": expected a service name of letters, digits, '_' and '-' (at most 64 "
                 "characters), got '" +
                 long_name + "'");
-  EXPECT_EQ(parse_ok("[service." + std::string(64, 'x') + "]\ncommand = [\"x\"]\n").services.size(),
-            1u);
-  EXPECT_EQ(parse_ok("[service.Web_2-b]\ncommand = [\"x\"]\n").services[0].name, "Web_2-b");
+  EXPECT_EQ(
+      config_ok("[service." + std::string(64, 'x') + "]\ncommand = [\"x\"]\n").services.size(), 1u);
+  EXPECT_EQ(config_ok("[service.Web_2-b]\ncommand = [\"x\"]\n").services[0].name, "Web_2-b");
 }
 
 TEST(ParseConfigErrors, NoServices) {
   const std::string expected = "web.toml: no services defined; add a [service.NAME] table";
-  EXPECT_EQ(error_of(""), expected);
-  EXPECT_EQ(error_of("# nothing\n"), expected);
-  EXPECT_EQ(error_of("[supervisor]\nstate_dir = \"/x\"\n"), expected);
-  EXPECT_EQ(error_of("[service]\n"), expected);
+  EXPECT_EQ(config_error(""), expected);
+  EXPECT_EQ(config_error("# nothing\n"), expected);
+  EXPECT_EQ(config_error("[supervisor]\nstate_dir = \"/x\"\n"), expected);
+  EXPECT_EQ(config_error("[service]\n"), expected);
 }
 
 }  // namespace
@@ -218,21 +207,23 @@ namespace memvisor {
 namespace {
 
 TEST(ParseConfigHttp, AddressIsNormalized) {
-  EXPECT_TRUE(parse_ok(web("")).supervisor.http.empty());  // off unless asked for
-  EXPECT_EQ(parse_ok("[supervisor]\nhttp = \"127.0.0.1:9464\"\n" + web("")).supervisor.http,
+  EXPECT_TRUE(config_ok(web_service("")).supervisor.http.empty());  // off unless asked for
+  EXPECT_EQ(
+      config_ok("[supervisor]\nhttp = \"127.0.0.1:9464\"\n" + web_service("")).supervisor.http,
+      "127.0.0.1:9464");
+  EXPECT_EQ(config_ok("[supervisor]\nhttp = \":9464\"\n" + web_service("")).supervisor.http,
             "127.0.0.1:9464");
-  EXPECT_EQ(parse_ok("[supervisor]\nhttp = \":9464\"\n" + web("")).supervisor.http,
-            "127.0.0.1:9464");
-  EXPECT_EQ(parse_ok("[supervisor]\nhttp = \"[::1]:80\"\n" + web("")).supervisor.http, "[::1]:80");
+  EXPECT_EQ(config_ok("[supervisor]\nhttp = \"[::1]:80\"\n" + web_service("")).supervisor.http,
+            "[::1]:80");
 }
 
 TEST(ParseConfigHttp, BadAddressesArePlaced) {
-  EXPECT_EQ(error_of("[supervisor]\nhttp = 9464\n" + web("")),
+  EXPECT_EQ(config_error("[supervisor]\nhttp = 9464\n" + web_service("")),
             "web.toml:2:8: supervisor.http: expected a string like \"127.0.0.1:9464\", got an "
             "integer");
-  EXPECT_EQ(error_of("[supervisor]\nhttp = \"127.0.0.1:99999\"\n" + web("")),
+  EXPECT_EQ(config_error("[supervisor]\nhttp = \"127.0.0.1:99999\"\n" + web_service("")),
             "web.toml:2:8: supervisor.http: port '99999': expected a number from 1 to 65535");
-  EXPECT_EQ(error_of("[supervisor]\nhtp = \":1\"\n"),
+  EXPECT_EQ(config_error("[supervisor]\nhtp = \":1\"\n"),
             "web.toml:2:1: unknown key 'htp' in [supervisor]; did you mean 'http'?");
 }
 

@@ -5,7 +5,7 @@
 namespace memvisor {
 namespace {
 
-SocketAddress parsed(std::string_view text) {
+SocketAddress address_of(std::string_view text) {
   auto address = parse_socket_address(text);
   EXPECT_TRUE(address) << text << ": " << (address ? "" : address.error().message);
   return address ? *address : SocketAddress{};
@@ -15,13 +15,13 @@ TEST(SocketAddress, ReadsEachFormAndWritesItBack) {
   for (std::string_view text :
        {"127.0.0.1:8000", "[::1]:8000", "0.0.0.0:80", "[::]:8443", "unix:/run/app/web.sock",
         "unix:relative.sock", "unix:@web", "fdname:web-http"}) {
-    EXPECT_EQ(to_string(parsed(text)), text);
+    EXPECT_EQ(to_string(address_of(text)), text);
   }
-  EXPECT_EQ(to_string(parsed(":8000")), "127.0.0.1:8000");
-  EXPECT_EQ(parsed("unix:/run/a.sock").kind, SocketAddress::Kind::unix_path);
-  EXPECT_EQ(parsed("unix:@a").kind, SocketAddress::Kind::unix_abstract);
-  EXPECT_EQ(parsed("unix:@a").name, "a");
-  EXPECT_EQ(parsed("fdname:web").kind, SocketAddress::Kind::passed_name);
+  EXPECT_EQ(to_string(address_of(":8000")), "127.0.0.1:8000");
+  EXPECT_EQ(address_of("unix:/run/a.sock").kind, SocketAddress::Kind::unix_path);
+  EXPECT_EQ(address_of("unix:@a").kind, SocketAddress::Kind::unix_abstract);
+  EXPECT_EQ(address_of("unix:@a").name, "a");
+  EXPECT_EQ(address_of("fdname:web").kind, SocketAddress::Kind::passed_name);
 }
 
 TEST(SocketAddress, RefusesMalformedAddressesSayingWhatWasExpected) {
@@ -43,7 +43,7 @@ TEST(SocketAddress, RefusesMalformedAddressesSayingWhatWasExpected) {
 
 TEST(SocketAddress, OverlapIsWhatTheKernelWouldRefuseToBindTwice) {
   auto overlap = [](std::string_view a, std::string_view b) {
-    return addresses_overlap(parsed(a), parsed(b));
+    return addresses_overlap(address_of(a), address_of(b));
   };
   EXPECT_TRUE(overlap("127.0.0.1:8000", "127.0.0.1:8000"));
   EXPECT_TRUE(overlap("0.0.0.0:8000", "127.0.0.1:8000"));

@@ -12,10 +12,6 @@
 namespace memvisor {
 namespace {
 
-constexpr uint64_t kib(uint64_t n) {
-  return n * 1024;
-}
-
 TEST(MemoryParseSmaps, ForkedPythonParentHolding50MiB) {
   auto rollup = parse_smaps_rollup(memory_fixture("proc/16638/smaps_rollup"));
   ASSERT_TRUE(rollup.has_value());

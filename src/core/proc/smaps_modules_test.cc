@@ -12,10 +12,6 @@
 namespace memvisor {
 namespace {
 
-constexpr uint64_t kib(uint64_t n) {
-  return n * 1024;
-}
-
 const ModuleMemory* find(const std::vector<ModuleMemory>& modules, const std::string& name) {
   for (const auto& m : modules) {
     if (m.name == name) return &m;
