@@ -183,16 +183,17 @@ def free_port():
 # ---- memvisor and the load -----------------------------------------------------------------
 
 def stop_process(process, signo, timeout):
-    """Signals `process`'s group, waits; SIGKILLs the group if it is still there."""
+    """Signals `process`, waits; SIGKILLs its whole group (its own session) if it is still there."""
     if process.poll() is None:
+        process.send_signal(signo)
         try:
-            os.killpg(process.pid, signo)
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             process.wait()
-        except ProcessLookupError:
-            pass
 
 
 class Memvisor:
