@@ -43,7 +43,7 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
       if (!process.measured()) continue;
       const int pid = process.pid;
       const Key key{service.name, process.instance, process.generation};
-      Watched& watched = watched_[key];
+      Watched& watched = watched_[unit_of(key)];
       watched.round = round_;
       if (!watched.seen) {
         watched.seen = true;
@@ -51,8 +51,10 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
         watched.rules.emplace(service, std::uniform_real_distribution<double>(0, 1)(random_));
       }
       if (sample_now) {
-        auto sample = service.memory.tree ? reader.read_tree(pid, process.start_ticks)
-                                          : reader.read_process(pid, process.start_ticks);
+        // With prefork the master is measured alone; `tree` then applies to each child.
+        auto sample = service.memory.tree && !service.prefork
+                          ? reader.read_tree(pid, process.start_ticks)
+                          : reader.read_process(pid, process.start_ticks);
         if (sample) {
           if (reader.last_read_fell_back() && !fallback_logged_) {
             fallback_logged_ = true;
@@ -78,12 +80,14 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
           }
         }
       }
+      if (service.prefork) sample_children(service, process, reader, sample_now, wall_s, actions);
     }
     if (sample_now) reader.close_unused();
   }
   // Processes that are gone take their series with them (incidents copy what they need first).
   std::erase_if(watched_, [this](const auto& entry) { return entry.second.round != round_; });
-  std::erase_if(requests_, [this](const auto& entry) { return !watched_.contains(entry.first); });
+  std::erase_if(requests_,
+                [this](const auto& entry) { return !watched_.contains(unit_of(entry.first)); });
   return actions;
 }
 
@@ -91,7 +95,7 @@ std::vector<RuleAction> MemoryWatch::set_requests(const Key& key, int64_t total,
                                                   const FleetState& fleet) {
   requests_[key] = total;
   std::vector<RuleAction> actions;
-  auto found = watched_.find(key);
+  auto found = watched_.find(unit_of(key));
   if (found == watched_.end() || !found->second.rules)
     return actions;  // judged on its first sample
   for (const FleetProcess& process : fleet.processes(std::get<0>(key))) {
@@ -147,22 +151,22 @@ uint64_t MemoryWatch::cgroup_memory(pid_t pid, std::string_view cgroup_path) {
   return sample ? sample->current : 0;
 }
 
-const std::deque<TimedSample>* MemoryWatch::series(const Key& key) const {
+const std::deque<TimedSample>* MemoryWatch::series(const UnitKey& key) const {
   auto found = watched_.find(key);
   return found == watched_.end() ? nullptr : &found->second.samples;
 }
 
-const ProcessRules* MemoryWatch::rules(const Key& key) const {
+const ProcessRules* MemoryWatch::rules(const UnitKey& key) const {
   auto found = watched_.find(key);
   return found == watched_.end() || !found->second.rules ? nullptr : &*found->second.rules;
 }
 
-void MemoryWatch::allow_again(const Key& key) {
+void MemoryWatch::allow_again(const UnitKey& key) {
   auto found = watched_.find(key);
   if (found != watched_.end() && found->second.rules) found->second.rules->allow_again();
 }
 
-void MemoryWatch::recycle_requested(const Key& key) {
+void MemoryWatch::recycle_requested(const UnitKey& key) {
   auto found = watched_.find(key);
   if (found != watched_.end() && found->second.rules) found->second.rules->recycle_requested();
 }
