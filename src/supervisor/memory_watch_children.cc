@@ -39,11 +39,12 @@ void MemoryWatch::sample_children(const ServiceConfig& service, const FleetProce
       watched.started_at_s = started_at(child.start_ticks, wall_s);
       watched.rules.emplace(service, std::uniform_real_distribution<double>(0, 1)(random_));
     }
-    watched.round = round_;
     auto sample = service.memory.tree ? reader.read_tree(child.pid, child.start_ticks)
                                       : reader.read_process(child.pid, child.start_ticks);
-    // Gone since the listing, or exited and not yet reaped by its master: no address space.
+    // Gone since the listing, or exited and not yet reaped by its master (no address space): no
+    // longer a unit, dropped at the end of this round.
     if (!sample || sample->rss == 0) continue;
+    watched.round = round_;
     MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
     if (measures_cgroup(service, process.cgroup)) values.cgroup = cgroup_memory(child.pid, "");
     const double t = std::max(0.0, wall_s - watched.started_at_s);
