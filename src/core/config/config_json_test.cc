@@ -135,7 +135,11 @@ TEST(ConfigJson, Shape) {
   EXPECT_EQ(web["restart_delay_max_ms"], 315'360'000'000);
   EXPECT_EQ(web["circuit_cooldown_ms"], 123'456'789);
   EXPECT_EQ(web["watchdog_ms"], 4);
-  EXPECT_EQ(web.size(), 26u);
+  EXPECT_EQ(web.size(), 29u);
+  EXPECT_EQ(web["prefork"], true);
+  EXPECT_EQ(web["prefork_signal"], 41);  // no standard name: kept as a number
+  EXPECT_EQ(web["prefork_timeout_ms"], 5);
+  EXPECT_EQ(j["services"][1]["prefork_signal"], "SIGTERM");
   EXPECT_EQ(web["heap_sampler"], false);
   EXPECT_EQ(web["cgroup"], true);
   EXPECT_EQ(j["services"][1]["cgroup"], false);
