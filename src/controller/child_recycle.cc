@@ -54,6 +54,7 @@ std::optional<std::string> Controller::recycle_child(const nlohmann::json& messa
     event.extra["signal"] = "SIGKILL";
     emit(std::move(event), instance);
     (void)pidfd_signal(pidfd->get(), SIGKILL);
+    remove_sampler_files(*instance, pid);
     return std::nullopt;
   }
   ChildRecycle recycle;
@@ -171,7 +172,10 @@ void Controller::end_child_recycle(ChildRecycle& recycle, Instance* instance,
   const std::string reason = recycle.reason;
   child_pidfds_.erase(&recycle);
   child_recycles_.erase(&recycle);
-  if (instance == nullptr || event_name.empty()) return;
+  if (instance == nullptr) return;
+  // A child ended by a signal never ran the sampler's exit hook that removes its control page.
+  remove_sampler_files(*instance, pid);
+  if (event_name.empty()) return;
   Event event = make_event(event_name, instance, reason, std::move(message));
   event.pid = pid;
   event.extra["child"] = pid;

@@ -71,8 +71,12 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
           // Rules judge the instance that serves; a replacement is measured, not judged yet.
           if (process.primary) {
             std::vector<RuleDecision> decisions = watched.rules->on_sample(t, values);
-            auto progress = watched.rules->on_progress(t, requests(key));
-            decisions.insert(decisions.end(), progress.begin(), progress.end());
+            // A pre-fork master's age is no reason to recycle it: its children are aged on their
+            // own, and the master going would take every one of them with it.
+            if (!service.prefork) {
+              auto progress = watched.rules->on_progress(t, requests(key));
+              decisions.insert(decisions.end(), progress.begin(), progress.end());
+            }
             for (auto& decision : decisions) {
               actions.push_back(
                   {service.name, std::get<1>(key), std::get<2>(key), pid, std::move(decision)});
@@ -102,7 +106,12 @@ std::vector<RuleAction> MemoryWatch::set_requests(const Key& key, int64_t total,
     if (process.instance != std::get<1>(key) || process.generation != std::get<2>(key)) continue;
     // As on a sample: the primary is judged, a replacement only counted.
     if (!process.primary) break;
-    const double uptime = to_unix_seconds(wall) - found->second.started_at_s;
+    // A pre-fork master is judged on its requests only, never its age (see sample_due).
+    bool prefork = false;
+    for (const ServiceConfig& service : fleet.config().services) {
+      prefork = prefork || (service.name == std::get<0>(key) && service.prefork);
+    }
+    const double uptime = prefork ? 0 : to_unix_seconds(wall) - found->second.started_at_s;
     for (auto& decision : found->second.rules->on_progress(uptime, total)) {
       actions.push_back(
           {std::get<0>(key), std::get<1>(key), std::get<2>(key), process.pid, std::move(decision)});

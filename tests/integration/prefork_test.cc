@@ -130,6 +130,34 @@ TEST(Prefork, AChildThatIgnoresTheSignalIsKilledAfterPreforkTimeout) {
   EXPECT_FALSE(process_alive(kills[0]["child"].get<int>()));
 }
 
+TEST(Prefork, AgeAndTotalApplyToChildren) {
+  TempDir dir;
+  // One child leaks: the service total picks it (the largest private memory), never the master.
+  Memvisor memvisor(dir,
+                    {"--name", "web", "--prefork", "--interval", "200ms", "--total", "100MiB", "--",
+                     "python3", prefork_master()},
+                    {}, {"PREFORK_WORKERS=3", "PREFORK_LEAKERS=1"});
+  ASSERT_TRUE(eventually([&] { return !child_events(memvisor, "recycled").empty(); }, 30s))
+      << memvisor.err();
+  const auto rule = child_events(memvisor, "rule").at(0);
+  EXPECT_EQ(rule["rule"], "total");
+  EXPECT_EQ(child_events(memvisor, "recycled").at(0)["child"], rule["child"]);
+  EXPECT_EQ(memvisor.events("started").size(), 1u) << "the master was never recycled";
+
+  // Each child's age is its own: with a 1s max age they are recycled; the master's age is no
+  // reason to recycle it.
+  TempDir aged_dir;
+  Memvisor aged(aged_dir,
+                {"--name", "web", "--prefork", "--interval", "200ms", "--max-age", "1s",
+                 "--age-jitter", "0s", "--", "python3", prefork_master()},
+                {}, {"PREFORK_WORKERS=2"});
+  ASSERT_TRUE(eventually([&] { return child_events(aged, "recycled").size() >= 2; }, 30s))
+      << aged.err();
+  for (const auto& recycled : child_events(aged, "recycled")) EXPECT_EQ(recycled["reason"], "age");
+  EXPECT_EQ(aged.events("started").size(), 1u);
+  EXPECT_EQ(aged.events("exited").size(), 0u);
+}
+
 TEST(Prefork, CriticalOnAChildKillsOnlyThatChild) {
   TempDir dir;
   Memvisor memvisor(dir,
