@@ -22,6 +22,8 @@ endif()
 set(memvisor_pch_core <algorithm> <chrono> <cstdint> <map> <memory> <optional> <string>
     <string_view> <vector> <fmt/format.h> <nlohmann/json.hpp> <toml++/toml.h>)
 set(memvisor_pch_cli ${memvisor_pch_core} <CLI/CLI.hpp>)
+# The worker library has only nlohmann-json (header-only: no run-time dependency).
+set(memvisor_pch_client <string> <vector> <nlohmann/json.hpp>)
 
 # memvisor_build_speed(TARGET [PCH list-name] [UNITY])
 function(memvisor_build_speed target)

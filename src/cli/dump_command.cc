@@ -13,7 +13,8 @@ int dump_command(const Args& args) {
   CLI::App app("Write an incident bundle of one running instance (it keeps running).", "dump");
   std::string target;
   std::string state_dir_flag;
-  app.add_option("instance", target, "SERVICE.N")->required();
+  app.add_option("instance", target, "SERVICE.N, or SERVICE.N/PID for a pre-fork child")
+      ->required();
   app.add_option("--state-dir", state_dir_flag, "the state dir of the memvisor to ask");
   if (auto done = parse_cli(app, args)) return *done;
 

@@ -18,7 +18,8 @@
 namespace memvisor {
 namespace {
 
-// SERVICE.N, or SERVICE when it has exactly one running instance, to a pid via `status`.
+// SERVICE.N, a pre-fork child SERVICE.N/PID, or SERVICE when it has exactly one running
+// instance, to a pid via `status`.
 Result<int> resolve_instance(const std::string& state_dir, const std::string& target) {
   auto reply = control_request(state_dir, {{"id", 1}, {"cmd", "status"}});
   if (!reply) return reply.error();
@@ -29,6 +30,10 @@ Result<int> resolve_instance(const std::string& state_dir, const std::string& ta
     const std::string name = service + "." + std::to_string(record.value("instance", 0));
     const int pid = record.value("pid", 0);
     if (pid > 0 && (name == target || service == target)) pids.push_back(pid);
+    // A pre-fork child by its unit name, "web.1/12345".
+    for (const auto& child : record.value("children", nlohmann::json::array())) {
+      if (child.value("unit", "") == target) pids.push_back(child.value("pid", 0));
+    }
   }
   if (pids.empty()) return Error{"no running instance " + target, 0};
   if (pids.size() > 1)
@@ -60,7 +65,8 @@ int sample_command(const Args& args) {
   std::string target, state_dir_flag, out_path, raw_path;
   std::string duration_text = "30s", timeout_text = "2m", interval_text = "512KiB";
   int pid = 0;
-  app.add_option("instance", target, "SERVICE.N (or SERVICE with a single instance)");
+  app.add_option("instance", target,
+                 "SERVICE.N, SERVICE.N/PID (a pre-fork child) or SERVICE with a single instance");
   app.add_option("--pid", pid, "a process memvisor did not start, with the library preloaded");
   app.add_option("--raw", raw_path,
                  "build the report from a raw sample file (MEMVISOR_SAMPLER_OUT) instead");

@@ -108,6 +108,12 @@ void ServiceFlags::add_to(CLI::App& app) {
       ->group(group);
   app.add_option("--stop-signal", stop_signal_, "first signal of a stop (default SIGINT)")
       ->group(group);
+  app.add_flag("--prefork", prefork_,
+               "a pre-fork server: measure and recycle each child of an instance on its own")
+      ->group(group);
+  app.add_option("--prefork-signal", prefork_signal_,
+                 "with --prefork: the signal that recycles a child (default SIGTERM)")
+      ->group(group);
   app.add_option("--ready", ready_, "immediate | notify (default immediate)")->group(group);
   app.add_option("--output", output_, "prefix | file (default prefix)")->group(group);
   app.add_option("--log-dir", log_dir_, "with --output file: where SERVICE.N.log go")->group(group);
@@ -213,13 +219,17 @@ Result<ServiceConfig> ServiceFlags::build(const std::vector<std::string>& comman
     if (Status s = check("--circuit-failures", check_circuit_failures(*n)); !s) return s.error();
     service.circuit_failures = static_cast<int>(*n);
   }
-  if (!stop_signal_.empty()) {
-    auto signal = parse_signal(stop_signal_);
-    if (!signal)
-      return Error{
-          fmt::format("--stop-signal: expected a signal name like SIGINT, got '{}'", stop_signal_)};
-    service.stop_signal = *signal;
+  for (const auto& [flag, text, out] :
+       {std::tuple{"--stop-signal", &stop_signal_, &service.stop_signal},
+        std::tuple{"--prefork-signal", &prefork_signal_, &service.prefork_signal}}) {
+    if (text->empty()) continue;
+    auto signal = parse_signal(*text);
+    if (!signal) {
+      return Error{fmt::format("{}: expected a signal name like SIGINT, got '{}'", flag, *text)};
+    }
+    *out = *signal;
   }
+  service.prefork = prefork_;
   for (const auto& [key, member] : kServiceDurations) {
     const std::string& text = durations_.at(std::string(key));
     if (text.empty()) continue;

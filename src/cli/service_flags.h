@@ -43,6 +43,8 @@ class ServiceFlags {
   std::string restart_backoff_;
   std::string circuit_failures_;
   std::string stop_signal_;
+  bool prefork_ = false;
+  std::string prefork_signal_;
   std::string ready_;
   std::string output_;
   std::string log_dir_;

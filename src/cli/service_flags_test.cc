@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
 
 namespace memvisor {
 namespace {
@@ -115,6 +116,24 @@ TEST(ServiceFlags, DefaultsAndShortForms) {
   ASSERT_TRUE(cgroup.service.ok());
   EXPECT_TRUE(cgroup.service->cgroup);
   EXPECT_EQ(cgroup.first_given, "--cgroup");
+}
+
+TEST(ServiceFlags, Prefork) {
+  Parsed parsed = build({"--prefork", "--prefork-signal", "SIGQUIT", "--prefork-timeout", "7s"});
+  ASSERT_TRUE(parsed.service.ok()) << parsed.service.error().message;
+  EXPECT_TRUE(parsed.service->prefork);
+  EXPECT_EQ(parsed.service->prefork_signal, SIGQUIT);
+  EXPECT_EQ(parsed.service->prefork_timeout, Millis(7000));
+  EXPECT_EQ(parsed.first_given, "--prefork");
+  Parsed plain = build({});
+  ASSERT_TRUE(plain.service.ok());
+  EXPECT_FALSE(plain.service->prefork);
+  EXPECT_EQ(plain.service->prefork_signal, SIGTERM);
+  EXPECT_EQ(plain.service->prefork_timeout, Millis(30000));
+  EXPECT_EQ(error_of({"--prefork-signal", "SIGFOO"}),
+            "--prefork-signal: expected a signal name like SIGINT, got 'SIGFOO'");
+  EXPECT_EQ(error_of({"--prefork-timeout", "0s"}),
+            "--prefork-timeout: expected a duration greater than 0, got 0");
 }
 
 TEST(ServiceFlags, BadValuesNameTheFlag) {

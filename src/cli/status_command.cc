@@ -66,6 +66,23 @@ std::string render_status(const nlohmann::json& status) {
                    pid == 0 ? "-" : std::to_string(pid), state, uptime, pss, rss, leak, requests,
                    std::to_string(record.value("restarts", 0)), last_exit,
                    cell(record, "status", "")});
+    // prefork = true: each child of the instance's process on a row of its own, "1/12345".
+    for (const auto& child : record.value("children", nlohmann::json::array())) {
+      const std::string unit = child.value("unit", "");
+      const size_t dot = unit.rfind('.', unit.find('/'));
+      std::string child_pss = "-", child_rss = "-", child_leak = "-";
+      if (child.contains("memory") && child["memory"].is_object()) {
+        const auto& memory = child["memory"];
+        child_pss = format_size(memory.value("pss", uint64_t{0}));
+        child_rss = format_size(memory.value("rss", uint64_t{0}));
+        if (memory.contains("leak_slope_bytes_per_hour")) child_leak = slope_text(memory);
+      }
+      table.add_row(
+          {record.value("service", "?"), dot == std::string::npos ? unit : unit.substr(dot + 1),
+           std::to_string(child.value("pid", 0)), "child",
+           format_duration(Millis(static_cast<int64_t>(child.value("uptime_s", 0.0) * 1000))),
+           child_pss, child_rss, child_leak, "-", "-", "-", ""});
+    }
   }
   return out + "\n" + table.render();
 }

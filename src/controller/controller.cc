@@ -205,6 +205,7 @@ std::optional<MonoTime> Controller::next_deadline() const {
   for (const auto& instance : instances_) consider(instance_deadline(*instance));
   consider(supervisor_restart_at_);
   consider(supervisor_kill_at_);
+  consider(child_recycle_deadline());
   return earliest;
 }
 
@@ -221,6 +222,7 @@ void Controller::on_timer() {
   std::vector<Instance*> current;
   for (auto& instance : instances_) current.push_back(instance.get());
   for (Instance* instance : current) on_instance_deadline(*instance, t);
+  step_child_recycles(t);
   if (supervisor_restart_at_ && t >= *supervisor_restart_at_) {
     supervisor_restart_at_.reset();
     if (!shutting_down_) start_supervisor();

@@ -15,6 +15,7 @@
 #include "controller/service_sockets.h"
 #include "core/config/config.h"
 #include "core/lifecycle/backoff.h"
+#include "core/lifecycle/child_recycle_queue.h"
 #include "core/observe/event.h"
 #include "os/event_loop.h"
 #include "os/files.h"
@@ -88,6 +89,16 @@ class Controller {
   void start_queued_recycles(const ServiceConfig& service);
   int recycling_count(const ServiceConfig& service) const;
 
+  // Pre-fork children (child_recycle.cc): checked, signalled through a pidfd, one at a time.
+  // Returns why a request is refused.
+  std::optional<std::string> recycle_child(const nlohmann::json& message);
+  void start_child_recycles(const ServiceConfig& service);
+  void step_child_recycles(MonoTime now);
+  void end_child_recycle(ChildRecycle& recycle, Instance* instance, std::string_view event_name,
+                         std::string message);
+  void drop_child_recycles(const Instance& instance);
+  std::optional<MonoTime> child_recycle_deadline() const;
+
   // Readiness (notify_receiver.cc).
   Status open_notify_socket(Instance& instance);
   void close_notify_socket(Instance& instance);
@@ -150,6 +161,8 @@ class Controller {
     std::string reason;
   };
   std::vector<QueuedRecycle> recycle_queue_;
+  ChildRecycleQueue child_recycles_;
+  std::map<const ChildRecycle*, UniqueFd> child_pidfds_;  // held from the check to the end
 
   bool shutting_down_ = false;
   std::optional<MonoTime> supervisor_kill_at_;

@@ -125,6 +125,12 @@ void Controller::on_supervisor_message(const nlohmann::json& message) {
   };
   // The supervisor can only act on instances the controller knows, and never during shutdown.
   if (shutting_down_) return fail("memvisor is shutting down");
+  if (action == "recycle_child") {
+    if (auto refused = recycle_child(message)) return fail(std::move(*refused));
+    reply["ok"] = true;
+    if (supervisor_link_) supervisor_link_->send_line(reply.dump());
+    return;
+  }
   std::vector<Instance*> targets;
   for (auto& instance : instances_) {
     // A stop also reaches the replacement of a recycle under way; the rest act on primaries.
@@ -173,6 +179,10 @@ nlohmann::json Controller::instance_json(const Instance& instance) const {
   if (std::string path = cgroup_path(instance); !path.empty()) json["cgroup"] = std::move(path);
   json["role"] = instance.replaces != nullptr ? "replacement" : "primary";
   if (instance.recycling || instance.replacement != nullptr) json["recycling"] = true;
+  if (const int children = child_recycles_.under_way(instance.service->name, instance.number);
+      children > 0 && instance.replaces == nullptr) {
+    json["children_recycling"] = children;
+  }
   if (instance.pid != 0) json["started_at"] = to_unix_seconds(instance.started_wall);
   if (instance.last_exit) {
     json["last_exit"] = instance.last_exit->brief();

@@ -15,6 +15,7 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
   release_cgroup(instance);  // its process group is dead already; strays in the cgroup die now
   const pid_t pid = instance.pid;
   remove_sampler_files(instance, pid);
+  if (instance.replaces == nullptr) drop_child_recycles(instance);  // its children died with it
   instance.last_pid = pid;
   instance.pid = 0;
   instance.main_pid = 0;

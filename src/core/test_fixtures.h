@@ -19,6 +19,11 @@ inline std::string fixture_path(std::string_view relative) {
   return (std::filesystem::path(MEMVISOR_FIXTURES) / relative).string();
 }
 
+// A /proc tree captured from a real kernel (tests/fixtures/memory/proc).
+inline std::string proc_fixtures() {
+  return fixture_path("memory/proc");
+}
+
 // The text of tests/fixtures/memory/NAME; a failed expectation when it cannot be read.
 inline std::string memory_fixture(std::string_view name) {
   std::ifstream in(fixture_path("memory") + "/" + std::string(name));

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/proc/memory_parse.h"
 #include "core/proc/memory_parse_cgroup.h"
@@ -48,6 +49,18 @@ class ProcMemoryReader {
   // out; only the root's failure is an error.
   Result<MemorySample> read_tree(pid_t pid, uint64_t expected_start_ticks = 0,
                                  MemorySource source = MemorySource::rollup);
+
+  // A direct child of a process (a pre-fork master's worker), with its identity.
+  struct Child {
+    pid_t pid = 0;
+    uint64_t start_ticks = 0;
+  };
+  // The direct children of `pid` (the process started at `expected_start_ticks`, when nonzero),
+  // from its task/TID/children files (a scan by parent pid without them). Each is checked to be
+  // `pid`'s child when first opened and is held like a read process (with keep_files_open), so
+  // reading it with its start time never reads a later process given the same pid. Zombies (a
+  // child that exited and that its master has not reaped yet) are left out.
+  Result<std::vector<Child>> read_children(pid_t pid, uint64_t expected_start_ticks = 0);
 
   // Keeps every process's /proc directory and memory files open between reads (up to four fds
   // each, within a budget taken from RLIMIT_NOFILE), so that a sample is a pread and the start

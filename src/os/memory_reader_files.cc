@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <memory>
 
+#include "core/proc/children_list.h"
 #include "os/sys_error.h"
 
 namespace memvisor {
@@ -41,19 +41,6 @@ Status pread_whole(int fd, std::string& buffer, const char* name) {
       return {};
     }
     buffer.resize(buffer.size() * 2);
-  }
-}
-
-void parse_pids(std::string_view text, std::vector<pid_t>& out) {
-  while (!text.empty()) {
-    const size_t start = text.find_first_not_of(" \n");
-    if (start == std::string_view::npos) return;
-    text.remove_prefix(start);
-    pid_t pid = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
-    if (ec != std::errc()) return;
-    out.push_back(pid);
-    text.remove_prefix(static_cast<size_t>(end - text.data()));
   }
 }
 
@@ -117,7 +104,7 @@ Result<std::vector<pid_t>> OpenedProcess::children() const {
       }
       continue;
     }
-    if (pread_whole(children.get(), text, "children")) parse_pids(text, pids);
+    if (pread_whole(children.get(), text, "children")) parse_children_list(text, pids);
   }
   return pids;
 }

@@ -24,11 +24,10 @@
 namespace memvisor {
 namespace {
 
-const std::string kProc = fixture_path("memory/proc");
 constexpr uint64_t kMiB = 1024 * 1024;
 
 TEST(ProcMemoryReader, CapturedPythonProcess) {
-  ProcMemoryReader reader(kProc, 4096);
+  ProcMemoryReader reader(proc_fixtures(), 4096);
   auto sample = reader.read_process(16638, 151173);
   ASSERT_TRUE(sample.ok()) << sample.error().describe();
   EXPECT_EQ(sample->rss, kib(64992));
@@ -44,7 +43,7 @@ TEST(ProcMemoryReader, CapturedPythonProcess) {
 }
 
 TEST(ProcMemoryReader, ReusedOrMissingPidIsEsrch) {
-  ProcMemoryReader reader(kProc, 4096);
+  ProcMemoryReader reader(proc_fixtures(), 4096);
   auto reused = reader.read_process(16638, 151172);
   ASSERT_FALSE(reused.ok());
   EXPECT_EQ(reused.error().errnum, ESRCH);
@@ -58,7 +57,7 @@ TEST(ProcMemoryReader, ReusedOrMissingPidIsEsrch) {
 TEST(ProcMemoryReader, CapturedTreeSumsPssOnce) {
   // A python3 parent holding 50 MiB, its fork()ed child and grandchild: summed RSS counts the
   // shared heap three times, summed PSS once.
-  ProcMemoryReader reader(kProc, 4096);
+  ProcMemoryReader reader(proc_fixtures(), 4096);
   auto tree = reader.read_tree(16638, 151173);
   ASSERT_TRUE(tree.ok()) << tree.error().describe();
   EXPECT_EQ(tree->processes, 3);
@@ -82,7 +81,7 @@ class ProcMemoryFakeTree : public ::testing::Test {
     std::ofstream(dir + "/stat") << pid << " (python3) S " << ppid
                                  << " 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " << start << " 0 0\n";
     for (const std::string& file : files) {
-      std::filesystem::copy_file(kProc + "/" + std::to_string(captured) + "/" + file,
+      std::filesystem::copy_file(proc_fixtures() + "/" + std::to_string(captured) + "/" + file,
                                  dir + "/" + file);
     }
   }
@@ -106,7 +105,7 @@ TEST_F(ProcMemoryFakeTree, FallsBackToStatusWithoutRollup) {
 
 TEST_F(ProcMemoryFakeTree, FallsBackToStatmWhenStatusHasNoMemoryLines) {
   add(100, 1, 5000, 16638, {"statm"});
-  std::filesystem::copy_file(kProc + "/2/status", root_ / "100/status");  // no Vm* lines
+  std::filesystem::copy_file(proc_fixtures() + "/2/status", root_ / "100/status");  // no Vm* lines
   ProcMemoryReader reader(root_.path(), 4096);
   auto sample = reader.read_process(100);
   ASSERT_TRUE(sample.ok()) << sample.error().describe();
@@ -164,10 +163,10 @@ TEST_F(ProcMemoryFakeTree, TreeSumsThreeProcessesAcrossFallback) {
 }
 
 TEST(HostMemory, CapturedMeminfoAndPressure) {
-  auto info = read_host_meminfo(kProc);
+  auto info = read_host_meminfo(proc_fixtures());
   ASSERT_TRUE(info.ok()) << info.error().describe();
   EXPECT_EQ(info->mem_total, kib(24683620));
-  auto pressure = read_host_memory_pressure(kProc);
+  auto pressure = read_host_memory_pressure(proc_fixtures());
   ASSERT_TRUE(pressure.ok()) << pressure.error().describe();
   EXPECT_EQ(pressure->some.total_us, 427u);
   auto missing = read_host_meminfo("/nonexistent");

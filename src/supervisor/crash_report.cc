@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "core/config/config_json.h"
+#include "core/observe/unit_name.h"
 #include "core/units.h"
 #include "os/files.h"
 
@@ -40,9 +42,12 @@ std::string read_or(const std::string& path, const std::string& fallback) {
 Result<std::string> write_crash_report(const CrashReportInput& input) {
   if (Status made = make_directories(input.incidents_dir, 0750); !made) return made.error();
   const RuleAction& action = input.action;
-  const std::string label = fmt::format("{}.{}", action.service, action.instance);
-  const std::string base =
-      fmt::format("{}/memvisor-crash-{}-{}", input.incidents_dir, compact_time(input.time), label);
+  const std::string label = unit_name(action.service, action.instance, action.child);
+  // The file name takes no slash: a pre-fork child's is "web.1_12345".
+  std::string file_label = label;
+  std::replace(file_label.begin(), file_label.end(), '/', '_');
+  const std::string base = fmt::format("{}/memvisor-crash-{}-{}", input.incidents_dir,
+                                       compact_time(input.time), file_label);
   const std::string proc = fmt::format("{}/{}", input.proc_root, action.pid);
 
   // Read /proc first: the process is about to be stopped.
@@ -70,6 +75,7 @@ Result<std::string> write_crash_report(const CrashReportInput& input) {
       {"instance", action.instance},
       {"generation", action.generation},
       {"pid", action.pid},
+      {"unit", label},
       {"rule", rule},
       {"message", action.decision.message},
       {"memory", values_json(last)},

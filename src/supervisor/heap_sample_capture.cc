@@ -17,7 +17,7 @@ constexpr double kLeakSamplesWanted = 64;
 constexpr Millis kAnswerMargin{10000};
 // libdwfl's symbol work for a large process, after the window.
 constexpr Millis kSymbolMargin{30000};
-constexpr size_t kMaxOutput = 64 << 10;  // the report goes to a file; this is its summary
+constexpr size_t kMaxSampleSummary = 64 << 10;  // the report goes to a file; this is its summary
 
 ChildCommand sample_command(const HeapSampleSpec& spec) {
   return {{spec.executable, "sample", "--pid", std::to_string(spec.pid), "--duration",
@@ -74,6 +74,6 @@ HeapSampleCapture::HeapSampleCapture(EventLoop& loop, const HeapSampleSpec& spec
             }
             done(std::move(result));
           },
-          kMaxOutput) {}
+          kMaxSampleSummary) {}
 
 }  // namespace memvisor

@@ -49,9 +49,12 @@ ProcCapture capture_proc(pid_t pid, const std::string& proc_root) {
 }
 
 nlohmann::json incident_event(const char* name, const IncidentFacts& facts) {
-  return {{"event", name},       {"service", facts.service},       {"instance", facts.instance},
-          {"pid", facts.pid},    {"generation", facts.generation}, {"reason", facts.trigger},
-          {"incident", facts.id}};
+  nlohmann::json event = {
+      {"event", name},       {"service", facts.service},       {"instance", facts.instance},
+      {"pid", facts.pid},    {"generation", facts.generation}, {"reason", facts.trigger},
+      {"incident", facts.id}};
+  if (facts.child != 0) event["child"] = facts.child;
+  return event;
 }
 
 Status copy_heap_sample(const std::string& bundle_dir, const std::optional<std::string>& report) {

@@ -1,5 +1,7 @@
 #include "supervisor/incident_store.h"
 
+#include "core/observe/unit_name.h"
+
 #include <signal.h>
 
 #include <algorithm>
@@ -47,8 +49,8 @@ std::vector<IncidentListing> list_incidents(const std::string& incidents_dir) {
         listing.ts = json.value("ts", "");
         listing.trigger = json.value("trigger", "");
         if (json.contains("service") && json["service"].is_string()) {
-          listing.instance =
-              json["service"].get<std::string>() + "." + std::to_string(json.value("instance", 0));
+          listing.instance = unit_name(json["service"].get<std::string>(),
+                                       json.value("instance", 0), json.value("child", 0));
         }
       }
     }

@@ -43,7 +43,7 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
       if (!process.measured()) continue;
       const int pid = process.pid;
       const Key key{service.name, process.instance, process.generation};
-      Watched& watched = watched_[key];
+      Watched& watched = watched_[unit_of(key)];
       watched.round = round_;
       if (!watched.seen) {
         watched.seen = true;
@@ -51,8 +51,10 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
         watched.rules.emplace(service, std::uniform_real_distribution<double>(0, 1)(random_));
       }
       if (sample_now) {
-        auto sample = service.memory.tree ? reader.read_tree(pid, process.start_ticks)
-                                          : reader.read_process(pid, process.start_ticks);
+        // With prefork the master is measured alone; `tree` then applies to each child.
+        auto sample = service.memory.tree && !service.prefork
+                          ? reader.read_tree(pid, process.start_ticks)
+                          : reader.read_process(pid, process.start_ticks);
         if (sample) {
           if (reader.last_read_fell_back() && !fallback_logged_) {
             fallback_logged_ = true;
@@ -69,8 +71,12 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
           // Rules judge the instance that serves; a replacement is measured, not judged yet.
           if (process.primary) {
             std::vector<RuleDecision> decisions = watched.rules->on_sample(t, values);
-            auto progress = watched.rules->on_progress(t, requests(key));
-            decisions.insert(decisions.end(), progress.begin(), progress.end());
+            // A pre-fork master's age is no reason to recycle it: its children are aged on their
+            // own, and the master going would take every one of them with it.
+            if (!service.prefork) {
+              auto progress = watched.rules->on_progress(t, requests(key));
+              decisions.insert(decisions.end(), progress.begin(), progress.end());
+            }
             for (auto& decision : decisions) {
               actions.push_back(
                   {service.name, std::get<1>(key), std::get<2>(key), pid, std::move(decision)});
@@ -78,12 +84,14 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
           }
         }
       }
+      if (service.prefork) sample_children(service, process, reader, sample_now, wall_s, actions);
     }
     if (sample_now) reader.close_unused();
   }
   // Processes that are gone take their series with them (incidents copy what they need first).
   std::erase_if(watched_, [this](const auto& entry) { return entry.second.round != round_; });
-  std::erase_if(requests_, [this](const auto& entry) { return !watched_.contains(entry.first); });
+  std::erase_if(requests_,
+                [this](const auto& entry) { return !watched_.contains(unit_of(entry.first)); });
   return actions;
 }
 
@@ -91,14 +99,19 @@ std::vector<RuleAction> MemoryWatch::set_requests(const Key& key, int64_t total,
                                                   const FleetState& fleet) {
   requests_[key] = total;
   std::vector<RuleAction> actions;
-  auto found = watched_.find(key);
+  auto found = watched_.find(unit_of(key));
   if (found == watched_.end() || !found->second.rules)
     return actions;  // judged on its first sample
   for (const FleetProcess& process : fleet.processes(std::get<0>(key))) {
     if (process.instance != std::get<1>(key) || process.generation != std::get<2>(key)) continue;
     // As on a sample: the primary is judged, a replacement only counted.
     if (!process.primary) break;
-    const double uptime = to_unix_seconds(wall) - found->second.started_at_s;
+    // A pre-fork master is judged on its requests only, never its age (see sample_due).
+    bool prefork = false;
+    for (const ServiceConfig& service : fleet.config().services) {
+      prefork = prefork || (service.name == std::get<0>(key) && service.prefork);
+    }
+    const double uptime = prefork ? 0 : to_unix_seconds(wall) - found->second.started_at_s;
     for (auto& decision : found->second.rules->on_progress(uptime, total)) {
       actions.push_back(
           {std::get<0>(key), std::get<1>(key), std::get<2>(key), process.pid, std::move(decision)});
@@ -147,22 +160,22 @@ uint64_t MemoryWatch::cgroup_memory(pid_t pid, std::string_view cgroup_path) {
   return sample ? sample->current : 0;
 }
 
-const std::deque<TimedSample>* MemoryWatch::series(const Key& key) const {
+const std::deque<TimedSample>* MemoryWatch::series(const UnitKey& key) const {
   auto found = watched_.find(key);
   return found == watched_.end() ? nullptr : &found->second.samples;
 }
 
-const ProcessRules* MemoryWatch::rules(const Key& key) const {
+const ProcessRules* MemoryWatch::rules(const UnitKey& key) const {
   auto found = watched_.find(key);
   return found == watched_.end() || !found->second.rules ? nullptr : &*found->second.rules;
 }
 
-void MemoryWatch::allow_again(const Key& key) {
+void MemoryWatch::allow_again(const UnitKey& key) {
   auto found = watched_.find(key);
   if (found != watched_.end() && found->second.rules) found->second.rules->allow_again();
 }
 
-void MemoryWatch::recycle_requested(const Key& key) {
+void MemoryWatch::recycle_requested(const UnitKey& key) {
   auto found = watched_.find(key);
   if (found != watched_.end() && found->second.rules) found->second.rules->recycle_requested();
 }

@@ -15,6 +15,7 @@
 #include "core/time_format.h"
 #include "os/cgroup_memory_reader.h"
 #include "os/memory_reader.h"
+#include "os/process_usage.h"
 #include "supervisor/fleet_state.h"
 
 namespace memvisor {
@@ -26,6 +27,10 @@ struct RuleAction {
   int generation = 0;
   int pid = 0;
   RuleDecision decision;
+  // A pre-fork child's pid (`pid` is then the child's too) and start time; 0: the instance's own
+  // process.
+  int child = 0;
+  uint64_t child_start_ticks = 0;
 };
 
 class MemoryWatch {
@@ -40,12 +45,31 @@ class MemoryWatch {
 
   // The retained series and last values of a process, for status and incident reports.
   using Key = std::tuple<std::string, int, int>;  // service, instance, generation
-  const std::deque<TimedSample>* series(const Key& key) const;
-  const ProcessRules* rules(const Key& key) const;
+  // One measured unit: an instance's process (child 0) or, with prefork, one of its children.
+  using UnitKey = std::tuple<std::string, int, int, int>;  // … and the child's pid
+  static UnitKey unit_of(const Key& key, int child = 0) {
+    return {std::get<0>(key), std::get<1>(key), std::get<2>(key), child};
+  }
+  static UnitKey unit_of(const RuleAction& action) {
+    return {action.service, action.instance, action.generation, action.child};
+  }
+  const std::deque<TimedSample>* series(const UnitKey& key) const;
+  const std::deque<TimedSample>* series(const Key& key) const { return series(unit_of(key)); }
+  const ProcessRules* rules(const UnitKey& key) const;
+  const ProcessRules* rules(const Key& key) const { return rules(unit_of(key)); }
   // A recycle the controller refused or that failed may be asked for again.
-  void allow_again(const Key& key);
+  void allow_again(const UnitKey& key);
   // A recycle decided earlier (a leak's, after its heap sample) has now been asked for.
-  void recycle_requested(const Key& key);
+  void recycle_requested(const UnitKey& key);
+
+  // A pre-fork child of an instance's process, as the last round found it.
+  struct Child {
+    int pid = 0;
+    uint64_t start_ticks = 0;
+    double started_at_s = 0;  // unix seconds
+  };
+  // The children of an instance's process (prefork = true), by pid.
+  std::vector<Child> children(const Key& key) const;
 
   // The request count the worker library reported for a process (its running total), and the
   // decisions it triggers now (the requests rule); checked again on every sample.
@@ -66,6 +90,7 @@ class MemoryWatch {
  private:
   struct Watched {
     std::optional<ProcessRules> rules;
+    uint64_t start_ticks = 0;  // a pre-fork child's: a new process under a known pid starts over
     std::deque<TimedSample> samples;
     double started_at_s = 0;  // wall clock, from the controller
     bool seen = false;
@@ -81,12 +106,20 @@ class MemoryWatch {
   // closing those of processes gone by its next round (services sample on their own intervals).
   // Its rollup is re-read at once when the process's page counts change, and at least every 10 s.
   ProcMemoryReader& reader_for(const ServiceConfig& service);
+  // prefork = true: finds the children of an instance's process, measures each and runs the
+  // rules on it as on an instance. `sample_now` false only keeps the known ones.
+  void sample_children(const ServiceConfig& service, const FleetProcess& process,
+                       ProcMemoryReader& reader, bool sample_now, double wall_s,
+                       std::vector<RuleAction>& actions);
+  // Unix seconds at which a process started, from its start time in clock ticks.
+  double started_at(uint64_t start_ticks, double fallback_s);
 
   std::string proc_root_;
   std::map<std::string, ProcMemoryReader> readers_;
   std::optional<Result<CgroupMemoryReader>> cgroups_;  // detected on first use
-  std::map<Key, Watched> watched_;
-  std::map<Key, int64_t> requests_;  // per process, from the worker library
+  std::map<UnitKey, Watched> watched_;
+  std::optional<Result<ProcessClock>> clock_;  // boot time and tick rate, read on first use
+  std::map<Key, int64_t> requests_;            // per process, from the worker library
   uint64_t round_ = 0;
   std::map<std::string, double> next_due_;  // per service
   std::mt19937_64 random_{std::random_device{}()};

@@ -10,7 +10,7 @@
 namespace memvisor {
 namespace {
 
-constexpr size_t kMaxOutput = 4 << 20;  // a process with thousands of threads still fits
+constexpr size_t kMaxStacksOutput = 4 << 20;  // a process with thousands of threads still fits
 
 std::optional<std::string> find_program(const std::string& name, const std::string& path) {
   size_t start = 0;
@@ -80,6 +80,6 @@ StackCapture::StackCapture(EventLoop& loop, pid_t pid, std::chrono::milliseconds
     : child_(
           loop, stack_command(pid), timeout,
           [done = std::move(done)](ChildOutcome outcome) { done(stack_text(outcome)); },
-          kMaxOutput) {}
+          kMaxStacksOutput) {}
 
 }  // namespace memvisor

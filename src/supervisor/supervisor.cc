@@ -5,6 +5,7 @@
 #include <csignal>
 
 #include <iostream>
+#include <set>
 
 #include "os/unix_stream.h"
 #include "supervisor/incident_store.h"
@@ -99,8 +100,9 @@ void Supervisor::on_controller_line(std::string_view line) {
   cut_heap_samples_of_gone_processes();
   if (message.value("event", "") == "recycle_failed") {
     // The rules may ask again for this instance's current process.
-    memory_.allow_again({message.value("service", ""), message.value("instance", 0),
-                         message.value("generation", 0)});
+    memory_.allow_again(
+        MemoryWatch::UnitKey{message.value("service", ""), message.value("instance", 0),
+                             message.value("generation", 0), message.value("child", 0)});
   }
 }
 
@@ -162,10 +164,18 @@ void Supervisor::on_client_line(const std::shared_ptr<LineChannel>& client, std:
 }
 
 nlohmann::json Supervisor::status_json() const {
-  nlohmann::json status = fleet_.status(std::chrono::system_clock::now());
+  const auto now = std::chrono::system_clock::now();
+  nlohmann::json status = fleet_.status(now);
+  std::set<std::string, std::less<>> prefork;
+  for (const ServiceConfig& service : fleet_.config().services) {
+    if (service.prefork) prefork.insert(service.name);
+  }
   for (auto& record : status["instances"]) {
     record["memory"] = memory_json(record);
     add_worker_fields(record);
+    if (prefork.contains(record.value("service", ""))) {
+      record["children"] = children_json(record, to_unix_seconds(now));
+    }
   }
   status["supervisor_pid"] = ::getpid();
   return status;

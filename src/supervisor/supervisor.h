@@ -59,6 +59,12 @@ class Supervisor {
   void check_totals();
   void request_recycle(const std::string& service, int instance, const std::string& reason,
                        bool urgent);
+  // A pre-fork child: the controller checks it is still that instance's child, then signals it
+  // (urgent: SIGKILL at once), one at a time.
+  void request_child_recycle(const std::string& service, int instance, int child,
+                             uint64_t start_ticks, const std::string& reason, bool urgent);
+  // Either of the two, by whom the action names.
+  void request_recycle_of(const RuleAction& action, const std::string& reason, bool urgent);
   void log_event(nlohmann::json event);
 
   // Worker-library connections (supervisor_workers.cc).
@@ -73,6 +79,7 @@ class Supervisor {
   struct ThenRecycle {
     std::string reason;
     bool urgent = false;
+    uint64_t child_start_ticks = 0;  // a pre-fork child's (the facts name its pid)
   };
   struct PendingIncident {
     BundleContent content;
@@ -112,6 +119,9 @@ class Supervisor {
                                               const std::shared_ptr<LineChannel>& client);
   std::string incidents_dir() const { return options_.state_dir + "/incidents"; }
   nlohmann::json memory_json(const nlohmann::json& record) const;
+  nlohmann::json unit_memory_json(const MemoryWatch::UnitKey& key, std::string_view cgroup) const;
+  // prefork = true: the children of the instance a status record describes, each with its memory.
+  nlohmann::json children_json(const nlohmann::json& record, double now_s) const;
   // The `status` answer, for the control socket and /status alike.
   nlohmann::json status_json() const;
 

@@ -83,6 +83,30 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
         totals.memory.uss += v.uss;
         totals.memory.swap += v.swap;
       }
+      if (service.prefork && alive) {
+        for (const MemoryWatch::Child& child : memory_.children(key)) {
+          ChildMetrics& c = snapshot->children.emplace_back();
+          c.service = service.name;
+          c.instance = number;
+          c.pid = child.pid;
+          c.started_at_s = child.started_at_s;
+          const MemoryWatch::UnitKey unit = MemoryWatch::unit_of(key, child.pid);
+          if (const auto* of_child = memory_.series(unit); of_child && !of_child->empty()) {
+            const MemoryValues& v = of_child->back().values;
+            c.memory = InstanceMemory{v.rss, v.pss, v.uss, v.swap};
+            totals.memory.rss += v.rss;  // the service's memory is its masters' and children's
+            totals.memory.pss += v.pss;
+            totals.memory.uss += v.uss;
+            totals.memory.swap += v.swap;
+          }
+          if (const ProcessRules* rules = memory_.rules(unit); rules != nullptr) {
+            const LeakAssessment* leak = rules->leak_assessment();
+            if (leak != nullptr && leak->span_s > 0) {
+              c.leak_slope_bytes_per_second = leak->slope_bytes_per_hour / 3600;
+            }
+          }
+        }
+      }
       // A recycle's replacement counts in the service's memory; the instance's series follow
       // the process that serves until the replacement takes over.
       if (!process.primary) continue;

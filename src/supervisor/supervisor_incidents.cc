@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "core/observe/unit_name.h"
 #include "core/units.h"
 #include "supervisor/incident_store.h"
 #include "supervisor/supervisor.h"
@@ -42,10 +43,12 @@ Supervisor::PendingIncident& Supervisor::begin_incident(
   facts.instance = action.instance;
   facts.generation = action.generation;
   facts.pid = action.pid;
+  facts.child = action.child;
   facts.decision = std::move(decision);
   facts.action = std::move(what_next);
   // Unique among the bundles on disk and those still being captured.
-  const std::string base = incident_id(facts.time, facts.service, facts.instance, trigger);
+  const std::string base =
+      incident_id(facts.time, facts.service, facts.instance, trigger, facts.child);
   facts.id = base;
   auto taken = [&](const std::string& id) {
     if (std::filesystem::exists(incidents_dir() + "/" + id)) return true;
@@ -56,7 +59,7 @@ Supervisor::PendingIncident& Supervisor::begin_incident(
   };
   for (int n = 2; taken(facts.id); ++n) facts.id = fmt::format("{}-{}", base, n);
 
-  if (const auto* series = memory_.series({action.service, action.instance, action.generation})) {
+  if (const auto* series = memory_.series(MemoryWatch::unit_of(action))) {
     content.samples = *series;
   }
   if (!content.samples.empty()) {
@@ -93,6 +96,11 @@ void Supervisor::finish_incident_if_captured(PendingIncident& incident) {
 }
 
 bool Supervisor::process_is_current(const IncidentFacts& facts) const {
+  // A pre-fork child is current while the last round still found it.
+  if (facts.child != 0) {
+    return memory_.series(MemoryWatch::UnitKey{facts.service, facts.instance, facts.generation,
+                                               facts.child}) != nullptr;
+  }
   const auto& processes = fleet_.processes(facts.service);
   return std::any_of(processes.begin(), processes.end(), [&](const FleetProcess& p) {
     return p.instance == facts.instance && p.generation == facts.generation && p.pid == facts.pid &&
@@ -140,15 +148,18 @@ void Supervisor::finish_incident(PendingIncident& incident) {
     }
   }
   if (incident.then) {
-    request_recycle(facts.service, facts.instance, incident.then->reason, incident.then->urgent);
-    memory_.recycle_requested({facts.service, facts.instance, facts.generation});
+    RuleAction unit{facts.service, facts.instance, facts.generation, facts.pid, {}};
+    unit.child = facts.child;
+    unit.child_start_ticks = incident.then->child_start_ticks;
+    request_recycle_of(unit, incident.then->reason, incident.then->urgent);
+    memory_.recycle_requested(MemoryWatch::unit_of(unit));
   }
 }
 
 std::optional<nlohmann::json> Supervisor::dump_instance(
     const ControlRequest& request, const std::shared_ptr<LineChannel>& client) {
   const ControlTarget& target = request.target;
-  const std::string label = fmt::format("{}.{}", target.service, target.instance);
+  const std::string label = unit_name(target.service, target.instance, target.child);
   if (!fleet_.has_snapshot()) {
     return error_reply({nullptr, "unavailable", "starting up; try again"});
   }
@@ -162,6 +173,15 @@ std::optional<nlohmann::json> Supervisor::dump_instance(
   for (const FleetProcess& process : fleet_.processes(target.service)) {
     if (process.instance != target.instance || !process.primary || !process.measured()) continue;
     RuleAction action{target.service, target.instance, process.generation, process.pid, {}};
+    if (target.child != 0) {
+      // A pre-fork child, as the last sampling round found it under this instance's process.
+      const auto children = memory_.children({target.service, target.instance, process.generation});
+      const auto child = std::find_if(children.begin(), children.end(),
+                                      [&](const auto& c) { return c.pid == target.child; });
+      if (child == children.end()) break;
+      action.pid = action.child = child->pid;
+      action.child_start_ticks = child->start_ticks;
+    }
     begin_incident(action, "dump", std::nullopt, "none: an operator's dump, the process runs on",
                    std::nullopt, client, request.id);
     return std::nullopt;  // answered with the path once the bundle is written

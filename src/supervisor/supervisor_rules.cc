@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "core/observe/event.h"
+#include "core/observe/unit_name.h"
 #include "core/units.h"
 #include "supervisor/crash_report.h"
 #include "supervisor/supervisor.h"
@@ -51,6 +52,7 @@ void Supervisor::act(const RuleAction& action) {
                           {"value", d.value},
                           {"threshold", d.threshold},
                           {"message", d.message}};
+  if (action.child != 0) event["child"] = action.child;
   if (d.slope_bytes_per_hour) event["slope_bytes_per_hour"] = *d.slope_bytes_per_hour;
   if (d.confidence) event["confidence"] = *d.confidence;
 
@@ -64,7 +66,7 @@ void Supervisor::act(const RuleAction& action) {
     input.time = std::chrono::system_clock::now();
     input.service = service;
     input.action = action;
-    input.samples = memory_.series({action.service, action.instance, action.generation});
+    input.samples = memory_.series(MemoryWatch::unit_of(action));
     auto written = write_crash_report(input);
     if (written) {
       event["report"] = *written;
@@ -78,7 +80,7 @@ void Supervisor::act(const RuleAction& action) {
   const bool recycle = d.action == "recycle" || d.action == "critical";
   const bool bundle = d.action == "critical" || d.rule == "leak";
   // Any other rule acting on this instance ends a leak's heap sample now: it never waits for one.
-  if (recycle && d.rule != "leak") {
+  if (recycle && d.rule != "leak" && action.child == 0) {
     cut_heap_samples_short(action.service, action.instance,
                            fmt::format("the {} rule acted during the window", d.rule));
   }
@@ -87,15 +89,20 @@ void Supervisor::act(const RuleAction& action) {
   if (bundle) {
     std::optional<ThenRecycle> then;
     std::string what_next = "alert only: the process runs on";
-    if (d.action == "critical") {
+    if (d.action == "critical" && action.child != 0) {
+      what_next = "killed at once (SIGKILL) once captured; its master forks a replacement";
+    } else if (d.action == "critical") {
       what_next = "stopped at once (no surge) once captured; it restarts per its restart policy";
+    } else if (recycle && action.child != 0) {
+      what_next = "recycled: prefork_signal to the child, its master forks a replacement";
+      if (heap_sample.count() > 0) what_next += " (after the heap sample)";
     } else if (recycle) {
       what_next = surge_of(action.service)
                       ? "recycled: a replacement starts, this process stops once it is ready"
                       : "recycled: stopped, then started again";
       if (heap_sample.count() > 0) what_next += " (after the heap sample)";
     }
-    if (recycle) then = ThenRecycle{d.rule, d.action == "critical"};
+    if (recycle) then = ThenRecycle{d.rule, d.action == "critical", action.child_start_ticks};
     incident = &begin_incident(action, d.rule, d, what_next, then, nullptr, nullptr);
     event["incident"] = incident->content.facts.id;
   }
@@ -104,9 +111,25 @@ void Supervisor::act(const RuleAction& action) {
   if (incident != nullptr && heap_sample.count() > 0) {
     begin_heap_sample(*incident, action, heap_sample);
   }
-  if (recycle && !bundle) {
-    request_recycle(action.service, action.instance, d.rule, d.action == "critical");
-  }
+  if (recycle && !bundle) request_recycle_of(action, d.rule, d.action == "critical");
+}
+
+void Supervisor::request_recycle_of(const RuleAction& action, const std::string& reason,
+                                    bool urgent) {
+  if (action.child == 0) return request_recycle(action.service, action.instance, reason, urgent);
+  request_child_recycle(action.service, action.instance, action.child, action.child_start_ticks,
+                        reason, urgent);
+}
+
+void Supervisor::request_child_recycle(const std::string& service, int instance, int child,
+                                       uint64_t start_ticks, const std::string& reason,
+                                       bool urgent) {
+  if (!controller_ || controller_->closed()) return;
+  nlohmann::json request = {
+      {"type", "request"},          {"id", next_request_id_++}, {"action", "recycle_child"},
+      {"service", service},         {"instance", instance},     {"child", child},
+      {"start_ticks", start_ticks}, {"reason", reason},         {"urgent", urgent}};
+  controller_->send_line(request.dump());
 }
 
 Millis Supervisor::leak_sample_of(const std::string& service) const {
@@ -127,8 +150,7 @@ void Supervisor::check_totals() {
   // Only one total-driven recycle at a time per scope: wait until none is under way, then
   // re-measure. Members are the primaries with a recent sample.
   struct Member {
-    std::string service;
-    int instance;
+    RuleAction unit;  // an instance's process, or a pre-fork child (unit.child)
     MemoryValues values;
   };
   auto members_of = [&](const ServiceConfig* only, bool& busy) {
@@ -136,11 +158,27 @@ void Supervisor::check_totals() {
     for (const ServiceConfig& service : fleet_.config().services) {
       if (only != nullptr && &service != only) continue;
       for (const FleetProcess& process : fleet_.processes(service.name)) {
-        if (process.recycling || !process.primary) busy = true;
+        if (process.recycling || !process.primary ||
+            process.record.value("children_recycling", 0) > 0) {
+          busy = true;
+        }
         if (!process.primary || process.pid == 0) continue;
-        const auto* series = memory_.series({service.name, process.instance, process.generation});
-        if (series == nullptr || series->empty()) continue;
-        members.push_back({service.name, process.instance, series->back().values});
+        const MemoryWatch::Key key{service.name, process.instance, process.generation};
+        const RuleAction instance{
+            service.name, process.instance, process.generation, process.pid, {}};
+        const auto* series = memory_.series(key);
+        if (series != nullptr && !series->empty()) {
+          members.push_back({instance, series->back().values});
+        }
+        if (!service.prefork) continue;
+        for (const MemoryWatch::Child& child : memory_.children(key)) {
+          const auto* of_child = memory_.series(MemoryWatch::unit_of(key, child.pid));
+          if (of_child == nullptr || of_child->empty()) continue;
+          RuleAction unit = instance;
+          unit.pid = unit.child = child.pid;
+          unit.child_start_ticks = child.start_ticks;
+          members.push_back({unit, of_child->back().values});
+        }
       }
     }
     return members;
@@ -157,24 +195,28 @@ void Supervisor::check_totals() {
     if (!victim) return;
     const Member& chosen = members[*victim];
     const std::string metric_name(to_string(rule.metric.value_or(metric)));
-    log_event(
-        {{"event", "rule"},
-         {"service", chosen.service},
-         {"instance", chosen.instance},
-         {"pid", 0},
-         {"reason", "total"},
-         {"rule", "total"},
-         {"action", "recycle"},
-         {"metric", metric_name},
-         {"value", sum},
-         {"threshold", rule.size},
-         {"scope", scope},
-         {"message", fmt::format("{} total {} {} is above {}: recycling the largest ({} private)",
-                                 scope, metric_name, format_size(sum), format_size(rule.size),
-                                 format_size(chosen.values.uss))}});
-    cut_heap_samples_short(chosen.service, chosen.instance,
-                           "the total rule acted during the window");
-    request_recycle(chosen.service, chosen.instance, "total", false);
+    nlohmann::json event = {
+        {"event", "rule"},
+        {"service", chosen.unit.service},
+        {"instance", chosen.unit.instance},
+        {"pid", chosen.unit.child},
+        {"reason", "total"},
+        {"rule", "total"},
+        {"action", "recycle"},
+        {"metric", metric_name},
+        {"value", sum},
+        {"threshold", rule.size},
+        {"scope", scope},
+        {"message", fmt::format("{} total {} {} is above {}: recycling the largest ({} private)",
+                                scope, metric_name, format_size(sum), format_size(rule.size),
+                                format_size(chosen.values.uss))}};
+    if (chosen.unit.child != 0) event["child"] = chosen.unit.child;
+    log_event(std::move(event));
+    if (chosen.unit.child == 0) {
+      cut_heap_samples_short(chosen.unit.service, chosen.unit.instance,
+                             "the total rule acted during the window");
+    }
+    request_recycle_of(chosen.unit, "total", false);
   };
   for (const ServiceConfig& service : fleet_.config().services) {
     if (service.memory.total)
@@ -203,13 +245,17 @@ void Supervisor::log_event(nlohmann::json event) {
 nlohmann::json Supervisor::memory_json(const nlohmann::json& record) const {
   const MemoryWatch::Key key{record.value("service", ""), record.value("instance", 0),
                              record.value("generation", 0)};
+  return unit_memory_json(MemoryWatch::unit_of(key), record.value("cgroup", ""));
+}
+
+nlohmann::json Supervisor::unit_memory_json(const MemoryWatch::UnitKey& key,
+                                            std::string_view cgroup) const {
   const auto* series = memory_.series(key);
   if (series == nullptr || series->empty()) return nullptr;
   const MemoryValues& v = series->back().values;
   nlohmann::json json = {{"rss", v.rss}, {"pss", v.pss}, {"uss", v.uss}, {"swap", v.swap}};
   for (const ServiceConfig& service : fleet_.config().services) {
-    if (service.name == std::get<0>(key) &&
-        MemoryWatch::measures_cgroup(service, record.value("cgroup", ""))) {
+    if (service.name == std::get<0>(key) && MemoryWatch::measures_cgroup(service, cgroup)) {
       json["cgroup"] = v.cgroup;  // bytes; the record's own "cgroup" is the path
     }
   }
@@ -222,6 +268,23 @@ nlohmann::json Supervisor::memory_json(const nlohmann::json& record) const {
     json["leak_reason"] = leak.reason;
   }
   return json;
+}
+
+nlohmann::json Supervisor::children_json(const nlohmann::json& record, double now_s) const {
+  const MemoryWatch::Key key{record.value("service", ""), record.value("instance", 0),
+                             record.value("generation", 0)};
+  nlohmann::json children = nlohmann::json::array();
+  for (const MemoryWatch::Child& child : memory_.children(key)) {
+    children.push_back({
+        {"unit", unit_name(std::get<0>(key), std::get<1>(key), child.pid)},
+        {"pid", child.pid},
+        {"start_ticks", child.start_ticks},
+        {"started_at", child.started_at_s},
+        {"uptime_s", std::max(0.0, now_s - child.started_at_s)},
+        {"memory", unit_memory_json(MemoryWatch::unit_of(key, child.pid), "")},
+    });
+  }
+  return children;
 }
 
 }  // namespace memvisor

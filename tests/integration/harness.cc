@@ -184,6 +184,10 @@ nlohmann::json status_of(const Memvisor& memvisor) {
   return (*reply)["status"];
 }
 
+std::string source_path(const std::string& relative) {
+  return (std::filesystem::path(MEMVISOR_SOURCE_DIR) / relative).string();
+}
+
 bool have_program(const std::string& program) {
   return std::system(("command -v " + program + " >/dev/null 2>&1").c_str()) == 0;
 }

@@ -41,6 +41,9 @@ struct CommandResult {
 // Runs memvisor with `args` to completion (at most `timeout`), capturing its output.
 CommandResult run_memvisor(const std::vector<std::string>& args,
                            std::chrono::milliseconds timeout = 20s);
+// SOURCE_DIR/RELATIVE: a file of this checkout (examples, test workers). Built as a path: GCC 12
+// warns falsely (-Warray-bounds) on string concatenation for some lengths of the checkout's path.
+std::string source_path(const std::string& relative);
 // True when `program` is found in PATH.
 bool have_program(const std::string& program);
 

@@ -84,6 +84,40 @@ TEST(Http, MetricsPassPromtoolAndCarryTheFleet) {
   EXPECT_EQ(reply->content_type, "text/plain; version=0.0.4; charset=utf-8");
 }
 
+TEST(Http, PreforkChildrenPassPromtool) {
+  if (!have_program("promtool"))
+    GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  TempDir dir;
+  const int port = free_port();
+  Memvisor memvisor(
+      dir,
+      {"--http", address(port), "--name", "web", "--prefork", "--interval", "100ms", "--leak",
+       "1GiB/h", "--", "python3", source_path("tests/integration/workers/prefork_master.py")},
+      {}, {"PREFORK_WORKERS=2"});
+  // The master, its two children and the service total.
+  const std::string body = scrape_when_measured(port, 3);
+  for (const char* line :
+       {"# TYPE memvisor_child_memory_bytes gauge\n",
+        "# TYPE memvisor_child_uptime_seconds gauge\n",
+        "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"pss\"} "}) {
+    EXPECT_NE(body.find(line), std::string::npos) << "missing: " << line << "\n" << body;
+  }
+  const nlohmann::json status = memvisor.status();
+  ASSERT_TRUE(status.is_object());
+  for (const auto& child : status["instances"][0]["children"]) {
+    const std::string labels =
+        "{service=\"web\",instance=\"1\",child=\"" + std::to_string(child["pid"].get<int>()) + "\"";
+    EXPECT_NE(body.find("memvisor_child_memory_bytes" + labels + ",kind=\"rss\"} "),
+              std::string::npos)
+        << labels << "\n"
+        << body;
+  }
+  const std::string scrape = dir.write("scrape.txt", body);
+  const CommandResult check = run_shell("promtool check metrics < " + scrape);
+  EXPECT_EQ(check.exit_code, 0) << check.out << "\n" << body;
+  EXPECT_EQ(check.out, "") << "promtool lint findings:\n" << check.out;
+}
+
 TEST(Http, RestartsAreCountedByReason) {
   TempDir dir;
   const int port = free_port();

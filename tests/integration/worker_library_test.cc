@@ -104,11 +104,7 @@ std::vector<std::string> cpp_worker_command() {
   return {MEMVISOR_CPP_WORKER};
 }
 std::vector<std::string> python_worker_command() {
-  // A path, not string concatenation: GCC 12 warns falsely (-Warray-bounds) on the latter for
-  // some lengths of the checkout's path.
-  return {
-      "python3",
-      (std::filesystem::path(MEMVISOR_SOURCE_DIR) / "examples/workers/http_worker.py").string()};
+  return {"python3", source_path("examples/workers/http_worker.py")};
 }
 
 std::vector<std::string> run_args(int instances, int port_base, const std::string& max,

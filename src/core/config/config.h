@@ -116,6 +116,13 @@ struct ServiceConfig {
   bool cgroup = false;
   bool surge = true;      // recycle: start the replacement first, stop the old one once it is ready
   int max_recycling = 1;  // instances of this service recycling at once; others queue
+
+  // A pre-fork server (gunicorn, puma, unicorn, php-fpm): every direct child of an instance's
+  // process is measured and judged on its own, and recycled by a signal; its master forks the
+  // replacement. The master is measured alone and never recycled for a child's memory.
+  bool prefork = false;
+  int prefork_signal = SIGTERM;   // asks a child being recycled to finish and exit
+  Millis prefork_timeout{30000};  // then SIGKILL that child
 };
 
 struct SupervisorConfig {

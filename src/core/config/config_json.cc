@@ -64,10 +64,15 @@ json service_to_json(const ServiceConfig& s) {
       {"heap_sampler", s.heap_sampler},
       {"cgroup", s.cgroup},
       {"max_recycling", s.max_recycling},
+      {"prefork", s.prefork},
   };
   // A number without a standard name would not survive as "signal 40".
-  std::string signal = signal_name(s.stop_signal);
-  j["stop_signal"] = parse_signal(signal) ? json(signal) : json(s.stop_signal);
+  auto signal_json = [](int signo) {
+    std::string name = signal_name(signo);
+    return parse_signal(name) ? json(name) : json(signo);
+  };
+  j["stop_signal"] = signal_json(s.stop_signal);
+  j["prefork_signal"] = signal_json(s.prefork_signal);
   for (const auto& [field, member] : kServiceDurations) {
     j[duration_key(field)] = (s.*member).count();
   }
@@ -76,11 +81,11 @@ json service_to_json(const ServiceConfig& s) {
 
 void read_service(JsonReader& r, const json& j, const std::string& path, ServiceConfig& s) {
   std::vector<std::string> keys = {
-      "name",    "command",         "instances",        "env",         "cwd",
-      "user",    "listen",          "listen_backlog",   "listen_mode", "listen_owner",
-      "restart", "restart_backoff", "circuit_failures", "stop_signal", "ready",
-      "output",  "log_dir",         "memory",           "surge",       "heap_sampler",
-      "cgroup",  "max_recycling"};
+      "name",    "command",         "instances",        "env",           "cwd",
+      "user",    "listen",          "listen_backlog",   "listen_mode",   "listen_owner",
+      "restart", "restart_backoff", "circuit_failures", "stop_signal",   "ready",
+      "output",  "log_dir",         "memory",           "surge",         "heap_sampler",
+      "cgroup",  "max_recycling",   "prefork",          "prefork_signal"};
   for (const auto& [field, member] : kServiceDurations) keys.push_back(duration_key(field));
   if (!r.object(j, path, keys)) return;
   auto at = [&](std::string_view key) { return fmt::format("{}.{}", path, key); };
@@ -116,6 +121,8 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
   r.read(j["heap_sampler"], at("heap_sampler"), s.heap_sampler);
   r.read(j["cgroup"], at("cgroup"), s.cgroup);
   r.read(j["max_recycling"], at("max_recycling"), s.max_recycling);
+  r.read(j["prefork"], at("prefork"), s.prefork);
+  r.read_signal(j["prefork_signal"], at("prefork_signal"), s.prefork_signal);
   for (const auto& [field, member] : kServiceDurations) {
     std::string key = duration_key(field);
     r.read(j[key], at(key), s.*member);

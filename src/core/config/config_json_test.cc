@@ -27,6 +27,9 @@ void expect_same(const ServiceConfig& a, const ServiceConfig& b) {
   EXPECT_EQ(a.circuit_failures, b.circuit_failures);
   EXPECT_EQ(a.circuit_cooldown, b.circuit_cooldown);
   EXPECT_EQ(a.stop_signal, b.stop_signal);
+  EXPECT_EQ(a.prefork, b.prefork);
+  EXPECT_EQ(a.prefork_signal, b.prefork_signal);
+  EXPECT_EQ(a.prefork_timeout, b.prefork_timeout);
   EXPECT_EQ(a.stop_timeout, b.stop_timeout);
   EXPECT_EQ(a.kill_timeout, b.kill_timeout);
   EXPECT_EQ(a.ready, b.ready);
@@ -75,6 +78,9 @@ Config unusual_config() {
   s.memory.requests = RequestsRule{4'611'686'018'427'387'903, 4'611'686'018'427'387'903};
   s.memory.age = AgeRule{Millis{1}, Millis{0}};
   s.surge = false;
+  s.prefork = true;
+  s.prefork_signal = 41;  // no standard name
+  s.prefork_timeout = Millis{5};
   s.cgroup = true;
   s.max_recycling = 1000;
   config.supervisor.total = SizeRule{uint64_t{1} << 40, MemoryMetric::anon};
@@ -129,9 +135,13 @@ TEST(ConfigJson, Shape) {
   EXPECT_EQ(web["restart_delay_max_ms"], 315'360'000'000);
   EXPECT_EQ(web["circuit_cooldown_ms"], 123'456'789);
   EXPECT_EQ(web["watchdog_ms"], 4);
-  EXPECT_EQ(web.size(), 30u);
+  EXPECT_EQ(web.size(), 33u);
   EXPECT_EQ(web["listen"], nlohmann::json::array());
   EXPECT_EQ(web["listen_mode"], 0666);
+  EXPECT_EQ(web["prefork"], true);
+  EXPECT_EQ(web["prefork_signal"], 41);  // no standard name: kept as a number
+  EXPECT_EQ(web["prefork_timeout_ms"], 5);
+  EXPECT_EQ(j["services"][1]["prefork_signal"], "SIGTERM");
   EXPECT_EQ(web["heap_sampler"], false);
   EXPECT_EQ(web["cgroup"], true);
   EXPECT_EQ(j["services"][1]["cgroup"], false);

@@ -44,7 +44,7 @@ inline constexpr std::array<EnumName<LeakAction>, 2> kLeakActionNames{{
 }};
 
 // The duration fields of a service, by their key in the config file.
-inline constexpr std::array<std::pair<std::string_view, Millis ServiceConfig::*>, 8>
+inline constexpr std::array<std::pair<std::string_view, Millis ServiceConfig::*>, 9>
     kServiceDurations{{
         {"restart_delay", &ServiceConfig::restart_delay},
         {"restart_delay_max", &ServiceConfig::restart_delay_max},
@@ -54,6 +54,7 @@ inline constexpr std::array<std::pair<std::string_view, Millis ServiceConfig::*>
         {"kill_timeout", &ServiceConfig::kill_timeout},
         {"startup_timeout", &ServiceConfig::startup_timeout},
         {"watchdog", &ServiceConfig::watchdog},
+        {"prefork_timeout", &ServiceConfig::prefork_timeout},
     }};
 
 template <class E, size_t N>

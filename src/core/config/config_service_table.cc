@@ -22,14 +22,15 @@ namespace memvisor {
 namespace {
 
 // clang-format off
-constexpr std::array<std::string_view, 27> kBasicKeys{
+constexpr std::array<std::string_view, 30> kBasicKeys{
     "command", "shell", "instances", "env", "cwd", "user",
     "listen", "listen_backlog", "listen_mode", "listen_owner",
     "restart", "restart_delay", "restart_backoff", "restart_delay_max", "min_uptime",
     "circuit_failures", "circuit_cooldown",
     "stop_signal", "stop_timeout", "kill_timeout",
     "ready", "startup_timeout", "watchdog",
-    "output", "log_dir", "heap_sampler", "cgroup"};
+    "output", "log_dir", "heap_sampler", "cgroup",
+    "prefork", "prefork_signal", "prefork_timeout"};
 // clang-format on
 
 template <size_t A, size_t B>
@@ -120,7 +121,9 @@ class ServiceReader {
     if (key == "circuit_failures") {
       return read_integer(key, node, check_circuit_failures, s_.circuit_failures);
     }
-    if (key == "stop_signal") return read_signal(node);
+    if (key == "stop_signal") return read_signal(key, node, s_.stop_signal);
+    if (key == "prefork_signal") return read_signal(key, node, s_.prefork_signal);
+    if (key == "prefork") return read_boolean_value(node, field(key), s_.prefork);
     if (key == "ready") return read_enum_value(node, field(key), kReadyModeNames, s_.ready);
     if (key == "output") return read_enum_value(node, field(key), kOutputModeNames, s_.output);
     if (key == "heap_sampler") return read_boolean_value(node, field(key), s_.heap_sampler);
@@ -264,23 +267,24 @@ class ServiceReader {
     return std::nullopt;
   }
 
-  TomlProblem read_signal(const toml::node& node) {
+  // stop_signal and prefork_signal: a name, or a number within the system's signals.
+  TomlProblem read_signal(std::string_view key, const toml::node& node, int& out) {
     constexpr std::string_view kExpected = "a signal name like SIGINT or SIGTERM";
     if (const auto* text = node.as_string()) {
       auto signo = parse_signal(text->get());
       if (!signo) {
-        return located_at(node, field("stop_signal"),
+        return located_at(node, field(key),
                           fmt::format("expected {}, got '{}'", kExpected, text->get()));
       }
-      s_.stop_signal = *signo;
+      out = *signo;
       return std::nullopt;
     }
     const auto* number = node.as_integer();
-    if (!number) return wrong_type(node, field("stop_signal"), kExpected);
+    if (!number) return wrong_type(node, field(key), kExpected);
     if (auto what = check_signal_number(number->get())) {
-      return located_at(node, field("stop_signal"), *what);
+      return located_at(node, field(key), *what);
     }
-    s_.stop_signal = static_cast<int>(number->get());
+    out = static_cast<int>(number->get());
     return std::nullopt;
   }
 

@@ -35,11 +35,12 @@ bool is_bare_key_char(char c) {
 //                      "SIGKILL" if that is what you want
 //   startup_timeout    no notify-mode service could ever become ready      no
 //   watchdog           off                                                 yes
+//   prefork_timeout    SIGKILL with prefork_signal: no chance to finish    no
 struct DurationRule {
   std::string_view field;
   bool zero_allowed;
 };
-constexpr std::array<DurationRule, 8> kDurationRules{{
+constexpr std::array<DurationRule, 9> kDurationRules{{
     {"restart_delay", true},
     {"restart_delay_max", true},
     {"min_uptime", true},
@@ -48,6 +49,7 @@ constexpr std::array<DurationRule, 8> kDurationRules{{
     {"kill_timeout", false},
     {"startup_timeout", false},
     {"watchdog", true},
+    {"prefork_timeout", false},
 }};
 
 }  // namespace
@@ -203,6 +205,8 @@ std::optional<ConfigProblem> find_service_problem(const ServiceConfig& s) {
   check("watchdog", check_duration("watchdog", s.watchdog));
   if (enum_name(kOutputModeNames, s.output) == "?") check("output", "expected an output mode");
   check("log_dir", check_text(s.log_dir));
+  check("prefork_signal", check_signal_number(s.prefork_signal));
+  check("prefork_timeout", check_duration("prefork_timeout", s.prefork_timeout));
   if (problem) return problem;
   if (auto listen = find_listen_problem(s)) {
     listen->field = fmt::format("{}.{}", path, listen->field);
@@ -267,8 +271,8 @@ std::string describe_config(const Config& config) {
   std::string each;
   for (const ServiceConfig& service : config.services) {
     instances += service.instances;
-    each += fmt::format("{}{} ×{}{}", each.empty() ? "" : ", ", service.name, service.instances,
-                        describe_memory_rules(service.memory));
+    each += fmt::format("{}{} ×{}{}{}", each.empty() ? "" : ", ", service.name, service.instances,
+                        service.prefork ? " prefork" : "", describe_memory_rules(service.memory));
     for (const SocketAddress& address : service.listen) each += " on " + to_string(address);
   }
   size_t services = config.services.size();

@@ -7,7 +7,7 @@
 namespace memvisor {
 
 std::string incident_id(WallTime time, const std::string& service, int instance,
-                        const std::string& trigger) {
+                        const std::string& trigger, int child) {
   // "2026-11-22T16:40:01.123Z" → "20261122-164001"
   const std::string iso = format_rfc3339(time);
   std::string compact;
@@ -18,6 +18,7 @@ std::string incident_id(WallTime time, const std::string& service, int instance,
       compact.push_back(c);
     }
   }
+  if (child > 0) return fmt::format("{}-{}.{}_{}-{}", compact, service, instance, child, trigger);
   return fmt::format("{}-{}.{}-{}", compact, service, instance, trigger);
 }
 

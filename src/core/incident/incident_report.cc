@@ -1,5 +1,7 @@
 #include "core/incident/incident_report.h"
 
+#include "core/observe/unit_name.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -32,11 +34,11 @@ std::string rule_line(const IncidentFacts& facts) {
 std::string incident_summary(const IncidentFacts& facts) {
   std::string out = fmt::format(
       "memvisor incident {}\n"
-      "instance:   {}.{} (pid {}, generation {})\n"
+      "instance:   {} (pid {}, generation {})\n"
       "time:       {}\n"
       "trigger:    {}\n"
       "rule:       {}\n",
-      facts.id, facts.service, facts.instance, facts.pid, facts.generation,
+      facts.id, unit_name(facts.service, facts.instance, facts.child), facts.pid, facts.generation,
       format_rfc3339(facts.time), facts.trigger, rule_line(facts));
   if (facts.decision && !facts.decision->message.empty()) {
     out += fmt::format("what:       {}\n", facts.decision->message);
@@ -76,6 +78,10 @@ nlohmann::json incident_json(const IncidentFacts& facts) {
       {"samples", facts.samples},
       {"files", facts.files},
   };
+  if (facts.child != 0) {
+    json["child"] = facts.child;
+    json["unit"] = unit_name(facts.service, facts.instance, facts.child);
+  }
   if (facts.uptime_s) json["uptime_s"] = *facts.uptime_s;
   if (facts.heap_sample) json["heap_sample"] = *facts.heap_sample;
   if (facts.decision) {
@@ -102,7 +108,8 @@ std::string memory_csv(const std::deque<TimedSample>& samples) {
 ChartInput incident_chart(const IncidentFacts& facts, const std::deque<TimedSample>& samples,
                           const MemoryRules* rules) {
   ChartInput chart;
-  chart.title = fmt::format("{}.{} — {}", facts.service, facts.instance, facts.trigger);
+  chart.title =
+      fmt::format("{} — {}", unit_name(facts.service, facts.instance, facts.child), facts.trigger);
   // "2026-11-22T19:30:12.250Z" → "2026-11-22 19:30:12 UTC"
   std::string when = format_rfc3339(facts.time).substr(0, 19);
   when[10] = ' ';

@@ -25,6 +25,7 @@ struct IncidentFacts {
   int instance = 0;
   int generation = 0;
   int pid = 0;
+  int child = 0;  // a pre-fork child's pid ("web.1/12345"); 0: the instance's process
   std::optional<RuleDecision> decision;  // none for an operator's dump
   std::string action;                    // what memvisor does about it, in words
   std::optional<double> uptime_s;        // the process's age at the time

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/observe/unit_name.h"
+
 namespace memvisor {
 
 nlohmann::json to_json(const Event& event) {
@@ -35,8 +37,11 @@ Event event_from_json(const nlohmann::json& json) {
 std::string human_line(const Event& event) {
   std::string line = event.message.empty() ? event.event : event.message;
   if (!event.service.empty()) {
-    std::string subject = event.service;
-    if (event.instance > 0) subject += fmt::format(".{}", event.instance);
+    // A pre-fork child's events carry its pid as "child": "web.1/12345".
+    const auto child = event.extra.find("child");
+    const int child_pid =
+        child != event.extra.end() && child->is_number_integer() ? child->get<int>() : 0;
+    const std::string subject = unit_name(event.service, event.instance, child_pid);
     line = subject + ": " + line;
   }
   std::string details;

@@ -42,6 +42,21 @@ TEST(Event, HumanLineNamesTheInstance) {
   EXPECT_EQ(human_line(event), "web.1: exited with code 1 (pid 7, reason crash)");
 }
 
+TEST(Event, HumanLineNamesAPreforkChild) {
+  Event event;
+  event.event = "recycle";
+  event.service = "web";
+  event.instance = 1;
+  event.pid = 12345;
+  event.reason = "limit";
+  event.message = "recycling: SIGTERM to the child, its master replaces it";
+  event.extra["child"] = 12345;
+  EXPECT_EQ(human_line(event),
+            "web.1/12345: recycling: SIGTERM to the child, its master replaces it (pid 12345, "
+            "reason limit)");
+  EXPECT_EQ(human_line(event_from_json(to_json(event))), human_line(event));
+}
+
 TEST(ExitStatus, Describes) {
   EXPECT_EQ((ExitStatus{false, 3, 0, false}).describe(), "exited with code 3");
   EXPECT_EQ((ExitStatus{true, 0, 9, false}).describe(), "killed by SIGKILL");

@@ -37,6 +37,16 @@ struct InstanceMetrics {
   std::optional<uint64_t> cgroup_memory;
 };
 
+// A pre-fork child of an instance's process (prefork = true), "web.1/12345".
+struct ChildMetrics {
+  std::string service;
+  int instance = 0;
+  int pid = 0;
+  double started_at_s = 0;  // unix seconds
+  std::optional<InstanceMemory> memory;
+  std::optional<double> leak_slope_bytes_per_second;
+};
+
 struct ServiceMetrics {
   std::string name;
   int desired = 0;
@@ -56,6 +66,7 @@ struct ProcessUsage {
 struct MetricsSnapshot {
   std::vector<ServiceMetrics> services;
   std::vector<InstanceMetrics> instances;
+  std::vector<ChildMetrics> children;
   nlohmann::json status;  // exactly what `memvisor status --json` prints
   int controller_pid = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -113,6 +114,34 @@ void render_instances(std::string& out, const MetricsSnapshot& s, double now) {
   }
 }
 
+// Pre-fork children: families of their own, so that summing memvisor_instance_memory_bytes never
+// counts a child twice; labelled with their instance's labels and `child`, the child's pid.
+void render_children(std::string& out, const MetricsSnapshot& s, double now) {
+  if (s.children.empty()) return;
+  auto labels = [](const ChildMetrics& c) -> Labels {
+    return {{"service", c.service},
+            {"instance", std::to_string(c.instance)},
+            {"child", std::to_string(c.pid)}};
+  };
+  Family memory(out, "memvisor_child_memory_bytes", "gauge",
+                "Memory of a pre-fork child of the instance's process at the last sample, by "
+                "kind (rss, pss, uss, swap).");
+  for (const auto& c : s.children) {
+    if (!c.memory) continue;
+    for (const auto& [kind, field] : kKinds) {
+      memory.sample(with(labels(c), "kind", kind), (*c.memory).*field);
+    }
+  }
+  Family slope(out, "memvisor_child_leak_slope_bytes_per_second", "gauge",
+               "The leak rule's current estimate of a pre-fork child's memory floor growth.");
+  for (const auto& c : s.children) {
+    if (c.leak_slope_bytes_per_second) slope.sample(labels(c), *c.leak_slope_bytes_per_second);
+  }
+  Family uptime(out, "memvisor_child_uptime_seconds", "gauge",
+                "Seconds since the pre-fork child started.");
+  for (const auto& c : s.children) uptime.sample(labels(c), std::max(0.0, now - c.started_at_s));
+}
+
 void render_services(std::string& out, const MetricsSnapshot& s) {
   Family memory(out, "memvisor_service_memory_bytes", "gauge",
                 "Memory of every process of the service at the last sample, by kind.");
@@ -169,6 +198,7 @@ std::string render_metrics(const MetricsSnapshot& snapshot, double now_unix_s,
                            const std::vector<ProcessUsage>& own_processes) {
   std::string out;
   render_instances(out, snapshot, now_unix_s);
+  render_children(out, snapshot, now_unix_s);
   render_services(out, snapshot);
   render_own(out, own_processes);
   return out;

@@ -97,6 +97,38 @@ TEST(MetricsText, RequestsOnlyWhenReported) {
   EXPECT_FALSE(contains(text, "memvisor_requests_total{service=\"web\",instance=\"2\"}"));
 }
 
+TEST(MetricsText, PreforkChildrenHaveFamiliesOfTheirOwn) {
+  MetricsSnapshot s = two_instances();
+  EXPECT_FALSE(contains(render_metrics(s, 1060, {}), "memvisor_child_"));
+  ChildMetrics child;
+  child.service = "web";
+  child.instance = 1;
+  child.pid = 4242;
+  child.started_at_s = 1050;
+  child.memory = InstanceMemory{8192, 6144, 4096, 0};
+  child.leak_slope_bytes_per_second = 2.5;
+  ChildMetrics unmeasured = child;
+  unmeasured.pid = 4243;
+  unmeasured.memory.reset();
+  unmeasured.leak_slope_bytes_per_second.reset();
+  s.children = {child, unmeasured};
+  const std::string text = render_metrics(s, 1060, {});
+  EXPECT_TRUE(contains(text, "# TYPE memvisor_child_memory_bytes gauge\n"));
+  EXPECT_TRUE(contains(text,
+                       "memvisor_child_memory_bytes{service=\"web\",instance=\"1\",child=\"4242\","
+                       "kind=\"pss\"} 6144\n"));
+  EXPECT_FALSE(
+      contains(text, "memvisor_child_memory_bytes{service=\"web\",instance=\"1\",child=\"4243\""));
+  EXPECT_TRUE(contains(text,
+                       "memvisor_child_leak_slope_bytes_per_second{service=\"web\",instance=\"1\","
+                       "child=\"4242\"} 2.5\n"));
+  EXPECT_TRUE(contains(
+      text, "memvisor_child_uptime_seconds{service=\"web\",instance=\"1\",child=\"4243\"} 10\n"));
+  // The instance's own series stay as they were: the master's figures.
+  EXPECT_TRUE(contains(
+      text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"pss\"} 3072\n"));
+}
+
 TEST(MetricsText, OwnProcesses) {
   const std::string text = render_metrics(
       {}, 0, {{"controller", 2097152, 0.25, 1.7e9}, {"supervisor", 8388608, 1.5, 1.7e9 + 1}});

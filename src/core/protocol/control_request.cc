@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/incident/incident_id.h"
+#include "core/observe/unit_name.h"
 
 namespace memvisor {
 namespace {
@@ -34,21 +35,9 @@ ControlError bad(nlohmann::json id, std::string message) {
 
 std::optional<ControlTarget> parse_control_target(std::string_view text) {
   if (text.empty() || text.size() > kMaxField) return std::nullopt;
-  ControlTarget target;
-  const size_t dot = text.rfind('.');
-  if (dot != std::string_view::npos) {
-    const std::string_view number = text.substr(dot + 1);
-    const auto [end, ec] =
-        std::from_chars(number.data(), number.data() + number.size(), target.instance);
-    if (ec == std::errc{} && end == number.data() + number.size() && target.instance > 0) {
-      text = text.substr(0, dot);
-    } else {
-      target.instance = 0;
-    }
-  }
-  target.service = std::string(text);
-  if (target.service.empty()) return std::nullopt;
-  return target;
+  auto name = parse_unit_name(text);
+  if (!name) return std::nullopt;
+  return ControlTarget{std::move(name->service), name->instance, name->child};
 }
 
 ParsedControlRequest parse_control_request(std::string_view line) {
@@ -101,6 +90,9 @@ ParsedControlRequest parse_control_request(std::string_view line) {
       }
       auto parsed_target = parse_control_target(target->get_ref<const std::string&>());
       if (!parsed_target) return bad(id, "\"target\" must be SERVICE or SERVICE.N");
+      if (parsed_target->child != 0 && parsed.command != ControlCommand::dump) {
+        return bad(id, name + " takes SERVICE or SERVICE.N, not a pre-fork child");
+      }
       if (one_instance && parsed_target->instance == 0) {
         return bad(id, name + " needs one instance: SERVICE.N");
       }

@@ -23,10 +23,11 @@ enum class ControlCommand {
   memory_info
 };
 
-// "web" (every instance) or "web.2" (one).
+// "web" (every instance), "web.2" (one) or "web.2/12345" (a pre-fork child of web.2, by pid).
 struct ControlTarget {
   std::string service;
   int instance = 0;  // 0: every instance of the service
+  int child = 0;     // a pre-fork child's pid; only `dump` takes one
 };
 std::optional<ControlTarget> parse_control_target(std::string_view text);
 

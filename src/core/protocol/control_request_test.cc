@@ -33,6 +33,10 @@ TEST(ControlRequest, Commands) {
   EXPECT_EQ(ok(R"({"cmd":"stop","target":"web"})").target.instance, 0);
   EXPECT_EQ(ok(R"({"cmd":"start","target":"my.app"})").target.service, "my.app");
   EXPECT_EQ(ok(R"({"cmd":"dump","target":"web.1"})").command, ControlCommand::dump);
+  const auto child = ok(R"({"cmd":"dump","target":"web.1/4242"})");  // a pre-fork child
+  EXPECT_EQ(child.target.service, "web");
+  EXPECT_EQ(child.target.instance, 1);
+  EXPECT_EQ(child.target.child, 4242);
   EXPECT_EQ(ok(R"({"cmd":"incidents"})").command, ControlCommand::incidents);
   EXPECT_EQ(ok(R"({"cmd":"incident","incident":"20261122-193012-web.1-leak"})").incident,
             "20261122-193012-web.1-leak");
@@ -54,6 +58,9 @@ TEST(ControlRequest, Errors) {
   EXPECT_EQ(error(R"({"cmd":"restart","target":""})").code, "bad_request");
   EXPECT_EQ(error(R"({"cmd":"dump","target":"web"})").message,
             "dump needs one instance: SERVICE.N");
+  EXPECT_EQ(error(R"({"cmd":"restart","target":"web.1/77"})").message,
+            "restart takes SERVICE or SERVICE.N, not a pre-fork child");
+  EXPECT_EQ(error(R"({"cmd":"dump","target":"web/77"})").code, "bad_request");
   EXPECT_EQ(error(R"({"cmd":"incident"})").code, "bad_request");
   EXPECT_EQ(error(R"({"cmd":"incident","incident":"../../etc"})").code, "not_found");
   const auto reply = error_reply(error(R"({"id":"x","cmd":"nope"})"));
