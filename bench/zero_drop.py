@@ -326,8 +326,9 @@ class Outcome:
 
 
 def recycles_of(memvisor, trigger):
-    """The recycles finished so far: memvisor's `recycled` events (the old process is gone)."""
-    return memvisor.events("recycled")
+    """The recycles finished so far: memvisor's `recycled` events, of instances (the old process
+    is gone) or, for prefork, of children (gone, and the master has forked its replacement)."""
+    return [e for e in memvisor.events("recycled") if ("child" in e) == (trigger == "prefork")]
 
 
 def drive(scenario, memvisor, target, deadline):
@@ -347,12 +348,33 @@ def drive(scenario, memvisor, target, deadline):
                             max(1, deadline - time.monotonic()))
 
 
+def judge_children(outcome, events, first, log_path):
+    """Every child a prefork rule recycled under the measured load: gone after prefork_signal
+    alone. memvisor does not reap a child (its master does): a SIGKILL after prefork_timeout is a
+    `stopping` event, a child that never went or was never replaced a `recycle_failed`, and how
+    a child died by a signal is in gunicorn's log ("Worker with pid N was terminated due to
+    signal S")."""
+    killed = {e.get("child") for e in events if e.get("event") == "stopping" and "child" in e}
+    failed = [e for e in events[first:] if e.get("event") == "recycle_failed" and "child" in e]
+    with open(log_path) as log:
+        by_signal = {int(pid): int(signo) for pid, signo in
+                     re.findall(r"Worker with pid (\d+) was terminated due to signal (\d+)", log.read())}
+    for recycled in (e for e in events[first:] if e.get("event") == "recycled" and "child" in e):
+        outcome.reasons[recycled.get("reason")] = outcome.reasons.get(recycled.get("reason"), 0) + 1
+        child = recycled["child"]
+        how = f"signal {signal.Signals(by_signal[child]).name}" if child in by_signal else "exit"
+        outcome.exits[how] = outcome.exits.get(how, 0) + 1
+        if child in killed or how == "signal SIGKILL":
+            outcome.bad_exits.append(f"child {child}: {how}, SIGKILL after prefork_timeout")
+    outcome.bad_exits += [f"child {e['child']}: recycle_failed: {e.get('message')}" for e in failed]
+
+
 def judge_exits(outcome, events, first, stop_signal):
     """Every old process of a recycle under the measured load (events from `first` on): stopped
     with the stop signal alone, gone by it."""
     escalated = {e.get("pid") for e in events if e.get("event") == "stop_escalated"}
     exited = {e.get("pid"): e for e in events if e.get("event") == "exited"}
-    for recycled in (e for e in events[first:] if e.get("event") == "recycled"):
+    for recycled in (e for e in events[first:] if e.get("event") == "recycled" and "child" not in e):
         outcome.reasons[recycled.get("reason")] = outcome.reasons.get(recycled.get("reason"), 0) + 1
         pid = recycled.get("old_pid")
         exit_event = exited.get(pid, {})
@@ -411,7 +433,10 @@ def run(scenario, args, work):
             load.stop()
         memvisor.stop()
     outcome = Outcome(scenario, results, target=target)
-    judge_exits(outcome, events, first_event, service.get("stop_signal", "SIGINT"))
+    if scenario.trigger == "prefork":
+        judge_children(outcome, events, first_event, os.path.join(work, "memvisor.log"))
+    else:
+        judge_exits(outcome, events, first_event, service.get("stop_signal", "SIGINT"))
     outcome.recycles = sum(outcome.reasons.values())
     if outcome.recycles < target:
         outcome.problems.append(f"only {outcome.recycles} of {target} recycles")
