@@ -282,8 +282,8 @@ TEST(Prefork, GunicornWorkersAreMeasuredAndALeakingOneIsRecycled) {
                           "--bind",
                           "127.0.0.1:" + std::to_string(port),
                           "--chdir",
-                          source_path("examples"),
-                          "gunicorn_app:app"});
+                          source_path("examples/gunicorn"),
+                          "app:app"});
   ASSERT_TRUE(eventually([&] { return measured(children_of(memvisor)) == 4; }, 20s))
       << memvisor.err();
   const pid_t master = instance_pid(memvisor);
@@ -292,6 +292,7 @@ TEST(Prefork, GunicornWorkersAreMeasuredAndALeakingOneIsRecycled) {
   // One request makes the worker that serves it keep 150 MiB.
   const auto reply = http_get(port, "/leak?mib=150", 10s);
   ASSERT_TRUE(reply && reply->status == 200);
+  // "worker PID now keeps 150 MiB"
   const int leaker = std::stoi(reply->body.substr(reply->body.find(' ') + 1));
   ASSERT_TRUE(eventually([&] { return !child_events(memvisor, "recycled").empty(); }, 30s))
       << memvisor.err();
