@@ -14,13 +14,13 @@ namespace {
 
 using std::chrono::milliseconds;
 
-struct Pipe {
+struct NonBlockingPipe {
   UniqueFd read;
   UniqueFd write;
-  static Pipe make() {
+  static NonBlockingPipe make() {
     int fds[2];
     EXPECT_EQ(::pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
-    return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+    return NonBlockingPipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
   }
   void fill() { ASSERT_EQ(::write(write.get(), "x", 1), 1); }
 };
@@ -28,7 +28,7 @@ struct Pipe {
 TEST(EventLoop, RunsTheCallbackOfAReadyFd) {
   auto loop = EventLoop::create();
   ASSERT_TRUE(loop.ok());
-  Pipe p = Pipe::make();
+  NonBlockingPipe p = NonBlockingPipe::make();
   std::vector<uint32_t> seen;
   ASSERT_TRUE(loop->add(p.read.get(), EPOLLIN, [&](uint32_t ev) { seen.push_back(ev); }).ok());
 
@@ -46,8 +46,8 @@ TEST(EventLoop, RunsTheCallbackOfAReadyFd) {
 TEST(EventLoop, CallbackRemovingAnotherReadyFdSuppressesItsPendingEvent) {
   auto loop = EventLoop::create();
   ASSERT_TRUE(loop.ok());
-  Pipe a = Pipe::make();
-  Pipe b = Pipe::make();
+  NonBlockingPipe a = NonBlockingPipe::make();
+  NonBlockingPipe b = NonBlockingPipe::make();
   a.fill();
   b.fill();
   int calls = 0;
@@ -73,8 +73,8 @@ TEST(EventLoop, CallbackRemovingAnotherReadyFdSuppressesItsPendingEvent) {
 TEST(EventLoop, FdRemovedAndReaddedInTheSameBatchWaitsForTheNextRound) {
   auto loop = EventLoop::create();
   ASSERT_TRUE(loop.ok());
-  Pipe a = Pipe::make();
-  Pipe b = Pipe::make();
+  NonBlockingPipe a = NonBlockingPipe::make();
+  NonBlockingPipe b = NonBlockingPipe::make();
   a.fill();
   b.fill();
   int old_calls = 0;
@@ -110,8 +110,8 @@ TEST(EventLoop, FdRemovedAndReaddedInTheSameBatchWaitsForTheNextRound) {
 TEST(EventLoop, CallbackMayRemoveItselfAndAddAnother) {
   auto loop = EventLoop::create();
   ASSERT_TRUE(loop.ok());
-  Pipe a = Pipe::make();
-  Pipe b = Pipe::make();
+  NonBlockingPipe a = NonBlockingPipe::make();
+  NonBlockingPipe b = NonBlockingPipe::make();
   a.fill();
   b.fill();
   std::string trail;
@@ -134,7 +134,7 @@ TEST(EventLoop, CallbackMayRemoveItselfAndAddAnother) {
 TEST(EventLoop, ModifySwitchesTheWatchedEvents) {
   auto loop = EventLoop::create();
   ASSERT_TRUE(loop.ok());
-  Pipe p = Pipe::make();
+  NonBlockingPipe p = NonBlockingPipe::make();
   int writable = 0;
   ASSERT_TRUE(
       loop->add(p.write.get(), 0, [&](uint32_t ev) { writable += (ev & EPOLLOUT) ? 1 : 0; }).ok());
@@ -151,7 +151,7 @@ TEST(EventLoop, AddAndModifyFailuresNameTheFd) {
   ASSERT_FALSE(added.ok());
   EXPECT_EQ(added.error().message, "epoll add fd -1");
   EXPECT_EQ(added.error().errnum, EBADF);
-  Pipe p = Pipe::make();
+  NonBlockingPipe p = NonBlockingPipe::make();
   Status modified = loop->modify(p.read.get(), EPOLLIN);
   ASSERT_FALSE(modified.ok());
   EXPECT_EQ(modified.error().errnum, ENOENT);

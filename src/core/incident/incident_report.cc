@@ -64,7 +64,7 @@ std::string incident_summary(const IncidentFacts& facts) {
 }
 
 nlohmann::json incident_json(const IncidentFacts& facts) {
-  nlohmann::json json = {
+  nlohmann::json document = {
       {"id", facts.id},
       {"ts", format_rfc3339(facts.time)},
       {"trigger", facts.trigger},
@@ -79,21 +79,21 @@ nlohmann::json incident_json(const IncidentFacts& facts) {
       {"files", facts.files},
   };
   if (facts.child != 0) {
-    json["child"] = facts.child;
-    json["unit"] = unit_name(facts.service, facts.instance, facts.child);
+    document["child"] = facts.child;
+    document["unit"] = unit_name(facts.service, facts.instance, facts.child);
   }
-  if (facts.uptime_s) json["uptime_s"] = *facts.uptime_s;
-  if (facts.heap_sample) json["heap_sample"] = *facts.heap_sample;
+  if (facts.uptime_s) document["uptime_s"] = *facts.uptime_s;
+  if (facts.heap_sample) document["heap_sample"] = *facts.heap_sample;
   if (facts.decision) {
     const RuleDecision& d = *facts.decision;
-    json["rule"] = {{"rule", d.rule},   {"action", d.action},       {"metric", d.metric},
-                    {"value", d.value}, {"threshold", d.threshold}, {"message", d.message}};
-    if (d.slope_bytes_per_hour) json["rule"]["slope_bytes_per_hour"] = *d.slope_bytes_per_hour;
-    if (d.confidence) json["rule"]["confidence"] = *d.confidence;
+    document["rule"] = {{"rule", d.rule},   {"action", d.action},       {"metric", d.metric},
+                        {"value", d.value}, {"threshold", d.threshold}, {"message", d.message}};
+    if (d.slope_bytes_per_hour) document["rule"]["slope_bytes_per_hour"] = *d.slope_bytes_per_hour;
+    if (d.confidence) document["rule"]["confidence"] = *d.confidence;
   } else {
-    json["rule"] = nullptr;
+    document["rule"] = nullptr;
   }
-  return json;
+  return document;
 }
 
 std::string memory_csv(const std::deque<TimedSample>& samples) {

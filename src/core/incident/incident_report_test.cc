@@ -81,12 +81,12 @@ TEST(IncidentReport, SaysWhatTheHeapSampleHoldsOrWhyThereIsNone) {
 }
 
 TEST(IncidentReport, JsonCarriesTheDecision) {
-  const auto json = incident_json(leak_facts());
-  EXPECT_EQ(json["id"], "20261122-193012-web.1-leak");
-  EXPECT_EQ(json["rule"]["rule"], "leak");
-  EXPECT_EQ(json["rule"]["slope_bytes_per_hour"], 20.0 * (1 << 20));
-  EXPECT_EQ(json["memory"]["pss"], 150u << 20);
-  EXPECT_EQ(json["uptime_s"], 3723);
+  const auto document = incident_json(leak_facts());
+  EXPECT_EQ(document["id"], "20261122-193012-web.1-leak");
+  EXPECT_EQ(document["rule"]["rule"], "leak");
+  EXPECT_EQ(document["rule"]["slope_bytes_per_hour"], 20.0 * (1 << 20));
+  EXPECT_EQ(document["memory"]["pss"], 150u << 20);
+  EXPECT_EQ(document["uptime_s"], 3723);
 }
 
 TEST(IncidentReport, CsvReadsBackAsATrace) {

@@ -15,9 +15,9 @@
 namespace memvisor {
 namespace {
 
-constexpr double kMiB = 1024.0 * 1024.0;
+constexpr double kMiBytes = 1024.0 * 1024.0;
 constexpr double kHour = 3600;
-constexpr double kRate = 10 * kMiB;  // the rule's threshold, bytes per hour
+constexpr double kRate = 10 * kMiBytes;  // the rule's threshold, bytes per hour
 
 LeakDetectorConfig config() {
   return LeakDetectorConfig{.rate_bytes_per_hour = kRate};
@@ -36,7 +36,7 @@ Replay replay(const std::function<double(double)>& mib, double interval_s, doubl
   LeakDetector detector(config());
   Replay out;
   for (double t = 0; t <= duration_s; t += interval_s) {
-    detector.add(t, (mib(t) + noise(random)) * kMiB);
+    detector.add(t, (mib(t) + noise(random)) * kMiBytes);
     if (detector.assess().leaking && !out.first_report_s) out.first_report_s = t;
   }
   out.last = detector.assess();
@@ -58,7 +58,7 @@ TEST(LeakDetector, ReportsALinearLeak) {
 TEST(LeakDetector, EstimatesTheSlopeOfACleanLeakWithin20Percent) {
   const auto r = replay([](double t) { return 200 + 50 * t / kHour; }, 10, 4 * kHour, 0.5);
   ASSERT_TRUE(r.last.leaking) << r.last.reason;
-  EXPECT_NEAR(r.last.slope_bytes_per_hour / kMiB, 50, 10);
+  EXPECT_NEAR(r.last.slope_bytes_per_hour / kMiBytes, 50, 10);
   EXPECT_GT(r.last.slope_low_bytes_per_hour, kRate);
   EXPECT_LE(r.last.slope_low_bytes_per_hour, r.last.slope_bytes_per_hour);
 }
@@ -177,12 +177,12 @@ TEST(LeakDetector, ReportsALeakAfterAReleaseOnceItPassesTheOldHigh) {
 
 TEST(LeakDetector, ResetForgetsEverything) {
   LeakDetector detector(config());
-  for (double t = 0; t < 4 * kHour; t += 10) detector.add(t, (300 + 100 * t / kHour) * kMiB);
+  for (double t = 0; t < 4 * kHour; t += 10) detector.add(t, (300 + 100 * t / kHour) * kMiBytes);
   ASSERT_TRUE(detector.assess().leaking);
   detector.reset();
   EXPECT_FALSE(detector.assess().leaking);
   EXPECT_EQ(detector.slope_bytes_per_second(), 0);
-  detector.add(0, 300 * kMiB);  // time may start again after a reset
+  detector.add(0, 300 * kMiBytes);  // time may start again after a reset
   EXPECT_FALSE(detector.assess().leaking);
 }
 
@@ -194,7 +194,7 @@ TEST(LeakDetector, KeepsItsStateBoundedOverMillionsOfSamples) {
   // 3 million samples 100 ms apart: more than three days, far past the 12 h history.
   for (int i = 0; i < 3'000'000; ++i) {
     const double t = i * 0.1;
-    detector.add(t, (300 + sawtooth(t, 300, 40) + noise(random)) * kMiB);
+    detector.add(t, (300 + sawtooth(t, 300, 40) + noise(random)) * kMiBytes);
   }
   EXPECT_FALSE(detector.assess().leaking) << detector.assess().reason;
   EXPECT_EQ(detector.state_bytes(), initial);
