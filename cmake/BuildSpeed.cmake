@@ -47,3 +47,10 @@ function(memvisor_build_speed target)
     set_target_properties(${target} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 16)
   endif()
 endfunction()
+
+# The tests' own code (GoogleTest's macros expand to a lot of it) at -O1 with line tables only: a
+# release build's tests still exercise the libraries as shipped (-O2 -g), and a failing test still
+# has file:line backtraces. Every test target reuses one precompiled header, so all get the same.
+function(memvisor_test_options target)
+  target_compile_options(${target} PRIVATE $<$<CONFIG:RelWithDebInfo,Release>:-O1 -g1>)
+endfunction()
