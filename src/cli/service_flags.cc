@@ -48,12 +48,6 @@ Result<int64_t> parse_int64(std::string_view text) {
   return value;
 }
 
-Result<int64_t> parse_integer(std::string_view flag, const std::string& text) {
-  auto value = parse_int64(text);
-  if (!value) return Error{fmt::format("{}: {}", flag, value.error().message)};
-  return value;
-}
-
 template <class E, size_t N>
 Status parse_enum(std::string_view flag, const std::string& text,
                   const std::array<EnumName<E>, N>& names, E& out) {
@@ -90,6 +84,12 @@ Status needs(std::string_view flag, const std::string& text, std::string_view ot
 }
 
 }  // namespace
+
+Result<int64_t> ServiceFlags::parse_integer(std::string_view flag, const std::string& text) {
+  auto value = parse_int64(text);
+  if (!value) return Error{fmt::format("{}: {}", flag, value.error().message)};
+  return value;
+}
 
 void ServiceFlags::add_to(CLI::App& app) {
   const std::string group(kServiceGroup);

@@ -23,6 +23,8 @@ class ServiceFlags {
 
  private:
   void add_memory_to(CLI::App& app, const std::string& group);
+  // "--instances: expected an integer, got 'x'".
+  static Result<int64_t> parse_integer(std::string_view flag, const std::string& text);
   // --listen and its companions (service_flags_listen.cc).
   void add_listen_to(CLI::App& app, const std::string& group);
   Status build_listen(ServiceConfig& service) const;

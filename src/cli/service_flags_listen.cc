@@ -2,8 +2,6 @@
 // --listen-backlog, --listen-mode, --listen-owner; the same checks as the config file's keys.
 #include <fmt/format.h>
 
-#include <charconv>
-
 #include "cli/service_flags.h"
 #include "core/config/config_validate_listen.h"
 
@@ -34,15 +32,12 @@ Status ServiceFlags::build_listen(ServiceConfig& service) const {
     return Error{fmt::format("--listen: {}", *what)};
   }
   if (!listen_backlog_.empty()) {
-    int64_t backlog = 0;
-    const char* end = listen_backlog_.data() + listen_backlog_.size();
-    if (std::from_chars(listen_backlog_.data(), end, backlog).ptr != end) {
-      return Error{fmt::format("--listen-backlog: expected an integer, got '{}'", listen_backlog_)};
-    }
-    if (auto what = check_listen_backlog(backlog)) {
+    auto backlog = parse_integer("--listen-backlog", listen_backlog_);
+    if (!backlog) return backlog.error();
+    if (auto what = check_listen_backlog(*backlog)) {
       return Error{fmt::format("--listen-backlog: {}", *what)};
     }
-    service.listen_backlog = static_cast<int>(backlog);
+    service.listen_backlog = static_cast<int>(*backlog);
   }
   if (!listen_mode_.empty()) {
     auto mode = parse_listen_mode(listen_mode_);

@@ -47,10 +47,8 @@ std::optional<std::string> Controller::recycle_child(const nlohmann::json& messa
 
   if (urgent) {
     // Memory is critical: no signal to finish, no waiting in line; the master replaces it.
-    Event event =
-        make_event("recycle", instance, reason, "recycling: killing the child now (SIGKILL)");
-    event.pid = pid;
-    event.extra["child"] = pid;
+    Event event = child_event("recycle", *instance, pid, reason,
+                              "recycling: killing the child now (SIGKILL)");
     event.extra["signal"] = "SIGKILL";
     emit(std::move(event), instance);
     (void)pidfd_signal(pidfd->get(), SIGKILL);
@@ -68,11 +66,9 @@ std::optional<std::string> Controller::recycle_child(const nlohmann::json& messa
   child_pidfds_.emplace(added, std::move(*pidfd));
   if (child_recycles_.under_way(service) >= instance->service->max_recycling ||
       child_recycles_.under_way(service, number) > 1) {
-    Event event = make_event("recycle_queued", instance, reason,
-                             "recycle queued behind the children recycling now");
-    event.pid = pid;
-    event.extra["child"] = pid;
-    emit(std::move(event), instance);
+    emit(child_event("recycle_queued", *instance, pid, reason,
+                     "recycle queued behind the children recycling now"),
+         instance);
   }
   start_child_recycles(*instance->service);
   return std::nullopt;
@@ -88,11 +84,9 @@ void Controller::start_child_recycles(const ServiceConfig& service) {
     }
     const size_t children = child_pids(instance->pid, options_.proc_root).size();
     ChildRecycleQueue::signalled(*recycle, children, now(), service.prefork_timeout);
-    Event event = make_event("recycle", instance, recycle->reason,
-                             fmt::format("recycling: {} to the child, its master replaces it",
-                                         signal_name(service.prefork_signal)));
-    event.pid = recycle->pid;
-    event.extra["child"] = recycle->pid;
+    Event event = child_event("recycle", *instance, recycle->pid, recycle->reason,
+                              fmt::format("recycling: {} to the child, its master replaces it",
+                                          signal_name(service.prefork_signal)));
     event.extra["signal"] = signal_name(service.prefork_signal);
     emit(std::move(event), instance);
     // ESRCH: it exited meanwhile, which the next poll sees as its exit.
@@ -124,12 +118,10 @@ void Controller::step_child_recycles(MonoTime t) {
         break;
       case ChildRecycle::Phase::signalled:
         if (t >= recycle->deadline) {
-          Event event = make_event("stopping", instance, recycle->reason,
-                                   fmt::format("still running {} after {}: SIGKILL",
-                                               format_duration(service.prefork_timeout),
-                                               signal_name(service.prefork_signal)));
-          event.pid = recycle->pid;
-          event.extra["child"] = recycle->pid;
+          Event event = child_event("stopping", *instance, recycle->pid, recycle->reason,
+                                    fmt::format("still running {} after {}: SIGKILL",
+                                                format_duration(service.prefork_timeout),
+                                                signal_name(service.prefork_signal)));
           event.extra["signal"] = "SIGKILL";
           emit(std::move(event), instance);
           (void)pidfd_signal(fd->second.get(), SIGKILL);
@@ -176,10 +168,7 @@ void Controller::end_child_recycle(ChildRecycle& recycle, Instance* instance,
   // A child ended by a signal never ran the sampler's exit hook that removes its control page.
   remove_sampler_files(*instance, pid);
   if (event_name.empty()) return;
-  Event event = make_event(event_name, instance, reason, std::move(message));
-  event.pid = pid;
-  event.extra["child"] = pid;
-  emit(std::move(event), instance);
+  emit(child_event(event_name, *instance, pid, reason, std::move(message)), instance);
 }
 
 void Controller::drop_child_recycles(const Instance& instance) {

@@ -121,6 +121,9 @@ class Controller {
 
   // Events: events.jsonl, stderr, the supervisor.
   void emit(Event event, const Instance* instance);
+  // An event of a pre-fork child: its instance's, with the child's pid and "child".
+  Event child_event(std::string_view name, const Instance& instance, int child,
+                    std::string_view reason, std::string message) const;
   Event make_event(std::string_view name, const Instance* instance, std::string_view reason,
                    std::string message) const;
 

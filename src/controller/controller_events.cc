@@ -29,6 +29,14 @@ std::string_view to_string(InstanceState state) {
   return "?";
 }
 
+Event Controller::child_event(std::string_view name, const Instance& instance, int child,
+                              std::string_view reason, std::string message) const {
+  Event event = make_event(name, &instance, reason, std::move(message));
+  event.pid = child;
+  event.extra["child"] = child;
+  return event;
+}
+
 Event Controller::make_event(std::string_view name, const Instance* instance,
                              std::string_view reason, std::string message) const {
   Event event;

@@ -16,11 +16,11 @@ namespace memvisor {
 namespace {
 
 bool is_ours(std::string_view entry) {
-  // Variables memvisor sets per instance, or that belong to memvisor's own service manager.
+  // Variables memvisor sets per instance, or that belong to memvisor's own service manager
+  // (LISTEN_* too, which spawn_process replaces with the instance's own sockets, or removes).
   for (std::string_view prefix :
-       {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=", "LISTEN_FDS=", "LISTEN_PID=",
-        "LISTEN_FDNAMES=", "MEMVISOR_SERVICE=", "MEMVISOR_INSTANCE=", "MEMVISOR_GENERATION=",
-        "MEMVISOR_SOCKET="}) {
+       {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=", "MEMVISOR_SERVICE=",
+        "MEMVISOR_INSTANCE=", "MEMVISOR_GENERATION=", "MEMVISOR_SOCKET="}) {
     if (entry.substr(0, prefix.size()) == prefix) return true;
   }
   return false;

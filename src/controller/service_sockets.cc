@@ -51,10 +51,11 @@ Result<ServiceSockets> ServiceSockets::open(const Config& config, std::vector<Pa
       Socket socket;
       socket.address = address;
       socket.name = service.name;
-      if (auto found = find_passed(passed, address); found != passed.end()) {
+      const auto found = find_passed(passed, address);
+      const bool taken_over = found != passed.end();
+      if (taken_over) {
         socket.fd = std::move(found->fd);
         socket.name = found->name;
-        socket.taken_over = true;
       } else {
         auto fd = open_listen_socket(address, *options);
         if (!fd) return Error{fmt::format("service {}: {}", service.name, fd.error().describe())};
@@ -66,9 +67,9 @@ Result<ServiceSockets> ServiceSockets::open(const Config& config, std::vector<Pa
           socket.file_ino = st.st_ino;
         }
       }
-      notes.push_back(fmt::format(
-          "{}: listening on {} (fd {} in each instance{})", service.name, to_string(address),
-          3 + sockets.size(), socket.taken_over ? ", passed to memvisor as " + socket.name : ""));
+      notes.push_back(fmt::format("{}: listening on {} (fd {} in each instance{})", service.name,
+                                  to_string(address), 3 + sockets.size(),
+                                  taken_over ? ", passed to memvisor as " + socket.name : ""));
       sockets.push_back(std::move(socket));
     }
   }

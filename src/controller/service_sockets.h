@@ -25,7 +25,6 @@ class ServiceSockets {
     SocketAddress address;
     std::string name;  // LISTEN_FDNAMES: the passed socket's name, or the service's
     UniqueFd fd;
-    bool taken_over = false;  // passed to memvisor (LISTEN_FDS), not bound by it
     // A unix path memvisor bound: removed at exit if the file is still this socket's.
     dev_t file_dev = 0;
     ino_t file_ino = 0;
