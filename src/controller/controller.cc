@@ -19,6 +19,7 @@
 #include "os/notify_socket.h"
 #include "os/pidfd.h"
 #include "os/proc.h"
+#include "runtimes/runtime_environment.h"
 
 namespace memvisor {
 
@@ -122,11 +123,15 @@ Status Controller::find_heap_sampler() {
   if (std::none_of(services.begin(), services.end(),
                    [](const ServiceConfig& s) { return s.heap_sampler; }))
     return {};
+  agents_dir_ = find_agents_dir(options_.self_executable);
+  if (agents_dir_.empty()) {
+    std::cerr << "memvisor: heap_sampler: the Python and Ruby agents were not found "
+                 "(share/memvisor/agents); those workers start without them\n";
+  }
   sampler_library_ = find_sampler_library(options_.self_executable);
   if (sampler_library_.empty()) {
     std::cerr << "memvisor: heap_sampler: " << kSamplerLibraryName
               << " not found next to memvisor or in the libdir; services start without it\n";
-    return {};
   }
   // Workers of any user create their control page here (sticky, like /tmp).
   const std::string dir = options_.state_dir + "/sampler";
@@ -138,14 +143,16 @@ Status Controller::find_heap_sampler() {
 // A heap_sampler worker's control page, and the raw file of a sample cut short (its sampling
 // child killed before it let go of the name), outlive the process: they go when it is reaped.
 void Controller::remove_sampler_files(const Instance& instance, pid_t pid) {
-  if (!instance.service->heap_sampler || sampler_library_.empty()) return;
+  if (!instance.service->heap_sampler) return;
   const std::string dir = options_.state_dir + "/sampler";
   const std::string prefix = std::to_string(pid) + ".";
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
-    if (name == prefix + "ctl" || name.ends_with(".raw")) std::filesystem::remove(entry, error);
+    // PID.ctl (native), PID.agent (the Python and Ruby agents' socket), PID.*.raw.
+    if (name == prefix + "ctl" || name == prefix + "agent" || name.ends_with(".raw"))
+      std::filesystem::remove(entry, error);
   }
 }
 

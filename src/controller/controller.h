@@ -142,6 +142,7 @@ class Controller {
   std::optional<AppendLog> events_log_;
   UniqueFd lock_fd_;
   std::string sampler_library_;  // for heap_sampler services; empty: not found or not needed
+  std::string agents_dir_;       // the Python and Ruby agents; empty: not found or not needed
   std::map<std::string, UserIdentity> users_;  // services that run as another user
   std::optional<InstanceCgroups> cgroups_;     // when a service has cgroup = true and it works
   ServiceSockets sockets_;                     // every service's `listen`, for its whole life

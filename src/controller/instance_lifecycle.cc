@@ -11,6 +11,7 @@
 #include "heap_report/sampler_library.h"
 #include "os/files.h"
 #include "os/proc.h"
+#include "runtimes/runtime_environment.h"
 
 namespace memvisor {
 namespace {
@@ -62,10 +63,16 @@ SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, Unique
   if (service.watchdog.count() > 0) {
     set_env(spec.env, "WATCHDOG_USEC", std::to_string(service.watchdog.count() * 1000));
   }
-  // heap_sampler = true: the worker loads libmemvisor_sampler.so (idle until `memvisor sample`)
-  // and keeps its control page in STATE_DIR/sampler.
-  if (service.heap_sampler && !sampler_library_.empty())
-    add_sampler_environment(spec.env, sampler_library_, options_.state_dir + "/sampler");
+  // heap_sampler: the worker loads libmemvisor_sampler.so and keeps its control page in
+  // STATE_DIR/sampler; Node opens its inspector, Python and Ruby load an agent, on request only.
+  if (service.heap_sampler) {
+    const std::string dir = options_.state_dir + "/sampler";
+    if (!sampler_library_.empty())
+      add_sampler_environment(spec.env, sampler_library_, dir);
+    else
+      set_env(spec.env, "MEMVISOR_SAMPLER_DIR", dir);
+    add_runtime_environment(spec.env, service.heap_runtime, agents_dir_);
+  }
   sockets_.hand_to(service.name, spec);
   spec.cwd = service.cwd;
   spec.stdout_fd = out_write.get();

@@ -10,17 +10,6 @@
 namespace memvisor {
 namespace {
 
-std::string location_of(const SourceFrame& frame) {
-  if (frame.file.empty()) return frame.function + " [" + frame.module + "]";
-  return frame.file + ":" + std::to_string(frame.line);
-}
-
-std::string describe(const SourceFrame& frame) {
-  std::string text = frame.function;
-  if (!frame.file.empty()) text += " (" + frame.file + ":" + std::to_string(frame.line) + ")";
-  return text + " [" + frame.module + "]";
-}
-
 std::string size_class(uint64_t size) {
   uint64_t low = 1;
   while (low * 2 <= size && low < (uint64_t{1} << 62)) low *= 2;
@@ -28,26 +17,13 @@ std::string size_class(uint64_t size) {
   return format_size(low) + " - " + format_size(low * 2 - 1);
 }
 
-using Table = std::map<std::string, ReportRow>;
+using Table = ReportTable;
 
 void add_to(Table& table, const std::string& key, const RawSample& sample, bool live) {
   ReportRow& row = table[key];
   row.key = key;
   row.allocated.add(sample);
   if (live) row.retained.add(sample);
-}
-
-std::vector<ReportRow> ranked(Table table, size_t limit) {
-  std::vector<ReportRow> rows;
-  rows.reserve(table.size());
-  for (auto& [key, row] : table) rows.push_back(std::move(row));
-  std::sort(rows.begin(), rows.end(), [](const ReportRow& a, const ReportRow& b) {
-    if (a.retained.bytes != b.retained.bytes) return a.retained.bytes > b.retained.bytes;
-    if (a.allocated.bytes != b.allocated.bytes) return a.allocated.bytes > b.allocated.bytes;
-    return a.key < b.key;
-  });
-  if (rows.size() > limit) rows.resize(limit);
-  return rows;
 }
 
 nlohmann::json estimate_json(const Estimate& e) {
@@ -73,10 +49,40 @@ std::string bytes_text(double bytes) {
 
 }  // namespace
 
+std::string frame_location(const SourceFrame& frame) {
+  if (frame.file.empty()) return frame.function + " [" + frame.module + "]";
+  if (frame.line <= 0) return frame.file;
+  return frame.file + ":" + std::to_string(frame.line);
+}
+
+std::string describe_frame(const SourceFrame& frame) {
+  std::string text = frame.function;
+  if (!frame.file.empty()) text += " (" + frame_location(frame) + ")";
+  if (!frame.module.empty()) text += " [" + frame.module + "]";
+  return text;
+}
+
+std::vector<ReportRow> rank_rows(ReportTable table, size_t limit) {
+  std::vector<ReportRow> rows;
+  rows.reserve(table.size());
+  for (auto& [key, row] : table) rows.push_back(std::move(row));
+  std::sort(rows.begin(), rows.end(), [](const ReportRow& a, const ReportRow& b) {
+    if (a.retained.bytes != b.retained.bytes) return a.retained.bytes > b.retained.bytes;
+    if (a.allocated.bytes != b.allocated.bytes) return a.allocated.bytes > b.allocated.bytes;
+    return a.key < b.key;
+  });
+  if (rows.size() > limit) rows.resize(limit);
+  return rows;
+}
+
 void Estimate::add(const RawSample& sample) {
-  bytes += sample.weight;
-  count += sample.size == 0 ? 0 : sample.weight / static_cast<double>(sample.size);
-  ++samples;
+  add(sample.weight, sample.size == 0 ? 0 : sample.weight / static_cast<double>(sample.size), 1);
+}
+
+void Estimate::add(double more_bytes, double more_count, uint64_t more_samples) {
+  bytes += more_bytes;
+  count += more_count;
+  samples += more_samples;
 }
 
 bool is_allocator_frame(const SourceFrame& frame) {
@@ -102,6 +108,17 @@ bool is_allocator_frame(const SourceFrame& frame) {
 
 HeapReport build_heap_report(const RawSamples& raw, Symbolizer& symbolizer, size_t limit) {
   HeapReport report;
+  report.method =
+      "libmemvisor_sampler.so (LD_PRELOAD): malloc, calloc, realloc, memalign and operator new "
+      "sampled by bytes, each sample followed until it is freed";
+  report.covers =
+      "native heap allocations through the C allocator; memory a runtime maps itself (a JIT or "
+      "GC heap) is not seen";
+  report.caveats = {
+      "retained: sampled in the window and not freed at its end; allocations still in use by "
+      "requests in flight at that moment look retained too, so a leak is the site whose retained "
+      "bytes keep growing from one sample to the next",
+      "figures are estimates from one sample per interval_bytes on average"};
   report.pid = raw.pid;
   report.interval_bytes = raw.interval_bytes;
   report.unwinder = raw.unwinder;
@@ -124,20 +141,20 @@ HeapReport build_heap_report(const RawSamples& raw, Symbolizer& symbolizer, size
     const SourceFrame& at = frames.empty() ? unknown : frames[site];
     add_to(modules, at.module, sample, live);
     add_to(functions, at.function, sample, live);
-    add_to(locations, location_of(at), sample, live);
+    add_to(locations, frame_location(at), sample, live);
     add_to(sizes, size_class(sample.size), sample, live);
     std::string stack_key;
     for (uint64_t address : sample.frames) stack_key += std::to_string(address) + ",";
     ReportRow& stack = stacks[stack_key];
     if (stack.frames.empty())
-      for (const SourceFrame& f : frames) stack.frames.push_back(describe(f));
+      for (const SourceFrame& f : frames) stack.frames.push_back(describe_frame(f));
     add_to(stacks, stack_key, sample, live);
   }
-  report.by_module = ranked(std::move(modules), limit);
-  report.by_function = ranked(std::move(functions), limit);
-  report.by_location = ranked(std::move(locations), limit);
-  report.by_size_class = ranked(std::move(sizes), 64);
-  report.top_stacks = ranked(std::move(stacks), std::min<size_t>(limit, 10));
+  report.by_module = rank_rows(std::move(modules), limit);
+  report.by_function = rank_rows(std::move(functions), limit);
+  report.by_location = rank_rows(std::move(locations), limit);
+  report.by_size_class = rank_rows(std::move(sizes), 64);
+  report.top_stacks = rank_rows(std::move(stacks), std::min<size_t>(limit, 10));
   // Stack keys are raw addresses; number them for readers.
   for (size_t i = 0; i < report.top_stacks.size(); ++i)
     report.top_stacks[i].key = "#" + std::to_string(i + 1);
@@ -145,35 +162,58 @@ HeapReport build_heap_report(const RawSamples& raw, Symbolizer& symbolizer, size
 }
 
 nlohmann::json heap_report_json(const HeapReport& report) {
-  return {{"pid", report.pid},
-          {"window_s", report.window_s},
-          {"complete", report.complete},
-          {"interval_bytes", report.interval_bytes},
-          {"unwinder", report.unwinder},
-          {"libunwind_walks", report.libunwind_walks},
-          {"dropped_samples", report.dropped},
-          {"total_allocated", estimate_json(report.total_allocated)},
-          {"total_retained", estimate_json(report.total_retained)},
-          {"by_module", rows_json(report.by_module, "module")},
-          {"by_function", rows_json(report.by_function, "function")},
-          {"by_location", rows_json(report.by_location, "location")},
-          {"by_size_class", rows_json(report.by_size_class, "size_class")},
-          {"top_stacks", rows_json(report.top_stacks, "stack")}};
+  nlohmann::json j = {{"runtime", report.runtime},
+                      {"method", report.method},
+                      {"covers", report.covers},
+                      {"allocated_known", report.allocated_known},
+                      {"retained_known", report.retained_known},
+                      {"pid", report.pid},
+                      {"window_s", report.window_s},
+                      {"complete", report.complete},
+                      {"interval_bytes", report.interval_bytes},
+                      {"unwinder", report.unwinder},
+                      {"libunwind_walks", report.libunwind_walks},
+                      {"dropped_samples", report.dropped},
+                      {"total_allocated", estimate_json(report.total_allocated)},
+                      {"total_retained", estimate_json(report.total_retained)},
+                      {"by_module", rows_json(report.by_module, "module")},
+                      {"by_function", rows_json(report.by_function, "function")},
+                      {"by_location", rows_json(report.by_location, "location")},
+                      {"by_size_class", rows_json(report.by_size_class, "size_class")},
+                      {"by_type", rows_json(report.by_type, "type")},
+                      {"top_stacks", rows_json(report.top_stacks, "stack")},
+                      {"caveats", report.caveats}};
+  if (report.interval_bytes == 0) j.erase("interval_bytes");
+  if (report.runtime != "native") {
+    j.erase("unwinder");
+    j.erase("libunwind_walks");
+    j.erase("dropped_samples");
+  }
+  return j;
 }
 
 std::string heap_report_summary(const HeapReport& report) {
   char window[32];
   std::snprintf(window, sizeof window, "%.1fs", report.window_s);
-  std::string out = "heap sample of pid " + std::to_string(report.pid) + " over " + window +
-                    (report.complete ? "" : " (incomplete)") + ", one sample per " +
-                    format_size(report.interval_bytes) + " on average, stacks by " +
-                    report.unwinder + "\n";
-  out += "allocated: ~" + bytes_text(report.total_allocated.bytes) + " in ~" +
-         std::to_string(std::llround(report.total_allocated.count)) + " allocations (" +
-         std::to_string(report.total_allocated.samples) + " samples)\n";
-  out += "retained:  ~" + bytes_text(report.total_retained.bytes) + " in ~" +
-         std::to_string(std::llround(report.total_retained.count)) + " allocations (" +
-         std::to_string(report.total_retained.samples) + " samples)\n";
+  std::string out = report.runtime + " heap sample of pid " + std::to_string(report.pid) +
+                    " over " + window + (report.complete ? "" : " (incomplete)");
+  if (report.runtime == "native") {
+    out += ", one sample per " + format_size(report.interval_bytes) + " on average, stacks by " +
+           report.unwinder;
+  }
+  out += "\nmethod: " + report.method + "\ncovers: " + report.covers + "\n";
+  auto total = [&](const char* title, bool known, const Estimate& e) {
+    if (!known) {
+      out += std::string(title) + " not told apart by this method\n";
+      return;
+    }
+    out += std::string(title) + " ~" + bytes_text(e.bytes) + " in ~" +
+           std::to_string(std::llround(e.count)) +
+           (report.runtime == "native" ? " allocations (" : " objects (") +
+           std::to_string(e.samples) + " samples)\n";
+  };
+  total("allocated:", report.allocated_known, report.total_allocated);
+  total("retained: ", report.retained_known, report.total_retained);
   auto table = [&](const char* title, const std::vector<ReportRow>& rows) {
     out += std::string("\n") + title + " (retained / allocated)\n";
     for (size_t i = 0; i < rows.size() && i < 5; ++i) {
@@ -184,9 +224,14 @@ std::string heap_report_summary(const HeapReport& report) {
   table("top functions", report.by_function);
   table("top locations", report.by_location);
   table("top modules", report.by_module);
+  if (!report.by_type.empty()) table("top types", report.by_type);
   if (!report.top_stacks.empty()) {
     out += "\ntop retained stack: " + bytes_text(report.top_stacks[0].retained.bytes) + "\n";
     for (const std::string& frame : report.top_stacks[0].frames) out += "    " + frame + "\n";
+  }
+  if (!report.caveats.empty()) {
+    out += "\nhow to read it:\n";
+    for (const std::string& caveat : report.caveats) out += "  - " + caveat + "\n";
   }
   return out;
 }

@@ -1,8 +1,10 @@
 // The heap sample report: estimated bytes allocated during the window and still retained at its
-// end, grouped by module, function, file:line, size class and whole stack.
+// end, grouped by module, function, file:line, size class or type, and whole stack. The native
+// sampler and every managed runtime (runtime_profile.h) give the same report.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -18,6 +20,7 @@ struct Estimate {
   uint64_t samples = 0;
 
   void add(const RawSample& sample);
+  void add(double more_bytes, double more_count, uint64_t more_samples);
 };
 
 struct ReportRow {
@@ -28,6 +31,11 @@ struct ReportRow {
 };
 
 struct HeapReport {
+  std::string runtime = "native";
+  std::string method;  // how it was measured
+  std::string covers;  // which memory the figures cover
+  bool allocated_known = true;
+  bool retained_known = true;
   uint32_t pid = 0;
   double window_s = 0;
   uint64_t interval_bytes = 0;
@@ -37,8 +45,17 @@ struct HeapReport {
   uint64_t dropped = 0;
   Estimate total_allocated;
   Estimate total_retained;
-  std::vector<ReportRow> by_module, by_function, by_location, by_size_class, top_stacks;
+  std::vector<ReportRow> by_module, by_function, by_location, by_size_class, by_type, top_stacks;
+  std::vector<std::string> caveats;  // how to read it
 };
+
+// The pieces both reports share: "file:line" (or "function [module]" without a file), a frame
+// for reading ("function (file:line) [module]"), and a table's rows by retained, then allocated
+// bytes, at most `limit`.
+using ReportTable = std::map<std::string, ReportRow>;
+std::string frame_location(const SourceFrame& frame);
+std::string describe_frame(const SourceFrame& frame);
+std::vector<ReportRow> rank_rows(ReportTable table, size_t limit);
 
 // The allocation site of a sample: its innermost frame that is not allocator plumbing
 // (operator new, strdup, ...), so `new T` is charged to the code that wrote it.

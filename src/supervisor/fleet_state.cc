@@ -120,8 +120,15 @@ nlohmann::json FleetState::status(WallTime now) const {
       }
       instances.push_back(std::move(record));
     }
-    services.push_back(
-        {{"name", service.name}, {"instances", service.instances}, {"ready", ready}});
+    nlohmann::json entry = {
+        {"name", service.name}, {"instances", service.instances}, {"ready", ready}};
+    // What `memvisor sample SERVICE.N` needs to choose the sampler as the supervisor would.
+    if (service.heap_sampler) {
+      entry["heap_sampler"] =
+          service.heap_runtime ? std::string(runtime_name(*service.heap_runtime)) : "auto";
+    }
+    if (!service.pprof.empty()) entry["pprof"] = service.pprof;
+    services.push_back(std::move(entry));
   }
   return {{"controller_pid", controller_pid_},
           {"config_source", config_.source},

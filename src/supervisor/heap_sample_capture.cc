@@ -20,11 +20,17 @@ constexpr Millis kSymbolMargin{30000};
 constexpr size_t kMaxSampleSummary = 64 << 10;  // the report goes to a file; this is its summary
 
 ChildCommand sample_command(const HeapSampleSpec& spec) {
-  return {{spec.executable, "sample", "--pid", std::to_string(spec.pid), "--duration",
-           format_duration_exact(spec.duration), "--timeout",
-           format_duration_exact(spec.duration + kAnswerMargin), "--interval",
-           std::to_string(spec.interval_bytes), "--out", spec.out_path},
-          {}};
+  ChildCommand command{
+      {spec.executable, "sample", "--pid", std::to_string(spec.pid), "--duration",
+       format_duration_exact(spec.duration), "--timeout",
+       format_duration_exact(spec.duration + kAnswerMargin), "--interval",
+       std::to_string(spec.interval_bytes), "--out", spec.out_path, "--runtime", spec.runtime},
+      {}};
+  if (!spec.pprof.empty()) {
+    command.argv.push_back("--pprof");
+    command.argv.push_back(spec.pprof);
+  }
+  return command;
 }
 
 // The child's own reason ("memvisor: no heap sampler control page ..."), else how it ended.

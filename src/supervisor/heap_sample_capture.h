@@ -22,6 +22,8 @@ struct HeapSampleSpec {
   uint64_t interval_bytes = 512 * 1024;
   std::string out_path;                       // the JSON report; its owner removes it
   std::string executable = "/proc/self/exe";  // a memvisor with the `sample` command
+  std::string runtime = "auto";               // the service's heap_sampler: auto or a name
+  std::string pprof;                          // a Go worker's pprof endpoint
 };
 
 struct HeapSampleResult {

@@ -41,6 +41,8 @@ void Supervisor::begin_heap_sample(PendingIncident& incident, const RuleAction& 
   HeapSampleSpec spec;
   spec.pid = action.pid;
   spec.duration = duration;
+  spec.runtime = service->heap_runtime ? std::string(runtime_name(*service->heap_runtime)) : "auto";
+  spec.pprof = service->pprof;
   spec.interval_bytes =
       heap_sample_interval(action.decision.slope_bytes_per_hour.value_or(0), duration);
   // Hidden, named by our pid: remove_abandoned_bundles() clears it if we die before using it.

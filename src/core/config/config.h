@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/config/socket_address.h"
+#include "core/proc/runtime_kind.h"
 
 namespace memvisor {
 
@@ -111,7 +112,10 @@ struct ServiceConfig {
   std::string log_dir;  // output = "file": SERVICE.N.log files here (default STATE_DIR/logs)
 
   MemoryRules memory;
-  bool heap_sampler = false;  // preload libmemvisor_sampler.so, so `memvisor sample` works
+  // `memvisor sample` works: the native sampler preloaded, the runtimes' setup at spawn.
+  bool heap_sampler = false;
+  std::optional<RuntimeKind> heap_runtime;  // heap_sampler = "NAME"; nothing: per process
+  std::string pprof;                        // a Go worker's net/http/pprof base URL
   // Each process in a memory cgroup of its own (SERVICE.N.GEN), where the machine allows it.
   bool cgroup = false;
   bool surge = true;      // recycle: start the replacement first, stop the old one once it is ready

@@ -62,6 +62,8 @@ json service_to_json(const ServiceConfig& s) {
       {"memory", memory_to_json(s.memory)},
       {"surge", s.surge},
       {"heap_sampler", s.heap_sampler},
+      {"heap_runtime", s.heap_runtime ? std::string(runtime_name(*s.heap_runtime)) : ""},
+      {"pprof", s.pprof},
       {"cgroup", s.cgroup},
       {"max_recycling", s.max_recycling},
       {"prefork", s.prefork},
@@ -80,12 +82,32 @@ json service_to_json(const ServiceConfig& s) {
 }
 
 void read_service(JsonReader& r, const json& j, const std::string& path, ServiceConfig& s) {
-  std::vector<std::string> keys = {
-      "name",    "command",         "instances",        "env",           "cwd",
-      "user",    "listen",          "listen_backlog",   "listen_mode",   "listen_owner",
-      "restart", "restart_backoff", "circuit_failures", "stop_signal",   "ready",
-      "output",  "log_dir",         "memory",           "surge",         "heap_sampler",
-      "cgroup",  "max_recycling",   "prefork",          "prefork_signal"};
+  std::vector<std::string> keys = {"name",
+                                   "command",
+                                   "instances",
+                                   "env",
+                                   "cwd",
+                                   "user",
+                                   "listen",
+                                   "listen_backlog",
+                                   "listen_mode",
+                                   "listen_owner",
+                                   "restart",
+                                   "restart_backoff",
+                                   "circuit_failures",
+                                   "stop_signal",
+                                   "ready",
+                                   "output",
+                                   "log_dir",
+                                   "memory",
+                                   "surge",
+                                   "heap_sampler",
+                                   "cgroup",
+                                   "max_recycling",
+                                   "prefork",
+                                   "prefork_signal",
+                                   "heap_runtime",
+                                   "pprof"};
   for (const auto& [field, member] : kServiceDurations) keys.push_back(duration_key(field));
   if (!r.object(j, path, keys)) return;
   auto at = [&](std::string_view key) { return fmt::format("{}.{}", path, key); };
@@ -119,6 +141,13 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
   memory_from_json(r, j["memory"], at("memory"), s.memory);
   r.read(j["surge"], at("surge"), s.surge);
   r.read(j["heap_sampler"], at("heap_sampler"), s.heap_sampler);
+  std::string heap_runtime;
+  r.read(j["heap_runtime"], at("heap_runtime"), heap_runtime);
+  if (!heap_runtime.empty()) {
+    s.heap_runtime = parse_runtime_kind(heap_runtime);
+    r.expect(s.heap_runtime.has_value(), j["heap_runtime"], at("heap_runtime"), "a runtime name");
+  }
+  r.read(j["pprof"], at("pprof"), s.pprof);
   r.read(j["cgroup"], at("cgroup"), s.cgroup);
   r.read(j["max_recycling"], at("max_recycling"), s.max_recycling);
   r.read(j["prefork"], at("prefork"), s.prefork);

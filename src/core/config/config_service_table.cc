@@ -16,20 +16,21 @@
 #include "core/config/config_validate.h"
 #include "core/config/config_validate_listen.h"
 #include "core/config/config_validate_memory.h"
+#include "core/config/http_url.h"
 #include "core/units.h"
 
 namespace memvisor {
 namespace {
 
 // clang-format off
-constexpr std::array<std::string_view, 30> kBasicKeys{
+constexpr std::array<std::string_view, 31> kBasicKeys{
     "command", "shell", "instances", "env", "cwd", "user",
     "listen", "listen_backlog", "listen_mode", "listen_owner",
     "restart", "restart_delay", "restart_backoff", "restart_delay_max", "min_uptime",
     "circuit_failures", "circuit_cooldown",
     "stop_signal", "stop_timeout", "kill_timeout",
     "ready", "startup_timeout", "watchdog",
-    "output", "log_dir", "heap_sampler", "cgroup",
+    "output", "log_dir", "heap_sampler", "pprof", "cgroup",
     "prefork", "prefork_signal", "prefork_timeout"};
 // clang-format on
 
@@ -126,9 +127,32 @@ class ServiceReader {
     if (key == "prefork") return read_boolean_value(node, field(key), s_.prefork);
     if (key == "ready") return read_enum_value(node, field(key), kReadyModeNames, s_.ready);
     if (key == "output") return read_enum_value(node, field(key), kOutputModeNames, s_.output);
-    if (key == "heap_sampler") return read_boolean_value(node, field(key), s_.heap_sampler);
+    if (key == "heap_sampler") return read_heap_sampler(node);
+    if (key == "pprof") return read_pprof(node);
     if (key == "cgroup") return read_boolean_value(node, field(key), s_.cgroup);
     return read_string(key, node, s_.log_dir);  // the last of kServiceKeys
+  }
+
+  // true, false, or the runtime's sampler forced by name.
+  TomlProblem read_heap_sampler(const toml::node& node) {
+    if (node.is_boolean()) return read_boolean_value(node, field("heap_sampler"), s_.heap_sampler);
+    const char* expected = "true, false, or one of 'node', 'python', 'jvm', 'ruby', 'go', 'native'";
+    const auto* text = node.as_string();
+    if (!text) return wrong_type(node, field("heap_sampler"), expected);
+    auto kind = parse_runtime_kind(text->get());
+    if (!kind) {
+      return located_at(node, field("heap_sampler"),
+                        std::string("expected ") + expected + ", got '" + text->get() + "'");
+    }
+    s_.heap_sampler = true;
+    s_.heap_runtime = *kind;
+    return std::nullopt;
+  }
+
+  TomlProblem read_pprof(const toml::node& node) {
+    if (auto problem = read_string("pprof", node, s_.pprof)) return problem;
+    if (auto what = check_pprof_url(s_.pprof)) return located_at(node, field("pprof"), *what);
+    return std::nullopt;
   }
 
   TomlProblem read_command(const toml::node& node) {
