@@ -13,6 +13,7 @@
 #include "core/config/config_names.h"
 #include "core/config/config_validate.h"
 #include "core/config/config_validate_memory.h"
+#include "core/config/http_url.h"
 #include "core/units.h"
 
 namespace memvisor {
@@ -150,6 +151,12 @@ void ServiceFlags::add_memory_to(CLI::App& app, const std::string& group) {
   app.add_flag("--heap-sampler", heap_sampler_,
                "preload the heap sampler, so `memvisor sample` can look inside the instances")
       ->group(group);
+  app.add_option("--heap-runtime", heap_runtime_,
+                 "with --heap-sampler: force the runtime's sampler (node, python, jvm, ruby, go, "
+                 "native) instead of telling it from each process")
+      ->group(group);
+  app.add_option("--pprof", pprof_, "a Go worker's net/http/pprof URL, e.g. http://127.0.0.1:6060")
+      ->group(group);
   app.add_flag("--cgroup", cgroup_,
                "each instance process in a memory cgroup of its own (for --metric cgroup)")
       ->group(group);
@@ -250,7 +257,19 @@ Status ServiceFlags::build_memory(ServiceConfig& service) const {
   MemoryRules& m = service.memory;
   m.tree = tree_;
   service.surge = !no_surge_;
-  service.heap_sampler = heap_sampler_;
+  service.heap_sampler = heap_sampler_ || !heap_runtime_.empty();
+  if (!heap_runtime_.empty()) {
+    service.heap_runtime = parse_runtime_kind(heap_runtime_);
+    if (!service.heap_runtime) {
+      return Error{
+          fmt::format("--heap-runtime: expected node, python, jvm, ruby, go or native, got '{}'",
+                      heap_runtime_)};
+    }
+  }
+  if (!pprof_.empty()) {
+    if (auto problem = check_pprof_url(pprof_)) return Error{"--pprof: " + *problem};
+    service.pprof = pprof_;
+  }
   service.cgroup = cgroup_;
   SizeRule warn, critical, total;
   LimitRule limit;

@@ -36,6 +36,8 @@ class ServiceFlags {
   std::vector<std::string> env_;
   std::string cwd_;
   std::string user_;
+  std::string heap_runtime_;
+  std::string pprof_;
   std::vector<std::string> listen_;
   std::string listen_backlog_;
   std::string listen_mode_;

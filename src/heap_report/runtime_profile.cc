@@ -13,11 +13,16 @@ constexpr size_t kMaxText = 4096;
 
 using Table = ReportTable;
 
+uint64_t retained_samples_of(const ProfileEntry& e) {
+  if (e.retained_samples > 0) return e.retained_samples;
+  return e.retained_bytes > 0 ? e.samples : 0;
+}
+
 void add_to(Table& table, const std::string& key, const ProfileEntry& e) {
   ReportRow& row = table[key];
   row.key = key;
   row.allocated.add(e.allocated_bytes, e.allocated_count, e.samples);
-  row.retained.add(e.retained_bytes, e.retained_count, e.samples);
+  row.retained.add(e.retained_bytes, e.retained_count, retained_samples_of(e));
 }
 
 // Bounded text from an agent: a string, cut at kMaxText.
@@ -76,6 +81,9 @@ Result<ProfileEntry> entry_from_json(const nlohmann::json& j) {
     *out = *value;
   }
   auto samples = number_field(j, "samples");
+  auto retained_samples = number_field(j, "retained_samples");
+  if (!retained_samples) return retained_samples.error();
+  e.retained_samples = static_cast<uint64_t>(std::min(*retained_samples, 1e15));
   auto site = number_field(j, "site");
   if (!samples) return samples.error();
   if (!site) return site.error();
@@ -130,7 +138,7 @@ HeapReport build_runtime_report(const RuntimeProfile& profile, size_t limit) {
   Table modules, functions, locations, types, stacks;
   for (const ProfileEntry& e : profile.entries) {
     report.total_allocated.add(e.allocated_bytes, e.allocated_count, e.samples);
-    report.total_retained.add(e.retained_bytes, e.retained_count, e.samples);
+    report.total_retained.add(e.retained_bytes, e.retained_count, retained_samples_of(e));
     const SourceFrame unknown{"?", "?", "", 0};
     const SourceFrame& at =
         e.frames.empty() ? unknown : e.frames[std::min(e.site, e.frames.size() - 1)];

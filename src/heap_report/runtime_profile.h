@@ -23,7 +23,9 @@ struct ProfileEntry {
   double allocated_count = 0;
   double retained_bytes = 0;
   double retained_count = 0;
-  uint64_t samples = 0;
+  uint64_t samples = 0;           // samples behind the allocated figures (or the retained ones
+                                  // when the method tells only those)
+  uint64_t retained_samples = 0;  // behind the retained figures, when they differ; 0: `samples`
 };
 
 struct RuntimeProfile {

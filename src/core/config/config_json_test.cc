@@ -38,6 +38,8 @@ void expect_same(const ServiceConfig& a, const ServiceConfig& b) {
   EXPECT_EQ(a.output, b.output);
   EXPECT_EQ(a.log_dir, b.log_dir);
   EXPECT_EQ(a.heap_sampler, b.heap_sampler);
+  EXPECT_EQ(a.heap_runtime, b.heap_runtime);
+  EXPECT_EQ(a.pprof, b.pprof);
   EXPECT_EQ(a.cgroup, b.cgroup);
 }
 
@@ -70,6 +72,9 @@ Config unusual_config() {
   s.log_dir = "/var/log/x";
   s.memory.interval = Millis{3'600'000};
   s.memory.metric = MemoryMetric::cgroup;
+  s.heap_sampler = true;
+  s.heap_runtime = RuntimeKind::ruby;
+  s.pprof = "http://[::1]:6060/debug";
   s.memory.tree = true;
   s.memory.warn = SizeRule{1, MemoryMetric::rss};
   s.memory.limit = LimitRule{18446744073709551615u, 1'000'000, std::nullopt};
@@ -135,14 +140,17 @@ TEST(ConfigJson, Shape) {
   EXPECT_EQ(web["restart_delay_max_ms"], 315'360'000'000);
   EXPECT_EQ(web["circuit_cooldown_ms"], 123'456'789);
   EXPECT_EQ(web["watchdog_ms"], 4);
-  EXPECT_EQ(web.size(), 33u);
+  EXPECT_EQ(web.size(), 35u);
   EXPECT_EQ(web["listen"], nlohmann::json::array());
   EXPECT_EQ(web["listen_mode"], 0666);
   EXPECT_EQ(web["prefork"], true);
   EXPECT_EQ(web["prefork_signal"], 41);  // no standard name: kept as a number
   EXPECT_EQ(web["prefork_timeout_ms"], 5);
   EXPECT_EQ(j["services"][1]["prefork_signal"], "SIGTERM");
-  EXPECT_EQ(web["heap_sampler"], false);
+  EXPECT_EQ(web["heap_sampler"], true);
+  EXPECT_EQ(web["heap_runtime"], "ruby");
+  EXPECT_EQ(web["pprof"], "http://[::1]:6060/debug");
+  EXPECT_EQ(j["services"][1]["heap_runtime"], "");
   EXPECT_EQ(web["cgroup"], true);
   EXPECT_EQ(j["services"][1]["cgroup"], false);
   EXPECT_EQ(web["surge"], false);

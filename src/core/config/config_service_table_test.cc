@@ -154,8 +154,24 @@ namespace {
 TEST(ServiceTableHeapSampler, OffByDefaultOnWhenAsked) {
   EXPECT_FALSE(config_ok(web_service("")).services.at(0).heap_sampler);
   EXPECT_TRUE(config_ok(web_service("heap_sampler = true\n")).services.at(0).heap_sampler);
-  EXPECT_EQ(config_error(web_service("heap_sampler = \"yes\"\n")),
-            "web.toml:3:16: service.web.heap_sampler: expected a boolean, got a string");
+  EXPECT_FALSE(config_ok(web_service("heap_sampler = true\n")).services.at(0).heap_runtime);
+  const ServiceConfig forced = config_ok(web_service("heap_sampler = \"jvm\"\n")).services.at(0);
+  EXPECT_TRUE(forced.heap_sampler);
+  EXPECT_EQ(forced.heap_runtime, RuntimeKind::jvm);
+  EXPECT_EQ(config_error(web_service("heap_sampler = \"java\"\n")),
+            "web.toml:3:16: service.web.heap_sampler: expected true, false, or one of 'node', "
+            "'python', 'jvm', 'ruby', 'go', 'native', got 'java'");
+  EXPECT_EQ(config_error(web_service("heap_sampler = 1\n")),
+            "web.toml:3:16: service.web.heap_sampler: expected true, false, or one of 'node', "
+            "'python', 'jvm', 'ruby', 'go', 'native', got an integer");
+}
+
+TEST(ServiceTablePprof, AnHttpUrl) {
+  EXPECT_EQ(config_ok(web_service("pprof = \"http://127.0.0.1:6060\"\n")).services.at(0).pprof,
+            "http://127.0.0.1:6060");
+  EXPECT_EQ(config_error(web_service("pprof = \"https://127.0.0.1:6060\"\n")),
+            "web.toml:3:9: service.web.pprof: expected a URL like http://127.0.0.1:6060, got "
+            "'https://127.0.0.1:6060'");
 }
 
 TEST(ServiceTableCgroup, OffByDefaultOnWhenAsked) {

@@ -1,0 +1,176 @@
+// A Go worker's heap sample through its own net/http/pprof endpoint: a real program built with
+// the Go toolchain, supervised by the real memvisor, sampled with `memvisor sample`.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "harness.h"
+
+namespace memvisor::testing {
+namespace {
+
+// A port nobody listens on right now (the kernel's choice).
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), length);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// tests/runtimes/go/leaky.go built into `dir`; "" when there is no Go toolchain.
+std::string build_leaky_go(const TempDir& dir) {
+  if (!have_program("go")) return "";
+  // The build cache outlives the run: the standard library compiles once per machine.
+  const std::string cache = "/tmp/memvisor-test-gocache-" + std::to_string(::getuid());
+  const std::string out = dir.file("leaky-go");
+  const std::string command = "cd /tmp && HOME=" + cache + " GOCACHE=" + cache +
+                              " GO111MODULE=off go build -o " + out + " " +
+                              source_path("tests/runtimes/go/leaky.go") + " 2>&1";
+  return std::system(command.c_str()) == 0 ? out : "";
+}
+
+// The 1-based number of the line of leaky.go holding `marker`.
+int leaky_go_line(const std::string& marker) {
+  std::ifstream in(source_path("tests/runtimes/go/leaky.go"));
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number)
+    if (line.find(marker) != std::string::npos) return number;
+  return 0;
+}
+
+nlohmann::json read_report(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+std::string go_config(const TempDir& dir, const std::string& binary, int port,
+                      const std::string& leak) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  return dir.write("go.toml", "[service.api]\ncommand = [\"" + binary +
+                                  "\"]\nheap_sampler = true\npprof = \"" + url +
+                                  "\"\nenv = { PPROF_ADDR = \"127.0.0.1:" + std::to_string(port) +
+                                  "\", LEAK = \"" + leak + "\" }\n");
+}
+
+// Waits for the pprof endpoint to answer (the program starts serving at once).
+bool pprof_answers(int port) {
+  return eventually(
+      [&] {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(static_cast<uint16_t>(port));
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+        ::close(fd);
+        return ok;
+      },
+      10s);
+}
+
+TEST(GoSample, TheTopRetainedFunctionAndLineAreTheLeakInEachOfThreeRuns) {
+  TempDir dir;
+  const std::string binary = build_leaky_go(dir);
+  if (binary.empty()) GTEST_SKIP() << "no Go toolchain (golang-go)";
+  const int port = free_port();
+  Memvisor memvisor(dir, {go_config(dir, binary, port, "1")});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  ASSERT_TRUE(pprof_answers(port));
+  for (int run = 1; run <= 3; ++run) {
+    const std::string out = dir.file("go-" + std::to_string(run) + ".json");
+    const auto result = run_memvisor({"sample", "api.1", "--duration", "3s", "--timeout", "30s",
+                                      "--out", out, "--state-dir", memvisor.state_dir()},
+                                     60s);
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    const nlohmann::json report = read_report(out);
+    ASSERT_TRUE(report.is_object());
+    EXPECT_EQ(report["runtime"], "go");
+    ASSERT_FALSE(report["by_function"].empty());
+    EXPECT_EQ(report["by_function"][0]["function"], "main.rememberInvoice") << report.dump(2);
+    const std::string location = report["by_location"][0]["location"];
+    EXPECT_TRUE(location.ends_with("tests/runtimes/go/leaky.go:" +
+                                   std::to_string(leaky_go_line("leaked with its invoice"))))
+        << location;
+    EXPECT_EQ(report["by_module"][0]["module"], "main");
+    // The churn allocates far more than the leak, and keeps almost none of it.
+    EXPECT_GT(report["total_allocated"]["bytes"].get<double>(),
+              10 * report["total_retained"]["bytes"].get<double>());
+    EXPECT_NE(result.out.find("top functions"), std::string::npos) << result.out;
+  }
+}
+
+TEST(GoSample, ALeakThroughTheStandardLibraryIsChargedToItsCaller) {
+  TempDir dir;
+  const std::string binary = build_leaky_go(dir);
+  if (binary.empty()) GTEST_SKIP() << "no Go toolchain (golang-go)";
+  const int port = free_port();
+  Memvisor memvisor(dir, {go_config(dir, binary, port, "helper")});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  ASSERT_TRUE(pprof_answers(port));
+  const std::string out = dir.file("helper.json");
+  const auto result = run_memvisor(
+      {"sample", "api.1", "--duration", "3s", "--out", out, "--state-dir", memvisor.state_dir()},
+      60s);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const nlohmann::json report = read_report(out);
+  EXPECT_EQ(report["by_function"][0]["function"], "main.cacheGreeting") << report.dump(2);
+  const std::string location = report["by_location"][0]["location"];
+  EXPECT_TRUE(
+      location.ends_with("leaky.go:" + std::to_string(leaky_go_line("strings.Repeat(\"hello"))))
+      << location;
+  // The stack itself still shows where in the standard library the bytes were made.
+  EXPECT_NE(report["top_stacks"][0]["frames"][0].get<std::string>().find("strings."),
+            std::string::npos)
+      << report["top_stacks"][0].dump();
+}
+
+TEST(GoSample, WithoutTheLeakTheLeakingFunctionRetainsNothing) {
+  TempDir dir;
+  const std::string binary = build_leaky_go(dir);
+  if (binary.empty()) GTEST_SKIP() << "no Go toolchain (golang-go)";
+  const int port = free_port();
+  Memvisor memvisor(dir, {go_config(dir, binary, port, "0")});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  ASSERT_TRUE(pprof_answers(port));
+  const std::string out = dir.file("steady.json");
+  const auto result = run_memvisor(
+      {"sample", "api.1", "--duration", "3s", "--out", out, "--state-dir", memvisor.state_dir()},
+      60s);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  for (const auto& row : read_report(out)["by_function"])
+    EXPECT_NE(row["function"], "main.rememberInvoice") << row.dump();
+}
+
+TEST(GoSample, NoEndpointIsOneClearErrorAtOnce) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "plain", "--heap-sampler", "--", "sleep", "600"});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  // Forced to Go without an endpoint.
+  auto result = run_memvisor({"sample", "plain.1", "--runtime", "go", "--duration", "1s",
+                              "--state-dir", memvisor.state_dir()},
+                             20s);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("pprof = \"http://127.0.0.1:PORT\""), std::string::npos) << result.err;
+  // An endpoint nobody serves: refused at once, naming the URL.
+  const int port = free_port();
+  result = run_memvisor({"sample", "plain.1", "--pprof", "http://127.0.0.1:" + std::to_string(port),
+                         "--duration", "1s", "--state-dir", memvisor.state_dir()},
+                        20s);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("GET http://127.0.0.1:" + std::to_string(port) + "/debug/pprof/heap"),
+            std::string::npos)
+      << result.err;
+}
+
+}  // namespace
+}  // namespace memvisor::testing
