@@ -8,6 +8,7 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -53,8 +54,10 @@ func main() {
 		}
 	}()
 	leak := os.Getenv("LEAK")
+	// ROUNDS=N: a fixed amount of work without pauses, then exit (the benchmark's CPU measure).
+	rounds, _ := strconv.Atoi(os.Getenv("ROUNDS"))
 	fmt.Println("worker started")
-	for n := 0; ; n++ {
+	for n := 0; rounds == 0 || n < rounds; n++ {
 		for i := 0; i < 10; i++ {
 			switch leak {
 			case "0":
@@ -65,6 +68,8 @@ func main() {
 			}
 			churn(n)
 		}
-		time.Sleep(20 * time.Millisecond)
+		if rounds == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
