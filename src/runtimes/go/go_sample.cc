@@ -83,7 +83,12 @@ Result<RuntimeProfile> sample_go(const RuntimeSampleRequest& request,
       "retained: the growth of live bytes by stack between the two profiles (objects "
       "allocated before the window and freed during it lower a stack's figure); allocated: "
       "what the stack allocated in the window, freed or not",
-      "each profile forces a garbage collection, as ?gc=1 asks"};
+      "each end of the window is the median of three profiles, each after a forced garbage "
+      "collection (?gc=1): six collections per window",
+      "what the program allocates while a collection marks is kept for that cycle, so each "
+      "profile shows some fresh garbage as live, in proportion to the allocation rate and the "
+      "heap's size; it mostly cancels between the two ends, and a longer window lets a leak "
+      "outgrow what is left"};
   return profile;
 }
 

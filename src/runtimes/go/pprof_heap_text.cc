@@ -1,6 +1,7 @@
 // Parsing Go's debug=1 heap profile and the difference of two of them.
 #include "runtimes/go/pprof_heap_text.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -147,6 +148,31 @@ Result<PprofHeap> parse_pprof_heap_text(std::string_view text) {
   }
   if (!header) return Error{"not a Go heap profile (debug=1): it is empty", 0};
   return heap;
+}
+
+PprofHeap pprof_heap_median(const std::vector<PprofHeap>& profiles) {
+  PprofHeap out;
+  if (profiles.empty()) return out;
+  out.sampling_rate = profiles.back().sampling_rate;
+  std::map<std::string, std::vector<const PprofHeapRecord*>> by_stack;
+  for (const PprofHeap& p : profiles)
+    for (const PprofHeapRecord& r : p.records) by_stack[r.key].push_back(&r);
+  auto median = [&](const std::vector<const PprofHeapRecord*>& seen,
+                    double PprofHeapRecord::*field) {
+    std::vector<double> values(profiles.size() - seen.size(), 0.0);
+    for (const PprofHeapRecord* r : seen) values.push_back(r->*field);
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+  };
+  for (const auto& [key, seen] : by_stack) {
+    PprofHeapRecord r = *seen.back();
+    r.inuse_objects = median(seen, &PprofHeapRecord::inuse_objects);
+    r.inuse_bytes = median(seen, &PprofHeapRecord::inuse_bytes);
+    r.alloc_objects = median(seen, &PprofHeapRecord::alloc_objects);
+    r.alloc_bytes = median(seen, &PprofHeapRecord::alloc_bytes);
+    out.records.push_back(std::move(r));
+  }
+  return out;
 }
 
 RuntimeProfile pprof_heap_diff(const PprofHeap& before, const PprofHeap& after) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,6 +30,12 @@ struct PprofHeap {
 // Pure: the text of /debug/pprof/heap?debug=1. A header without "heap profile:" or records that
 // do not parse are errors; the "# runtime.MemStats" trailer is ignored.
 Result<PprofHeap> parse_pprof_heap_text(std::string_view text);
+
+// One profile from several taken back to back: per stack, the median of each count (a stack
+// missing from a profile counts 0 there). A forced GC's mark runs alongside the program, and
+// what it allocates meanwhile is kept for that cycle (allocated black), so each profile shows
+// some fresh garbage as live, more for a bigger heap; the median of three damps one bad draw.
+PprofHeap pprof_heap_median(const std::vector<PprofHeap>& profiles);
 
 // The window between two profiles of one process: allocated = the growth of the cumulative
 // counts, retained = the growth of the live counts (never below 0), each scaled from samples to

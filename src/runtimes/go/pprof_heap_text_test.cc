@@ -75,5 +75,30 @@ TEST(PprofHeapText, TheDifferenceChargesTheCallerOfTheStandardLibrary) {
   EXPECT_GT(churn.allocated_bytes, archive.allocated_bytes);
 }
 
+TEST(PprofHeapText, TheMedianOfThreeIgnoresOneProfileFullOfFreshGarbage) {
+  auto profile = [](int churn_live, int leak_live) {
+    std::string text = "heap profile: 0: 0 [0: 0] @ heap/1048576\n";
+    text += std::to_string(churn_live) + ": " + std::to_string(churn_live * 16384) +
+            " [900: 14745600] @ 0x1\n#\t0x1\tmain.churn+0x1\t/app/main.go:9\n\n";
+    if (leak_live > 0) {
+      text += std::to_string(leak_live) + ": " + std::to_string(leak_live * 8192) + " [" +
+              std::to_string(leak_live) + ": " + std::to_string(leak_live * 8192) +
+              "] @ 0x2\n#\t0x2\tmain.leak+0x1\t/app/main.go:20\n";
+    }
+    auto heap = parse_pprof_heap_text(text);
+    EXPECT_TRUE(heap);
+    return *heap;
+  };
+  const PprofHeap median = pprof_heap_median({profile(1, 5), profile(40, 6), profile(2, 0)});
+  ASSERT_EQ(median.records.size(), 2u);
+  for (const PprofHeapRecord& r : median.records) {
+    if (r.frames.at(0).function == "main.churn") {
+      EXPECT_EQ(r.inuse_objects, 2);
+    } else {
+      EXPECT_EQ(r.inuse_objects, 5);  // main.leak: its absence counts as 0
+    }
+  }
+}
+
 }  // namespace
 }  // namespace memvisor

@@ -17,7 +17,7 @@ TEST(LeakSample, AGoWorkersSampleIsItsOwnHeapByGoFunction) {
   const int port = free_port();
   Memvisor memvisor(dir, {go_config(dir, binary, port, "slow",
                                     "interval = \"1s\"\nleak = { rate = \"10MiB/h\", sample = "
-                                    "\"8s\", warmup = \"1m\" }\n")});
+                                    "\"20s\", warmup = \"1m\" }\n")});
   const auto samples = memvisor.wait_events("heap_sample", 2, 600s, "api.1");
   ASSERT_EQ(samples.size(), 2u) << memvisor.err();
   ASSERT_EQ(samples[1]["state"], "written") << samples[1].dump();
