@@ -1,0 +1,505 @@
+"""memvisor's in-process heap agent for CPython >= 3.8, started by sitecustomize.py.
+
+Idle until asked: one thread blocked in accept() on a Unix socket, no CPU, no tracing. A sample
+window is tracemalloc over the window, a full gc.collect(), a snapshot: every traced block was
+allocated in the window and is still alive. Everything else (grouping, function names from the
+source files, JSON) happens after the window, in the agent's thread.
+
+Protocol, version 1 (the same for agents/ruby/memvisor_heap_agent.rb; memvisor's side is
+src/runtimes/agent/agent_protocol.h):
+  - The agent listens on the Unix stream socket $MEMVISOR_SAMPLER_DIR/<pid>.agent, mode 0600, and
+    serves only peers whose uid (SO_PEERCRED) is 0 or the process's own. Each forked child listens
+    on its own <pid>.agent. The socket goes at exit; memvisor also removes it when it reaps.
+  - memvisor connects and sends one line:
+      {"protocol": 1, "duration_ms": N, "frames": F, "interval_bytes": B}
+  - The agent answers one line at once, {"state": "recording"} (or {"state": "error", ...} and
+    closes), then one line when the profile is built, and closes:
+      {"state": "done", "profile": {...}}  (the form runtime_profile_from_json() reads)
+      {"state": "error", "error": "..."}
+  - memvisor hanging up during the window ends it: tracing stops and nothing is sent.
+  - One window at a time: a request while one is open gets an error.
+"""
+
+import _socket
+import _thread
+import os
+import sys
+import time
+
+PROTOCOL = 1
+_MAX_REQUEST = 64 * 1024
+_MAX_FULL_STACKS = 2000  # the rest are merged by their charged frame (only top_stacks lose detail)
+_MAX_SITES = 20000
+_THIS_FILE = os.path.realpath(__file__)
+_NOSIGNAL = getattr(_socket, "MSG_NOSIGNAL", 0)  # an app with SIGPIPE at its default must not die
+
+
+class _State:
+    directory = ""
+    pid = 0
+    path = ""
+    listener = None
+    window_open = False
+    busy = None  # a lock: one window at a time
+    threads = 0  # the agent's live threads, for the fork warning of Python >= 3.12
+
+
+_state = _State()
+
+
+def install():
+    """Starts the agent when MEMVISOR_SAMPLER_DIR is set; silent on any failure."""
+    directory = os.environ.get("MEMVISOR_SAMPLER_DIR")
+    if not directory or _state.pid:
+        return
+    _state.directory = directory
+    _arm()
+    import atexit
+
+    atexit.register(_remove_socket)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(
+            before=_before_fork, after_in_parent=_after_fork_parent, after_in_child=_after_fork_child
+        )
+
+
+def _arm():
+    _state.busy = _thread.allocate_lock()
+    _state.window_open = False
+    _state.pid = os.getpid()
+    _state.path = os.path.join(_state.directory, "%d.agent" % _state.pid)
+    listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        # The mode is set on the socket before bind, so the file is 0600 from its first moment.
+        os.fchmod(listener.fileno(), 0o600)
+        try:
+            os.unlink(_state.path)  # a stale socket of an earlier process with this pid
+        except FileNotFoundError:
+            pass
+        listener.bind(_state.path)
+        listener.listen(8)
+    except Exception:
+        listener.close()
+        _state.path = ""
+        return
+    _state.listener = listener
+    _state.threads += 1
+    _thread.start_new_thread(_serve, (listener,))
+
+
+def _remove_socket():
+    if _state.path and _state.pid == os.getpid():
+        try:
+            os.unlink(_state.path)
+        except OSError:
+            pass
+
+
+# Python >= 3.12 warns on fork() when the process has more than one thread. The agent's idle
+# thread must not make a single-threaded app print that (or fail under -W error): when the
+# agent's threads are the only extra ones, that one warning is ignored for the fork's duration.
+_fork_filter = None
+
+
+def _os_thread_count():
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2 :].split()[17])
+    except Exception:
+        return 0
+
+
+def _before_fork():
+    global _fork_filter
+    if sys.version_info < (3, 12) or _state.threads <= 0:
+        return
+    try:
+        if _os_thread_count() - _state.threads != 1:
+            return
+        import warnings
+
+        warnings.filterwarnings(
+            "ignore", message=r"This process \(pid=\d+\) is multi-threaded", category=DeprecationWarning
+        )
+        _fork_filter = warnings.filters[0]
+    except Exception:
+        _fork_filter = None
+
+
+def _drop_fork_filter():
+    global _fork_filter
+    if _fork_filter is None:
+        return
+    try:
+        import warnings
+
+        warnings.filters.remove(_fork_filter)
+        mutated = getattr(warnings, "_filters_mutated", None)
+        if mutated is not None:
+            mutated()
+    except Exception:
+        pass
+    _fork_filter = None
+
+
+def _after_fork_parent():
+    _drop_fork_filter()
+
+
+def _after_fork_child():
+    try:
+        _drop_fork_filter()
+        if _state.window_open:
+            # The parent was recording: the child must not go on tracing every allocation.
+            import tracemalloc
+
+            tracemalloc.stop()
+        if _state.listener is not None:
+            _state.listener.close()  # the parent's socket; the parent's thread still serves it
+            _state.listener = None
+        _state.threads = 0
+        if _state.pid:
+            _arm()
+    except Exception:
+        pass
+
+
+def _serve(listener):
+    try:
+        while _state.listener is listener:
+            try:
+                fd, _ = listener._accept()
+            except InterruptedError:
+                continue
+            except OSError as error:
+                if error.errno in (24, 23, 105, 12):  # EMFILE ENFILE ENOBUFS ENOMEM: wait, retry
+                    time.sleep(1.0)
+                    continue
+                return  # closed under us (an app closing every fd, a fork): the agent is gone
+            conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
+            if not _peer_allowed(conn):
+                conn.close()
+                continue
+            _state.threads += 1
+            try:
+                _thread.start_new_thread(_handle, (conn,))
+            except Exception:
+                _state.threads -= 1
+                conn.close()
+    except Exception:
+        pass
+    finally:
+        _state.threads -= 1
+
+
+def _peer_allowed(conn):
+    try:
+        cred = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+        uid = int.from_bytes(cred[4:8], sys.byteorder)
+        return uid == 0 or uid == os.getuid() or uid == os.geteuid()
+    except Exception:
+        return False
+
+
+def _send(conn, obj):
+    import json
+
+    data = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+    conn.settimeout(30.0)
+    conn.sendall(data, _NOSIGNAL)
+
+
+def _read_line(conn):
+    conn.settimeout(10.0)
+    data = b""
+    while b"\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+        if len(data) > _MAX_REQUEST:
+            raise ValueError("request line too long")
+    return data.split(b"\n", 1)[0]
+
+
+def _handle(conn):
+    try:
+        import json
+
+        try:
+            request = json.loads(_read_line(conn).decode())
+            if not isinstance(request, dict):
+                raise ValueError("not an object")
+            duration_ms = request["duration_ms"]
+            if not isinstance(duration_ms, int) or not 0 < duration_ms <= 86400000:
+                raise ValueError("duration_ms must be an integer in 1..86400000")
+            frames = request.get("frames", 16)
+            frames = min(max(frames if isinstance(frames, int) else 16, 1), 128)
+            if request.get("protocol", PROTOCOL) != PROTOCOL:
+                raise ValueError("protocol %r is not %d" % (request.get("protocol"), PROTOCOL))
+        except Exception as error:
+            _send(conn, {"state": "error", "error": "bad request: %s" % error})
+            return
+        if not _state.busy.acquire(False):
+            _send(conn, {"state": "error", "error": "a sample window is already open in this process"})
+            return
+        try:
+            answer = _window(conn, duration_ms / 1000.0, frames)
+        finally:
+            _state.busy.release()
+        if answer is not None:
+            _send(conn, answer)
+    except Exception as error:
+        try:
+            _send(conn, {"state": "error", "error": "%s: %s" % (type(error).__name__, error)})
+        except Exception:
+            pass
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            pass
+        _state.threads -= 1
+
+
+def _wait_window(conn, duration):
+    """Sleeps until the window is over; False when memvisor hung up (the window is abandoned)."""
+    deadline = time.monotonic() + duration
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        conn.settimeout(left)
+        try:
+            if not conn.recv(1024):
+                return False
+        except _socket.timeout:
+            return True
+
+
+def _window(conn, duration, frames):
+    import gc
+    import tracemalloc
+
+    if tracemalloc.is_tracing():
+        return {
+            "state": "error",
+            "error": "tracemalloc is already tracing in this process (the app or PYTHONTRACEMALLOC "
+            "started it); the agent does not take over or stop the app's tracing",
+        }
+    started = time.monotonic()
+    _state.window_open = True
+    tracemalloc.start(frames)
+    try:
+        _send(conn, {"state": "recording"})
+        if not _wait_window(conn, duration):
+            return None
+        gc.collect()  # cyclic garbage is not retained: its blocks leave the traces
+        snapshot = tracemalloc.take_snapshot()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        _state.window_open = False
+    window_s = time.monotonic() - started
+    return {"state": "done", "profile": build_profile(snapshot, frames, window_s, peak)}
+
+
+# --- After the window: the profile ---------------------------------------------------------------
+
+
+def _raw_traces(snapshot):
+    """(size, frames innermost first as (filename, lineno)) for every traced block."""
+    raw = getattr(snapshot.traces, "_traces", None)
+    if isinstance(raw, list) and (not raw or isinstance(raw[0][2], tuple)):
+        return ((t[1], t[2]) for t in raw)  # CPython 3.8-3.13: tracemalloc's own tuples
+    return (
+        (t.size, tuple((f.filename, f.lineno) for f in reversed(list(t.traceback))))
+        for t in snapshot.traces
+    )
+
+
+class SourceIndex:
+    """Function names, modules and the runtime's own frames, from the files; each file once."""
+
+    def __init__(self):
+        import sysconfig
+
+        paths = sysconfig.get_paths()
+        self._stdlib = self._dirs(paths.get("stdlib"), paths.get("platstdlib"))
+        self._packages = self._dirs(paths.get("purelib"), paths.get("platlib"))
+        roots = {os.path.abspath(p or os.curdir) for p in sys.path if isinstance(p, str)}
+        self._roots = sorted((r.rstrip(os.sep) + os.sep for r in roots), key=len, reverse=True)
+        self._functions = {}
+        self._modules = {}
+        self._plumbing = {}
+        self._own = {}
+
+    @staticmethod
+    def _dirs(*dirs):
+        return tuple(os.path.abspath(d).rstrip(os.sep) + os.sep for d in dirs if d)
+
+    def own(self, filename):
+        known = self._own.get(filename)
+        if known is None:
+            known = self._own[filename] = os.path.realpath(filename) == _THIS_FILE
+        return known
+
+    def plumbing(self, filename):
+        """The standard library and the agent itself: their frames charge the caller."""
+        known = self._plumbing.get(filename)
+        if known is None:
+            path = os.path.abspath(filename)
+            known = (
+                filename.startswith("<frozen ")
+                or self.own(filename)
+                or (path.startswith(self._stdlib) and not path.startswith(self._packages))
+            )
+            self._plumbing[filename] = known
+        return known
+
+    def module(self, filename):
+        """The top-level package or module: site-packages/<pkg>, json, the script's name."""
+        known = self._modules.get(filename)
+        if known is None:
+            path = os.path.abspath(filename)
+            rest = os.path.basename(path)
+            for root in self._roots:
+                if path.startswith(root):
+                    rest = path[len(root) :].split(os.sep, 1)[0]
+                    break
+            known = rest.split(".", 1)[0] if not filename.startswith("<") else filename
+            self._modules[filename] = known
+        return known
+
+    def function(self, filename, line):
+        names = self._functions.get(filename)
+        if names is None:
+            names = self._functions[filename] = function_lines(filename)
+        if not names:
+            return "?"
+        return names[line] if 0 <= line < len(names) else "<module>"
+
+
+def function_lines(filename):
+    """For each line of a source file, the qualified name of the innermost def or class around it
+    ("Class.method", "outer.<locals>.inner", "<module>"); [] when the source cannot be read."""
+    import ast
+
+    try:
+        with open(filename, "rb") as f:
+            source = f.read()
+        tree = ast.parse(source, filename)
+    except Exception:
+        return []
+    names = ["<module>"] * (source.count(b"\n") + 2)
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                qualname = prefix + child.name
+                end = getattr(child, "end_lineno", None) or child.lineno
+                for line in range(child.lineno, min(end, len(names) - 1) + 1):
+                    names[line] = qualname
+                is_class = isinstance(child, ast.ClassDef)
+                visit(child, qualname + ("." if is_class else ".<locals>."))
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return names
+
+
+def build_profile(snapshot, frames, window_s, peak, index=None):
+    index = index or SourceIndex()
+    groups = {}
+    for size, stack in _raw_traces(snapshot):
+        group = groups.get(stack)
+        if group is None:
+            groups[stack] = [size, 1]
+        else:
+            group[0] += size
+            group[1] += 1
+    frame_cache = {}
+
+    def frame(filename, line):
+        key = (filename, line)
+        out = frame_cache.get(key)
+        if out is None:
+            out = frame_cache[key] = {
+                "function": index.function(filename, line),
+                "file": filename,
+                "line": line,
+                "module": index.module(filename),
+            }
+        return out
+
+    entries, merged = [], {}
+    total_bytes = total_count = 0
+    ranked = sorted(groups.items(), key=lambda item: item[1][0], reverse=True)
+    for stack, (size, count) in ranked:
+        if any(index.own(f) for f, _ in stack):
+            continue  # the agent's own allocations
+        total_bytes += size
+        total_count += count
+        site = next((i for i, (f, _) in enumerate(stack) if not index.plumbing(f)), 0)
+        if len(entries) < _MAX_FULL_STACKS:
+            entries.append(_entry([frame(f, l) for f, l in stack], site, size, count))
+            continue
+        key = stack[site] if stack else ("?", 0)
+        group = merged.get(key)
+        if group is None:
+            group = merged[key] = [0, 0]
+        group[0] += size
+        group[1] += count
+    merged_sites = sorted(merged.items(), key=lambda item: item[1][0], reverse=True)
+    for (filename, line), (size, count) in merged_sites[:_MAX_SITES]:
+        entries.append(_entry([frame(filename, line)], 0, size, count))
+    caveats = [
+        "every allocation in the window was traced (no sampling): the figures are exact for "
+        "memory allocated through Python's allocators",
+        "retained = allocated during the window and still alive after a full gc.collect() at its "
+        "end; tracemalloc keeps no record of freed blocks, so what was allocated in total is not "
+        "known (the window's live traced memory peaked at %.1f MiB)" % (peak / 1048576.0),
+        "stacks hold at most %d frames; the charged frame is the innermost outside the standard "
+        "library" % frames,
+        "function names come from the source files as they are now on disk (ast), by line",
+        "tracemalloc gives no object types: by_type is empty",
+    ]
+    if len(ranked) > _MAX_FULL_STACKS:
+        caveats.append(
+            "%d distinct stacks: the %d largest are kept whole, the rest merged by their "
+            "charged frame" % (len(ranked), _MAX_FULL_STACKS)
+        )
+    return {
+        "runtime": "python",
+        "method": "tracemalloc over the window (%d frames), then gc.collect() and a snapshot: "
+        "blocks allocated in the window and still alive" % frames,
+        "covers": "memory allocated through Python's allocators (objects, their buffers, "
+        "extensions using PyMem or PyTraceMalloc_Track); not plain malloc in C extensions, not "
+        "memory allocated before the window",
+        "window_s": round(window_s, 3),
+        "complete": True,
+        "interval_bytes": 0,
+        "allocated_known": False,
+        "retained_known": True,
+        "entries": entries,
+        "types": [],
+        "caveats": caveats,
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "retained_bytes": total_bytes,
+        "retained_count": total_count,
+    }
+
+
+def _entry(frames, site, size, count):
+    return {
+        "frames": frames,
+        "site": site,
+        "type": "",
+        "allocated_bytes": 0,
+        "allocated_count": 0,
+        "retained_bytes": size,
+        "retained_count": count,
+        "samples": count,
+    }
