@@ -106,11 +106,11 @@ class AgentLineReader {
       if (ready <= 0) continue;
       char chunk[65536];
       const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n < 0) {
+      if (n < 0 && errno != ECONNRESET) {
         if (errno == EINTR || errno == EAGAIN) continue;
         return Error::from_errno("read from " + who);
       }
-      if (n == 0) {
+      if (n <= 0) {  // the end, or a reset: the agent closed with our request unread
         closed_ = true;
         continue;
       }
@@ -167,6 +167,7 @@ Result<RuntimeProfile> run_agent_window(const AgentWindowRequest& request,
   if (first->state != AgentReply::State::recording)
     return Error{request.who + " answered \"done\" before recording", 0};
   const auto recording_since = AgentClock::now();
+  report("recording");
   auto last = read_reply(reader, deadline, request, [&] {
     report(AgentClock::now() - recording_since < request.duration ? "recording"
                                                                   : "building the profile");
