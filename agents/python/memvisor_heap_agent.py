@@ -58,9 +58,7 @@ def install():
 
     atexit.register(_remove_socket)
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(
-            before=_before_fork, after_in_parent=_after_fork_parent, after_in_child=_after_fork_child
-        )
+        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_child)
 
 
 def _arm():
@@ -95,12 +93,12 @@ def _remove_socket():
             pass
 
 
-# Python >= 3.12 warns on fork() when the process has more than one thread. The agent's idle
-# thread must not make a single-threaded app print that (or fail under -W error): when the
-# agent's threads are the only extra ones, that one warning is ignored for the fork's duration.
-_fork_filter = None
-
-
+# Python >= 3.12 warns on fork() when the process has more than one thread (3.12 before the
+# after-fork hooks, 3.13 after them). The agent's idle thread must not make a single-threaded app
+# print that warning, or fail under -W error. Before each fork a filter goes first in
+# warnings.filters that ignores that one warning only while the agent's threads are the only
+# extra ones (its matcher counts the threads when the warning is issued); an app with threads of
+# its own still gets the warning.
 def _os_thread_count():
     try:
         with open("/proc/self/stat", "rb") as f:
@@ -110,46 +108,42 @@ def _os_thread_count():
         return 0
 
 
+class _OnlyTheAgentsThreads:
+    def match(self, text):
+        return (
+            text.startswith("This process (pid=")
+            and "is multi-threaded" in text
+            and _state.threads > 0
+            and _os_thread_count() - _state.threads == 1
+        )
+
+
+_FORK_FILTER = ("ignore", _OnlyTheAgentsThreads(), DeprecationWarning, None, 0)
+
+
 def _before_fork():
-    global _fork_filter
     if sys.version_info < (3, 12) or _state.threads <= 0:
         return
     try:
-        if _os_thread_count() - _state.threads != 1:
+        import warnings
+
+        filters = warnings.filters
+        if filters and filters[0] is _FORK_FILTER:
             return
-        import warnings
-
-        warnings.filterwarnings(
-            "ignore", message=r"This process \(pid=\d+\) is multi-threaded", category=DeprecationWarning
-        )
-        _fork_filter = warnings.filters[0]
-    except Exception:
-        _fork_filter = None
-
-
-def _drop_fork_filter():
-    global _fork_filter
-    if _fork_filter is None:
-        return
-    try:
-        import warnings
-
-        warnings.filters.remove(_fork_filter)
-        mutated = getattr(warnings, "_filters_mutated", None)
-        if mutated is not None:
-            mutated()
+        while _FORK_FILTER in filters:
+            filters.remove(_FORK_FILTER)
+        filters.insert(0, _FORK_FILTER)
+        for name in ("_filters_mutated", "_filters_mutated_lock_held"):
+            mutated = getattr(warnings, name, None)
+            if mutated is not None:
+                mutated()
+                break
     except Exception:
         pass
-    _fork_filter = None
-
-
-def _after_fork_parent():
-    _drop_fork_filter()
 
 
 def _after_fork_child():
     try:
-        _drop_fork_filter()
         if _state.window_open:
             # The parent was recording: the child must not go on tracing every allocation.
             import tracemalloc

@@ -13,16 +13,16 @@ ORDERS = {}
 
 
 def remember_invoice(number):
-    INVOICES.append({"number": number, "memo": "invoice %d; " % number * 60})  # the leak
+    INVOICES.append({"number": number, "memo": "invoice %d; " % number * 60})  # LEAK: invoice
 
 
 def remember_order(number):
     text = json.dumps({"id": number, "items": ["item-%d" % i for i in range(16)]})
-    ORDERS[number] = copy.deepcopy(json.loads(text))  # the leak, behind json and copy
+    ORDERS[number] = copy.deepcopy(json.loads(text))  # LEAK: order, behind json and copy
 
 
 def remember_child_invoice(number):
-    INVOICES.append(["child invoice %d" % number] * 4 + [bytearray(512)])
+    INVOICES.append(["child invoice %d" % number] * 4 + [bytearray(512)])  # LEAK: child
 
 
 def churn(n):
