@@ -6,15 +6,15 @@ ARCHIVE = []
 TOTALS = {}
 
 def archive_order(number)
-  ARCHIVE << "order #{number}; " * 40 # the leak
+  ARCHIVE << "order #{number}; " * 40 # LEAK: order
 end
 
 def remember_totals(number)
-  TOTALS[number] = { id: number }.merge(note: 'total ' * 50) # the leak, behind Hash#merge, String#*
+  TOTALS[number] = { id: number }.merge(note: 'total ' * 50) # LEAK: totals, behind Hash#merge
 end
 
 def archive_child_order(number)
-  ARCHIVE << ["child order #{number}"] * 8
+  ARCHIVE << ["child order #{number}"] * 8 # LEAK: child
 end
 
 def churn(n)
