@@ -110,6 +110,57 @@ TEST(PythonSample, ForkedChildIsSampledByItsOwnPid) {
     EXPECT_NE(function, "remember_child_invoice");
 }
 
+// A real pre-fork server: gunicorn's master forks its workers; each worker's agent listens on its
+// own pid's socket and a sample of the unit web.1/PID names that worker's leak.
+TEST(PythonSample, GunicornWorkerIsSampledByItsUnit) {
+  SKIP_WITHOUT_PYTHON();
+  if (!have_program("gunicorn")) GTEST_SKIP() << "gunicorn is not installed (scripts/setup)";
+  TempDir dir;
+  const std::string app_dir = source_path("tests/runtimes/python");
+  std::string config =
+      service_config("web",
+                     {"gunicorn", "--workers", "2", "--bind", "unix:" + dir.file("g.sock"),
+                      "--chdir", app_dir, "-c", app_dir + "/gunicorn_conf.py", "gunicorn_app:app"},
+                     true);
+  config += "prefork = true\nstop_signal = \"SIGTERM\"\n";
+  Memvisor memvisor(dir, {dir.write("memvisor.toml", config)});
+  const int master = started_pid(memvisor);
+  ASSERT_GT(master, 0) << memvisor.err();
+  // A worker (a child of the master) whose agent listens.
+  int worker = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (pid_t p : descendants(master))
+          if (std::filesystem::exists(agent_socket(memvisor, p))) worker = p;
+        return worker > 0;
+      },
+      20s))
+      << memvisor.err();
+  const std::string unit = "web.1/" + std::to_string(worker);
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto status = status_of(memvisor);
+        return status.dump().find("\"" + unit + "\"") != std::string::npos;
+      },
+      20s))
+      << status_of(memvisor).dump();
+  const auto outcome = sample(memvisor, dir, {unit}, "3s", "worker.json");
+  ASSERT_EQ(outcome.command.exit_code, 0) << outcome.command.out << outcome.command.err;
+  EXPECT_EQ(outcome.report["pid"], worker);
+  EXPECT_EQ(top(outcome.report, "by_function", "function"), "remember_worker_invoice")
+      << outcome.command.out;
+  EXPECT_EQ(top(outcome.report, "by_location", "location"),
+            app_dir + "/gunicorn_app.py:" +
+                std::to_string(line_of(app_dir + "/gunicorn_app.py", "LEAK: gunicorn")));
+  // The master has its own agent, and no leak.
+  ASSERT_TRUE(std::filesystem::exists(agent_socket(memvisor, master)));
+  const auto of_master = sample(memvisor, dir, {"web.1"}, "2s", "master.json");
+  ASSERT_EQ(of_master.command.exit_code, 0) << of_master.command.err;
+  EXPECT_EQ(of_master.report["pid"], master);
+  for (const std::string& function : keys(of_master.report, "by_function", "function"))
+    EXPECT_NE(function, "remember_worker_invoice");
+}
+
 TEST(PythonSample, OutputAndExitCodeAreTheSameWithTheAgent) {
   SKIP_WITHOUT_PYTHON();
   const std::vector<std::string> command{kPython,
