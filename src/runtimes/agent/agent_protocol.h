@@ -32,6 +32,7 @@ inline constexpr int kAgentProtocol = 1;
 inline constexpr int kAgentFrames = 16;              // Python's tracemalloc depth; Ruby has one
 inline constexpr size_t kAgentMaxReply = 64u << 20;  // a longer reply line is refused
 inline constexpr const char* kAgentDirVariable = "MEMVISOR_SAMPLER_DIR";
+inline constexpr size_t kAgentMaxSocketPath = 108;  // sizeof(sockaddr_un::sun_path), with its NUL
 
 std::string agent_socket_path(const std::string& dir, int pid);
 std::string agent_request_line(Millis duration, int frames, uint64_t interval_bytes);

@@ -63,6 +63,11 @@ Result<RuntimeProfile> sample_with_agent(RuntimeKind kind, const RuntimeSampleRe
   window.timeout = request.timeout;
   window.interval_bytes = request.interval_bytes;
   window.who = "the " + name + " agent of pid " + pid;
+  if (window.socket_path.size() >= kAgentMaxSocketPath)
+    return Error{"the " + name + " agent's socket path " + window.socket_path +
+                     " is too long for a Unix socket, so the agent could not listen: give memvisor "
+                     "a shorter --state-dir",
+                 ENAMETOOLONG};
   if (::lstat(window.socket_path.c_str(), &st) != 0 && errno == ENOENT) {
     const auto has_agent_file = [kind](const std::string& agent_dir) {
       const std::string file =
