@@ -42,6 +42,7 @@ module MemvisorHeapAgent
       return if directory.nil? || directory.empty? || @pid
 
       require 'socket'
+      require 'io/wait'
       @directory = directory
       arm
       at_exit { remove_socket }

@@ -83,10 +83,11 @@ def run_worker(argv, env, window=None, sampler_dir=None):
             proc.wait()
 
 
-def measure_agent(memvisor, rounds, variants):
-    """variants: name -> (argv, setup, window seconds or None), setup True (memvisor's spawn-time
-    environment), False, or a tuple of the variables of it to set; returns the medians, the runs
-    and the environment."""
+def measure_agent(memvisor, rounds, variants, noop=None):
+    """variants: name -> (argv, setup, window seconds or None, runs per round), setup True
+    (memvisor's spawn-time environment), False, or a tuple of the variables of it to set. `noop`:
+    an argv that does nothing, run 20 times plain and with the setup, for the fixed start-up cost.
+    Returns the medians, the runs, the environment and the start-up medians (plain, setup)."""
     setup = spawn_environment(memvisor)
     sampler_dir = tempfile.mkdtemp(prefix="mv-bench-sampler-")
     os.chmod(sampler_dir, 0o1733)
@@ -96,16 +97,31 @@ def measure_agent(memvisor, rounds, variants):
         names = list(variants)
         for r in range(rounds):
             for name in names[r % len(names):] + names[:r % len(names)]:  # interleaved, rotated
-                argv, with_setup, window = variants[name]
-                env = dict(base)
-                if with_setup:
-                    keep = setup if with_setup is True else with_setup
-                    env.update({k: v for k, v in setup.items() if k in keep})
-                    env["MEMVISOR_SAMPLER_DIR"] = sampler_dir
-                samples[name].append(run_worker(argv, env, window, sampler_dir))
+                argv, with_setup, window, repeat = variants[name]
+                env = environment(base, setup, with_setup, sampler_dir)
+                for _ in range(repeat):
+                    samples[name].append(run_worker(argv, env, window, sampler_dir))
+        startup = None
+        if noop:
+            runs = {False: [], True: []}
+            for _ in range(20):
+                for with_setup in (False, True):
+                    env = environment(base, setup, with_setup, sampler_dir)
+                    runs[with_setup].append(run_worker(noop, env))
+            startup = (statistics.median(runs[False]), statistics.median(runs[True]))
     finally:
         shutil.rmtree(sampler_dir, ignore_errors=True)
-    return {name: statistics.median(values) for name, values in samples.items()}, samples, setup
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    return medians, samples, setup, startup
+
+
+def environment(base, setup, with_setup, sampler_dir):
+    env = dict(base)
+    if with_setup:
+        keep = setup if with_setup is True else with_setup
+        env.update({k: v for k, v in setup.items() if k in keep})
+        env["MEMVISOR_SAMPLER_DIR"] = sampler_dir
+    return env
 
 
 def ratio(value, plain):

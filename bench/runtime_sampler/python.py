@@ -39,13 +39,14 @@ def measure(memvisor: str, rounds: int) -> dict:
         script = f.name
     try:
         variants = {
-            "plain": ([PYTHON, script], False, None),
-            "idle": ([PYTHON, script], True, None),
-            "idle_agent_only": ([PYTHON, script], ("PYTHONPATH",), None),
-            "window": ([PYTHON, script], True, 3600.0),
-            "alternative": ([PYTHON, "-X", "tracemalloc=16", script], False, None),
+            "plain": ([PYTHON, script], False, None, 3),
+            "idle": ([PYTHON, script], True, None, 3),
+            "idle_agent_only": ([PYTHON, script], ("PYTHONPATH",), None, 3),
+            "window": ([PYTHON, script], True, 3600.0, 1),
+            "alternative": ([PYTHON, "-X", "tracemalloc=16", script], False, None, 1),
         }
-        medians, samples, setup = _agent_bench.measure_agent(memvisor, rounds, variants)
+        medians, samples, setup, startup = _agent_bench.measure_agent(
+            memvisor, rounds, variants, noop=[PYTHON, "-c", "import sys; sys.stdin.readline()"])
     finally:
         os.unlink(script)
     plain = medians["plain"]
@@ -61,12 +62,14 @@ def measure(memvisor: str, rounds: int) -> dict:
         "alternative": "python3 -X tracemalloc=16 (whole run)",
         "alternative_cpu_s": round(medians["alternative"], 3),
         "alternative_ratio": _agent_bench.ratio(medians["alternative"], plain),
-        "notes": "median of %d interleaved runs each, user+sys of the worker (os.wait4); idle = "
+        "notes": "medians of interleaved runs, user+sys of the worker (os.wait4): %d rounds, 3 runs "
+        "per round for plain and idle, 1 for window and the alternative; start-up alone (a "
+        "program that does nothing, 20 runs): %.1f ms plain, %.1f ms with the setup; idle = "
         "the environment memvisor sets at spawn (%s), of which the agent alone (PYTHONPATH, no "
         "LD_PRELOAD of the native sampler): %.3f s, ratio %s; window = one window opened before "
         "the work and still open when the worker exits (the profile build after a window is not "
         "counted); all runs: %s"
-        % (rounds, ", ".join(sorted(setup)), medians["idle_agent_only"],
+        % (rounds, startup[0] * 1000, startup[1] * 1000, ", ".join(sorted(setup)), medians["idle_agent_only"],
            _agent_bench.ratio(medians["idle_agent_only"], plain),
            json.dumps({k: [round(x, 3) for x in v] for k, v in samples.items()})),
     }

@@ -52,13 +52,14 @@ def measure(memvisor: str, rounds: int) -> dict:
     os.environ["DUMP_PATH"] = os.path.join(work, "heap.json")
     try:
         variants = {
-            "plain": ([RUBY, script], False, None),
-            "idle": ([RUBY, script], True, None),
-            "idle_agent_only": ([RUBY, script], ("RUBYOPT",), None),
-            "window": ([RUBY, script], True, 3600.0),
-            "alternative": ([RUBY, "-r" + prelude, script], False, None),
+            "plain": ([RUBY, script], False, None, 3),
+            "idle": ([RUBY, script], True, None, 3),
+            "idle_agent_only": ([RUBY, script], ("RUBYOPT",), None, 3),
+            "window": ([RUBY, script], True, 3600.0, 1),
+            "alternative": ([RUBY, "-r" + prelude, script], False, None, 1),
         }
-        medians, samples, setup = _agent_bench.measure_agent(memvisor, rounds, variants)
+        medians, samples, setup, startup = _agent_bench.measure_agent(
+            memvisor, rounds, variants, noop=[RUBY, "-e", "$stdin.gets"])
         dump_mib = os.path.getsize(os.environ["DUMP_PATH"]) / 1048576.0
     finally:
         import shutil
@@ -78,12 +79,14 @@ def measure(memvisor: str, rounds: int) -> dict:
         "ObjectSpace.dump_all at exit",
         "alternative_cpu_s": round(medians["alternative"], 3),
         "alternative_ratio": _agent_bench.ratio(medians["alternative"], plain),
-        "notes": "median of %d interleaved runs each, user+sys of the worker (os.wait4); idle = "
+        "notes": "medians of interleaved runs, user+sys of the worker (os.wait4): %d rounds, 3 runs "
+        "per round for plain and idle, 1 for window and the alternative; start-up alone (a "
+        "program that does nothing, 20 runs): %.1f ms plain, %.1f ms with the setup; idle = "
         "the environment memvisor sets at spawn (%s), of which the agent alone (RUBYOPT, no "
         "LD_PRELOAD of the native sampler): %.3f s, ratio %s; window = one window opened before "
         "the work and still open when the worker exits (the profile build after a window is not "
         "counted); the alternative's heap dump: %.1f MiB; all runs: %s"
-        % (rounds, ", ".join(sorted(setup)), medians["idle_agent_only"],
+        % (rounds, startup[0] * 1000, startup[1] * 1000, ", ".join(sorted(setup)), medians["idle_agent_only"],
            _agent_bench.ratio(medians["idle_agent_only"], plain), dump_mib,
            json.dumps({k: [round(x, 3) for x in v] for k, v in samples.items()})),
     }

@@ -163,7 +163,15 @@ Result<RuntimeProfile> run_agent_window(const AgentWindowRequest& request,
   AgentLineReader reader(fd->get(), request.max_reply);
   auto first = read_reply(reader, std::min(deadline, start + request.first_answer), request,
                           [&] { report("waiting for the agent"); });
-  if (!first) return first.error();
+  if (!first) {
+    if (first.error().errnum == ETIMEDOUT)
+      return Error{request.who + " did not answer within " +
+                       format_duration(std::min(request.first_answer, request.timeout)) +
+                       ": the process may be stopped, or its threads cannot run (uWSGI without "
+                       "--enable-threads, a C extension holding the GIL or GVL)",
+                   ETIMEDOUT};
+    return first.error();
+  }
   if (first->state != AgentReply::State::recording)
     return Error{request.who + " answered \"done\" before recording", 0};
   const auto recording_since = AgentClock::now();

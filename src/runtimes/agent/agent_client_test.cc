@@ -143,7 +143,7 @@ TEST(AgentClient, AgentThatNeverSaysRecordingMeetsTheFirstAnswerBound) {
   request.first_answer = 300ms;
   auto profile = run_agent_window(request, {});
   ASSERT_FALSE(profile.ok());
-  EXPECT_NE(profile.error().message.find("did not answer in time"), std::string::npos)
+  EXPECT_NE(profile.error().message.find("did not answer within 300ms"), std::string::npos)
       << profile.error().message;
 }
 
