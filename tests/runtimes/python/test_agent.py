@@ -110,14 +110,16 @@ class Loader(unittest.TestCase):
             self.assertEqual((chained.stdout, chained.stderr), (alone.stdout, alone.stderr))
 
 
-class Protocol(unittest.TestCase):
-    """A real agent in a child Python: refusals it must answer with one error line."""
+class AgentChild(unittest.TestCase):
+    """A real agent in a child Python."""
+
+    extra_env = {}
 
     def setUp(self):
         self.dir = tempfile.mkdtemp()
         self.child = subprocess.Popen(
             [sys.executable, "-c", "import time\nwhile True: time.sleep(0.05)"],
-            env=clean_env(PYTHONPATH=AGENTS, MEMVISOR_SAMPLER_DIR=self.dir),
+            env=clean_env(PYTHONPATH=AGENTS, MEMVISOR_SAMPLER_DIR=self.dir, **self.extra_env),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.path = os.path.join(self.dir, "%d.agent" % self.child.pid)
         deadline = time.monotonic() + 20
@@ -138,6 +140,10 @@ class Protocol(unittest.TestCase):
         conn.connect(self.path)
         conn.sendall((json.dumps(request) + "\n").encode())
         return conn, conn.makefile("rb")
+
+
+class Protocol(AgentChild):
+    """Refusals the agent must answer with one error line, and one window at a time."""
 
     def test_socket_mode_and_bad_request(self):
         self.assertEqual(os.stat(self.path).st_mode & 0o777, 0o600)
@@ -166,6 +172,18 @@ class Protocol(unittest.TestCase):
         done = json.loads(lines.readline())
         self.assertEqual(done["state"], "done")
         self.assertEqual(done["profile"]["runtime"], "python")
+
+
+class AppTracing(AgentChild):
+    """An app that runs tracemalloc itself: the agent refuses rather than stop the app's tracing."""
+
+    extra_env = {"PYTHONTRACEMALLOC": "1"}
+
+    def test_the_window_is_refused(self):
+        _, lines = self.ask({"protocol": 1, "duration_ms": 100})
+        reply = json.loads(lines.readline())
+        self.assertEqual(reply["state"], "error")
+        self.assertIn("tracemalloc is already tracing", reply["error"])
 
 
 def newer_pythons():
