@@ -17,6 +17,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")
 AGENTS = os.path.join(ROOT, "agents", "python")
 sys.path.insert(0, AGENTS)
 import memvisor_heap_agent as agent  # noqa: E402  (install() is not called: nothing starts)
+import memvisor_heap_profile as profile  # noqa: E402
 
 
 def clean_env(**extra):
@@ -44,7 +45,7 @@ class FunctionNames(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
             f.write(source)
         try:
-            names = agent.function_lines(f.name)
+            names = profile.function_lines(f.name)
         finally:
             os.unlink(f.name)
         self.assertEqual(names[1], "<module>")
@@ -56,15 +57,15 @@ class FunctionNames(unittest.TestCase):
         self.assertEqual(names[11], "<module>")
 
     def test_unreadable_source_gives_no_names(self):
-        self.assertEqual(agent.function_lines("/nonexistent/app.py"), [])
-        self.assertEqual(agent.SourceIndex().function("/nonexistent/app.py", 3), "?")
+        self.assertEqual(profile.function_lines("/nonexistent/app.py"), [])
+        self.assertEqual(profile.SourceIndex().function("/nonexistent/app.py", 3), "?")
 
 
 class Modules(unittest.TestCase):
     def test_stdlib_is_plumbing_and_named_by_package(self):
         import json.decoder
 
-        index = agent.SourceIndex()
+        index = profile.SourceIndex()
         self.assertTrue(index.plumbing(json.decoder.__file__))
         self.assertEqual(index.module(json.decoder.__file__), "json")
         self.assertTrue(index.plumbing("<frozen importlib._bootstrap>"))
@@ -75,7 +76,7 @@ class Modules(unittest.TestCase):
         import sysconfig
 
         purelib = sysconfig.get_paths()["purelib"]
-        index = agent.SourceIndex()
+        index = profile.SourceIndex()
         self.assertFalse(index.plumbing(os.path.join(purelib, "requests", "api.py")))
 
 

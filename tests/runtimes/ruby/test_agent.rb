@@ -13,6 +13,7 @@ ROOT = File.expand_path('../../..', __dir__)
 AGENT = File.join(ROOT, 'agents/ruby/memvisor_heap_agent.rb')
 ENV.delete('MEMVISOR_SAMPLER_DIR')
 require AGENT # inert here: MEMVISOR_SAMPLER_DIR is unset
+require File.join(ROOT, 'agents/ruby/memvisor_heap_profile.rb')
 
 class SourcesTest < Minitest::Test
   SOURCE = <<~RUBY
