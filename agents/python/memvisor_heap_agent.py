@@ -65,13 +65,17 @@ def _arm():
     _state.path = os.path.join(_state.directory, "%d.agent" % _state.pid)
     listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
-        # The mode is set on the socket before bind, so the file is 0600 from its first moment.
-        os.fchmod(listener.fileno(), 0o600)
+        try:
+            # Linux takes the socket's mode at bind: the file is 0600 from its first moment.
+            os.fchmod(listener.fileno(), 0o600)
+        except OSError:
+            pass
         try:
             os.unlink(_state.path)  # a stale socket of an earlier process with this pid
         except FileNotFoundError:
             pass
         listener.bind(_state.path)
+        os.chmod(_state.path, 0o600)  # where fchmod did nothing; peers are checked by uid anyway
         listener.listen(8)
     except Exception:
         listener.close()

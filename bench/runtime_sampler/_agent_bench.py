@@ -95,11 +95,15 @@ def measure_agent(memvisor, rounds, variants, noop=None):
     samples = {name: [] for name in variants}
     try:
         names = list(variants)
+        most = max(v[3] for v in variants.values())
         for r in range(rounds):
-            for name in names[r % len(names):] + names[:r % len(names)]:  # interleaved, rotated
-                argv, with_setup, window, repeat = variants[name]
-                env = environment(base, setup, with_setup, sampler_dir)
-                for _ in range(repeat):
+            for rep in range(most):  # interleaved run by run, the order rotated
+                turn = r * most + rep
+                for name in names[turn % len(names):] + names[:turn % len(names)]:
+                    argv, with_setup, window, repeat = variants[name]
+                    if rep >= repeat:
+                        continue
+                    env = environment(base, setup, with_setup, sampler_dir)
                     samples[name].append(run_worker(argv, env, window, sampler_dir))
         startup = None
         if noop:
