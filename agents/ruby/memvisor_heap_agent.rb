@@ -97,10 +97,15 @@ module MemvisorHeapAgent
       else
         legacy = Module.new do
           def fork(*args, &block)
-            return super unless block
-            super(*args) do
-              MemvisorHeapAgent.after_fork_child
-              block.call
+            if block
+              super(*args) do
+                MemvisorHeapAgent.after_fork_child
+                block.call
+              end
+            else
+              pid = super
+              MemvisorHeapAgent.after_fork_child if pid.nil?
+              pid
             end
           end
         end
