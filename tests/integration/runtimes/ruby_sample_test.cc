@@ -1,0 +1,154 @@
+// The Ruby agent end to end: real CRuby workers under the real memvisor with heap_sampler,
+// sampled with `memvisor sample`: the leaking method on top, a leak made by C methods
+// (Hash#merge, String#*) charged to the user's method, a negative control, a forked child by its
+// own pid, the same output and exit code with and without the agent, and one clear error for a
+// Ruby that ignores RUBYOPT.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "agent_sample_support.h"
+
+namespace memvisor::testing {
+namespace {
+
+using namespace agent_tests;
+
+constexpr const char* kRuby = "/usr/bin/ruby";
+
+#define SKIP_WITHOUT_RUBY() \
+  if (::access(kRuby, X_OK) != 0) GTEST_SKIP() << kRuby << " is not installed"
+
+std::string leaky_ruby() {
+  return source_path("tests/runtimes/ruby/leaky_app.rb");
+}
+
+// A supervised leaky_app.rb, its agent listening.
+struct RubyWorker {
+  TempDir dir;
+  std::unique_ptr<Memvisor> memvisor;
+  int pid = 0;
+
+  explicit RubyWorker(const std::vector<std::string>& args) {
+    std::vector<std::string> command{kRuby};
+    command.insert(command.end(), args.begin(), args.end());
+    memvisor = std::make_unique<Memvisor>(
+        dir,
+        std::vector<std::string>{dir.write("memvisor.toml", service_config("rb", command, true))});
+    pid = started_pid(*memvisor);
+  }
+};
+
+TEST(RubySample, LeakingMethodAndLineAreOnTopInThreeRuns) {
+  SKIP_WITHOUT_RUBY();
+  RubyWorker worker({leaky_ruby(), "order"});
+  ASSERT_GT(worker.pid, 0) << worker.memvisor->err();
+  ASSERT_TRUE(agent_listens(*worker.memvisor, worker.pid)) << worker.memvisor->err();
+  const std::string location =
+      leaky_ruby() + ":" + std::to_string(line_of(leaky_ruby(), "LEAK: order"));
+  for (int run = 0; run < 3; ++run) {
+    const auto outcome =
+        sample(*worker.memvisor, worker.dir, {"rb.1"}, "3s", "run" + std::to_string(run) + ".json");
+    ASSERT_EQ(outcome.command.exit_code, 0) << outcome.command.out << outcome.command.err;
+    EXPECT_EQ(outcome.report["runtime"], "ruby");
+    EXPECT_EQ(top(outcome.report, "by_function", "function"), "Object#archive_order")
+        << outcome.command.out;
+    EXPECT_EQ(top(outcome.report, "by_location", "location"), location) << outcome.command.out;
+    EXPECT_EQ(top(outcome.report, "by_module", "module"), "leaky_app") << outcome.command.out;
+    EXPECT_EQ(top(outcome.report, "by_type", "type"), "String") << outcome.command.out;
+    EXPECT_GT(outcome.report["total_retained"]["bytes"].get<double>(), 100000.0);
+  }
+}
+
+TEST(RubySample, LeakMadeByCMethodsChargesTheCallingMethod) {
+  SKIP_WITHOUT_RUBY();
+  RubyWorker worker({leaky_ruby(), "helper"});
+  ASSERT_TRUE(agent_listens(*worker.memvisor, worker.pid)) << worker.memvisor->err();
+  const auto outcome = sample(*worker.memvisor, worker.dir, {"rb.1"}, "3s", "helper.json");
+  ASSERT_EQ(outcome.command.exit_code, 0) << outcome.command.out << outcome.command.err;
+  EXPECT_EQ(top(outcome.report, "by_function", "function"), "Object#remember_totals")
+      << outcome.command.out;
+  EXPECT_EQ(top(outcome.report, "by_location", "location"),
+            leaky_ruby() + ":" + std::to_string(line_of(leaky_ruby(), "LEAK: totals")));
+  // The C methods are in the stacks, not charged.
+  const std::string stacks = outcome.report["top_stacks"].dump();
+  EXPECT_NE(stacks.find("Hash#merge"), std::string::npos) << stacks;
+  EXPECT_NE(stacks.find("String#*"), std::string::npos) << stacks;
+  for (const std::string& function : keys(outcome.report, "by_function", "function")) {
+    EXPECT_NE(function, "Hash#merge");
+    EXPECT_NE(function, "String#*");
+  }
+}
+
+TEST(RubySample, WithoutALeakTheLeakMethodIsAbsent) {
+  SKIP_WITHOUT_RUBY();
+  RubyWorker worker({leaky_ruby(), "none"});
+  ASSERT_TRUE(agent_listens(*worker.memvisor, worker.pid)) << worker.memvisor->err();
+  const auto outcome = sample(*worker.memvisor, worker.dir, {"rb.1"}, "3s", "none.json");
+  ASSERT_EQ(outcome.command.exit_code, 0) << outcome.command.out << outcome.command.err;
+  for (const std::string& function : keys(outcome.report, "by_function", "function")) {
+    EXPECT_NE(function, "Object#archive_order");
+    EXPECT_NE(function, "Object#remember_totals");
+  }
+}
+
+TEST(RubySample, ForkedChildIsSampledByItsOwnPid) {
+  SKIP_WITHOUT_RUBY();
+  RubyWorker worker({leaky_ruby(), "fork"});
+  ASSERT_TRUE(agent_listens(*worker.memvisor, worker.pid)) << worker.memvisor->err();
+  int child = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (pid_t p : descendants(worker.pid))
+          if (std::filesystem::exists(agent_socket(*worker.memvisor, p))) child = p;
+        return child > 0;
+      },
+      15s))
+      << worker.memvisor->err();
+  const auto of_child =
+      sample(*worker.memvisor, worker.dir, {"--pid", std::to_string(child)}, "2s", "child.json");
+  ASSERT_EQ(of_child.command.exit_code, 0) << of_child.command.out << of_child.command.err;
+  EXPECT_EQ(of_child.report["pid"], child);
+  EXPECT_EQ(top(of_child.report, "by_function", "function"), "Object#archive_child_order")
+      << of_child.command.out;
+  const auto of_parent = sample(*worker.memvisor, worker.dir, {"rb.1"}, "2s", "parent.json");
+  ASSERT_EQ(of_parent.command.exit_code, 0) << of_parent.command.err;
+  for (const std::string& function : keys(of_parent.report, "by_function", "function"))
+    EXPECT_NE(function, "Object#archive_child_order");
+}
+
+TEST(RubySample, OutputAndExitCodeAreTheSameWithTheAgent) {
+  SKIP_WITHOUT_RUBY();
+  const std::vector<std::string> command{kRuby,
+                                         source_path("tests/runtimes/ruby/prints_and_exits.rb")};
+  const WorkerRun plain = run_worker_once(command, false);
+  const WorkerRun sampled = run_worker_once(command, true);
+  ASSERT_EQ(plain.code, 3) << plain.out << plain.err;
+  EXPECT_NE(plain.out.find("child exit: 7"), std::string::npos) << plain.out;
+  EXPECT_NE(plain.err.find("stderr line"), std::string::npos) << plain.err;
+  EXPECT_EQ(sampled.code, plain.code);
+  EXPECT_EQ(sampled.out, plain.out);
+  EXPECT_EQ(sampled.err, plain.err);
+}
+
+TEST(RubySample, RubyIgnoringRubyoptIsOneClearErrorAtOnce) {
+  SKIP_WITHOUT_RUBY();
+  RubyWorker worker({"--disable=rubyopt", leaky_ruby(), "none"});
+  ASSERT_GT(worker.pid, 0) << worker.memvisor->err();
+  ASSERT_TRUE(eventually(
+      [&] {
+        return read_text("/proc/" + std::to_string(worker.pid) + "/cmdline").find("leaky") !=
+               std::string::npos;
+      },
+      10s));
+  const auto outcome = sample(*worker.memvisor, worker.dir, {"rb.1"}, "30s", "plain.json");
+  EXPECT_EQ(outcome.command.exit_code, 1);
+  EXPECT_NE(outcome.command.err.find("no Ruby agent in pid " + std::to_string(worker.pid)),
+            std::string::npos)
+      << outcome.command.err;
+  EXPECT_NE(outcome.command.err.find("--disable=rubyopt"), std::string::npos)
+      << outcome.command.err;
+  EXPECT_EQ(outcome.command.err.find("sampling rb.1"), std::string::npos) << outcome.command.err;
+}
+
+}  // namespace
+}  // namespace memvisor::testing
