@@ -2,7 +2,6 @@
 #include "runtimes/node/node_profile.h"
 
 #include <algorithm>
-#include <cmath>
 #include <unordered_map>
 
 namespace memvisor::nodejs {
@@ -96,50 +95,17 @@ bool is_runtime_frame(std::string_view url) {
   return url.empty() || url.rfind("node:", 0) == 0 || url.rfind("internal/", 0) == 0;
 }
 
-double objects_of_sample_weight(double weight, double interval) {
-  if (!(weight > 0) || !(interval > 0)) return 0;
-  const auto scale_of = [&](double size) { return 1.0 / -std::expm1(-size / interval); };
-  // weight = s * scale(s) is increasing in s, and s <= weight <= s + interval.
-  double low = std::max(0.0, weight - interval), high = weight;
-  for (int i = 0; i < 100 && high - low > 1e-9 * weight; ++i) {
-    const double mid = (low + high) / 2;
-    (mid * scale_of(mid) < weight ? low : high) = mid;
-  }
-  const double size = (low + high) / 2;
-  if (!(size > 0)) return 1;
-  const double estimate = weight / size;
-  // V8 rounds the count to an integer and the weight is size * count: the integer near the
-  // estimate that divides the weight and rounds back to itself is exact.
-  const double whole = std::round(weight);
-  if (whole == weight && whole < 9e15) {
-    for (double count = std::max(1.0, std::floor(estimate) - 2); count <= estimate + 2; ++count) {
-      const double object = whole / count;
-      if (object != std::floor(object)) continue;
-      if (std::floor(scale_of(object) + 0.5) == count) return count;
-    }
-  }
-  return std::max(1.0, estimate);
-}
-
 Result<std::vector<ProfileEntry>> entries_from_sampling_profile(const nlohmann::json& profile,
-                                                                double interval,
                                                                 NodeProfileTotals* totals) {
   if (!profile.is_object() || !profile.contains("head") || !profile["head"].is_object())
     return Error{"heap profile: no \"head\" node", 0};
-  // Samples by node id: how many, and the objects they stand for.
-  struct NodeSamples {
-    uint64_t samples = 0;
-    double objects = 0;
-  };
-  std::unordered_map<int64_t, NodeSamples> by_node;
+  std::unordered_map<int64_t, uint64_t> samples_of_node;
   if (profile.contains("samples") && profile["samples"].is_array()) {
     for (const auto& sample : profile["samples"]) {
       if (!sample.is_object() || !sample.contains("nodeId") || !sample.contains("size") ||
           !sample["nodeId"].is_number_integer() || !sample["size"].is_number())
         return Error{"heap profile: a sample without nodeId and size", 0};
-      NodeSamples& node = by_node[sample["nodeId"].get<int64_t>()];
-      node.samples += 1;
-      node.objects += objects_of_sample_weight(sample["size"].get<double>(), interval);
+      samples_of_node[sample["nodeId"].get<int64_t>()] += 1;
     }
   }
 
@@ -188,9 +154,9 @@ Result<std::vector<ProfileEntry>> entries_from_sampling_profile(const nlohmann::
       entry.retained_bytes = self;
       const int64_t id =
           node.contains("id") && node["id"].is_number_integer() ? node["id"].get<int64_t>() : -1;
-      if (auto found = by_node.find(id); found != by_node.end()) {
-        entry.samples = found->second.samples;
-        entry.retained_count = found->second.objects;
+      if (auto found = samples_of_node.find(id); found != samples_of_node.end()) {
+        entry.samples = found->second;
+        entry.retained_count = static_cast<double>(found->second);
       }
       sums.bytes += self;
       if (!user) sums.runtime_site_bytes += self;

@@ -26,19 +26,16 @@ std::string module_of_script_url(std::string_view url);
 // (builtins such as Array.prototype.push, and V8's "(V8 API)", "(GC)" ... pseudo-frames).
 bool is_runtime_frame(std::string_view url);
 
-// V8 scales each sample (an object of s bytes, sampled with probability 1 - exp(-s/R) at mean
-// interval R) to weight = s * round(1 / (1 - exp(-s/R))), and the protocol gives only the
-// weight: this finds the object count it stands for (1 for objects much larger than R).
-double objects_of_sample_weight(double weight, double interval);
-
 struct NodeProfileTotals {
   double runtime_site_bytes = 0;  // charged to a frame of Node or V8 (no user frame in the stack)
   double bytes = 0;
 };
 
 // `profile`: the "profile" of HeapProfiler.stopSampling's answer. Each entry is retained (the
-// profile was taken without the collected objects); counts come from the samples list.
+// profile was taken without the collected objects). Its count is its number of samples: the
+// protocol gives each sample's weight (object size times V8's rounded scale), not the object's
+// size, and one weight fits sizes a hundred times apart, so objects cannot be counted.
 Result<std::vector<ProfileEntry>> entries_from_sampling_profile(
-    const nlohmann::json& profile, double interval, NodeProfileTotals* totals = nullptr);
+    const nlohmann::json& profile, NodeProfileTotals* totals = nullptr);
 
 }  // namespace memvisor::nodejs

@@ -306,6 +306,8 @@ RuntimeProfile profile_of_recording(const Recording& recording, uint64_t request
       "V8 records the physical stack: a function TurboFan inlined into its caller is charged to "
       "that caller",
       "no types: V8's sampler does not record the objects' constructors",
+      "counts are V8's samples, not objects: the protocol gives each sample's weight, not its "
+      "object's size",
       "objects allocated between the final GC and the end of sampling (one event-loop turn) count "
       "as retained",
   };
@@ -362,8 +364,7 @@ Result<RuntimeProfile> sample_node(const RuntimeSampleRequest& request,
   }
 
   NodeProfileTotals totals;
-  auto entries =
-      entries_from_sampling_profile(recording->profile, static_cast<double>(interval), &totals);
+  auto entries = entries_from_sampling_profile(recording->profile, &totals);
   if (!entries) return Error{who + ": " + entries.error().message, 0};
   RuntimeProfile profile = profile_of_recording(*recording, request.interval_bytes, interval);
   profile.pid = static_cast<uint32_t>(request.pid);
