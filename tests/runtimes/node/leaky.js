@@ -1,11 +1,18 @@
-// A Node HTTP service with its own load loop: five routes dispatched through a table, as a router
-// does. One of them, rememberInvoice, keeps every invoice in a global list (the leak); the others
-// allocate and drop far more (the churn). `node leaky.js --no-leak` keeps nothing: the control.
+// A Node HTTP service with its own load loop: six routes dispatched through a table, as a router
+// does, so V8 cannot inline a route into the dispatcher. The others allocate and drop far more
+// than the leak (the churn). `--leak=direct` (the default): rememberInvoice keeps every invoice
+// in a global list. `--leak=helpers`: subscribeClient leaks through Node's EventEmitter (its
+// listener lists grow in node:events) and a Map. `--leak=none` keeps nothing: the control.
 'use strict';
 const http = require('http');
+const { EventEmitter } = require('events');
 
-const leak = !process.argv.includes('--no-leak');
+const mode = (process.argv.find((arg) => arg.startsWith('--leak=')) || '--leak=direct').slice(7);
 const invoices = [];  // never trimmed
+const bus = new EventEmitter();
+bus.setMaxListeners(0);
+const sessions = new Map();
+let clients = 0;
 
 function rememberInvoice(request, response) {
   const invoice = {
@@ -14,8 +21,18 @@ function rememberInvoice(request, response) {
     lines: [{ sku: 'A-1', quantity: 2 }, { sku: 'B-7', quantity: 1 }],
     note: 'invoice received at ' + Date.now(),
   };
-  if (leak) invoices.push(invoice);
+  if (mode === 'direct') invoices.push(invoice);
   response.end('stored ' + invoice.id);
+}
+
+function subscribeClient(request, response) {
+  const id = ++clients;
+  const state = { id, since: Date.now(), prices: [id, id + 1, id + 2] };
+  if (mode === 'helpers') {
+    bus.on('price', (price) => state.prices.push(price));
+    sessions.set('client-' + id, state);
+  }
+  response.end('subscribed ' + id);
 }
 
 function renderReport(request, response) {
@@ -43,6 +60,7 @@ const routes = {
   '/items': listItems,
   '/echo': echoHeaders,
   '/health': health,
+  '/subscribe': subscribeClient,
 };
 const paths = Object.keys(routes);
 
@@ -65,5 +83,5 @@ function fire(port) {
 server.listen(0, '127.0.0.1', () => {
   const port = server.address().port;
   for (let i = 0; i < 8; i++) fire(port);
-  console.log('leaky listening on', port, leak ? '(leaking)' : '(no leak)');
+  console.log('leaky listening on', port, 'leak:', mode);
 });
