@@ -101,8 +101,8 @@ Result<std::string> debugger_path_from_json_list(std::string_view body) {
   return Error{"/json/list names no target with a webSocketDebuggerUrl", 0};
 }
 
-Result<InspectorSession> InspectorSession::open(const std::string& address, uint16_t port,
-                                                Deadline deadline) {
+Result<std::string> inspector_target_path(const std::string& address, uint16_t port,
+                                          Deadline deadline) {
   const std::string where = host_of(address, port);
   auto listing = http_get(address, port, "/json/list", deadline);
   if (!listing)
@@ -111,6 +111,14 @@ Result<InspectorSession> InspectorSession::open(const std::string& address, uint
   if (!body) return Error{"GET http://" + where + "/json/list: " + body.error().describe(), 0};
   auto path = debugger_path_from_json_list(*body);
   if (!path) return Error{"the inspector at " + where + ": " + path.error().message, 0};
+  return path;
+}
+
+Result<InspectorSession> InspectorSession::open(const std::string& address, uint16_t port,
+                                                Deadline deadline) {
+  const std::string where = host_of(address, port);
+  auto path = inspector_target_path(address, port, deadline);
+  if (!path) return path.error();
 
   auto socket = DeadlineSocket::connect(address, port, deadline);
   if (!socket) return socket.error();

@@ -25,6 +25,11 @@ std::string json_string_member(const nlohmann::json& j, const char* key);
 // Pure: the body of a whole HTTP response (head and body as received) when its status is 200.
 Result<std::string> http_ok_body(std::string_view response);
 
+// GET /json/list from the inspector at address:port: its target's WebSocket path. Also tells
+// whether a listener is an inspector at all, without attaching to it.
+Result<std::string> inspector_target_path(const std::string& address, uint16_t port,
+                                          Deadline deadline);
+
 class InspectorSession {
  public:
   // GET /json/list from the inspector at address:port, then the WebSocket upgrade to its target.

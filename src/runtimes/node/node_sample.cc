@@ -121,7 +121,8 @@ std::optional<TcpListener> find_answering_inspector(const std::vector<TcpListene
 
 struct OpenedInspector {
   TcpListener listener;
-  bool opened_by_us = false;
+  bool close_after = false;  // ours to close when done
+  bool was_open = false;     // found open rather than opened by our SIGUSR1
 };
 
 // The inspector's listener: already open (started with --inspect), else opened with SIGUSR1 and
@@ -137,7 +138,7 @@ Result<OpenedInspector> open_inspector(int pid, const NodeTarget& target,
                  0};
   if (inspector_opened_at_start(target.options)) {
     if (auto found = find_answering_inspector(*before, false, deadline))
-      return OpenedInspector{*found, false};
+      return OpenedInspector{*found, false, true};
   }
   const auto disposition = parse_signal_disposition(target.status, SIGUSR1);
   if (!disposition) return Error{"cannot read the signal masks of " + who, 0};
@@ -160,7 +161,7 @@ Result<OpenedInspector> open_inspector(int pid, const NodeTarget& target,
       const bool known = std::any_of(before->begin(), before->end(), [&](const TcpListener& old) {
         return old.inode == listener.inode;
       });
-      if (!known) return OpenedInspector{listener, true};
+      if (!known) return OpenedInspector{listener, true, false};
     }
     const auto now = Clock::now();
     if (now >= bound) break;
@@ -170,10 +171,12 @@ Result<OpenedInspector> open_inspector(int pid, const NodeTarget& target,
     }
     std::this_thread::sleep_for(milliseconds(20));
   }
-  // Open before we came (a sampler ended before closing it, or the app opened it itself): one of
-  // the loopback listeners that were already there answers as an inspector.
+  // Open before we came: one of the loopback listeners that were already there answers as an
+  // inspector. The process was not started with it, so it is most likely a sample's that ended
+  // before closing it (killed at its timeout): closed after use, since an open inspector lets
+  // any local user run code in the worker.
   if (auto found = find_answering_inspector(*before, true, deadline))
-    return OpenedInspector{*found, false};
+    return OpenedInspector{*found, true, true};
   std::string error = who + " did not open its inspector within " +
                       format_duration(kInspectorOpenBound) +
                       " of SIGUSR1 (the app may handle SIGUSR1 itself, or run with "
@@ -189,7 +192,6 @@ struct Recording {
   nlohmann::json profile;
   double window_s = 0;
   bool cut_short = false;  // the window ended before its duration
-  bool process_exiting = false;
 };
 
 // The window itself: sampling from startSampling to stopSampling, with a full GC before the
@@ -223,21 +225,23 @@ Result<Recording> record(InspectorSession& session, uint64_t interval, Millis du
     if (!*open)
       return Error{"the inspector closed the connection during the window (did the process exit?)",
                    0};
-    if (session.waiting_for_disconnect()) {
-      out.cut_short = out.process_exiting = true;
-      break;
-    }
+    // Node waits at exit for attached sessions to leave: leave at once. What its heap holds
+    // while it tears itself down is not the app's (the globals are already unreachable).
+    if (session.waiting_for_disconnect())
+      return Error{
+          "the process began to exit " +
+              format_duration(std::chrono::duration_cast<Millis>(Clock::now() - window_start)) +
+              " into the window: no sample",
+          0};
   }
   out.window_s = std::chrono::duration<double>(Clock::now() - window_start).count();
   if (progress)
     progress(std::chrono::duration_cast<Millis>(Clock::now() - window_start),
              "reading the profile");
-  if (!out.process_exiting) {
-    if (auto collected =
-            session.call("HeapProfiler.collectGarbage", nlohmann::json::object(), deadline);
-        !collected)
-      return collected.error();
-  }
+  if (auto collected =
+          session.call("HeapProfiler.collectGarbage", nlohmann::json::object(), deadline);
+      !collected)
+    return collected.error();
   auto stopped = session.call("HeapProfiler.stopSampling", nlohmann::json::object(), deadline);
   if (!stopped) return stopped.error();
   if (!stopped->contains("profile") || !(*stopped)["profile"].is_object())
@@ -315,11 +319,7 @@ RuntimeProfile profile_of_recording(const Recording& recording, uint64_t request
     profile.caveats.push_back("the requested interval of " + format_size(requested) +
                               " was changed to " + format_size(interval) +
                               " (V8 samples JavaScript at 1 KiB to 32 KiB here)");
-  if (recording.process_exiting)
-    profile.caveats.insert(profile.caveats.begin(),
-                           "the process began to exit during the window: the profile ends there, "
-                           "without a final GC");
-  else if (recording.cut_short)
+  if (recording.cut_short)
     profile.caveats.insert(profile.caveats.begin(),
                            "the window was cut short to leave time before --timeout to read the "
                            "profile");
@@ -345,14 +345,14 @@ Result<RuntimeProfile> sample_node(const RuntimeSampleRequest& request,
                              earliest(deadline, Clock::now() + milliseconds(10000)));
   if (!session) {
     std::string error = who + ": " + session.error().describe();
-    if (inspector->opened_by_us) error += " (its inspector stays open on " + where + ")";
+    if (inspector->close_after) error += " (its inspector stays open on " + where + ")";
     return Error{error, 0};
   }
   const uint64_t interval = node_interval(request.interval_bytes);
   auto recording = record(*session, interval, request.duration, deadline, progress);
   std::string not_closed;
-  const bool exiting = recording && recording->process_exiting;
-  if (inspector->opened_by_us && !exiting && !session->closed_by_peer())
+  const bool exiting = session->waiting_for_disconnect();
+  if (inspector->close_after && !exiting && !session->closed_by_peer())
     not_closed =
         close_inspector(*session, request.pid, inspector->listener, request.proc_root, deadline);
   else
@@ -374,9 +374,13 @@ Result<RuntimeProfile> sample_node(const RuntimeSampleRequest& request,
         std::to_string(std::lround(100 * totals.runtime_site_bytes / totals.bytes)) +
         "% of the retained bytes have no frame of the app's own code: Node's internals (or the "
         "app's code TurboFan inlined into them) allocated them");
-  if (!inspector->opened_by_us)
+  if (inspector->was_open)
     profile.caveats.push_back("the inspector was already open on " + where +
-                              ", so it was used and left open");
+                              (inspector->close_after
+                                   ? ", not since the start (a sample's that could not close it?): "
+                                     "it was used, and closed"
+                                   : " (the process was started with --inspect): it was used, "
+                                     "and left open"));
   if (!not_closed.empty()) profile.caveats.insert(profile.caveats.begin(), not_closed);
   return profile;
 }
