@@ -326,12 +326,7 @@ RuntimeProfile profile_of_recording(const Recording& recording, uint64_t request
   return profile;
 }
 
-}  // namespace
-}  // namespace nodejs
-
-Result<RuntimeProfile> sample_node(const RuntimeSampleRequest& request,
-                                   const SampleProgress& progress) {
-  using namespace nodejs;
+Result<RuntimeProfile> sample(const RuntimeSampleRequest& request, const SampleProgress& progress) {
   const Deadline deadline = Clock::now() + request.timeout;
   auto target = check_node_process(request.pid, request.proc_root);
   if (!target) return target.error();
@@ -383,6 +378,14 @@ Result<RuntimeProfile> sample_node(const RuntimeSampleRequest& request,
                                      "and left open"));
   if (!not_closed.empty()) profile.caveats.insert(profile.caveats.begin(), not_closed);
   return profile;
+}
+
+}  // namespace
+}  // namespace nodejs
+
+Result<RuntimeProfile> sample_node(const RuntimeSampleRequest& request,
+                                   const SampleProgress& progress) {
+  return nodejs::sample(request, progress);
 }
 
 }  // namespace memvisor

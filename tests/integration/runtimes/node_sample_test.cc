@@ -11,7 +11,8 @@
 #include "harness.h"
 #include "runtimes/node/proc_listeners.h"
 
-namespace memvisor::testing {
+// A namespace of its own: the runtimes' tests are compiled as one unity file.
+namespace memvisor::testing::node_sample {
 namespace {
 
 #define SKIP_WITHOUT_NODE() \
@@ -205,4 +206,4 @@ TEST(NodeSample, OutputAndExitCodeAreTheSameWithTheSpawnTimeSetup) {
 }
 
 }  // namespace
-}  // namespace memvisor::testing
+}  // namespace memvisor::testing::node_sample
