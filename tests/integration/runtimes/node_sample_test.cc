@@ -4,6 +4,7 @@
 // the same output and exit code with and without the spawn-time setup.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -175,6 +176,46 @@ TEST(NodeSample, AProcessThatIsNotNodeIsRefusedWithoutASignal) {
             std::string::npos)
       << result.err;
   EXPECT_TRUE(process_alive(pid));  // SIGUSR1 would have ended sleep
+}
+
+TEST(NodeSample, AnInspectorLeftOpenByAKilledSampleIsUsedAndClosed) {
+  SKIP_WITHOUT_NODE();
+  NodeService service("left", {node_program("leaky.js")});
+  const int pid = service.wait_ready("leaky listening on");
+  ASSERT_GT(pid, 0) << service.memvisor.err();
+  const std::set<uint16_t> app_ports = listening_ports(pid);
+  // A sample killed in its window (as the supervisor's child is at its timeout) cannot close
+  // the inspector.
+  const std::string killed = "timeout -s KILL 2 " + std::string(MEMVISOR_BINARY) +
+                             " sample left.1 --duration 30s --out /dev/null --state-dir " +
+                             service.memvisor.state_dir() + " 2>/dev/null";
+  EXPECT_NE(std::system(killed.c_str()), 0);
+  ASSERT_EQ(listening_ports(pid).size(), app_ports.size() + 1);
+  const std::string out = service.dir.file("left.json");
+  const auto result = service.sample("left.1", out);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("the inspector was already open on 127.0.0.1:"), std::string::npos)
+      << result.out;
+  EXPECT_EQ(read_report(out)["by_function"][0]["function"], "rememberInvoice") << result.out;
+  EXPECT_TRUE(eventually([&] { return listening_ports(pid) == app_ports; }, 5s));
+}
+
+TEST(NodeSample, AWorkerThatExitsInTheWindowIsLeftAtOnce) {
+  SKIP_WITHOUT_NODE();
+  NodeService service("ends", {node_program("ends_soon.js")},
+                      "heap_sampler = true\nrestart = \"never\"");
+  ASSERT_GT(service.wait_ready("ends soon"), 0) << service.memvisor.err();
+  // A 60 s window; the worker ends after 2 s and waits for attached debuggers: the sample must
+  // leave then, well before the command's 30 s limit here.
+  const auto result =
+      run_memvisor({"sample", "ends.1", "--duration", "60s", "--out", service.dir.file("ends.json"),
+                    "--state-dir", service.memvisor.state_dir()},
+                   30s);
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_NE(result.err.find("began to exit"), std::string::npos) << result.err;
+  const auto exited = service.memvisor.wait_events("exited", 1, 10s);
+  ASSERT_EQ(exited.size(), 1u) << service.memvisor.err();
+  EXPECT_EQ(exited[0]["code"], 0);
 }
 
 // The log and the exit status of one run of prints_and_exits.js under memvisor.
