@@ -316,9 +316,10 @@ RuntimeProfile profile_of_recording(const Recording& recording, uint64_t request
       "as retained",
   };
   if (interval != requested)
-    profile.caveats.push_back("the requested interval of " + format_size(requested) +
-                              " was changed to " + format_size(interval) +
-                              " (V8 samples JavaScript at 1 KiB to 32 KiB here)");
+    profile.caveats.push_back("the interval is " + format_size(interval) + ", not the " +
+                              format_size(requested) +
+                              " asked: V8 samples JavaScript's small objects at 1 KiB to 32 KiB "
+                              "(--interval's default suits malloc)");
   if (recording.cut_short)
     profile.caveats.insert(profile.caveats.begin(),
                            "the window was cut short to leave time before --timeout to read the "

@@ -117,8 +117,15 @@ TEST(NodeSample, WithoutTheLeakTheFunctionIsNotOnTop) {
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   const nlohmann::json report = read_report(out);
   ASSERT_TRUE(report.is_object());
-  for (const auto& row : report["by_function"])
-    EXPECT_NE(row["function"], "rememberInvoice") << result.out;
+  if (!report["by_function"].empty())
+    EXPECT_NE(report["by_function"][0]["function"], "rememberInvoice") << result.out;
+  // It may hold a request's worth in flight at the window's end, never the bulk.
+  const double total = report["total_retained"]["bytes"].get<double>();
+  for (const auto& row : report["by_function"]) {
+    if (row["function"] == "rememberInvoice") {
+      EXPECT_LT(row["retained"]["bytes"].get<double>(), 0.5 * total) << result.out;
+    }
+  }
 }
 
 TEST(NodeSample, ALeakBehindNodeAndV8HelpersIsChargedToTheUsersFunction) {
