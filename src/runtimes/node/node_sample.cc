@@ -34,7 +34,8 @@ constexpr uint64_t kNodeMinInterval = 1024;
 // which interrupts JavaScript at the next safe point; only a main thread blocked in a system call
 // takes longer.
 constexpr milliseconds kInspectorOpenBound{5000};
-// Kept free at the window's end for the GC, reading the profile and closing the inspector.
+// Kept free at the window's end for the GC, reading the profile and closing the inspector (at
+// most half of the time left).
 constexpr milliseconds kCollectReserve{5000};
 constexpr milliseconds kProgressEvery{200};
 
@@ -212,8 +213,10 @@ Result<Recording> record(InspectorSession& session, uint64_t interval, Millis du
   const auto window_start = Clock::now();
   Recording out;
   Deadline window_end = window_start + duration;
-  if (window_end > deadline - kCollectReserve) {
-    window_end = std::max(window_start, deadline - kCollectReserve);
+  // Room to read the profile before the deadline: 5 s, or half of what is left when less.
+  const auto reserve = std::min<Clock::duration>(kCollectReserve, (deadline - window_start) / 2);
+  if (window_end > deadline - reserve) {
+    window_end = std::max(window_start, deadline - reserve);
     out.cut_short = true;
   }
   for (;;) {
