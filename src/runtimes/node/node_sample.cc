@@ -39,8 +39,8 @@ constexpr milliseconds kInspectorOpenBound{5000};
 constexpr milliseconds kCollectReserve{5000};
 constexpr milliseconds kProgressEvery{200};
 
-// Closes the inspector, after the answer went out: the process's own _debugEnd() (Node 8 to 22),
-// else inspector.close() (require comes with the command-line API).
+// Closes the inspector, after the answer went out: the process's own _debugEnd() (there in Node
+// 18 and 20), else inspector.close() (require comes with the command-line API).
 constexpr const char* kCloseInspector =
     "(() => {"
     " let end = typeof process._debugEnd === 'function' ? () => process._debugEnd() : null;"
