@@ -194,7 +194,12 @@ TEST(InspectorSessionPeer, ProtocolErrorsAndCloseAreErrors) {
 }
 
 TEST(InspectorSessionPeer, GarbageAndAWrongHandshakeAreErrors) {
-  FakeInspector garbage([](int fd) { send_text(fd, server_text_frame("not json")); });
+  FakeInspector garbage([](int fd) {
+    int opcode = 0;
+    read_client_frame(fd, &opcode);
+    send_text(fd, server_text_frame("not json"));
+    read_client_frame(fd, &opcode);
+  });
   auto session = InspectorSession::open("127.0.0.1", garbage.port(), soon());
   ASSERT_TRUE(session.ok());
   auto answer = session->call("Some.method", nlohmann::json::object(), soon());
