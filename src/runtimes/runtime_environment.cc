@@ -54,9 +54,11 @@ std::string find_agents_dir(const std::string& self_executable) {
 void add_runtime_environment(std::vector<std::string>& env, std::optional<RuntimeKind> only,
                              const std::string& agents_dir) {
   // Loopback and a port of the kernel's choice, so instances never collide; the inspector
-  // itself opens only when `memvisor sample` sends SIGUSR1.
+  // itself opens only when `memvisor sample` sends SIGUSR1. publish-uid=http keeps Node from
+  // printing "Debugger listening on ws://..." to the worker's stderr at each sample.
   if (wants(only, RuntimeKind::node))
-    join_env(env, "NODE_OPTIONS", "--inspect-port=127.0.0.1:0", " ", false);
+    join_env(env, "NODE_OPTIONS", "--inspect-port=127.0.0.1:0 --inspect-publish-uid=http", " ",
+             false);
   if (agents_dir.empty()) return;
   if (wants(only, RuntimeKind::python))
     join_env(env, "PYTHONPATH", agents_dir + "/python", ":", true);

@@ -17,7 +17,7 @@ std::string find_agents_dir(const std::string& self_executable);
 
 // `env` (KEY=VALUE entries) with the setup for `only` (nothing: every runtime, since the
 // executable may be a shell or a launcher) appended to what the service already set:
-//   NODE_OPTIONS  += --inspect-port=127.0.0.1:0
+//   NODE_OPTIONS  += --inspect-port=127.0.0.1:0 --inspect-publish-uid=http
 //   PYTHONPATH     = AGENTS/python:PYTHONPATH
 //   RUBYOPT       += -rAGENTS/ruby/memvisor_heap_agent.rb
 void add_runtime_environment(std::vector<std::string>& env, std::optional<RuntimeKind> only,
