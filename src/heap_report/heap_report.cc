@@ -215,10 +215,13 @@ std::string heap_report_summary(const HeapReport& report) {
   total("allocated:", report.allocated_known, report.total_allocated);
   total("retained: ", report.retained_known, report.total_retained);
   auto table = [&](const char* title, const std::vector<ReportRow>& rows) {
-    out += std::string("\n") + title + " (retained / allocated)\n";
+    // A method that sees only survivors has no allocated column to show.
+    const bool both = report.allocated_known;
+    out += std::string("\n") + title + (both ? " (retained / allocated)\n" : " (retained)\n");
     for (size_t i = 0; i < rows.size() && i < 5; ++i) {
-      out += "  " + bytes_text(rows[i].retained.bytes) + " / " +
-             bytes_text(rows[i].allocated.bytes) + "  " + rows[i].key + "\n";
+      out += "  " + bytes_text(rows[i].retained.bytes) +
+             (both ? " / " + bytes_text(rows[i].allocated.bytes) : "") + "  " + rows[i].key +
+             "\n";
     }
   };
   table("top functions", report.by_function);
