@@ -10,6 +10,7 @@
 #include "os/files.h"
 #include "runtimes/go/pprof_heap_text.h"
 #include "runtimes/http_get.h"
+#include "runtimes/proc_listeners.h"
 #include "runtimes/runtime_sample.h"
 
 namespace memvisor {
@@ -36,6 +37,21 @@ Result<PprofHeap> fetch_go_heap(const HttpUrl& url, Millis timeout) {
   return heap;
 }
 
+// The endpoint must be the sampled process's own: with surge recycling (or SO_REUSEPORT) another
+// process of the service may hold the port, and its heap is not this one's.
+Status check_pprof_owner(int pid, const HttpUrl& url, const std::string& proc_root) {
+  auto listeners = process_listeners(pid, proc_root);
+  if (!listeners) return {};  // unreadable: let the request say what it finds
+  for (const TcpListener& listener : *listeners)
+    if (listener.port == url.port) return {};
+  return Error{"pid " + std::to_string(pid) + " does not listen on port " +
+                   std::to_string(url.port) +
+                   ", so the pprof endpoint there is another process's (a replacement started "
+                   "while this one held the port, or a neighbour); give each process its own "
+                   "pprof port",
+               0};
+}
+
 }  // namespace
 
 Result<RuntimeProfile> sample_go(const RuntimeSampleRequest& request,
@@ -48,6 +64,8 @@ Result<RuntimeProfile> sample_go(const RuntimeSampleRequest& request,
   }
   auto url = parse_http_url(request.pprof_url);
   if (!url) return Error{"pprof " + request.pprof_url + ": " + url.error().message};
+  if (Status owner = check_pprof_owner(request.pid, *url, request.proc_root); !owner)
+    return owner.error();
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start);

@@ -15,7 +15,7 @@
 #include "runtimes/node/inspector_session.h"
 #include "runtimes/node/node_process.h"
 #include "runtimes/node/node_profile.h"
-#include "runtimes/node/proc_listeners.h"
+#include "runtimes/proc_listeners.h"
 #include "runtimes/runtime_sample.h"
 
 namespace memvisor {

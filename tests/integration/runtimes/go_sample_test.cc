@@ -99,13 +99,24 @@ TEST(GoSample, NoEndpointIsOneClearErrorAtOnce) {
                              20s);
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("pprof = \"http://127.0.0.1:PORT\""), std::string::npos) << result.err;
-  // An endpoint nobody serves: refused at once, naming the URL.
-  const int port = free_port();
-  result = run_memvisor({"sample", "plain.1", "--pprof", "http://127.0.0.1:" + std::to_string(port),
-                         "--duration", "1s", "--state-dir", memvisor.state_dir()},
+  // An endpoint another process serves (here: this test): refused at once, before any request,
+  // since its heap is not the sampled process's.
+  const int other = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::bind(other, reinterpret_cast<sockaddr*>(&address), length), 0);
+  ASSERT_EQ(::listen(other, 4), 0);
+  ::getsockname(other, reinterpret_cast<sockaddr*>(&address), &length);
+  const std::string port = std::to_string(ntohs(address.sin_port));
+  result = run_memvisor({"sample", "plain.1", "--pprof", "http://127.0.0.1:" + port, "--duration",
+                         "1s", "--state-dir", memvisor.state_dir()},
                         20s);
+  ::close(other);
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_NE(result.err.find("GET http://127.0.0.1:" + std::to_string(port) + "/debug/pprof/heap"),
+  EXPECT_NE(result.err.find("does not listen on port " + port +
+                            ", so the pprof endpoint there is another process's"),
             std::string::npos)
       << result.err;
 }

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "harness.h"
-#include "runtimes/node/proc_listeners.h"
+#include "runtimes/proc_listeners.h"
 
 // A namespace of its own: the runtimes' tests are compiled as one unity file.
 namespace memvisor::testing::node_sample {
@@ -50,7 +50,7 @@ std::string node_config(const TempDir& dir, const std::string& name,
 // The TCP ports the process listens on.
 std::set<uint16_t> listening_ports(int pid) {
   std::set<uint16_t> ports;
-  auto listeners = nodejs::process_listeners(pid, "/proc");
+  auto listeners = process_listeners(pid, "/proc");
   if (listeners)
     for (const auto& listener : *listeners) ports.insert(listener.port);
   return ports;

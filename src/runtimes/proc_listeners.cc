@@ -1,5 +1,5 @@
 // Reading a process's listening TCP sockets out of /proc.
-#include "runtimes/node/proc_listeners.h"
+#include "runtimes/proc_listeners.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -11,7 +11,7 @@
 
 #include "os/files.h"
 
-namespace memvisor::nodejs {
+namespace memvisor {
 namespace {
 
 bool parse_hex_u32(std::string_view text, uint32_t& out) {
@@ -141,4 +141,4 @@ Result<std::vector<TcpListener>> process_listeners(int pid, const std::string& p
   return out;
 }
 
-}  // namespace memvisor::nodejs
+}  // namespace memvisor

@@ -10,7 +10,7 @@
 
 #include "core/result.h"
 
-namespace memvisor::nodejs {
+namespace memvisor {
 
 struct TcpListener {
   std::string address;  // as inet_ntop writes it: "127.0.0.1", "::1", "0.0.0.0"
@@ -33,4 +33,4 @@ Result<std::vector<TcpListener>> process_listeners(int pid, const std::string& p
 // The inodes of every socket process `pid` holds.
 Result<std::set<uint64_t>> process_socket_inodes(int pid, const std::string& proc_root);
 
-}  // namespace memvisor::nodejs
+}  // namespace memvisor

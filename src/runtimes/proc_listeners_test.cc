@@ -1,6 +1,6 @@
 // The listener finder on /proc text captured from a real Node process: an app listening on
 // 127.0.0.1 and on ::, and its inspector opened by SIGUSR1 on 127.0.0.1.
-#include "runtimes/node/proc_listeners.h"
+#include "runtimes/proc_listeners.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 #include "core/test_fixtures.h"
 
-namespace memvisor::nodejs {
+namespace memvisor {
 namespace {
 
 std::string node_fixture(const std::string& name) {
@@ -92,4 +92,4 @@ TEST(ProcListeners, ReadsTheListenersOfThisProcess) {
 }
 
 }  // namespace
-}  // namespace memvisor::nodejs
+}  // namespace memvisor
