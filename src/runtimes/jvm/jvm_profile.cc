@@ -57,14 +57,18 @@ RuntimeProfile jvm_profile(const JvmWindow& window) {
   if (histograms)
     for (ClassGrowth& g : class_growth(*window.before, *window.after)) growth[g.type] = g;
 
-  // The samples that belong to the window, in time order per thread.
+  // The samples that belong to the window. An allocation sample's weight reaches back to its
+  // thread's previous sample: a thread's first one counts only when that previous one is in the
+  // recording (moments before the window), not from before it (the thread's whole past).
   std::vector<const JfrSample*> survivors, allocations;
+  std::map<int64_t, bool> thread_seen;
   size_t earlier = 0, own = 0;
   for (const JfrSample& sample : window.samples) {
     if (is_sampler_thread(sample.thread)) {
       ++own;
     } else if (sample.time_ns < window.start_ns) {
       ++earlier;
+      if (!sample.old_object) thread_seen[sample.thread_id] = true;
     } else {
       (sample.old_object ? survivors : allocations).push_back(&sample);
     }
@@ -89,7 +93,6 @@ RuntimeProfile jvm_profile(const JvmWindow& window) {
     profile.entries.push_back(std::move(entry));
   }
 
-  std::map<int64_t, bool> thread_seen;
   std::map<std::string, double> allocated_by_type;
   for (const JfrSample* s : allocations) {
     if (!thread_seen[s->thread_id]) {
@@ -98,7 +101,10 @@ RuntimeProfile jvm_profile(const JvmWindow& window) {
     }
     ProfileEntry entry = jvm_entry(*s);
     entry.allocated_bytes = s->weight;
-    const double size = jvm_object_bytes(*s, after);
+    // Counts for instances only: an allocation sample gives no array length, and an array
+    // class's average size says little about the arrays of one stack.
+    const bool array = s->type.size() > 2 && s->type.compare(s->type.size() - 2, 2, "[]") == 0;
+    const double size = array ? 0 : jvm_object_bytes(*s, after);
     entry.allocated_count = size > 0 ? s->weight / size : 0;
     if (!s->type.empty()) allocated_by_type[s->type] += s->weight;
     profile.entries.push_back(std::move(entry));
@@ -139,7 +145,7 @@ RuntimeProfile jvm_profile(const JvmWindow& window) {
   profile.caveats.push_back("allocated: jdk.ObjectAllocationSample at most " +
                             window.allocation_throttle +
                             ", each weighted by the bytes its thread allocated since its "
-                            "previous sample; each thread's first sample is left out");
+                            "previous sample (counts leave arrays out)");
   profile.caveats.push_back(
       "source files are inferred from class names (com/example/Foo.java): JFR records none");
   if (earlier > 0 || own > 0)

@@ -26,9 +26,10 @@ struct JvmWindow {
 
 // Pure. Survivors of a class that grew share its growth (each sample stands for an equal share:
 // OldObjectSample samples roughly in proportion to bytes); survivors of a class that did not
-// grow, or without histograms, count their own size. Samples from before the window, each
-// thread's first allocation sample (its weight reaches back before the window) and samples of
-// the attach and JFR threads (memvisor's own requests) are left out.
+// grow, or without histograms, count their own size. Samples from before the window, a thread's
+// first allocation sample when the recording holds none of that thread before the window (its
+// weight reaches back to the thread's start) and samples of the attach and JFR threads
+// (memvisor's own requests) are left out.
 RuntimeProfile jvm_profile(const JvmWindow& window);
 
 }  // namespace memvisor

@@ -1,7 +1,7 @@
-// sample_jvm(): one window of a HotSpot JVM through its attach mechanism. Before: a class
-// histogram; during: a JFR recording of jdk.OldObjectSample and jdk.ObjectAllocationSample only;
-// after: a second histogram, then the recording is stopped into a file in the JVM's /tmp, read
-// by the JDK's own JFR parser and turned into a profile.
+// sample_jvm(): one window of a HotSpot JVM through its attach mechanism: a JFR recording of
+// jdk.OldObjectSample and jdk.ObjectAllocationSample only, a class histogram at each end of the
+// window, then the recording stopped into a file in the JVM's /tmp, read by the JDK's own JFR
+// parser and turned into a profile.
 #include <unistd.h>
 
 #include <cmath>
@@ -123,10 +123,16 @@ Result<RuntimeProfile> sample_jvm(const RuntimeSampleRequest& request,
 
   JvmWindow window;
   window.allocation_throttle = settings.allocation_throttle;
+  // The recording starts first: JFR's own start-up (its classes, buffers and threads, the first
+  // time a JVM records) then falls before the first histogram and outside the window.
+  JfrRecording recording(*target, recording_name(), deadline);
+  if (auto begun =
+          recording.start(scratch->theirs("memvisor.jfc"), request.timeout + Millis(60000));
+      !begun)
+    return begun.error();
   std::optional<uint64_t> heap_used = target->perf ? target->perf->heap_used() : std::nullopt;
-  const bool histograms = !heap_used || *heap_used <= kHistogramHeapLimit;
   std::optional<TimedHistogram> before;
-  if (histograms) {
+  if (!heap_used || *heap_used <= kHistogramHeapLimit) {
     auto taken = take_histogram(*target, deadline);
     if (!taken) return taken.error();
     before = std::move(*taken);
@@ -136,16 +142,10 @@ Result<RuntimeProfile> sample_jvm(const RuntimeSampleRequest& request,
         std::to_string(*heap_used >> 20) +
         " MiB of heap in use (the limit is 1 GiB); by_type comes from the samples");
   }
-
-  JfrRecording recording(*target, recording_name(), deadline);
   window.start_ns = unix_now_ns();
   const auto window_start = JvmClock::now();
-  if (auto begun =
-          recording.start(scratch->theirs("memvisor.jfc"), request.timeout + Millis(60000));
-      !begun)
-    return begun.error();
   // The window, cut short when the timeout would leave no time to end it.
-  const auto reserve = std::min<JvmClock::duration>(std::chrono::seconds(10), request.timeout / 4);
+  const auto reserve = std::min<JvmClock::duration>(std::chrono::seconds(5), request.timeout / 4);
   const auto window_end = std::min(window_start + request.duration, deadline - reserve);
   while (JvmClock::now() < window_end) {
     report("recording");
