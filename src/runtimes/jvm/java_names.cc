@@ -29,9 +29,12 @@ std::string_view primitive_name(char code) {
   }
 }
 
+// An internal name ("java/util/HashMap") in source spelling. A name with a dot is spelled so
+// already (internal names have none), and its slash is a hidden class's suffix
+// ("Foo$$Lambda$14/0x0000000800c03000"), kept.
 std::string dotted(std::string_view name) {
   std::string out(name);
-  std::replace(out.begin(), out.end(), '/', '.');
+  if (out.find('.') == std::string::npos) std::replace(out.begin(), out.end(), '/', '.');
   return out;
 }
 
