@@ -4,7 +4,7 @@
 //   map [KIB_PER_S]    rememberSession keeps strings in a static HashMap: the leak is allocated
 //                      inside String and HashMap, and must be charged to rememberSession
 //   noleak             archiveOrder runs as in leak but drops what it made: nothing is retained
-//   print CODE         prints to stdout and stderr, then exits with CODE
+//   print CODE [MS]    prints to stdout and stderr, waits MS milliseconds, exits with CODE
 //   bench ROUNDS       a fixed amount of churn and leak work (the list emptied as it goes), then
 //                      exits: the benchmark's workload
 package com.example;
@@ -47,6 +47,7 @@ public final class OrderBook {
   // map are emptied past 48 MiB so that a long run stays in a small heap.
   static void run(String mode, long leakKib) throws InterruptedException {
     Random random = new Random();
+    System.out.println("ready " + mode);
     long start = System.nanoTime();
     long leaked = 0, churned = 0, id = 0;
     while (true) {
@@ -86,7 +87,7 @@ public final class OrderBook {
     System.out.println("bench " + rounds + " rounds, " + (total >> 20) + " MiB churned");
   }
 
-  static int print(int code) {
+  static int print(int code, long lingerMs) throws InterruptedException {
     StringBuilder text = new StringBuilder();
     for (int i = 1; i <= 50; i++) text.append("line ").append(i).append(' ').append(i * i).append('\n');
     System.out.print(text);
@@ -95,6 +96,7 @@ public final class OrderBook {
     Map<Integer, Integer> squares = new HashMap<>();
     for (int i = 0; i < 100000; i++) squares.put(i, i * i);
     System.out.println("sum " + squares.values().stream().mapToLong(Integer::longValue).sum());
+    Thread.sleep(lingerMs);
     return code;
   }
 
@@ -102,7 +104,7 @@ public final class OrderBook {
     String mode = args.length > 0 ? args[0] : "leak";
     switch (mode) {
       case "print":
-        System.exit(print(Integer.parseInt(args[1])));
+        System.exit(print(Integer.parseInt(args[1]), args.length > 2 ? Long.parseLong(args[2]) : 0));
         break;
       case "bench":
         bench(Long.parseLong(args[1]));
