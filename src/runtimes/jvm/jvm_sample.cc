@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "os/pidfd.h"
 #include "runtimes/jvm/class_histogram.h"
 #include "runtimes/jvm/hotspot_attach.h"
 #include "runtimes/jvm/jfr_reader.h"
@@ -102,21 +103,18 @@ std::string recording_name() {
   return "memvisor-" + std::to_string(::getpid()) + "-" + std::to_string(random() % 1000000);
 }
 
-}  // namespace
-
-Result<RuntimeProfile> sample_jvm(const RuntimeSampleRequest& request,
-                                  const SampleProgress& progress) {
-  const auto started = JvmClock::now();
+// The window on a JVM that inspect_jvm() accepted.
+Result<RuntimeProfile> sample_inspected_jvm(const JvmTarget& jvm,
+                                            const RuntimeSampleRequest& request,
+                                            const SampleProgress& progress,
+                                            JvmClock::time_point started) {
   const Deadline deadline = started + request.timeout;
   const auto report = [&](const char* state) {
     if (progress) progress(elapsed_since(started), state);
   };
-  auto target = inspect_jvm(request.pid, request.proc_root);
-  if (!target) return target.error();
   report("attaching");
-  if (auto listening = start_attach_listener(*target, deadline); !listening)
-    return listening.error();
-  auto scratch = JvmScratchDir::create(*target);
+  if (auto listening = start_attach_listener(jvm, deadline); !listening) return listening.error();
+  auto scratch = JvmScratchDir::create(jvm);
   if (!scratch) return scratch.error();
   const JvmWindowSettings settings = jvm_window_settings(request.duration);
   if (auto written = scratch->write("memvisor.jfc", settings.jfc); !written) return written.error();
@@ -125,15 +123,15 @@ Result<RuntimeProfile> sample_jvm(const RuntimeSampleRequest& request,
   window.allocation_throttle = settings.allocation_throttle;
   // The recording starts first: JFR's own start-up (its classes, buffers and threads, the first
   // time a JVM records) then falls before the first histogram and outside the window.
-  JfrRecording recording(*target, recording_name(), deadline);
+  JfrRecording recording(jvm, recording_name(), deadline);
   if (auto begun =
           recording.start(scratch->theirs("memvisor.jfc"), request.timeout + Millis(60000));
       !begun)
     return begun.error();
-  std::optional<uint64_t> heap_used = target->perf ? target->perf->heap_used() : std::nullopt;
+  std::optional<uint64_t> heap_used = jvm.perf ? jvm.perf->heap_used() : std::nullopt;
   std::optional<TimedHistogram> before;
   if (!heap_used || *heap_used <= kHistogramHeapLimit) {
-    auto taken = take_histogram(*target, deadline);
+    auto taken = take_histogram(jvm, deadline);
     if (!taken) return taken.error();
     before = std::move(*taken);
   } else {
@@ -148,6 +146,8 @@ Result<RuntimeProfile> sample_jvm(const RuntimeSampleRequest& request,
   const auto reserve = std::min<JvmClock::duration>(std::chrono::seconds(5), request.timeout / 4);
   const auto window_end = std::min(window_start + request.duration, deadline - reserve);
   while (JvmClock::now() < window_end) {
+    if (jvm.pidfd.valid() && pidfd_exited(jvm.pidfd.get()))
+      return Error{"pid " + std::to_string(jvm.pid) + " exited during the window", 0};
     report("recording");
     std::this_thread::sleep_for(
         std::min<JvmClock::duration>(std::chrono::milliseconds(200), window_end - JvmClock::now()));
@@ -157,7 +157,7 @@ Result<RuntimeProfile> sample_jvm(const RuntimeSampleRequest& request,
 
   report("ending the window");
   if (before) {
-    auto after = take_histogram(*target, deadline);
+    auto after = take_histogram(jvm, deadline);
     if (!after) return after.error();
     window.before = std::move(before->histogram);
     window.after = std::move(after->histogram);
@@ -169,13 +169,13 @@ Result<RuntimeProfile> sample_jvm(const RuntimeSampleRequest& request,
   }
   if (auto stopped = recording.stop_into(scratch->theirs("window.jfr")); !stopped)
     return stopped.error();
-  auto bytes = scratch->take("window.jfr", target->ids.euid, kMaxRecordingBytes);
+  auto bytes = scratch->take("window.jfr", jvm.ids.euid, kMaxRecordingBytes);
   if (!bytes) return bytes.error();
 
   report("reading the recording");
   auto copy = JfrLocalCopy::create(*bytes);
   if (!copy) return copy.error();
-  auto samples = read_jfr_samples(jfr_reader_candidates(*target), copy->path(), deadline);
+  auto samples = read_jfr_samples(jfr_reader_candidates(jvm), copy->path(), deadline);
   if (!samples) return samples.error();
   window.samples = std::move(*samples);
   RuntimeProfile profile = jvm_profile(window);
@@ -185,6 +185,23 @@ Result<RuntimeProfile> sample_jvm(const RuntimeSampleRequest& request,
     profile.caveats.insert(profile.caveats.begin(),
                            "the window was cut short to end within the timeout");
   }
+  return profile;
+}
+
+}  // namespace
+
+Result<RuntimeProfile> sample_jvm(const RuntimeSampleRequest& request,
+                                  const SampleProgress& progress) {
+  const auto started = JvmClock::now();
+  auto target = inspect_jvm(request.pid, request.proc_root);
+  if (!target) return target.error();
+  auto profile = sample_inspected_jvm(*target, request, progress, started);
+  // A JVM that went away mid-way makes the attach socket's errors read as its own fault.
+  if (!profile && target->pidfd.valid() && pidfd_exited(target->pidfd.get()) &&
+      profile.error().message.find("exited during") == std::string::npos)
+    return Error{"pid " + std::to_string(request.pid) + " exited during the sample (" +
+                     profile.error().describe() + ")",
+                 0};
   return profile;
 }
 

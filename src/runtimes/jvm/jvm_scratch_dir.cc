@@ -11,13 +11,18 @@
 namespace memvisor {
 
 Result<JvmScratchDir> JvmScratchDir::create(const JvmTarget& target) {
-  std::string path = target.root + "/tmp/memvisor-jvm-XXXXXX";
-  if (::mkdtemp(path.data()) == nullptr)
-    return Error{"create a directory in the JVM's /tmp (" + target.root + "/tmp)", errno};
+  const std::string tmp = target.root + "/tmp";
   JvmScratchDir dir;
+  dir.tmp_ = UniqueFd(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.tmp_.valid()) return Error{"open the JVM's /tmp (" + tmp + ")", errno};
+  std::string path = tmp + "/memvisor-jvm-XXXXXX";
+  if (::mkdtemp(path.data()) == nullptr)
+    return Error{"create a directory in the JVM's /tmp (" + tmp + ")", errno};
   dir.ours_ = path;
   dir.theirs_ = path.substr(target.root.size());
-  dir.dir_ = UniqueFd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  dir.name_ = path.substr(tmp.size() + 1);
+  dir.dir_ = UniqueFd(
+      ::openat(dir.tmp_.get(), dir.name_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir.dir_.valid()) {
     const int error = errno;
     ::rmdir(path.c_str());
@@ -29,14 +34,15 @@ Result<JvmScratchDir> JvmScratchDir::create(const JvmTarget& target) {
 }
 
 JvmScratchDir::~JvmScratchDir() {
-  if (!dir_.valid()) return;
+  if (!dir_.valid() || !tmp_.valid()) return;
   for (const std::string& name : names_) ::unlinkat(dir_.get(), name.c_str(), 0);
-  // The path is removed only while it still names this directory.
+  // The name is removed only while it still names this directory.
   struct stat by_fd {
-  }, by_path{};
-  if (::fstat(dir_.get(), &by_fd) == 0 && ::lstat(ours_.c_str(), &by_path) == 0 &&
-      by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino)
-    ::rmdir(ours_.c_str());
+  }, by_name{};
+  if (::fstat(dir_.get(), &by_fd) == 0 &&
+      ::fstatat(tmp_.get(), name_.c_str(), &by_name, AT_SYMLINK_NOFOLLOW) == 0 &&
+      by_fd.st_dev == by_name.st_dev && by_fd.st_ino == by_name.st_ino)
+    ::unlinkat(tmp_.get(), name_.c_str(), AT_REMOVEDIR);
 }
 
 std::string JvmScratchDir::theirs(std::string_view name) const {

@@ -34,7 +34,11 @@ class JvmScratchDir {
   JvmScratchDir() = default;
   std::string ours_;    // PROC/PID/root/tmp/memvisor-jvm-XXXXXX
   std::string theirs_;  // /tmp/memvisor-jvm-XXXXXX
-  UniqueFd dir_;        // every file operation is relative to it: a renamed path cannot redirect
+  std::string name_;    // memvisor-jvm-XXXXXX
+  // Every file operation is relative to these: a renamed path cannot redirect them, and they
+  // still reach the directory once the JVM has exited and PROC/PID/root resolves no more.
+  UniqueFd tmp_;
+  UniqueFd dir_;
   std::vector<std::string> names_;  // the files to remove at the end
 };
 
