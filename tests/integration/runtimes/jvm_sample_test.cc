@@ -52,7 +52,7 @@ class OrderBookClasses {
   } while (false)
 
 // "OrderBook.java:N" of the line marked "// LEAK: method" in the worker's source.
-std::string leak_location(const std::string& method) {
+std::string jvm_leak_location(const std::string& method) {
   std::ifstream in(source_path("tests/runtimes/jvm/com/example/OrderBook.java"));
   std::string line;
   for (int number = 1; std::getline(in, line); ++number)
@@ -63,9 +63,9 @@ std::string leak_location(const std::string& method) {
 }
 
 // A config of one service running the worker (or `command`) with heap_sampler on or off.
-std::string service_config(const TempDir& dir, const std::string& name,
-                           const std::vector<std::string>& command, bool heap_sampler,
-                           const std::string& extra = "") {
+std::string jvm_service_config(const TempDir& dir, const std::string& name,
+                               const std::vector<std::string>& command, bool heap_sampler,
+                               const std::string& extra = "") {
   std::ostringstream toml;
   toml << "[service." << name << "]\ncommand = [";
   for (size_t i = 0; i < command.size(); ++i) toml << (i ? ", " : "") << '"' << command[i] << '"';
@@ -85,20 +85,20 @@ std::vector<std::string> order_book(const std::vector<std::string>& mode_and_arg
 
 // The started instance's pid once its worker printed `ready` (the JVM runs main: its signal
 // handlers are in place); 0 on timeout.
-int wait_ready(const Memvisor& memvisor, const std::string& ready) {
+int wait_jvm_ready(const Memvisor& memvisor, const std::string& ready) {
   if (memvisor.wait_events("started", 1, 20s).empty()) return 0;
   if (!eventually([&] { return memvisor.out().find(ready) != std::string::npos; }, 30s)) return 0;
   return memvisor.events("started").at(0)["pid"];
 }
 
-nlohmann::json read_report(const std::string& path) {
+nlohmann::json read_jvm_report(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in, nullptr, false);
 }
 
-CommandResult sample(const Memvisor& memvisor, const std::string& target, const std::string& out,
-                     const std::string& duration = "5s",
-                     const std::vector<std::string>& more = {}) {
+CommandResult sample_jvm_instance(const Memvisor& memvisor, const std::string& target,
+                                  const std::string& out, const std::string& duration = "5s",
+                                  const std::vector<std::string>& more = {}) {
   std::vector<std::string> args = {
       "sample", target,  "--duration", duration,      "--timeout",
       "60s",    "--out", out,          "--state-dir", memvisor.state_dir()};
@@ -109,14 +109,15 @@ CommandResult sample(const Memvisor& memvisor, const std::string& target, const 
 TEST(JvmSample, TheLeakingMethodIsOnTopInThreeWindows) {
   REQUIRE_JDK();
   TempDir dir;
-  Memvisor memvisor(dir, {service_config(dir, "orders", order_book({"leak"}), true)});
-  ASSERT_NE(wait_ready(memvisor, "orders.1 | ready leak"), 0) << memvisor.err() << memvisor.out();
-  const std::string location = leak_location("archiveOrder");
+  Memvisor memvisor(dir, {jvm_service_config(dir, "orders", order_book({"leak"}), true)});
+  ASSERT_NE(wait_jvm_ready(memvisor, "orders.1 | ready leak"), 0)
+      << memvisor.err() << memvisor.out();
+  const std::string location = jvm_leak_location("archiveOrder");
   for (int run = 1; run <= 3; ++run) {
     const std::string out = dir.file("report" + std::to_string(run) + ".json");
-    const auto result = sample(memvisor, "orders.1", out);
+    const auto result = sample_jvm_instance(memvisor, "orders.1", out);
     ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
-    const nlohmann::json report = read_report(out);
+    const nlohmann::json report = read_jvm_report(out);
     ASSERT_TRUE(report.is_object());
     EXPECT_EQ(report["runtime"], "jvm");
     ASSERT_FALSE(report["by_function"].empty()) << report.dump(2);
@@ -135,16 +136,17 @@ TEST(JvmSample, TheLeakingMethodIsOnTopInThreeWindows) {
 TEST(JvmSample, ALeakInsideStringAndHashMapIsChargedToTheCaller) {
   REQUIRE_JDK();
   TempDir dir;
-  Memvisor memvisor(dir, {service_config(dir, "sessions", order_book({"map"}), true)});
-  ASSERT_NE(wait_ready(memvisor, "sessions.1 | ready map"), 0) << memvisor.err();
+  Memvisor memvisor(dir, {jvm_service_config(dir, "sessions", order_book({"map"}), true)});
+  ASSERT_NE(wait_jvm_ready(memvisor, "sessions.1 | ready map"), 0) << memvisor.err();
   const std::string out = dir.file("report.json");
-  const auto result = sample(memvisor, "sessions.1", out);
+  const auto result = sample_jvm_instance(memvisor, "sessions.1", out);
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
-  const nlohmann::json report = read_report(out);
+  const nlohmann::json report = read_jvm_report(out);
   ASSERT_FALSE(report["by_function"].empty()) << report.dump(2);
   EXPECT_EQ(report["by_function"][0]["function"], "com.example.OrderBook.rememberSession")
       << result.out;
-  EXPECT_EQ(report["by_location"][0]["location"], leak_location("rememberSession")) << result.out;
+  EXPECT_EQ(report["by_location"][0]["location"], jvm_leak_location("rememberSession"))
+      << result.out;
   // The retained stacks really begin in the class library (String, HashMap, Long), so the
   // charge above skipped frames.
   bool library_innermost = false;
@@ -164,12 +166,12 @@ TEST(JvmSample, ALeakInsideStringAndHashMapIsChargedToTheCaller) {
 TEST(JvmSample, WithoutTheLeakTheSameMethodIsNotOnTop) {
   REQUIRE_JDK();
   TempDir dir;
-  Memvisor memvisor(dir, {service_config(dir, "orders", order_book({"noleak"}), true)});
-  ASSERT_NE(wait_ready(memvisor, "orders.1 | ready noleak"), 0) << memvisor.err();
+  Memvisor memvisor(dir, {jvm_service_config(dir, "orders", order_book({"noleak"}), true)});
+  ASSERT_NE(wait_jvm_ready(memvisor, "orders.1 | ready noleak"), 0) << memvisor.err();
   const std::string out = dir.file("report.json");
-  const auto result = sample(memvisor, "orders.1", out);
+  const auto result = sample_jvm_instance(memvisor, "orders.1", out);
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
-  const nlohmann::json report = read_report(out);
+  const nlohmann::json report = read_jvm_report(out);
   ASSERT_FALSE(report["by_function"].empty()) << report.dump(2);
   // dropOrder allocates as archiveOrder does in the leaking run, and keeps nothing.
   EXPECT_EQ(report["by_function"][0]["function"], "com.example.OrderBook.churn") << result.out;
@@ -182,20 +184,20 @@ TEST(JvmSample, WithoutTheLeakTheSameMethodIsNotOnTop) {
   EXPECT_LT(report["total_retained"]["bytes"].get<double>(), 1 << 20) << result.out;
 }
 
-struct PrintRun {
+struct JvmPrintRun {
   std::string log;         // the worker's stdout and stderr
   int code = -1;           // its exit code
   bool preloaded = false;  // libmemvisor_sampler.so was mapped into the JVM
 };
 
 // One run of `print 3` under memvisor; the worker lingers a second so that its maps are seen.
-PrintRun print_run(bool heap_sampler) {
+JvmPrintRun jvm_print_run(bool heap_sampler) {
   TempDir dir;
-  const std::string config = service_config(
+  const std::string config = jvm_service_config(
       dir, "printer", order_book({"print", "3", "1000"}), heap_sampler,
       "restart = \"never\"\noutput = \"file\"\nlog_dir = \"" + dir.file("logs") + "\"\n");
   Memvisor memvisor(dir, {config});
-  PrintRun run;
+  JvmPrintRun run;
   const auto started = memvisor.wait_events("started", 1, 20s);
   if (started.empty()) return run;
   const std::string maps = "/proc/" + std::to_string(started[0].value("pid", 0)) + "/maps";
@@ -210,8 +212,8 @@ PrintRun print_run(bool heap_sampler) {
 
 TEST(JvmSample, OutputAndExitCodeAreTheSameWithTheSamplerSetUp) {
   REQUIRE_JDK();
-  const PrintRun plain = print_run(false);
-  const PrintRun sampled = print_run(true);
+  const JvmPrintRun plain = jvm_print_run(false);
+  const JvmPrintRun sampled = jvm_print_run(true);
   EXPECT_FALSE(plain.preloaded);
   EXPECT_TRUE(sampled.preloaded);  // the setup was really there
   EXPECT_EQ(plain.code, 3) << plain.log;
@@ -225,11 +227,11 @@ TEST(JvmSample, AttachDisabledIsOneClearErrorAndNoThreadDump) {
   REQUIRE_JDK();
   TempDir dir;
   Memvisor memvisor(
-      dir, {service_config(dir, "closed", order_book({"noleak"}, {"-XX:+DisableAttachMechanism"}),
-                           true)});
-  const int pid = wait_ready(memvisor, "closed.1 | ready noleak");
+      dir, {jvm_service_config(dir, "closed",
+                               order_book({"noleak"}, {"-XX:+DisableAttachMechanism"}), true)});
+  const int pid = wait_jvm_ready(memvisor, "closed.1 | ready noleak");
   ASSERT_NE(pid, 0) << memvisor.err();
-  const auto result = sample(memvisor, "closed.1", dir.file("report.json"), "1s");
+  const auto result = sample_jvm_instance(memvisor, "closed.1", dir.file("report.json"), "1s");
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("does not accept attach (-XX:+DisableAttachMechanism)"),
             std::string::npos)
@@ -267,7 +269,7 @@ TEST(JvmSample, AProcessWithLibjvmButNoSigquitHandlerGetsNoSignal) {
       dir.write("launcher.py", "import ctypes, sys, time\nctypes.CDLL('" + libjvm +
                                    "')\nprint('loaded', flush=True)\ntime.sleep(600)\n");
   Memvisor memvisor(dir, {"--name", "launcher", "--", "python3", script});
-  ASSERT_NE(wait_ready(memvisor, "launcher.1 | loaded"), 0) << memvisor.err();
+  ASSERT_NE(wait_jvm_ready(memvisor, "launcher.1 | loaded"), 0) << memvisor.err();
   const int pid = memvisor.events("started").at(0)["pid"];
   const auto result = run_memvisor({"sample", "--pid", std::to_string(pid), "--runtime", "jvm",
                                     "--duration", "1s", "--out", dir.file("r.json")});

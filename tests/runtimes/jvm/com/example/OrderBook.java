@@ -78,6 +78,7 @@ public final class OrderBook {
 
   static void bench(long rounds) {
     Random random = new Random(7);
+    System.out.println("ready bench");
     long total = 0;
     for (long round = 0; round < rounds; round++) {
       for (int i = 0; i < 24; i++) total += churn(random);
