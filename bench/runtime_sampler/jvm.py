@@ -116,8 +116,8 @@ def measure(memvisor, rounds):
         "alternative": "a JFR recording with the profile settings for the whole run "
                        "(-XX:StartFlightRecording:settings=profile)",
         "alternative_cpu_s": round(medians["alternative"], 3),
-        "first_window_idle_jvm_cpu_s": first,
-        "second_window_idle_jvm_cpu_s": second,
+        "first_window_idle_jvm_s": first,
+        "second_window_idle_jvm_s": second,
         "notes": "window: a 2 s sample inside the run, JFR's one-time start-up in the JVM "
                  f"included (an idle JVM spent {first} s of CPU on its first 1 s window, "
                  f"{second} s on its second)",

@@ -86,6 +86,7 @@ Result<JfrSample> jfr_sample_from_json(const nlohmann::json& event) {
     // Not an array: Integer.MIN_VALUE.
     const int64_t elements = jfr_integer(values, "arrayElements", -1);
     sample.array_elements = elements >= 0 ? elements : -1;
+    sample.object_bytes = std::max<int64_t>(jfr_integer(values, "objectSize", 0), 0);
   } else if (type == "jdk.ObjectAllocationSample") {
     auto time = parse_jfr_time(jfr_text(values, "startTime"));
     if (!time) return time.error();

@@ -21,6 +21,7 @@ struct JfrSample {
   int64_t time_ns = 0;          // Unix ns: the allocation time of an old object, else the event's
   std::string type;             // "byte[]", "com.example.Invoice"; "" when JFR gives none
   int64_t array_elements = -1;  // old objects that are arrays
+  int64_t object_bytes = 0;     // old objects: their size, where JFR records it (JDK 25, not 17)
   double weight = 0;            // allocation samples: bytes
   std::string thread;           // the Java thread's name
   int64_t thread_id = 0;

@@ -14,9 +14,11 @@ bool is_sampler_thread(const std::string& name) {
   return name == "Attach Listener" || name.rfind("JFR ", 0) == 0;
 }
 
-// The shallow size of one object of `type`: arrays from their length, instances from the
-// histogram's average (exact for a class, whose instances all have one size); 0 when unknown.
+// The shallow size of one object: as JFR recorded it, else arrays from their length, instances
+// from the histogram's average (exact for a class, whose instances all have one size); 0 when
+// unknown.
 double jvm_object_bytes(const JfrSample& sample, const ClassHistogram* after) {
+  if (sample.object_bytes > 0) return static_cast<double>(sample.object_bytes);
   if (uint64_t array = java_array_bytes(sample.type, sample.array_elements); array > 0)
     return static_cast<double>(array);
   if (after == nullptr) return 0;

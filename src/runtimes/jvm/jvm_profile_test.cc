@@ -106,6 +106,8 @@ TEST(JvmProfile, WithoutHistogramsSurvivorsCountTheirOwnSize) {
   EXPECT_DOUBLE_EQ(profile.entries[0].retained_bytes, 1040);
   EXPECT_DOUBLE_EQ(profile.entries[1].retained_bytes, 0);  // an instance of unknown size
   EXPECT_TRUE(profile.types.empty());
+  window.samples[1].object_bytes = 24;  // newer JDKs (25) record it
+  EXPECT_DOUBLE_EQ(jvm_profile(window).entries[1].retained_bytes, 24);
 }
 
 TEST(JvmProfile, EarlierOwnAndUnanchoredSamplesAreLeftOut) {
