@@ -90,7 +90,9 @@ public final class OrderBook {
 
   static int print(int code, long lingerMs) throws InterruptedException {
     StringBuilder text = new StringBuilder();
-    for (int i = 1; i <= 50; i++) text.append("line ").append(i).append(' ').append(i * i).append('\n');
+    for (int i = 1; i <= 50; i++) {
+      text.append("line ").append(i).append(' ').append(i * i).append('\n');
+    }
     System.out.print(text);
     System.out.flush();
     System.err.println("to stderr: " + code);
@@ -105,7 +107,8 @@ public final class OrderBook {
     String mode = args.length > 0 ? args[0] : "leak";
     switch (mode) {
       case "print":
-        System.exit(print(Integer.parseInt(args[1]), args.length > 2 ? Long.parseLong(args[2]) : 0));
+        long lingerMs = args.length > 2 ? Long.parseLong(args[2]) : 0;
+        System.exit(print(Integer.parseInt(args[1]), lingerMs));
         break;
       case "bench":
         bench(Long.parseLong(args[1]));
