@@ -59,10 +59,10 @@ Result<std::string> http_get(const std::string& address, uint16_t port, const st
 }  // namespace
 
 std::string json_string_member(const nlohmann::json& j, const char* key) {
-  if (!j.is_object()) return "";
-  const auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return "";
-  return *it->get_ptr<const std::string*>();
+  // Not find(): GCC 12 sees a null dereference in json's iterator when this is inlined.
+  if (!j.is_object() || !j.contains(key)) return "";
+  const nlohmann::json& value = j.at(key);
+  return value.is_string() ? value.get<std::string>() : "";
 }
 
 Result<std::string> http_ok_body(std::string_view response) {
