@@ -91,7 +91,7 @@ Result<RuntimeProfile> sample_go(const RuntimeSampleRequest& request,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
   profile.method =
       "the worker's net/http/pprof heap profile (" + request.pprof_url +
-      "), taken after a GC at the window's start and at its end; Go samples one allocation per " +
+      "), three after a GC at each end of the window; Go samples one allocation per " +
       format_size(after->sampling_rate) + " on average (runtime.MemProfileRate)";
   profile.covers =
       "the Go heap; memory outside it (cgo's malloc, mmap by hand) is not seen. The endpoint "
