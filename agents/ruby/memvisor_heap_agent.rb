@@ -289,7 +289,8 @@ module MemvisorHeapAgent
       end
     end
 
-    # Connections waiting on the socket while a window is open: each told so, then closed.
+    # Connections waiting on the socket while a window is open: each told so once its request is in
+    # (or after a second: closing with the request unread would lose the answer), then closed.
     def refuse_waiting(server)
       loop do
         extra, = server.accept_nonblock(exception: false)
@@ -297,6 +298,7 @@ module MemvisorHeapAgent
 
         begin
           if peer_allowed?(extra)
+            read_line(extra, 1)
             send_line(extra, { state: 'error', error: 'a sample window is already open in this process' })
           end
         rescue StandardError
@@ -325,9 +327,9 @@ module MemvisorHeapAgent
       end
     end
 
-    def read_line(conn)
+    def read_line(conn, wait = 10)
       data = +''
-      deadline = monotonic + 10
+      deadline = monotonic + wait
       until data.include?("\n")
         left = deadline - monotonic
         break if left <= 0 || !IO.select([conn], nil, nil, left)
