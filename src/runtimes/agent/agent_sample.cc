@@ -83,7 +83,7 @@ Result<RuntimeProfile> sample_with_agent(RuntimeKind kind, const RuntimeSampleRe
     if (socket_absent)
       return Error{"no " + name + " agent in pid " + pid + " (no socket " + window.socket_path +
                        ")." + absent_reasons(),
-                   ENOENT};
+                   0};  // the sentence says it all: no ": No such file or directory"
     return run_agent_window(window, progress);
   }
   // Ruby: no socket while idle. Whether the agent can be woken is said at once, before any wait.
@@ -94,7 +94,7 @@ Result<RuntimeProfile> sample_with_agent(RuntimeKind kind, const RuntimeSampleRe
         return Error{"no Ruby agent in pid " + pid + " (no " +
                          agent_wake_marker_path(dir, request.pid) +
                          ", which the agent writes at start)." + absent_reasons(),
-                     ENOENT};
+                     0};
       return ready.error();
     }
   }

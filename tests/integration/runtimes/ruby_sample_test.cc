@@ -228,5 +228,23 @@ TEST(RubySample, AppTrappingSigurgGetsOneClearErrorAndKeepsItsHandler) {
   EXPECT_FALSE(std::filesystem::exists(agent_socket(*worker.memvisor, worker.pid)));
 }
 
+TEST(RubySample, MainThreadStuckInNativeCodeIsOneClearErrorAfterTheWait) {
+  SKIP_WITHOUT_RUBY();
+  TempDir files;
+  const std::string out = files.file("stuck.txt");
+  RubyWorker worker({source_path("tests/runtimes/ruby/stuck_in_c.rb"), out});
+  ASSERT_TRUE(agent_armed(*worker.memvisor, worker.pid)) << worker.memvisor->err();
+  ASSERT_TRUE(eventually([&] { return read_text(out) == "stuck"; }, 15s));
+  const auto outcome = sample(*worker.memvisor, worker.dir, {"rb.1"}, "1s", "stuck.json");
+  EXPECT_EQ(outcome.command.exit_code, 1);
+  EXPECT_NE(outcome.command.err.find("did not open"), std::string::npos) << outcome.command.err;
+  EXPECT_NE(outcome.command.err.find("runs traps on the main thread only"), std::string::npos)
+      << outcome.command.err;
+  // Back in Ruby, the late trap finds no request (memvisor removed it): no thread, no socket.
+  ASSERT_TRUE(eventually([&] { return read_text(out).starts_with("back"); }, 40s));
+  EXPECT_EQ(read_text(out), "back 1");
+  EXPECT_FALSE(std::filesystem::exists(agent_socket(*worker.memvisor, worker.pid)));
+}
+
 }  // namespace
 }  // namespace memvisor::testing
