@@ -88,17 +88,16 @@ Result<RuntimeProfile> sample_with_agent(RuntimeKind kind, const RuntimeSampleRe
   }
   // Ruby: no socket while idle. Whether the agent can be woken is said at once, before any wait.
   const AgentWakeTarget target{dir, request.pid, request.proc_root};
-  if (socket_absent) {
-    if (Status ready = check_agent_wake(target); !ready) {
-      if (ready.error().errnum == ENOENT)
-        return Error{"no Ruby agent in pid " + pid + " (no " +
-                         agent_wake_marker_path(dir, request.pid) +
-                         ", which the agent writes at start)." + absent_reasons(),
-                     0};
-      return ready.error();
-    }
-  }
-  window.wake = [target] { return wake_agent(target); };
+  const auto explained = [&](Status status) -> Status {
+    if (status || status.error().errnum != ENOENT) return status;
+    return Error{"no Ruby agent in pid " + pid + " (no " +
+                     agent_wake_marker_path(dir, request.pid) +
+                     ", which the agent writes at start)." + absent_reasons(),
+                 0};
+  };
+  if (socket_absent)
+    if (Status ready = explained(check_agent_wake(target)); !ready) return ready.error();
+  window.wake = [&] { return explained(wake_agent(target)); };
   window.wake_wait = std::min(Millis(5000), request.timeout);
   window.wake_failure = [&] {
     auto now = read_proc_stat(request.pid, request.proc_root);

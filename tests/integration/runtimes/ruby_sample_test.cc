@@ -170,6 +170,14 @@ TEST(RubySample, RubyIgnoringRubyoptIsOneClearErrorAtOnce) {
   EXPECT_NE(outcome.command.err.find("--disable=rubyopt"), std::string::npos)
       << outcome.command.err;
   EXPECT_EQ(outcome.command.err.find("sampling rb.1"), std::string::npos) << outcome.command.err;
+  // A stale file where the socket would be (an earlier process with this pid): the same error.
+  std::ofstream(agent_socket(*worker.memvisor, worker.pid)) << "";
+  const auto stale = sample(*worker.memvisor, worker.dir, {"rb.1"}, "30s", "stale.json");
+  EXPECT_EQ(stale.command.exit_code, 1);
+  EXPECT_NE(stale.command.err.find("no Ruby agent in pid " + std::to_string(worker.pid)),
+            std::string::npos)
+      << stale.command.err;
+  EXPECT_NE(stale.command.err.find("--disable=rubyopt"), std::string::npos) << stale.command.err;
 }
 
 TEST(RubySample, DeadlockedProgramDiesAsWithoutTheAgent) {
