@@ -4,16 +4,26 @@
 # by RUBYOPT=-r.../memvisor_heap_agent.rb when a service has heap_sampler set. Inert unless
 # MEMVISOR_SAMPLER_DIR is set.
 #
-# Idle until asked: one thread blocked in accept on a Unix socket (no CPU; Ruby exits when its main
-# thread ends, whatever this thread does). A sample window is ObjectSpace allocation tracing over
+# No thread while idle: a thread blocked in accept would keep Ruby's deadlock detection ("No live
+# threads left. Deadlock?") from firing and would show in Thread.list. The agent only traps
+# SIGURG (ignored by default, unused by Ruby itself) and leaves a marker file saying so; memvisor
+# writes a request file and sends SIGURG, and the trap starts one short-lived thread that opens
+# the socket, serves one window and ends. A sample window is ObjectSpace allocation tracing over
 # the window, a full GC at its end, then a walk of the heap for the objects allocated in the window
 # that are still alive, by allocation site (memvisor_heap_profile.rb). The GC is never disabled.
 #
-# Protocol, version 1 (the same for agents/python/memvisor_heap_agent.py; memvisor's side is
-# src/runtimes/agent/agent_protocol.h):
-#   - The agent listens on the Unix stream socket $MEMVISOR_SAMPLER_DIR/<pid>.agent, mode 0600,
-#     and serves only peers whose uid (SO_PEERCRED) is 0 or the process's own. Each forked child
-#     listens on its own <pid>.agent. The socket goes at exit; memvisor removes it when it reaps.
+# Protocol, version 1 (the window's part is the same for agents/python/memvisor_heap_agent.py;
+# memvisor's side is src/runtimes/agent/agent_protocol.h):
+#   - At start the agent writes $MEMVISOR_SAMPLER_DIR/<pid>.wake, one line
+#     "<start time of the process, field 22 of /proc/self/stat> <state>", state "armed" when its
+#     SIGURG trap is in; else why not: "app-trap" (the app traps SIGURG itself, before or after
+#     the agent: memvisor must not signal it), "foreign-handler" (SIGURG was handled already at
+#     start), "no-proc" (/proc/self/status unreadable). A forked child writes its own.
+#   - To wake it memvisor creates <pid>.wake.req, then sends SIGURG. The trap does nothing
+#     without that file (a stray SIGURG stays ignored) or while a window's thread is alive.
+#     Otherwise a thread binds the Unix stream socket <pid>.agent, mode 0600, serving only peers
+#     whose uid (SO_PEERCRED) is 0 or the process's own, waits up to 10 s for one connection,
+#     serves it, and removes the socket. memvisor removes <pid>.wake.req once done.
 #   - memvisor connects and sends one line:
 #       {"protocol": 1, "duration_ms": N, "frames": F, "interval_bytes": B}
 #   - The agent answers one line at once, {"state": "recording"} (or {"state": "error", ...} and
@@ -21,66 +31,146 @@
 #       {"state": "done", "profile": {...}}  (the form runtime_profile_from_json() reads)
 #       {"state": "error", "error": "..."}
 #   - memvisor hanging up during the window ends it: tracing stops and nothing is sent.
-#   - One window at a time: a request while one is open gets an error.
+#   - One window at a time: another connection while one is open gets an error.
 module MemvisorHeapAgent
   PROTOCOL = 1
   MAX_REQUEST = 64 * 1024
+  ACCEPT_WAIT = 10 # seconds the socket waits for memvisor after SIGURG
+  URG = 'URG'
   # The agent's own files: objects allocated there are the agent's, never the app's.
   AGENT_FILES = [File.expand_path(__FILE__), File.expand_path('memvisor_heap_profile.rb', __dir__)].freeze
 
+  # Watches the app's traps: once the app traps SIGURG the agent steps aside (the app's handler is
+  # installed as asked) and trap returns what it would have returned without the agent.
+  module TrapWatch
+    def trap(*args, &block)
+      MemvisorHeapAgent.trap_set(args.first, super)
+    end
+  end
+
+  # The same for Kernel#trap, private like the method it covers.
+  module PrivateTrapWatch
+    private
+
+    def trap(*args, &block)
+      MemvisorHeapAgent.trap_set(args.first, super)
+    end
+  end
+
   @directory = nil
-  @pid = nil
-  @path = nil
-  @server = nil
-  @busy = nil
+  @pid = nil        # the process the marker is written for
+  @state = nil      # the marker's state word
+  @handler = nil    # the agent's SIGURG trap
+  @before = nil     # what Signal.trap returned when the agent's trap went in
+  @thread = nil     # a window's thread: alive from SIGURG to the window's end
+  @server = nil     # its listening socket and connection (closed in a forked child)
+  @conn = nil
   @window_open = false
 
   class << self
-    attr_reader :path
-
     def install
       directory = ENV['MEMVISOR_SAMPLER_DIR']
-      return if directory.nil? || directory.empty? || @pid
+      return if directory.nil? || directory.empty? || @directory
 
-      require 'socket'
-      require 'io/wait'
       @directory = directory
-      arm
-      at_exit { remove_socket }
+      @pid = Process.pid
+      @state = arm
+      write_marker
+      if @state == 'armed'
+        Signal.singleton_class.prepend(TrapWatch)
+        Kernel.singleton_class.prepend(TrapWatch)
+        Kernel.prepend(PrivateTrapWatch)
+      end
       install_fork_hook
+      at_exit { remove_marker }
     rescue Exception # rubocop:disable Lint/RescueException -- never into the app
       nil
     end
 
+    # Traps SIGURG unless something handles it already; the marker's state.
     def arm
-      @busy = Mutex.new
-      @window_open = false
-      @pid = Process.pid
-      @path = File.join(@directory, "#{@pid}.agent")
-      server = Socket.new(:UNIX, :STREAM)
-      begin
-        begin
-          File.unlink(@path) # a stale socket of an earlier process with this pid
-        rescue Errno::ENOENT
-          nil
-        end
-        server.bind(Socket.pack_sockaddr_un(@path))
-        File.chmod(0o600, @path) # whoever connects before this is checked by uid all the same
-        server.listen(8)
-      rescue Exception # rubocop:disable Lint/RescueException
-        server.close
-        @path = nil
-        return
+      caught = sigurg_caught?
+      return 'no-proc' if caught.nil?
+      return 'foreign-handler' if caught # an earlier -r trapped it, or native code: left alone
+
+      @handler = proc { on_signal }
+      previous = Signal.trap(URG, @handler)
+      unless %w[SYSTEM_DEFAULT IGNORE DEFAULT].include?(previous)
+        Signal.trap(URG, previous) # a trap came in between: put it back
+        return 'app-trap'
       end
-      @server = server
-      thread = Thread.new { serve(server) }
-      thread.report_on_exception = false
-      thread.name = 'memvisor-heap-agent' if thread.respond_to?(:name=)
+      @before = previous
+      'armed'
     end
 
-    def remove_socket
-      File.unlink(@path) if @path && @pid == Process.pid
+    # Whether SIGURG has a handler (SigCgt of /proc/self/status); nil when that is unreadable.
+    def sigurg_caught?
+      mask = File.read('/proc/self/status')[/^SigCgt:\s*(\h+)/, 1]
+      mask && (mask.to_i(16) >> (Signal.list[URG] - 1)).odd?
     rescue StandardError
+      nil
+    end
+
+    def start_time
+      File.read('/proc/self/stat').split(') ', 2).last.split(' ')[19]
+    rescue StandardError
+      '0'
+    end
+
+    def marker_path
+      File.join(@directory, "#{@pid}.wake")
+    end
+
+    # Written whole under a temporary name, then renamed: memvisor never reads half a line.
+    def write_marker
+      path = marker_path
+      temporary = "#{path}.#{Process.pid}.tmp"
+      File.open(temporary, File::WRONLY | File::CREAT | File::TRUNC | File::NOFOLLOW, 0o600) do |f|
+        f.write("#{start_time} #{@state}\n")
+      end
+      File.rename(temporary, path)
+    rescue StandardError
+      begin
+        File.unlink(temporary) if temporary
+      rescue StandardError
+        nil
+      end
+    end
+
+    def remove_marker
+      File.unlink(marker_path) if @pid == Process.pid
+    rescue StandardError
+      nil
+    end
+
+    # Called by every Signal.trap, Kernel.trap and trap with the app's signal and what trap
+    # returned; gives back what trap returns to the app.
+    def trap_set(signal, previous)
+      return previous unless @state == 'armed' && urg?(signal)
+
+      @state = 'app-trap'
+      write_marker
+      previous.equal?(@handler) ? @before : previous
+    rescue Exception # rubocop:disable Lint/RescueException
+      previous
+    end
+
+    def urg?(signal)
+      signal = signal.to_str if !signal.is_a?(Integer) && signal.respond_to?(:to_str)
+      return signal == Signal.list[URG] if signal.is_a?(Integer)
+
+      signal.to_s.delete_prefix('SIG') == URG
+    end
+
+    # The SIGURG trap, on the main thread in trap context (no Mutex here): starts a window's thread
+    # when memvisor asked for one.
+    def on_signal
+      return unless @state == 'armed' && @pid == Process.pid
+      return if @thread&.alive?
+      return unless File.exist?("#{marker_path}.req")
+
+      @thread = Thread.new { serve }
+    rescue Exception # rubocop:disable Lint/RescueException
       nil
     end
 
@@ -114,42 +204,109 @@ module MemvisorHeapAgent
       end
     end
 
-    # In the child: the parent's thread is gone, its socket is the parent's; a window the parent
-    # had open must not go on tracing here.
+    # In the child: the SIGURG trap is inherited, the window's thread is not. A window open at the
+    # fork must not go on tracing here, and its sockets are the parent's. The child's own marker.
     def after_fork_child
       if @window_open
         ObjectSpace.trace_object_allocations_stop
         ObjectSpace.trace_object_allocations_clear
+        @window_open = false
       end
-      @server&.close
-      @server = nil
-      arm if @pid
+      [@conn, @server].each do |io|
+        io&.close
+      rescue StandardError
+        nil
+      end
+      @thread = @conn = @server = nil
+      @pid = Process.pid
+      write_marker
     rescue Exception # rubocop:disable Lint/RescueException
       nil
     end
 
-    def serve(server)
+    # The window's thread: the socket, one connection within ACCEPT_WAIT, one window, no socket.
+    def serve
       Thread.current.report_on_exception = false
-      while @server.equal?(server)
-        begin
-          conn, = server.accept
-        rescue Errno::EINTR, Errno::ECONNABORTED
-          next
-        rescue Errno::EMFILE, Errno::ENFILE, Errno::ENOBUFS, Errno::ENOMEM
-          sleep 1
-          next
-        rescue Exception # rubocop:disable Lint/RescueException -- closed under us: the agent is gone
-          return
-        end
-        unless peer_allowed?(conn)
-          conn.close
-          next
-        end
-        handler = Thread.new(conn) { |c| handle(c) }
-        handler.report_on_exception = false
+      Thread.current.name = 'memvisor-heap-agent' if Thread.current.respond_to?(:name=)
+      require 'socket'
+      require 'io/wait'
+      path = File.join(@directory, "#{Process.pid}.agent")
+      @server = listen(path)
+      return unless @server
+
+      begin
+        @conn = accept_one(@server)
+        handle(@conn, @server) if @conn
+        refuse_waiting(@server)
+      ensure
+        close_window_sockets(path)
       end
     rescue Exception # rubocop:disable Lint/RescueException
       nil
+    end
+
+    def listen(path)
+      server = Socket.new(:UNIX, :STREAM)
+      begin
+        File.unlink(path) # a stale socket of an earlier process with this pid
+      rescue Errno::ENOENT
+        nil
+      end
+      server.bind(Socket.pack_sockaddr_un(path))
+      File.chmod(0o600, path) # whoever connects before this is checked by uid all the same
+      server.listen(8)
+      server
+    rescue Exception # rubocop:disable Lint/RescueException
+      server&.close
+      nil
+    end
+
+    def close_window_sockets(path)
+      [@conn, @server].each do |io|
+        io&.close
+      rescue StandardError
+        nil
+      end
+      @conn = @server = nil
+      File.unlink(path)
+    rescue StandardError
+      nil
+    end
+
+    # The first allowed connection within ACCEPT_WAIT, or nil.
+    def accept_one(server)
+      deadline = monotonic + ACCEPT_WAIT
+      loop do
+        left = deadline - monotonic
+        return nil if left <= 0
+        next unless IO.select([server], nil, nil, left)
+
+        conn, = server.accept_nonblock(exception: false)
+        next if conn.nil? || conn == :wait_readable
+        return conn if peer_allowed?(conn)
+
+        conn.close
+      end
+    end
+
+    # Connections waiting on the socket while a window is open: each told so once its request is in
+    # (or after a second: closing with the request unread would lose the answer), then closed.
+    def refuse_waiting(server)
+      loop do
+        extra, = server.accept_nonblock(exception: false)
+        return if extra.nil? || extra == :wait_readable
+
+        begin
+          if peer_allowed?(extra)
+            read_line(extra, 1)
+            send_line(extra, { state: 'error', error: 'a sample window is already open in this process' })
+          end
+        rescue StandardError
+          nil
+        ensure
+          extra.close
+        end
+      end
     end
 
     def peer_allowed?(conn)
@@ -170,9 +327,9 @@ module MemvisorHeapAgent
       end
     end
 
-    def read_line(conn)
+    def read_line(conn, wait = 10)
       data = +''
-      deadline = monotonic + 10
+      deadline = monotonic + wait
       until data.include?("\n")
         left = deadline - monotonic
         break if left <= 0 || !IO.select([conn], nil, nil, left)
@@ -191,7 +348,7 @@ module MemvisorHeapAgent
       Process.clock_gettime(Process::CLOCK_MONOTONIC)
     end
 
-    def handle(conn)
+    def handle(conn, server)
       require 'json'
       begin
         request = JSON.parse(read_line(conn))
@@ -208,15 +365,7 @@ module MemvisorHeapAgent
         send_line(conn, { state: 'error', error: "bad request: #{e.message}" })
         return
       end
-      unless @busy.try_lock
-        send_line(conn, { state: 'error', error: 'a sample window is already open in this process' })
-        return
-      end
-      begin
-        answer = window(conn, duration_ms / 1000.0)
-      ensure
-        @busy.unlock
-      end
+      answer = window(conn, server, duration_ms / 1000.0)
       send_line(conn, answer) if answer
     rescue Exception => e # rubocop:disable Lint/RescueException
       begin
@@ -224,28 +373,28 @@ module MemvisorHeapAgent
       rescue Exception # rubocop:disable Lint/RescueException
         nil
       end
-    ensure
-      begin
-        conn.close
-      rescue StandardError
-        nil
-      end
     end
 
-    # Sleeps until the window is over; false when memvisor hung up (the window is abandoned).
-    def wait_window(conn, duration)
+    # Sleeps until the window is over, refusing other connections; false when memvisor hung up
+    # (the window is abandoned).
+    def wait_window(conn, server, duration)
       deadline = monotonic + duration
       loop do
         left = deadline - monotonic
         return true if left <= 0
-        next unless IO.select([conn], nil, nil, left)
+
+        ready, = IO.select([conn, server], nil, nil, left)
+        next unless ready
+
+        refuse_waiting(server) if ready.include?(server)
+        next unless ready.include?(conn)
 
         chunk = conn.read_nonblock(1024, exception: false)
         return false if chunk.nil?
       end
     end
 
-    def window(conn, duration)
+    def window(conn, server, duration)
       require 'objspace'
       require_relative 'memvisor_heap_profile' # the profile's code, loaded at the first window
       started = monotonic
@@ -255,7 +404,7 @@ module MemvisorHeapAgent
       ObjectSpace.trace_object_allocations_start
       begin
         send_line(conn, { state: 'recording' })
-        return nil unless wait_window(conn, duration)
+        return nil unless wait_window(conn, server, duration)
 
         allocated = GC.stat(:total_allocated_objects) - start_allocated
         GC.start(full_mark: true, immediate_sweep: true)

@@ -55,10 +55,18 @@ def run_worker(argv, env, window=None, sampler_dir=None):
     try:
         if window is not None:
             path = os.path.join(sampler_dir, "%d.agent" % proc.pid)
+            marker = os.path.join(sampler_dir, "%d.wake" % proc.pid)
             deadline = time.monotonic() + 30
+            woken = 0.0
             while not os.path.exists(path):
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("no agent socket for the worker %s" % argv)
+                # The Ruby agent listens only when woken, as memvisor does it: the request
+                # file, then SIGURG (again each second until the socket is there).
+                if os.path.exists(marker) and time.monotonic() - woken > 1:
+                    open(marker + ".req", "a").close()
+                    os.kill(proc.pid, signal.SIGURG)
+                    woken = time.monotonic()
                 time.sleep(0.01)
             conn = socket.socket(socket.AF_UNIX)
             conn.connect(path)

@@ -23,7 +23,21 @@ Millis millis_until(AgentClock::time_point deadline) {
   return std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - AgentClock::now()));
 }
 
-// A non-blocking connect: a Unix socket whose backlog is full would block a plain connect.
+// One non-blocking connect: 0 or the errno. A Unix socket whose backlog is full would block a
+// plain connect: that is retried until the deadline.
+int try_connect(int fd, const sockaddr_un& addr, AgentClock::time_point deadline) {
+  for (;;) {
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return 0;
+    const int err = errno;
+    if (err == EINTR) continue;
+    if ((err == EAGAIN || err == EINPROGRESS) && millis_until(deadline) > Millis(0)) {
+      std::this_thread::sleep_for(Millis(50));  // the backlog is full: the agent is slow, retry
+      continue;
+    }
+    return err;
+  }
+}
+
 Result<UniqueFd> connect_agent(const AgentWindowRequest& request, AgentClock::time_point deadline) {
   sockaddr_un addr{};
   if (request.socket_path.size() >= sizeof addr.sun_path)
@@ -31,14 +45,37 @@ Result<UniqueFd> connect_agent(const AgentWindowRequest& request, AgentClock::ti
                  ENAMETOOLONG};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, request.socket_path.data(), request.socket_path.size());
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return Error::from_errno("create a unix socket");
+  bool woken = false;
+  AgentClock::time_point give_up{}, resend{};
   for (;;) {
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) break;
-    const int err = errno;
-    if (err == EINTR) continue;
-    if ((err == EAGAIN || err == EINPROGRESS) && millis_until(deadline) > Millis(0)) {
-      std::this_thread::sleep_for(Millis(50));  // the backlog is full: the agent is slow, retry
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return Error::from_errno("create a unix socket");
+    const int err = try_connect(fd.get(), addr, deadline);
+    if (err == 0) {
+      if (request.expected_pid > 0) {
+        ucred cred{};
+        socklen_t length = sizeof cred;
+        if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0 && cred.pid > 0 &&
+            cred.pid != request.expected_pid)
+          return Error{request.socket_path + " is served by pid " + std::to_string(cred.pid) +
+                           ", not by pid " + std::to_string(request.expected_pid),
+                       0};
+      }
+      return fd;
+    }
+    if ((err == ENOENT || err == ECONNREFUSED) && request.wake) {
+      const auto now = AgentClock::now();
+      if (woken && now >= give_up)
+        return Error{request.wake_failure ? request.wake_failure()
+                                          : request.who + " never opened " + request.socket_path,
+                     ETIMEDOUT};
+      if (!woken || now >= resend) {
+        if (Status asked = request.wake(); !asked) return asked.error();
+        if (!woken) give_up = std::min(deadline, now + request.wake_wait);
+        woken = true;
+        resend = now + request.wake_resend;
+      }
+      std::this_thread::sleep_for(request.wake_poll);  // then one more connect, at least
       continue;
     }
     if (err == ECONNREFUSED)
@@ -52,16 +89,6 @@ Result<UniqueFd> connect_agent(const AgentWindowRequest& request, AgentClock::ti
                    err};
     return Error{"connect to " + request.socket_path, err};
   }
-  if (request.expected_pid > 0) {
-    ucred cred{};
-    socklen_t length = sizeof cred;
-    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0 && cred.pid > 0 &&
-        cred.pid != request.expected_pid)
-      return Error{request.socket_path + " is served by pid " + std::to_string(cred.pid) +
-                       ", not by pid " + std::to_string(request.expected_pid),
-                   0};
-  }
-  return fd;
 }
 
 Status send_request(int fd, const std::string& line, AgentClock::time_point deadline) {

@@ -1,5 +1,6 @@
 // The agent client against fake agents served by a test thread on a Unix socket: a good window,
-// a refusal, malformed, oversized and silent replies, a missing or dead socket.
+// a refusal, malformed, oversized and silent replies, a missing or dead socket, and an agent
+// that opens its socket only when woken (Ruby).
 #include "runtimes/agent/agent_client.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <memory>
 #include <thread>
 
 #include "os/test_temp_dir.h"
@@ -29,8 +32,10 @@ const std::string kProfileReply =
 // send, with "<pause>" for a 300 ms pause), then holds the connection until the client hangs up.
 class FakeAgent {
  public:
-  explicit FakeAgent(std::vector<std::string> script) : script_(std::move(script)) {
-    path_ = dir_ / "1.agent";
+  explicit FakeAgent(std::vector<std::string> script, std::string path = "")
+      : script_(std::move(script)) {
+    path_ = path.empty() ? dir_ / "1.agent" : path;
+    std::filesystem::remove(path_);  // a stale socket, as the Ruby agent does
     auto listener = listen_unix(path_, 0600);
     if (listener) listener_ = std::move(*listener);
     thread_ = std::thread([this] { serve(); });
@@ -189,6 +194,69 @@ TEST(AgentClient, SocketOfAnotherProcessIsRefused) {
   ASSERT_FALSE(profile.ok());
   EXPECT_NE(profile.error().message.find("is served by pid"), std::string::npos)
       << profile.error().message;
+}
+
+TEST(AgentClient, WakeOpensTheSocketThenTheWindowRuns) {
+  TestTempDir dir;
+  const std::string path = dir / "5.agent";
+  std::unique_ptr<FakeAgent> agent;
+  int wakes = 0;
+  AgentWindowRequest request = window_for(path);
+  request.wake = [&]() -> Status {
+    ++wakes;
+    agent = std::make_unique<FakeAgent>(
+        std::vector<std::string>{"{\"state\":\"recording\"}\n", kProfileReply}, path);
+    return {};
+  };
+  auto profile = run_agent_window(request, {});
+  ASSERT_TRUE(profile.ok()) << profile.error().describe();
+  EXPECT_EQ(profile->entries.size(), 1u);
+  EXPECT_EQ(wakes, 1);
+}
+
+TEST(AgentClient, StaleSocketIsWokenToo) {
+  TestTempDir dir;
+  const std::string path = dir / "6.agent";
+  {
+    auto listener = listen_unix(path, 0600);  // closed: the file stays, nobody listens
+    ASSERT_TRUE(listener.ok());
+  }
+  std::unique_ptr<FakeAgent> agent;
+  AgentWindowRequest request = window_for(path);
+  request.wake = [&]() -> Status {
+    agent = std::make_unique<FakeAgent>(
+        std::vector<std::string>{"{\"state\":\"recording\"}\n", kProfileReply}, path);
+    return {};
+  };
+  auto profile = run_agent_window(request, {});
+  ASSERT_TRUE(profile.ok()) << profile.error().describe();
+}
+
+TEST(AgentClient, WakeThatNeverOpensResendsThenGivesTheCallersReason) {
+  TestTempDir dir;
+  int wakes = 0;
+  AgentWindowRequest request = window_for(dir / "7.agent");
+  request.wake = [&]() -> Status {
+    ++wakes;
+    return {};
+  };
+  request.wake_wait = 400ms;
+  request.wake_resend = 100ms;
+  request.wake_failure = [] { return std::string("the trap never ran"); };
+  auto profile = run_agent_window(request, {});
+  ASSERT_FALSE(profile.ok());
+  EXPECT_EQ(profile.error().errnum, ETIMEDOUT);
+  EXPECT_EQ(profile.error().message, "the trap never ran");
+  EXPECT_GE(wakes, 2);
+}
+
+TEST(AgentClient, WakeRefusalIsTheError) {
+  TestTempDir dir;
+  AgentWindowRequest request = window_for(dir / "8.agent");
+  request.wake = []() -> Status { return Error{"the app traps SIGURG itself", 0}; };
+  auto profile = run_agent_window(request, {});
+  ASSERT_FALSE(profile.ok());
+  EXPECT_EQ(profile.error().message, "the app traps SIGURG itself");
 }
 
 }  // namespace

@@ -106,8 +106,9 @@ std::string ruby_reasons(const std::vector<std::string>& argv, std::string_view 
                    : " It has no RUBYOPT: the app or a wrapper cleared it.";
   if (out.empty())
     out =
-        " Likely: it started before heap_sampler was on (restart it), it is not CRuby, or the "
-        "agent could not create its socket.";
+        " Likely: it started before heap_sampler was on (restart it), it is not CRuby, it was "
+        "daemonized (Process.daemon skips the agent's fork hook), or the agent could not write "
+        "its marker.";
   return out;
 }
 

@@ -2,9 +2,18 @@
 // pure functions: the request line, a reply line, and why an agent is not there.
 //
 // Protocol, version 1 (agents/python/memvisor_heap_agent.py, agents/ruby/memvisor_heap_agent.rb):
-//   - The agent listens on the Unix stream socket $MEMVISOR_SAMPLER_DIR/<pid>.agent, mode 0600,
-//     and serves only peers whose uid (SO_PEERCRED) is 0 or the process's own. Each forked child
-//     listens on its own <pid>.agent. The socket goes at exit; memvisor removes it when it reaps.
+//   - The agent's socket is the Unix stream socket $MEMVISOR_SAMPLER_DIR/<pid>.agent, mode 0600;
+//     it serves only peers whose uid (SO_PEERCRED) is 0 or the process's own. Each forked child
+//     has its own <pid>.agent.
+//   - Python listens on it from start to exit (a daemon thread; the socket goes at exit).
+//   - Ruby keeps no thread while idle (a thread in accept would stop Ruby's deadlock detection and
+//     show in Thread.list): it traps SIGURG and writes <pid>.wake, one line "<start time> <state>"
+//     (field 22 of /proc/self/stat; state "armed", or why it cannot be woken: "app-trap",
+//     "foreign-handler", "no-proc"; agent_wake.h). memvisor checks the marker against the process,
+//     creates <pid>.wake.req, sends SIGURG and waits for the socket; the trap (which does nothing
+//     without the request file) starts a thread that listens, accepts one connection within 10 s,
+//     serves it, removes the socket and ends. memvisor removes <pid>.wake.req when done.
+//   - memvisor removes <pid>.agent and <pid>.wake* when it reaps the process.
 //   - memvisor connects and sends one line:
 //       {"protocol": 1, "duration_ms": N, "frames": F, "interval_bytes": B}
 //   - The agent answers one line at once, {"state": "recording"} (or {"state": "error", ...} and

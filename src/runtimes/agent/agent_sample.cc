@@ -1,5 +1,5 @@
 // sample_python and sample_ruby: find the process's agent socket (or say why there is none) and
-// run one window through it.
+// run one window through it. The Ruby agent opens its socket only when woken (agent_wake.h).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,7 +8,9 @@
 #include <sstream>
 
 #include "core/proc/environ_text.h"
+#include "os/proc.h"
 #include "runtimes/agent/agent_client.h"
+#include "runtimes/agent/agent_wake.h"
 #include "runtimes/runtime_sample.h"
 
 namespace memvisor {
@@ -68,18 +70,49 @@ Result<RuntimeProfile> sample_with_agent(RuntimeKind kind, const RuntimeSampleRe
                      " is too long for a Unix socket, so the agent could not listen: give memvisor "
                      "a shorter --state-dir",
                  ENAMETOOLONG};
-  if (::lstat(window.socket_path.c_str(), &st) != 0 && errno == ENOENT) {
+  const auto absent_reasons = [&] {
     const auto has_agent_file = [kind](const std::string& agent_dir) {
       const std::string file =
           kind == RuntimeKind::ruby ? "/memvisor_heap_agent.rb" : "/memvisor_heap_agent.py";
       return ::access((agent_dir + file).c_str(), R_OK) == 0;
     };
-    return Error{"no " + name + " agent in pid " + pid + " (no socket " + window.socket_path +
-                     ")." +
-                     agent_absent_reasons(kind, split_cmdline(cmdline), environ, has_agent_file),
-                 ENOENT};
+    return agent_absent_reasons(kind, split_cmdline(cmdline), environ, has_agent_file);
+  };
+  const bool socket_absent = ::lstat(window.socket_path.c_str(), &st) != 0 && errno == ENOENT;
+  if (kind != RuntimeKind::ruby) {
+    if (socket_absent)
+      return Error{"no " + name + " agent in pid " + pid + " (no socket " + window.socket_path +
+                       ")." + absent_reasons(),
+                   0};  // the sentence says it all: no ": No such file or directory"
+    return run_agent_window(window, progress);
   }
-  return run_agent_window(window, progress);
+  // Ruby: no socket while idle. Whether the agent can be woken is said at once, before any wait.
+  const AgentWakeTarget target{dir, request.pid, request.proc_root};
+  const auto explained = [&](Status status) -> Status {
+    if (status || status.error().errnum != ENOENT) return status;
+    return Error{"no Ruby agent in pid " + pid + " (no " +
+                     agent_wake_marker_path(dir, request.pid) +
+                     ", which the agent writes at start)." + absent_reasons(),
+                 0};
+  };
+  if (socket_absent)
+    if (Status ready = explained(check_agent_wake(target)); !ready) return ready.error();
+  window.wake = [&] { return explained(wake_agent(target)); };
+  window.wake_wait = std::min(Millis(5000), request.timeout);
+  window.wake_failure = [&] {
+    auto now = read_proc_stat(request.pid, request.proc_root);
+    const bool stopped = now && (now->state == 'T' || now->state == 't');
+    return "the Ruby agent of pid " + pid + " did not open " + window.socket_path + " within " +
+           format_duration(window.wake_wait) + " of memvisor's SIGURG: " +
+           (stopped ? std::string("the process is stopped (state T); continue it first")
+                    : std::string("Ruby runs traps on the main thread only, and it did not get "
+                                  "there (stuck in a C extension or a native call that does not "
+                                  "return to Ruby), or native code replaced the agent's SIGURG "
+                                  "handler"));
+  };
+  auto profile = run_agent_window(window, progress);
+  ::unlink(agent_wake_request_path(dir, request.pid).c_str());  // a late trap then does nothing
+  return profile;
 }
 
 }  // namespace
