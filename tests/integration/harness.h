@@ -44,6 +44,12 @@ CommandResult run_memvisor(const std::vector<std::string>& args,
 // SOURCE_DIR/RELATIVE: a file of this checkout (examples, test workers). Built as a path: GCC 12
 // warns falsely (-Warray-bounds) on string concatenation for some lengths of the checkout's path.
 std::string source_path(const std::string& relative);
+// A loopback TCP port nothing listens on right now (bound to 0 and released); -1 on failure.
+int free_port();
+
+// The 1-based number of the first line of `file` that contains `marker`; 0 when none does.
+int line_of(const std::string& file, const std::string& marker);
+
 // True when `program` is found in PATH.
 bool have_program(const std::string& program);
 

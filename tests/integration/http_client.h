@@ -17,8 +17,6 @@ struct HttpReply {
 // nullopt when the connection or the read failed.
 std::optional<HttpReply> http_get(int port, const std::string& path,
                                   std::chrono::seconds timeout = std::chrono::seconds(5));
-// A port nothing listens on right now (bound to 0 and released).
-int free_port();
 // A connected TCP socket to 127.0.0.1:port, or -1.
 int connect_loopback(int port);
 

@@ -21,18 +21,6 @@
 namespace memvisor::testing {
 namespace {
 
-uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in in{};
-  in.sin_family = AF_INET;
-  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&in), sizeof in), 0);
-  socklen_t length = sizeof in;
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&in), &length), 0);
-  ::close(fd);
-  return ntohs(in.sin_port);
-}
-
 // Connects to 127.0.0.1:port; -1 on failure.
 int connect_tcp(uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -94,7 +82,7 @@ bool holds_socket(pid_t pid, const std::string& inode) {
 
 TEST(Listen, EveryInstanceAndReplacementAcceptsFromTheSameSocket) {
   TempDir dir;
-  const uint16_t port = free_port();
+  const auto port = static_cast<uint16_t>(free_port());
   const std::string server = dir.write("server.py", kServer);
   Memvisor memvisor(dir, {"--name", "web", "--instances", "2", "--ready", "notify", "--listen",
                           "127.0.0.1:" + std::to_string(port), "--stop-signal", "SIGTERM", "--",
@@ -134,7 +122,7 @@ TEST(Listen, EveryInstanceAndReplacementAcceptsFromTheSameSocket) {
 
 TEST(Listen, TheSocketOutlivesEveryInstanceAndTheSupervisor) {
   TempDir dir;
-  const uint16_t port = free_port();
+  const auto port = static_cast<uint16_t>(free_port());
   const std::string server = dir.write("server.py", kServer);
   Memvisor memvisor(
       dir, {"--name", "web", "--ready", "notify", "--listen", "127.0.0.1:" + std::to_string(port),
@@ -235,7 +223,7 @@ TEST(Listen, MalformedAddressesAreUsageErrors) {
 TEST(Listen, TakesOverTheSocketItsServiceManagerPassed) {
   if (!have_program("systemd-socket-activate")) GTEST_SKIP() << "no systemd-socket-activate";
   TempDir dir;
-  const uint16_t port = free_port();
+  const auto port = static_cast<uint16_t>(free_port());
   const std::string address = "127.0.0.1:" + std::to_string(port);
   const std::string server = dir.write("server.py", kServer);
   Memvisor memvisor(

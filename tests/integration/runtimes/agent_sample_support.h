@@ -73,13 +73,23 @@ inline SampleOutcome sample(const Memvisor& memvisor, const TempDir& dir,
 }
 
 // The first line of `file` holding `marker` (1-based), 0 when none does.
-inline int line_of(const std::string& file, const std::string& marker) {
-  std::ifstream in(file);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n)
-    if (line.find(marker) != std::string::npos) return n;
-  return 0;
-}
+// A supervised program of an agent's runtime (`interpreter` ARGS...) in service `service` with
+// heap_sampler on, and the pid it started.
+struct AgentWorker {
+  TempDir dir;
+  std::unique_ptr<Memvisor> memvisor;
+  int pid = 0;
+
+  AgentWorker(const std::string& interpreter, const std::string& service,
+              const std::vector<std::string>& args) {
+    std::vector<std::string> command{interpreter};
+    command.insert(command.end(), args.begin(), args.end());
+    memvisor = std::make_unique<Memvisor>(
+        dir, std::vector<std::string>{
+                 dir.write("memvisor.toml", service_config(service, command, true))});
+    pid = started_pid(*memvisor);
+  }
+};
 
 inline std::string top(const nlohmann::json& report, const char* table, const char* key) {
   if (!report.is_object() || !report.contains(table) || report[table].empty()) return "";

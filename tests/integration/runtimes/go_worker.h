@@ -8,25 +8,11 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <string>
 
 #include "harness.h"
 
 namespace memvisor::testing {
-
-// A port nobody listens on right now (the kernel's choice).
-inline int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), length);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 // tests/runtimes/go/leaky.go built into `dir`; "" when there is no Go toolchain.
 inline std::string build_leaky_go(const TempDir& dir) {
@@ -42,11 +28,7 @@ inline std::string build_leaky_go(const TempDir& dir) {
 
 // The 1-based number of the line of leaky.go holding `marker`.
 inline int leaky_go_line(const std::string& marker) {
-  std::ifstream in(source_path("tests/runtimes/go/leaky.go"));
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number)
-    if (line.find(marker) != std::string::npos) return number;
-  return 0;
+  return line_of(source_path("tests/runtimes/go/leaky.go"), marker);
 }
 
 // Waits for the pprof endpoint to answer (the program starts serving at once).

@@ -53,11 +53,9 @@ class OrderBookClasses {
 
 // "OrderBook.java:N" of the line marked "// LEAK: method" in the worker's source.
 std::string jvm_leak_location(const std::string& method) {
-  std::ifstream in(source_path("tests/runtimes/jvm/com/example/OrderBook.java"));
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number)
-    if (line.find("// LEAK: " + method) != std::string::npos)
-      return "com/example/OrderBook.java:" + std::to_string(number);
+  const int number =
+      line_of(source_path("tests/runtimes/jvm/com/example/OrderBook.java"), "// LEAK: " + method);
+  if (number > 0) return "com/example/OrderBook.java:" + std::to_string(number);
   ADD_FAILURE() << "no LEAK marker for " << method;
   return "";
 }

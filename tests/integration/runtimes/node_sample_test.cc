@@ -23,15 +23,6 @@ std::string node_program(const std::string& name) {
   return source_path("tests/runtimes/node/" + name);
 }
 
-// The 1-based line of the first line of `file` that contains `text`.
-int line_of(const std::string& file, const std::string& text) {
-  std::ifstream in(file);
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number)
-    if (line.find(text) != std::string::npos) return number;
-  return 0;
-}
-
 nlohmann::json read_report(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in, nullptr, false);

@@ -22,19 +22,8 @@ std::string leaky_python() {
 }
 
 // A supervised leaky_app.py in `mode`, its agent listening.
-struct PythonWorker {
-  TempDir dir;
-  std::unique_ptr<Memvisor> memvisor;
-  int pid = 0;
-
-  explicit PythonWorker(const std::vector<std::string>& args) {
-    std::vector<std::string> command{kPython};
-    command.insert(command.end(), args.begin(), args.end());
-    memvisor = std::make_unique<Memvisor>(
-        dir,
-        std::vector<std::string>{dir.write("memvisor.toml", service_config("py", command, true))});
-    pid = started_pid(*memvisor);
-  }
+struct PythonWorker : AgentWorker {
+  explicit PythonWorker(const std::vector<std::string>& args) : AgentWorker(kPython, "py", args) {}
 };
 
 TEST(PythonSample, LeakingFunctionAndLineAreOnTopInThreeRuns) {

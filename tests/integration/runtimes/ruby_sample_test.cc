@@ -43,19 +43,8 @@ std::string without_addresses(const std::string& text) {
 }
 
 // A supervised Ruby program (leaky_app.rb by default), its agent armed.
-struct RubyWorker {
-  TempDir dir;
-  std::unique_ptr<Memvisor> memvisor;
-  int pid = 0;
-
-  explicit RubyWorker(const std::vector<std::string>& args) {
-    std::vector<std::string> command{kRuby};
-    command.insert(command.end(), args.begin(), args.end());
-    memvisor = std::make_unique<Memvisor>(
-        dir,
-        std::vector<std::string>{dir.write("memvisor.toml", service_config("rb", command, true))});
-    pid = started_pid(*memvisor);
-  }
+struct RubyWorker : AgentWorker {
+  explicit RubyWorker(const std::vector<std::string>& args) : AgentWorker(kRuby, "rb", args) {}
 };
 
 TEST(RubySample, LeakingMethodAndLineAreOnTopInThreeRuns) {
