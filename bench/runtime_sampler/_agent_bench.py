@@ -15,36 +15,7 @@ import subprocess
 import tempfile
 import time
 
-SAMPLER_VARIABLES = ("PYTHONPATH", "RUBYOPT", "NODE_OPTIONS", "LD_PRELOAD", "MEMVISOR_SAMPLER_DIR")
-
-
-def spawn_environment(memvisor):
-    """The variables memvisor sets at spawn for a heap_sampler = true service, read from a real
-    worker's environment (so the benchmark measures what memvisor really does)."""
-    work = tempfile.mkdtemp(prefix="mv-bench-env-")
-    dump = os.path.join(work, "env.json")
-    config = os.path.join(work, "memvisor.toml")
-    script = "import json, os; json.dump(dict(os.environ), open(%r, 'w'))" % dump
-    with open(config, "w") as f:
-        f.write('[service.envdump]\ncommand = ["/usr/bin/python3", "-I", "-c", %s]\n'
-                'restart = "never"\nheap_sampler = true\n' % json.dumps(script))
-    proc = subprocess.Popen([memvisor, "run", "--state-dir", os.path.join(work, "state"), config],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while not os.path.exists(dump) or os.path.getsize(dump) == 0:
-            if time.monotonic() > deadline:
-                raise RuntimeError("memvisor did not start the environment dump")
-            time.sleep(0.05)
-        time.sleep(0.1)
-        with open(dump) as f:
-            env = json.load(f)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-        shutil.rmtree(work, ignore_errors=True)
-    return {k: env[k] for k in SAMPLER_VARIABLES if k in env}
-
+import common
 
 def run_worker(argv, env, window=None, sampler_dir=None):
     """Starts the worker, optionally opens a window of `window` seconds through its agent, sends
@@ -96,10 +67,10 @@ def measure_agent(memvisor, rounds, variants, noop=None):
     (memvisor's spawn-time environment), False, or a tuple of the variables of it to set. `noop`:
     an argv that does nothing, run 20 times plain and with the setup, for the fixed start-up cost.
     Returns the medians, the runs, the environment and the start-up medians (plain, setup)."""
-    setup = spawn_environment(memvisor)
     sampler_dir = tempfile.mkdtemp(prefix="mv-bench-sampler-")
     os.chmod(sampler_dir, 0o1733)
-    base = {k: v for k, v in os.environ.items() if k not in SAMPLER_VARIABLES}
+    setup = common.sampler_environment(memvisor, sampler_dir)
+    base = {k: v for k, v in os.environ.items() if k not in common.SAMPLER_VARIABLES}
     samples = {name: [] for name in variants}
     try:
         names = list(variants)

@@ -4,11 +4,17 @@ The environment memvisor gives a heap_sampler worker is read from memvisor itsel
 service that prints its environment), so a benchmark measures the same setup a real worker gets.
 CPU is the worker's own user+sys time (os.wait4), for a fixed amount of work.
 """
+import argparse
+import json
 import os
 import statistics
 import subprocess
 import tempfile
 import time
+
+
+# What memvisor sets at spawn for a heap_sampler service.
+SAMPLER_VARIABLES = ("PYTHONPATH", "RUBYOPT", "NODE_OPTIONS", "LD_PRELOAD", "MEMVISOR_SAMPLER_DIR")
 
 
 def sampler_environment(memvisor, sampler_dir, runtime=None):
@@ -33,7 +39,7 @@ def sampler_environment(memvisor, sampler_dir, runtime=None):
     env = {}
     for entry in entries:
         key, _, value = entry.partition("=")
-        if key in ("LD_PRELOAD", "NODE_OPTIONS", "PYTHONPATH", "RUBYOPT", "MEMVISOR_SAMPLER_DIR"):
+        if key in SAMPLER_VARIABLES:
             env[key] = value
     env["MEMVISOR_SAMPLER_DIR"] = sampler_dir
     return env
@@ -80,3 +86,13 @@ def ratios(result, plain_key="plain_cpu_s"):
         if key.endswith("_cpu_s") and key != plain_key and result[key] is not None:
             result[key.replace("_cpu_s", "_ratio")] = round(result[key] / plain, 3) if plain else None
     return result
+
+
+def main(measure, doc):
+    """The command line every runtime's module shares: --memvisor, --rounds; prints the dict."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--memvisor", default="build/memvisor")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    print(json.dumps(measure(os.path.abspath(args.memvisor), args.rounds), indent=2))

@@ -9,8 +9,6 @@ the worker's own net/http/pprof during the run. Go's usual tool is that same end
 pprof), so there is no separate alternative; MemProfileRate=1 (every allocation profiled, as
 people set it to find small leaks) is measured instead.
 """
-import argparse
-import json
 import os
 import shutil
 import socket
@@ -77,13 +75,5 @@ def measure(memvisor, rounds):
     return common.ratios(result)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--memvisor", default="build/memvisor")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    print(json.dumps(measure(os.path.abspath(args.memvisor), args.rounds), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    common.main(measure, __doc__)

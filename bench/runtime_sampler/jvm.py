@@ -14,8 +14,6 @@ profile settings for the whole run (-XX:StartFlightRecording:settings=profile); 
 two `jcmd GC.class_histogram` (= jmap -histo, the JDK's jcmd) 2 s apart. Apart from the runs:
 the CPU a first and a second window cost an idle JVM (JFR's one-time start-up is the first's).
 """
-import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -128,13 +126,5 @@ def measure(memvisor, rounds):
     return common.ratios(result)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--memvisor", default="build/memvisor")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    print(json.dumps(measure(os.path.abspath(args.memvisor), args.rounds), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    common.main(measure, __doc__)

@@ -12,7 +12,6 @@ rounds, run four ways:
 
   python3 bench/runtime_sampler/node.py --memvisor build/memvisor --rounds 5
 """
-import argparse
 import json
 import os
 import shutil
@@ -22,9 +21,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.join(HERE, "node_workload.js")
-SETUP = "--inspect-port=127.0.0.1:0 --inspect-publish-uid=http"
 
 
 def run_worker(args, env, sample_with=None, timeout=120):
@@ -68,8 +69,9 @@ def measure(memvisor: str, rounds: int) -> dict:
     if not shutil.which("node"):
         raise RuntimeError("node is not installed")
     base = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"}
-    setup = dict(base, NODE_OPTIONS=SETUP)
     snapshots = tempfile.mkdtemp(prefix="node-bench-")
+    # The NODE_OPTIONS memvisor really sets at spawn (the rest is measured elsewhere).
+    setup = dict(base, NODE_OPTIONS=common.sampler_environment(memvisor, snapshots)["NODE_OPTIONS"])
     runs = {"plain": [], "idle": [], "window": [], "alternative": []}
     try:
         for _ in range(rounds):
@@ -102,15 +104,6 @@ def measure(memvisor: str, rounds: int) -> dict:
                  "measured by its own benchmark); runs: " +
                  json.dumps({m: [round(v, 3) for v in vals] for m, vals in runs.items()}),
     }
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--memvisor", default="build/memvisor")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    print(json.dumps(measure(os.path.abspath(args.memvisor), args.rounds), indent=2))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ alternative. See bench/runtime_sampler/_agent_bench.py for how CPU is measured.
 
   python3 bench/runtime_sampler/python.py --memvisor build/memvisor --rounds 5
 """
-import argparse
 import json
 import os
 import sys
@@ -15,6 +14,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _agent_bench  # noqa: E402
+import common  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 ITERATIONS = 300000
@@ -84,13 +84,5 @@ def _version():
                           capture_output=True, text=True).stdout.strip()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--memvisor", default="build/memvisor")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    print(json.dumps(measure(os.path.abspath(args.memvisor), args.rounds), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    common.main(measure, __doc__)

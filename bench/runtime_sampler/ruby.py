@@ -8,7 +8,6 @@ measured.
 
   python3 bench/runtime_sampler/ruby.py --memvisor build/memvisor --rounds 5
 """
-import argparse
 import json
 import os
 import sys
@@ -16,6 +15,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _agent_bench  # noqa: E402
+import common  # noqa: E402
 
 RUBY = "/usr/bin/ruby"
 ITERATIONS = 300000
@@ -101,13 +101,5 @@ def _version():
                           text=True).stdout.strip()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--memvisor", default="build/memvisor")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    print(json.dumps(measure(os.path.abspath(args.memvisor), args.rounds), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    common.main(measure, __doc__)
