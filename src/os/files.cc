@@ -53,6 +53,14 @@ Status make_directories(const std::string& path, mode_t mode) {
   return {};
 }
 
+std::string read_link(const std::string& path) {
+  char target[4096];
+  const ssize_t n = ::readlink(path.c_str(), target, sizeof target);
+  return n > 0 && static_cast<size_t>(n) < sizeof target
+             ? std::string(target, static_cast<size_t>(n))
+             : "";
+}
+
 Result<std::string> read_file(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return sys_error("open", path);

@@ -15,6 +15,8 @@ namespace memvisor {
 // mkdir -p; directories it creates get `mode`. An existing directory is left as it is.
 Status make_directories(const std::string& path, mode_t mode);
 Result<std::string> read_file(const std::string& path);
+// The target of a symbolic link (/proc/PID/exe, /proc/PID/ns/net); "" when it cannot be read.
+std::string read_link(const std::string& path);
 // Writes to PATH.tmp.PID, fsyncs it, renames over `path`, fsyncs the directory.
 Status write_file_atomically(const std::string& path, std::string_view content, mode_t mode);
 

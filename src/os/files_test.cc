@@ -41,6 +41,16 @@ TEST(MakeDirectories, FileInTheWayIsAnError) {
   EXPECT_EQ(made.error().describe(), "create directory " + (dir / "f") + ": Not a directory");
 }
 
+TEST(ReadLink, TheTargetOrNothing) {
+  TestTempDir dir;
+  const std::string link = dir.path() + "/link";
+  ASSERT_EQ(::symlink("/some/where", link.c_str()), 0);
+  EXPECT_EQ(read_link(link), "/some/where");
+  EXPECT_EQ(read_link(dir.path() + "/missing"), "");
+  EXPECT_EQ(read_link(dir.path()), "");  // not a link
+  EXPECT_FALSE(read_link("/proc/self/exe").empty());
+}
+
 TEST(ReadFile, ReadsProcFilesThatReportSizeZero) {
   auto text = read_file("/proc/self/stat");
   ASSERT_TRUE(text.ok()) << text.error().describe();

@@ -158,9 +158,7 @@ Status check_agent_wake(const AgentWakeTarget& target) {
                      " no longer handles SIGURG (native code reset it), so its Ruby agent cannot "
                      "be woken",
                  0};
-  char exe[4096];
-  const std::string exe_link = target.proc_root + "/" + pid + "/exe";
-  if (::readlink(exe_link.c_str(), exe, sizeof exe) > 0 &&
+  if (!read_link(target.proc_root + "/" + pid + "/exe").empty() &&
       detect_runtime(target.pid, target.proc_root) != RuntimeKind::ruby)
     return Error{"pid " + pid + " is no longer a Ruby process", 0};
   return {};

@@ -2,12 +2,11 @@
 // a GC) at the window's start and at its end, and the difference by stack. Go samples every
 // allocation by bytes all the time (runtime.MemProfileRate), so nothing is switched on in the
 // worker and the window costs it two garbage collections.
-#include <signal.h>
 
 #include <chrono>
 #include <thread>
 
-#include "os/files.h"
+#include "os/proc.h"
 #include "runtimes/go/pprof_heap_text.h"
 #include "runtimes/http_get.h"
 #include "runtimes/proc_listeners.h"
@@ -20,10 +19,8 @@ constexpr size_t kMaxGoProfile = 64 << 20;
 constexpr const char* kHeapPath = "/debug/pprof/heap?debug=1&gc=1";
 
 bool go_process_alive(int pid, const std::string& proc_root) {
-  auto stat = read_file(proc_root + "/" + std::to_string(pid) + "/stat");
-  if (!stat) return false;
-  const size_t close = stat->rfind(')');
-  return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] != 'Z';
+  auto stat = read_proc_stat(pid, proc_root);
+  return stat && stat->state != 'Z';
 }
 
 Result<PprofHeap> fetch_go_heap(const HttpUrl& url, Millis timeout) {
@@ -89,10 +86,9 @@ Result<RuntimeProfile> sample_go(const RuntimeSampleRequest& request,
   profile.pid = static_cast<uint32_t>(request.pid);
   profile.window_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
-  profile.method =
-      "the worker's net/http/pprof heap profile (" + request.pprof_url +
-      "), three after a GC at each end of the window; Go samples one allocation per " +
-      format_size(after->sampling_rate) + " on average (runtime.MemProfileRate)";
+  profile.method = "the worker's net/http/pprof heap profile (" + request.pprof_url +
+                   "), three after a GC at each end of the window; Go samples one allocation per " +
+                   format_size(after->sampling_rate) + " on average (runtime.MemProfileRate)";
   profile.covers =
       "the Go heap; memory outside it (cgo's malloc, mmap by hand) is not seen. The endpoint "
       "answers for the process that serves it: with several processes on one port, the one "

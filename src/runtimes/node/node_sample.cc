@@ -62,12 +62,6 @@ std::string where_of(const TcpListener& listener) {
   return (listener.v6 ? "[" + address + "]" : address) + ":" + std::to_string(listener.port);
 }
 
-std::string link_target(const std::string& path) {
-  char target[4096];
-  const ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
-  return n > 0 ? std::string(target, static_cast<size_t>(n)) : "";
-}
-
 struct NodeTarget {
   std::vector<std::string> options;  // node's own (command line and NODE_OPTIONS)
   std::string status;                // /proc/PID/status
@@ -81,7 +75,7 @@ Result<NodeTarget> check_node_process(int pid, const std::string& proc_root) {
   auto status = read_file(dir + "/status");
   if (!status) return Error{"no process " + std::to_string(pid), 0};
   if (parse_process_state(*status) == 'Z') return Error{who + " has exited (a zombie)", 0};
-  const std::string exe = link_target(dir + "/exe");
+  const std::string exe = read_link(dir + "/exe");
   auto maps = read_file(dir + "/maps");
   if (!maps)
     return Error{"cannot read " + dir +
@@ -92,8 +86,8 @@ Result<NodeTarget> check_node_process(int pid, const std::string& proc_root) {
     return Error{who + " is not a Node.js process (its executable is " +
                      (exe.empty() ? std::string("unknown") : exe) + ")",
                  0};
-  const std::string ours = link_target(proc_root + "/self/ns/net");
-  const std::string theirs = link_target(dir + "/ns/net");
+  const std::string ours = read_link(proc_root + "/self/ns/net");
+  const std::string theirs = read_link(dir + "/ns/net");
   if (!ours.empty() && !theirs.empty() && ours != theirs)
     return Error{"node " + who +
                      " runs in another network namespace: its inspector's loopback port cannot be "
