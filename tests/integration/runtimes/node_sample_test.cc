@@ -108,10 +108,9 @@ TEST(NodeSample, WithoutTheLeakTheFunctionIsNotOnTop) {
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   const nlohmann::json report = read_report(out);
   ASSERT_TRUE(report.is_object());
-  if (!report["by_function"].empty()) {
-    EXPECT_NE(report["by_function"][0]["function"], "rememberInvoice") << result.out;
-  }
-  // It may hold a request's worth in flight at the window's end, never the bulk.
+  // It may hold a request's worth in flight at the window's end, never the bulk. With ~25
+  // samples in the control's small heap, that request may even come first (seen once in CI), so
+  // the assertion is on the share, not the rank.
   const double total = report["total_retained"]["bytes"].get<double>();
   for (const auto& row : report["by_function"]) {
     if (row["function"] == "rememberInvoice") {

@@ -32,6 +32,7 @@ def log(line):
 def child(leaks):
     signal.signal(signal.SIGTERM, signal.SIG_IGN if IGNORE_TERM else signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     kept = []
     while True:
         if leaks and len(kept) < LEAK_CAP_MIB // max(1, LEAK_MIB):
@@ -40,12 +41,17 @@ def child(leaks):
 
 
 def spawn(children, leaks):
+    # A stop signal must not reach a new child while it still has the master's handler (it would
+    # signal its siblings as the master): blocked across fork until child() has set its own.
+    stops = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     pid = os.fork()
     if pid == 0:
         try:
             child(leaks)
         finally:
             os._exit(0)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
     children.add(pid)
     log(f"forked {pid}")
 
