@@ -20,6 +20,7 @@ int supervise_command(const Args& args);
 int restart_command(const Args& args);
 int stop_command(const Args& args);
 int start_command(const Args& args);
+int reload_command(const Args& args);
 int replay_command(const Args& args);
 int record_command(const Args& args);
 int watch_command(const Args& args);

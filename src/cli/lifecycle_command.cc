@@ -38,6 +38,32 @@ int restart_command(const Args& args) {
 int stop_command(const Args& args) {
   return lifecycle("stop", "Stop an instance or a service (it stays stopped until `start`).", args);
 }
+// `memvisor reload`: the running memvisor reads its config file again (as SIGHUP does) and says
+// what it changed; a broken file changes nothing and exits 2 with the file's own message.
+int reload_command(const Args& args) {
+  CLI::App app(
+      "Read the config file again and apply what changed: rules at once, keeping every leak "
+      "history; services whose command, environment or sockets changed are rolled; instances "
+      "and services added or removed. A broken file changes nothing.",
+      "reload");
+  std::string state_dir_flag;
+  app.add_option("--state-dir", state_dir_flag, "the state dir of the memvisor to reload");
+  if (auto done = parse_cli(app, args)) return *done;
+  auto reply = control_request(resolve_state_dir(state_dir_flag), {{"id", 1}, {"cmd", "reload"}});
+  if (!reply) return fail(kExitFailure, reply.error().describe());
+  if (!reply->value("ok", false)) {
+    const bool config_error = reply->value("code", "") == "config_error";
+    return fail(
+        config_error ? kExitUsage : kExitFailure,
+        reply->value("error", "reload failed") +
+            (config_error ? "\n(nothing changed: memvisor runs on the previous config)" : ""));
+  }
+  const auto changes = reply->value("changes", nlohmann::json::array());
+  if (changes.empty()) std::cout << "reloaded: no change\n";
+  for (const auto& line : changes) std::cout << line.get<std::string>() << "\n";
+  return kExitOk;
+}
+
 int start_command(const Args& args) {
   return lifecycle("start", "Start the stopped instances of a service, or one instance.", args);
 }

@@ -19,6 +19,7 @@ constexpr Subcommand kSubcommands[] = {
     {"restart", memvisor::restart_command, "restart SERVICE or SERVICE.N gracefully"},
     {"stop", memvisor::stop_command, "stop SERVICE or SERVICE.N (until start)"},
     {"start", memvisor::start_command, "start SERVICE or SERVICE.N again"},
+    {"reload", memvisor::reload_command, "read the config file again and apply what changed"},
     {"dump", memvisor::dump_command, "write an incident bundle of SERVICE.N now (it runs on)"},
     {"incidents", memvisor::incidents_command, "list incident bundles, or show one: show ID"},
     {"events", memvisor::events_command, "print the events log; --follow for new ones"},

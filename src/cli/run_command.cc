@@ -38,14 +38,34 @@ int run_command(const Args& all_args) {
   flags.add_to(app);
   if (auto done = parse_cli(app, args)) return *done;
 
+  // The command line wins over the file, at start and at every reload; the state dir is the one
+  // memvisor resolves (flag, environment, file, default), so a reload compares what is used.
+  auto apply_flags = [http_flag, state_dir_flag](Config& config) -> Status {
+    if (!http_flag.empty()) {
+      auto address = parse_listen_address(http_flag);
+      if (!address) return Error{"--http: " + address.error().message};
+      config.supervisor.http = to_string(*address);
+    }
+    config.supervisor.state_dir = resolve_state_dir(state_dir_flag, config.supervisor.state_dir);
+    return {};
+  };
+
   Config config;
+  ControllerOptions options;
   if (!config_path.empty()) {
     if (!command.empty()) return fail(kExitUsage, "give either a config file or -- CMD, not both");
     if (std::string flag = flags.first_given(app); !flag.empty()) {
       return fail(kExitUsage,
                   flag + ": applies only without a config file; set it in " + config_path);
     }
-    auto loaded = load_config_file(config_path);
+    // SIGHUP and `memvisor reload` read the same file again, through the same path as `check`.
+    options.load_config = [config_path, apply_flags]() -> Result<Config> {
+      auto loaded = load_config_file(config_path);
+      if (!loaded) return loaded.error();
+      if (Status applied = apply_flags(*loaded); !applied) return applied.error();
+      return std::move(*loaded);
+    };
+    auto loaded = options.load_config();
     if (!loaded) return fail(kExitUsage, loaded.error().describe());
     config = std::move(*loaded);
   } else {
@@ -59,16 +79,12 @@ int run_command(const Args& all_args) {
     config.services.push_back(std::move(*service));
     if (Status valid = validate_config(config); !valid)
       return fail(kExitUsage, valid.error().describe());
+    if (Status applied = apply_flags(config); !applied) {
+      return fail(kExitUsage, applied.error().describe());
+    }
   }
 
-  if (!http_flag.empty()) {
-    auto address = parse_listen_address(http_flag);
-    if (!address) return fail(kExitUsage, "--http: " + address.error().message);
-    config.supervisor.http = to_string(*address);
-  }
-
-  ControllerOptions options;
-  options.state_dir = resolve_state_dir(state_dir_flag, config.supervisor.state_dir);
+  options.state_dir = config.supervisor.state_dir;
   options.config = std::move(config);
   options.self_executable = "/proc/self/exe";
   auto controller = Controller::create(std::move(options));

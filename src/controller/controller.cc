@@ -98,18 +98,26 @@ Status Controller::init() {
 
   if (Status found = find_heap_sampler(); !found) return found;
 
+  if (Status fits = check_notify_paths(options_.config); !fits) return fits;
   for (const ServiceConfig& service : options_.config.services) {
-    // Checked now, not at the first spawn: the longest notify socket path must fit in sun_path.
-    const std::string longest = fmt::format("{}/notify/{}.{}.{}", dir, service.name,
+    for (int n = 1; n <= service.instances; ++n) {
+      instances_.push_back(std::make_unique<Instance>(service, n));
+    }
+  }
+  return {};
+}
+
+// Checked before any spawn (at start and before a reload applies): the longest notify socket
+// path must fit in sun_path.
+Status Controller::check_notify_paths(const Config& config) const {
+  for (const ServiceConfig& service : config.services) {
+    const std::string longest = fmt::format("{}/notify/{}.{}.{}", options_.state_dir, service.name,
                                             service.instances, std::numeric_limits<int>::max());
     if (longest.size() > 107) {
       return Error{
           fmt::format("state dir {} is too long for the notify socket paths ({} bytes, "
                       "at most 107); choose a shorter --state-dir",
-                      dir, longest.size())};
-    }
-    for (int n = 1; n <= service.instances; ++n) {
-      instances_.push_back(std::make_unique<Instance>(service, n));
+                      options_.state_dir, longest.size())};
     }
   }
   return {};
@@ -188,6 +196,7 @@ int Controller::run() {
 void Controller::step() {
   // Retired instances leave here, outside any callback that might still hold them.
   std::erase_if(instances_, [](const auto& i) { return i->state == InstanceState::retired; });
+  if (!old_configs_.empty()) forget_unused_configs();
   arm_timer();
   if (auto ran = loop_->run_once(std::nullopt); !ran) {
     std::cerr << "memvisor: event loop failed: " << ran.error().describe() << "\n";
@@ -258,7 +267,7 @@ void Controller::on_signals() {
         }
         break;
       case SIGHUP:
-        std::cerr << "memvisor: SIGHUP ignored (configuration reload is not supported)\n";
+        (void)reload("SIGHUP");  // the outcome is in its events
         break;
       default:
         break;

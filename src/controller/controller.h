@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,6 +37,9 @@ struct ControllerOptions {
   bool supervisor = true;  // false: run without the supervisor process (tests, `--no-supervisor`)
   std::string cgroup_root = kCgroupRoot;  // where cgroup = true makes the instances' cgroups
   std::string proc_root = kProcRoot;
+  // Reads the config again for a reload, through the same path as `check` and the start; empty
+  // when memvisor runs a service given on the command line (nothing to read again).
+  std::function<Result<Config>()> load_config;
 };
 
 class Controller {
@@ -62,6 +67,19 @@ class Controller {
   void reap_children();
   void reap_strays();
   MonoTime now() const;
+
+  // Live reload (reload.cc): SIGHUP, `memvisor reload`, `systemctl reload`. Reads the config
+  // again and applies what changed; a config that cannot be applied changes nothing.
+  struct ReloadOutcome {
+    bool applied = false;
+    bool config_error = false;       // not applied because of the file (exit code 2 for the CLI)
+    std::vector<std::string> lines;  // applied: one per change
+    std::string error;               // not applied: why
+  };
+  ReloadOutcome reload(std::string_view how);
+  Status check_notify_paths(const Config& config) const;
+  void remove_instance(Instance& instance, std::string_view reason);
+  void forget_unused_configs();
 
   // Instance lifecycle (instance_lifecycle.cc).
   void start_instance(Instance& instance, std::string_view reason);
@@ -146,6 +164,9 @@ class Controller {
   std::map<std::string, UserIdentity> users_;  // services that run as another user
   std::optional<InstanceCgroups> cgroups_;     // when a service has cgroup = true and it works
   ServiceSockets sockets_;                     // every service's `listen`, for its whole life
+  // Configs a reload replaced, kept while an instance of a removed service still points into one
+  // (the vectors moved here keep their elements where they were).
+  std::list<Config> old_configs_;
 
   // The supervisor process.
   pid_t supervisor_pid_ = 0;

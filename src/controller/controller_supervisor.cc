@@ -125,6 +125,18 @@ void Controller::on_supervisor_message(const nlohmann::json& message) {
   };
   // The supervisor can only act on instances the controller knows, and never during shutdown.
   if (shutting_down_) return fail("memvisor is shutting down");
+  if (action == "reload") {
+    ReloadOutcome outcome = reload("memvisor reload");
+    reply["ok"] = outcome.applied;
+    if (outcome.applied) {
+      reply["changes"] = std::move(outcome.lines);
+    } else {
+      reply["error"] = std::move(outcome.error);
+      reply["code"] = outcome.config_error ? "config_error" : "refused";
+    }
+    if (supervisor_link_) supervisor_link_->send_line(reply.dump());
+    return;
+  }
   if (action == "recycle_child") {
     if (auto refused = recycle_child(message)) return fail(std::move(*refused));
     reply["ok"] = true;

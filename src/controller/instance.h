@@ -89,6 +89,9 @@ struct Instance {
   Instance* replaces = nullptr;     // on the replacement: the instance it will replace
   std::string recycle_reason;
   bool recycling = false;  // a recycle of this instance is under way (counts for max_recycling)
+  // A reload took this instance away (its service removed, or fewer instances): once it has
+  // stopped it is retired, never restarted.
+  bool removing = false;
 
   std::unique_ptr<NotifySocket> notify;  // per process: notify/SERVICE.N.GENERATION
   OutputPipe out;

@@ -36,6 +36,18 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
       std::chrono::duration_cast<std::chrono::milliseconds>(t - instance.started_mono).count();
   emit(std::move(exited), &instance);
 
+  if (instance.removing) {  // a reload took it away: no restart, no recycle to finish
+    if (instance.replaces != nullptr) instance.replaces->replacement = nullptr;
+    if (instance.replacement != nullptr) instance.replacement->replaces = nullptr;
+    instance.replaces = instance.replacement = nullptr;
+    instance.recycling = false;
+    instance.state = InstanceState::retired;
+    instance.deadline.reset();
+    close_output(instance, instance.out);
+    close_output(instance, instance.err);
+    emit(make_event("retired", &instance, reason, "removed by a reload"), &instance);
+    return;
+  }
   if (instance.replaces != nullptr) {  // a replacement that died before it was ready
     finish_recycle(instance, false);
     return;

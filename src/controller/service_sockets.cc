@@ -37,6 +37,28 @@ Result<ListenOptions> options_of(const ServiceConfig& service) {
   return options;
 }
 
+ServiceSockets::Socket bound_socket(const ServiceConfig& service, const SocketAddress& address,
+                                    UniqueFd fd) {
+  ServiceSockets::Socket socket;
+  socket.address = address;
+  socket.name = service.name;
+  socket.fd = std::move(fd);
+  struct stat st {};
+  if (address.kind == SocketAddress::Kind::unix_path && ::stat(address.name.c_str(), &st) == 0) {
+    socket.file_dev = st.st_dev;
+    socket.file_ino = st.st_ino;
+  }
+  return socket;
+}
+
+Result<ServiceSockets::Socket> bind_socket(const ServiceConfig& service,
+                                           const SocketAddress& address,
+                                           const ListenOptions& options) {
+  auto fd = open_listen_socket(address, options);
+  if (!fd) return Error{fmt::format("service {}: {}", service.name, fd.error().describe())};
+  return bound_socket(service, address, std::move(*fd));
+}
+
 }  // namespace
 
 Result<ServiceSockets> ServiceSockets::open(const Config& config, std::vector<PassedSocket> passed,
@@ -49,23 +71,16 @@ Result<ServiceSockets> ServiceSockets::open(const Config& config, std::vector<Pa
     std::vector<Socket>& sockets = result.sockets_[service.name];
     for (const SocketAddress& address : service.listen) {
       Socket socket;
-      socket.address = address;
-      socket.name = service.name;
       const auto found = find_passed(passed, address);
       const bool taken_over = found != passed.end();
       if (taken_over) {
+        socket.address = address;
         socket.fd = std::move(found->fd);
         socket.name = found->name;
       } else {
-        auto fd = open_listen_socket(address, *options);
-        if (!fd) return Error{fmt::format("service {}: {}", service.name, fd.error().describe())};
-        socket.fd = std::move(*fd);
-        struct stat st {};
-        if (address.kind == SocketAddress::Kind::unix_path &&
-            ::stat(address.name.c_str(), &st) == 0) {
-          socket.file_dev = st.st_dev;
-          socket.file_ino = st.st_ino;
-        }
+        auto bound = bind_socket(service, address, *options);
+        if (!bound) return bound.error();
+        socket = std::move(*bound);
       }
       notes.push_back(fmt::format("{}: listening on {} (fd {} in each instance{})", service.name,
                                   to_string(address), 3 + sockets.size(),
@@ -83,17 +98,78 @@ Result<ServiceSockets> ServiceSockets::open(const Config& config, std::vector<Pa
 }
 
 ServiceSockets::~ServiceSockets() {
-  for (const auto& [service, sockets] : sockets_) {
-    for (const Socket& socket : sockets) {
-      if (socket.file_ino == 0) continue;
-      // Only our own file: a later memvisor may have replaced it with its socket.
-      struct stat st {};
-      if (::stat(socket.address.name.c_str(), &st) == 0 && st.st_dev == socket.file_dev &&
-          st.st_ino == socket.file_ino) {
-        ::unlink(socket.address.name.c_str());
-      }
+  for (auto& [service, sockets] : sockets_) {
+    for (Socket& socket : sockets) release(socket);
+  }
+}
+
+void ServiceSockets::release(Socket& socket) {
+  if (socket.file_ino != 0) {
+    // Only our own file: a later memvisor may have replaced it with its socket.
+    struct stat st {};
+    if (::stat(socket.address.name.c_str(), &st) == 0 && st.st_dev == socket.file_dev &&
+        st.st_ino == socket.file_ino) {
+      ::unlink(socket.address.name.c_str());
     }
   }
+  socket.fd.reset();
+}
+
+Result<std::vector<ServiceSockets::Socket>> ServiceSockets::prepare(
+    const ServiceConfig& service, std::vector<std::string>& notes) const {
+  std::vector<Socket> prepared;
+  if (service.listen.empty()) return prepared;
+  auto options = options_of(service);
+  if (!options) return options.error();
+  const std::vector<Socket>& held = of(service.name);
+  for (const SocketAddress& address : service.listen) {
+    const bool kept = std::any_of(held.begin(), held.end(),
+                                  [&](const Socket& socket) { return socket.address == address; });
+    if (kept) continue;
+    auto bound = bind_socket(service, address, *options);
+    if (!bound) {
+      for (Socket& socket : prepared) release(socket);
+      return bound.error();
+    }
+    notes.push_back(fmt::format("{}: listening on {} (for the instances started from now on)",
+                                service.name, to_string(address)));
+    prepared.push_back(std::move(*bound));
+  }
+  return prepared;
+}
+
+void ServiceSockets::commit(const ServiceConfig& service, std::vector<Socket> prepared) {
+  std::vector<Socket> held;
+  if (auto it = sockets_.find(service.name); it != sockets_.end()) held = std::move(it->second);
+  std::vector<Socket> sockets;
+  for (const SocketAddress& address : service.listen) {
+    for (auto* pool : {&held, &prepared}) {
+      auto found = std::find_if(pool->begin(), pool->end(), [&](const Socket& socket) {
+        return socket.fd.valid() && socket.address == address;
+      });
+      if (found == pool->end()) continue;
+      sockets.push_back(std::move(*found));
+      break;
+    }
+  }
+  for (Socket& socket : held) {
+    if (socket.fd.valid()) release(socket);
+  }
+  for (Socket& socket : prepared) {
+    if (socket.fd.valid()) release(socket);
+  }
+  if (sockets.empty()) {
+    sockets_.erase(service.name);
+  } else {
+    sockets_[service.name] = std::move(sockets);
+  }
+}
+
+void ServiceSockets::remove(const std::string& service) {
+  auto it = sockets_.find(service);
+  if (it == sockets_.end()) return;
+  for (Socket& socket : it->second) release(socket);
+  sockets_.erase(it);
 }
 
 void ServiceSockets::hand_to(const std::string& service, SpawnSpec& spec) const {

@@ -42,11 +42,24 @@ class ServiceSockets {
   ServiceSockets& operator=(ServiceSockets&&) = default;
   ~ServiceSockets();
 
+  // A reload: the sockets `service`'s new `listen` needs that this object does not hold yet for
+  // it, bound now so that a reload that cannot bind changes nothing. Errors as open()'s.
+  Result<std::vector<Socket>> prepare(const ServiceConfig& service,
+                                      std::vector<std::string>& notes) const;
+  // Makes the service's sockets its new `listen`, in order: the ones it held for an unchanged
+  // address (their accept queues go on), the `prepared` ones for new addresses; the others are
+  // closed. An empty `listen` (or a removed service) closes them all.
+  void commit(const ServiceConfig& service, std::vector<Socket> prepared);
+  void remove(const std::string& service);
+
   // Puts the service's sockets into `spec` (fd 3 onwards, names); nothing for a service without.
   void hand_to(const std::string& service, SpawnSpec& spec) const;
   const std::vector<Socket>& of(const std::string& service) const;
 
  private:
+  // Closes a socket; a unix path memvisor bound is removed if the file is still this socket's.
+  static void release(Socket& socket);
+
   std::map<std::string, std::vector<Socket>, std::less<>> sockets_;
 };
 

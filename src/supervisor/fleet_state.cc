@@ -21,6 +21,12 @@ bool FleetState::apply(const nlohmann::json& message) {
     has_snapshot_ = true;
     return true;
   }
+  if (type == "config") {  // a reload: the same fleet under a new config
+    auto config = config_from_json(message.value("config", nlohmann::json::object()));
+    if (!config) return false;
+    config_ = std::move(*config);
+    return true;
+  }
   if (type == "event") {
     if (message.contains("state")) update_instance(message["state"]);
     // Every start after an instance's first is a restart (the controller's own count).

@@ -39,7 +39,8 @@ struct FleetProcess {
 
 class FleetState {
  public:
-  // Applies one message from the controller. Returns false for a message it does not understand.
+  // Applies one message from the controller (snapshot, event, instance, config after a reload,
+  // reply). Returns false for a message it does not understand.
   bool apply(const nlohmann::json& message);
 
   bool has_snapshot() const { return has_snapshot_; }

@@ -1,5 +1,6 @@
 // restart / stop / start from the control socket: the target is checked against the fleet, then
 // forwarded to the controller (which checks it again) and answered when the controller replies.
+// reload goes the same way: the controller owns the config.
 #include <fmt/format.h>
 
 #include "supervisor/supervisor.h"
@@ -51,6 +52,19 @@ std::optional<nlohmann::json> Supervisor::forward_lifecycle(
   return std::nullopt;
 }
 
+std::optional<nlohmann::json> Supervisor::forward_reload(
+    const ControlRequest& request, const std::shared_ptr<LineChannel>& client) {
+  if (!controller_ || controller_->closed()) {
+    return nlohmann::json{
+        {"ok", false}, {"code", "unavailable"}, {"error", "the controller is not reachable"}};
+  }
+  const int64_t id = next_request_id_++;
+  pending_[id] = PendingRequest{client, request.id, "reloaded"};
+  controller_->send_line(
+      nlohmann::json{{"type", "request"}, {"id", id}, {"action", "reload"}}.dump());
+  return std::nullopt;
+}
+
 void Supervisor::on_controller_reply(const nlohmann::json& reply) {
   const auto id = reply.find("id");
   if (id == reply.end() || !id->is_number_integer()) return;
@@ -63,8 +77,9 @@ void Supervisor::on_controller_reply(const nlohmann::json& reply) {
   nlohmann::json answer = {{"ok", reply.value("ok", false)}};
   if (answer["ok"]) {
     answer["message"] = request.done;
+    if (reply.contains("changes")) answer["changes"] = reply.at("changes");
   } else {
-    answer["code"] = "refused";
+    answer["code"] = reply.value("code", "refused");
     answer["error"] = reply.value("error", "refused by the controller");
   }
   if (!request.client_id.is_null()) answer["id"] = request.client_id;

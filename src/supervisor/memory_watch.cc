@@ -28,6 +28,21 @@ double MemoryWatch::next_due(const FleetState& fleet) const {
   return earliest;
 }
 
+void MemoryWatch::reconfigure(const Config& config) {
+  for (auto it = watched_.begin(); it != watched_.end();) {
+    const std::string& name = std::get<0>(it->first);
+    const auto service = std::find_if(config.services.begin(), config.services.end(),
+                                      [&](const ServiceConfig& s) { return s.name == name; });
+    if (service == config.services.end()) {
+      it = watched_.erase(it);
+      continue;
+    }
+    if (it->second.rules) it->second.rules->reconfigure(*service);
+    ++it;
+  }
+  next_due_.clear();
+}
+
 std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
                                                 const FleetState& fleet) {
   std::vector<RuleAction> actions;

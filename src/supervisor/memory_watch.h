@@ -40,6 +40,10 @@ class MemoryWatch {
   // Samples every process whose service is due at `now` (steady seconds) and returns the rule
   // decisions. `fleet` gives the processes; their records carry pid and start_ticks.
   std::vector<RuleAction> sample_due(double now_s, WallTime wall, const FleetState& fleet);
+  // A reload: every process's rules follow its service's new config, keeping their history;
+  // processes of a removed service are no longer judged. Every service is due at once, so a
+  // shorter interval applies now.
+  void reconfigure(const Config& config);
   // When the next service is due (steady seconds), given the config.
   double next_due(const FleetState& fleet) const;
 

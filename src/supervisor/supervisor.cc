@@ -91,6 +91,7 @@ void Supervisor::on_controller_line(std::string_view line) {
     return;
   }
   state_changed_ = true;
+  if (message.value("type", "") == "config") on_reconfigured();
   if (first && fleet_.has_snapshot()) {
     (void)sample_timer_->arm(std::chrono::steady_clock::now());
     start_http_if_wanted();
@@ -104,6 +105,21 @@ void Supervisor::on_controller_line(std::string_view line) {
         MemoryWatch::UnitKey{message.value("service", ""), message.value("instance", 0),
                              message.value("generation", 0), message.value("child", 0)});
   }
+}
+
+// After a reload: the rules follow the new config at once, their history kept; a changed
+// `http` moves the endpoint (the old one closes first, so the same port can be bound again).
+void Supervisor::on_reconfigured() {
+  memory_.reconfigure(fleet_.config());
+  (void)sample_timer_->arm(std::chrono::steady_clock::now());
+  const std::string& wanted = fleet_.config().supervisor.http;
+  if (wanted != http_address_) {
+    http_.reset();
+    http_error_logged_.clear();
+    next_http_try_ = {};
+    if (wanted.empty()) std::cerr << "memvisor: no longer serving HTTP (supervisor.http removed)\n";
+  }
+  start_http_if_wanted();
 }
 
 void Supervisor::on_accept() {
@@ -200,6 +216,8 @@ std::optional<nlohmann::json> Supervisor::handle_request(
       return forward_lifecycle(request, client);
     case ControlCommand::dump:
       return dump_instance(request, client);
+    case ControlCommand::reload:
+      return forward_reload(request, client);
     case ControlCommand::incidents: {
       nlohmann::json list = nlohmann::json::array();
       for (const IncidentListing& listing : list_incidents(incidents_dir())) {

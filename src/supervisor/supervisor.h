@@ -51,6 +51,10 @@ class Supervisor {
   // restart / stop / start: checked here, forwarded to the controller, answered on its reply.
   std::optional<nlohmann::json> forward_lifecycle(const ControlRequest& request,
                                                   const std::shared_ptr<LineChannel>& client);
+  // reload: forwarded to the controller, which reads the config again; answered with the changes
+  // it applied, or why it applied none.
+  std::optional<nlohmann::json> forward_reload(const ControlRequest& request,
+                                               const std::shared_ptr<LineChannel>& client);
   void on_controller_reply(const nlohmann::json& reply);
 
   // Memory rules (supervisor_rules.cc).
@@ -128,6 +132,7 @@ class Supervisor {
   // HTTP (supervisor_http.cc): started once the controller's snapshot says where, retried while
   // the address cannot be bound; fed a fresh snapshot after each loop round that changed state.
   void start_http_if_wanted();
+  void on_reconfigured();
   void publish_metrics();
   std::shared_ptr<const MetricsSnapshot> build_metrics_snapshot() const;
 
@@ -154,6 +159,7 @@ class Supervisor {
   std::unique_ptr<HttpEndpoint> http_;
   std::chrono::steady_clock::time_point next_http_try_{};
   std::string http_error_logged_;
+  std::string http_address_;    // where http_ serves, as configured
   bool state_changed_ = false;  // since the last publish
   std::unique_ptr<WorkerServer> workers_;
   bool done_ = false;

@@ -47,6 +47,7 @@ void Supervisor::start_http_if_wanted() {
     return;
   }
   http_ = std::move(*endpoint);
+  http_address_ = wanted;
   http_error_logged_.clear();
   publish_metrics();
   std::cerr << "memvisor: serving /metrics, /health and /status on http://" << to_string(*address)

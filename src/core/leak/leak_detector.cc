@@ -56,6 +56,12 @@ LeakDetector::LeakDetector(LeakDetectorConfig config)
   reset();
 }
 
+void LeakDetector::set_rule(double rate_bytes_per_hour, double warmup_s) {
+  config_.rate_bytes_per_hour = rate_bytes_per_hour;
+  config_.warmup_s = warmup_s;
+  history_.set_rate(rate_bytes_per_hour);
+}
+
 void LeakDetector::reset() {
   history_.clear();
   streak_ = 0;

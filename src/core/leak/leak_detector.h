@@ -86,6 +86,9 @@ class LeakDetector {
   // The floor slope of assess(), for a metric: no extra work.
   double slope_bytes_per_second() const { return assessment_.slope_bytes_per_hour / 3600; }
   void reset();
+  // A reload changed the rule: the new rate and warm-up judge the history already kept, from
+  // the next verdict on (at most `resolution_s` away), so a reload costs no evidence.
+  void set_rule(double rate_bytes_per_hour, double warmup_s);
 
   // Bytes held by this object and its buffers (the reason text aside); fixed at construction,
   // whatever the number of samples.

@@ -19,6 +19,8 @@ class FloorHistory {
   // One sample; true when it completed a bucket (older or equal times are ignored).
   bool add(double t_s, double bytes);
   void clear();
+  // A reload changed the rule's rate: applies to the dips judged from now on.
+  void set_rate(double rate_bytes_per_hour) { rate_per_s_ = rate_bytes_per_hour / 3600; }
 
   double resolution_s() const { return resolution_s_; }
   double age_s() const { return started_ ? last_t_ - first_t_ : 0; }

@@ -15,15 +15,16 @@ struct CommandName {
   ControlCommand command;
 };
 
-constexpr std::array<CommandName, 9> kCommands{{{"status", ControlCommand::status},
-                                                {"ping", ControlCommand::ping},
-                                                {"restart", ControlCommand::restart},
-                                                {"stop", ControlCommand::stop},
-                                                {"start", ControlCommand::start},
-                                                {"dump", ControlCommand::dump},
-                                                {"incidents", ControlCommand::incidents},
-                                                {"incident", ControlCommand::incident},
-                                                {"memory_info", ControlCommand::memory_info}}};
+constexpr std::array<CommandName, 10> kCommands{{{"status", ControlCommand::status},
+                                                 {"ping", ControlCommand::ping},
+                                                 {"restart", ControlCommand::restart},
+                                                 {"stop", ControlCommand::stop},
+                                                 {"start", ControlCommand::start},
+                                                 {"dump", ControlCommand::dump},
+                                                 {"incidents", ControlCommand::incidents},
+                                                 {"incident", ControlCommand::incident},
+                                                 {"memory_info", ControlCommand::memory_info},
+                                                 {"reload", ControlCommand::reload}}};
 
 constexpr size_t kMaxField = 256;
 

@@ -20,7 +20,8 @@ enum class ControlCommand {
   dump,
   incidents,
   incident,
-  memory_info
+  memory_info,
+  reload
 };
 
 // "web" (every instance), "web.2" (one) or "web.2/12345" (a pre-fork child of web.2, by pid).

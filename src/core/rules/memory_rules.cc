@@ -32,14 +32,35 @@ std::string_view to_string(MemoryMetric metric) {
   return enum_name(kMemoryMetricNames, metric);
 }
 
+namespace {
+
+LeakDetectorConfig leak_detector_config(const LeakRule& rule) {
+  LeakDetectorConfig config;
+  config.rate_bytes_per_hour = static_cast<double>(rule.rate_bytes_per_hour);
+  config.warmup_s = static_cast<double>(rule.warmup.count()) / 1000;
+  return config;
+}
+
+}  // namespace
+
 ProcessRules::ProcessRules(const ServiceConfig& service, double jitter_draw)
-    : service_(service), jitter_draw_(jitter_draw) {
-  if (service.memory.leak) {
-    LeakDetectorConfig config;
-    config.rate_bytes_per_hour = static_cast<double>(service.memory.leak->rate_bytes_per_hour);
-    config.warmup_s = static_cast<double>(service.memory.leak->warmup.count()) / 1000;
-    leak_.emplace(config);
+    : service_(&service), jitter_draw_(jitter_draw) {
+  if (service.memory.leak) leak_.emplace(leak_detector_config(*service.memory.leak));
+}
+
+void ProcessRules::reconfigure(const ServiceConfig& service) {
+  service_ = &service;
+  const auto& leak = service.memory.leak;
+  if (!leak) {
+    leak_.reset();
+    leak_waiting_ = false;
+  } else if (!leak_) {
+    leak_.emplace(leak_detector_config(*leak));
+  } else {
+    const LeakDetectorConfig config = leak_detector_config(*leak);
+    leak_->set_rule(config.rate_bytes_per_hour, config.warmup_s);
   }
+  if (!service.memory.limit) above_limit_ = 0;
 }
 
 namespace {
@@ -60,7 +81,7 @@ RuleDecision size_decision(std::string rule, std::string action, MemoryMetric me
 
 std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues& values) {
   std::vector<RuleDecision> decisions;
-  const MemoryRules& rules = service_.memory;
+  const MemoryRules& rules = service_->memory;
   auto metric_of = [&](const std::optional<MemoryMetric>& m) { return m.value_or(rules.metric); };
 
   if (rules.critical && !acted_) {
@@ -127,7 +148,7 @@ std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues
 std::vector<RuleDecision> ProcessRules::on_progress(double uptime_s, int64_t requests) {
   std::vector<RuleDecision> decisions;
   if (acted_) return decisions;
-  const MemoryRules& rules = service_.memory;
+  const MemoryRules& rules = service_->memory;
   if (rules.age) {
     const double max_s = static_cast<double>(rules.age->max.count()) / 1000 +
                          jitter_draw_ * static_cast<double>(rules.age->jitter.count()) / 1000;
@@ -165,7 +186,7 @@ std::vector<RuleDecision> ProcessRules::on_progress(double uptime_s, int64_t req
 }
 
 std::optional<int64_t> ProcessRules::requests_limit() const {
-  const auto& rule = service_.memory.requests;
+  const auto& rule = service_->memory.requests;
   if (!rule) return std::nullopt;
   return static_cast<int64_t>(static_cast<double>(rule->max) +
                               std::floor(jitter_draw_ * static_cast<double>(rule->jitter + 1)));

@@ -46,6 +46,11 @@ class ProcessRules {
   // The request count this process is recycled at (max plus its jitter share), if that rule is on.
   std::optional<int64_t> requests_limit() const;
 
+  // A reload changed the service's rules: from now on they are `service`'s. The leak detector
+  // keeps its history (a new rate judges it from the next verdict); a rule turned on starts
+  // fresh, one turned off goes; what was already decided stays decided.
+  void reconfigure(const ServiceConfig& service);
+
   double leak_slope_bytes_per_second() const;
   const LeakAssessment* leak_assessment() const;
   bool acted() const { return acted_; }  // a recycle, stop or alert was already decided
@@ -63,7 +68,7 @@ class ProcessRules {
   }
 
  private:
-  const ServiceConfig& service_;
+  const ServiceConfig* service_;
   double jitter_draw_;
   bool warned_ = false;
   bool acted_ = false;

@@ -164,3 +164,50 @@ TEST(TotalRule, PicksTheLargestPrivateMemoryWhenTheSumIsAbove) {
 
 }  // namespace
 }  // namespace memvisor
+
+namespace memvisor {
+namespace {
+
+// The first time a leak rule's decision asks for a recycle, between `from_s` and `to_s` (10 s
+// samples of a floor growing `mib_per_hour` on top of 200 MiB); -1 when none did.
+double first_leak_recycle(ProcessRules& rules, double from_s, double to_s, double mib_per_hour) {
+  for (double t = from_s; t < to_s; t += 10) {
+    const auto bytes = static_cast<uint64_t>((200 + mib_per_hour * t / 3600) * 1024 * 1024);
+    for (const RuleDecision& decision : rules.on_sample(t, pss(bytes))) {
+      if (decision.rule == "leak") return t;
+    }
+  }
+  return -1;
+}
+
+TEST(ProcessRules, AReloadedLeakRateJudgesTheHistoryAlreadyKept) {
+  // Two hours of a floor growing 100 MiB/h under a 1 GiB/h rule: no leak at that rate.
+  ServiceConfig lenient;
+  lenient.memory.leak = LeakRule{uint64_t{1} << 30, LeakAction::recycle, Millis{0}, std::nullopt,
+                                 Millis{600'000}};
+  ProcessRules rules(lenient, 0);
+  ASSERT_EQ(first_leak_recycle(rules, 0, 7200, 100), -1);
+
+  // A reload lowers the rate to 10 MiB/h: the two hours already seen are the evidence, so the
+  // verdict comes within a few buckets.
+  ServiceConfig strict = lenient;
+  strict.memory.leak->rate_bytes_per_hour = 10 * MiB;
+  rules.reconfigure(strict);
+  const double found = first_leak_recycle(rules, 7200, 9000, 100);
+  ASSERT_GE(found, 7200);
+  EXPECT_LE(found, 7200 + 120);
+
+  // The control: rules that start at the reload with the strict rate have no history, and
+  // cannot judge in that time.
+  ProcessRules fresh(strict, 0);
+  EXPECT_EQ(first_leak_recycle(fresh, 7200, 7200 + 120, 100), -1);
+
+  // A rule turned off by a reload goes; turned on again, it starts over.
+  ServiceConfig none = lenient;
+  none.memory.leak.reset();
+  rules.reconfigure(none);
+  EXPECT_EQ(rules.leak_assessment(), nullptr);
+}
+
+}  // namespace
+}  // namespace memvisor

@@ -1,0 +1,202 @@
+// Live reload on the real binary: `memvisor reload` and SIGHUP read the file again; rules apply at
+// once without replacing a process, a spawn change rolls the service one instance at a time,
+// instances and services come and go, and a broken file changes nothing and says where.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <set>
+
+#include "harness.h"
+
+namespace memvisor::testing {
+namespace {
+
+// A worker holding ~40 MiB, steady, that prints its VERSION.
+constexpr const char* kHolder =
+    "import os, time\nheld = bytearray(40 << 20)\nprint('version', os.environ.get('VERSION'), "
+    "flush=True)\nwhile True:\n    time.sleep(1)\n";
+
+std::string service(const std::string& name, int instances, const std::string& rest = "") {
+  return "[service." + name + "]\ncommand = [\"python3\", \"-c\", \"\"\"" + kHolder +
+         "\"\"\"]\ninstances = " + std::to_string(instances) + "\ninterval = \"200ms\"\n" +
+         "stop_signal = \"TERM\"\n" + rest + "\n";
+}
+
+CommandResult reload(const Memvisor& memvisor) {
+  return run_memvisor({"reload", "--state-dir", memvisor.state_dir()});
+}
+
+std::set<int> pids_of(const Memvisor& memvisor, const std::string& name) {
+  std::set<int> pids;
+  const nlohmann::json status = status_of(memvisor);
+  if (!status.is_object()) return pids;
+  for (const auto& record : status["instances"]) {
+    if (record.value("service", "") == name && record.value("pid", 0) != 0)
+      pids.insert(record.value("pid", 0));
+  }
+  return pids;
+}
+
+// Instance labels ("web.1") the status lists.
+std::set<std::string> labels_of(const Memvisor& memvisor) {
+  std::set<std::string> labels;
+  const nlohmann::json status = status_of(memvisor);
+  if (!status.is_object()) return labels;
+  for (const auto& record : status["instances"]) {
+    labels.insert(record.value("service", "") + "." + std::to_string(record.value("instance", 0)));
+  }
+  return labels;
+}
+
+TEST(Reload, RulesApplyAtOnceWithoutReplacingAProcess) {
+  TempDir dir;
+  const std::string path = dir.write("web.toml", service("web", 2, "warn = \"1GiB\""));
+  Memvisor memvisor(dir, {path});
+  ASSERT_EQ(memvisor.wait_events("started", 2, 10s).size(), 2u) << memvisor.err();
+  ASSERT_TRUE(eventually([&] { return memvisor.out().find("version") != std::string::npos; }, 10s));
+  const std::set<int> before = pids_of(memvisor, "web");
+  ASSERT_EQ(before.size(), 2u);
+  EXPECT_TRUE(memvisor.events("rule").empty()) << "no warning at 1GiB";
+
+  dir.write("web.toml", service("web", 2, "warn = \"20MiB\""));
+  const CommandResult result = reload(memvisor);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("web: memory.warn changed, applied at once"), std::string::npos)
+      << result.out;
+  // Both processes are now above the new warn: each warned, none replaced.
+  const auto warned = memvisor.wait_events("rule", 2, 10s);
+  ASSERT_EQ(warned.size(), 2u) << memvisor.err();
+  for (const auto& event : warned) EXPECT_EQ(event["rule"], "warn");
+  EXPECT_EQ(pids_of(memvisor, "web"), before);
+  EXPECT_EQ(memvisor.events("started").size(), 2u);
+  const auto changes = memvisor.events("reload");
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0]["reason"], "rules");
+  EXPECT_EQ(changes[0]["service"], "web");
+
+  // The same file again: nothing to do.
+  const CommandResult again = reload(memvisor);
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_NE(again.out.find("no change"), std::string::npos) << again.out;
+}
+
+TEST(Reload, ABrokenFileChangesNothingAndSaysWhere) {
+  TempDir dir;
+  const std::string good = service("web", 1, "warn = \"1GiB\"");
+  const std::string path = dir.write("web.toml", good);
+  Memvisor memvisor(dir, {path});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  const std::set<int> before = pids_of(memvisor, "web");
+
+  // A bad size on the file's last line, and a TOML syntax error: both refused with the place.
+  for (const std::string& broken : {good + "limit = \"lots\"\n", good + "instances = [\n"}) {
+    dir.write("web.toml", broken);
+    const CommandResult result = reload(memvisor);
+    EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+    EXPECT_NE(result.err.find(path + ":"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("nothing changed"), std::string::npos) << result.err;
+  }
+  // SIGHUP with a broken file: the same refusal, as an event.
+  memvisor.signal(SIGHUP);
+  ASSERT_EQ(memvisor.wait_events("reload_failed", 3, 5s).size(), 3u) << memvisor.err();
+  EXPECT_NE(memvisor.events("reload_failed")[2]["message"].get<std::string>().find(path + ":"),
+            std::string::npos);
+  EXPECT_TRUE(memvisor.events("reload").empty());
+  EXPECT_EQ(pids_of(memvisor, "web"), before);
+
+  // The command line's --state-dir wins over the file's, at start as at a reload: no change.
+  // (Without the flag, a different state_dir is refused: ConfigDiff's unit test.)
+  dir.write("web.toml", "[supervisor]\nstate_dir = \"" + dir.file("elsewhere") + "\"\n" + good);
+  const CommandResult moved = reload(memvisor);
+  EXPECT_EQ(moved.exit_code, 0) << moved.err;
+  EXPECT_NE(moved.out.find("no change"), std::string::npos) << moved.out;
+
+  // Fixed: the next reload applies.
+  dir.write("web.toml", service("web", 1, "warn = \"2GiB\""));
+  EXPECT_EQ(reload(memvisor).exit_code, 0);
+  EXPECT_EQ(memvisor.events("reload").size(), 1u);
+  EXPECT_EQ(pids_of(memvisor, "web"), before);
+}
+
+TEST(Reload, ASpawnChangeRollsTheServiceOneInstanceAtATime) {
+  TempDir dir;
+  const std::string path = dir.write("web.toml", service("web", 2, "env = { VERSION = \"1\" }"));
+  Memvisor memvisor(dir, {path});
+  ASSERT_EQ(memvisor.wait_events("started", 2, 10s).size(), 2u) << memvisor.err();
+  const std::set<int> before = pids_of(memvisor, "web");
+
+  dir.write("web.toml", service("web", 2, "env = { VERSION = \"2\" }"));
+  memvisor.signal(SIGHUP);
+  ASSERT_EQ(memvisor.wait_events("recycled", 2, 30s).size(), 2u) << memvisor.err();
+  ASSERT_TRUE(eventually(
+      [&] {
+        const std::set<int> now = pids_of(memvisor, "web");
+        return now.size() == 2 &&
+               std::none_of(now.begin(), now.end(), [&](int pid) { return before.contains(pid); });
+      },
+      10s));
+  for (const int pid : pids_of(memvisor, "web")) {
+    EXPECT_NE(read_text("/proc/" + std::to_string(pid) + "/environ").find("VERSION=2"),
+              std::string::npos);
+  }
+  for (const auto& event : memvisor.events("recycle")) EXPECT_EQ(event["reason"], "reload");
+  // max_recycling = 1: the second instance waited for the first.
+  EXPECT_EQ(memvisor.events("recycle_queued").size(), 1u);
+  const auto changes = memvisor.events("reload");
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0]["reason"], "rolled");
+  EXPECT_EQ(changes[0]["fields"], nlohmann::json::array({"env"}));
+  EXPECT_EQ(memvisor.events("reloaded").at(0)["reason"], "SIGHUP");
+}
+
+TEST(Reload, InstancesAndServicesComeAndGo) {
+  TempDir dir;
+  const std::string path = dir.write("fleet.toml", service("web", 2) + service("jobs", 1));
+  Memvisor memvisor(dir, {path});
+  ASSERT_EQ(memvisor.wait_events("started", 3, 10s).size(), 3u) << memvisor.err();
+  const std::set<int> web_before = pids_of(memvisor, "web");
+  const std::set<int> jobs_before = pids_of(memvisor, "jobs");
+
+  dir.write("fleet.toml", service("web", 3) + service("mail", 1));
+  const CommandResult result = reload(memvisor);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("web: instances 2 → 3"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("mail: added"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("jobs: removed"), std::string::npos) << result.out;
+  const std::set<std::string> wanted = {"web.1", "web.2", "web.3", "mail.1"};
+  EXPECT_TRUE(eventually([&] { return labels_of(memvisor) == wanted; }, 15s))
+      << status_of(memvisor).dump();
+  // The job stopped gracefully (its stop signal, then it exited) and was never restarted.
+  const int job = *jobs_before.begin();
+  EXPECT_TRUE(eventually([&] { return !process_alive(job); }, 10s));
+  const auto retired = memvisor.events("retired", "jobs.1");
+  ASSERT_EQ(retired.size(), 1u);
+  EXPECT_EQ(retired[0]["reason"], "reload");
+  EXPECT_EQ(memvisor.events("started", "jobs.1").size(), 1u);
+  // web.1 and web.2 ran on untouched.
+  for (const int pid : web_before) EXPECT_TRUE(pids_of(memvisor, "web").contains(pid));
+
+  // And back down: web.3 goes, web.1 and web.2 stay.
+  dir.write("fleet.toml", service("web", 2) + service("mail", 1));
+  ASSERT_EQ(reload(memvisor).exit_code, 0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        return labels_of(memvisor) == std::set<std::string>{"web.1", "web.2", "mail.1"};
+      },
+      15s));
+  EXPECT_EQ(pids_of(memvisor, "web"), web_before);
+}
+
+TEST(Reload, AServiceGivenOnTheCommandLineHasNoFileToRead) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "web", "--", "sleep", "60"});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  ASSERT_TRUE(eventually([&] { return status_of(memvisor).is_object(); }, 10s));
+  const CommandResult result = reload(memvisor);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("no config file"), std::string::npos) << result.err;
+  EXPECT_EQ(memvisor.events("started").size(), 1u);
+}
+
+}  // namespace
+}  // namespace memvisor::testing
