@@ -114,7 +114,15 @@ Controller::ReloadOutcome Controller::reload(std::string_view how) {
         sockets_.remove(change.service);
         break;
       case ServiceChange::Kind::rolled:
-        for (Instance* instance : of_service) recycle(*instance, "reload", false);
+        for (Instance* instance : of_service) {
+          if (instance->recycling) {
+            // Its replacement was spawned from the old config: roll again once it has taken
+            // over (the queue is served as recycles finish).
+            recycle_queue_.push_back({instance->service->name, instance->number, "reload"});
+          } else {
+            recycle(*instance, "reload", false);
+          }
+        }
         break;
       case ServiceChange::Kind::added:
       case ServiceChange::Kind::instances: {

@@ -3,10 +3,16 @@
 // instances and services come and go, and a broken file changes nothing and says where.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <set>
 
 #include "harness.h"
+#include "http_client.h"
 
 namespace memvisor::testing {
 namespace {
@@ -15,6 +21,28 @@ namespace {
 constexpr const char* kHolder =
     "import os, time\nheld = bytearray(40 << 20)\nprint('version', os.environ.get('VERSION'), "
     "flush=True)\nwhile True:\n    time.sleep(1)\n";
+
+// A socket listening on 127.0.0.1:port, or -1.
+int listen_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(fd, 4) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Whether something listens on 127.0.0.1:port.
+bool listening(int port) {
+  const int fd = connect_loopback(port);
+  if (fd >= 0) ::close(fd);
+  return fd >= 0;
+}
 
 std::string service(const std::string& name, int instances, const std::string& rest = "") {
   return "[service." + name + "]\ncommand = [\"python3\", \"-c\", \"\"\"" + kHolder +
@@ -185,6 +213,60 @@ TEST(Reload, InstancesAndServicesComeAndGo) {
       },
       15s));
   EXPECT_EQ(pids_of(memvisor, "web"), web_before);
+}
+
+TEST(Reload, TheHttpEndpointMovesToItsNewAddress) {
+  TempDir dir;
+  const int first = free_port();
+  int second = free_port();
+  while (second == first) second = free_port();
+  auto config = [&](int port) {
+    return "[supervisor]\nhttp = \"127.0.0.1:" + std::to_string(port) + "\"\n" + service("web", 1);
+  };
+  const std::string path = dir.write("web.toml", config(first));
+  Memvisor memvisor(dir, {path});
+  ASSERT_TRUE(eventually([&] { return http_get(first, "/health").has_value(); }, 10s))
+      << memvisor.err();
+
+  dir.write("web.toml", config(second));
+  const CommandResult result = reload(memvisor);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("supervisor.http"), std::string::npos) << result.out;
+  EXPECT_TRUE(eventually([&] { return http_get(second, "/health").has_value(); }, 10s))
+      << memvisor.err();
+  EXPECT_FALSE(http_get(first, "/health").has_value());
+  EXPECT_EQ(memvisor.events("started").size(), 1u);
+}
+
+TEST(Reload, ANewListenAddressIsBoundBeforeAnythingChanges) {
+  TempDir dir;
+  const int first = free_port();
+  int second = free_port();
+  while (second == first) second = free_port();
+  auto config = [&](int port) {
+    return service("web", 1, "listen = \"127.0.0.1:" + std::to_string(port) + "\"");
+  };
+  const std::string path = dir.write("web.toml", config(first));
+  Memvisor memvisor(dir, {path});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  const std::set<int> before = pids_of(memvisor, "web");
+
+  // Someone else holds the new address: refused, nothing changed, the old socket still listens.
+  const int squatter = listen_loopback(second);
+  ASSERT_GE(squatter, 0);
+  dir.write("web.toml", config(second));
+  const CommandResult refused = reload(memvisor);
+  EXPECT_EQ(refused.exit_code, 2) << refused.out;
+  EXPECT_NE(refused.err.find(std::to_string(second)), std::string::npos) << refused.err;
+  EXPECT_EQ(pids_of(memvisor, "web"), before);
+  EXPECT_TRUE(listening(first));
+
+  // Freed: the service rolls onto the new address, and the old one is closed.
+  ::close(squatter);
+  ASSERT_EQ(reload(memvisor).exit_code, 0);
+  ASSERT_EQ(memvisor.wait_events("recycled", 1, 15s).size(), 1u) << memvisor.err();
+  EXPECT_TRUE(listening(second));
+  EXPECT_TRUE(eventually([&] { return !listening(first); }, 5s));
 }
 
 TEST(Reload, AServiceGivenOnTheCommandLineHasNoFileToRead) {
