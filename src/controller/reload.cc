@@ -77,6 +77,7 @@ Controller::ReloadOutcome Controller::reload(std::string_view how) {
   for (auto& instance : instances_) {
     if (const ServiceConfig* service = service_named(instance->service->name)) {
       instance->service = service;
+      instance->circuit.set_limits(service->circuit_failures, service->circuit_cooldown);
     }
   }
   for (const ServiceConfig& service : now_config.services) {

@@ -30,6 +30,11 @@ class CircuitBreaker {
 
   CircuitState state() const { return state_; }
   int consecutive_failures() const { return failures_; }
+  // A reload changed the settings: they count from the failures already seen.
+  void set_limits(int failure_threshold, std::chrono::milliseconds cooldown) {
+    threshold_ = failure_threshold;
+    cooldown_ = cooldown;
+  }
   // When an open circuit allows its half-open try.
   std::optional<TimePoint> retry_at() const;
 
