@@ -15,6 +15,13 @@
 namespace memvisor::testing {
 namespace {
 
+// Debian's interpreter by its path: a `python3` found first in PATH may be a version manager's
+// shim (pyenv's is a bash script), which forks helpers before it execs Python. Under
+// prefork = true those helpers are the instance's children, and a 1s max-age recycled one of
+// them, killing the master-to-be: the flake this path ends. memvisor's README says the same for
+// users: the instance's process must be the master (exec it).
+constexpr const char* kPython = "/usr/bin/python3";
+
 std::string prefork_master() {
   return source_path("tests/integration/workers/prefork_master.py");
 }
@@ -59,7 +66,7 @@ TEST(Prefork, EachChildIsMeasuredAndALeakingOneIsRecycledWhileTheMasterStays) {
   // Two of three children leak at once: the limit catches both, and they recycle one at a time.
   Memvisor memvisor(dir,
                     {"--name", "web", "--prefork", "--interval", "200ms", "--limit", "60MiB",
-                     "--limit-for", "2", "--", "python3", prefork_master()},
+                     "--limit-for", "2", "--", kPython, prefork_master()},
                     {}, {"PREFORK_WORKERS=3", "PREFORK_LEAKERS=2", "PREFORK_LEAK_MIB=8"});
   ASSERT_TRUE(eventually([&] { return measured(children_of(memvisor)) == 3; }, 10s))
       << memvisor.err();
@@ -120,7 +127,7 @@ TEST(Prefork, AChildThatIgnoresTheSignalIsKilledAfterPreforkTimeout) {
   TempDir dir;
   Memvisor memvisor(dir,
                     {"--name", "web", "--prefork", "--prefork-timeout", "1s", "--interval", "200ms",
-                     "--limit", "60MiB", "--limit-for", "2", "--", "python3", prefork_master()},
+                     "--limit", "60MiB", "--limit-for", "2", "--", kPython, prefork_master()},
                     {}, {"PREFORK_WORKERS=2", "PREFORK_LEAKERS=1", "PREFORK_IGNORE_TERM=1"});
   ASSERT_TRUE(eventually([&] { return child_events(memvisor, "recycled").size() >= 1; }, 30s))
       << memvisor.err();
@@ -135,7 +142,7 @@ TEST(Prefork, AgeAndTotalApplyToChildren) {
   // One child leaks: the service total picks it (the largest private memory), never the master.
   Memvisor memvisor(dir,
                     {"--name", "web", "--prefork", "--interval", "200ms", "--total", "100MiB", "--",
-                     "python3", prefork_master()},
+                     kPython, prefork_master()},
                     {}, {"PREFORK_WORKERS=3", "PREFORK_LEAKERS=1"});
   ASSERT_TRUE(eventually([&] { return !child_events(memvisor, "recycled").empty(); }, 30s))
       << memvisor.err();
@@ -149,7 +156,7 @@ TEST(Prefork, AgeAndTotalApplyToChildren) {
   TempDir aged_dir;
   Memvisor aged(aged_dir,
                 {"--name", "web", "--prefork", "--interval", "200ms", "--max-age", "1s",
-                 "--age-jitter", "0s", "--", "python3", prefork_master()},
+                 "--age-jitter", "0s", "--", kPython, prefork_master()},
                 {}, {"PREFORK_WORKERS=2"});
   ASSERT_TRUE(eventually([&] { return child_events(aged, "recycled").size() >= 2; }, 30s))
       << aged.err();
@@ -162,7 +169,7 @@ TEST(Prefork, CriticalOnAChildKillsOnlyThatChild) {
   TempDir dir;
   Memvisor memvisor(dir,
                     {"--name", "web", "--prefork", "--interval", "200ms", "--critical", "80MiB",
-                     "--", "python3", prefork_master()},
+                     "--", kPython, prefork_master()},
                     {}, {"PREFORK_WORKERS=3", "PREFORK_LEAKERS=1", "PREFORK_LEAK_MIB=8"});
   ASSERT_TRUE(eventually([&] { return measured(children_of(memvisor)) == 3; }, 10s))
       << memvisor.err();
@@ -202,7 +209,7 @@ TEST(Prefork, CriticalOnAChildKillsOnlyThatChild) {
 TEST(Prefork, DumpTakesAChild) {
   TempDir dir;
   Memvisor memvisor(
-      dir, {"--name", "web", "--prefork", "--interval", "200ms", "--", "python3", prefork_master()},
+      dir, {"--name", "web", "--prefork", "--interval", "200ms", "--", kPython, prefork_master()},
       {}, {"PREFORK_WORKERS=2"});
   ASSERT_TRUE(eventually([&] { return measured(children_of(memvisor)) == 2; }, 10s))
       << memvisor.err();
@@ -228,7 +235,7 @@ TEST(Prefork, SampleTakesAChild) {
   // The first child keeps 1 MiB more every 100 ms: its heap sample sees bytes_repeat retain it.
   Memvisor memvisor(
       dir,
-      {"--name", "web", "--prefork", "--heap-sampler", "--interval", "200ms", "--", "python3",
+      {"--name", "web", "--prefork", "--heap-sampler", "--interval", "200ms", "--", kPython,
        prefork_master()},
       {},
       {"PREFORK_WORKERS=2", "PREFORK_LEAKERS=1", "PREFORK_LEAK_MIB=1", "PREFORK_LEAK_CAP_MIB=400"});
