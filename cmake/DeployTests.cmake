@@ -18,3 +18,13 @@ if(NOT MEMVISOR_SANITIZE)
                    --build-dir ${PROJECT_BINARY_DIR} --source-dir ${PROJECT_SOURCE_DIR})
   set_tests_properties(package_deb PROPERTIES LABELS "integration;package" TIMEOUT 300)
 endif()
+
+# deploy/kubernetes and deploy/docker offline: kubectl kustomize, the strict schema check of
+# deploy/tools (node, installed by scripts/setup), the cross-checks, and the ConfigMap's config run
+# as the container runs it (PID 1, uid 10001). Release build only, as the other tests of peers.
+if(NOT MEMVISOR_SANITIZE)
+  add_test(NAME deploy_kubernetes
+           COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/deploy/kubernetes_test.py
+                   --memvisor $<TARGET_FILE:memvisor> --source-dir ${PROJECT_SOURCE_DIR})
+  set_tests_properties(deploy_kubernetes PROPERTIES LABELS "integration;deploy" TIMEOUT 180)
+endif()
