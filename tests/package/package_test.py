@@ -86,6 +86,7 @@ def check_contents(deb, source_dir, version):
         "./usr/share/memvisor/agents/python/sitecustomize.py",
         "./usr/share/memvisor/agents/ruby/memvisor_heap_agent.rb",
         "./usr/share/man/man1/memvisor.1.gz",
+        "./usr/share/doc/memvisor/changelog.gz",
         "./usr/share/doc/memvisor/examples/web.toml",
         "./usr/share/doc/memvisor/examples/workers/http_worker.py",
         "./usr/share/doc/memvisor/examples/lib/memvisor_worker.py",
@@ -118,6 +119,18 @@ def check_contents(deb, source_dir, version):
     for lib in ["libc6", "libstdc++6", "libmicrohttpd12", "libdw1", "libfmt9", "libtomlplusplus3",
                 "libunwind8"]:
         check(lib in depends, f"Depends names {lib}")
+
+    # dpkg's ldconfig trigger refreshes the libraries' cache; no maintainer script calls ldconfig.
+    with tempfile.TemporaryDirectory() as control:
+        run(["dpkg-deb", "-e", deb, control], check=True)
+        triggers = open(os.path.join(control, "triggers")).read() \
+            if os.path.exists(os.path.join(control, "triggers")) else ""
+        check("activate-noawait ldconfig" in triggers, "the package activates the ldconfig trigger")
+        scripts = "".join(open(os.path.join(control, n)).read() for n in ("postinst", "postrm")
+                          if os.path.exists(os.path.join(control, n)))
+        check("ldconfig" not in scripts.replace("ldconfig trigger", ""),
+              "its maintainer scripts do not call ldconfig")
+        check("shlibs" in os.listdir(control), "a shlibs file for the worker library's dependents")
 
     # The man page is the one in docs/man, gzipped.
     with tempfile.TemporaryDirectory() as tmp:
