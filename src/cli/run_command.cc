@@ -12,6 +12,7 @@
 #include "controller/controller.h"
 #include "core/config/config_validate.h"
 #include "core/config/listen_address.h"
+#include "os/log_sink.h"
 
 namespace memvisor {
 
@@ -27,6 +28,7 @@ int run_command(const Args& all_args) {
   std::string config_path;
   std::string state_dir_flag;
   std::string http_flag;
+  std::string log_format_flag = "text";
   ServiceFlags flags;
   app.add_option("config", config_path, "the config file (TOML)");
   app.add_option("--state-dir", state_dir_flag,
@@ -35,8 +37,18 @@ int run_command(const Args& all_args) {
   app.add_option("--http", http_flag,
                  "serve /metrics, /health and /status on HOST:PORT, [IPV6]:PORT or :PORT "
                  "(loopback); wins over [supervisor] http (default: off)");
+  app.add_option("--log-format", log_format_flag,
+                 "text: one human line per event on stderr; json: one JSON object per line "
+                 "(events, messages and the workers' relayed output)")
+      ->capture_default_str();
   flags.add_to(app);
   if (auto done = parse_cli(app, args)) return *done;
+  // First, so that everything after, a refused config included, is written in the chosen format.
+  const auto log_format = parse_log_format(log_format_flag);
+  if (!log_format) {
+    return fail(kExitUsage, "--log-format: expected text or json, got '" + log_format_flag + "'");
+  }
+  set_log_format(*log_format);
 
   Config config;
   if (!config_path.empty()) {
