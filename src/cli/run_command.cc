@@ -37,10 +37,12 @@ int run_command(const Args& all_args) {
   app.add_option("--http", http_flag,
                  "serve /metrics, /health and /status on HOST:PORT, [IPV6]:PORT or :PORT "
                  "(loopback); wins over [supervisor] http (default: off)");
-  app.add_option("--log-format", log_format_flag,
-                 "text: one human line per event on stderr; json: one JSON object per line "
-                 "(events, messages and the workers' relayed output)")
-      ->capture_default_str();
+  auto* log_format_option =
+      app.add_option("--log-format", log_format_flag,
+                     "text: one human line per event on stderr; json: one JSON object per line "
+                     "(events, messages and the workers' relayed output); wins over [supervisor] "
+                     "log_format")
+          ->capture_default_str();
   flags.add_to(app);
   if (auto done = parse_cli(app, args)) return *done;
   // First, so that everything after, a refused config included, is written in the chosen format.
@@ -60,6 +62,10 @@ int run_command(const Args& all_args) {
     auto loaded = load_config_file(config_path);
     if (!loaded) return fail(kExitUsage, loaded.error().describe());
     config = std::move(*loaded);
+    // The file's choice, unless the command line made one (validated by the parser).
+    if (log_format_option->count() == 0 && !config.supervisor.log_format.empty()) {
+      set_log_format(parse_log_format(config.supervisor.log_format).value_or(LogFormat::text));
+    }
   } else {
     if (command.empty()) {
       return fail(kExitUsage,

@@ -136,6 +136,31 @@ TEST(LogFormat, JsonGivesOneObjectPerLineOnStderrAndStdout) {
   EXPECT_EQ(line.value("line", ""), "out-line");
 }
 
+TEST(LogFormat, TheConfigFileChoosesJsonUnlessTheFlagSaysText) {
+  TempDir dir;
+  const std::string config =
+      dir.write("web.toml",
+                "[supervisor]\nlog_format = \"json\"\n[service.web]\ncommand = [\"sleep\", "
+                "\"60\"]\n");
+  Memvisor from_file(dir, {config});
+  ASSERT_EQ(from_file.wait_events("ready", 1, 10s, "web.1").size(), 1u) << from_file.err();
+  from_file.signal(SIGTERM);
+  ASSERT_EQ(from_file.wait(30s), 0) << from_file.err();
+  const auto lines = lines_of(from_file.err());
+  ASSERT_FALSE(lines.empty());
+  for (const std::string& line : lines) {
+    EXPECT_TRUE(nlohmann::json::parse(line, nullptr, false).is_object()) << line;
+  }
+
+  TempDir text_dir;
+  Memvisor flag_wins(text_dir, {"--log-format", "text", config});
+  ASSERT_EQ(flag_wins.wait_events("ready", 1, 10s, "web.1").size(), 1u) << flag_wins.err();
+  flag_wins.signal(SIGTERM);
+  ASSERT_EQ(flag_wins.wait(30s), 0) << flag_wins.err();
+  EXPECT_NE(flag_wins.err().find("memvisor: web.1: started"), std::string::npos) << flag_wins.err();
+  EXPECT_EQ(flag_wins.err().find('{'), std::string::npos) << flag_wins.err();
+}
+
 TEST(LogFormat, AnUnknownFormatIsAUsageError) {
   const auto result = run_memvisor({"run", "--log-format", "yaml", "--", "true"});
   EXPECT_EQ(result.exit_code, 2);
