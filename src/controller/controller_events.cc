@@ -1,9 +1,9 @@
 // Every lifecycle event goes three ways: a JSON line in STATE_DIR/events.jsonl, a line on stderr
 // (os/log_sink: text or JSON, journald's priority), and a message to the supervisor that keeps its
 // state from them.
-#include <fmt/format.h>
-
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 #include <cstdlib>
 
