@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iostream>
 
+#include "os/log_sink.h"
+
 namespace memvisor {
 
 std::optional<int> parse_cli(CLI::App& app, const Args& args) {
@@ -32,7 +34,9 @@ SplitArgs split_at_dashes(const Args& args) {
 }
 
 int fail(int code, const std::string& message) {
-  std::cerr << "memvisor: " << message << "\n";
+  // Through the log layer: under `run --log-format json` a refused config is a JSON line too,
+  // and under systemd (ExecStartPre=memvisor check, ExecReload=) the journal files it as an error.
+  log_message(LogLevel::error, message);
   return code;
 }
 

@@ -21,7 +21,8 @@ struct SplitArgs {
 };
 SplitArgs split_at_dashes(const Args& args);
 
-// Prints "memvisor: MESSAGE" to stderr and returns `code`.
+// Prints "memvisor: MESSAGE" to stderr (through os/log_sink: JSON under --log-format json, the
+// journal's error priority under systemd) and returns `code`.
 int fail(int code, const std::string& message);
 
 }  // namespace memvisor

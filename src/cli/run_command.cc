@@ -12,6 +12,7 @@
 #include "controller/controller.h"
 #include "core/config/config_validate.h"
 #include "core/config/listen_address.h"
+#include "os/log_sink.h"
 
 namespace memvisor {
 
@@ -27,6 +28,7 @@ int run_command(const Args& all_args) {
   std::string config_path;
   std::string state_dir_flag;
   std::string http_flag;
+  std::string log_format_flag = "text";
   ServiceFlags flags;
   app.add_option("config", config_path, "the config file (TOML)");
   app.add_option("--state-dir", state_dir_flag,
@@ -35,8 +37,20 @@ int run_command(const Args& all_args) {
   app.add_option("--http", http_flag,
                  "serve /metrics, /health and /status on HOST:PORT, [IPV6]:PORT or :PORT "
                  "(loopback); wins over [supervisor] http (default: off)");
+  auto* log_format_option =
+      app.add_option("--log-format", log_format_flag,
+                     "text: one human line per event on stderr; json: one JSON object per line "
+                     "(events, messages and the workers' relayed output); wins over [supervisor] "
+                     "log_format")
+          ->capture_default_str();
   flags.add_to(app);
   if (auto done = parse_cli(app, args)) return *done;
+  // First, so that everything after, a refused config included, is written in the chosen format.
+  const auto log_format = parse_log_format(log_format_flag);
+  if (!log_format) {
+    return fail(kExitUsage, "--log-format: expected text or json, got '" + log_format_flag + "'");
+  }
+  set_log_format(*log_format);
 
   // The command line wins over the file, at start and at every reload; the state dir is the one
   // memvisor resolves (flag, environment, file, default), so a reload compares what is used.
@@ -68,6 +82,10 @@ int run_command(const Args& all_args) {
     auto loaded = options.load_config();
     if (!loaded) return fail(kExitUsage, loaded.error().describe());
     config = std::move(*loaded);
+    // The file's choice, unless the command line made one (validated by the parser).
+    if (log_format_option->count() == 0 && !config.supervisor.log_format.empty()) {
+      set_log_format(parse_log_format(config.supervisor.log_format).value_or(LogFormat::text));
+    }
   } else {
     if (command.empty()) {
       return fail(kExitUsage,

@@ -12,10 +12,10 @@
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
-#include <iostream>
 #include <limits>
 
 #include "heap_report/sampler_library.h"
+#include "os/log_sink.h"
 #include "os/notify_socket.h"
 #include "os/pidfd.h"
 #include "os/proc.h"
@@ -133,13 +133,16 @@ Status Controller::find_heap_sampler() {
     return {};
   agents_dir_ = find_agents_dir(options_.self_executable);
   if (agents_dir_.empty()) {
-    std::cerr << "memvisor: heap_sampler: the Python and Ruby agents were not found "
-                 "(share/memvisor/agents); those workers start without them\n";
+    log_message(LogLevel::warning,
+                "heap_sampler: the Python and Ruby agents were not found "
+                "(share/memvisor/agents); those workers start without them");
   }
   sampler_library_ = find_sampler_library(options_.self_executable);
   if (sampler_library_.empty()) {
-    std::cerr << "memvisor: heap_sampler: " << kSamplerLibraryName
-              << " not found next to memvisor or in the libdir; services start without it\n";
+    log_message(LogLevel::warning,
+                fmt::format("heap_sampler: {} not found next to memvisor or in the libdir; "
+                            "services start without it",
+                            kSamplerLibraryName));
   }
   // Workers of any user create their control page here (sticky, like /tmp).
   const std::string dir = options_.state_dir + "/sampler";
@@ -181,6 +184,7 @@ int Controller::run() {
     open_worker_socket();
     start_supervisor();
   }
+  start_manager_watchdog();
   for (auto& instance : instances_) start_instance(*instance, "initial");
   notify_manager_status();
 
@@ -199,7 +203,7 @@ void Controller::step() {
   if (!old_configs_.empty()) forget_unused_configs();
   arm_timer();
   if (auto ran = loop_->run_once(std::nullopt); !ran) {
-    std::cerr << "memvisor: event loop failed: " << ran.error().describe() << "\n";
+    log_message(LogLevel::critical, "event loop failed: " + ran.error().describe());
     exit_code_ = 1;
     begin_shutdown("internal_error");
   }
@@ -224,12 +228,13 @@ std::optional<MonoTime> Controller::next_deadline() const {
   consider(supervisor_restart_at_);
   consider(supervisor_kill_at_);
   consider(child_recycle_deadline());
+  consider(manager_watchdog_at_);
   return earliest;
 }
 
 void Controller::arm_timer() {
   if (Status armed = timer_->arm(next_deadline()); !armed) {
-    std::cerr << "memvisor: " << armed.error().describe() << "\n";
+    log_message(LogLevel::error, armed.error().describe());
   }
 }
 
@@ -241,6 +246,7 @@ void Controller::on_timer() {
   for (auto& instance : instances_) current.push_back(instance.get());
   for (Instance* instance : current) on_instance_deadline(*instance, t);
   step_child_recycles(t);
+  if (manager_watchdog_at_ && t >= *manager_watchdog_at_) ping_manager_watchdog(t);
   if (supervisor_restart_at_ && t >= *supervisor_restart_at_) {
     supervisor_restart_at_.reset();
     if (!shutting_down_) start_supervisor();
@@ -261,7 +267,7 @@ void Controller::on_signals() {
       case SIGINT:
       case SIGQUIT:
         if (shutting_down_) {
-          std::cerr << "memvisor: already stopping; waiting for instances to exit\n";
+          log_message(LogLevel::notice, "already stopping; waiting for instances to exit");
         } else {
           begin_shutdown(fmt::format("signal {}", sigabbrev_np(signal)));
         }

@@ -148,6 +148,10 @@ class Controller {
   void begin_shutdown(std::string_view reason);
   bool everything_stopped() const;
   void notify_manager_status();
+  // WATCHDOG=1 to our own service manager when it asked for it (WATCHDOG_USEC), every half of
+  // its timeout, from this loop: a controller stuck anywhere stops pinging and systemd acts.
+  void start_manager_watchdog();
+  void ping_manager_watchdog(MonoTime now);
 
   Instance* find_instance(pid_t pid);
   Instance* find_instance(std::string_view service, int number);
@@ -192,6 +196,8 @@ class Controller {
   bool shutting_down_ = false;
   std::optional<MonoTime> supervisor_kill_at_;
   bool told_manager_ready_ = false;
+  std::optional<std::chrono::microseconds> manager_watchdog_;  // WATCHDOG_USEC, when it is ours
+  std::optional<MonoTime> manager_watchdog_at_;                // the next WATCHDOG=1
   int exit_code_ = 0;
 };
 

@@ -1,10 +1,15 @@
-// Every lifecycle event goes three ways: a JSON line in STATE_DIR/events.jsonl, a human line on
-// stderr, and a message to the supervisor that keeps its state from them.
+// Every lifecycle event goes three ways: a JSON line in STATE_DIR/events.jsonl, a line on stderr
+// (os/log_sink: text or JSON, journald's priority), and a message to the supervisor that keeps its
+// state from them.
+#include <unistd.h>
+
 #include <fmt/format.h>
 
-#include <iostream>
+#include <cstdlib>
 
 #include "controller/controller.h"
+#include "core/protocol/notify_protocol.h"
+#include "os/log_sink.h"
 #include "os/notify_socket.h"
 
 namespace memvisor {
@@ -58,10 +63,10 @@ void Controller::emit(Event event, const Instance* instance) {
   const std::string line = json.dump();
   if (events_log_) {
     if (Status appended = events_log_->append_line(line); !appended) {
-      std::cerr << "memvisor: cannot write events.jsonl: " << appended.error().describe() << "\n";
+      log_message(LogLevel::error, "cannot write events.jsonl: " + appended.error().describe());
     }
   }
-  std::cerr << "memvisor: " << human_line(event) << "\n";
+  log_event_line(event);
   if (supervisor_link_) {
     json["type"] = "event";
     if (instance != nullptr) json["state"] = instance_json(*instance);
@@ -81,6 +86,23 @@ void Controller::notify_manager_status() {
     message = "READY=1\n" + message;
   }
   (void)notify_service_manager(message);
+}
+
+void Controller::start_manager_watchdog() {
+  manager_watchdog_ = service_watchdog_timeout(std::getenv("WATCHDOG_USEC"),
+                                               std::getenv("WATCHDOG_PID"), ::getpid());
+  if (manager_watchdog_) ping_manager_watchdog(now());
+}
+
+// Only this loop's health is vouched for, not the supervisor's. A supervisor that is dead is
+// restarted by us (controller_supervisor.cc); withholding the ping for a supervisor that hangs
+// would make systemd kill the whole unit, every worker with it, for a fault that the design keeps
+// away from the workers. What systemd must catch is the one process that cannot be replaced from
+// inside: the controller.
+void Controller::ping_manager_watchdog(MonoTime t) {
+  (void)notify_service_manager("WATCHDOG=1");
+  // Half the timeout, as sd_watchdog_enabled(3) advises: one late wake-up does not trip it.
+  manager_watchdog_at_ = t + std::chrono::duration_cast<MonoTime::duration>(*manager_watchdog_ / 2);
 }
 
 }  // namespace memvisor

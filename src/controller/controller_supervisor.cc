@@ -6,10 +6,9 @@
 
 #include <fmt/format.h>
 
-#include <iostream>
-
 #include "controller/controller.h"
 #include "core/config/config_json.h"
+#include "os/log_sink.h"
 #include "os/unix_stream.h"
 
 namespace memvisor {
@@ -29,8 +28,8 @@ void Controller::open_worker_socket() {
   }
   auto listener = listen_unix(worker_socket_path(), other_users ? 0666 : 0600, SOMAXCONN);
   if (!listener) {
-    std::cerr << "memvisor: no worker socket, request counts are off: "
-              << listener.error().describe() << "\n";
+    log_message(LogLevel::warning,
+                "no worker socket, request counts are off: " + listener.error().describe());
     return;
   }
   worker_listener_ = std::move(*listener);
@@ -39,13 +38,19 @@ void Controller::open_worker_socket() {
 void Controller::start_supervisor() {
   auto pair = socket_pair();
   if (!pair) {
-    std::cerr << "memvisor: cannot start the supervisor: " << pair.error().describe() << "\n";
+    log_message(LogLevel::error, "cannot start the supervisor: " + pair.error().describe());
     return;
   }
   auto& [ours, theirs] = *pair;
   SpawnSpec spec;
-  spec.argv = {options_.self_executable,     "supervise",   "--channel-fd",
-               std::to_string(theirs.get()), "--state-dir", options_.state_dir};
+  spec.argv = {options_.self_executable,
+               "supervise",
+               "--channel-fd",
+               std::to_string(theirs.get()),
+               "--state-dir",
+               options_.state_dir,
+               "--log-format",
+               log_format() == LogFormat::json ? "json" : "text"};
   spec.env = current_environment();
   spec.keep_fds = {theirs.get()};
   if (worker_listener_.valid()) {
@@ -55,7 +60,7 @@ void Controller::start_supervisor() {
   spec.child_sigmask = signals_->previous_mask();
   auto spawned = spawn_process(spec);
   if (!spawned) {
-    std::cerr << "memvisor: cannot start the supervisor: " << spawned.error().describe() << "\n";
+    log_message(LogLevel::error, "cannot start the supervisor: " + spawned.error().describe());
     supervisor_restart_at_ = now() + backoff_delay(supervisor_backoff_, ++supervisor_failures_);
     return;
   }
@@ -69,7 +74,7 @@ void Controller::start_supervisor() {
       [this](std::string_view line) {
         auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
         if (message.is_discarded() || !message.is_object()) {
-          std::cerr << "memvisor: ignored a malformed message from the supervisor\n";
+          log_message(LogLevel::warning, "ignored a malformed message from the supervisor");
           return;
         }
         on_supervisor_message(message);
@@ -77,7 +82,8 @@ void Controller::start_supervisor() {
       [this](std::string_view why) {
         // A supervisor that stops reading would make us buffer forever: replace it.
         if (why.find("queue full") != std::string_view::npos && supervisor_pid_ != 0) {
-          std::cerr << "memvisor: supervisor channel failed (" << why << "); restarting it\n";
+          log_message(LogLevel::error,
+                      fmt::format("supervisor channel failed ({}); restarting it", why));
           (void)pidfd_signal(supervisor_pidfd_.get(), SIGKILL);
         }
       });

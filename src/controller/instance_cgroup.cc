@@ -3,9 +3,8 @@
 // reaped. Where no memory cgroup can be made, those services run without one (said once).
 #include <fmt/format.h>
 
-#include <iostream>
-
 #include "controller/controller.h"
+#include "os/log_sink.h"
 
 namespace memvisor {
 
@@ -17,9 +16,10 @@ void Controller::open_instance_cgroups() {
   if (wanted.empty()) return;
   auto cgroups = InstanceCgroups::create(options_.cgroup_root, options_.proc_root);
   if (!cgroups) {
-    std::cerr << "memvisor: cgroup = true (" << wanted
-              << "): cannot make memory cgroups for instances: " << cgroups.error().describe()
-              << "; those services run without cgroups of their own\n";
+    log_message(LogLevel::warning,
+                fmt::format("cgroup = true ({}): cannot make memory cgroups for instances: {}; "
+                            "those services run without cgroups of their own",
+                            wanted, cgroups.error().describe()));
     return;
   }
   cgroups_.emplace(std::move(*cgroups));

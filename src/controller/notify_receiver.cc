@@ -5,10 +5,9 @@
 
 #include <fmt/format.h>
 
-#include <iostream>
-
 #include "controller/controller.h"
 #include "core/protocol/notify_protocol.h"
+#include "os/log_sink.h"
 #include "os/proc.h"
 
 namespace memvisor {
@@ -49,16 +48,19 @@ void Controller::on_notify(Instance& instance) {
       expected_uid = user->second.uid;
     }
     if (message->uid != 0 && message->uid != expected_uid) {
-      std::cerr << "memvisor: " << instance.label() << ": ignored notify message from uid "
-                << message->uid << " (expected " << expected_uid << ")\n";
+      log_message(LogLevel::warning,
+                  fmt::format("{}: ignored notify message from uid {} (expected {})",
+                              instance.label(), message->uid, expected_uid));
       continue;
     }
     // A sender that still exists must belong to this instance: its process tree or its group.
     // One that has already exited came through this instance's private socket, as its user.
     if (auto stat = read_proc_stat(message->pid); stat) {
       if (stat->pgrp != instance.pid && !is_same_or_descendant(message->pid, instance.pid)) {
-        std::cerr << "memvisor: " << instance.label() << ": ignored notify message from pid "
-                  << message->pid << ": not in the instance's process tree\n";
+        log_message(LogLevel::warning,
+                    fmt::format("{}: ignored notify message from pid {}: not in the instance's "
+                                "process tree",
+                                instance.label(), message->pid));
         continue;
       }
     }

@@ -1,8 +1,9 @@
-// A worker's stdout and stderr, relayed line by line with its label in front: "web.1 | ...".
+// A worker's stdout and stderr, relayed line by line with its label in front: "web.1 | ..." (or
+// as JSON, see os/log_sink), each to the stream it came from.
 #include <unistd.h>
 
 #include "controller/controller.h"
-#include "os/unix_stream.h"
+#include "os/log_sink.h"
 
 namespace memvisor {
 
@@ -17,14 +18,8 @@ void Controller::on_output(Instance& instance, OutputPipe& pipe) {
   char buffer[64 * 1024];
   const ssize_t n = ::read(pipe.fd.get(), buffer, sizeof buffer);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  const std::string prefix = instance.label() + " | ";
-  const int target = pipe.is_stderr ? STDERR_FILENO : STDOUT_FILENO;
-  auto sink = [&](std::string_view line) {
-    std::string out;
-    out.reserve(prefix.size() + line.size() + 1);
-    out.append(prefix).append(line).push_back('\n');
-    (void)write_all(target, out);
-  };
+  const std::string label = instance.label();
+  auto sink = [&](std::string_view line) { log_worker_line(label, pipe.is_stderr, line); };
   if (n <= 0) {  // end of stream: every writer (the worker and its children) is gone
     pipe.lines.flush(sink);
     close_output(instance, pipe);

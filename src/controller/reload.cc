@@ -8,12 +8,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <iostream>
 #include <map>
 
 #include "controller/controller.h"
 #include "core/config/config_diff.h"
 #include "core/config/config_json.h"
+#include "os/log_sink.h"
 #include "os/notify_socket.h"
 
 namespace memvisor {
@@ -88,7 +88,7 @@ Controller::ReloadOutcome Controller::reload(std::string_view how) {
   }
   if (sampler_library_.empty() && agents_dir_.empty()) {
     if (Status found = find_heap_sampler(); !found) {
-      std::cerr << "memvisor: heap_sampler: " << found.error().describe() << "\n";
+      log_message(LogLevel::error, "heap_sampler: " + found.error().describe());
     }
   }
   if (!cgroups_) open_instance_cgroups();

@@ -17,8 +17,10 @@ namespace memvisor {
 class InstanceCgroups {
  public:
   // Finds the memory controller and creates the parent directory. v1: the memory hierarchy's
-  // mount; v2: only where memory is enabled for the children of memvisor's cgroup (delegated).
-  // The Error says why not (no controller, no permission, not delegated).
+  // mount; v2: where memory is enabled for the children of memvisor's cgroup, or in a cgroup
+  // systemd delegated (Delegate=yes), which memvisor then splits: its own processes into a leaf
+  // `main`, memory enabled for the children, memvisor.PID beside `main`. The Error says why not
+  // (no controller, no permission, not delegated).
   static Result<InstanceCgroups> create(const std::string& cgroup_root = kCgroupRoot,
                                         const std::string& proc_root = kProcRoot);
   InstanceCgroups(InstanceCgroups&& other) noexcept

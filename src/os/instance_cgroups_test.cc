@@ -5,12 +5,15 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
+#include "os/files.h"
 #include "os/test_temp_dir.h"
 
 namespace memvisor {
@@ -128,6 +131,78 @@ TEST(InstanceCgroups, NoMemoryControllerIsAnErrorThatSaysSo) {
   auto cgroups = InstanceCgroups::create(root.path());
   ASSERT_FALSE(cgroups.ok());
   EXPECT_FALSE(cgroups.error().describe().empty());
+}
+
+// A cgroup v2 tree as systemd leaves it for a unit with Delegate=yes: the unit's cgroup holds
+// memvisor, has memory among its controllers but none enabled for children, and carries the
+// delegate xattr. Plain files stand in for cgroupfs; the files the kernel would create with a
+// directory are created here. Returns false when this filesystem keeps no xattrs.
+struct FakeDelegation {
+  TestTempDir dir;
+  std::string root = dir / "cgroup";
+  std::string unit = root + "/system.slice/memvisor.service";
+  std::string pid = std::to_string(::getpid());
+
+  bool make(const std::string& own, const std::string& delegated) {
+    namespace fs = std::filesystem;
+    fs::create_directories(root + own + "/main");
+    fs::create_directories(unit + "/memvisor." + pid);
+    fs::create_directories(dir / ("proc/" + pid));
+    write(root + "/cgroup.controllers", "cpu memory pids\n");
+    write(unit + "/cgroup.controllers", "memory pids\n");
+    write(root + own + "/cgroup.procs", pid + "\n");
+    write(root + own + "/cgroup.subtree_control", "");
+    write(root + own + "/main/cgroup.procs", "");
+    write(unit + "/cgroup.subtree_control", "");
+    write(unit + "/memvisor." + pid + "/cgroup.subtree_control", "");
+    write(dir / ("proc/" + pid + "/cgroup"), "0::" + own + "\n");
+    if (delegated.empty()) return true;
+    const std::string target = root + delegated;
+    return ::setxattr(target.c_str(), "user.delegate", "1", 1, 0) == 0 ||
+           ::setxattr(target.c_str(), "trusted.delegate", "1", 1, 0) == 0;
+  }
+  static void write(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+  }
+  static std::string read(const std::string& path) {
+    auto text = read_file(path);
+    return text ? *text : "(unreadable)";
+  }
+};
+
+TEST(InstanceCgroups, ADelegatedCgroupIsSplitMemvisorToALeafMemoryForTheChildren) {
+  FakeDelegation fake;
+  const std::string own = "/system.slice/memvisor.service";
+  if (!fake.make(own, own)) GTEST_SKIP() << "no xattrs on " << fake.dir.path();
+  auto cgroups = InstanceCgroups::create(fake.root, fake.dir / "proc");
+  ASSERT_TRUE(cgroups.ok()) << cgroups.error().describe();
+  EXPECT_EQ(cgroups->cgroup_path("web.1.1"), own + "/memvisor." + fake.pid + "/web.1.1");
+  EXPECT_EQ(FakeDelegation::read(fake.unit + "/main/cgroup.procs"), fake.pid);
+  EXPECT_EQ(FakeDelegation::read(fake.unit + "/cgroup.subtree_control"), "+memory");
+}
+
+TEST(InstanceCgroups, InASubgroupOfTheDelegatedCgroupMemvisorStaysWhereItIs) {
+  FakeDelegation fake;  // systemd 254's DelegateSubgroup=supervisor
+  const std::string own = "/system.slice/memvisor.service/supervisor";
+  if (!fake.make(own, "/system.slice/memvisor.service")) GTEST_SKIP() << "no xattrs";
+  auto cgroups = InstanceCgroups::create(fake.root, fake.dir / "proc");
+  ASSERT_TRUE(cgroups.ok()) << cgroups.error().describe();
+  EXPECT_EQ(cgroups->cgroup_path("web.1.1"),
+            "/system.slice/memvisor.service/memvisor." + fake.pid + "/web.1.1");
+  EXPECT_EQ(FakeDelegation::read(fake.root + own + "/main/cgroup.procs"), "");
+  EXPECT_EQ(FakeDelegation::read(fake.unit + "/cgroup.subtree_control"), "+memory");
+}
+
+TEST(InstanceCgroups, ACgroupNobodyDelegatedIsLeftAlone) {
+  FakeDelegation fake;
+  const std::string own = "/system.slice/memvisor.service";
+  ASSERT_TRUE(fake.make(own, ""));
+  auto cgroups = InstanceCgroups::create(fake.root, fake.dir / "proc");
+  ASSERT_FALSE(cgroups.ok());
+  EXPECT_NE(cgroups.error().describe().find("Delegate=yes"), std::string::npos)
+      << cgroups.error().describe();
+  EXPECT_EQ(FakeDelegation::read(fake.unit + "/main/cgroup.procs"), "");
+  EXPECT_EQ(FakeDelegation::read(fake.unit + "/cgroup.subtree_control"), "");
 }
 
 }  // namespace

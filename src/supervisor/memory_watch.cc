@@ -1,7 +1,8 @@
 #include "supervisor/memory_watch.h"
 
 #include <algorithm>
-#include <iostream>
+
+#include "os/log_sink.h"
 
 namespace memvisor {
 namespace {
@@ -73,8 +74,9 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
         if (sample) {
           if (reader.last_read_fell_back() && !fallback_logged_) {
             fallback_logged_ = true;
-            std::cerr << "memvisor: reading memory from status/statm, not smaps_rollup ("
-                      << reader.fallback_reason() << "): PSS and USS are approximations\n";
+            log_message(LogLevel::warning, "reading memory from status/statm, not smaps_rollup (" +
+                                               reader.fallback_reason() +
+                                               "): PSS and USS are approximations");
           }
           MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
           if (measures_cgroup(service, process.cgroup)) {
@@ -160,8 +162,8 @@ uint64_t MemoryWatch::cgroup_memory(pid_t pid, std::string_view cgroup_path) {
   if (!cgroups_) {
     cgroups_ = CgroupMemoryReader::detect();
     if (!*cgroups_) {
-      std::cerr << "memvisor: metric cgroup: no memory cgroup to read ("
-                << cgroups_->error().describe() << "); it reads as 0\n";
+      log_message(LogLevel::warning, "metric cgroup: no memory cgroup to read (" +
+                                         cgroups_->error().describe() + "); it reads as 0");
     }
   }
   if (!*cgroups_) return 0;

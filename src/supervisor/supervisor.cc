@@ -4,9 +4,9 @@
 
 #include <csignal>
 
-#include <iostream>
 #include <set>
 
+#include "os/log_sink.h"
 #include "os/unix_stream.h"
 #include "supervisor/incident_store.h"
 
@@ -67,7 +67,7 @@ Status Supervisor::init() {
 int Supervisor::run() {
   while (!done_) {
     if (auto ran = loop_->run_once(std::nullopt); !ran) {
-      std::cerr << "memvisor supervisor: " << ran.error().describe() << "\n";
+      log_message(LogLevel::critical, "supervisor: " + ran.error().describe());
       return 1;
     }
     // Closed clients and written incidents are dropped here, outside their own callbacks.
@@ -87,7 +87,7 @@ void Supervisor::on_controller_line(std::string_view line) {
   if (!message.is_discarded() && message.value("type", "") == "reply") on_controller_reply(message);
   const bool first = !fleet_.has_snapshot();
   if (message.is_discarded() || !fleet_.apply(message)) {
-    std::cerr << "memvisor supervisor: ignored an unexpected message from the controller\n";
+    log_message(LogLevel::warning, "supervisor: ignored an unexpected message from the controller");
     return;
   }
   state_changed_ = true;
@@ -117,7 +117,7 @@ void Supervisor::on_reconfigured() {
     http_.reset();
     http_error_logged_.clear();
     next_http_try_ = {};
-    if (wanted.empty()) std::cerr << "memvisor: no longer serving HTTP (supervisor.http removed)\n";
+    if (wanted.empty()) log_message(LogLevel::notice, "no longer serving HTTP (supervisor.http removed)");
   }
   start_http_if_wanted();
 }
@@ -127,7 +127,7 @@ void Supervisor::on_accept() {
     auto accepted = accept_unix(control_listener_.get());
     if (!accepted) {
       if (accepted.error().errnum != EAGAIN && accepted.error().errnum != EWOULDBLOCK) {
-        std::cerr << "memvisor supervisor: " << accepted.error().describe() << "\n";
+        log_message(LogLevel::error, "supervisor: " + accepted.error().describe());
       }
       return;
     }

@@ -2,8 +2,8 @@
 // snapshot it serves from the fleet state and the memory samples.
 
 #include <algorithm>
-#include <iostream>
 
+#include "os/log_sink.h"
 #include "os/open_files_limit.h"
 #include "supervisor/supervisor.h"
 
@@ -33,7 +33,7 @@ void Supervisor::start_http_if_wanted() {
   next_http_try_ = now + kBindRetry;
   auto address = parse_listen_address(wanted);
   if (!address) {  // the controller validated it; a mismatch here is a bug worth a clear line
-    std::cerr << "memvisor: supervisor.http: " << address.error().message << "\n";
+    log_message(LogLevel::error, "supervisor.http: " + address.error().message);
     return;
   }
   auto endpoint = HttpEndpoint::start(*address, limits_for_this_process());
@@ -41,7 +41,7 @@ void Supervisor::start_http_if_wanted() {
     // Said once per distinct problem; the rules keep running and the bind is retried.
     const std::string message = endpoint.error().describe();
     if (message != http_error_logged_) {
-      std::cerr << "memvisor: " << message << "; retrying every 5s\n";
+      log_message(LogLevel::warning, message + "; retrying every 5s");
       http_error_logged_ = message;
     }
     return;
@@ -50,8 +50,8 @@ void Supervisor::start_http_if_wanted() {
   http_address_ = wanted;
   http_error_logged_.clear();
   publish_metrics();
-  std::cerr << "memvisor: serving /metrics, /health and /status on http://" << to_string(*address)
-            << "\n";
+  log_message(LogLevel::notice,
+              "serving /metrics, /health and /status on http://" + to_string(*address));
 }
 
 void Supervisor::publish_metrics() {

@@ -15,10 +15,10 @@
 
 #include <chrono>
 #include <filesystem>
-#include <iostream>
 
 #include "core/observe/unit_name.h"
 #include "core/units.h"
+#include "os/log_sink.h"
 #include "supervisor/incident_store.h"
 #include "supervisor/supervisor.h"
 
@@ -129,7 +129,7 @@ void Supervisor::finish_incident(PendingIncident& incident) {
     for (const std::string& removed :
          enforce_incident_retention(incidents_dir(), static_cast<size_t>(supervisor.incidents_keep),
                                     supervisor.incidents_max_size)) {
-      std::cerr << "memvisor: removed incident " << removed << " (retention)\n";
+      log_message(LogLevel::info, "removed incident " + removed + " (retention)");
     }
   } else {
     event["message"] =

@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <iostream>
 
 #include "core/observe/event.h"
 #include "core/observe/unit_name.h"
 #include "core/units.h"
+#include "os/log_sink.h"
 #include "supervisor/crash_report.h"
 #include "supervisor/supervisor.h"
 
@@ -71,8 +71,7 @@ void Supervisor::act(const RuleAction& action) {
     if (written) {
       event["report"] = *written;
     } else {
-      std::cerr << "memvisor: cannot write the crash report: " << written.error().describe()
-                << "\n";
+      log_message(LogLevel::error, "cannot write the crash report: " + written.error().describe());
     }
   }
   // critical and leak write an incident bundle; the stop or recycle they ask for is requested
@@ -239,7 +238,9 @@ void Supervisor::request_recycle(const std::string& service, int instance,
 void Supervisor::log_event(nlohmann::json event) {
   event["ts"] = format_rfc3339(std::chrono::system_clock::now());
   if (events_log_) (void)events_log_->append_line(event.dump());
-  std::cerr << "memvisor: " << human_line(event_from_json(event)) << "\n";
+  Event parsed = event_from_json(event);
+  parsed.ts = std::chrono::system_clock::now();
+  log_event_line(parsed);
 }
 
 nlohmann::json Supervisor::memory_json(const nlohmann::json& record) const {

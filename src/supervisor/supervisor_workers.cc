@@ -6,8 +6,8 @@
 
 #include <charconv>
 #include <chrono>
-#include <iostream>
 
+#include "os/log_sink.h"
 #include "supervisor/supervisor.h"
 
 namespace memvisor {
@@ -31,8 +31,8 @@ void Supervisor::listen_for_workers() {
   ::fcntl(listener.get(), F_SETFD, FD_CLOEXEC);  // the stack tools we run must not inherit it
   if (Status serving = workers_->serve(std::move(listener), options_.state_dir + "/worker.sock");
       !serving) {
-    std::cerr << "memvisor supervisor: no worker socket, request counts are off: "
-              << serving.error().describe() << "\n";
+    log_message(LogLevel::warning, "supervisor: no worker socket, request counts are off: " +
+                                       serving.error().describe());
   }
 }
 

@@ -137,6 +137,7 @@ struct SupervisorConfig {
   // oldest removed first.
   int incidents_keep = 50;
   uint64_t incidents_max_size = uint64_t{500} << 20;
+  std::string log_format;  // "text" or "json" (--log-format wins); empty: text
 };
 
 struct Config {

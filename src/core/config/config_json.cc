@@ -170,7 +170,8 @@ json config_to_json(const Config& config) {
         {"total", size_rule_to_json(config.supervisor.total)},
         {"http", config.supervisor.http},
         {"incidents_keep", config.supervisor.incidents_keep},
-        {"incidents_max_size", config.supervisor.incidents_max_size}}},
+        {"incidents_max_size", config.supervisor.incidents_max_size},
+        {"log_format", config.supervisor.log_format}}},
       {"services", services},
   };
 }
@@ -181,8 +182,9 @@ Result<Config> config_from_json(const json& j) {
   if (r.object(j, "config", {"source", "supervisor", "services"})) {
     r.read(j["source"], "source", config.source);
     const json& supervisor = j["supervisor"];
-    if (r.object(supervisor, "supervisor",
-                 {"state_dir", "total", "http", "incidents_keep", "incidents_max_size"})) {
+    if (r.object(
+            supervisor, "supervisor",
+            {"state_dir", "total", "http", "incidents_keep", "incidents_max_size", "log_format"})) {
       r.read(supervisor["state_dir"], "supervisor.state_dir", config.supervisor.state_dir);
       size_rule_from_json(r, supervisor["total"], "supervisor.total", config.supervisor.total);
       r.read(supervisor["http"], "supervisor.http", config.supervisor.http);
@@ -190,6 +192,7 @@ Result<Config> config_from_json(const json& j) {
              config.supervisor.incidents_keep);
       r.read(supervisor["incidents_max_size"], "supervisor.incidents_max_size",
              config.supervisor.incidents_max_size);
+      r.read(supervisor["log_format"], "supervisor.log_format", config.supervisor.log_format);
     }
     const json& services = j["services"];
     if (r.expect(services.is_array(), services, "services", "an array")) {

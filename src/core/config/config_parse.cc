@@ -22,8 +22,8 @@ namespace memvisor {
 namespace {
 
 TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
-  static constexpr std::array<std::string_view, 5> kKeys{"state_dir", "total", "http",
-                                                         "incidents_keep", "incidents_max_size"};
+  static constexpr std::array<std::string_view, 6> kKeys{
+      "state_dir", "total", "http", "incidents_keep", "incidents_max_size", "log_format"};
   const auto* table = node.as_table();
   if (!table) return wrong_type(node, "supervisor", "a table");
   for (auto [key, value] : in_file_order(*table)) {
@@ -54,6 +54,16 @@ TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
       const char* field = "supervisor.incidents_max_size";
       if (auto problem = read_size_value(*value, field, out.incidents_max_size)) return problem;
       if (auto what = check_size(out.incidents_max_size)) return located_at(*value, field, *what);
+      continue;
+    }
+    if (key->str() == "log_format") {
+      const auto* text = value->as_string();
+      if (!text) return wrong_type(*value, "supervisor.log_format", "\"text\" or \"json\"");
+      if (text->get() != "text" && text->get() != "json") {
+        return located_at(*value, "supervisor.log_format",
+                          "expected \"text\" or \"json\", got '" + text->get() + "'");
+      }
+      out.log_format = text->get();
       continue;
     }
     if (key->str() != "state_dir") return unknown_key(*key, "supervisor", kKeys);

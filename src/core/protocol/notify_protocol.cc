@@ -1,6 +1,7 @@
 #include "core/protocol/notify_protocol.h"
 
 #include <charconv>
+#include <cstdint>
 
 namespace memvisor {
 
@@ -32,6 +33,28 @@ NotifyFields parse_notify_message(std::string_view text) {
     }
   }
   return fields;
+}
+
+std::optional<std::chrono::microseconds> service_watchdog_timeout(const char* usec, const char* pid,
+                                                                  pid_t self) {
+  if (usec == nullptr) return std::nullopt;
+  const std::string_view usec_text(usec);
+  uint64_t micros = 0;
+  auto [end, ec] = std::from_chars(usec_text.data(), usec_text.data() + usec_text.size(), micros);
+  if (ec != std::errc() || end != usec_text.data() + usec_text.size() || micros == 0 ||
+      micros > uint64_t{1} << 62) {
+    return std::nullopt;
+  }
+  if (pid != nullptr) {
+    const std::string_view pid_text(pid);
+    pid_t target = 0;
+    auto [pid_end, pid_ec] =
+        std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), target);
+    if (pid_ec != std::errc() || pid_end != pid_text.data() + pid_text.size() || target != self) {
+      return std::nullopt;
+    }
+  }
+  return std::chrono::microseconds(static_cast<std::chrono::microseconds::rep>(micros));
 }
 
 }  // namespace memvisor

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <sys/types.h>
+
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,5 +21,11 @@ struct NotifyFields {
 
 // Unknown keys are ignored, as systemd does; a malformed MAINPID is dropped.
 NotifyFields parse_notify_message(std::string_view text);
+
+// sd_watchdog_enabled(3) for memvisor itself, from the values of WATCHDOG_USEC and WATCHDOG_PID
+// (null when unset): how often systemd wants WATCHDOG=1 at the latest. nullopt when the watchdog
+// is off, malformed, or meant for another process (WATCHDOG_PID set and not `self`).
+std::optional<std::chrono::microseconds> service_watchdog_timeout(const char* usec, const char* pid,
+                                                                  pid_t self);
 
 }  // namespace memvisor
