@@ -130,6 +130,7 @@ def main():
     parser.add_argument("--source", default=os.path.join(os.path.dirname(__file__), "..", ".."))
     args = parser.parse_args()
     source = os.path.abspath(args.source)
+    args.memvisor = os.path.abspath(args.memvisor)
     failures = []
     tmp = tempfile.mkdtemp(prefix="memvisor-dashboard-")
     try:
