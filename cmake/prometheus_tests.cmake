@@ -18,6 +18,13 @@ add_test(NAME Prometheus.Rules
                  ${prometheus_rule_tests})
 set_tests_properties(Prometheus.Rules PROPERTIES LABELS unit TIMEOUT 60)
 
+# The series the rules need, from a real memvisor: limit recycles, crashes, an open circuit,
+# thresholds, a killed supervisor; and `promtool check metrics` on the exposition.
+add_test(NAME Prometheus.Metrics
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/tests/prometheus/metrics_test.py
+                 --memvisor $<TARGET_FILE:memvisor> --source ${CMAKE_CURRENT_SOURCE_DIR})
+set_tests_properties(Prometheus.Metrics PROPERTIES LABELS integration TIMEOUT 120)
+
 # The dashboard's queries are valid PromQL and name only series a real memvisor exports (and
 # so do the rules); that memvisor's /metrics passes `promtool check metrics`.
 add_test(NAME Prometheus.Dashboard
