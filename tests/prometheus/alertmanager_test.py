@@ -115,7 +115,7 @@ def main():
 http = "127.0.0.1:{memvisor_port}"
 
 [service.leaky]
-command = ["python3", "{worker}", "leak", "1"]
+command = ["python3", "{worker}", "leak", "2"]
 interval = "200ms"
 leak = {{ rate = "10MiB/h", action = "alert", warmup = "0s" }}
 
@@ -199,9 +199,12 @@ receivers:
         elapsed = time.monotonic() - started
         if leak_alert is None:
             slopes = query(prometheus_port, "memvisor_instance_leak_slope_bytes_per_second")
+            status = get_json(f"http://127.0.0.1:{memvisor_port}/status")
+            reasons = {f"{i['service']}.{i['instance']}": i.get("memory", {}).get("leak_reason")
+                       for i in status.get("instances", [])}
             raise SystemExit(f"FAIL: no MemvisorWorkerLeaking for leaky at the webhook within "
-                             f"{DEADLINE_S}s; slopes in Prometheus: {slopes}; "
-                             f"webhook got: {Webhook.received}")
+                             f"{DEADLINE_S}s; the leak rule says {reasons}; slopes in "
+                             f"Prometheus: {slopes}; webhook got: {Webhook.received}")
         print(f"leak alert at the webhook {elapsed:.0f}s after start: {leak_alert['labels']}",
               flush=True)
         labels, annotations = leak_alert["labels"], leak_alert["annotations"]
