@@ -179,6 +179,7 @@ class Controller {
   std::unique_ptr<LineChannel> supervisor_link_;
   MonoTime supervisor_started_{};
   int supervisor_failures_ = 0;
+  uint64_t supervisor_starts_ = 0;  // for memvisor_supervisor_restarts_total (starts - 1)
   std::optional<MonoTime> supervisor_restart_at_;
   BackoffPolicy supervisor_backoff_{std::chrono::milliseconds(100), 2.0,
                                     std::chrono::milliseconds(10000)};

@@ -67,6 +67,7 @@ void Controller::start_supervisor() {
   supervisor_pid_ = spawned->pid;
   supervisor_pidfd_ = std::move(spawned->pidfd);
   supervisor_started_ = now();
+  ++supervisor_starts_;
   (void)loop_->add(supervisor_pidfd_.get(), EPOLLIN, [this](uint32_t) { reap_children(); });
 
   supervisor_link_ = std::make_unique<LineChannel>(
@@ -214,6 +215,7 @@ nlohmann::json Controller::snapshot() const {
   for (const auto& instance : instances_) instances.push_back(instance_json(*instance));
   return {{"type", "snapshot"},
           {"controller_pid", ::getpid()},
+          {"supervisor_restarts", supervisor_starts_ > 0 ? supervisor_starts_ - 1 : 0},
           {"config", config_to_json(options_.config)},
           {"instances", std::move(instances)}};
 }

@@ -14,6 +14,10 @@ bool FleetState::apply(const nlohmann::json& message) {
     if (!config) return false;
     config_ = std::move(*config);
     controller_pid_ = message.value("controller_pid", 0);
+    if (auto restarts = message.find("supervisor_restarts");
+        restarts != message.end() && restarts->is_number_integer() && *restarts >= 0) {
+      supervisor_restarts_ = restarts->get<uint64_t>();
+    }
     processes_.clear();
     for (const auto& record : message.value("instances", nlohmann::json::array())) {
       update_instance(record);
@@ -29,11 +33,23 @@ bool FleetState::apply(const nlohmann::json& message) {
   }
   if (type == "event") {
     if (message.contains("state")) update_instance(message["state"]);
-    // Every start after an instance's first is a restart (the controller's own count).
-    if (message.value("event", "") == "started" && message.value("generation", 0) > 1) {
-      ++restarts_[{message.value("service", ""), message.value("instance", 0)}]
-                 [message.value("reason", "unknown")];
+    const std::string event = message.value("event", "");
+    const std::pair<std::string, int> key{message.value("service", ""),
+                                          message.value("instance", 0)};
+    const std::string reason = message.value("reason", "unknown");
+    // Every start after an instance's first is a restart (the controller's own count). It is a
+    // recycle when it replaces a live process: a surge's replacement, or a stop-first or urgent
+    // recycle's new start (the instance is still marked recycling then).
+    if (event == "started" && message.value("generation", 0) > 1) {
+      ++restarts_[key][reason];
+      const nlohmann::json state = message.value("state", nlohmann::json::object());
+      if (state.value("role", "primary") == "replacement" || state.value("recycling", false)) {
+        ++recycles_[key][reason];
+      }
     }
+    // A pre-fork child's recycle starts with this event once (queued ones when they leave the
+    // queue); the master, not the controller, starts its replacement.
+    if (event == "recycle" && message.contains("child")) ++child_recycles_[key][reason];
     return true;
   }
   if (type == "instance") {
@@ -88,6 +104,20 @@ const FleetState::RestartCounts& FleetState::restarts(const std::string& service
   static const RestartCounts kNone;
   auto found = restarts_.find({service, instance});
   return found == restarts_.end() ? kNone : found->second;
+}
+
+const FleetState::RestartCounts& FleetState::recycles(const std::string& service,
+                                                      int instance) const {
+  static const RestartCounts kNone;
+  auto found = recycles_.find({service, instance});
+  return found == recycles_.end() ? kNone : found->second;
+}
+
+const FleetState::RestartCounts& FleetState::child_recycles(const std::string& service,
+                                                            int instance) const {
+  static const RestartCounts kNone;
+  auto found = child_recycles_.find({service, instance});
+  return found == child_recycles_.end() ? kNone : found->second;
 }
 
 const std::vector<FleetProcess>& FleetState::processes(const std::string& service) const {

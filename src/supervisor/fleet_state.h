@@ -59,6 +59,12 @@ class FleetState {
   // events since this supervisor started: like any Prometheus counter, they reset when it does.
   using RestartCounts = std::map<std::string, uint64_t>;
   const RestartCounts& restarts(const std::string& service, int instance) const;
+  // The restarts that were recycles (they replaced a live process), by reason; and the recycles
+  // of the instance's pre-fork children. Counted the same way, reset the same way.
+  const RestartCounts& recycles(const std::string& service, int instance) const;
+  const RestartCounts& child_recycles(const std::string& service, int instance) const;
+  // Times the controller restarted the supervisor, from its snapshot: absent from an older one.
+  std::optional<uint64_t> supervisor_restarts() const { return supervisor_restarts_; }
 
  private:
   void update_instance(const nlohmann::json& record);
@@ -70,6 +76,9 @@ class FleetState {
   // two processes.
   std::map<std::string, std::vector<FleetProcess>, std::less<>> processes_;
   std::map<std::pair<std::string, int>, RestartCounts> restarts_;
+  std::map<std::pair<std::string, int>, RestartCounts> recycles_;
+  std::map<std::pair<std::string, int>, RestartCounts> child_recycles_;
+  std::optional<uint64_t> supervisor_restarts_;
 };
 
 }  // namespace memvisor

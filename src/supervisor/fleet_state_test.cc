@@ -60,6 +60,50 @@ TEST(FleetState, OtherEventsAreNotRestarts) {
   EXPECT_TRUE(fleet.restarts("web", 1).empty());
 }
 
+TEST(FleetState, RecyclesAreTheRestartsThatReplacedALiveProcess) {
+  FleetState fleet;
+  ASSERT_TRUE(fleet.apply(snapshot()));
+  ASSERT_TRUE(fleet.apply(started(1, 1, "initial")));
+  ASSERT_TRUE(fleet.apply(started(1, 2, "crash")));  // after an exit: a restart only
+  nlohmann::json surge = started(1, 3, "leak");      // a surge's replacement
+  surge["state"]["role"] = "replacement";
+  ASSERT_TRUE(fleet.apply(surge));
+  nlohmann::json stop_first = started(1, 4, "limit");  // stop-first or urgent: still recycling
+  stop_first["state"]["recycling"] = true;
+  ASSERT_TRUE(fleet.apply(stop_first));
+  const FleetState::RestartCounts restarts = {{"crash", 1}, {"leak", 1}, {"limit", 1}};
+  const FleetState::RestartCounts recycles = {{"leak", 1}, {"limit", 1}};
+  EXPECT_EQ(fleet.restarts("web", 1), restarts);
+  EXPECT_EQ(fleet.recycles("web", 1), recycles);
+  EXPECT_TRUE(fleet.recycles("web", 2).empty());
+  EXPECT_TRUE(fleet.child_recycles("web", 1).empty());
+}
+
+TEST(FleetState, ChildRecyclesCountTheirRecycleEvents) {
+  FleetState fleet;
+  ASSERT_TRUE(fleet.apply(snapshot()));
+  nlohmann::json recycle = started(1, 1, "leak");
+  recycle["event"] = "recycle";
+  recycle["child"] = 4242;
+  ASSERT_TRUE(fleet.apply(recycle));
+  ASSERT_TRUE(fleet.apply(recycle));
+  recycle.erase("child");  // the instance's own recycle is counted at its replacement's start
+  ASSERT_TRUE(fleet.apply(recycle));
+  const FleetState::RestartCounts expected = {{"leak", 2}};
+  EXPECT_EQ(fleet.child_recycles("web", 1), expected);
+  EXPECT_TRUE(fleet.recycles("web", 1).empty());
+}
+
+TEST(FleetState, SupervisorRestartsComeFromTheSnapshot) {
+  FleetState fleet;
+  nlohmann::json message = snapshot();
+  ASSERT_TRUE(fleet.apply(message));
+  EXPECT_FALSE(fleet.supervisor_restarts().has_value());  // an older controller's snapshot
+  message["supervisor_restarts"] = 3;
+  ASSERT_TRUE(fleet.apply(message));
+  EXPECT_EQ(fleet.supervisor_restarts(), 3u);
+}
+
 nlohmann::json process_update(int generation, const std::string& state, const std::string& role) {
   return {{"type", "instance"},
           {"instance",

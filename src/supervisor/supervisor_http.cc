@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "core/rules/memory_rules.h"
 #include "os/log_sink.h"
 #include "os/open_files_limit.h"
 #include "supervisor/supervisor.h"
@@ -21,6 +22,29 @@ HttpLimits limits_for_this_process() {
   // Keep at least half of the descriptors for everything else the supervisor does.
   limits.connections = static_cast<unsigned>(std::min<rlim_t>(512, files / 2));
   return limits;
+}
+
+// The thresholds of the service's size rules and its leak rate, each with the memory kind it
+// reads, so an alert can set a trend against them.
+void add_rule_thresholds(const ServiceConfig& service, ServiceMetrics& totals) {
+  const MemoryRules& rules = service.memory;
+  auto kind = [&](const std::optional<MemoryMetric>& metric) {
+    return std::string(to_string(metric.value_or(rules.metric)));
+  };
+  if (rules.warn) totals.thresholds.push_back({"warn", kind(rules.warn->metric), rules.warn->size});
+  if (rules.limit) {
+    totals.thresholds.push_back({"limit", kind(rules.limit->metric), rules.limit->size});
+  }
+  if (rules.critical) {
+    totals.thresholds.push_back({"critical", kind(rules.critical->metric), rules.critical->size});
+  }
+  if (rules.total) {
+    totals.thresholds.push_back({"total", kind(rules.total->metric), rules.total->size});
+  }
+  if (rules.leak) {
+    totals.leak_rate_bytes_per_second =
+        static_cast<double>(rules.leak->rate_bytes_per_hour) / 3600.0;
+  }
 }
 
 }  // namespace
@@ -67,6 +91,7 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
     ServiceMetrics& totals = snapshot->services.emplace_back();
     totals.name = service.name;
     totals.desired = service.instances;
+    add_rule_thresholds(service, totals);
     const std::vector<int> serving = fleet_.serving_instances(service.name);
     for (const FleetProcess& process : fleet_.processes(service.name)) {
       const int number = process.instance;
@@ -77,12 +102,13 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       std::optional<uint64_t> cgroup;
       if (alive && series != nullptr && !series->empty()) {
         const MemoryValues& v = series->back().values;
-        memory = InstanceMemory{v.rss, v.pss, v.uss, v.swap};
+        memory = InstanceMemory{v.rss, v.pss, v.uss, v.swap, v.anon};
         if (MemoryWatch::measures_cgroup(service, process.cgroup)) cgroup = v.cgroup;
         totals.memory.rss += v.rss;
         totals.memory.pss += v.pss;
         totals.memory.uss += v.uss;
         totals.memory.swap += v.swap;
+        totals.memory.anon += v.anon;
       }
       if (service.prefork && alive) {
         for (const MemoryWatch::Child& child : memory_.children(key)) {
@@ -94,11 +120,12 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
           const MemoryWatch::UnitKey unit = MemoryWatch::unit_of(key, child.pid);
           if (const auto* of_child = memory_.series(unit); of_child && !of_child->empty()) {
             const MemoryValues& v = of_child->back().values;
-            c.memory = InstanceMemory{v.rss, v.pss, v.uss, v.swap};
+            c.memory = InstanceMemory{v.rss, v.pss, v.uss, v.swap, v.anon};
             totals.memory.rss += v.rss;  // the service's memory is its masters' and children's
             totals.memory.pss += v.pss;
             totals.memory.uss += v.uss;
             totals.memory.swap += v.swap;
+            totals.memory.anon += v.anon;
           }
           if (const ProcessRules* rules = memory_.rules(unit); rules != nullptr) {
             const LeakAssessment* leak = rules->leak_assessment();
@@ -125,9 +152,14 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
         const LeakAssessment* leak = rules->leak_assessment();
         if (leak != nullptr && leak->span_s > 0) {
           m.leak_slope_bytes_per_second = leak->slope_bytes_per_hour / 3600;
+          m.leak_detected = leak->leaking;
         }
       }
       m.restarts_by_reason = fleet_.restarts(service.name, number);
+      m.recycles_by_reason = fleet_.recycles(service.name, number);
+      m.child_recycles_by_reason = fleet_.child_recycles(service.name, number);
+      m.circuit = process.record.value("circuit", "closed");
+      m.consecutive_failures = process.record.value("consecutive_failures", 0);
       // Only for processes that speak the worker protocol: a zero would claim an idle worker.
       if (workers_ && !workers_->describe(key).is_null()) {
         m.requests_total = static_cast<uint64_t>(std::max<int64_t>(0, memory_.requests(key)));
@@ -140,6 +172,7 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       }
     }
   }
+  snapshot->supervisor_restarts = fleet_.supervisor_restarts();
   return snapshot;
 }
 

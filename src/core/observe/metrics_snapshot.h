@@ -16,6 +16,7 @@ struct InstanceMemory {
   uint64_t pss = 0;
   uint64_t uss = 0;
   uint64_t swap = 0;
+  uint64_t anon = 0;  // private anonymous memory (heap, stacks): metric = "anon"
 };
 
 // One instance number of a service, as its serving (primary) process shows it.
@@ -29,7 +30,17 @@ struct InstanceMetrics {
   std::optional<double> started_at_s;                 // unix seconds, while a process is alive
   std::optional<InstanceMemory> memory;               // the last sample
   std::optional<double> leak_slope_bytes_per_second;  // when a leak rule has judged a span
+  // The leak rule's verdict on that span: the slope's confidence bound above the rate, a trend
+  // rather than a few steps, not slowing, new ground, past the warm-up. The slope alone is the
+  // most leak-like span's and stays high for hours after a start ramp.
+  std::optional<bool> leak_detected;
   std::map<std::string, uint64_t> restarts_by_reason;
+  // The subset of those restarts that were recycles (a rule or an operator replaced a live
+  // process), and recycles of its pre-fork children, by reason.
+  std::map<std::string, uint64_t> recycles_by_reason;
+  std::map<std::string, uint64_t> child_recycles_by_reason;
+  std::string circuit = "closed";  // the crash-loop circuit: "closed", "open", "half-open"
+  int consecutive_failures = 0;    // failed runs in a row, what opens the circuit
   // Requests the worker reported through the worker library; absent for workers that do not
   // use it (an unmodified program).
   std::optional<uint64_t> requests_total;
@@ -47,12 +58,21 @@ struct ChildMetrics {
   std::optional<double> leak_slope_bytes_per_second;
 };
 
+// A size rule's threshold, for alerts that compare memory with it (time to limit).
+struct MemoryThreshold {
+  std::string rule;  // "warn", "limit", "critical", "total"
+  std::string kind;  // the figure the rule reads: "pss", "rss", …, as the memory series' `kind`
+  uint64_t bytes = 0;
+};
+
 struct ServiceMetrics {
   std::string name;
   int desired = 0;
   int ready = 0;
   std::vector<std::string> not_ready;  // "web.2 (backoff)", for /health
   InstanceMemory memory;               // summed over every process, a recycle's replacement too
+  std::optional<double> leak_rate_bytes_per_second;  // the leak rule's `rate`, when it has one
+  std::vector<MemoryThreshold> thresholds;
 };
 
 // memvisor's own processes, read from /proc/PID/stat.
@@ -69,6 +89,8 @@ struct MetricsSnapshot {
   std::vector<ChildMetrics> children;
   nlohmann::json status;  // exactly what `memvisor status --json` prints
   int controller_pid = 0;
+  // Times the controller restarted the supervisor (the controller's count, so it survives them).
+  std::optional<uint64_t> supervisor_restarts;
 };
 
 }  // namespace memvisor

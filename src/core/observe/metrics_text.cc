@@ -58,16 +58,18 @@ Labels with(Labels labels, std::string_view name, std::string value) {
 }
 
 constexpr std::pair<const char*, uint64_t InstanceMemory::*> kKinds[] = {
-    {"rss", &InstanceMemory::rss},
-    {"pss", &InstanceMemory::pss},
-    {"uss", &InstanceMemory::uss},
-    {"swap", &InstanceMemory::swap},
+    {"rss", &InstanceMemory::rss},   {"pss", &InstanceMemory::pss},   {"uss", &InstanceMemory::uss},
+    {"swap", &InstanceMemory::swap}, {"anon", &InstanceMemory::anon},
 };
+
+// The crash-loop circuit's states, as `memvisor status` names them: one series each, 1 for the
+// current one (the usual way to expose an enum, so `== 1` selects and `sum` counts).
+constexpr const char* kCircuitStates[] = {"closed", "open", "half-open"};
 
 void render_instances(std::string& out, const MetricsSnapshot& s, double now) {
   Family memory(out, "memvisor_instance_memory_bytes", "gauge",
                 "Memory of the instance's process at the last sample, by kind (rss, pss, uss, "
-                "swap; cgroup: its cgroup's usage, where measured).");
+                "swap, anon; cgroup: its cgroup's usage, where measured).");
   for (const auto& i : s.instances) {
     if (!i.memory) continue;
     for (const auto& [kind, field] : kKinds) {
@@ -81,6 +83,12 @@ void render_instances(std::string& out, const MetricsSnapshot& s, double now) {
   for (const auto& i : s.instances) {
     if (i.leak_slope_bytes_per_second)
       slope.sample(instance_labels(i), *i.leak_slope_bytes_per_second);
+  }
+  Family detected(out, "memvisor_instance_leak_detected", "gauge",
+                  "1 while the leak rule judges the instance's memory a leak (slope surely above "
+                  "the rate, a steady trend, not slowing, past the warm-up), 0 while it does not.");
+  for (const auto& i : s.instances) {
+    if (i.leak_detected) detected.sample(instance_labels(i), uint64_t{*i.leak_detected});
   }
   Family up(out, "memvisor_instance_up", "gauge", "1 when the instance has a live process.");
   for (const auto& i : s.instances) up.sample(instance_labels(i), uint64_t{i.up});
@@ -102,6 +110,36 @@ void render_instances(std::string& out, const MetricsSnapshot& s, double now) {
     for (const auto& [reason, count] : i.restarts_by_reason) {
       restarts.sample(with(instance_labels(i), "reason", reason), count);
     }
+  }
+  Family recycles(out, "memvisor_instance_recycles_total", "counter",
+                  "Restarts that were recycles (a rule or an operator replaced a live process), by "
+                  "reason, since the supervisor started.");
+  for (const auto& i : s.instances) {
+    for (const auto& [reason, count] : i.recycles_by_reason) {
+      recycles.sample(with(instance_labels(i), "reason", reason), count);
+    }
+  }
+  Family child_recycles(out, "memvisor_instance_child_recycles_total", "counter",
+                        "Recycles of the instance's pre-fork children, by reason, since the "
+                        "supervisor started.");
+  for (const auto& i : s.instances) {
+    for (const auto& [reason, count] : i.child_recycles_by_reason) {
+      child_recycles.sample(with(instance_labels(i), "reason", reason), count);
+    }
+  }
+  Family circuit(out, "memvisor_instance_circuit_state", "gauge",
+                 "1 for the crash-loop circuit's current state (closed, open, half-open), 0 for "
+                 "the others.");
+  for (const auto& i : s.instances) {
+    for (const char* state : kCircuitStates) {
+      circuit.sample(with(instance_labels(i), "state", state), uint64_t{i.circuit == state});
+    }
+  }
+  Family failures(out, "memvisor_instance_consecutive_failures", "gauge",
+                  "Failed runs of the instance in a row; circuit_failures of them open the "
+                  "circuit.");
+  for (const auto& i : s.instances) {
+    failures.sample(instance_labels(i), static_cast<uint64_t>(std::max(0, i.consecutive_failures)));
   }
   bool any_requests = false;
   for (const auto& i : s.instances) any_requests = any_requests || i.requests_total.has_value();
@@ -160,6 +198,29 @@ void render_services(std::string& out, const MetricsSnapshot& s) {
     desired.sample({{"service", service.name}},
                    static_cast<uint64_t>(std::max(0, service.desired)));
   }
+  // The configuration's thresholds, so that alerts can compare a trend with them per service
+  // (a slope above the leak rate, the time until memory crosses the limit).
+  Family rate(out, "memvisor_service_leak_rate_bytes_per_second", "gauge",
+              "The leak rule's rate: a floor growing faster than this is a leak.");
+  for (const auto& service : s.services) {
+    if (service.leak_rate_bytes_per_second)
+      rate.sample({{"service", service.name}}, *service.leak_rate_bytes_per_second);
+  }
+  Family threshold(out, "memvisor_service_memory_threshold_bytes", "gauge",
+                   "A size rule's threshold (rule: warn, limit, critical, total) and the memory "
+                   "kind it reads.");
+  for (const auto& service : s.services) {
+    for (const auto& t : service.thresholds) {
+      threshold.sample({{"service", service.name}, {"rule", t.rule}, {"kind", t.kind}}, t.bytes);
+    }
+  }
+}
+
+void render_supervisor(std::string& out, const MetricsSnapshot& s) {
+  if (!s.supervisor_restarts) return;
+  Family restarts(out, "memvisor_supervisor_restarts_total", "counter",
+                  "Times the controller restarted the supervisor since memvisor started.");
+  restarts.sample({}, *s.supervisor_restarts);
 }
 
 void render_own(std::string& out, const std::vector<ProcessUsage>& own) {
@@ -200,6 +261,7 @@ std::string render_metrics(const MetricsSnapshot& snapshot, double now_unix_s,
   render_instances(out, snapshot, now_unix_s);
   render_children(out, snapshot, now_unix_s);
   render_services(out, snapshot);
+  render_supervisor(out, snapshot);
   render_own(out, own_processes);
   return out;
 }

@@ -19,9 +19,10 @@ MetricsSnapshot two_instances() {
   a.up = true;
   a.ready = true;
   a.started_at_s = 1000;
-  a.memory = InstanceMemory{4096, 3072, 2048, 0};
+  a.memory = InstanceMemory{4096, 3072, 2048, 0, 1024};
   a.cgroup_memory = 8192;
   a.leak_slope_bytes_per_second = 12.5;
+  a.leak_detected = true;
   a.restarts_by_reason = {{"crash", 1}, {"leak", 1}};
   InstanceMetrics b;
   b.service = "web";
@@ -54,6 +55,8 @@ TEST(MetricsText, InstanceSeries) {
       text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"uss\"} 2048\n"));
   EXPECT_TRUE(contains(
       text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"swap\"} 0\n"));
+  EXPECT_TRUE(contains(
+      text, "memvisor_instance_memory_bytes{service=\"web\",instance=\"1\",kind=\"anon\"} 1024\n"));
   // Its cgroup was measured (cgroup = true or metric = "cgroup"); a service has no such sum.
   EXPECT_TRUE(contains(
       text,
@@ -64,6 +67,9 @@ TEST(MetricsText, InstanceSeries) {
   EXPECT_TRUE(contains(
       text,
       "memvisor_instance_leak_slope_bytes_per_second{service=\"web\",instance=\"1\"} 12.5\n"));
+  EXPECT_TRUE(
+      contains(text, "memvisor_instance_leak_detected{service=\"web\",instance=\"1\"} 1\n"));
+  EXPECT_FALSE(contains(text, "memvisor_instance_leak_detected{service=\"web\",instance=\"2\"}"));
   EXPECT_TRUE(contains(text, "memvisor_instance_up{service=\"web\",instance=\"1\"} 1\n"));
   EXPECT_TRUE(contains(text, "memvisor_instance_up{service=\"web\",instance=\"2\"} 0\n"));
   EXPECT_TRUE(contains(text, "memvisor_instance_ready{service=\"web\",instance=\"2\"} 0\n"));
@@ -78,6 +84,62 @@ TEST(MetricsText, InstanceSeries) {
   EXPECT_TRUE(contains(
       text,
       "memvisor_instance_restarts_total{service=\"web\",instance=\"1\",reason=\"leak\"} 1\n"));
+}
+
+TEST(MetricsText, RecyclesAndTheCircuit) {
+  MetricsSnapshot s = two_instances();
+  s.instances[0].recycles_by_reason = {{"leak", 1}};
+  s.instances[0].child_recycles_by_reason = {{"limit", 4}};
+  s.instances[1].circuit = "open";
+  s.instances[1].consecutive_failures = 5;
+  const std::string text = render_metrics(s, 1060, {});
+  EXPECT_TRUE(contains(text, "# TYPE memvisor_instance_recycles_total counter\n"));
+  EXPECT_TRUE(contains(
+      text,
+      "memvisor_instance_recycles_total{service=\"web\",instance=\"1\",reason=\"leak\"} 1\n"));
+  EXPECT_FALSE(contains(text, "memvisor_instance_recycles_total{service=\"web\",instance=\"2\""));
+  EXPECT_TRUE(contains(text,
+                       "memvisor_instance_child_recycles_total{service=\"web\",instance=\"1\","
+                       "reason=\"limit\"} 4\n"));
+  // An enum: every state has a series, the current one is 1.
+  EXPECT_TRUE(contains(
+      text,
+      "memvisor_instance_circuit_state{service=\"web\",instance=\"1\",state=\"closed\"} 1\n"));
+  EXPECT_TRUE(contains(
+      text, "memvisor_instance_circuit_state{service=\"web\",instance=\"1\",state=\"open\"} 0\n"));
+  EXPECT_TRUE(contains(
+      text, "memvisor_instance_circuit_state{service=\"web\",instance=\"2\",state=\"open\"} 1\n"));
+  EXPECT_TRUE(contains(text,
+                       "memvisor_instance_circuit_state{service=\"web\",instance=\"2\",state="
+                       "\"half-open\"} 0\n"));
+  EXPECT_TRUE(
+      contains(text, "memvisor_instance_consecutive_failures{service=\"web\",instance=\"2\"} 5\n"));
+}
+
+TEST(MetricsText, RuleThresholds) {
+  MetricsSnapshot s = two_instances();
+  EXPECT_FALSE(contains(render_metrics(s, 0, {}), "memvisor_service_leak_rate_bytes_per_second{"));
+  s.services[0].leak_rate_bytes_per_second = 2912.711111;
+  s.services[0].thresholds = {{"limit", "pss", 524288000}, {"critical", "rss", 1073741824}};
+  const std::string text = render_metrics(s, 0, {});
+  EXPECT_TRUE(contains(text, "# TYPE memvisor_service_leak_rate_bytes_per_second gauge\n"));
+  EXPECT_TRUE(
+      contains(text, "memvisor_service_leak_rate_bytes_per_second{service=\"web\"} 2912.711111\n"));
+  EXPECT_TRUE(contains(text,
+                       "memvisor_service_memory_threshold_bytes{service=\"web\",rule=\"limit\","
+                       "kind=\"pss\"} 524288000\n"));
+  EXPECT_TRUE(contains(text,
+                       "memvisor_service_memory_threshold_bytes{service=\"web\",rule=\"critical\","
+                       "kind=\"rss\"} 1073741824\n"));
+}
+
+TEST(MetricsText, SupervisorRestarts) {
+  MetricsSnapshot s = two_instances();
+  EXPECT_FALSE(contains(render_metrics(s, 0, {}), "memvisor_supervisor_restarts_total"));
+  s.supervisor_restarts = 2;
+  const std::string text = render_metrics(s, 0, {});
+  EXPECT_TRUE(contains(text, "# TYPE memvisor_supervisor_restarts_total counter\n"));
+  EXPECT_TRUE(contains(text, "\nmemvisor_supervisor_restarts_total 2\n"));
 }
 
 TEST(MetricsText, ServiceSeries) {
