@@ -117,7 +117,8 @@ void Supervisor::on_reconfigured() {
     http_.reset();
     http_error_logged_.clear();
     next_http_try_ = {};
-    if (wanted.empty()) log_message(LogLevel::notice, "no longer serving HTTP (supervisor.http removed)");
+    if (wanted.empty())
+      log_message(LogLevel::notice, "no longer serving HTTP (supervisor.http removed)");
   }
   start_http_if_wanted();
 }

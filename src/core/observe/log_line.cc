@@ -77,19 +77,17 @@ LogLevel event_level(const Event& event) {
     return event.extra.contains("path") ? LogLevel::warning : LogLevel::error;
   if (name == "heap_sample")
     return event.extra.value("state", "") == "none" ? LogLevel::warning : LogLevel::info;
-  for (std::string_view failure :
-       {"spawn_failed", "circuit_open", "recycle_failed", "startup_timeout", "watchdog_timeout",
-        "reload_failed"}) {
+  for (std::string_view failure : {"spawn_failed", "circuit_open", "recycle_failed",
+                                   "startup_timeout", "watchdog_timeout", "reload_failed"}) {
     if (name == failure) return LogLevel::error;
   }
   for (std::string_view warning :
        {"recycle", "recycle_queued", "backoff", "stop_escalated", "circuit_half_open"}) {
     if (name == warning) return LogLevel::warning;
   }
-  for (std::string_view notice :
-       {"memvisor_started", "memvisor_stopping", "memvisor_stopped", "supervisor_started",
-        "listening", "recycled", "retired", "circuit_closed", "worker_stopping", "reload",
-        "reloaded"}) {
+  for (std::string_view notice : {"memvisor_started", "memvisor_stopping", "memvisor_stopped",
+                                  "supervisor_started", "listening", "recycled", "retired",
+                                  "circuit_closed", "worker_stopping", "reload", "reloaded"}) {
     if (name == notice) return LogLevel::notice;
   }
   return LogLevel::info;  // started, ready, stopping, stopped, restart, and anything new

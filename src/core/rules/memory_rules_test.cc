@@ -183,8 +183,8 @@ double first_leak_recycle(ProcessRules& rules, double from_s, double to_s, doubl
 TEST(ProcessRules, AReloadedLeakRateJudgesTheHistoryAlreadyKept) {
   // Two hours of a floor growing 100 MiB/h under a 1 GiB/h rule: no leak at that rate.
   ServiceConfig lenient;
-  lenient.memory.leak = LeakRule{uint64_t{1} << 30, LeakAction::recycle, Millis{0}, std::nullopt,
-                                 Millis{600'000}};
+  lenient.memory.leak =
+      LeakRule{uint64_t{1} << 30, LeakAction::recycle, Millis{0}, std::nullopt, Millis{600'000}};
   ProcessRules rules(lenient, 0);
   ASSERT_EQ(first_leak_recycle(rules, 0, 7200, 100), -1);
 
