@@ -252,8 +252,12 @@ module MemvisorHeapAgent
       rescue Errno::ENOENT
         nil
       end
+      # Linux takes a socket file's mode from the socket at bind: 0600 from its first moment (a
+      # chmod after bind would leave a window, seen by the agent's own test). The chmod after is
+      # for kernels where fchmod of a socket does nothing; peers are checked by uid anyway.
+      File.for_fd(server.fileno, autoclose: false).chmod(0o600)
       server.bind(Socket.pack_sockaddr_un(path))
-      File.chmod(0o600, path) # whoever connects before this is checked by uid all the same
+      File.chmod(0o600, path)
       server.listen(8)
       server
     rescue Exception # rubocop:disable Lint/RescueException

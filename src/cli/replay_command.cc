@@ -1,5 +1,6 @@
 // `memvisor replay TRACE.csv`: the same rule code as the supervisor, on recorded data. One JSON
-// line per decision on stdout and nothing else, so it pipes into jq or a scoring script.
+// line per decision on stdout and nothing else, so it pipes into jq or a scoring script; with
+// --explain, also one line per leak verdict saying what the rule saw.
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,25 @@
 #include "os/files.h"
 
 namespace memvisor {
+namespace {
+
+// One `--explain` line: the leak rule's verdict as of sample time `t_s`.
+nlohmann::json explain_line(double t_s, const ProcessRules& rules) {
+  const LeakAssessment& a = *rules.leak_assessment();
+  return {{"t_s", t_s},
+          {"explain", "leak"},
+          {"verdict", a.leaking ? "leak" : "no leak"},
+          {"span_s", a.span_s},
+          {"floor_window_s", a.floor_window_s},
+          {"floor_bytes", a.floor_bytes},
+          {"slope_bytes_per_hour", a.slope_bytes_per_hour},
+          {"slope_low_bytes_per_hour", a.slope_low_bytes_per_hour},
+          {"confidence", a.confidence},
+          {"rate_bytes_per_hour", rules.leak_rate_bytes_per_hour()},
+          {"reason", a.reason}};
+}
+
+}  // namespace
 
 int replay_command(const Args& args) {
   CLI::App app(
@@ -26,6 +46,11 @@ int replay_command(const Args& args) {
                  "metric's own column, else the only one)");
   app.add_option("--config", config_path, "take the rules from this config file...");
   app.add_option("--service", service_name, "...and this service in it (default: the first)");
+  bool explain = false;
+  app.add_flag("--explain", explain,
+               "also print, at each of the leak rule's verdicts (one per 30 s of trace), what it "
+               "saw: span, floor window, floor, slope and its lower bound, the rate, and why it "
+               "did or did not fire");
   app.add_option("--state-dir", state_dir, "ignored; accepted like every subcommand");
   flags.add_to(app);
   if (auto done = parse_cli(app, args)) return *done;
@@ -47,6 +72,11 @@ int replay_command(const Args& args) {
     service = std::move(*built);
   }
 
+  if (explain && !service.memory.leak) {
+    return fail(kExitUsage,
+                "--explain: explains the leak rule, and these rules have none (give --leak RATE, "
+                "or a config whose service has leak = { rate = ... })");
+  }
   auto text = read_file(trace_path);
   if (!text) return fail(kExitUsage, trace_path + ": cannot read: " + text.error().describe());
   auto trace = parse_trace_csv(*text, trace_path);
@@ -75,7 +105,11 @@ int replay_command(const Args& args) {
     const auto& row = trace->values[i];
     MemoryValues values{get(row, rss),  get(row, pss),  get(row, uss),
                         get(row, swap), get(row, anon), get(row, pss)};
+    const uint64_t verdicts = rules.leak_verdicts();
     auto decisions = rules.on_sample(trace->t_s[i], values);
+    if (explain && rules.leak_verdicts() != verdicts) {
+      std::cout << explain_line(trace->t_s[i], rules).dump() << "\n";
+    }
     auto progress = rules.on_progress(trace->t_s[i] - trace->t_s.front(), 0);
     decisions.insert(decisions.end(), progress.begin(), progress.end());
     for (const RuleDecision& d : decisions) {

@@ -196,8 +196,8 @@ TEST(Reload, InstancesAndServicesComeAndGo) {
       << status_of(memvisor).dump();
   // The job stopped gracefully (its stop signal, then it exited) and was never restarted.
   const int job = *jobs_before.begin();
-  EXPECT_TRUE(eventually([&] { return !process_alive(job); }, 10s));
-  const auto retired = memvisor.events("retired", "jobs.1");
+  const auto retired = memvisor.wait_events("retired", 1, 10s, "jobs.1");
+  EXPECT_FALSE(process_alive(job));
   ASSERT_EQ(retired.size(), 1u);
   EXPECT_EQ(retired[0]["reason"], "reload");
   EXPECT_EQ(memvisor.events("started", "jobs.1").size(), 1u);

@@ -1,6 +1,7 @@
 // `memvisor replay` and `memvisor record`: the rule code on recorded data, and recording it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <thread>
@@ -52,6 +53,51 @@ TEST(Replay, ALeakUnderASawtoothIsReportedAfterItStartsWithItsSlope) {
   EXPECT_GT(decisions[0]["t_s"].get<double>(), 7200);
   EXPECT_LT(decisions[0]["t_s"].get<double>(), 7200 + 90 * 60);
   EXPECT_NEAR(decisions[0]["slope_bytes_per_hour"].get<double>(), 60 * MiB, 20 * MiB);
+}
+
+TEST(Replay, ExplainSaysAtEachVerdictWhatTheLeakRuleSaw) {
+  TempDir dir;
+  const std::string leak = dir.write("leak.csv", trace(8, 60, 7200));
+  const auto result = run_memvisor({"replay", leak, "--leak", "10MiB/h", "--explain"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<nlohmann::json> verdicts;
+  std::vector<nlohmann::json> decisions;
+  for (auto& line : lines(result.out))
+    (line.contains("explain") ? verdicts : decisions).push_back(line);
+  // One verdict per 30 s bucket of the 8 h trace, and the decisions as without --explain.
+  EXPECT_NEAR(static_cast<double>(verdicts.size()), 8 * 3600 / 30, 2);
+  EXPECT_EQ(decisions, lines(run_memvisor({"replay", leak, "--leak", "10MiB/h"}).out));
+  ASSERT_EQ(decisions.size(), 1u);
+  const double fired_at = decisions[0]["t_s"];
+  for (const auto& v : verdicts) {
+    for (const char* key :
+         {"t_s", "verdict", "span_s", "floor_window_s", "floor_bytes", "slope_bytes_per_hour",
+          "slope_low_bytes_per_hour", "confidence", "rate_bytes_per_hour", "reason"}) {
+      ASSERT_TRUE(v.contains(key)) << key << " in " << v.dump();
+    }
+    EXPECT_EQ(v["rate_bytes_per_hour"], 10 * MiB);
+    // Before the onset the floor is flat: no verdict says leak, and each says why not.
+    if (v["t_s"].get<double>() < 7200) {
+      EXPECT_EQ(v["verdict"], "no leak") << v.dump();
+      EXPECT_FALSE(v["reason"].get<std::string>().empty());
+    }
+  }
+  // The verdict that fired is the one at the decision, a leak whose lower bound clears the rate
+  // and whose floor has left the pre-onset 300 MiB behind.
+  const auto at_fire = std::find_if(verdicts.begin(), verdicts.end(),
+                                    [&](const auto& v) { return v["t_s"] == fired_at; });
+  ASSERT_NE(at_fire, verdicts.end());
+  EXPECT_EQ((*at_fire)["verdict"], "leak");
+  EXPECT_GT((*at_fire)["slope_low_bytes_per_hour"].get<double>(), 10 * MiB);
+  EXPECT_GT((*at_fire)["floor_bytes"].get<double>(), 300 * MiB);
+  // The verdict before it was a leak waiting for its confirmation.
+  EXPECT_NE((*(at_fire - 1))["reason"].get<std::string>().find("to be confirmed"),
+            std::string::npos);
+
+  // Without a leak rule there is nothing to explain: a usage error.
+  const auto none = run_memvisor({"replay", leak, "--limit", "1GiB", "--explain"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("--explain"), std::string::npos);
 }
 
 TEST(Replay, SizeRulesAndAColumnChoice) {

@@ -77,6 +77,7 @@ size_t LeakDetector::state_bytes() const {
 void LeakDetector::add(double t_s, double bytes) {
   if (!history_.add(t_s, bytes)) return;
   assessment_ = judge();
+  ++verdicts_;
   streak_ = assessment_.leaking ? streak_ + 1 : 0;
   if (assessment_.leaking && streak_ < kConfirmations) {
     assessment_.leaking = false;
@@ -117,8 +118,8 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
   const TrendFit bend = fit_curvature(all);
   s.slowing = bend.upper(kSlowingConfidence) < 0 &&
               s.fit.slope + bend.slope * kSlowingHorizon * s.span_s / 3600 <= rate;
-  s.novel = s.fit.intercept + s.fit.slope * all.back().t >
-            history_.highest_floor_before(end - count * width, width) + load_fall_;
+  s.floor_end = s.fit.intercept + s.fit.slope * all.back().t;
+  s.novel = s.floor_end > history_.highest_floor_before(end - count * width, width) + load_fall_;
   const double in_warmup = std::max(0.0, config_.warmup_s - (history_.age_s() - s.span_s));
   s.timely = 2 * in_warmup <= s.span_s;
   if (!s.timely) {
@@ -178,6 +179,7 @@ LeakAssessment LeakDetector::judge() {
     out.slope_low_bytes_per_hour = s.low;
     out.confidence = s.confidence;
     out.span_s = s.span_s;
+    out.floor_bytes = s.floor_end;
     out.leaking = verdict.empty();
     out.reason = out.leaking ? "floor rising " + mib_per_hour(s.fit.slope) + " (at least " +
                                    mib_per_hour(s.low) + ") over " + duration_text(s.span_s)

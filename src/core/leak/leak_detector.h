@@ -71,6 +71,7 @@ struct LeakAssessment {
   double confidence = 0;                // of that bound
   double span_s = 0;                    // the span the numbers describe (0: none judged yet)
   double floor_window_s = 0;            // the window length floors were taken over
+  double floor_bytes = 0;               // the fitted floor at the span's end
   std::string reason;                   // why it is or is not a leak, for status and logs
 };
 
@@ -85,6 +86,10 @@ class LeakDetector {
   const LeakAssessment& assess() const { return assessment_; }
   // The floor slope of assess(), for a metric: no extra work.
   double slope_bytes_per_second() const { return assessment_.slope_bytes_per_hour / 3600; }
+  // How many verdicts assess() has given (one per completed bucket): a caller that wants every
+  // verdict (`replay --explain`) sees when a new one came.
+  uint64_t verdicts() const { return verdicts_; }
+  double rate_bytes_per_hour() const { return config_.rate_bytes_per_hour; }
   void reset();
   // A reload changed the rule: the new rate and warm-up judge the history already kept, from
   // the next verdict on (at most `resolution_s` away), so a reload costs no evidence.
@@ -102,6 +107,7 @@ class LeakDetector {
     bool slowing = false;  // (c) growth slows significantly and materially
     bool novel = false;    // (d) ends above every earlier floor
     bool timely = false;   // (e) mostly after warm-up, or an onset
+    double floor_end = 0;  // the fitted floor at the span's end, bytes
   };
 
   int64_t floor_window();
@@ -112,6 +118,7 @@ class LeakDetector {
   FloorHistory history_;
   LeakAssessment assessment_;
   int streak_ = 0;
+  uint64_t verdicts_ = 0;
   double load_fall_ = 0;  // the deepest gradual fall of the floor, when it is more than noise
   std::vector<double> scratch_;
   std::vector<TrendPoint> points_;

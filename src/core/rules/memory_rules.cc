@@ -196,6 +196,10 @@ double ProcessRules::leak_slope_bytes_per_second() const {
   return leak_ ? leak_->slope_bytes_per_second() : 0;
 }
 
+uint64_t ProcessRules::leak_verdicts() const {
+  return leak_ ? leak_->verdicts() : 0;
+}
+
 const LeakAssessment* ProcessRules::leak_assessment() const {
   return leak_ ? &leak_->assess() : nullptr;
 }

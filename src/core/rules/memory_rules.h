@@ -53,6 +53,12 @@ class ProcessRules {
 
   double leak_slope_bytes_per_second() const;
   const LeakAssessment* leak_assessment() const;
+  // Verdicts the leak rule has given so far (one per 30 s bucket); 0 without a leak rule.
+  uint64_t leak_verdicts() const;
+  double leak_rate_bytes_per_hour() const {
+    return service_->memory.leak ? static_cast<double>(service_->memory.leak->rate_bytes_per_hour)
+                                 : 0;
+  }
   bool acted() const { return acted_; }  // a recycle, stop or alert was already decided
   // A recycle that failed may be asked for again.
   void allow_again() {
