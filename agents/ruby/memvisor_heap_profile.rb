@@ -11,12 +11,13 @@ module MemvisorHeapAgent
     class << self
       # [file, line, class_path, method_id, class name, memsize] of each live traced object
       # allocated at or after GC generation `start`.
-      def retained_since(start)
+      def retained_since(start, before)
         out = []
         ObjectSpace.each_object do |obj|
           file = ObjectSpace.allocation_sourcefile(obj)
           next if file.nil? || AGENT_FILES.include?(file)
-          next if ObjectSpace.allocation_generation(obj).to_i < start
+          generation = ObjectSpace.allocation_generation(obj).to_i
+          next if generation < start || generation >= before
 
           out << [file, ObjectSpace.allocation_sourceline(obj).to_i,
                   ObjectSpace.allocation_class_path(obj), ObjectSpace.allocation_method_id(obj),
