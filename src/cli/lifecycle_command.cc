@@ -49,8 +49,14 @@ int reload_command(const Args& args) {
   std::string state_dir_flag;
   app.add_option("--state-dir", state_dir_flag, "the state dir of the memvisor to reload");
   if (auto done = parse_cli(app, args)) return *done;
-  auto reply = control_request(resolve_state_dir(state_dir_flag), {{"id", 1}, {"cmd", "reload"}});
-  if (!reply) return fail(kExitFailure, reply.error().describe());
+  const std::string state_dir = resolve_state_dir(state_dir_flag);
+  auto reply = control_request(state_dir, {{"id", 1}, {"cmd", "reload"}});
+  if (!reply) {
+    // The control socket is the supervisor's; the controller, which reloads, may still be up.
+    return fail(kExitFailure, reply.error().describe() +
+                                  "\n(SIGHUP to memvisor reloads too: kill -HUP $(cat " +
+                                  state_dir + "/memvisor.lock))");
+  }
   if (!reply->value("ok", false)) {
     const bool config_error = reply->value("code", "") == "config_error";
     return fail(
