@@ -163,9 +163,15 @@ TEST(Reload, ASpawnChangeRollsTheServiceOneInstanceAtATime) {
                std::none_of(now.begin(), now.end(), [&](int pid) { return before.contains(pid); });
       },
       10s));
+  // ready = immediate: a process is ready at spawn, so it may not have exec'd yet (its environ is
+  // still memvisor's for that moment).
   for (const int pid : pids_of(memvisor, "web")) {
-    EXPECT_NE(read_text("/proc/" + std::to_string(pid) + "/environ").find("VERSION=2"),
-              std::string::npos);
+    EXPECT_TRUE(eventually(
+        [&] {
+          return read_text("/proc/" + std::to_string(pid) + "/environ").find("VERSION=2") !=
+                 std::string::npos;
+        },
+        5s));
   }
   for (const auto& event : memvisor.events("recycle")) EXPECT_EQ(event["reason"], "reload");
   // max_recycling = 1: the second instance waited for the first.
