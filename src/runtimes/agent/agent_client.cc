@@ -91,7 +91,8 @@ Result<UniqueFd> connect_agent(const AgentWindowRequest& request, AgentClock::ti
   }
 }
 
-Status send_request(int fd, const std::string& line, AgentClock::time_point deadline) {
+Status send_request(int fd, const std::string& line, AgentClock::time_point deadline,
+                    const std::string& who) {
   std::string_view rest = line;
   while (!rest.empty()) {
     const ssize_t n = ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
@@ -100,6 +101,10 @@ Status send_request(int fd, const std::string& line, AgentClock::time_point dead
       continue;
     }
     if (errno == EINTR) continue;
+    // An agent that accepted and closed at once: the same as one that hangs up before answering
+    // (which of the two a client sees depends on timing).
+    if (errno == EPIPE || errno == ECONNRESET)
+      return Error{who + " hung up without an answer (did the process exit?)", 0};
     if (errno != EAGAIN) return Error::from_errno("send the request to the agent");
     pollfd p{fd, POLLOUT, 0};
     const Millis left = millis_until(deadline);
@@ -184,7 +189,7 @@ Result<RuntimeProfile> run_agent_window(const AgentWindowRequest& request,
   if (!fd) return fd.error();
   if (Status sent = send_request(
           fd->get(), agent_request_line(request.duration, request.frames, request.interval_bytes),
-          deadline);
+          deadline, request.who);
       !sent)
     return sent.error();
   AgentLineReader reader(fd->get(), request.max_reply);
