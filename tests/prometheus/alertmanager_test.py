@@ -13,14 +13,11 @@ row (the alert arrives about 3.5 minutes after start).
 Loopback only, free ports, a temporary directory; every process started here is stopped at the
 end. Usage: alertmanager_test.py --memvisor PATH [--source DIR]
 """
-import argparse
 import http.server
 import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,13 +26,9 @@ import time
 import urllib.parse
 import urllib.request
 
+from common import free_port, parse_args, stop
+
 DEADLINE_S = 360  # the leak detector needs ~3.5 minutes; scrape, rules and routing add seconds
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Webhook(http.server.BaseHTTPRequestHandler):
@@ -79,23 +72,9 @@ def wait_http(url, what, procs, timeout=30):
     raise SystemExit(f"FAIL: {what} did not answer at {url} within {timeout}s")
 
 
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--memvisor", required=True)
-    parser.add_argument("--source", default=os.path.join(os.path.dirname(__file__), "..", ".."))
-    args = parser.parse_args()
-    source = os.path.abspath(args.source)
-    args.memvisor = os.path.abspath(args.memvisor)
+    args = parse_args()
+    source = args.source
     for tool in ("prometheus", "prometheus-alertmanager"):
         if shutil.which(tool) is None:
             raise SystemExit(f"FAIL: {tool} is not installed (scripts/setup installs it)")

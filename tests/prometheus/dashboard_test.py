@@ -14,18 +14,17 @@ against what a real memvisor exports.
 
 Usage: dashboard_test.py --memvisor PATH [--source DIR]
 """
-import argparse
 import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from common import free_port, parse_args, stop
 
 PROMETHEUS_OWN = {"up", "ALERTS"}
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or",
@@ -66,12 +65,6 @@ def promtool_check(rules, path):
     return run.returncode, run.stdout + run.stderr
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def exported_by_memvisor(memvisor, source, tmp):
     """Runs memvisor with every kind of rule the dashboard reads and returns (the family names of
     its /metrics, the text)."""
@@ -110,12 +103,7 @@ leak = {{ rate = "10MiB/h", action = "alert" }}
             time.sleep(0.2)
         raise SystemExit("FAIL: memvisor's /metrics never showed both instances' memory")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def panels_of(dashboard):
@@ -125,12 +113,8 @@ def panels_of(dashboard):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--memvisor", required=True)
-    parser.add_argument("--source", default=os.path.join(os.path.dirname(__file__), "..", ".."))
-    args = parser.parse_args()
-    source = os.path.abspath(args.source)
-    args.memvisor = os.path.abspath(args.memvisor)
+    args = parse_args()
+    source = args.source
     failures = []
     tmp = tempfile.mkdtemp(prefix="memvisor-dashboard-")
     try:

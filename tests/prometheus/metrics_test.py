@@ -7,21 +7,15 @@ in memvisor_supervisor_restarts_total; and the exposition passes `promtool check
 
 Usage: metrics_test.py --memvisor PATH [--source DIR]
 """
-import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from common import free_port, parse_args, stop
 
 
 def samples(text):
@@ -35,11 +29,8 @@ def samples(text):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--memvisor", required=True)
-    parser.add_argument("--source", default=os.path.join(os.path.dirname(__file__), "..", ".."))
-    args = parser.parse_args()
-    source = os.path.abspath(args.source)
+    args = parse_args()
+    source = args.source
     tmp = tempfile.mkdtemp(prefix="memvisor-metrics-")
     port = free_port()
     worker = os.path.join(source, "tests", "prometheus", "worker.py")
@@ -126,12 +117,7 @@ circuit_failures = 3
         wait_for("memvisor_supervisor_restarts_total 1",
                  lambda s: s.get("memvisor_supervisor_restarts_total") == 1, timeout=30)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:
         print("FAIL:\n  " + "\n  ".join(failures))
