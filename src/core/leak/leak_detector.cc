@@ -120,8 +120,14 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
               s.fit.slope + bend.slope * kSlowingHorizon * s.span_s / 3600 <= rate;
   s.floor_end = s.fit.intercept + s.fit.slope * all.back().t;
   s.novel = s.floor_end > history_.highest_floor_before(end - count * width, width) + load_fall_;
-  const double in_warmup = std::max(0.0, config_.warmup_s - (history_.age_s() - s.span_s));
-  s.timely = 2 * in_warmup <= s.span_s;
+  // Rule (e): a rise that began in the warm-up is either a leak or the process's first heap
+  // cycle, which starts with it and can run past the warm-up (V8's first mark-compact, a heap
+  // being sized); nothing in the data tells them apart before the cycle turns. So that growth is
+  // judged once it has gone on past the warm-up for as long again: first cycles up to twice the
+  // warm-up are never mistaken for a trend.
+  const double age = history_.age_s();
+  const double in_warmup = std::max(0.0, config_.warmup_s - (age - s.span_s));
+  s.timely = age >= 2 * config_.warmup_s && 2 * in_warmup <= s.span_s;
   if (!s.timely) {
     // An onset: faster than the equally long stretch before the span. This reuses points_, so
     // `all` is not used after it.
@@ -157,8 +163,8 @@ LeakAssessment LeakDetector::judge() {
     if (!s.fit.usable) continue;
     std::string verdict;
     if (!s.timely) {
-      verdict = "too early: growth in the first " + duration_text(config_.warmup_s) +
-                " counts only when it is sudden";
+      verdict = "too early: growth that began in the first " + duration_text(config_.warmup_s) +
+                " counts from " + duration_text(2 * config_.warmup_s) + " on, or when it is sudden";
     } else if (s.low <= rate) {
       verdict = "floor slope " + mib_per_hour(s.fit.slope) + " is not surely above the rate";
     } else if (!s.novel) {

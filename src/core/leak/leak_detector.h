@@ -27,10 +27,14 @@
 //   (d) the floor ends above every earlier floor, by more than the deepest gradual fall of the
 //       floor seen (a load going down, whose return is not new ground; a single release does
 //       not count): regrowing to a level already held is recovery, not a leak;
-//   (e) at most half of the span lies in the first `warmup_s` of the process, unless the span
-//       is an onset, growing significantly faster than the stretch before it. A process's start
-//       (first GC ramp, cache fill) looks like a leak until its normal cycle has been seen; a
-//       runaway leak right after start is still caught because it is sudden.
+//   (e) the process is at least twice `warmup_s` old and at most half of the span lies in its
+//       first `warmup_s`, unless the span is an onset, growing significantly faster than the
+//       stretch before it. A process's start (cache fill, its first heap cycle) looks like a leak
+//       until its cycle has been seen to turn, and a first cycle can run past the warm-up (V8
+//       sizes its old generation as the heap grows: the first mark-compact may come after 40
+//       minutes, the later ones every 25); a rise that began in the warm-up is judged once it
+//       has gone on past it for as long again. A late leak is an onset, and so is a runaway leak
+//       right after start: both are caught because they are sudden.
 // - A leak is reported when two verdicts in a row (one per bucket) find one.
 // - The threshold rate is the only absolute number; every time scale comes from the data.
 //

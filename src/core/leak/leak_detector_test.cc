@@ -137,6 +137,27 @@ TEST(LeakDetector, ReportsASuddenLeakEvenDuringWarmUp) {
   EXPECT_LT(*r.first_report_s, start + 600);
 }
 
+TEST(LeakDetector, IgnoresAFirstHeapCycleThatRunsPastTheWarmUp) {
+  // A V8-like old generation: the first cycle starts with the process and turns only at 55
+  // minutes, past the 30-minute warm-up; later cycles take 25 minutes. Each ramp climbs about
+  // 96 MiB/h, a clean line over any few minutes of it.
+  const auto mib = [](double t) {
+    const double first = 55 * 60, period = 25 * 60;
+    const double ramp = t < first ? t : std::fmod(t - first, period);
+    return 60 + 96 * ramp / kHour;
+  };
+  const auto r = replay(mib, 3.6, 5 * kHour, 0.5);
+  EXPECT_FALSE(r.first_report_s) << "at " << *r.first_report_s / 60 << " min";
+}
+
+TEST(LeakDetector, ReportsALeakFromTheStartOnceTheWarmUpIsTwicePast) {
+  // The same growth that never turns is a leak, judged from twice the warm-up on.
+  const auto r = replay([](double t) { return 60 + 30 * t / kHour; }, 3.6, 3 * kHour, 0.5);
+  ASSERT_TRUE(r.first_report_s);
+  EXPECT_GE(*r.first_report_s, 2 * 30 * 60);
+  EXPECT_LT(*r.first_report_s, 75 * 60);
+}
+
 TEST(LeakDetector, IgnoresRegrowthToALevelAlreadyHeld) {
   // A cache holds 200 MiB, is dropped after an hour, and refills slowly to where it was.
   const auto mib = [](double t) {
