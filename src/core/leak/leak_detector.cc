@@ -119,7 +119,10 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
   s.slowing = bend.upper(kSlowingConfidence) < 0 &&
               s.fit.slope + bend.slope * kSlowingHorizon * s.span_s / 3600 <= rate;
   s.floor_end = s.fit.intercept + s.fit.slope * all.back().t;
-  s.novel = s.floor_end > history_.highest_floor_before(end - count * width, width) + load_fall_;
+  const FloorHistory::FloorRange before = history_.floor_range_before(end - count * width, width);
+  s.novel = before.empty || s.floor_end > before.highest + load_fall_;
+  s.range = before.highest - before.lowest;
+  s.beyond = s.span_s >= config_.warmup_s || s.fit.slope * (all.back().t - all.front().t) > s.range;
   // Rule (e): a rise that began in the warm-up is either a leak or the process's first heap
   // cycle, which starts with it and can run past the warm-up (V8's first mark-compact, a heap
   // being sized); nothing in the data tells them apart before the cycle turns. So that growth is
@@ -135,8 +138,8 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
     if (points_.size() >= kMinWindows) {
       // Surely faster than the stretch before could be. A stretch too curved for an interval of
       // its own (a warm-up) is represented by its slope.
-      const TrendFit before = fit_trend(points_, scratch_);
-      s.timely = s.low > (before.usable ? before.upper(s.confidence) : before.slope);
+      const TrendFit stretch = fit_trend(points_, scratch_);
+      s.timely = s.low > (stretch.usable ? stretch.upper(s.confidence) : stretch.slope);
     }
   }
   return s;
@@ -171,6 +174,10 @@ LeakAssessment LeakDetector::judge() {
       verdict = "the floor is regrowing to a level it has held before";
     } else if (!s.line) {
       verdict = "the growth is a few steps, not a trend";
+    } else if (!s.beyond) {
+      verdict = "a rise over " + duration_text(s.span_s) + " counts once it goes beyond the " +
+                fmt::format("{:.1f} MiB", s.range / (1024.0 * 1024.0)) +
+                " the floor already moved on its own";
     } else {
       for (size_t j = i; j < spans_.size(); ++j) {
         if (spans_[j].slowing) {

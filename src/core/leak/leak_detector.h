@@ -35,6 +35,12 @@
 //       minutes, the later ones every 25); a rise that began in the warm-up is judged once it
 //       has gone on past it for as long again. A late leak is an onset, and so is a runaway leak
 //       right after start: both are caught because they are sudden.
+//   (f) a span shorter than the warm-up has taken the floor up by more than the whole range it
+//       covered before the span. A process that has already moved its floor by that much on
+//       its own (its warm-up, a heap expansion, a cache fill) may do so again, and the first
+//       minutes of such a rise are a clean fast line; a runaway leak soon goes beyond it, and
+//       slower growth is judged over spans as long as the warm-up, where (a)-(d) tell it from
+//       steps and cycles.
 // - A leak is reported when two verdicts in a row (one per bucket) find one.
 // - The threshold rate is the only absolute number; every time scale comes from the data.
 //
@@ -111,6 +117,8 @@ class LeakDetector {
     bool slowing = false;  // (c) growth slows significantly and materially
     bool novel = false;    // (d) ends above every earlier floor
     bool timely = false;   // (e) mostly after warm-up, or an onset
+    bool beyond = false;   // (f) longer than the warm-up, or rose beyond the floor's range
+    double range = 0;      // the range the floor covered before the span, bytes
     double floor_end = 0;  // the fitted floor at the span's end, bytes
   };
 

@@ -142,21 +142,28 @@ void FloorHistory::floors(int64_t end, int64_t width, int64_t count,
   std::erase_if(out, [](const TrendPoint& p) { return p.y == kNone; });
 }
 
-double FloorHistory::highest_floor_before(int64_t start, int64_t width) const {
-  double highest = -std::numeric_limits<double>::infinity(), lowest = kNone;
+FloorHistory::FloorRange FloorHistory::floor_range_before(int64_t start, int64_t width) const {
+  FloorRange range{kNone, -std::numeric_limits<double>::infinity(), true};
+  double lowest = kNone;
   int64_t window = -1;
+  const auto finish = [&] {
+    range.lowest = std::min(range.lowest, lowest);
+    range.highest = std::max(range.highest, lowest);
+    range.empty = false;
+  };
   for (size_t k = size_; k-- > 0;) {
     if (at(k).index >= start) continue;
     const int64_t w = (start - 1 - at(k).index) / width;
     if (w != window) {
-      if (window >= 0) highest = std::max(highest, lowest);
+      if (window >= 0) finish();
       window = w;
       lowest = kNone;
     }
     lowest = std::min(lowest, at(k).min);
   }
-  if (window >= 0) highest = std::max(highest, lowest);
-  return highest;
+  if (window >= 0) finish();
+  if (range.empty) return FloorRange{};
+  return range;
 }
 
 double FloorHistory::deepest_gradual_fall(int64_t width) const {

@@ -37,8 +37,13 @@ class FloorHistory {
   // Minima of `count` windows of `width` buckets ending before bucket `end`, oldest first, each at
   // the time of its lowest sample (hours since the first sample). Empty windows are left out.
   void floors(int64_t end, int64_t width, int64_t count, std::vector<TrendPoint>& out) const;
-  // The highest of the minima of windows of `width` buckets that end at or before bucket `start`.
-  double highest_floor_before(int64_t start, int64_t width) const;
+  // The lowest and highest of the minima of windows of `width` buckets that end at or before
+  // bucket `start` (both 0 when there is none).
+  struct FloorRange {
+    double lowest = 0, highest = 0;
+    bool empty = true;
+  };
+  FloorRange floor_range_before(int64_t start, int64_t width) const;
   // The deepest gradual fall of the minima of windows of `width` buckets over the whole history:
   // the largest drop from a window's floor to a later one's, made in steps of which none is more
   // than half of it (a load going down, not one release). 0 when there is none.

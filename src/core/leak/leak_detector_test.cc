@@ -158,6 +158,17 @@ TEST(LeakDetector, ReportsALeakFromTheStartOnceTheWarmUpIsTwicePast) {
   EXPECT_LT(*r.first_report_s, 75 * 60);
 }
 
+TEST(LeakDetector, IgnoresAHeapExpansionSmallerThanTheRangeTheFloorAlreadyCovered) {
+  // A JVM-like heap: a 100 MiB warm-up, two hours flat, then the collector commits 80 MiB more
+  // in five minutes (a clean 960 MiB/h line while it lasts) and holds there.
+  const auto mib = [](double t) {
+    const double expand = 3 * kHour;
+    return 140 + 100 * (1 - std::exp(-t / 600)) + 80 * std::clamp((t - expand) / 300, 0.0, 1.0);
+  };
+  const auto r = replay(mib, 3.6, 5 * kHour, 0.3);
+  EXPECT_FALSE(r.first_report_s) << "at " << *r.first_report_s / 60 << " min";
+}
+
 TEST(LeakDetector, IgnoresRegrowthToALevelAlreadyHeld) {
   // A cache holds 200 MiB, is dropped after an hour, and refills slowly to where it was.
   const auto mib = [](double t) {
