@@ -36,11 +36,17 @@ Result<std::vector<std::pair<double, double>>> load_csv(const std::string& path)
 
 class MemvisorDetector final : public ReplayDetector {
  public:
-  explicit MemvisorDetector(double rate) : detector_({.rate_bytes_per_hour = rate * kMiB}) {}
+  MemvisorDetector(double rate, std::optional<double> warmup_s)
+      : detector_(config(rate, warmup_s)) {}
   void add(double t_s, double bytes) override { detector_.add(t_s, bytes); }
   bool leaking() const override { return detector_.assess().leaking; }
 
  private:
+  static LeakDetectorConfig config(double rate, std::optional<double> warmup_s) {
+    LeakDetectorConfig c{.rate_bytes_per_hour = rate * kMiB};
+    if (warmup_s) c.warmup_s = *warmup_s;
+    return c;
+  }
   LeakDetector detector_;
 };
 
@@ -105,6 +111,7 @@ Result<std::vector<Trace>> load_suite(const std::string& dir) {
       trace.leak = entry.at("label").get<std::string>() == "leak";
       trace.slope_mib_per_hour = entry.value("slope_mib_per_hour", 0.0);
       trace.leak_start_s = entry.value("leak_start_s", 0.0);
+      if (entry.contains("warmup_s")) trace.warmup_s = entry.at("warmup_s").get<double>();
       auto samples = load_csv(dir + "/" + entry.at("file").get<std::string>());
       if (!samples) return samples.error();
       trace.samples = std::move(*samples);
@@ -116,8 +123,9 @@ Result<std::vector<Trace>> load_suite(const std::string& dir) {
   return traces;
 }
 
-std::unique_ptr<ReplayDetector> make_memvisor_detector(double rate_mib_per_hour) {
-  return std::make_unique<MemvisorDetector>(rate_mib_per_hour);
+std::unique_ptr<ReplayDetector> make_memvisor_detector(double rate_mib_per_hour,
+                                                       std::optional<double> warmup_s) {
+  return std::make_unique<MemvisorDetector>(rate_mib_per_hour, warmup_s);
 }
 
 std::unique_ptr<ReplayDetector> make_seed004_detector(double rate_mib_per_hour) {

@@ -18,6 +18,9 @@ struct Trace {
   bool leak = false;  // label: a leak that must be reported
   double slope_mib_per_hour = 0;
   double leak_start_s = 0;                         // a report before this is a false alarm
+  // How long the program's warm-up lasts, when its manifest says (`warmup_s`): what its service's
+  // `warmup` would be set to. Used only with leak_score --declared-warmup.
+  std::optional<double> warmup_s;
   std::vector<std::pair<double, double>> samples;  // (t_s, bytes)
 };
 
@@ -32,8 +35,10 @@ class ReplayDetector {
   virtual bool leaking() const = 0;
 };
 
-// memvisor's LeakDetector with the given threshold.
-std::unique_ptr<ReplayDetector> make_memvisor_detector(double rate_mib_per_hour);
+// memvisor's LeakDetector with the given threshold, and the rule's default warm-up unless one is
+// given.
+std::unique_ptr<ReplayDetector> make_memvisor_detector(double rate_mib_per_hour,
+                                                       std::optional<double> warmup_s = {});
 // Seed 004: memory resampled every 60 s; over the last 12 samples,
 // (newest - oldest) * (60 / 12) MiB/h above the rate is a leak.
 std::unique_ptr<ReplayDetector> make_seed004_detector(double rate_mib_per_hour);

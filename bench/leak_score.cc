@@ -24,8 +24,8 @@ struct Score {
 
 const char* const kDetectors[] = {"memvisor", "seed004", "ruby-gem"};
 
-std::unique_ptr<ReplayDetector> make(int which, double rate) {
-  if (which == 0) return make_memvisor_detector(rate);
+std::unique_ptr<ReplayDetector> make(int which, double rate, std::optional<double> warmup_s) {
+  if (which == 0) return make_memvisor_detector(rate, warmup_s);
   if (which == 1) return make_seed004_detector(rate);
   return make_ruby_gem_detector();
 }
@@ -95,7 +95,8 @@ void explain(const Trace& trace, double rate, double step_s) {
 }
 
 int run(const std::vector<std::string>& dirs, double rate,
-        const std::vector<std::string>& explain_names, double explain_step_s, bool summary_only) {
+        const std::vector<std::string>& explain_names, double explain_step_s, bool summary_only,
+        bool declared_warmup) {
   std::map<int, Score> totals;
   for (const auto& path : dirs) {
     // The default suites are named as the repository refers to them: ../shared/...
@@ -118,7 +119,8 @@ int run(const std::vector<std::string>& dirs, double rate,
       std::vector<std::string> row{trace.name, trace.leak ? "leak" : "none",
                                    fmt::format("{:.1f}", trace.slope_mib_per_hour)};
       for (int which = 0; which < 3; ++which) {
-        const auto detector = make(which, rate);
+        const auto detector =
+            make(which, rate, declared_warmup ? trace.warmup_s : std::nullopt);
         const ReplayOutcome o = replay(trace, *detector);
         std::optional<double> latency;
         if (o.first_valid_report_s) latency = *o.first_valid_report_s - trace.leak_start_s;
@@ -155,12 +157,15 @@ namespace {
 constexpr const char* kUsage =
     "usage: leak_score [--traces DIR] [--real-traces DIR] [--dir DIR]... [--rate MIB_PER_H]\n"
     "                  [--summary-only] [--explain TRACE]... [--explain-step SECONDS]\n"
+    "                  [--declared-warmup]\n"
     "Scores memvisor's leak detector and two baselines on labelled memory traces.\n"
     "  --traces DIR       the synthetic suite (default ../shared/traces next to the repository)\n"
     "  --real-traces DIR  the real-runtime suite (default ../shared/real_traces)\n"
     "  --dir DIR          score these suites instead (repeatable): DIR/manifest.json + CSVs\n"
     "  --rate R           leak threshold in MiB/h (default 10)\n"
     "  --summary-only     print only the summary lines\n"
+    "  --declared-warmup  give memvisor's rule the warm-up a trace's manifest declares (warmup_s),\n"
+    "                     as its service's `warmup` would be set; otherwise the default (30m)\n"
     "  --explain TRACE    print memvisor's assessment of TRACE over time (repeatable)\n"
     "  --explain-step S   seconds between explain lines (default 300)\n";
 
@@ -177,13 +182,15 @@ int main(int argc, char** argv) {
   std::string traces = root + "/../shared/traces", real_traces = root + "/../shared/real_traces";
   std::vector<std::string> dirs, explain;
   double rate = 10, explain_step_s = 300;
-  bool summary_only = false;
+  bool summary_only = false, declared_warmup = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
     bool ok = true;
     if (arg == "--summary-only") {
       summary_only = true;
+    } else if (arg == "--declared-warmup") {
+      declared_warmup = true;
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -208,8 +215,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "leak_score: bad argument %s\n%s", arg.c_str(), kUsage);
       return 2;
     }
-    if (value && arg != "--summary-only") ++i;
+    if (value && arg != "--summary-only" && arg != "--declared-warmup") ++i;
   }
   if (dirs.empty()) dirs = {traces, real_traces};
-  return memvisor::bench::run(dirs, rate, explain, explain_step_s, summary_only);
+  return memvisor::bench::run(dirs, rate, explain, explain_step_s, summary_only, declared_warmup);
 }
