@@ -8,7 +8,7 @@
 //   leak = { rate = "50MiB/h", metric = "gauge:heap_used_bytes" }
 //
 // In your own server, require('./heap_gauge').start(). Run as a program, it is a demo worker:
-// with DEMO_LEAK=1 it keeps ~1 MB a second in a Map (a leak); otherwise it makes garbage only,
+// with DEMO_LEAK=1 it keeps ~2 MB a second in a Map (a leak); otherwise it makes garbage only,
 // so its heapUsed is a GC sawtooth on a flat floor.
 'use strict';
 
@@ -49,7 +49,7 @@ if (require.main === module) {
     for (let i = 0; i < 2000; i++) garbage.push({ i, text: 'x'.repeat(100) + i });
     garbage = null;
     if (process.env.DEMO_LEAK === '1') {
-      for (let i = 0; i < 100; i++) leaked.set(next++, 'y'.repeat(1000) + next);  // ~100 KB
+      for (let i = 0; i < 400; i++) leaked.set(next++, 'y'.repeat(1000) + next);  // ~200 KB
     }
   }, 100);
 }

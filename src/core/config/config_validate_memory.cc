@@ -23,7 +23,7 @@ std::string duration(Millis value) {
 std::optional<std::string> check_metric(const std::optional<MemoryMetric>& metric) {
   if (!metric) return std::nullopt;
   if (metric->is_gauge()) {
-    if (valid_gauge_name(metric->gauge)) return std::nullopt;
+    if (valid_gauge_name(metric->gauge())) return std::nullopt;
     return "expected gauge:NAME with NAME matching [a-zA-Z_:][a-zA-Z0-9_:]* (at most 128 "
            "characters), got '" +
            metric_name(*metric) + "'";
@@ -215,9 +215,15 @@ std::optional<ConfigProblem> find_memory_problem(const ServiceConfig& s) {
 
 std::string describe_memory_rules(const MemoryRules& m) {
   std::vector<std::string> rules;
-  if (m.warn) rules.push_back("warn " + format_size_exact(m.warn->size));
-  if (m.limit) rules.push_back("limit " + format_size_exact(m.limit->size));
-  if (m.critical) rules.push_back("critical " + format_size_exact(m.critical->size));
+  // A size on a gauge is a number in the gauge's unit, named with it.
+  auto size = [&](const std::optional<MemoryMetric>& own, uint64_t value) {
+    const MemoryMetric& metric = metric_of(m, own);
+    if (!metric.is_gauge()) return format_size_exact(value);
+    return fmt::format("{} {}", value, metric_name(metric));
+  };
+  if (m.warn) rules.push_back("warn " + size(m.warn->metric, m.warn->size));
+  if (m.limit) rules.push_back("limit " + size(m.limit->metric, m.limit->size));
+  if (m.critical) rules.push_back("critical " + size(m.critical->metric, m.critical->size));
   if (m.total) rules.push_back("total " + format_size_exact(m.total->size));
   if (m.leak) rules.push_back("leak " + format_size_exact(m.leak->rate_bytes_per_hour) + "/h");
   if (m.requests) rules.push_back(fmt::format("requests {}", m.requests->max));

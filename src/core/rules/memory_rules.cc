@@ -43,8 +43,8 @@ std::vector<std::string> gauges_read_by(const MemoryRules& rules) {
   auto add = [&](const std::optional<MemoryMetric>& own) {
     const MemoryMetric& metric = own ? *own : rules.metric;
     if (!metric.is_gauge()) return;
-    if (std::find(names.begin(), names.end(), metric.gauge) == names.end()) {
-      names.push_back(metric.gauge);
+    if (std::find(names.begin(), names.end(), metric.gauge()) == names.end()) {
+      names.emplace_back(metric.gauge());
     }
   };
   if (rules.critical) add(rules.critical->metric);
@@ -104,7 +104,7 @@ namespace {
 
 // A figure as a message shows it: a size for memory and for gauges in bytes, else the number.
 std::string format_metric_value(const MemoryMetric& metric, double value) {
-  if (!metric.is_gauge() || metric.gauge.ends_with("_bytes")) {
+  if (!metric.is_gauge() || metric.gauge().ends_with("_bytes")) {
     return format_size(static_cast<uint64_t>(std::max(0.0, value)));
   }
   return fmt::format("{}", value);
@@ -123,7 +123,7 @@ std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues
   auto read = [&](const MemoryMetric& metric) -> std::optional<double> {
     if (!metric.is_gauge()) return static_cast<double>(value_of(metric.kind, values));
     if (gauges == nullptr) return std::nullopt;
-    auto found = gauges->find(metric.gauge);
+    auto found = gauges->find(metric.gauge());
     if (found == gauges->end() || !std::isfinite(found->second)) return std::nullopt;
     return found->second;
   };
