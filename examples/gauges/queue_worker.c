@@ -7,6 +7,8 @@
  *
  * The depth here is made up: it follows QUEUE_DEPTH from the environment (default 10), or, with
  * QUEUE_GROWTH set, grows by that much every 200 ms, as a queue whose consumer has stalled. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep under -std=c99 too */
+
 #include <memvisor/worker.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +29,7 @@ int main(void) {
     if (mv_gauge("queue_depth", depth) != 0) fprintf(stderr, "queue_depth refused\n");
     mv_gauge("queue_oldest_job_age_seconds", depth / 50.0);
     depth += growth;
-    const struct timespec pause = {0, 200 * 1000 * 1000};
-    nanosleep(&pause, NULL);
+    const struct timespec period = {0, 200 * 1000 * 1000};
+    nanosleep(&period, NULL);
   }
 }
