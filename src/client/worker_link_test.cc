@@ -11,8 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -194,6 +196,44 @@ TEST(WorkerLink, ReconnectsAndSendsTheRunningTotalAgain) {
   EXPECT_TRUE(eventually([&] { return link->connected(); }));
 }
 
+TEST(WorkerLink, SendsTheLatestGaugeAndRefusesBadOnes) {
+  const std::string path = socket_path("gauge");
+  auto supervisor = std::make_unique<ScriptedSupervisor>(path);
+  auto* link = new WorkerLink(options_for(path));
+  ASSERT_TRUE(link->start());
+  int fd = supervisor->accept();
+  ASSERT_GE(fd, 0);
+  EXPECT_FALSE(link->gauge("9lives", 1));
+  EXPECT_FALSE(link->gauge("has space", 1));
+  EXPECT_FALSE(link->gauge("nan_value", std::nan("")));
+  EXPECT_FALSE(link->gauge("inf_value", HUGE_VAL));
+  for (int i = 0; i <= 1000; ++i) EXPECT_TRUE(link->gauge("queue_depth", i));
+  // The latest value arrives; a burst is not one line per call.
+  int lines = 0;
+  std::optional<nlohmann::json> gauge;
+  while ((gauge = supervisor->read_until(fd, "gauge")) && (*gauge)["value"] != 1000) ++lines;
+  ASSERT_TRUE(gauge);
+  EXPECT_EQ((*gauge)["name"], "queue_depth");
+  EXPECT_LT(lines, 1000);
+  for (size_t i = 1; i < WorkerLink::kMaxGauges; ++i) {
+    EXPECT_TRUE(link->gauge("g" + std::to_string(i), 1));
+  }
+  EXPECT_FALSE(link->gauge("one_too_many", 1));
+  EXPECT_TRUE(link->gauge("queue_depth", 5));  // a known name still updates
+
+  supervisor.reset();  // a new supervisor hears every gauge again
+  supervisor = std::make_unique<ScriptedSupervisor>(path);
+  fd = supervisor->accept();
+  ASSERT_GE(fd, 0) << "the worker never reconnected";
+  std::map<std::string, double> heard;
+  while (heard.size() < WorkerLink::kMaxGauges) {
+    auto again = supervisor->read_until(fd, "gauge");
+    ASSERT_TRUE(again) << heard.size() << " gauges said again";
+    heard[(*again)["name"]] = (*again)["value"];
+  }
+  EXPECT_EQ(heard["queue_depth"], 5);
+}
+
 TEST(WorkerApi, IsANoOpWithoutTheSocket) {
   ::unsetenv("MEMVISOR_SOCKET");
   EXPECT_EQ(mv_init(), 0);
@@ -202,6 +242,8 @@ TEST(WorkerApi, IsANoOpWithoutTheSocket) {
   mv_requests_done(5);
   mv_status("idle");
   mv_status(nullptr);
+  EXPECT_EQ(mv_gauge("queue_depth", 3), 0);  // a no-op, not an error
+  EXPECT_EQ(mv_gauge(nullptr, 3), -1);
   EXPECT_EQ(mv_connected(), 0);
   EXPECT_EQ(mv_requests_total(), 0u);
 }

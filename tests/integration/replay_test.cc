@@ -169,5 +169,68 @@ TEST(Record, WritesTheMemoryOfALiveProcessAsCsv) {
   EXPECT_EQ(run_memvisor({"replay", csv, "--warn", "1MiB"}).exit_code, 0);
 }
 
+TEST(Replay, RulesOnAGaugeReadItsColumn) {
+  TempDir dir;
+  // RSS flat and far above the size; only the gauge crosses it (an empty cell: no value).
+  const std::string trace = dir.write("gauge.csv",
+                                      "t_s,rss,gauge:heap_used_bytes\n"
+                                      "0,999999999,100\n"
+                                      "1,999999999,\n"
+                                      "2,999999999,900\n"
+                                      "3,999999999,1500\n"
+                                      "4,999999999,1600\n");
+  auto result =
+      run_memvisor({"replay", trace, "--metric", "gauge:heap_used_bytes", "--warn", "1KiB"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto decisions = lines(result.out);
+  ASSERT_EQ(decisions.size(), 1u) << result.out;
+  EXPECT_EQ(decisions[0]["t_s"], 3);
+  EXPECT_EQ(decisions[0]["metric"], "gauge:heap_used_bytes");
+  EXPECT_EQ(decisions[0]["value"], 1500);
+  // Negative control: the same rule on rss acts at once.
+  result = run_memvisor({"replay", trace, "--metric", "rss", "--warn", "1KiB"});
+  ASSERT_EQ(lines(result.out).size(), 1u);
+  EXPECT_EQ(lines(result.out)[0]["t_s"], 0);
+  // A rule on a gauge the trace does not have is a usage error, not a silent nothing.
+  result = run_memvisor({"replay", trace, "--metric", "gauge:queue_depth", "--warn", "1KiB"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("no column gauge:queue_depth"), std::string::npos) << result.err;
+}
+
+TEST(Record, RecordsAnInstancesGauges) {
+  TempDir dir;
+  Memvisor memvisor(dir,
+                    {"--name", "web", "--interval", "100ms", "--", "python3",
+                     source_path("tests/integration/workers/gauge_worker.py")},
+                    {}, {"GAUGES=heap_used_bytes=4096"});
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto status = status_of(memvisor);
+        return status.is_object() && !status["instances"].empty() &&
+               status["instances"][0]
+                   .value("gauges", nlohmann::json::object())
+                   .contains("heap_used_bytes");
+      },
+      20s))
+      << memvisor.err();
+  const auto result = run_memvisor({"record", "--instance", "web.1", "--gauge", "heap_used_bytes",
+                                    "--gauge", "never_sent", "--interval", "100ms", "--duration",
+                                    "350ms", "--state-dir", memvisor.state_dir()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::istringstream in(result.out);
+  std::string header, row;
+  std::getline(in, header);
+  EXPECT_EQ(header, "t_s,rss,pss,uss,swap,gauge:heap_used_bytes,gauge:never_sent");
+  ASSERT_TRUE(std::getline(in, row));
+  EXPECT_TRUE(row.ends_with(",4096,")) << row;
+  // What record writes, replay reads, the empty cells included.
+  const std::string csv = dir.write("rec.csv", result.out);
+  const auto replayed = run_memvisor({"replay", csv, "--metric", "gauge:heap_used_bytes", "--warn",
+                                      "1KiB", "--column", "gauge:heap_used_bytes"});
+  EXPECT_EQ(replayed.exit_code, 0) << replayed.err;
+  EXPECT_EQ(lines(replayed.out).size(), 1u) << replayed.out;
+  EXPECT_EQ(run_memvisor({"record", "--pid", "1", "--gauge", "x"}).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace memvisor::testing

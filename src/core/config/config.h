@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config/socket_address.h"
@@ -22,8 +23,28 @@ enum class ReadyMode { immediate, notify };
 enum class OutputMode { prefix, file };
 
 // Which memory figure a rule reads (see README: PSS shares copy-on-write pages fairly between
-// forked workers; USS is what a recycle would give back; cgroup is the instance's own cgroup).
-enum class MemoryMetric { pss, rss, uss, anon, swap, cgroup };
+// forked workers; USS is what a recycle would give back; cgroup is the instance's own cgroup), or
+// a gauge the process reports (`gauge:NAME`, README "Custom monitors").
+enum class MetricKind { pss, rss, uss, anon, swap, cgroup, gauge };
+// A gauge's name is interned (config_names.cc): the metric stays two words, trivially copied and
+// compared, so rules on RSS or PSS pay nothing for gauges existing.
+struct MemoryMetric {
+  MetricKind kind = MetricKind::pss;
+  uint32_t gauge_id = 0;  // kind == gauge: its interned name; 0 otherwise
+
+  MemoryMetric() = default;
+  MemoryMetric(MetricKind k) : kind(k) {}  // NOLINT: implicit, so MemoryMetric::rss reads as before
+  static MemoryMetric of_gauge(std::string_view name);
+  bool is_gauge() const { return kind == MetricKind::gauge; }
+  // The gauge's name; empty for a memory kind. Valid for the program's lifetime.
+  std::string_view gauge() const;
+  bool operator==(const MemoryMetric&) const = default;
+
+  // The memory kinds under their old enumerator names.
+  static constexpr MetricKind pss = MetricKind::pss, rss = MetricKind::rss, uss = MetricKind::uss,
+                              anon = MetricKind::anon, swap = MetricKind::swap,
+                              cgroup = MetricKind::cgroup;
+};
 enum class LeakAction { recycle, alert };
 
 // A rule on one size: warn, critical, total.

@@ -138,15 +138,19 @@ ChartInput incident_chart(const IncidentFacts& facts, const std::deque<TimedSamp
     auto metric_of = [&](const std::optional<MemoryMetric>& m) {
       return std::string(to_string(m.value_or(rules->metric)));
     };
-    if (rules->warn) {
+    // The chart is of memory: a threshold on a gauge is in another unit.
+    auto on_gauge = [&](const std::optional<MemoryMetric>& m) {
+      return (m ? *m : rules->metric).is_gauge();
+    };
+    if (rules->warn && !on_gauge(rules->warn->metric)) {
       chart.thresholds.push_back(
           {"warn (" + metric_of(rules->warn->metric) + ")", rules->warn->size, "#b8860b"});
     }
-    if (rules->limit) {
+    if (rules->limit && !on_gauge(rules->limit->metric)) {
       chart.thresholds.push_back(
           {"limit (" + metric_of(rules->limit->metric) + ")", rules->limit->size, "#d62728"});
     }
-    if (rules->critical) {
+    if (rules->critical && !on_gauge(rules->critical->metric)) {
       chart.thresholds.push_back({"critical (" + metric_of(rules->critical->metric) + ")",
                                   rules->critical->size, "#8b0000"});
     }
