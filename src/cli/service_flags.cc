@@ -150,7 +150,7 @@ void ServiceFlags::add_memory_to(CLI::App& app, const std::string& group) {
       {"--leak-action", &leak_action_, "recycle | alert (default recycle)"},
       {"--leak-sample", &leak_sample_, "take a heap sample this long before a leak recycle"},
       {"--leak-warmup", &leak_warmup_,
-       "growth this early in a process counts as a leak only when sudden (default 30m)"},
+       "growth that begins this early is judged from twice this age on, or when sudden (default 30m)"},
       {"--max-requests", &max_requests_, "recycle an instance after N requests"},
       {"--requests-jitter", &requests_jitter_, "plus up to N more (default a tenth)"},
       {"--max-age", &max_age_, "recycle an instance after this much uptime, e.g. 6h"},

@@ -66,8 +66,9 @@ struct LeakRule {
   LeakAction action = LeakAction::recycle;
   Millis sample{0};  // >0: take a heap sample this long before recycling
   std::optional<MemoryMetric> metric;
-  // Growth in this first stretch of a process's life counts only when it is sudden (a start's
-  // cache fill and first GC ramp look like a leak until their cycle has been seen).
+  // Growth that begins in this first stretch of a process's life is judged from twice its length
+  // on, or at once when sudden (a start's cache fill and first GC cycle look like a leak until
+  // the cycle has been seen to turn).
   Millis warmup{1'800'000};
 };
 

@@ -65,6 +65,7 @@ void LeakDetector::set_rule(double rate_bytes_per_hour, double warmup_s) {
 void LeakDetector::reset() {
   history_.clear();
   streak_ = 0;
+  warmup_range_ = 0;
   assessment_ = LeakAssessment{};
   assessment_.reason = "no samples yet";
 }
@@ -119,9 +120,15 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
   s.slowing = bend.upper(kSlowingConfidence) < 0 &&
               s.fit.slope + bend.slope * kSlowingHorizon * s.span_s / 3600 <= rate;
   s.floor_end = s.fit.intercept + s.fit.slope * all.back().t;
-  const FloorHistory::FloorRange before = history_.floor_range_before(end - count * width, width);
+  const int64_t span_start = end - count * width;
+  const FloorHistory::FloorRange before = history_.floor_range_before(span_start, width);
   s.novel = before.empty || s.floor_end > before.highest + load_fall_;
-  s.range = before.highest - before.lowest;
+  s.range = warmup_range_;
+  const int64_t first = history_.bucket_at_age(0);
+  if (span_start < history_.bucket_at_age(config_.warmup_s) && history_.oldest() <= first) {
+    const FloorHistory::FloorRange warm = history_.floor_range(first, span_start, width);
+    s.range = warm.empty ? 0 : warm.highest - warm.lowest;
+  }
   s.beyond = s.span_s >= config_.warmup_s || s.fit.slope * (all.back().t - all.front().t) > s.range;
   // Rule (e): a rise that began in the warm-up is either a leak or the process's first heap
   // cycle, which starts with it and can run past the warm-up (V8's first mark-compact, a heap
@@ -150,6 +157,12 @@ LeakAssessment LeakDetector::judge() {
   const int64_t window = floor_window();
   const double fall = history_.deepest_gradual_fall(window);
   load_fall_ = fall > kReleaseNoiseWidths * history_.floor_noise(window, scratch_) ? fall : 0;
+  const int64_t first = history_.bucket_at_age(0);
+  if (history_.oldest() <= first) {
+    const int64_t warm_end = std::min(history_.bucket_at_age(config_.warmup_s), history_.end());
+    const FloorHistory::FloorRange warm = history_.floor_range(first, warm_end, window);
+    warmup_range_ = warm.empty ? 0 : warm.highest - warm.lowest;
+  }
   out.floor_window_s = static_cast<double>(window) * config_.resolution_s;
   out.reason = "not enough history yet for " + duration_text(out.floor_window_s) + " floor windows";
   spans_.clear();
@@ -177,7 +190,7 @@ LeakAssessment LeakDetector::judge() {
     } else if (!s.beyond) {
       verdict = "a rise over " + duration_text(s.span_s) + " counts once it goes beyond the " +
                 fmt::format("{:.1f} MiB", s.range / (1024.0 * 1024.0)) +
-                " the floor already moved on its own";
+                " the floor moved in the warm-up";
     } else {
       for (size_t j = i; j < spans_.size(); ++j) {
         if (spans_[j].slowing) {

@@ -35,12 +35,13 @@
 //       minutes, the later ones every 25); a rise that began in the warm-up is judged once it
 //       has gone on past it for as long again. A late leak is an onset, and so is a runaway leak
 //       right after start: both are caught because they are sudden.
-//   (f) a span shorter than the warm-up has taken the floor up by more than the whole range it
-//       covered before the span. A process that has already moved its floor by that much on
-//       its own (its warm-up, a heap expansion, a cache fill) may do so again, and the first
-//       minutes of such a rise are a clean fast line; a runaway leak soon goes beyond it, and
-//       slower growth is judged over spans as long as the warm-up, where (a)-(d) tell it from
-//       steps and cycles.
+//   (f) a span shorter than the warm-up has taken the floor up by more than the range the floor
+//       covered in the warm-up (before the span, for a span that starts in it). The warm-up shows
+//       how far this process moves its floor on its own (cache fill, heap sizing); it may do so
+//       again later (a collector committing more heap at a load peak), and the first minutes of
+//       such a rise are a clean fast line. A runaway leak soon goes beyond it, and slower growth
+//       is judged over spans as long as the warm-up, where (a)-(d) tell it from steps and
+//       cycles.
 // - A leak is reported when two verdicts in a row (one per bucket) find one.
 // - The threshold rate is the only absolute number; every time scale comes from the data.
 //
@@ -118,7 +119,7 @@ class LeakDetector {
     bool novel = false;    // (d) ends above every earlier floor
     bool timely = false;   // (e) mostly after warm-up, or an onset
     bool beyond = false;   // (f) longer than the warm-up, or rose beyond the floor's range
-    double range = 0;      // the range the floor covered before the span, bytes
+    double range = 0;      // (f) the range the floor covered in the warm-up, bytes
     double floor_end = 0;  // the fitted floor at the span's end, bytes
   };
 
@@ -132,6 +133,8 @@ class LeakDetector {
   int streak_ = 0;
   uint64_t verdicts_ = 0;
   double load_fall_ = 0;  // the deepest gradual fall of the floor, when it is more than noise
+  // How far the floor moved during the warm-up (rule f), kept once the warm-up has left the history.
+  double warmup_range_ = 0;
   std::vector<double> scratch_;
   std::vector<TrendPoint> points_;
   std::vector<Span> spans_;

@@ -142,7 +142,16 @@ void FloorHistory::floors(int64_t end, int64_t width, int64_t count,
   std::erase_if(out, [](const TrendPoint& p) { return p.y == kNone; });
 }
 
-FloorHistory::FloorRange FloorHistory::floor_range_before(int64_t start, int64_t width) const {
+int64_t FloorHistory::bucket_at_age(double age_s) const {
+  return static_cast<int64_t>(std::floor((first_t_ + age_s) / resolution_s_));
+}
+
+int64_t FloorHistory::oldest() const {
+  return size_ ? at(0).index : 0;
+}
+
+FloorHistory::FloorRange FloorHistory::floor_range(int64_t from, int64_t to,
+                                                   int64_t width) const {
   FloorRange range{kNone, -std::numeric_limits<double>::infinity(), true};
   double lowest = kNone;
   int64_t window = -1;
@@ -152,8 +161,9 @@ FloorHistory::FloorRange FloorHistory::floor_range_before(int64_t start, int64_t
     range.empty = false;
   };
   for (size_t k = size_; k-- > 0;) {
-    if (at(k).index >= start) continue;
-    const int64_t w = (start - 1 - at(k).index) / width;
+    if (at(k).index >= to) continue;
+    if (at(k).index < from) break;
+    const int64_t w = (to - 1 - at(k).index) / width;
     if (w != window) {
       if (window >= 0) finish();
       window = w;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "core/leak/leak_detector_stats.h"
@@ -43,7 +44,15 @@ class FloorHistory {
     double lowest = 0, highest = 0;
     bool empty = true;
   };
-  FloorRange floor_range_before(int64_t start, int64_t width) const;
+  FloorRange floor_range_before(int64_t start, int64_t width) const {
+    return floor_range(std::numeric_limits<int64_t>::min(), start, width);
+  }
+  // The same over the buckets in [from, to) only, windows aligned to end at `to`.
+  FloorRange floor_range(int64_t from, int64_t to, int64_t width) const;
+  // The bucket index of the first sample, and of `age_s` seconds after it.
+  int64_t bucket_at_age(double age_s) const;
+  // The oldest bucket index still kept (0 when none).
+  int64_t oldest() const;
   // The deepest gradual fall of the minima of windows of `width` buckets over the whole history:
   // the largest drop from a window's floor to a later one's, made in steps of which none is more
   // than half of it (a load going down, not one release). 0 when there is none.
