@@ -1,10 +1,13 @@
 // A small C++ HTTP worker on the memvisor worker library: serves on 127.0.0.1, port
 // PORT_BASE (default 8000) + MEMVISOR_INSTANCE, one connection at a time, and counts every
 // request with memvisor::client::request_done(), so `requests = { max, jitter }` can recycle it.
+// It also reports malloc's bytes in use as the gauge `malloc_in_use_bytes` (memvisor::client::
+// gauge), which /metrics exports and a rule can read (metric = "gauge:malloc_in_use_bytes").
 //
 //   memvisor run --instances 2 --ready notify --max-requests 1000 -- build/cpp_worker
 //   curl localhost:8001/
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -75,5 +78,9 @@ int main() {
     serve(client, served);
     ::close(client);
     memvisor::client::request_done();  // an atomic increment; sent in batches
+    // mallinfo2() walks malloc's arenas: every 64 requests is often enough for a gauge.
+    if (served % 64 == 1) {
+      memvisor::client::gauge("malloc_in_use_bytes", static_cast<double>(mallinfo2().uordblks));
+    }
   }
 }

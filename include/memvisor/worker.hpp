@@ -31,6 +31,12 @@ inline void status(std::string_view text) {
   const std::string copy(text);  // the C ABI wants a terminated string
   mv_status(copy.c_str());
 }
+// A gauge's latest value (see mv_gauge): false for a bad name, a value that is not finite or a
+// 33rd name.
+inline bool gauge(std::string_view name, double value) {
+  const std::string copy(name);
+  return mv_gauge(copy.c_str(), value) == 0;
+}
 inline bool connected() noexcept {
   return mv_connected() != 0;
 }

@@ -1,16 +1,19 @@
 // `memvisor record`: a process's memory as CSV on stdout (t_s,rss,pss,uss,swap), the input of
-// `memvisor replay`.
+// `memvisor replay`; with --instance and --gauge NAME, also that instance's gauges
+// (gauge:NAME columns), as the supervisor last heard them.
 #include <signal.h>
 
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "cli/cli_parse.h"
 #include "cli/commands.h"
 #include "cli/control_client.h"
 #include "cli/state_dir.h"
+#include "core/config/metric_name.h"
 #include "core/units.h"
 #include "os/memory_reader.h"
 
@@ -36,6 +39,29 @@ Result<std::pair<pid_t, uint64_t>> find_instance(const std::string& state_dir,
   return Error{"no running instance " + label};
 }
 
+// The latest values of `names` for SERVICE.N's process `pid` from the supervisor's status; an
+// empty cell for a gauge it does not have (or when the supervisor does not answer).
+std::vector<std::string> gauge_cells(const std::string& state_dir, const std::string& label,
+                                     pid_t pid, const std::vector<std::string>& names) {
+  std::vector<std::string> cells(names.size());
+  auto reply = control_request(state_dir, {{"id", 1}, {"cmd", "status"}});
+  if (!reply || !reply->value("ok", false)) return cells;
+  for (const auto& record : (*reply)["status"]["instances"]) {
+    const std::string name =
+        record.value("service", "") + "." + std::to_string(record.value("instance", 0));
+    if (name != label || record.value("pid", 0) != pid || !record.contains("gauges")) continue;
+    for (size_t i = 0; i < names.size(); ++i) {
+      const auto value = record["gauges"].find(names[i]);
+      if (value != record["gauges"].end() && value->is_number()) {
+        std::ostringstream text;
+        text << value->get<double>();
+        cells[i] = text.str();
+      }
+    }
+  }
+  return cells;
+}
+
 }  // namespace
 
 int record_command(const Args& args) {
@@ -51,9 +77,20 @@ int record_command(const Args& args) {
   app.add_option("--interval", interval_text, "sampling period (default 1s)");
   app.add_option("--duration", duration_text, "stop after this long");
   app.add_option("--state-dir", state_dir_flag, "the memvisor to ask for --instance");
+  std::vector<std::string> gauges;
+  app.add_option("--gauge", gauges,
+                 "with --instance: also record this gauge of the instance (a gauge:NAME column; "
+                 "repeatable)")
+      ->needs(by_instance);
   if (auto done = parse_cli(app, args)) return *done;
   if (pid <= 0 && instance.empty())
     return fail(kExitUsage, "record: give --pid PID or --instance SERVICE.N");
+  for (const std::string& name : gauges) {
+    if (!valid_gauge_name(name)) {
+      return fail(kExitUsage,
+                  "--gauge: expected a name matching [a-zA-Z_:][a-zA-Z0-9_:]*, got '" + name + "'");
+    }
+  }
 
   auto interval = parse_duration(interval_text);
   if (!interval || interval->count() < 10) {
@@ -82,7 +119,10 @@ int record_command(const Args& args) {
   std::signal(SIGTERM, [](int) { interrupted = 1; });
   ProcMemoryReader reader;
   const auto start = std::chrono::steady_clock::now();
-  std::cout << "t_s,rss,pss,uss,swap\n";
+  const std::string state_dir = instance.empty() ? "" : resolve_state_dir(state_dir_flag);
+  std::cout << "t_s,rss,pss,uss,swap";
+  for (const std::string& name : gauges) std::cout << ",gauge:" << name;
+  std::cout << "\n";
   for (auto next = start; !interrupted; next += *interval) {
     const auto now = std::chrono::steady_clock::now();
     if (duration && now - start > *duration) break;
@@ -93,7 +133,14 @@ int record_command(const Args& args) {
     }
     const double t = std::chrono::duration<double>(now - start).count();
     std::cout << t << "," << sample->rss << "," << sample->pss << "," << sample->uss << ","
-              << sample->swap << std::endl;  // flushed per line: readers follow it live
+              << sample->swap;
+    // One status request per sample, only when gauges are asked for: the supervisor has them.
+    if (!gauges.empty()) {
+      for (const std::string& cell : gauge_cells(state_dir, instance, pid, gauges)) {
+        std::cout << "," << cell;
+      }
+    }
+    std::cout << std::endl;  // flushed per line: readers follow it live
     std::this_thread::sleep_until(next + *interval);
   }
   return kExitOk;

@@ -35,8 +35,9 @@ nlohmann::json explain_line(double t_s, const ProcessRules& rules) {
 
 int replay_command(const Args& args) {
   CLI::App app(
-      "Run the memory rules on a recorded trace (CSV: t_s,bytes or t_s,rss,pss,uss,swap) "
-      "and print one JSON line per decision.",
+      "Run the memory rules on a recorded trace (CSV: t_s,bytes or t_s,rss,pss,uss,swap, maybe "
+      "with gauge:NAME columns for rules with metric gauge:NAME) and print one JSON line per "
+      "decision.",
       "replay");
   std::string trace_path, column, config_path, service_name, state_dir;
   ServiceFlags flags;
@@ -97,6 +98,22 @@ int replay_command(const Args& args) {
     return i < 0 ? 0 : static_cast<uint64_t>(std::max(0.0, row[static_cast<size_t>(i)]));
   };
 
+  // A rule on gauge:NAME reads the trace's column gauge:NAME (an empty cell: no fresh value,
+  // not judged), or --column when given.
+  std::vector<std::pair<std::string, int>> gauge_columns;
+  {
+    ProcessRules probe(service, 0.5);
+    for (const std::string& name : probe.gauges_read()) {
+      const int own = forced >= 0 ? forced : trace->column("gauge:" + name);
+      if (own < 0) {
+        return fail(kExitUsage, "the rules read gauge:" + name + " and " + trace_path +
+                                    " has no column gauge:" + name + " (give --column)");
+      }
+      gauge_columns.emplace_back(name, own);
+    }
+  }
+  GaugeValues gauges;
+
   // A replay is one process lifetime, as the supervisor would judge it: after the first recycle
   // or critical decision no other action is taken (the process would have been replaced).
   // Jitter takes its middle value so runs are reproducible.
@@ -106,7 +123,12 @@ int replay_command(const Args& args) {
     MemoryValues values{get(row, rss),  get(row, pss),  get(row, uss),
                         get(row, swap), get(row, anon), get(row, pss)};
     const uint64_t verdicts = rules.leak_verdicts();
-    auto decisions = rules.on_sample(trace->t_s[i], values);
+    gauges.clear();
+    for (const auto& [name, index] : gauge_columns) {
+      gauges.emplace(name, row[static_cast<size_t>(index)]);  // NaN: not judged
+    }
+    auto decisions =
+        rules.on_sample(trace->t_s[i], values, gauge_columns.empty() ? nullptr : &gauges);
     if (explain && rules.leak_verdicts() != verdicts) {
       std::cout << explain_line(trace->t_s[i], rules).dump() << "\n";
     }

@@ -14,6 +14,7 @@
 #include "core/config/config_validate.h"
 #include "core/config/config_validate_memory.h"
 #include "core/config/http_url.h"
+#include "core/config/metric_name.h"
 #include "core/units.h"
 
 namespace memvisor {
@@ -58,6 +59,16 @@ Status parse_enum(std::string_view flag, const std::string& text,
     return Error{fmt::format("{}: expected one of {}, got '{}'", flag, enum_choices(names), text)};
   }
   out = *value;
+  return {};
+}
+
+// --metric: a memory kind or gauge:NAME.
+Status parse_metric_flag(std::string_view flag, const std::string& text, MemoryMetric& out) {
+  if (text.empty()) return {};
+  std::string why;
+  auto metric = parse_metric(text, why);
+  if (!metric) return Error{fmt::format("{}: {}", flag, why)};
+  out = std::move(*metric);
   return {};
 }
 
@@ -129,7 +140,7 @@ void ServiceFlags::add_to(CLI::App& app) {
 void ServiceFlags::add_memory_to(CLI::App& app, const std::string& group) {
   const std::array<std::tuple<const char*, std::string*, const char*>, 16> options{{
       {"--interval", &interval_, "memory sampling period, 100ms to 1h (default 1s)"},
-      {"--metric", &metric_, "pss | rss | uss | anon | swap | cgroup (default pss)"},
+      {"--metric", &metric_, "pss | rss | uss | anon | swap | cgroup | gauge:NAME (default pss)"},
       {"--warn", &warn_, "warn when an instance uses more than SIZE, e.g. 400MiB"},
       {"--limit", &limit_, "recycle an instance above SIZE for --limit-for samples in a row"},
       {"--limit-for", &limit_for_, "samples in a row above --limit before a recycle (default 3)"},
@@ -281,7 +292,7 @@ Status ServiceFlags::build_memory(ServiceConfig& service) const {
   // In order (a braced list is evaluated left to right); the first problem is the message.
   const Status values[] = {
       parse_flag("--interval", interval_, parse_duration, check_interval, m.interval),
-      parse_enum("--metric", metric_, kMemoryMetricNames, m.metric),
+      parse_metric_flag("--metric", metric_, m.metric),
       parse_flag("--warn", warn_, parse_size, check_size, warn.size),
       parse_flag("--limit", limit_, parse_size, check_size, limit.size),
       needs("--limit-for", limit_for_, "--limit", limit_),

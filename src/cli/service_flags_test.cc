@@ -151,8 +151,9 @@ TEST(ServiceFlags, BadValuesNameTheFlag) {
             "--interval: expected a duration of at least 100ms, got 10ms");
   EXPECT_EQ(error_of({"--interval", "soon"}),
             "--interval: expected a duration like 100ms, 10s, 5m or 1h, got 'soon'");
-  EXPECT_EQ(error_of({"--metric", "vss"}),
-            "--metric: expected one of pss, rss, uss, anon, swap, cgroup, got 'vss'");
+  EXPECT_EQ(
+      error_of({"--metric", "vss"}),
+      "--metric: expected one of pss, rss, uss, anon, swap, cgroup, or gauge:NAME, got 'vss'");
   EXPECT_EQ(error_of({"--limit", "1GiB", "--limit-for", "0"}),
             "--limit-for: expected a positive integer, got 0");
   EXPECT_EQ(error_of({"--limit", "1GiB", "--limit-for", "three"}),

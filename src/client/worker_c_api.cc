@@ -105,6 +105,17 @@ MV_EXPORT void mv_status(const char* text) {
   }
 }
 
+MV_EXPORT int mv_gauge(const char* name, double value) {
+  if (name == nullptr) return -1;
+  try {
+    auto* l = the_link();
+    if (l == nullptr) return 0;
+    return l->gauge(name, value) ? 0 : -1;
+  } catch (...) {
+    return -1;
+  }
+}
+
 MV_EXPORT int mv_connected(void) {
   const auto* l = the_link();
   return l != nullptr && l->connected() ? 1 : 0;

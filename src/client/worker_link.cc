@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -77,6 +78,38 @@ void WorkerLink::status(std::string_view text) {
   wake();
 }
 
+namespace {
+
+// As the supervisor's valid_gauge_name (the library does not link memvisor's core).
+bool gauge_name_ok(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+    if (!letter && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool WorkerLink::gauge(std::string_view name, double value) {
+  if (!gauge_name_ok(name) || !std::isfinite(value)) return false;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = gauges_.find(name);
+    if (found == gauges_.end()) {
+      if (gauges_.size() >= kMaxGauges) return false;
+      found = gauges_.emplace(std::string(name), Gauge{}).first;
+    }
+    found->second = {value, true};
+    if (gauges_unsent_) return true;  // the thread was already woken for an earlier one
+    gauges_unsent_ = true;
+  }
+  wake();
+  return true;
+}
+
 void WorkerLink::wake() noexcept {
   const int fd = wake_fd_.load();
   if (fd < 0) return;
@@ -118,6 +151,11 @@ bool WorkerLink::connect_once() {
   sent_status_generation_ = 0;
   requests_unsent_ = true;
   last_requests_at_ = {};
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [name, gauge] : gauges_) gauge.unsent = true;
+    gauges_unsent_ = !gauges_.empty();
+  }
   nlohmann::json hello = {{"type", "hello"},
                           {"version", kProtocolVersion},
                           {"pid", ::getpid()},
@@ -147,6 +185,15 @@ void WorkerLink::queue_updates(Clock::time_point now) {
                   -1, ' ', false, nlohmann::json::error_handler_t::replace) +
               "\n";
       sent_status_generation_ = status_generation_;
+    }
+    if (gauges_unsent_) {
+      for (auto& [name, gauge] : gauges_) {
+        if (!gauge.unsent) continue;
+        out_ +=
+            nlohmann::json{{"type", "gauge"}, {"name", name}, {"value", gauge.value}}.dump() + "\n";
+        gauge.unsent = false;
+      }
+      gauges_unsent_ = false;
     }
   }
   const uint64_t total = requests_.load();

@@ -1,5 +1,6 @@
 // The worker's side of the supervisor connection. One background thread owns the socket: it
-// connects to MEMVISOR_SOCKET, registers, sends ready/status and the request count in batches,
+// connects to MEMVISOR_SOCKET, registers, sends ready/status, gauges and the request count in
+// batches,
 // answers diagnostics requests, and reconnects with a jittered backoff. The worker's own threads
 // only touch atomics and a short mutex-guarded state, never the socket, so nothing they call can
 // block on the supervisor.
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <random>
 #include <string>
@@ -42,6 +44,12 @@ class WorkerLink {
     if (sleeping_.load() && sleeping_.exchange(false)) wake();
   }
   void status(std::string_view text);
+  // A gauge's latest value, sent by the background thread (a value set twice before it runs is
+  // sent once, the latest). False for a name that breaks Prometheus' rule
+  // ([a-zA-Z_:][a-zA-Z0-9_:]*, at most 128 characters), a value that is not finite, or a new name
+  // past kMaxGauges: the supervisor would refuse them too.
+  bool gauge(std::string_view name, double value);
+  static constexpr size_t kMaxGauges = 32;
   bool connected() const { return registered_.load(std::memory_order_relaxed); }
   uint64_t requests_total() const { return requests_.load(std::memory_order_relaxed); }
 
@@ -71,10 +79,16 @@ class WorkerLink {
   std::atomic<bool> registered_{false};
   std::atomic<int> socket_fd_{-1};
   std::atomic<int> wake_fd_{-1};
-  std::mutex mutex_;  // guards the three below
+  std::mutex mutex_;  // guards the five below
   bool ready_ = false;
   std::string status_;
   uint64_t status_generation_ = 0;
+  struct Gauge {
+    double value = 0;
+    bool unsent = true;
+  };
+  std::map<std::string, Gauge, std::less<>> gauges_;
+  bool gauges_unsent_ = false;
 
   // The thread's own.
   std::string in_;

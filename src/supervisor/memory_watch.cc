@@ -1,6 +1,7 @@
 #include "supervisor/memory_watch.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "os/log_sink.h"
 
@@ -85,9 +86,27 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
           const double t = wall_s - watched.started_at_s;
           watched.samples.push_back({t, values});
           if (watched.samples.size() > kMaxSamples) watched.samples.pop_front();
+          const double interval_s = static_cast<double>(service.memory.interval.count()) / 1000;
+          const auto store = gauges_.find(key);
+          if (store != gauges_.end()) store->second.sample(t, now_s, interval_s, kMaxSamples);
           // Rules judge the instance that serves; a replacement is measured, not judged yet.
           if (process.primary) {
-            std::vector<RuleDecision> decisions = watched.rules->on_sample(t, values);
+            // The gauges its rules read, where fresh; the others are waited for.
+            GaugeValues fresh;
+            watched.waiting.clear();
+            for (const std::string& name : watched.rules->gauges_read()) {
+              std::optional<double> value;
+              if (store != gauges_.end()) value = store->second.fresh(name, now_s, interval_s);
+              if (value) {
+                fresh.emplace(name, *value);
+              } else if (store != gauges_.end() && store->second.has(name)) {
+                watched.waiting.push_back("gauge " + name + " is stale: not judged");
+              } else {
+                watched.waiting.push_back("waiting for gauge " + name);
+              }
+            }
+            std::vector<RuleDecision> decisions = watched.rules->on_sample(
+                t, values, watched.rules->gauges_read().empty() ? nullptr : &fresh);
             // A pre-fork master's age is no reason to recycle it: its children are aged on their
             // own, and the master going would take every one of them with it.
             if (!service.prefork) {
@@ -109,7 +128,31 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
   std::erase_if(watched_, [this](const auto& entry) { return entry.second.round != round_; });
   std::erase_if(requests_,
                 [this](const auto& entry) { return !watched_.contains(unit_of(entry.first)); });
+  std::erase_if(gauges_,
+                [this](const auto& entry) { return !watched_.contains(unit_of(entry.first)); });
   return actions;
+}
+
+void MemoryWatch::on_gauge(const Key& key, std::string_view name, double value, double now_s) {
+  if (!valid_gauge_name(name) || !std::isfinite(value)) return;
+  // Both callers attribute a gauge to a live process of the fleet; one that is gone by the next
+  // sample round takes its gauges with it (sample_due).
+  gauges_[key].set(name, value, now_s);
+}
+
+bool MemoryWatch::gauge_full(const Key& key, std::string_view name) const {
+  auto found = gauges_.find(key);
+  return found != gauges_.end() && found->second.full_for(name);
+}
+
+std::vector<std::string> MemoryWatch::waiting(const Key& key) const {
+  auto found = watched_.find(unit_of(key));
+  return found == watched_.end() ? std::vector<std::string>{} : found->second.waiting;
+}
+
+const GaugeStore* MemoryWatch::gauges(const Key& key) const {
+  auto found = gauges_.find(key);
+  return found == gauges_.end() ? nullptr : &found->second;
 }
 
 std::vector<RuleAction> MemoryWatch::set_requests(const Key& key, int64_t total, WallTime wall,

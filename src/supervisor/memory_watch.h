@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/rules/gauge_store.h"
 #include "core/rules/memory_rules.h"
 #include "core/rules/timed_sample.h"
 #include "core/time_format.h"
@@ -83,6 +84,22 @@ class MemoryWatch {
   // status and metrics read request counts from.
   int64_t requests(const Key& key) const;
 
+  // A gauge of a process: the single entry point for worker gauges ({"type":"gauge"} on the
+  // worker protocol) and exec monitors. `name` must pass valid_gauge_name() and `value` be
+  // finite (anything else is ignored: callers report the error to whoever sent it); a new name
+  // past kMaxGauges per process is dropped (see gauge_full). `now_s` is steady seconds, the clock
+  // of sample_due. The latest value per name wins; the series gets one value per memory sample
+  // round while the gauge is fresh; everything goes with the process.
+  void on_gauge(const Key& key, std::string_view name, double value, double now_s);
+  // Whether on_gauge would drop `name` for this process: it is new and the process is full.
+  bool gauge_full(const Key& key, std::string_view name) const;
+  // The gauges of a process (latest values and series); null when it reported none.
+  const GaugeStore* gauges(const Key& key) const;
+  static constexpr size_t kMaxGauges = GaugeStore::kMaxNames;
+  // What the rules could not judge at the process's last sample ("waiting for gauge NAME", "gauge
+  // NAME is stale: not judged"); empty when every gauge they read was fresh.
+  std::vector<std::string> waiting(const Key& key) const;
+
   // Whether a process's cgroup is measured: a rule reads it (metric = "cgroup"), or the
   // controller placed the process in a cgroup of its own (`cgroup_path`, from the fleet record's
   // "cgroup"; empty when none).
@@ -98,7 +115,8 @@ class MemoryWatch {
     std::deque<TimedSample> samples;
     double started_at_s = 0;  // wall clock, from the controller
     bool seen = false;
-    uint64_t round = 0;  // the last sample_due() that found it in the fleet
+    uint64_t round = 0;                // the last sample_due() that found it in the fleet
+    std::vector<std::string> waiting;  // see waiting()
   };
 
   // The `cgroup` metric: the memory of the process's own cgroup, as the controller named it in
@@ -124,6 +142,7 @@ class MemoryWatch {
   std::map<UnitKey, Watched> watched_;
   std::optional<Result<ProcessClock>> clock_;  // boot time and tick rate, read on first use
   std::map<Key, int64_t> requests_;            // per process, from the worker library
+  std::map<Key, GaugeStore> gauges_;           // per process, from workers and exec monitors
   uint64_t round_ = 0;
   std::map<std::string, double> next_due_;  // per service
   std::mt19937_64 random_{std::random_device{}()};

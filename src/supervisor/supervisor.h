@@ -76,6 +76,16 @@ class Supervisor {
   void listen_for_workers();
   void tick_workers();
   void on_worker_requests(const WorkerServer::Key& key, int64_t total);
+  // A refused gauge line: one `gauge_rejected` event per process per kGaugeEventWindow seconds,
+  // the next one counting those it stood for.
+  void on_gauge_rejected(const std::optional<WorkerServer::Key>& key, pid_t pid,
+                         const std::string& why);
+  struct GaugeRejections {
+    double logged_at_s = 0;
+    uint64_t suppressed = 0;
+  };
+  std::map<pid_t, GaugeRejections> gauge_rejections_;
+  static constexpr double kGaugeEventWindow = 60;
   void add_worker_fields(nlohmann::json& record) const;
   std::optional<nlohmann::json> ask_memory_info(const ControlRequest& request,
                                                 const std::shared_ptr<LineChannel>& client);

@@ -28,19 +28,15 @@ HttpLimits limits_for_this_process() {
 // reads, so an alert can set a trend against them.
 void add_rule_thresholds(const ServiceConfig& service, ServiceMetrics& totals) {
   const MemoryRules& rules = service.memory;
-  auto kind = [&](const std::optional<MemoryMetric>& metric) {
-    return std::string(to_string(metric.value_or(rules.metric)));
+  // Memory thresholds only: a rule on a gauge is not in bytes of memory.
+  auto add = [&](const char* rule, const std::optional<MemoryMetric>& own, uint64_t size) {
+    const MemoryMetric& metric = own ? *own : rules.metric;
+    if (!metric.is_gauge()) totals.thresholds.push_back({rule, to_string(metric), size});
   };
-  if (rules.warn) totals.thresholds.push_back({"warn", kind(rules.warn->metric), rules.warn->size});
-  if (rules.limit) {
-    totals.thresholds.push_back({"limit", kind(rules.limit->metric), rules.limit->size});
-  }
-  if (rules.critical) {
-    totals.thresholds.push_back({"critical", kind(rules.critical->metric), rules.critical->size});
-  }
-  if (rules.total) {
-    totals.thresholds.push_back({"total", kind(rules.total->metric), rules.total->size});
-  }
+  if (rules.warn) add("warn", rules.warn->metric, rules.warn->size);
+  if (rules.limit) add("limit", rules.limit->metric, rules.limit->size);
+  if (rules.critical) add("critical", rules.critical->metric, rules.critical->size);
+  if (rules.total) add("total", rules.total->metric, rules.total->size);
   if (rules.leak) {
     totals.leak_rate_bytes_per_second =
         static_cast<double>(rules.leak->rate_bytes_per_hour) / 3600.0;
@@ -148,6 +144,9 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       if (alive) m.started_at_s = process.started_at;
       m.memory = memory;
       m.cgroup_memory = cgroup;
+      if (const GaugeStore* gauges = memory_.gauges(key); alive && gauges != nullptr) {
+        for (const auto& [name, gauge] : gauges->all()) m.gauges[name] = gauge.value;
+      }
       if (const ProcessRules* rules = memory_.rules(key); rules != nullptr) {
         const LeakAssessment* leak = rules->leak_assessment();
         if (leak != nullptr && leak->span_s > 0) {

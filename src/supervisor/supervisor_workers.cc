@@ -26,6 +26,19 @@ void Supervisor::listen_for_workers() {
   workers_ = std::make_unique<WorkerServer>(
       *loop_, fleet_,
       [this](const WorkerServer::Key& key, int64_t total) { on_worker_requests(key, total); });
+  workers_->on_gauges(
+      [this](const WorkerServer::Key& key, std::string_view name,
+             double value) -> std::optional<std::string> {
+        if (memory_.gauge_full(key, name)) {
+          return fmt::format("too many gauges: at most {} names per process",
+                             MemoryWatch::kMaxGauges);
+        }
+        memory_.on_gauge(key, name, value, steady_now_s());
+        return std::nullopt;
+      },
+      [this](const std::optional<WorkerServer::Key>& key, pid_t pid, const std::string& why) {
+        on_gauge_rejected(key, pid, why);
+      });
   UniqueFd listener(options_.worker_fd);
   options_.worker_fd = -1;
   ::fcntl(listener.get(), F_SETFD, FD_CLOEXEC);  // the stack tools we run must not inherit it
@@ -47,6 +60,30 @@ void Supervisor::on_worker_requests(const WorkerServer::Key& key, int64_t total)
   }
 }
 
+void Supervisor::on_gauge_rejected(const std::optional<WorkerServer::Key>& key, pid_t pid,
+                                   const std::string& why) {
+  const double now = steady_now_s();
+  // Forget processes quiet for a window, so the map holds only current offenders.
+  std::erase_if(gauge_rejections_, [&](const auto& entry) {
+    return entry.first != pid && now - entry.second.logged_at_s > kGaugeEventWindow;
+  });
+  auto [entry, first] = gauge_rejections_.try_emplace(pid);
+  if (!first && now - entry->second.logged_at_s <= kGaugeEventWindow) {
+    ++entry->second.suppressed;
+    return;
+  }
+  nlohmann::json event = {{"event", "gauge_rejected"}, {"pid", pid}, {"error", why}};
+  if (key) {
+    event["service"] = std::get<0>(*key);
+    event["instance"] = std::get<1>(*key);
+    event["generation"] = std::get<2>(*key);
+  }
+  // Rejections since the last event of this process that had none of their own.
+  event["suppressed"] = entry->second.suppressed;
+  entry->second = {now, 0};
+  log_event(event);
+}
+
 void Supervisor::add_worker_fields(nlohmann::json& record) const {
   const MemoryWatch::Key key{record.value("service", ""), record.value("instance", 0),
                              record.value("generation", 0)};
@@ -55,6 +92,12 @@ void Supervisor::add_worker_fields(nlohmann::json& record) const {
     record["requests_limit"] = *rules->requests_limit();
   }
   record["worker"] = workers_ ? workers_->describe(key) : nlohmann::json();
+  nlohmann::json gauges = nlohmann::json::object();
+  if (const GaugeStore* store = memory_.gauges(key); store != nullptr) {
+    for (const auto& [name, gauge] : store->all()) gauges[name] = gauge.value;
+  }
+  record["gauges"] = std::move(gauges);
+  if (auto waiting = memory_.waiting(key); !waiting.empty()) record["rules_waiting"] = waiting;
 }
 
 std::optional<nlohmann::json> Supervisor::ask_memory_info(

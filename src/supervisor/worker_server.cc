@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <iostream>
+
+#include "core/rules/gauge_store.h"
 
 #include "os/open_files_limit.h"
 #include "os/unix_stream.h"
@@ -11,6 +15,11 @@ namespace memvisor {
 namespace {
 
 constexpr size_t kMaxStatus = 1024;
+constexpr size_t kMaxPendingGauges = 32;  // as GaugeStore::kMaxNames
+
+double worker_steady_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 // At most `max` bytes, never cutting a UTF-8 sequence in half (status is dumped as JSON later).
 std::string truncate_utf8(std::string text, size_t max) {
@@ -104,6 +113,11 @@ bool WorkerServer::identify(Connection& connection) {
     set_requests(connection, *connection.pending_requests);
     connection.pending_requests.reset();
   }
+  for (const auto& [name, value] : connection.pending_gauges) {
+    if (!on_gauge_) break;
+    if (auto refused = on_gauge_(*connection.key, name, value)) gauge_error(connection, *refused);
+  }
+  connection.pending_gauges.clear();
   return true;
 }
 
@@ -142,6 +156,7 @@ void WorkerServer::on_line(Connection& connection, std::string_view line) {
     }
     return;
   }
+  if (type == "gauge") return on_gauge_line(connection, message);
   if (type == "reply") {
     const auto id = message.find("id");
     if (id == message.end() || !id->is_number_integer()) return;
@@ -153,6 +168,48 @@ void WorkerServer::on_line(Connection& connection, std::string_view line) {
     return;
   }
   error("unknown message type '" + type + "'");
+}
+
+void WorkerServer::on_gauge_line(Connection& connection, const nlohmann::json& message) {
+  const auto name = message.find("name");
+  if (name == message.end() || !name->is_string() ||
+      !valid_gauge_name(name->get_ref<const std::string&>())) {
+    return gauge_error(connection,
+                       "gauge needs \"name\" matching [a-zA-Z_:][a-zA-Z0-9_:]* (at most 128 "
+                       "characters)");
+  }
+  const std::string& gauge = name->get_ref<const std::string&>();
+  // JSON has no NaN or infinity, but a number too large for a double parses as one.
+  const auto value = message.find("value");
+  if (value == message.end() || !value->is_number() || !std::isfinite(value->get<double>())) {
+    return gauge_error(connection, "gauge '" + gauge + "' needs \"value\", a finite number");
+  }
+  if (!connection.key) {
+    // Before the controller told us of this process: the latest per name, bounded.
+    if (connection.pending_gauges.size() < kMaxPendingGauges ||
+        connection.pending_gauges.contains(gauge)) {
+      connection.pending_gauges[gauge] = value->get<double>();
+    } else {
+      gauge_error(connection, "too many gauges: at most 32 names per process");
+    }
+    return;
+  }
+  if (!on_gauge_) return;
+  if (auto refused = on_gauge_(*connection.key, gauge, value->get<double>())) {
+    gauge_error(connection, *refused);
+  }
+}
+
+void WorkerServer::gauge_error(Connection& connection, const std::string& why) {
+  if (on_gauge_error_) on_gauge_error_(connection.key, connection.pid, why);
+  const double now = worker_steady_s();
+  if (connection.errors_since_s < 0 || now - connection.errors_since_s > kErrorWindow) {
+    connection.errors_since_s = now;
+    connection.errors_in_window = 0;
+  }
+  if (++connection.errors_in_window > kGaugeErrorsPerWindow) return;
+  connection.channel->send_line(nlohmann::json{{"type", "error"}, {"error", why}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void WorkerServer::set_requests(Connection& connection, int64_t total) {

@@ -2,7 +2,7 @@
 // worker's MEMVISOR_SOCKET, one connection per worker process, each attributed by its peer
 // credentials to one process of the fleet (the instance's process, its group or a descendant), so
 // a worker can never speak for another. Keeps what workers said (ready, status, request totals)
-// and routes diagnostics requests to them.
+// and routes diagnostics requests to them; gauges go to the supervisor's handler.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 #include "os/event_loop.h"
@@ -30,9 +31,21 @@ class WorkerServer {
   // A process's request total changed (the sum over its connections, current and closed).
   using RequestsHandler = std::function<void(const Key& key, int64_t total)>;
   using ReplyHandler = std::function<void(const nlohmann::json& reply)>;
+  // A gauge of a process, its name and value checked (valid_gauge_name, finite). Returns an
+  // error for the worker (the process has too many gauges), or nothing when it was recorded.
+  using GaugeHandler =
+      std::function<std::optional<std::string>(const Key& key, std::string_view name, double)>;
+  // A gauge line was refused (`why`); the supervisor turns these into rate-limited events. `key`
+  // is empty for a connection not attributed yet.
+  using GaugeErrorHandler =
+      std::function<void(const std::optional<Key>& key, pid_t pid, const std::string& why)>;
 
   WorkerServer(EventLoop& loop, const FleetState& fleet, RequestsHandler on_requests,
                std::string proc_root = kProcRoot);
+  void on_gauges(GaugeHandler on_gauge, GaugeErrorHandler on_error) {
+    on_gauge_ = std::move(on_gauge);
+    on_gauge_error_ = std::move(on_error);
+  }
   ~WorkerServer();
   WorkerServer(const WorkerServer&) = delete;
   WorkerServer& operator=(const WorkerServer&) = delete;
@@ -57,6 +70,10 @@ class WorkerServer {
 
   static constexpr size_t kMaxConnections = 4096;  // and never more than the fd limit allows
   static constexpr double kIdentifyTimeout = 10;   // seconds an unknown peer may stay
+  // Gauge error lines a connection gets per kErrorWindow seconds; a flood of bad lines past it is
+  // counted, not answered, so a worker that never reads cannot fill our send queue.
+  static constexpr int kGaugeErrorsPerWindow = 20;
+  static constexpr double kErrorWindow = 10;
 
  private:
   struct Connection {
@@ -68,6 +85,10 @@ class WorkerServer {
     std::string status;
     int64_t requests = 0;
     std::optional<int64_t> pending_requests;  // a total sent before we knew who it was
+    // Gauges sent before we knew who it was: the latest per name, at most kMaxGauges names.
+    std::map<std::string, double, std::less<>> pending_gauges;
+    double errors_since_s = -1;  // start of the current error window (steady seconds)
+    int errors_in_window = 0;
   };
   struct Pending {
     Connection* connection;
@@ -79,12 +100,16 @@ class WorkerServer {
   void on_line(Connection& connection, std::string_view line);
   bool identify(Connection& connection);
   void set_requests(Connection& connection, int64_t total);
+  void on_gauge_line(Connection& connection, const nlohmann::json& message);
+  void gauge_error(Connection& connection, const std::string& why);
   void publish_total(const Key& key);
   void fail_pending(const Connection* connection, const std::string& why);
 
   EventLoop& loop_;
   const FleetState& fleet_;
   RequestsHandler on_requests_;
+  GaugeHandler on_gauge_;
+  GaugeErrorHandler on_gauge_error_;
   std::string proc_root_;
   std::string path_;
   UniqueFd listener_;

@@ -45,7 +45,8 @@ const BadInput kBadInputs[] = {
      ":3:8: service.web.leak: expected a rate like 10MiB/h, 1MiB/min or 100KiB/s, got '10MiB per "
      "hour'"},
     {"bad_metric", "[service.web]\ncommand = [\"sleep\"]\nmetric = \"vss\"\n",
-     ":3:10: service.web.metric: expected one of pss, rss, uss, anon, swap, cgroup, got 'vss'"},
+     ":3:10: service.web.metric: expected one of pss, rss, uss, anon, swap, cgroup, or gauge:NAME, "
+     "got 'vss'"},
     {"unknown_key_in_limit",
      "[service.web]\ncommand = [\"sleep\"]\nlimit = { size = \"1GiB\", fro = 3 }\n",
      ":3:26: unknown key 'fro' in service.web.limit; did you mean 'for'?"},
@@ -115,7 +116,8 @@ TEST(Config, MalformedSizesAndDurationsOnTheCommandLineExitTwo) {
       {{"--warn", "2XB"}, "--warn: expected a size like 500MiB, 2GB or 1.5GiB, got '2XB'"},
       {{"--leak", "fast"},
        "--leak: expected a rate like 10MiB/h, 1MiB/min or 100KiB/s, got 'fast'"},
-      {{"--metric", "vss"}, "--metric: expected one of pss, rss, uss, anon, swap, cgroup"},
+      {{"--metric", "vss"},
+       "--metric: expected one of pss, rss, uss, anon, swap, cgroup, or gauge:NAME"},
       {{"--limit-for", "3"}, "--limit-for: only applies together with --limit"},
       {{"--warn", "2GiB", "--critical", "1GiB"},
        "--critical: expected at least warn (2GiB), got 1GiB"},

@@ -22,8 +22,28 @@ enum class ReadyMode { immediate, notify };
 enum class OutputMode { prefix, file };
 
 // Which memory figure a rule reads (see README: PSS shares copy-on-write pages fairly between
-// forked workers; USS is what a recycle would give back; cgroup is the instance's own cgroup).
-enum class MemoryMetric { pss, rss, uss, anon, swap, cgroup };
+// forked workers; USS is what a recycle would give back; cgroup is the instance's own cgroup), or
+// a gauge the process reports (`gauge:NAME`, README "Custom monitors").
+enum class MetricKind { pss, rss, uss, anon, swap, cgroup, gauge };
+struct MemoryMetric {
+  MetricKind kind = MetricKind::pss;
+  std::string gauge;  // kind == gauge: the gauge's name; empty otherwise (no allocation)
+
+  MemoryMetric() = default;
+  MemoryMetric(MetricKind k) : kind(k) {}  // NOLINT: implicit, so MemoryMetric::rss reads as before
+  static MemoryMetric of_gauge(std::string name) {
+    MemoryMetric metric(MetricKind::gauge);
+    metric.gauge = std::move(name);
+    return metric;
+  }
+  bool is_gauge() const { return kind == MetricKind::gauge; }
+  bool operator==(const MemoryMetric&) const = default;
+
+  // The memory kinds under their old enumerator names.
+  static constexpr MetricKind pss = MetricKind::pss, rss = MetricKind::rss, uss = MetricKind::uss,
+                              anon = MetricKind::anon, swap = MetricKind::swap,
+                              cgroup = MetricKind::cgroup;
+};
 enum class LeakAction { recycle, alert };
 
 // A rule on one size: warn, critical, total.

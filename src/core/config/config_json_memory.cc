@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/config/config_names.h"
+#include "core/config/metric_name.h"
 
 namespace memvisor {
 
@@ -12,7 +13,24 @@ using nlohmann::json;
 namespace {
 
 json metric_to_json(const std::optional<MemoryMetric>& metric) {
-  return metric ? json(enum_name(kMemoryMetricNames, *metric)) : json(nullptr);
+  return metric ? json(metric_name(*metric)) : json(nullptr);
+}
+
+// A metric's spelling ("rss", "gauge:NAME"); null leaves an optional one empty.
+void read_metric_json(JsonReader& r, const json& j, const std::string& path, MemoryMetric& out) {
+  std::string why;
+  std::optional<MemoryMetric> metric;
+  if (j.is_string()) metric = parse_metric(j.get<std::string>(), why);
+  if (!metric && (!j.is_string() || !j.get<std::string>().starts_with(kGaugePrefix))) {
+    why = fmt::format("expected {}, got {}", metric_choices(), j.dump());
+  }
+  if (!metric) return (void)r.fail(path, why);
+  out = std::move(*metric);
+}
+void read_metric_json(JsonReader& r, const json& j, const std::string& path,
+                      std::optional<MemoryMetric>& out) {
+  if (j.is_null()) return out.reset();
+  read_metric_json(r, j, path, out.emplace());
 }
 
 std::string at(const std::string& path, std::string_view key) {
@@ -40,7 +58,7 @@ json size_rule_to_json(const std::optional<SizeRule>& rule) {
 json memory_to_json(const MemoryRules& m) {
   json j = {
       {"interval_ms", m.interval.count()},
-      {"metric", enum_name(kMemoryMetricNames, m.metric)},
+      {"metric", metric_name(m.metric)},
       {"tree", m.tree},
       {"warn", size_rule_to_json(m.warn)},
       {"critical", size_rule_to_json(m.critical)},
@@ -71,7 +89,7 @@ void size_rule_from_json(JsonReader& r, const json& j, const std::string& path,
                          std::optional<SizeRule>& rule) {
   rule_from_json(r, j, path, {"size", "metric"}, rule, [&](SizeRule& out) {
     r.read(j["size"], at(path, "size"), out.size);
-    r.read(j["metric"], at(path, "metric"), kMemoryMetricNames, out.metric);
+    read_metric_json(r, j["metric"], at(path, "metric"), out.metric);
   });
 }
 
@@ -82,7 +100,7 @@ void memory_from_json(JsonReader& r, const json& j, const std::string& path, Mem
     return;
   }
   r.read(j["interval_ms"], at(path, "interval_ms"), m.interval);
-  r.read(j["metric"], at(path, "metric"), kMemoryMetricNames, m.metric);
+  read_metric_json(r, j["metric"], at(path, "metric"), m.metric);
   r.read(j["tree"], at(path, "tree"), m.tree);
   size_rule_from_json(r, j["warn"], at(path, "warn"), m.warn);
   size_rule_from_json(r, j["critical"], at(path, "critical"), m.critical);
@@ -91,7 +109,7 @@ void memory_from_json(JsonReader& r, const json& j, const std::string& path, Mem
   rule_from_json(r, j["limit"], limit, {"size", "samples", "metric"}, m.limit, [&](LimitRule& out) {
     r.read(j["limit"]["size"], at(limit, "size"), out.size);
     r.read(j["limit"]["samples"], at(limit, "samples"), out.samples);
-    r.read(j["limit"]["metric"], at(limit, "metric"), kMemoryMetricNames, out.metric);
+    read_metric_json(r, j["limit"]["metric"], at(limit, "metric"), out.metric);
   });
   const std::string leak = at(path, "leak");
   rule_from_json(
@@ -102,7 +120,7 @@ void memory_from_json(JsonReader& r, const json& j, const std::string& path, Mem
         r.read(l["action"], at(leak, "action"), kLeakActionNames, out.action);
         r.read(l["sample_ms"], at(leak, "sample_ms"), out.sample);
         r.read(l["warmup_ms"], at(leak, "warmup_ms"), out.warmup);
-        r.read(l["metric"], at(leak, "metric"), kMemoryMetricNames, out.metric);
+        read_metric_json(r, l["metric"], at(leak, "metric"), out.metric);
       });
   const std::string requests = at(path, "requests");
   rule_from_json(r, j["requests"], requests, {"max", "jitter"}, m.requests, [&](RequestsRule& out) {

@@ -59,10 +59,10 @@ class JsonReader {
 
   // Whether ok; if not, reports that j is not what was expected.
   bool expect(bool ok, const json& j, std::string_view path, std::string_view expected);
-
- private:
+  // Reports `what` at `path` (the first problem wins); false.
   bool fail(std::string_view path, std::string what);
 
+ private:
   std::optional<std::string> error_;
 };
 

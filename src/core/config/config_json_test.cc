@@ -224,11 +224,12 @@ TEST(ConfigJson, RefusesBadMemoryRules) {
   EXPECT_EQ(error_after([&](json& j) { memory(j)["warn"]["size"] = "1GiB"; }),
             "services[0].memory.warn.size: expected an unsigned 64-bit integer, got \"1GiB\"");
   EXPECT_EQ(error_after([&](json& j) { memory(j)["metric"] = "PSS"; }),
-            "services[0].memory.metric: expected one of pss, rss, uss, anon, swap, cgroup, got "
+            "services[0].memory.metric: expected one of pss, rss, uss, anon, swap, cgroup, or "
+            "gauge:NAME, got "
             "\"PSS\"");
   EXPECT_EQ(error_after([&](json& j) { memory(j)["warn"]["metric"] = 1; }),
             "services[0].memory.warn.metric: expected one of pss, rss, uss, anon, swap, cgroup, "
-            "got 1");
+            "or gauge:NAME, got 1");
   EXPECT_EQ(error_after([&](json& j) { memory(j)["tree"] = 1; }),
             "services[0].memory.tree: expected a boolean, got number");
   EXPECT_EQ(error_after([](json& j) { j["services"][0]["surge"] = "yes"; }),

@@ -79,16 +79,16 @@ TEST(MemoryConfigErrors, WrongTypes) {
 TEST(MemoryConfigErrors, Enums) {
   EXPECT_EQ(config_error(web_service("metric = \"PSS\"\n")),
             "web.toml:3:10: service.web.metric: expected one of pss, rss, uss, anon, swap, "
-            "cgroup, got 'PSS'");
+            "cgroup, or gauge:NAME, got 'PSS'");
   EXPECT_EQ(config_error(web_service("warn = { size = \"1GiB\", metric = \"vss\" }\n")),
             "web.toml:3:34: service.web.warn.metric: expected one of pss, rss, uss, anon, swap, "
-            "cgroup, got 'vss'");
+            "cgroup, or gauge:NAME, got 'vss'");
   EXPECT_EQ(config_error(web_service("leak = { rate = \"1MiB/h\", action = \"restart\" }\n")),
             "web.toml:3:36: service.web.leak.action: expected one of recycle, alert, got "
             "'restart'");
   EXPECT_EQ(config_error(web_service("metric = 1\n")),
             "web.toml:3:10: service.web.metric: expected one of pss, rss, uss, anon, swap, "
-            "cgroup, got an integer");
+            "cgroup, or gauge:NAME, got an integer");
 }
 
 TEST(MemoryConfigErrors, UnknownAndMissingKeys) {

@@ -10,6 +10,7 @@
 #include "core/config/config_names.h"
 #include "core/config/config_toml_values.h"
 #include "core/config/config_validate_memory.h"
+#include "core/config/metric_name.h"
 
 namespace memvisor {
 namespace {
@@ -29,12 +30,45 @@ TomlProblem read_checked_size(const toml::node& node, std::string_view field, ui
   return check_at(node, field, check_size(out));
 }
 
+TomlProblem read_metric_value(const toml::node& node, std::string_view field, MemoryMetric& out) {
+  const auto* text = node.as_string();
+  if (!text) return wrong_type(node, field, metric_choices());
+  std::string why;
+  auto metric = parse_metric(text->get(), why);
+  if (!metric) return located_at(node, field, why);
+  out = std::move(*metric);
+  return std::nullopt;
+}
+
 TomlProblem read_metric(const toml::node& node, std::string_view field,
                         std::optional<MemoryMetric>& out) {
-  MemoryMetric metric{};
-  if (auto problem = read_enum_value(node, field, kMemoryMetricNames, metric)) return problem;
-  out = metric;
+  MemoryMetric metric;
+  if (auto problem = read_metric_value(node, field, metric)) return problem;
+  out = std::move(metric);
   return std::nullopt;
+}
+
+// A rule table that reads a gauge (metric = "gauge:…", wherever the key is in the table): its
+// size is that gauge's unit, so a plain number is what it means, not a forgotten unit.
+bool reads_gauge(const toml::table& table) {
+  const toml::node* metric = table.get("metric");
+  return metric != nullptr && metric->is_string() &&
+         metric->as_string()->get().starts_with(kGaugePrefix);
+}
+
+// A threshold on a gauge: a non-negative integer in the gauge's own unit, or a size like 512MiB
+// for a gauge in bytes.
+TomlProblem read_gauge_threshold(const toml::node& node, std::string_view field, uint64_t& out) {
+  if (const auto* number = node.as_integer()) {
+    if (number->get() < 0) {
+      return located_at(node, field,
+                        fmt::format("expected a number of at least 0, got {}", number->get()));
+    }
+    out = static_cast<uint64_t>(number->get());
+    return std::nullopt;
+  }
+  if (node.is_string()) return read_size_value(node, field, out);
+  return wrong_type(node, field, "an integer (the gauge's unit) or a size like 500MiB");
 }
 
 // Reads the keys of a rule's table in file order, handing each known one to `read` with its
@@ -61,7 +95,9 @@ TomlProblem read_size_parts(const toml::node& node, std::string_view field, Size
   if (!table) {
     return wrong_type(node, field, "a size like 500MiB or a table { size = …, metric = … }");
   }
+  const bool gauge = reads_gauge(*table);
   auto read_part = [&](std::string_view key, const toml::node& value, const std::string& at) {
+    if (key == "size" && gauge) return read_gauge_threshold(value, at, rule.size);
     if (key == "size") return read_checked_size(value, at, rule.size);
     return read_metric(value, at, rule.metric);
   };
@@ -76,7 +112,9 @@ TomlProblem read_limit(const toml::node& node, std::string_view field, LimitRule
     return wrong_type(node, field,
                       "a size like 500MiB or a table { size = …, for = …, metric = … }");
   }
+  const bool gauge = reads_gauge(*table);
   auto read_part = [&](std::string_view key, const toml::node& value, const std::string& at) {
+    if (key == "size" && gauge) return read_gauge_threshold(value, at, rule.size);
     if (key == "size") return read_checked_size(value, at, rule.size);
     if (key == "metric") return read_metric(value, at, rule.metric);
     int64_t samples = 0;
@@ -194,7 +232,7 @@ TomlProblem read_memory_key(std::string_view key, const toml::node& node, std::s
     if (auto problem = read_duration_value(node, field, m.interval)) return problem;
     return check_at(node, field, check_interval(m.interval));
   }
-  if (key == "metric") return read_enum_value(node, field, kMemoryMetricNames, m.metric);
+  if (key == "metric") return read_metric_value(node, field, m.metric);
   if (key == "tree") return read_boolean_value(node, field, m.tree);
   if (key == "surge") return read_boolean_value(node, field, s.surge);
   if (key == "max_recycling") {

@@ -30,14 +30,16 @@ inline constexpr std::array<EnumName<OutputMode>, 2> kOutputModeNames{{
     {"prefix", OutputMode::prefix},
     {"file", OutputMode::file},
 }};
-inline constexpr std::array<EnumName<MemoryMetric>, 6> kMemoryMetricNames{{
-    {"pss", MemoryMetric::pss},
-    {"rss", MemoryMetric::rss},
-    {"uss", MemoryMetric::uss},
-    {"anon", MemoryMetric::anon},
-    {"swap", MemoryMetric::swap},
-    {"cgroup", MemoryMetric::cgroup},
+// The memory kinds; a gauge is spelled "gauge:NAME" (parse_metric, metric_name).
+inline constexpr std::array<EnumName<MetricKind>, 6> kMemoryMetricNames{{
+    {"pss", MetricKind::pss},
+    {"rss", MetricKind::rss},
+    {"uss", MetricKind::uss},
+    {"anon", MetricKind::anon},
+    {"swap", MetricKind::swap},
+    {"cgroup", MetricKind::cgroup},
 }};
+inline constexpr std::string_view kGaugePrefix = "gauge:";
 inline constexpr std::array<EnumName<LeakAction>, 2> kLeakActionNames{{
     {"recycle", LeakAction::recycle},
     {"alert", LeakAction::alert},

@@ -237,6 +237,10 @@ std::optional<ConfigProblem> find_config_problem(const Config& config) {
   if (config.supervisor.total) {
     if (auto problem = check_size_rule("supervisor.total", *config.supervisor.total))
       return problem;
+    if (config.supervisor.total->metric && config.supervisor.total->metric->is_gauge()) {
+      return ConfigProblem{"supervisor.total.metric",
+                           "the total rule sums memory over instances and cannot read a gauge"};
+    }
   }
   if (auto what = check_incidents_keep(config.supervisor.incidents_keep)) {
     return ConfigProblem{"supervisor.incidents_keep", *what};

@@ -10,6 +10,7 @@
 
 #include "core/config/config_names.h"
 #include "core/config/config_validate.h"
+#include "core/config/metric_name.h"
 #include "core/units.h"
 
 namespace memvisor {
@@ -20,8 +21,15 @@ std::string duration(Millis value) {
 }
 
 std::optional<std::string> check_metric(const std::optional<MemoryMetric>& metric) {
-  if (!metric || enum_name(kMemoryMetricNames, *metric) != "?") return std::nullopt;
-  return "expected one of " + enum_choices(kMemoryMetricNames);
+  if (!metric) return std::nullopt;
+  if (metric->is_gauge()) {
+    if (valid_gauge_name(metric->gauge)) return std::nullopt;
+    return "expected gauge:NAME with NAME matching [a-zA-Z_:][a-zA-Z0-9_:]* (at most 128 "
+           "characters), got '" +
+           metric_name(*metric) + "'";
+  }
+  if (enum_name(kMemoryMetricNames, metric->kind) != "?") return std::nullopt;
+  return "expected " + metric_choices();
 }
 
 std::optional<std::string> check_duration_up_to(Millis value, Millis max) {
@@ -35,8 +43,8 @@ std::optional<std::string> check_duration_up_to(Millis value, Millis max) {
 }
 
 // A rule's own metric, or else the service's.
-MemoryMetric metric_of(const MemoryRules& rules, const std::optional<MemoryMetric>& own) {
-  return own.value_or(rules.metric);
+const MemoryMetric& metric_of(const MemoryRules& rules, const std::optional<MemoryMetric>& own) {
+  return own ? *own : rules.metric;
 }
 
 }  // namespace
@@ -173,6 +181,12 @@ std::optional<ConfigProblem> find_memory_problem(const ServiceConfig& s) {
   for (const auto& [name, rule] : {std::pair{"warn", &m.warn}, std::pair{"critical", &m.critical},
                                    std::pair{"total", &m.total}}) {
     if (!problem && *rule) problem = check_size_rule(name, **rule);
+  }
+  // A gauge is one process's number: a sum over a service's instances of it means nothing.
+  if (!problem && m.total && metric_of(m, m.total->metric).is_gauge()) {
+    problem = ConfigProblem{m.total->metric ? "total.metric" : "total",
+                            "the total rule sums memory over instances and cannot read a gauge "
+                            "(give it metric = \"pss\" or another memory kind)"};
   }
   if (m.limit) {
     check("limit.size", check_size(m.limit->size));

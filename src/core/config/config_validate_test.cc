@@ -194,8 +194,8 @@ TEST(DescribeConfig, CountsServicesAndInstances) {
 }
 
 TEST(ValidateConfig, MemoryRules) {
-  EXPECT_EQ(problem([](auto& s) { s.memory.metric = static_cast<MemoryMetric>(9); }),
-            "service.web.metric: expected one of pss, rss, uss, anon, swap, cgroup");
+  EXPECT_EQ(problem([](auto& s) { s.memory.metric = MemoryMetric(static_cast<MetricKind>(9)); }),
+            "service.web.metric: expected one of pss, rss, uss, anon, swap, cgroup, or gauge:NAME");
   EXPECT_EQ(problem([](auto& s) {
               s.memory.leak = LeakRule{1, LeakAction::alert, Millis{-1}, {}};
             }),
@@ -224,9 +224,10 @@ TEST(ValidateConfig, MemoryRules) {
   config.supervisor.total = SizeRule{0, {}};
   EXPECT_EQ(validate_config(config).error().message,
             "supervisor.total.size: expected a size greater than 0, got 0B");
-  config.supervisor.total = SizeRule{1, static_cast<MemoryMetric>(7)};
-  EXPECT_EQ(validate_config(config).error().message,
-            "supervisor.total.metric: expected one of pss, rss, uss, anon, swap, cgroup");
+  config.supervisor.total = SizeRule{1, MemoryMetric(static_cast<MetricKind>(7))};
+  EXPECT_EQ(
+      validate_config(config).error().message,
+      "supervisor.total.metric: expected one of pss, rss, uss, anon, swap, cgroup, or gauge:NAME");
 }
 
 TEST(DescribeConfig, MentionsTheRules) {

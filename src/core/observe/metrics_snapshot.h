@@ -46,6 +46,8 @@ struct InstanceMetrics {
   std::optional<uint64_t> requests_total;
   // Its cgroup's usage at the last sample, where measured (cgroup = true, metric = "cgroup").
   std::optional<uint64_t> cgroup_memory;
+  // Gauges its process reported (worker protocol) or its exec monitors read: latest value by name.
+  std::map<std::string, double> gauges;
 };
 
 // A pre-fork child of an instance's process (prefork = true), "web.1/12345".

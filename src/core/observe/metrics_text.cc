@@ -90,6 +90,14 @@ void render_instances(std::string& out, const MetricsSnapshot& s, double now) {
   for (const auto& i : s.instances) {
     if (i.leak_detected) detected.sample(instance_labels(i), uint64_t{*i.leak_detected});
   }
+  // One family whatever the names: a worker chooses label values, never metric families.
+  Family gauges(out, "memvisor_worker_gauge", "gauge",
+                "The latest value of each gauge the instance's process reported (worker protocol) "
+                "or its exec monitors read, by name; units are in the name's suffix.");
+  for (const auto& i : s.instances) {
+    for (const auto& [name, value] : i.gauges)
+      gauges.sample(with(instance_labels(i), "name", name), value);
+  }
   Family up(out, "memvisor_instance_up", "gauge", "1 when the instance has a live process.");
   for (const auto& i : s.instances) up.sample(instance_labels(i), uint64_t{i.up});
   Family ready(out, "memvisor_instance_ready", "gauge", "1 when the instance is ready to serve.");

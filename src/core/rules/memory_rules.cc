@@ -6,33 +6,53 @@
 #include <cmath>
 
 #include "core/config/config_names.h"
+#include "core/config/metric_name.h"
 #include "core/units.h"
 
 namespace memvisor {
 
-uint64_t value_of(MemoryMetric metric, const MemoryValues& values) {
-  switch (metric) {
-    case MemoryMetric::pss:
+uint64_t value_of(MetricKind kind, const MemoryValues& values) {
+  switch (kind) {
+    case MetricKind::pss:
       return values.pss;
-    case MemoryMetric::rss:
+    case MetricKind::rss:
       return values.rss;
-    case MemoryMetric::uss:
+    case MetricKind::uss:
       return values.uss;
-    case MemoryMetric::anon:
+    case MetricKind::anon:
       return values.anon;
-    case MemoryMetric::swap:
+    case MetricKind::swap:
       return values.swap;
-    case MemoryMetric::cgroup:
+    case MetricKind::cgroup:
       return values.cgroup;
+    case MetricKind::gauge:
+      return 0;
   }
   return 0;
 }
 
-std::string_view to_string(MemoryMetric metric) {
-  return enum_name(kMemoryMetricNames, metric);
+std::string to_string(const MemoryMetric& metric) {
+  return metric_name(metric);
 }
 
 namespace {
+
+// The gauges a service's rules read, each once, in rule order.
+std::vector<std::string> gauges_read_by(const MemoryRules& rules) {
+  std::vector<std::string> names;
+  auto add = [&](const std::optional<MemoryMetric>& own) {
+    const MemoryMetric& metric = own ? *own : rules.metric;
+    if (!metric.is_gauge()) return;
+    if (std::find(names.begin(), names.end(), metric.gauge) == names.end()) {
+      names.push_back(metric.gauge);
+    }
+  };
+  if (rules.critical) add(rules.critical->metric);
+  if (rules.warn) add(rules.warn->metric);
+  if (rules.limit) add(rules.limit->metric);
+  if (rules.leak) add(rules.leak->metric);
+  return names;
+}
 
 LeakDetectorConfig leak_detector_config(const LeakRule& rule) {
   LeakDetectorConfig config;
@@ -44,12 +64,13 @@ LeakDetectorConfig leak_detector_config(const LeakRule& rule) {
 }  // namespace
 
 ProcessRules::ProcessRules(const ServiceConfig& service, double jitter_draw)
-    : service_(&service), jitter_draw_(jitter_draw) {
+    : service_(&service), jitter_draw_(jitter_draw), gauges_read_(gauges_read_by(service.memory)) {
   if (service.memory.leak) leak_.emplace(leak_detector_config(*service.memory.leak));
 }
 
 void ProcessRules::reconfigure(const ServiceConfig& service) {
   service_ = &service;
+  gauges_read_ = gauges_read_by(service.memory);
   const auto& leak = service.memory.leak;
   if (!leak) {
     leak_.reset();
@@ -65,13 +86,13 @@ void ProcessRules::reconfigure(const ServiceConfig& service) {
 
 namespace {
 
-RuleDecision size_decision(std::string rule, std::string action, MemoryMetric metric,
-                           uint64_t value, uint64_t threshold, std::string message) {
+RuleDecision size_decision(std::string rule, std::string action, const MemoryMetric& metric,
+                           double value, uint64_t threshold, std::string message) {
   RuleDecision decision;
   decision.rule = std::move(rule);
   decision.action = std::move(action);
-  decision.metric = std::string(to_string(metric));
-  decision.value = static_cast<double>(value);
+  decision.metric = to_string(metric);
+  decision.value = value;
   decision.threshold = static_cast<double>(threshold);
   decision.message = std::move(message);
   return decision;
@@ -79,57 +100,88 @@ RuleDecision size_decision(std::string rule, std::string action, MemoryMetric me
 
 }  // namespace
 
-std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues& values) {
+namespace {
+
+// A figure as a message shows it: a size for memory and for gauges in bytes, else the number.
+std::string format_metric_value(const MemoryMetric& metric, double value) {
+  if (!metric.is_gauge() || metric.gauge.ends_with("_bytes")) {
+    return format_size(static_cast<uint64_t>(std::max(0.0, value)));
+  }
+  return fmt::format("{}", value);
+}
+
+}  // namespace
+
+std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues& values,
+                                                  const GaugeValues* gauges) {
   std::vector<RuleDecision> decisions;
   const MemoryRules& rules = service_->memory;
-  auto metric_of = [&](const std::optional<MemoryMetric>& m) { return m.value_or(rules.metric); };
+  auto metric_of = [&](const std::optional<MemoryMetric>& m) -> const MemoryMetric& {
+    return m ? *m : rules.metric;
+  };
+  // What a rule reads now; nothing for a gauge without a fresh value (the rule is not judged).
+  auto read = [&](const MemoryMetric& metric) -> std::optional<double> {
+    if (!metric.is_gauge()) return static_cast<double>(value_of(metric.kind, values));
+    if (gauges == nullptr) return std::nullopt;
+    auto found = gauges->find(metric.gauge);
+    if (found == gauges->end() || !std::isfinite(found->second)) return std::nullopt;
+    return found->second;
+  };
+  auto shown = [](const MemoryMetric& metric, double value) {
+    return format_metric_value(metric, value);
+  };
 
   if (rules.critical && !acted_) {
-    const MemoryMetric metric = metric_of(rules.critical->metric);
-    const uint64_t value = value_of(metric, values);
-    if (value > rules.critical->size) {
+    const MemoryMetric& metric = metric_of(rules.critical->metric);
+    const auto value = read(metric);
+    if (value && *value > static_cast<double>(rules.critical->size)) {
       acted_ = true;
       decisions.push_back(
-          size_decision("critical", "critical", metric, value, rules.critical->size,
+          size_decision("critical", "critical", metric, *value, rules.critical->size,
                         fmt::format("{} {} is above critical {}: stopping now", to_string(metric),
-                                    format_size(value), format_size(rules.critical->size))));
+                                    shown(metric, *value),
+                                    shown(metric, static_cast<double>(rules.critical->size)))));
       return decisions;  // nothing else matters for a process being stopped
     }
   }
   if (rules.warn && !warned_) {
-    const MemoryMetric metric = metric_of(rules.warn->metric);
-    const uint64_t value = value_of(metric, values);
-    if (value > rules.warn->size) {
+    const MemoryMetric& metric = metric_of(rules.warn->metric);
+    const auto value = read(metric);
+    if (value && *value > static_cast<double>(rules.warn->size)) {
       warned_ = true;
-      decisions.push_back(
-          size_decision("warn", "warn", metric, value, rules.warn->size,
-                        fmt::format("{} {} is above warn {}", to_string(metric), format_size(value),
-                                    format_size(rules.warn->size))));
+      decisions.push_back(size_decision(
+          "warn", "warn", metric, *value, rules.warn->size,
+          fmt::format("{} {} is above warn {}", to_string(metric), shown(metric, *value),
+                      shown(metric, static_cast<double>(rules.warn->size)))));
     }
   }
   if (rules.limit) {
-    const MemoryMetric metric = metric_of(rules.limit->metric);
-    const uint64_t value = value_of(metric, values);
-    above_limit_ = value > rules.limit->size ? above_limit_ + 1 : 0;
-    if (above_limit_ >= rules.limit->samples && !acted_) {
-      acted_ = true;
-      decisions.push_back(size_decision(
-          "limit", "recycle", metric, value, rules.limit->size,
-          fmt::format("{} {} above limit {} for {} samples", to_string(metric), format_size(value),
-                      format_size(rules.limit->size), above_limit_)));
+    const MemoryMetric& metric = metric_of(rules.limit->metric);
+    // A gauge with no fresh value leaves the count of samples above as it was.
+    if (const auto value = read(metric)) {
+      above_limit_ = *value > static_cast<double>(rules.limit->size) ? above_limit_ + 1 : 0;
+      if (above_limit_ >= rules.limit->samples && !acted_) {
+        acted_ = true;
+        decisions.push_back(size_decision(
+            "limit", "recycle", metric, *value, rules.limit->size,
+            fmt::format("{} {} above limit {} for {} samples", to_string(metric),
+                        shown(metric, *value),
+                        shown(metric, static_cast<double>(rules.limit->size)), above_limit_)));
+      }
     }
   }
   if (leak_) {
-    const MemoryMetric metric = metric_of(rules.leak->metric);
-    const uint64_t value = value_of(metric, values);
-    leak_->add(t_s, static_cast<double>(value));
+    const MemoryMetric& metric = metric_of(rules.leak->metric);
+    const auto value = read(metric);
+    if (!value) return decisions;  // a gauge without a fresh value: no point for the trend
+    leak_->add(t_s, *value);
     const LeakAssessment& verdict = leak_->assess();
     const bool recycle = rules.leak->action == LeakAction::recycle;
     if (verdict.leaking && (recycle ? !acted_ && !leak_waiting_ : !leak_alerted_)) {
       leak_alerted_ = true;
       if (recycle) (rules.leak->sample.count() > 0 ? leak_waiting_ : acted_) = true;
       RuleDecision decision = size_decision(
-          "leak", recycle ? "recycle" : "alert", metric, value, rules.leak->rate_bytes_per_hour,
+          "leak", recycle ? "recycle" : "alert", metric, *value, rules.leak->rate_bytes_per_hour,
           fmt::format(
               "{} floor growing {}/h (at least {}/h with {:.1f}% confidence) over {}",
               to_string(metric),
@@ -204,9 +256,11 @@ const LeakAssessment* ProcessRules::leak_assessment() const {
   return leak_ ? &leak_->assess() : nullptr;
 }
 
-std::optional<size_t> choose_total_victim(const SizeRule& rule, MemoryMetric default_metric,
+std::optional<size_t> choose_total_victim(const SizeRule& rule, const MemoryMetric& default_metric,
                                           const std::vector<MemoryValues>& members, uint64_t* sum) {
-  const MemoryMetric metric = rule.metric.value_or(default_metric);
+  // Validation refuses a gauge here (a sum of one process's numbers over instances means
+  // nothing); value_of reads a gauge as 0, so the rule would never act.
+  const MemoryMetric& metric = rule.metric ? *rule.metric : default_metric;
   uint64_t total = 0;
   for (const auto& member : members) total += value_of(metric, member);
   if (sum != nullptr) *sum = total;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,8 +18,16 @@ namespace memvisor {
 struct MemoryValues {
   uint64_t rss = 0, pss = 0, uss = 0, swap = 0, anon = 0, cgroup = 0;
 };
-uint64_t value_of(MemoryMetric metric, const MemoryValues& values);
-std::string_view to_string(MemoryMetric metric);
+// A memory kind's figure (a gauge's is not in MemoryValues: 0).
+uint64_t value_of(MetricKind kind, const MemoryValues& values);
+inline uint64_t value_of(const MemoryMetric& metric, const MemoryValues& values) {
+  return value_of(metric.kind, values);
+}
+std::string to_string(const MemoryMetric& metric);  // "pss", "gauge:heap_used_bytes"
+
+// The fresh gauges of a process at one sample, by name. A gauge a rule reads that is not here
+// (never reported, or stale) is not judged at that sample.
+using GaugeValues = std::map<std::string, double, std::less<>>;
 
 struct RuleDecision {
   std::string rule;    // warn | limit | critical | leak | age | requests | total
@@ -39,7 +48,11 @@ class ProcessRules {
 
   // A memory sample at `t_s` seconds (any origin, non-decreasing) of a process up `uptime_s`.
   // Each decision that asks for an action is given once per process lifetime, a warn too.
-  std::vector<RuleDecision> on_sample(double t_s, const MemoryValues& values);
+  // `gauges`: the fresh gauges, needed only when gauges_read() is not empty.
+  std::vector<RuleDecision> on_sample(double t_s, const MemoryValues& values,
+                                      const GaugeValues* gauges = nullptr);
+  // The gauges the rules read (metric = "gauge:NAME"), each once; empty for memory-only rules.
+  const std::vector<std::string>& gauges_read() const { return gauges_read_; }
   // Age and request counts, checked on every sample and whenever counts change.
   std::vector<RuleDecision> on_progress(double uptime_s, int64_t requests);
 
@@ -81,12 +94,13 @@ class ProcessRules {
   bool leak_alerted_ = false;
   bool leak_waiting_ = false;  // a leak recycle was decided and waits for its heap sample
   int above_limit_ = 0;        // consecutive samples above limit.size
+  std::vector<std::string> gauges_read_;
   std::optional<LeakDetector> leak_;
 };
 
 // The `total` rule: while the sum of `metric` over `members` is above `rule.size`, the member
 // with the largest private memory (USS) is recycled first, one at a time. Returns its index.
-std::optional<size_t> choose_total_victim(const SizeRule& rule, MemoryMetric default_metric,
+std::optional<size_t> choose_total_victim(const SizeRule& rule, const MemoryMetric& default_metric,
                                           const std::vector<MemoryValues>& members, uint64_t* sum);
 
 }  // namespace memvisor

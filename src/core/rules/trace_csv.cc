@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <limits>
 
 namespace memvisor {
 namespace {
@@ -63,6 +64,11 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& source) 
     double t = 0;
     for (size_t i = 0; i < fields.size(); ++i) {
       double value = 0;
+      // A recorded gauge has no value in the rows where it was not fresh (or not reported yet).
+      if (i > 0 && fields[i].empty() && trace.columns[i - 1].starts_with("gauge:")) {
+        row.push_back(std::numeric_limits<double>::quiet_NaN());
+        continue;
+      }
       const auto [ptr, ec] =
           std::from_chars(fields[i].data(), fields[i].data() + fields[i].size(), value);
       if (ec != std::errc{} || ptr != fields[i].data() + fields[i].size() || fields[i].empty()) {

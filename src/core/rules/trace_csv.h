@@ -1,4 +1,6 @@
-// Memory traces as CSV: a header (`t_s,bytes` or `t_s,rss,pss,uss,swap`), then one row per sample.
+// Memory traces as CSV: a header (`t_s,bytes` or `t_s,rss,pss,uss,swap`, maybe more columns such
+// as `gauge:heap_used_bytes`), then one row per sample. A `gauge:` column's cell may be empty (no
+// fresh value then): it reads as NaN.
 // Pure: parsing takes the text, writing returns it.
 #pragma once
 

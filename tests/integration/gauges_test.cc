@@ -1,0 +1,298 @@
+// Gauges end to end (README "Custom monitors", docs/worker-protocol.md "Gauges"): real memvisor,
+// workers that report gauges over MEMVISOR_SOCKET (a Python one speaking the protocol by hand and
+// the C example on the worker library), status and /metrics, bounds on a flooding worker,
+// refusals, and rules on `gauge:NAME`.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "harness.h"
+#include "http_client.h"
+
+namespace memvisor::testing {
+namespace {
+
+std::string gauge_worker() {
+  return source_path("tests/integration/workers/gauge_worker.py");
+}
+
+// A config with an HTTP endpoint on `port` and `services` (TOML tables) after it.
+std::string with_http(int port, const std::string& services) {
+  return "[supervisor]\nhttp = \"127.0.0.1:" + std::to_string(port) + "\"\n\n" + services;
+}
+
+std::string service(const std::string& name, const std::string& command, const std::string& extra) {
+  return "[service." + name + "]\ncommand = " + command + "\ninterval = \"100ms\"\n" + extra + "\n";
+}
+
+std::string python_worker_command() {
+  return "[\"python3\", \"" + gauge_worker() + "\"]";
+}
+
+// The status record of `service`.`number`'s current process (null when absent).
+nlohmann::json instance_record(const nlohmann::json& status, const std::string& name, int number) {
+  if (!status.is_object() || !status.contains("instances")) return nullptr;
+  nlohmann::json found;
+  for (const auto& record : status["instances"]) {
+    if (record.value("service", "") == name && record.value("instance", 0) == number &&
+        (found.is_null() || record.value("generation", 0) > found.value("generation", 0))) {
+      found = record;
+    }
+  }
+  return found;
+}
+
+std::string scrape(int port) {
+  auto reply = http_get(port, "/metrics");
+  return reply && reply->status == 200 ? reply->body : "";
+}
+
+// process_resident_memory_bytes{process="supervisor"} from a scrape; 0 when absent.
+double supervisor_rss(const std::string& body) {
+  const std::string key = "process_resident_memory_bytes{process=\"supervisor\"} ";
+  const size_t at = body.find(key);
+  return at == std::string::npos ? 0 : std::strtod(body.c_str() + at + key.size(), nullptr);
+}
+
+TEST(Gauges, AppearInStatusAndMetricsAndGoWithTheProcess) {
+  TempDir dir;
+  const int port = free_port();
+  const std::string config = dir.write(
+      "gauges.toml",
+      with_http(port, service("web", python_worker_command(),
+                              "env = { GAUGES = \"heap_used_bytes=5242880,queue_depth=3\", "
+                              "GAUGE_EXIT_AFTER = \"4\" }\nrestart_delay = \"500ms\"")));
+  Memvisor memvisor(dir, {config});
+  nlohmann::json record;
+  ASSERT_TRUE(eventually(
+      [&] {
+        record = instance_record(status_of(memvisor), "web", 1);
+        return record.is_object() && record.value("gauges", nlohmann::json::object()).size() == 2;
+      },
+      20s))
+      << record.dump() << memvisor.err();
+  EXPECT_EQ(record["gauges"]["heap_used_bytes"], 5242880.0);
+  EXPECT_EQ(record["gauges"]["queue_depth"], 3.0);
+  std::string body;
+  ASSERT_TRUE(eventually(
+      [&] {
+        body = scrape(port);
+        return body.find("memvisor_worker_gauge{") != std::string::npos;
+      },
+      10s))
+      << body;
+  EXPECT_NE(body.find("memvisor_worker_gauge{service=\"web\",instance=\"1\",name=\"heap_used_"
+                      "bytes\"} 5242880\n"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("# TYPE memvisor_worker_gauge gauge\n"), std::string::npos);
+  // A worker never creates a metric family: the name is only a label value.
+  EXPECT_EQ(body.find("\nheap_used_bytes"), std::string::npos);
+
+  // Generation 1 exits after 4 s; generation 2 reports nothing: its gauges are gone.
+  ASSERT_TRUE(eventually(
+      [&] {
+        record = instance_record(status_of(memvisor), "web", 1);
+        return record.is_object() && record.value("generation", 0) >= 2 &&
+               record.value("state", "") == "running";
+      },
+      30s))
+      << record.dump();
+  ASSERT_TRUE(eventually(
+      [&] {
+        body = scrape(port);
+        return body.find("memvisor_worker_gauge{") == std::string::npos &&
+               body.find("memvisor_instance_generation{service=\"web\",instance=\"1\"} 2") !=
+                   std::string::npos;
+      },
+      10s))
+      << body;
+  record = instance_record(status_of(memvisor), "web", 1);
+  EXPECT_EQ(record["gauges"], nlohmann::json::object()) << record.dump();
+}
+
+TEST(Gauges, AFloodIsBounded) {
+  TempDir dir;
+  const int port = free_port();
+  const std::string done = dir.file("flood.done");
+  const std::string config = dir.write(
+      "flood.toml",
+      with_http(port, service("web", python_worker_command(),
+                              "env = { GAUGE_MODE = \"flood\", GAUGE_DONE = \"" + done +
+                                  "\", GAUGE_REPLIES = \"" + dir.file("replies.jsonl") + "\" }")));
+  Memvisor memvisor(dir, {config});
+  // Measured before the flood has much effect: the supervisor's own memory at its start.
+  double before = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        before = supervisor_rss(scrape(port));
+        return before > 0;
+      },
+      20s))
+      << memvisor.err();
+  // The daemon answers status all along; the latest value of `flood` wins.
+  nlohmann::json record;
+  int answered = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        record = instance_record(status_of(memvisor), "web", 1);
+        if (record.is_object()) ++answered;
+        return ::access(done.c_str(), F_OK) == 0 && record.is_object() &&
+               record["gauges"].value("flood", -1.0) == 99999.0;
+      },
+      60s))
+      << record.dump() << memvisor.err();
+  EXPECT_GT(answered, 0);
+  // At most 32 names: `flood` and the first 31 of the 1000 distinct ones.
+  EXPECT_EQ(record["gauges"].size(), 32u) << record.dump();
+  EXPECT_TRUE(record["gauges"].contains("g0"));
+  EXPECT_FALSE(record["gauges"].contains("g31"));
+  // One clear event (rate-limited: not one per refused name) and error lines to the worker,
+  // a bounded number of them.
+  auto events = memvisor.wait_events("gauge_rejected", 1, 10s);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].value("service", ""), "web");
+  EXPECT_NE(events[0].value("error", "").find("too many gauges: at most 32"), std::string::npos)
+      << events[0].dump();
+  const std::string replies = read_text(dir.file("replies.jsonl"));
+  size_t errors = 0;
+  for (size_t at = 0; (at = replies.find("\"type\":\"error\"", at)) != std::string::npos; ++at) {
+    ++errors;
+  }
+  EXPECT_GE(errors, 1u);
+  EXPECT_LE(errors, 40u) << replies;
+  // The supervisor's memory stays bounded: 100k lines and 1000 names leave no trace.
+  double after = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        after = supervisor_rss(scrape(port));
+        return after > 0;
+      },
+      10s));
+  EXPECT_LT(after - before, 32.0 * (1 << 20)) << before << " -> " << after;
+  std::cerr << "supervisor RSS " << before / (1 << 20) << " MiB before the flood, "
+            << after / (1 << 20) << " MiB after\n";
+  // Still responsive, still recording.
+  EXPECT_TRUE(instance_record(status_of(memvisor), "web", 1).is_object());
+}
+
+TEST(Gauges, BadNamesAndValuesGetErrors) {
+  TempDir dir;
+  const std::string done = dir.file("bad.done");
+  const std::string replies = dir.file("replies.jsonl");
+  const std::string config =
+      dir.write("bad.toml", service("web", python_worker_command(),
+                                    "env = { GAUGE_MODE = \"bad\", GAUGE_DONE = \"" + done +
+                                        "\", GAUGE_REPLIES = \"" + replies + "\" }"));
+  Memvisor memvisor(dir, {config});
+  nlohmann::json record;
+  ASSERT_TRUE(eventually(
+      [&] {
+        record = instance_record(status_of(memvisor), "web", 1);
+        return record.is_object() && record["gauges"].contains("fine_total");
+      },
+      20s))
+      << record.dump() << memvisor.err();
+  EXPECT_EQ(record["gauges"].size(), 1u) << record.dump();
+  std::string text;
+  ASSERT_TRUE(eventually(
+      [&] {
+        text = read_text(replies);
+        size_t errors = 0;
+        for (size_t at = 0; (at = text.find("\"type\":\"error\"", at)) != std::string::npos; ++at) {
+          ++errors;
+        }
+        return errors >= 5;
+      },
+      10s))
+      << text;
+  EXPECT_NE(text.find("gauge needs \\\"name\\\" matching [a-zA-Z_:][a-zA-Z0-9_:]*"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("gauge 'text' needs \\\"value\\\", a finite number"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("gauge 'missing' needs \\\"value\\\""), std::string::npos) << text;
+  // One event for the burst; the worker is still running, never disconnected.
+  auto events = memvisor.wait_events("gauge_rejected", 1, 10s);
+  ASSERT_GE(events.size(), 1u);
+  EXPECT_EQ(memvisor.events("gauge_rejected").size(), 1u);
+  EXPECT_EQ(record.value("generation", 0), 1);
+  EXPECT_EQ(instance_record(status_of(memvisor), "web", 1)["worker"].value("connections", 0), 1);
+}
+
+TEST(Gauges, LimitOnAGaugeRecyclesAndWaitsForItsGauge) {
+  TempDir dir;
+  const std::string c_worker = MEMVISOR_C_QUEUE_WORKER;
+  const std::string rule = "limit = { size = 1000, for = 2, metric = \"gauge:queue_depth\" }\n";
+  const std::string config = dir.write(
+      "queue.toml",
+      service("stalled", "[\"" + c_worker + "\"]", rule + "env = { QUEUE_GROWTH = \"100\" }") +
+          service("steady", "[\"" + c_worker + "\"]", rule + "env = { QUEUE_DEPTH = \"10\" }") +
+          service("silent", "[\"sleep\", \"120\"]", rule));
+  Memvisor memvisor(dir, {config});
+  // The stalled queue passes 1000 within seconds and is recycled by the limit on its gauge.
+  auto recycles = memvisor.wait_events("rule", 1, 30s, "stalled.1");
+  ASSERT_EQ(recycles.size(), 1u) << memvisor.err();
+  EXPECT_EQ(recycles[0].value("rule", ""), "limit");
+  EXPECT_EQ(recycles[0].value("action", ""), "recycle");
+  EXPECT_EQ(recycles[0].value("metric", ""), "gauge:queue_depth");
+  EXPECT_GT(recycles[0].value("value", 0.0), 1000.0);
+  EXPECT_NE(recycles[0].value("message", "").find("gauge:queue_depth"), std::string::npos);
+  // Negative controls: a steady queue is never recycled; a worker that reports nothing is not
+  // judged, and status says what the rule waits for.
+  nlohmann::json record;
+  ASSERT_TRUE(eventually(
+      [&] {
+        record = instance_record(status_of(memvisor), "silent", 1);
+        return record.is_object() && record.contains("rules_waiting");
+      },
+      10s))
+      << record.dump();
+  EXPECT_EQ(record["rules_waiting"], nlohmann::json::array({"waiting for gauge queue_depth"}));
+  const auto steady = instance_record(status_of(memvisor), "steady", 1);
+  EXPECT_EQ(steady["gauges"].value("queue_depth", 0.0), 10.0) << steady.dump();
+  EXPECT_FALSE(steady.contains("rules_waiting")) << steady.dump();
+  EXPECT_TRUE(memvisor.events("rule", "steady.1").empty());
+  EXPECT_TRUE(memvisor.events("rule", "silent.1").empty());
+}
+
+TEST(Gauges, ConfigErrorsForBadGaugeMetrics) {
+  TempDir dir;
+  const std::string bad_name = dir.write("bad_name.toml",
+                                         "[service.web]\ncommand = [\"sleep\", \"1\"]\n"
+                                         "limit = { size = 1000, metric = \"gauge:9lives\" }\n");
+  CommandResult result = run_memvisor({"check", bad_name});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find(bad_name + ":3:33: service.web.limit.metric: expected gauge:NAME "
+                                       "with NAME matching [a-zA-Z_:][a-zA-Z0-9_:]*"),
+            std::string::npos)
+      << result.err;
+  const std::string total =
+      dir.write("total.toml",
+                "[service.web]\ncommand = [\"sleep\", \"1\"]\n"
+                "total = { size = \"1GiB\", metric = \"gauge:heap_used_bytes\" }\n");
+  result = run_memvisor({"check", total});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("total.metric: the total rule sums memory over instances and cannot "
+                            "read a gauge"),
+            std::string::npos)
+      << result.err;
+  // A plain number is a size only on a gauge; on memory it still asks for the unit.
+  const std::string unitless = dir.write(
+      "unitless.toml", "[service.web]\ncommand = [\"sleep\", \"1\"]\nlimit = { size = 1000 }\n");
+  result = run_memvisor({"check", unitless});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("write the unit"), std::string::npos) << result.err;
+  // The good one passes.
+  const std::string good =
+      dir.write("good.toml",
+                "[service.web]\ncommand = [\"sleep\", \"1\"]\nmetric = \"gauge:heap_used_bytes\"\n"
+                "leak = \"10MiB/h\"\nlimit = { size = 1000, metric = \"gauge:queue_depth\" }\n");
+  result = run_memvisor({"check", good});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+}
+
+}  // namespace
+}  // namespace memvisor::testing
