@@ -10,24 +10,18 @@
 #include <set>
 
 #include "core/config/config_toml_values.h"
+#include "core/config/metric_name.h"
 #include "core/units.h"
 
 namespace memvisor {
 
 std::optional<std::string> check_monitor_name(std::string_view name) {
-  auto fail = [&] {
-    return fmt::format(
-        "expected a name like queue_depth (letters, digits and '_', not starting with a digit, "
-        "at most {} characters), got '{}'",
-        kMaxMonitorNameLength, name);
-  };
-  if (name.empty() || name.size() > kMaxMonitorNameLength) return fail();
-  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
-  if (!letter(name[0])) return fail();
-  for (char c : name) {
-    if (!letter(c) && !(c >= '0' && c <= '9')) return fail();
-  }
-  return std::nullopt;
+  // The gauges' own rule, so `metric = "gauge:NAME"` can name every monitor.
+  if (valid_gauge_name(name)) return std::nullopt;
+  return fmt::format(
+      "expected a gauge name matching [a-zA-Z_:][a-zA-Z0-9_:]* (at most 128 characters), got "
+      "'{}'",
+      name);
 }
 
 std::optional<std::string> check_monitor_interval(Millis interval) {

@@ -22,10 +22,8 @@ namespace memvisor {
 inline constexpr Millis kMinMonitorInterval{100};
 inline constexpr Millis kDefaultMonitorTimeout{5000};
 inline constexpr size_t kMaxMonitorsPerService = 32;
-inline constexpr size_t kMaxMonitorNameLength = 64;
 
-// A gauge name as Prometheus spells a metric name, without colons (`gauge:NAME` uses one):
-// [a-zA-Z_][a-zA-Z0-9_]*, at most 64 characters.
+// A gauge name, as a worker's gauges: Prometheus' metric name rule (valid_gauge_name).
 std::optional<std::string> check_monitor_name(std::string_view name);
 std::optional<std::string> check_monitor_interval(Millis interval);
 // Greater than 0 and shorter than the interval: a run must end before the next is due.

@@ -40,13 +40,11 @@ TEST(MonitorConfig, OneTableOrAnArray) {
 
 TEST(MonitorConfig, RefusedWithLineAndColumn) {
   EXPECT_EQ(config_error(web_service("monitor = { name = \"queue-depth\", command = [\"x\"] }\n")),
-            "web.toml:3:20: service.web.monitor.name: expected a name like queue_depth "
-            "(letters, digits and '_', not starting with a digit, at most 64 characters), got "
-            "'queue-depth'");
+            "web.toml:3:20: service.web.monitor.name: expected a gauge name matching "
+            "[a-zA-Z_:][a-zA-Z0-9_:]* (at most 128 characters), got 'queue-depth'");
   EXPECT_EQ(config_error(web_service("monitor = { name = \"1x\", command = [\"x\"] }\n")),
-            "web.toml:3:20: service.web.monitor.name: expected a name like queue_depth "
-            "(letters, digits and '_', not starting with a digit, at most 64 characters), got "
-            "'1x'");
+            "web.toml:3:20: service.web.monitor.name: expected a gauge name matching "
+            "[a-zA-Z_:][a-zA-Z0-9_:]* (at most 128 characters), got '1x'");
   EXPECT_EQ(config_error(web_service("monitor = { name = \"a\", command = [] }\n")),
             "web.toml:3:35: service.web.monitor.command: expected a non-empty array of strings, "
             "got an empty array");
