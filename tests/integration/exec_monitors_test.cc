@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -198,26 +199,32 @@ TEST(ExecMonitors, ABrokenMonitorGivesRateLimitedEvents) {
 TEST(ExecMonitors, ALimitOnTheMonitorsGaugeRecyclesTheInstance) {
   TempDir dir;
   const int port = free_port();
-  const std::string depth = dir.file("depth");
-  write_file(depth, "5\n");
+  // Each generation reads its own file: the replacement's queue is short from its first run.
+  const std::string depth = dir.file("depth_");
+  write_file(depth + "1", "5\n");
+  write_file(depth + "2", "5\n");
   Memvisor memvisor(
-      dir, {dir.write("m.toml", monitored(port, cat_monitor("queue_depth", depth) +
-                                                    "\nlimit = { size = 1000, for = 2, metric = "
-                                                    "\"gauge:queue_depth\" }"))});
+      dir,
+      {dir.write("m.toml", monitored(port,
+                                     "monitor = { name = \"queue_depth\", command = [\"/bin/sh\", "
+                                     "\"-c\", \"cat " +
+                                         depth +
+                                         "$MEMVISOR_GENERATION\"], interval = \"200ms\" }\n"
+                                         "limit = { size = 1000, for = 2, metric = "
+                                         "\"gauge:queue_depth\" }"))});
   ASSERT_TRUE(eventually([&] { return gauge_of(web_record(memvisor), "queue_depth") == 5; }, 20s))
       << memvisor.err();
   // Negative control: below the limit for 2 s, nothing happens.
   std::this_thread::sleep_for(2s);
   EXPECT_TRUE(memvisor.events("rule").empty());
   EXPECT_EQ(web_record(memvisor).value("generation", 0), 1);
-  write_file(depth, "5000\n");
+  write_file(depth + "1", "5000\n");
   auto rules = memvisor.wait_events("rule", 1, 20s, "web.1");
   ASSERT_EQ(rules.size(), 1u) << memvisor.err();
   EXPECT_EQ(rules[0].value("rule", ""), "limit");
   EXPECT_EQ(rules[0].value("action", ""), "recycle");
   EXPECT_EQ(rules[0].value("metric", ""), "gauge:queue_depth");
   EXPECT_EQ(rules[0].value("value", 0.0), 5000.0);
-  write_file(depth, "5\n");  // the replacement's queue is short
   nlohmann::json record;
   ASSERT_TRUE(eventually(
       [&] {
@@ -227,6 +234,9 @@ TEST(ExecMonitors, ALimitOnTheMonitorsGaugeRecyclesTheInstance) {
       },
       20s))
       << record.dump();
+  for (const auto& rule : memvisor.events("rule")) {
+    EXPECT_EQ(rule.value("generation", 0), 1) << rule.dump();  // the short queue is left alone
+  }
 }
 
 TEST(ExecMonitors, AReloadChangesAMonitor) {
