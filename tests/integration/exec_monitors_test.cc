@@ -22,7 +22,7 @@ namespace {
 
 // [supervisor] with HTTP on `port`, then one service "web" (a sleeping worker sampled every
 // 100 ms) with `extra` lines.
-std::string monitored(int port, const std::string& extra) {
+std::string exec_config(int port, const std::string& extra) {
   return "[supervisor]\nhttp = \"127.0.0.1:" + std::to_string(port) +
          "\"\n\n[service.web]\ncommand = [\"sleep\", \"600\"]\ninterval = \"100ms\"\n"
          "restart_delay = \"200ms\"\n" +
@@ -30,19 +30,19 @@ std::string monitored(int port, const std::string& extra) {
 }
 
 // A monitor that prints the number in `file` (and notes its MEMVISOR_PID beside it).
-std::string cat_monitor(const std::string& name, const std::string& file,
-                        const std::string& interval = "200ms") {
+std::string exec_cat_monitor(const std::string& name, const std::string& file,
+                             const std::string& interval = "200ms") {
   return "monitor = { name = \"" + name + "\", command = [\"/bin/sh\", \"-c\", \"echo " +
          "$MEMVISOR_PID $MEMVISOR_SERVICE $MEMVISOR_INSTANCE > " + file + ".env; cat " + file +
          "\"], interval = \"" + interval + "\" }";
 }
 
-void write_file(const std::string& path, const std::string& text) {
+void exec_write_file(const std::string& path, const std::string& text) {
   std::ofstream(path + ".tmp") << text;
   std::rename((path + ".tmp").c_str(), path.c_str());
 }
 
-nlohmann::json web_record(const Memvisor& memvisor) {
+nlohmann::json exec_web_record(const Memvisor& memvisor) {
   const nlohmann::json status = status_of(memvisor);
   if (!status.is_object() || !status.contains("instances")) return nullptr;
   nlohmann::json found;
@@ -55,12 +55,12 @@ nlohmann::json web_record(const Memvisor& memvisor) {
   return found;
 }
 
-std::string scrape(int port) {
+std::string exec_scrape(int port) {
   auto reply = http_get(port, "/metrics");
   return reply && reply->status == 200 ? reply->body : "";
 }
 
-double gauge_of(const nlohmann::json& record, const std::string& name) {
+double exec_gauge_of(const nlohmann::json& record, const std::string& name) {
   if (!record.is_object() || !record.contains("gauges")) return -1;
   return record["gauges"].value(name, -1.0);
 }
@@ -69,13 +69,14 @@ TEST(ExecMonitors, ValueAppearsInStatusAndMetrics) {
   TempDir dir;
   const int port = free_port();
   const std::string depth = dir.file("depth");
-  write_file(depth, "7\n");
-  Memvisor memvisor(dir, {dir.write("m.toml", monitored(port, cat_monitor("queue_depth", depth)))});
+  exec_write_file(depth, "7\n");
+  Memvisor memvisor(
+      dir, {dir.write("m.toml", exec_config(port, exec_cat_monitor("queue_depth", depth)))});
   nlohmann::json record;
   ASSERT_TRUE(eventually(
       [&] {
-        record = web_record(memvisor);
-        return gauge_of(record, "queue_depth") == 7;
+        record = exec_web_record(memvisor);
+        return exec_gauge_of(record, "queue_depth") == 7;
       },
       20s))
       << record.dump() << memvisor.err();
@@ -85,7 +86,7 @@ TEST(ExecMonitors, ValueAppearsInStatusAndMetrics) {
   std::string body;
   ASSERT_TRUE(eventually(
       [&] {
-        body = scrape(port);
+        body = exec_scrape(port);
         return body.find("name=\"queue_depth\"} 7\n") != std::string::npos;
       },
       10s))
@@ -99,10 +100,10 @@ TEST(ExecMonitors, ValueAppearsInStatusAndMetrics) {
             std::string::npos)
       << body;
   // A new value is picked up on the next run; a word is a failure, not a value.
-  write_file(depth, "12MiB\n");
-  ASSERT_TRUE(
-      eventually([&] { return gauge_of(web_record(memvisor), "queue_depth") == 12582912; }, 10s));
-  write_file(depth, "lots\n");
+  exec_write_file(depth, "12MiB\n");
+  ASSERT_TRUE(eventually(
+      [&] { return exec_gauge_of(exec_web_record(memvisor), "queue_depth") == 12582912; }, 10s));
+  exec_write_file(depth, "lots\n");
   auto failed = memvisor.wait_events("monitor_failed", 1, 10s);
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_EQ(failed[0].value("reason", ""), "not_a_number");
@@ -115,16 +116,16 @@ TEST(ExecMonitors, AHungMonitorIsKilledAndTheDaemonStaysResponsive) {
   const int port = free_port();
   const std::string pids = dir.file("pids");
   Memvisor memvisor(
-      dir, {dir.write("m.toml", monitored(port,
-                                          "monitor = { name = \"hangs\", command = [\"/bin/sh\", "
-                                          "\"-c\", \"echo $$ >> " +
-                                              pids + "; sleep 599 & echo $! >> " + pids +
-                                              "; wait\"], interval = \"1s\", timeout = "
-                                              "\"300ms\" }"))});
+      dir, {dir.write("m.toml", exec_config(port,
+                                            "monitor = { name = \"hangs\", command = [\"/bin/sh\", "
+                                            "\"-c\", \"echo $$ >> " +
+                                                pids + "; sleep 599 & echo $! >> " + pids +
+                                                "; wait\"], interval = \"1s\", timeout = "
+                                                "\"300ms\" }"))});
   nlohmann::json record;
   ASSERT_TRUE(eventually(
       [&] {
-        record = web_record(memvisor);
+        record = exec_web_record(memvisor);
         return record.is_object() && record["memory"].is_object();
       },
       20s))
@@ -136,7 +137,7 @@ TEST(ExecMonitors, AHungMonitorIsKilledAndTheDaemonStaysResponsive) {
   int answered = 0;
   const auto until = std::chrono::steady_clock::now() + 3s;
   while (std::chrono::steady_clock::now() < until) {
-    record = web_record(memvisor);
+    record = exec_web_record(memvisor);
     (record.is_object() ? answered : unanswered)++;
     std::this_thread::sleep_for(50ms);
   }
@@ -156,7 +157,7 @@ TEST(ExecMonitors, AHungMonitorIsKilledAndTheDaemonStaysResponsive) {
     EXPECT_TRUE(eventually([&] { return !process_alive(pid); }, 5s)) << "run " << pid;
   }
   EXPECT_GE(runs, 4);  // two runs at least, each a shell and its sleep
-  std::string body = scrape(port);
+  std::string body = exec_scrape(port);
   EXPECT_NE(body.find("memvisor_monitor_failures_total{service=\"web\",monitor=\"hangs\","
                       "reason=\"timeout\"} "),
             std::string::npos)
@@ -168,10 +169,10 @@ TEST(ExecMonitors, ABrokenMonitorGivesRateLimitedEvents) {
   TempDir dir;
   const int port = free_port();
   Memvisor memvisor(dir,
-                    {dir.write("m.toml", monitored(port,
-                                                   "monitor = { name = \"broken\", command = "
-                                                   "[\"/bin/sh\", \"-c\", \"echo no database "
-                                                   ">&2; exit 2\"], interval = \"200ms\" }"))});
+                    {dir.write("m.toml", exec_config(port,
+                                                     "monitor = { name = \"broken\", command = "
+                                                     "[\"/bin/sh\", \"-c\", \"echo no database "
+                                                     ">&2; exit 2\"], interval = \"200ms\" }"))});
   // The first failure at once; the next event is a summary, 10 s later at the earliest.
   auto failed = memvisor.wait_events("monitor_failed", 2, 30s);
   ASSERT_EQ(failed.size(), 2u) << memvisor.err();
@@ -184,7 +185,7 @@ TEST(ExecMonitors, ABrokenMonitorGivesRateLimitedEvents) {
   std::string body;
   ASSERT_TRUE(eventually(
       [&] {
-        body = scrape(port);
+        body = exec_scrape(port);
         const std::string key =
             "memvisor_monitor_failures_total{service=\"web\",monitor=\"broken\",reason=\"exit\"} ";
         const size_t at = body.find(key);
@@ -201,24 +202,25 @@ TEST(ExecMonitors, ALimitOnTheMonitorsGaugeRecyclesTheInstance) {
   const int port = free_port();
   // Each generation reads its own file: the replacement's queue is short from its first run.
   const std::string depth = dir.file("depth_");
-  write_file(depth + "1", "5\n");
-  write_file(depth + "2", "5\n");
+  exec_write_file(depth + "1", "5\n");
+  exec_write_file(depth + "2", "5\n");
   Memvisor memvisor(
-      dir,
-      {dir.write("m.toml", monitored(port,
-                                     "monitor = { name = \"queue_depth\", command = [\"/bin/sh\", "
-                                     "\"-c\", \"cat " +
-                                         depth +
-                                         "$MEMVISOR_GENERATION\"], interval = \"200ms\" }\n"
-                                         "limit = { size = 1000, for = 2, metric = "
-                                         "\"gauge:queue_depth\" }"))});
-  ASSERT_TRUE(eventually([&] { return gauge_of(web_record(memvisor), "queue_depth") == 5; }, 20s))
+      dir, {dir.write("m.toml",
+                      exec_config(port,
+                                  "monitor = { name = \"queue_depth\", command = [\"/bin/sh\", "
+                                  "\"-c\", \"cat " +
+                                      depth +
+                                      "$MEMVISOR_GENERATION\"], interval = \"200ms\" }\n"
+                                      "limit = { size = 1000, for = 2, metric = "
+                                      "\"gauge:queue_depth\" }"))});
+  ASSERT_TRUE(
+      eventually([&] { return exec_gauge_of(exec_web_record(memvisor), "queue_depth") == 5; }, 20s))
       << memvisor.err();
   // Negative control: below the limit for 2 s, nothing happens.
   std::this_thread::sleep_for(2s);
   EXPECT_TRUE(memvisor.events("rule").empty());
-  EXPECT_EQ(web_record(memvisor).value("generation", 0), 1);
-  write_file(depth + "1", "5000\n");
+  EXPECT_EQ(exec_web_record(memvisor).value("generation", 0), 1);
+  exec_write_file(depth + "1", "5000\n");
   auto rules = memvisor.wait_events("rule", 1, 20s, "web.1");
   ASSERT_EQ(rules.size(), 1u) << memvisor.err();
   EXPECT_EQ(rules[0].value("rule", ""), "limit");
@@ -228,9 +230,9 @@ TEST(ExecMonitors, ALimitOnTheMonitorsGaugeRecyclesTheInstance) {
   nlohmann::json record;
   ASSERT_TRUE(eventually(
       [&] {
-        record = web_record(memvisor);
+        record = exec_web_record(memvisor);
         return record.is_object() && record.value("generation", 0) == 2 &&
-               gauge_of(record, "queue_depth") == 5;
+               exec_gauge_of(record, "queue_depth") == 5;
       },
       20s))
       << record.dump();
@@ -243,21 +245,22 @@ TEST(ExecMonitors, AReloadChangesAMonitor) {
   TempDir dir;
   const int port = free_port();
   const std::string config =
-      dir.write("m.toml", monitored(port,
-                                    "monitor = { name = \"answer\", command = [\"/bin/echo\", "
-                                    "\"1\"], interval = \"200ms\" }"));
+      dir.write("m.toml", exec_config(port,
+                                      "monitor = { name = \"answer\", command = [\"/bin/echo\", "
+                                      "\"1\"], interval = \"200ms\" }"));
   Memvisor memvisor(dir, {config});
-  ASSERT_TRUE(eventually([&] { return gauge_of(web_record(memvisor), "answer") == 1; }, 20s))
+  ASSERT_TRUE(
+      eventually([&] { return exec_gauge_of(exec_web_record(memvisor), "answer") == 1; }, 20s))
       << memvisor.err();
-  dir.write("m.toml", monitored(port,
-                                "monitor = { name = \"answer\", command = [\"/bin/echo\", "
-                                "\"2\"], interval = \"200ms\" }"));
+  dir.write("m.toml", exec_config(port,
+                                  "monitor = { name = \"answer\", command = [\"/bin/echo\", "
+                                  "\"2\"], interval = \"200ms\" }"));
   memvisor.signal(SIGHUP);
   nlohmann::json record;
   ASSERT_TRUE(eventually(
       [&] {
-        record = web_record(memvisor);
-        return gauge_of(record, "answer") == 2;
+        record = exec_web_record(memvisor);
+        return exec_gauge_of(record, "answer") == 2;
       },
       20s))
       << record.dump() << memvisor.err();
