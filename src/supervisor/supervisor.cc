@@ -56,6 +56,7 @@ Status Supervisor::init() {
     return s;
   }
 
+  start_monitors();
   remove_abandoned_bundles(incidents_dir());
   control_path_ = options_.state_dir + "/control.sock";
   auto listener = listen_unix(control_path_, 0600);
@@ -79,6 +80,7 @@ int Supervisor::run() {
   ::unlink(control_path_.c_str());
   // Captures still running are cut short: their tools are killed and reaped.
   incidents_.clear();
+  monitors_.reset();
   return exit_code_;
 }
 
@@ -97,7 +99,8 @@ void Supervisor::on_controller_line(std::string_view line) {
     start_http_if_wanted();
     listen_for_workers();
   }
-  tick_workers();  // a worker may have connected before the controller told us of its start
+  tick_workers();     // a worker may have connected before the controller told us of its start
+  update_monitors();  // a process started or stopped, or a reload changed the monitors
   cut_heap_samples_of_gone_processes();
   if (message.value("event", "") == "recycle_failed") {
     // The rules may ask again for this instance's current process.
@@ -190,6 +193,7 @@ nlohmann::json Supervisor::status_json() const {
   for (auto& record : status["instances"]) {
     record["memory"] = memory_json(record);
     add_worker_fields(record);
+    if (auto monitors = monitors_json(record); !monitors.empty()) record["monitors"] = monitors;
     if (prefork.contains(record.value("service", ""))) {
       record["children"] = children_json(record, to_unix_seconds(now));
     }

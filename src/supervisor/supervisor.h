@@ -17,6 +17,7 @@
 #include "os/signal_fd.h"
 #include "os/timer_fd.h"
 #include "os/unique_fd.h"
+#include "supervisor/exec_monitors.h"
 #include "supervisor/fleet_state.h"
 #include "supervisor/heap_sample_capture.h"
 #include "supervisor/http_endpoint.h"
@@ -88,6 +89,12 @@ class Supervisor {
   void add_worker_fields(nlohmann::json& record) const;
   std::optional<nlohmann::json> ask_memory_info(const ControlRequest& request,
                                                 const std::shared_ptr<LineChannel>& client);
+  // Exec monitors (supervisor_monitors.cc): created once the loop is, told of every fleet change.
+  void start_monitors();
+  void update_monitors();
+  void on_monitor_value(const ExecMonitors::Key& key, std::string_view name, double value,
+                        double now_s);
+  nlohmann::json monitors_json(const nlohmann::json& record) const;
   // Incident bundles (supervisor_incidents.cc).
   // After the bundle: a recycle or stop to request (critical, leak with recycle).
   struct ThenRecycle {
@@ -172,6 +179,8 @@ class Supervisor {
   std::string http_address_;    // where http_ serves, as configured
   bool state_changed_ = false;  // since the last publish
   std::unique_ptr<WorkerServer> workers_;
+  // Exec monitors (supervisor_monitors.cc); after fleet_ and loop_, so destroyed before them.
+  std::unique_ptr<ExecMonitors> monitors_;
   bool done_ = false;
   int exit_code_ = 0;
 };

@@ -172,6 +172,19 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
     }
   }
   snapshot->supervisor_restarts = fleet_.supervisor_restarts();
+  for (const ServiceConfig& service : fleet_.config().services) {
+    for (const MonitorConfig& monitor : service.monitors) {
+      MonitorMetrics& m = snapshot->monitors.emplace_back();
+      m.service = service.name;
+      m.monitor = monitor.name;
+      if (!monitors_) continue;
+      auto it = monitors_->counters().find({service.name, monitor.name});
+      if (it == monitors_->counters().end()) continue;
+      m.runs = it->second.runs;
+      m.skipped = it->second.skipped;
+      m.failures = it->second.failures;
+    }
+  }
   return snapshot;
 }
 

@@ -255,6 +255,7 @@ nlohmann::json Supervisor::unit_memory_json(const MemoryWatch::UnitKey& key,
   if (series == nullptr || series->empty()) return nullptr;
   const MemoryValues& v = series->back().values;
   nlohmann::json json = {{"rss", v.rss}, {"pss", v.pss}, {"uss", v.uss}, {"swap", v.swap}};
+  json["samples"] = series->size();  // kept so far (at most kMaxSamples): shows sampling goes on
   for (const ServiceConfig& service : fleet_.config().services) {
     if (service.name == std::get<0>(key) && MemoryWatch::measures_cgroup(service, cgroup)) {
       json["cgroup"] = v.cgroup;  // bytes; the record's own "cgroup" is the path

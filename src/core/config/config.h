@@ -98,6 +98,16 @@ struct MemoryRules {
   std::optional<AgeRule> age;
 };
 
+// An exec monitor (`monitor = { name, command, interval, timeout }`): `command` runs for each
+// instance every `interval`; the number on the first line of its stdout becomes the instance's
+// gauge `name`, as if the worker had reported it.
+struct MonitorConfig {
+  std::string name;
+  std::vector<std::string> command;  // argv, run in the service's cwd as its user
+  Millis interval{10000};
+  Millis timeout{5000};  // default when unset in the file: half the interval, at most 5 s
+};
+
 struct ServiceConfig {
   std::string name;
   // argv; with `shell = true` the single string is run as {"/bin/sh", "-c", string}.
@@ -149,6 +159,8 @@ struct ServiceConfig {
   bool prefork = false;
   int prefork_signal = SIGTERM;   // asks a child being recycled to finish and exit
   Millis prefork_timeout{30000};  // then SIGKILL that child
+
+  std::vector<MonitorConfig> monitors;  // `monitor`: one table or an array of them
 };
 
 struct SupervisorConfig {

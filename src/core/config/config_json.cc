@@ -7,6 +7,7 @@
 
 #include "core/config/config_json_memory.h"
 #include "core/config/config_json_reader.h"
+#include "core/config/config_monitor.h"
 #include "core/config/config_names.h"
 #include "core/config/config_validate.h"
 #include "core/units.h"
@@ -67,6 +68,7 @@ json service_to_json(const ServiceConfig& s) {
       {"cgroup", s.cgroup},
       {"max_recycling", s.max_recycling},
       {"prefork", s.prefork},
+      {"monitors", monitors_to_json(s.monitors)},
   };
   // A number without a standard name would not survive as "signal 40".
   auto signal_json = [](int signo) {
@@ -107,7 +109,8 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
                                    "prefork",
                                    "prefork_signal",
                                    "heap_runtime",
-                                   "pprof"};
+                                   "pprof",
+                                   "monitors"};
   for (const auto& [field, member] : kServiceDurations) keys.push_back(duration_key(field));
   if (!r.object(j, path, keys)) return;
   auto at = [&](std::string_view key) { return fmt::format("{}.{}", path, key); };
@@ -152,6 +155,7 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
   r.read(j["max_recycling"], at("max_recycling"), s.max_recycling);
   r.read(j["prefork"], at("prefork"), s.prefork);
   r.read_signal(j["prefork_signal"], at("prefork_signal"), s.prefork_signal);
+  monitors_from_json(r, j["monitors"], at("monitors"), s.monitors);
   for (const auto& [field, member] : kServiceDurations) {
     std::string key = duration_key(field);
     r.read(j[key], at(key), s.*member);

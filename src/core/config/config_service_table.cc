@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "core/config/config_memory_table.h"
+#include "core/config/config_monitor.h"
 #include "core/config/config_names.h"
 #include "core/config/config_toml_values.h"
 #include "core/config/config_validate.h"
@@ -23,7 +24,7 @@ namespace memvisor {
 namespace {
 
 // clang-format off
-constexpr std::array<std::string_view, 31> kBasicKeys{
+constexpr std::array<std::string_view, 32> kBasicKeys{
     "command", "shell", "instances", "env", "cwd", "user",
     "listen", "listen_backlog", "listen_mode", "listen_owner",
     "restart", "restart_delay", "restart_backoff", "restart_delay_max", "min_uptime",
@@ -31,7 +32,7 @@ constexpr std::array<std::string_view, 31> kBasicKeys{
     "stop_signal", "stop_timeout", "kill_timeout",
     "ready", "startup_timeout", "watchdog",
     "output", "log_dir", "heap_sampler", "pprof", "cgroup",
-    "prefork", "prefork_signal", "prefork_timeout"};
+    "prefork", "prefork_signal", "prefork_timeout", "monitor"};
 // clang-format on
 
 template <size_t A, size_t B>
@@ -101,6 +102,7 @@ class ServiceReader {
     }
     if (is_memory_key(key)) return read_memory_key(key, node, path_, s_);
     if (key == "command") return read_command(node);
+    if (key == "monitor") return read_monitor_key(node, path_, s_);
     if (key == "shell") return std::nullopt;
     if (key == "instances") return read_integer(key, node, check_instances, s_.instances);
     if (key == "env") return read_env(node);

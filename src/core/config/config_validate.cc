@@ -9,6 +9,7 @@
 #include <limits>
 #include <set>
 
+#include "core/config/config_monitor.h"
 #include "core/config/config_names.h"
 #include "core/config/config_validate_listen.h"
 #include "core/config/config_validate_memory.h"
@@ -216,6 +217,10 @@ std::optional<ConfigProblem> find_service_problem(const ServiceConfig& s) {
     memory->field = fmt::format("{}.{}", path, memory->field);
     return memory;
   }
+  if (auto monitor = find_monitor_problem(s)) {
+    monitor->field = fmt::format("{}.{}", path, monitor->field);
+    return monitor;
+  }
   if (auto together = check_service_together(s)) {
     together->field = fmt::format("{}.{}", path, together->field);
     return together;
@@ -275,8 +280,10 @@ std::string describe_config(const Config& config) {
   std::string each;
   for (const ServiceConfig& service : config.services) {
     instances += service.instances;
-    each += fmt::format("{}{} ×{}{}{}", each.empty() ? "" : ", ", service.name, service.instances,
-                        service.prefork ? " prefork" : "", describe_memory_rules(service.memory));
+    each +=
+        fmt::format("{}{} ×{}{}{}", each.empty() ? "" : ", ", service.name, service.instances,
+                    service.prefork ? " prefork" : "",
+                    describe_memory_rules(service.memory) + describe_monitors(service.monitors));
     for (const SocketAddress& address : service.listen) each += " on " + to_string(address);
   }
   size_t services = config.services.size();

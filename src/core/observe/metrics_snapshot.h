@@ -85,11 +85,21 @@ struct ProcessUsage {
   double start_time_seconds = 0;  // unix seconds
 };
 
+// An exec monitor of a service, its counters summed over the service's instances.
+struct MonitorMetrics {
+  std::string service;
+  std::string monitor;
+  uint64_t runs = 0;     // runs that ended, with a value or a failure
+  uint64_t skipped = 0;  // due while the instance's previous run was still going
+  std::map<std::string, uint64_t> failures;  // by reason: exec, exit, timeout, not_a_number
+};
+
 struct MetricsSnapshot {
   std::vector<ServiceMetrics> services;
   std::vector<InstanceMetrics> instances;
   std::vector<ChildMetrics> children;
-  nlohmann::json status;  // exactly what `memvisor status --json` prints
+  std::vector<MonitorMetrics> monitors;  // every configured monitor, counters from 0
+  nlohmann::json status;                 // exactly what `memvisor status --json` prints
   int controller_pid = 0;
   // Times the controller restarted the supervisor (the controller's count, so it survives them).
   std::optional<uint64_t> supervisor_restarts;

@@ -231,6 +231,31 @@ void render_supervisor(std::string& out, const MetricsSnapshot& s) {
   restarts.sample({}, *s.supervisor_restarts);
 }
 
+void render_monitors(std::string& out, const MetricsSnapshot& s) {
+  if (s.monitors.empty()) return;
+  auto labels = [](const MonitorMetrics& m) {
+    return Labels{{"service", m.service}, {"monitor", m.monitor}};
+  };
+  Family runs(out, "memvisor_monitor_runs_total", "counter",
+              "Runs of an exec monitor that ended, with a value or a failure, over its "
+              "service's instances.");
+  for (const auto& m : s.monitors) runs.sample(labels(m), m.runs);
+  Family failures(out, "memvisor_monitor_failures_total", "counter",
+                  "Failed runs of an exec monitor by reason: exec (could not start), exit "
+                  "(non-zero status or a signal), timeout (killed), not_a_number.");
+  for (const auto& m : s.monitors) {
+    for (const char* reason : {"exec", "exit", "timeout", "not_a_number"}) {
+      auto it = m.failures.find(reason);
+      failures.sample(with(labels(m), "reason", reason),
+                      it == m.failures.end() ? uint64_t{0} : it->second);
+    }
+  }
+  Family skipped(out, "memvisor_monitor_skipped_total", "counter",
+                 "Runs of an exec monitor not started because the instance's previous run was "
+                 "still going.");
+  for (const auto& m : s.monitors) skipped.sample(labels(m), m.skipped);
+}
+
 void render_own(std::string& out, const std::vector<ProcessUsage>& own) {
   if (own.empty()) return;
   Family resident(out, "process_resident_memory_bytes", "gauge",
@@ -270,6 +295,7 @@ std::string render_metrics(const MetricsSnapshot& snapshot, double now_unix_s,
   render_children(out, snapshot, now_unix_s);
   render_services(out, snapshot);
   render_supervisor(out, snapshot);
+  render_monitors(out, snapshot);
   render_own(out, own_processes);
   return out;
 }
