@@ -52,40 +52,40 @@ SPECS = [
     # Node: TTL session caches whose objects survive scavenges, so the old generation grows and
     # is mark-compacted every several to tens of real seconds, from process start.
     ("node_ttl10_lru_steady", "Node 20", NODE,
-     "ttl=10 sess_kb=4 lru=6000 lru_kb=4 fill=60", "none", 90,
+     "ttl=10 sess_kb=4 lru=6000 lru_kb=4 fill=60", "none", 240,
      "TTL session cache (one ~4 KB session per request, 10 s TTL) plus an LRU cache of 6000 "
      "~4 KB records filled lazily over 60 s"),
     ("node_ttl20_sessions_steady", "Node 20", NODE,
      "ttl=20 sess_kb=4 sess_frac=0.5", "none", 60,
      "TTL session cache (a ~4 KB session for half the requests, 20 s TTL), nothing else kept"),
     ("node_ttl15_cycles_steady", "Node 20", NODE,
-     "ttl=15 sess_kb=6 lru=3000 lru_kb=8 fill=120 cycle=120", "none", 150,
-     "TTL session cache (~6 KB, 15 s TTL), an LRU cache of 3000 ~8 KB records filled over 120 s, "
+     "ttl=15 sess_kb=6 lru=1500 lru_kb=8 fill=60 cycle=120", "none", 150,
+     "TTL session cache (~6 KB, 15 s TTL), an LRU cache of 1500 ~8 KB records filled over 60 s, "
      "request rate cycling +-60% with a 120 s period"),
     ("node_ttl5_bigcache_steady", "Node 20", NODE,
-     "ttl=5 sess_kb=8 lru=10000 lru_kb=4 fill=30", "none", 60,
+     "ttl=5 sess_kb=8 lru=10000 lru_kb=4 fill=30", "none", 120,
      "TTL session cache (~8 KB, 5 s TTL) and a large LRU cache of 10000 ~4 KB records filled "
      "over 30 s"),
     ("node_ttl10_map_leak", "Node 20", NODE,
      "ttl=10 sess_kb=4 lru=4000 lru_kb=4 fill=90 leak_start=150 leak_bytes=1000 leak_kind=map",
      "leak", 90,
      "TTL session cache (~4 KB, 10 s TTL), LRU cache of 4000 ~4 KB records filled over 90 s; "
-     "from 150 s each request adds a ~1 KB context to a global Map, never deleted"),
+     "from 150 s each request adds a context of 10 small records to a global Map, never deleted"),
     ("node_ttl20_listener_leak", "Node 20", NODE,
-     "ttl=20 sess_kb=4 sess_frac=0.5 leak_start=240 leak_bytes=3000 leak_kind=listeners",
+     "ttl=20 sess_kb=4 sess_frac=0.5 leak_start=240 leak_bytes=1500 leak_kind=listeners",
      "leak", 60,
      "TTL session cache (~4 KB for half the requests, 20 s TTL); from 240 s each request adds "
-     "an EventEmitter listener closure capturing a ~3 KB request context, never removed"),
+     "an EventEmitter listener closure capturing a request context of 15 small records, never removed"),
     ("node_cycles_closure_leak", "Node 20", NODE,
-     "cycle=60 amp=0.7 lru=2000 lru_kb=4 fill=30 leak_start=90 leak_bytes=2000 leak_kind=closure",
+     "cycle=60 amp=0.7 lru=2000 lru_kb=4 fill=30 leak_start=90 leak_bytes=1200 leak_kind=closure",
      "leak", 60,
      "request rate cycling +-70% with a 60 s period, LRU of 2000 ~4 KB records filled over 30 s; "
-     "from 90 s each request pushes a callback closure over a ~2 KB context onto a global array"),
+     "from 90 s each request pushes a callback closure over a context of 12 small records onto a global array"),
     ("node_ttl12_slow_leak", "Node 20", NODE,
-     "ttl=12 sess_kb=4 lru=5000 lru_kb=4 fill=180 leak_start=200 leak_bytes=600 leak_kind=map",
+     "ttl=12 sess_kb=4 lru=5000 lru_kb=4 fill=180 leak_start=200 leak_bytes=400 leak_kind=map",
      "leak", 200,
      "TTL session cache (~4 KB, 12 s TTL), LRU of 5000 ~4 KB records filled slowly over 180 s; "
-     "from 200 s each request adds a ~0.6 KB context to a global Map"),
+     "from 200 s each request adds a context of 4 small records to a global Map"),
     # CPython
     ("py_lru_steady", "CPython 3.11", PYTHON,
      "lru=5000 lru_kb=4 fill=60", "none", 90,
@@ -94,12 +94,12 @@ SPECS = [
      "cycle=150 amp=0.6 ttl=10 sess_kb=2", "none", 60,
      "request rate cycling +-60% with a 150 s period, a TTL session dict (~2 KB, 10 s TTL)"),
     ("py_classdict_leak", "CPython 3.11", PYTHON,
-     "leak_start=120 leak_bytes=1500 leak_kind=classdict", "leak", 60,
-     "from 120 s each request stores a ~1.5 KB context in a class-level dict (a registry "
+     "leak_start=120 leak_bytes=600 leak_kind=classdict", "leak", 60,
+     "from 120 s each request stores a context of 6 small dicts in a class-level dict (a registry "
      "attribute on the handler class), never evicted"),
     ("py_warmup_leak", "CPython 3.11", PYTHON,
-     "lru=3000 lru_kb=4 fill=150 leak_start=210 leak_bytes=800 leak_kind=list", "leak", 180,
-     "an LRU of 3000 ~4 KB records filled over 150 s; from 210 s each request appends a ~0.8 KB "
+     "lru=3000 lru_kb=4 fill=150 leak_start=210 leak_bytes=300 leak_kind=list", "leak", 180,
+     "an LRU of 3000 ~4 KB records filled over 150 s; from 210 s each request appends a 3-dict "
      "record to a module-level list"),
     # OpenJDK 17, G1
     ("g1_oldgen_steady", "OpenJDK 17 G1", G1,
@@ -111,26 +111,26 @@ SPECS = [
      "request rate cycling +-60% with a 240 s period, an LRU of 4000 ~4 KB records filled over 30 s"),
     ("g1_static_map_leak", "OpenJDK 17 G1", G1,
      "leak_start=120 leak_bytes=2000 leak_kind=map", "leak", 60,
-     "from 120 s each request puts a ~2 KB context into a static HashMap, never removed"),
+     "from 120 s each request puts a context of 20 small records into a static HashMap, never removed"),
     ("g1_oldgen_leak", "OpenJDK 17 G1", G1,
      "ttl=20 sess_kb=8 leak_start=180 leak_bytes=1000 leak_kind=map", "leak", 90,
      "TTL session cache (~8 KB, 20 s TTL, slow old-generation cycle); from 180 s each request "
-     "puts a ~1 KB context into a static HashMap"),
+     "puts a context of 10 small records into a static HashMap"),
     # OpenJDK 17, Parallel and Serial
     ("parallel_lru_steady", "OpenJDK 17 Parallel", PARALLEL,
      "lru=5000 lru_kb=4 fill=90", "none", 120,
      "an LRU (LinkedHashMap) of 5000 ~4 KB records filled over 90 s"),
     ("parallel_static_map_leak", "OpenJDK 17 Parallel", PARALLEL,
      "cycle=90 amp=0.6 leak_start=60 leak_bytes=3000 leak_kind=map", "leak", 60,
-     "request rate cycling +-60% with a 90 s period; from 60 s each request puts a ~3 KB "
-     "context into a static HashMap"),
+     "request rate cycling +-60% with a 90 s period; from 60 s each request puts a context of "
+     "30 small records into a static HashMap"),
     ("serial_warmup_steady", "OpenJDK 17 Serial", SERIAL,
      "lru=8000 lru_kb=4 fill=180 ttl=5 sess_kb=4", "none", 200,
      "an LRU of 8000 ~4 KB records filled slowly over 180 s and a TTL session cache (~4 KB, 5 s)"),
     ("serial_listener_leak", "OpenJDK 17 Serial", SERIAL,
      "ttl=5 sess_kb=4 leak_start=150 leak_bytes=1200 leak_kind=listeners", "leak", 60,
      "TTL session cache (~4 KB, 5 s); from 150 s each request registers a listener lambda "
-     "capturing a ~1.2 KB context in a static list, never removed"),
+     "capturing a context of 12 small records in a static list, never removed"),
     # Ruby
     ("rb_lru_steady", "Ruby 3.1", RUBY,
      "lru=4000 lru_kb=4 fill=45", "none", 90,
@@ -139,12 +139,12 @@ SPECS = [
      "cycle=200 amp=0.6 ttl=8 sess_kb=2", "none", 60,
      "request rate cycling +-60% with a 200 s period, a TTL session Hash (~2 KB, 8 s TTL)"),
     ("rb_global_leak", "Ruby 3.1", RUBY,
-     "leak_start=100 leak_bytes=2500 leak_kind=global", "leak", 60,
-     "from 100 s each request appends a ~2.5 KB audit record to a global array"),
+     "leak_start=100 leak_bytes=1000 leak_kind=global", "leak", 60,
+     "from 100 s each request appends an audit record of 10 small hashes to a global array"),
     ("rb_closure_leak", "Ruby 3.1", RUBY,
-     "lru=2000 lru_kb=4 fill=120 leak_start=180 leak_bytes=1000 leak_kind=closure", "leak", 150,
+     "lru=2000 lru_kb=4 fill=120 leak_start=180 leak_bytes=400 leak_kind=closure", "leak", 150,
      "an LRU of 2000 ~4 KB records filled over 120 s; from 180 s each request keeps a lambda "
-     "closing over a ~1 KB context in a class-level callbacks array"),
+     "closing over a context of 4 small hashes in a class-level callbacks array"),
     # Go
     ("go_lru_steady", "Go 1.19", GO,
      "lru=6000 lru_kb=4 fill=60", "none", 90,
@@ -154,12 +154,12 @@ SPECS = [
      "request rate cycling +-60% with a 120 s period, an LRU of 3000 ~4 KB records filled over 150 s"),
     ("go_goroutine_leak", "Go 1.19", GO,
      "leak_start=90 leak_bytes=1500 leak_kind=goroutine", "leak", 60,
-     "from 90 s every 10th request starts a goroutine that holds the last 10 requests' ~1.5 KB "
-     "contexts and blocks forever on a channel nobody sends to"),
+     "from 90 s every 10th request starts a goroutine that holds the last 10 requests' "
+     "contexts (15 small structs each) and blocks forever on a channel nobody sends to"),
     ("go_slice_leak", "Go 1.19", GO,
-     "cycle=180 amp=0.6 leak_start=240 leak_bytes=4000 leak_kind=slice", "leak", 60,
-     "request rate cycling +-60% with a 180 s period; from 240 s each request appends a ~4 KB "
-     "context to a package-level slice"),
+     "cycle=180 amp=0.6 leak_start=240 leak_bytes=2500 leak_kind=slice", "leak", 60,
+     "request rate cycling +-60% with a 180 s period; from 240 s each request appends a "
+     "context of 25 small structs to a package-level slice"),
 ]
 BY_NAME = {s[0]: s for s in SPECS}
 
