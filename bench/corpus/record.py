@@ -7,6 +7,7 @@
   record.py --manifest                    rebuild both manifests from the CSVs present
   record.py --check [NAME...]             min/max per real minute and GC drops, per trace
   record.py --split                       print which half each trace belongs to
+  record.py --table                       a Markdown table of the traces (README.md)
 Python 3 standard library only."""
 import argparse
 import json
@@ -334,6 +335,27 @@ def check(names):
         print("   30s floors MiB: " + " ".join(f"{b / 2**20:.1f}" for _, b in fl))
 
 
+def table():
+    halves = split()
+    print("| trace | half | runtime | label | warm-up s | leak from s | slope MiB/h | floor first/last "
+          "minute after warm-up MiB | drops > 1 MiB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for spec in SPECS:
+        name = spec[0]
+        rows = load(name)
+        if rows is None:
+            continue
+        slope, amp, drops = measure(name, rows)
+        start = max(spec[5], leak_start_real(spec)) * COMPRESSION
+        after = [(t, b) for t, b in rows if t >= start]
+        first = min(b for t, b in after if t < start + 60 * COMPRESSION) / 2**20
+        last = min(b for t, b in after if t >= after[-1][0] - 60 * COMPRESSION) / 2**20
+        ls = leak_start_real(spec)
+        print(f"| {name} | {halves[name]} | {spec[1]} | {spec[4]} | {spec[5]} | "
+              f"{f'{ls:g}' if spec[4] == 'leak' else '-'} | {slope:.1f} | {first:.0f} / {last:.0f} | "
+              f"{drops} |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--only", nargs="*")
@@ -341,10 +363,14 @@ def main():
     p.add_argument("--manifest", action="store_true")
     p.add_argument("--check", nargs="*")
     p.add_argument("--split", action="store_true")
+    p.add_argument("--table", action="store_true")
     a = p.parse_args()
     if a.split:
         for n, h in sorted(split().items(), key=lambda x: (x[1], x[0])):
             print(h, n, BY_NAME[n][1], BY_NAME[n][4])
+        return
+    if a.table:
+        table()
         return
     if a.check is not None:
         check(a.check or [s[0] for s in SPECS])
