@@ -286,6 +286,13 @@ def measure(name, rows):
     return slope, amps[len(amps) // 2] / 2**20 if amps else 0.0, drops
 
 
+def jvm_flags(spec):
+    cmd = spec[2]
+    if not cmd[0].endswith("/java"):
+        return ""
+    return "; JVM flags: " + " ".join(cmd[1:cmd.index("-cp")])
+
+
 def manifest():
     halves = split()
     for half in ("tuning", "holdout"):
@@ -298,7 +305,7 @@ def manifest():
             slope, amp, drops = measure(name, rows)
             ls = leak_start_real(spec)
             note = (f"{spec[1]}: a throttled request loop (~200 req/s real, per-request garbage) "
-                    f"with {spec[6]}. Arguments: {spec[3]}. Warm-up {spec[5]} real s "
+                    f"with {spec[6]}. Arguments: {spec[3]}{jvm_flags(spec)}. Warm-up {spec[5]} real s "
                     f"({spec[5] * COMPRESSION} s compressed). Measured lower-envelope slope after "
                     f"warm-up{' and leak start' if spec[4] == 'leak' else ''}: {slope:.2f} MiB/h "
                     f"(compressed); median sawtooth amplitude {amp:.1f} MiB; {drops} drops "
