@@ -143,7 +143,14 @@ func main() {
 					if len(pending) == 10 {
 						held := pending
 						pending = nil
-						go func() { <-never; sink += len(held) }()
+						// The contexts are read after the receive, so the goroutine keeps
+						// them reachable (a captured length alone would let them go).
+						go func() {
+							<-never
+							for _, c := range held {
+								sink += c.ID + len(c.Trail)
+							}
+						}()
 					}
 				} else {
 					audit = append(audit, ctx)
