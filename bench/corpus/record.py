@@ -185,12 +185,13 @@ ADDED = [
      "TTL session cache (~6 KB per request, 8 s TTL), request rate cycling +-50% with a 180 s "
      "period"),
     ("node_ttl12_warmup_steady", "Node 20", NODE,
-     "ttl=12 sess_kb=4 lru=2000 lru_kb=4 fill=120", "none", 150,
+     "ttl=12 sess_kb=4 lru=2000 lru_kb=4 fill=120", "none", 270,
      "TTL session cache (~4 KB, 12 s TTL) and an LRU of 2000 ~4 KB records filled over 120 s"),
     ("node_ttl20_slow_leak", "Node 20", NODE,
      "ttl=20 sess_kb=4 sess_frac=0.5 leak_start=180 leak_bytes=250 leak_kind=map", "leak", 60,
      "TTL session cache (~4 KB for half the requests, 20 s TTL); from 180 s each request adds a "
-     "context of 2 small records to a global Map: a slow leak under the old-generation sawtooth"),
+     "context of 2 small records to a global Map (the smallest Node leak per request) under the "
+     "old-generation sawtooth"),
 ]
 BY_NAME = {s[0]: s for s in SPECS + ADDED}
 
