@@ -348,7 +348,8 @@ def manifest():
             traces.append({
                 "name": name, "file": name + ".csv", "label": spec[4],
                 "slope_mib_per_hour": round(slope, 2) if spec[4] == "leak" else 0.0,
-                "leak_start_s": ls * COMPRESSION, "interval_s": INTERVAL_REAL * COMPRESSION,
+                "leak_start_s": ls * COMPRESSION, "warmup_s": float(spec[5] * COMPRESSION),
+                "interval_s": INTERVAL_REAL * COMPRESSION,
                 "duration_s": float(DURATION_REAL * COMPRESSION), "note": note})
         os.makedirs(os.path.join(HERE, half), exist_ok=True)
         with open(os.path.join(HERE, half, "manifest.json"), "w") as f:
