@@ -178,7 +178,8 @@ class Controller {
   UniqueFd worker_listener_;  // served by each supervisor in turn; queues workers in between
   std::unique_ptr<LineChannel> supervisor_link_;
   MonoTime supervisor_started_{};
-  int supervisor_failures_ = 0;
+  bool supervisor_ready_ = false;   // it has finished a sampling round since it started
+  int supervisor_failures_ = 0;     // starts in a row that died before they were ready
   uint64_t supervisor_starts_ = 0;  // for memvisor_supervisor_restarts_total (starts - 1)
   std::optional<MonoTime> supervisor_restart_at_;
   BackoffPolicy supervisor_backoff_{std::chrono::milliseconds(100), 2.0,

@@ -1,6 +1,7 @@
 // The supervisor process seen from the controller: spawn it with one end of a socketpair, send it
 // a snapshot and then every event, serve its requests after checking them, and restart it with
-// backoff when it dies, without touching a single worker.
+// backoff when it dies before it is ready (at once when it dies after), without touching a
+// single worker.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,6 +68,7 @@ void Controller::start_supervisor() {
   supervisor_pid_ = spawned->pid;
   supervisor_pidfd_ = std::move(spawned->pidfd);
   supervisor_started_ = now();
+  supervisor_ready_ = false;
   ++supervisor_starts_;
   (void)loop_->add(supervisor_pidfd_.get(), EPOLLIN, [this](uint32_t) { reap_children(); });
 
@@ -108,16 +110,24 @@ void Controller::on_supervisor_exit(const ExitStatus& status) {
     emit(std::move(event), nullptr);
     return;
   }
-  // Workers are untouched; only the supervisor comes back, sooner if it had been running a while.
-  const bool stable = now() - supervisor_started_ >= std::chrono::seconds(10);
-  supervisor_failures_ = stable ? 1 : supervisor_failures_ + 1;
-  const auto delay = backoff_delay(supervisor_backoff_, supervisor_failures_);
+  // Workers are untouched; only the supervisor comes back. One that had judged memory (it said
+  // "ready" after its first sampling round) ran fine, so it comes back at once: while it is down
+  // no rule runs. Only one that dies before that (a broken binary, a state dir it cannot use)
+  // backs off, as a crash loop must.
+  supervisor_failures_ = supervisor_ready_ ? 0 : supervisor_failures_ + 1;
+  const auto delay = supervisor_failures_ == 0
+                         ? std::chrono::milliseconds(0)
+                         : backoff_delay(supervisor_backoff_, supervisor_failures_);
   supervisor_restart_at_ = now() + delay;
   event.extra["restart_delay_ms"] = delay.count();
   emit(std::move(event), nullptr);
 }
 
 void Controller::on_supervisor_message(const nlohmann::json& message) {
+  if (message.value("type", "") == "ready") {
+    supervisor_ready_ = true;
+    return;
+  }
   if (message.value("type", "") != "request") return;
   nlohmann::json reply = {{"type", "reply"}, {"id", message.value("id", nlohmann::json())}};
   const std::string action = message.value("action", "");

@@ -181,6 +181,7 @@ class Supervisor {
   std::unique_ptr<WorkerServer> workers_;
   // Exec monitors (supervisor_monitors.cc); after fleet_ and loop_, so destroyed before them.
   std::unique_ptr<ExecMonitors> monitors_;
+  bool said_ready_ = false;  // the controller knows a sampling round was done
   bool done_ = false;
   int exit_code_ = 0;
 };

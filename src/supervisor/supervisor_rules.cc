@@ -29,6 +29,12 @@ void Supervisor::on_sample_timer() {
     act(action);
   }
   check_totals();
+  if (!said_ready_) {
+    // The controller restarts a supervisor that dies after this at once, and backs off only
+    // for one that dies before it (a crash loop).
+    controller_->send_line(R"({"type":"ready"})");
+    said_ready_ = true;
+  }
   state_changed_ = true;
   start_http_if_wanted();  // a retry, when the address could not be bound before
   tick_workers();
