@@ -178,12 +178,21 @@ TEST(ExecMonitors, ABrokenMonitorLogsItsFirstFailureThenSummaries) {
   ASSERT_TRUE(f.events[1].contains("suppressed"));
   const uint64_t suppressed = f.events[1]["suppressed"].get<uint64_t>();
   EXPECT_GE(suppressed, 1u);  // runs every 100 ms, a summary after 1 s at the earliest
-  // Every failure is in the counter: the first, the ones summarised, the one that logged them.
-  EXPECT_EQ(f.runner->counters().at({"web", "broken"}).failures.at("exit"), suppressed + 2);
+  // Every failure is in the counters: the first, the ones summarised, the one that logged them.
+  // Summed over reasons: on a loaded machine /bin/false can outlive its 50 ms and count as a
+  // timeout rather than an exit.
+  const auto failures = [&f] {
+    uint64_t sum = 0;
+    for (const auto& [reason, count] : f.runner->counters().at({"web", "broken"}).failures) {
+      sum += count;
+    }
+    return sum;
+  };
+  EXPECT_EQ(failures(), suppressed + 2);
   // The next window is twice as long: nothing more for the next second.
-  const uint64_t before = f.runner->counters().at({"web", "broken"}).failures.at("exit");
+  const uint64_t before = failures();
   f.run_for(1000ms);
-  EXPECT_GT(f.runner->counters().at({"web", "broken"}).failures.at("exit"), before);
+  EXPECT_GT(failures(), before);
   EXPECT_EQ(f.events.size(), 2u);
 }
 

@@ -180,7 +180,8 @@ TEST(ExecMonitors, ABrokenMonitorGivesRateLimitedEvents) {
                     {dir.write("m.toml", exec_config(port,
                                                      "monitor = { name = \"broken\", command = "
                                                      "[\"/bin/sh\", \"-c\", \"echo no database "
-                                                     ">&2; exit 2\"], interval = \"200ms\" }"))});
+                                                     ">&2; exit 2\"], interval = \"500ms\", "
+                                                     "timeout = \"450ms\" }"))});
   // The first failure at once; the next event is a summary, 10 s later at the earliest.
   auto failed = memvisor.wait_events("monitor_failed", 2, 30s);
   ASSERT_EQ(failed.size(), 2u) << memvisor.err();
@@ -189,7 +190,9 @@ TEST(ExecMonitors, ABrokenMonitorGivesRateLimitedEvents) {
   EXPECT_NE(failed[0].value("message", "").find("exited with code 2"), std::string::npos);
   EXPECT_FALSE(failed[0].contains("suppressed"));
   const uint64_t suppressed = failed[1].value("suppressed", uint64_t{0});
-  EXPECT_GE(suppressed, 10u) << failed[1].dump();  // 5 runs a second for 10 s, not logged
+  // 2 runs a second for 10 s, not logged (the timeout leaves a loaded machine's shell time to
+  // exit on its own, so every failure is an `exit`).
+  EXPECT_GE(suppressed, 5u) << failed[1].dump();
   std::string body;
   ASSERT_TRUE(eventually(
       [&] {
