@@ -5,11 +5,18 @@
 // controller's while the supervisor restarts), costs the daemon nothing per follower, and needs no
 // new state in it. Appends are whole lines (one write each), so a partial line is only ever the
 // tail still being written: it is held back until its newline arrives.
+//
+// events.jsonl rotates by size (events_max_size): the rotated files, events.jsonl.N (oldest) …
+// events.jsonl.1, are read first, so the history the command shows survives a rotation. Following
+// across a rotation: the inode of events.jsonl changes; the rest of the old file (still open) is
+// read to its end before the new one is opened, so no event between the two is missed.
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <chrono>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -17,6 +24,8 @@
 #include "cli/commands.h"
 #include "cli/state_dir.h"
 #include "core/observe/event.h"
+#include "os/log_rotation.h"
+#include "os/unique_fd.h"
 
 namespace memvisor {
 namespace {
@@ -42,6 +51,43 @@ class EventPrinter {
   bool json_;
 };
 
+// Opens `path` into `in` and says which file it is: the inode of the very file the stream reads,
+// whatever rotation comes between two calls. 0 when it cannot be opened.
+ino_t open_events_file(const std::string& path, std::ifstream& in) {
+  in.close();
+  in.clear();
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return 0;
+  in.open("/proc/self/fd/" + std::to_string(fd.get()), std::ios::binary);
+  return in.is_open() ? st.st_ino : 0;
+}
+
+ino_t inode_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// The rotated files strictly between the file with inode `after` and the one with `before`,
+// oldest first: what rotations made of events.jsonl while a follower was not looking. Nothing
+// when `after` is no longer among them (dropped past events_keep): better a gap than repeats.
+std::vector<std::string> rotated_between(const std::string& path, ino_t after, ino_t before) {
+  std::vector<std::string> newer;
+  bool found = false;
+  for (const std::string& file : existing_rotated_logs(path)) {
+    const ino_t inode = inode_of(file);
+    if (found && inode == before) break;
+    if (found) newer.push_back(file);
+    if (inode == after) found = true;
+  }
+  return newer;
+}
+
+void print_whole_file(const std::string& file, const std::function<void(const std::string&)>& on) {
+  std::ifstream old(file, std::ios::binary);
+  for (std::string l; std::getline(old, l);) on(l);
+}
+
 }  // namespace
 
 int events_command(const Args& args) {
@@ -58,11 +104,28 @@ int events_command(const Args& args) {
 
   const std::string path = resolve_state_dir(state_dir_flag) + "/events.jsonl";
   EventPrinter printer(json);
-  std::ifstream in(path, std::ios::binary);
-  if (!in && !follow)
+  // Which file the stream reads tells the rotated files not to read twice, and a follower when
+  // events.jsonl has become another file.
+  std::ifstream in;
+  ino_t inode = open_events_file(path, in);
+  struct stat st {};
+  if (!in.is_open() && !follow)
     return fail(kExitFailure, "cannot read " + path + " (is this the state dir?)");
 
   std::deque<std::string> tail;
+  auto take = [&](const std::string& l) {
+    if (last == 0) {
+      printer.print(l);
+      return;
+    }
+    tail.push_back(l);
+    if (tail.size() > last) tail.pop_front();
+  };
+  // Rotated files hold whole lines only, and are no longer written to.
+  for (const std::string& rotated : existing_rotated_logs(path)) {
+    if (inode != 0 && inode_of(rotated) == inode) break;  // rotated since opened: `in` reads it
+    print_whole_file(rotated, take);
+  }
   std::string line;
   std::streamoff offset = 0;
   // Complete lines only: a line without its '\n' yet is read again later.
@@ -75,33 +138,29 @@ int events_command(const Args& args) {
       on_line(line);
     }
   };
-  if (in) {
-    read_complete_lines([&](const std::string& l) {
-      if (last == 0) {
-        printer.print(l);
-        return;
-      }
-      tail.push_back(l);
-      if (tail.size() > last) tail.pop_front();
-    });
-    for (const auto& l : tail) printer.print(l);
-  }
+  if (in.is_open()) read_complete_lines(take);
+  for (const auto& l : tail) printer.print(l);
   std::cout.flush();
   if (!follow) return kExitOk;
 
-  ino_t inode = 0;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) inode = st.st_ino;
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (::stat(path.c_str(), &st) != 0) continue;
     // Replaced or truncated (a new memvisor, a log rotation): start over from its beginning.
     if (st.st_ino != inode || st.st_size < offset || !in.is_open()) {
-      in.close();
-      in.open(path, std::ios::binary);
-      inode = st.st_ino;
+      auto print = [&](const std::string& l) { printer.print(l); };
+      const ino_t old_inode = in.is_open() ? inode : 0;
+      // Rotated: what was appended to the old file since the last look is still to be printed,
+      // then any file that came and was rotated in between.
+      if (old_inode != 0 && st.st_ino != inode) read_complete_lines(print);
+      inode = open_events_file(path, in);
       offset = 0;
-      if (!in) continue;
+      if (old_inode != 0 && st.st_ino != old_inode) {
+        for (const std::string& file : rotated_between(path, old_inode, inode)) {
+          print_whole_file(file, print);
+        }
+      }
+      if (!in.is_open()) continue;
     }
     if (st.st_size == offset) continue;
     read_complete_lines([&](const std::string& l) { printer.print(l); });

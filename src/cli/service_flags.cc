@@ -129,6 +129,11 @@ void ServiceFlags::add_to(CLI::App& app) {
   app.add_option("--ready", ready_, "immediate | notify (default immediate)")->group(group);
   app.add_option("--output", output_, "prefix | file (default prefix)")->group(group);
   app.add_option("--log-dir", log_dir_, "with --output file: where SERVICE.N.log go")->group(group);
+  app.add_option("--log-max-size", log_max_size_,
+                 "with --output file: rotate a log past this size (default 64MiB; 0: never)")
+      ->group(group);
+  app.add_option("--log-keep", log_keep_, "with --output file: rotated logs kept (default 3)")
+      ->group(group);
   for (const auto& [key, member] : kServiceDurations) {
     app.add_option(flag_for(key), durations_[std::string(key)], "a duration such as 100ms, 10s, 5m")
         ->group(group);
@@ -150,7 +155,8 @@ void ServiceFlags::add_memory_to(CLI::App& app, const std::string& group) {
       {"--leak-action", &leak_action_, "recycle | alert (default recycle)"},
       {"--leak-sample", &leak_sample_, "take a heap sample this long before a leak recycle"},
       {"--leak-warmup", &leak_warmup_,
-       "growth that begins this early is judged from twice this age on, or when sudden (default 30m)"},
+       "growth that begins this early is judged from twice this age on, or when sudden (default "
+       "30m)"},
       {"--max-requests", &max_requests_, "recycle an instance after N requests"},
       {"--requests-jitter", &requests_jitter_, "plus up to N more (default a tenth)"},
       {"--max-age", &max_age_, "recycle an instance after this much uptime, e.g. 6h"},
@@ -215,6 +221,17 @@ Result<ServiceConfig> ServiceFlags::build(const std::vector<std::string>& comman
   service.cwd = cwd_;
   service.user = user_;
   service.log_dir = log_dir_;
+  if (!log_max_size_.empty()) {
+    auto size = parse_size(log_max_size_);
+    if (!size) return Error{fmt::format("--log-max-size: {}", size.error().message)};
+    service.log_max_size = *size;
+  }
+  if (!log_keep_.empty()) {
+    auto n = parse_integer("--log-keep", log_keep_);
+    if (!n) return n.error();
+    if (Status s = check("--log-keep", check_log_keep(*n)); !s) return s.error();
+    service.log_keep = static_cast<int>(*n);
+  }
   if (Status s = parse_enum("--restart", restart_, kRestartPolicyNames, service.restart); !s)
     return s.error();
   if (Status s = parse_enum("--ready", ready_, kReadyModeNames, service.ready); !s)

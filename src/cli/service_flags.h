@@ -52,6 +52,8 @@ class ServiceFlags {
   std::string ready_;
   std::string output_;
   std::string log_dir_;
+  std::string log_max_size_;
+  std::string log_keep_;
   std::map<std::string, std::string> durations_;  // config key → text
   // Memory rules as given; empty when not given.
   std::string interval_;

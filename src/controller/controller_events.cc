@@ -62,6 +62,9 @@ void Controller::emit(Event event, const Instance* instance) {
   nlohmann::json json = to_json(event);
   const std::string line = json.dump();
   if (events_log_) {
+    // Each time: a reload may have changed the limits.
+    events_log_->set_rotation(
+        {options_.config.supervisor.events_max_size, options_.config.supervisor.events_keep});
     if (Status appended = events_log_->append_line(line); !appended) {
       log_message(LogLevel::error, "cannot write events.jsonl: " + appended.error().describe());
     }

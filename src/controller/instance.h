@@ -14,6 +14,7 @@
 #include "core/lifecycle/exit_status.h"
 #include "core/protocol/line_splitter.h"
 #include "core/time_format.h"
+#include "os/files.h"
 #include "os/notify_socket.h"
 #include "os/unique_fd.h"
 
@@ -40,6 +41,9 @@ struct OutputPipe {
   UniqueFd fd;
   LineSplitter lines;
   bool is_stderr = false;
+  // output = "file": SERVICE.N.log, shared by the instance's stdout and stderr; else null.
+  std::shared_ptr<AppendLog> file;
+  bool file_error_logged = false;  // one message per failing stretch, not one per line
 };
 
 struct Instance {

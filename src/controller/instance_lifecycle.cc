@@ -83,17 +83,27 @@ SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, Unique
 
 namespace {
 
-// Pipes for the prefixed relay, or the per-instance log file (both ends of the child side).
+// Pipes for the relay, and with output = "file" the per-instance log it writes to. The worker
+// never writes the file itself: memvisor does, line by line, so the file can rotate between
+// whole lines (log_max_size) without the worker knowing.
 Status open_output(const ServiceConfig& service, const Instance& instance,
                    const std::string& state_dir, UniqueFd& out_read, UniqueFd& out_write,
-                   UniqueFd& err_read, UniqueFd& err_write) {
+                   UniqueFd& err_read, UniqueFd& err_write, std::shared_ptr<AppendLog>& file_log) {
   if (service.output == OutputMode::file) {
     const std::string dir = service.log_dir.empty() ? state_dir + "/logs" : service.log_dir;
     if (Status made = make_directories(dir, 0750); !made) return made;
-    const std::string path = dir + "/" + instance.label() + ".log";
-    out_write.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-    if (!out_write.valid()) return Error::from_errno("open " + path);
-    err_write.reset(::dup(out_write.get()));
+    auto log = AppendLog::open(dir + "/" + instance.label() + ".log", 0640);
+    if (!log) return log.error();
+    file_log = std::make_shared<AppendLog>(std::move(*log));
+    // One pipe for both streams: the file gets the lines in the order the worker wrote them,
+    // as when it wrote the file itself.
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::from_errno("pipe");
+    out_read.reset(fds[0]);
+    out_write.reset(fds[1]);
+    ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+    err_write.reset(::fcntl(fds[1], F_DUPFD_CLOEXEC, 0));
+    if (!err_write.valid()) return Error::from_errno("dup");
     return {};
   }
   for (auto [read_end, write_end] :
@@ -129,8 +139,9 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
     after_failed_run(instance, "spawn_failed");
   };
   UniqueFd out_read, out_write, err_read, err_write;
+  std::shared_ptr<AppendLog> file_log;
   if (Status opened = open_output(*instance.service, instance, options_.state_dir, out_read,
-                                  out_write, err_read, err_write);
+                                  out_write, err_read, err_write, file_log);
       !opened) {
     fail_start("output", opened.error());
     return;
@@ -177,10 +188,10 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
   close_output(instance, instance.out);  // a previous generation's pipes, if still open
   close_output(instance, instance.err);
   if (out_read.valid()) {
-    instance.out = OutputPipe{std::move(out_read), LineSplitter{}, false};
-    instance.err = OutputPipe{std::move(err_read), LineSplitter{}, true};
+    instance.out = OutputPipe{std::move(out_read), LineSplitter{}, false, file_log};
+    instance.err = OutputPipe{std::move(err_read), LineSplitter{}, true, file_log};
     watch_output(instance, instance.out);
-    watch_output(instance, instance.err);
+    if (instance.err.fd.valid()) watch_output(instance, instance.err);  // output = "file": one pipe
   }
 
   Event started = make_event("started", &instance, reason, "started");

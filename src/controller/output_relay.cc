@@ -1,5 +1,6 @@
 // A worker's stdout and stderr, relayed line by line with its label in front: "web.1 | ..." (or
-// as JSON, see os/log_sink), each to the stream it came from.
+// as JSON, see os/log_sink), each to the stream it came from; with output = "file", to its
+// SERVICE.N.log instead, which rotates by size (log_max_size, log_keep).
 #include <unistd.h>
 
 #include "controller/controller.h"
@@ -19,7 +20,21 @@ void Controller::on_output(Instance& instance, OutputPipe& pipe) {
   const ssize_t n = ::read(pipe.fd.get(), buffer, sizeof buffer);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   const std::string label = instance.label();
-  auto sink = [&](std::string_view line) { log_worker_line(label, pipe.is_stderr, line); };
+  auto sink = [&](std::string_view line) {
+    if (!pipe.file) {
+      log_worker_line(label, pipe.is_stderr, line);
+      return;
+    }
+    // The service's limits as they are now: a reload applies to the next line.
+    pipe.file->set_rotation({instance.service->log_max_size, instance.service->log_keep});
+    Status written = pipe.file->append_line(line);
+    if (written.ok()) {
+      pipe.file_error_logged = false;
+    } else if (!pipe.file_error_logged) {
+      pipe.file_error_logged = true;
+      log_message(LogLevel::error, label + ": cannot write its log: " + written.error().describe());
+    }
+  };
   if (n <= 0) {  // end of stream: every writer (the worker and its children) is gone
     pipe.lines.flush(sink);
     close_output(instance, pipe);

@@ -2,6 +2,7 @@
 #include "os/files.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,11 +106,45 @@ Status write_file_atomically(const std::string& path, std::string_view content, 
 }
 
 Result<AppendLog> AppendLog::open(const std::string& path, mode_t mode) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode));
-  if (!fd.valid()) return sys_error("open log", path);
   AppendLog log;
-  log.fd_ = std::move(fd);
+  log.path_ = path;
+  log.mode_ = mode;
+  if (Status opened = log.reopen(); !opened) return opened.error();
   return log;
+}
+
+Status AppendLog::reopen() {
+  UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode_));
+  if (!fd.valid()) return sys_error("open log", path_);
+  fd_ = std::move(fd);
+  return {};
+}
+
+Status AppendLog::rotate_if_due(uint64_t line_bytes) {
+  struct stat open_file {};
+  struct stat named {};
+  if (::fstat(fd_.get(), &open_file) != 0) return sys_error("stat log", path_);
+  // Another appender rotated (or someone removed the file): follow it to the new one.
+  if (::stat(path_.c_str(), &named) != 0 || named.st_ino != open_file.st_ino ||
+      named.st_dev != open_file.st_dev) {
+    if (Status opened = reopen(); !opened) return opened;
+    if (::fstat(fd_.get(), &open_file) != 0) return sys_error("stat log", path_);
+  }
+  if (!rotation_due(static_cast<uint64_t>(open_file.st_size), line_bytes, rotation_.max_size)) {
+    return {};
+  }
+  // The lock is on the file being rotated: whoever gets it second finds PATH already new.
+  while (::flock(fd_.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return sys_error("lock log", path_);
+  }
+  Status rotated;
+  if (::stat(path_.c_str(), &named) == 0 && named.st_ino == open_file.st_ino &&
+      named.st_dev == open_file.st_dev) {
+    rotated = rotate_log_files(path_, rotation_.keep);
+  }
+  (void)::flock(fd_.get(), LOCK_UN);
+  if (!rotated) return rotated;
+  return reopen();
 }
 
 Status AppendLog::append_line(std::string_view line) {
@@ -117,6 +152,8 @@ Status AppendLog::append_line(std::string_view line) {
   buffer.reserve(line.size() + 1);
   buffer.append(line);
   buffer.push_back('\n');
+  Status rotated;
+  if (rotation_.max_size > 0) rotated = rotate_if_due(buffer.size());
   for (;;) {
     const ssize_t n = ::write(fd_.get(), buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
@@ -125,7 +162,7 @@ Status AppendLog::append_line(std::string_view line) {
     if (static_cast<size_t>(n) != buffer.size()) {
       return Error{"append to log fd " + std::to_string(fd_.get()) + ": short write", EIO};
     }
-    return {};
+    return rotated;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "os/log_rotation.h"
 #include "os/unique_fd.h"
 
 namespace memvisor {
@@ -21,15 +22,28 @@ std::string read_link(const std::string& path);
 Status write_file_atomically(const std::string& path, std::string_view content, mode_t mode);
 
 // An O_APPEND log: every append is one write(2) of one whole line, so concurrent appenders never
-// interleave within a line.
+// interleave within a line. With a rotation limit, a line that would take the file past it goes
+// to a fresh file after the renames of os/log_rotation; appenders in other processes (the
+// controller and the supervisor share events.jsonl) notice the new file by its inode before their
+// next line, and a lock on the old file keeps two of them from rotating it twice.
 class AppendLog {
  public:
   static Result<AppendLog> open(const std::string& path, mode_t mode);
-  Status append_line(std::string_view line);  // adds the '\n'
+  // Takes effect from the next line; a reload calls it with the new limits.
+  void set_rotation(LogRotation rotation) { rotation_ = rotation; }
+  // Adds the '\n'. If a due rotation fails the line is still appended (to the old file) and the
+  // rotation's error returned: a full log is better than a lost line.
+  Status append_line(std::string_view line);
   int fd() const { return fd_.get(); }
 
  private:
+  Status reopen();
+  Status rotate_if_due(uint64_t line_bytes);
+
   UniqueFd fd_;
+  std::string path_;
+  mode_t mode_ = 0600;
+  LogRotation rotation_{0, kDefaultLogKeep};  // off until set
 };
 
 }  // namespace memvisor

@@ -243,7 +243,11 @@ void Supervisor::request_recycle(const std::string& service, int instance,
 
 void Supervisor::log_event(nlohmann::json event) {
   event["ts"] = format_rfc3339(std::chrono::system_clock::now());
-  if (events_log_) (void)events_log_->append_line(event.dump());
+  if (events_log_) {
+    const SupervisorConfig& limits = fleet_.config().supervisor;  // the current one, after reloads
+    events_log_->set_rotation({limits.events_max_size, limits.events_keep});
+    (void)events_log_->append_line(event.dump());
+  }
   Event parsed = event_from_json(event);
   parsed.ts = std::chrono::system_clock::now();
   log_event_line(parsed);

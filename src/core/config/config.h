@@ -142,6 +142,9 @@ struct ServiceConfig {
 
   OutputMode output = OutputMode::prefix;
   std::string log_dir;  // output = "file": SERVICE.N.log files here (default STATE_DIR/logs)
+  // output = "file": a log past this size moves to SERVICE.N.log.1 (0: never); log_keep kept.
+  uint64_t log_max_size = uint64_t{64} << 20;
+  int log_keep = 3;
 
   MemoryRules memory;
   // `memvisor sample` works: the native sampler preloaded, the runtimes' setup at spawn.
@@ -172,6 +175,9 @@ struct SupervisorConfig {
   int incidents_keep = 50;
   uint64_t incidents_max_size = uint64_t{500} << 20;
   std::string log_format;  // "text" or "json" (--log-format wins); empty: text
+  // STATE_DIR/events.jsonl past this size moves to events.jsonl.1 (0: never); events_keep kept.
+  uint64_t events_max_size = uint64_t{64} << 20;
+  int events_keep = 3;
 };
 
 struct Config {

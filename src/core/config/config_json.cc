@@ -60,6 +60,8 @@ json service_to_json(const ServiceConfig& s) {
       {"ready", enum_name(kReadyModeNames, s.ready)},
       {"output", enum_name(kOutputModeNames, s.output)},
       {"log_dir", s.log_dir},
+      {"log_max_size", s.log_max_size},
+      {"log_keep", s.log_keep},
       {"memory", memory_to_json(s.memory)},
       {"surge", s.surge},
       {"heap_sampler", s.heap_sampler},
@@ -101,6 +103,8 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
                                    "ready",
                                    "output",
                                    "log_dir",
+                                   "log_max_size",
+                                   "log_keep",
                                    "memory",
                                    "surge",
                                    "heap_sampler",
@@ -141,6 +145,8 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
   r.read(j["ready"], at("ready"), kReadyModeNames, s.ready);
   r.read(j["output"], at("output"), kOutputModeNames, s.output);
   r.read(j["log_dir"], at("log_dir"), s.log_dir);
+  r.read(j["log_max_size"], at("log_max_size"), s.log_max_size);
+  r.read(j["log_keep"], at("log_keep"), s.log_keep);
   memory_from_json(r, j["memory"], at("memory"), s.memory);
   r.read(j["surge"], at("surge"), s.surge);
   r.read(j["heap_sampler"], at("heap_sampler"), s.heap_sampler);
@@ -175,7 +181,9 @@ json config_to_json(const Config& config) {
         {"http", config.supervisor.http},
         {"incidents_keep", config.supervisor.incidents_keep},
         {"incidents_max_size", config.supervisor.incidents_max_size},
-        {"log_format", config.supervisor.log_format}}},
+        {"log_format", config.supervisor.log_format},
+        {"events_max_size", config.supervisor.events_max_size},
+        {"events_keep", config.supervisor.events_keep}}},
       {"services", services},
   };
 }
@@ -186,9 +194,9 @@ Result<Config> config_from_json(const json& j) {
   if (r.object(j, "config", {"source", "supervisor", "services"})) {
     r.read(j["source"], "source", config.source);
     const json& supervisor = j["supervisor"];
-    if (r.object(
-            supervisor, "supervisor",
-            {"state_dir", "total", "http", "incidents_keep", "incidents_max_size", "log_format"})) {
+    if (r.object(supervisor, "supervisor",
+                 {"state_dir", "total", "http", "incidents_keep", "incidents_max_size",
+                  "log_format", "events_max_size", "events_keep"})) {
       r.read(supervisor["state_dir"], "supervisor.state_dir", config.supervisor.state_dir);
       size_rule_from_json(r, supervisor["total"], "supervisor.total", config.supervisor.total);
       r.read(supervisor["http"], "supervisor.http", config.supervisor.http);
@@ -197,6 +205,9 @@ Result<Config> config_from_json(const json& j) {
       r.read(supervisor["incidents_max_size"], "supervisor.incidents_max_size",
              config.supervisor.incidents_max_size);
       r.read(supervisor["log_format"], "supervisor.log_format", config.supervisor.log_format);
+      r.read(supervisor["events_max_size"], "supervisor.events_max_size",
+             config.supervisor.events_max_size);
+      r.read(supervisor["events_keep"], "supervisor.events_keep", config.supervisor.events_keep);
     }
     const json& services = j["services"];
     if (r.expect(services.is_array(), services, "services", "an array")) {

@@ -22,8 +22,9 @@ namespace memvisor {
 namespace {
 
 TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
-  static constexpr std::array<std::string_view, 6> kKeys{
-      "state_dir", "total", "http", "incidents_keep", "incidents_max_size", "log_format"};
+  static constexpr std::array<std::string_view, 8> kKeys{
+      "state_dir",  "total",           "http",       "incidents_keep", "incidents_max_size",
+      "log_format", "events_max_size", "events_keep"};
   const auto* table = node.as_table();
   if (!table) return wrong_type(node, "supervisor", "a table");
   for (auto [key, value] : in_file_order(*table)) {
@@ -54,6 +55,20 @@ TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
       const char* field = "supervisor.incidents_max_size";
       if (auto problem = read_size_value(*value, field, out.incidents_max_size)) return problem;
       if (auto what = check_size(out.incidents_max_size)) return located_at(*value, field, *what);
+      continue;
+    }
+    if (key->str() == "events_max_size") {  // "0": never rotated
+      if (auto problem = read_size_value(*value, "supervisor.events_max_size", out.events_max_size))
+        return problem;
+      continue;
+    }
+    if (key->str() == "events_keep") {
+      int64_t keep = 0;
+      if (auto problem = read_integer_value(*value, "supervisor.events_keep", keep)) return problem;
+      if (auto what = check_log_keep(keep)) {
+        return located_at(*value, "supervisor.events_keep", *what);
+      }
+      out.events_keep = static_cast<int>(keep);
       continue;
     }
     if (key->str() == "log_format") {

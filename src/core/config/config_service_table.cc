@@ -24,14 +24,14 @@ namespace memvisor {
 namespace {
 
 // clang-format off
-constexpr std::array<std::string_view, 32> kBasicKeys{
+constexpr std::array<std::string_view, 34> kBasicKeys{
     "command", "shell", "instances", "env", "cwd", "user",
     "listen", "listen_backlog", "listen_mode", "listen_owner",
     "restart", "restart_delay", "restart_backoff", "restart_delay_max", "min_uptime",
     "circuit_failures", "circuit_cooldown",
     "stop_signal", "stop_timeout", "kill_timeout",
     "ready", "startup_timeout", "watchdog",
-    "output", "log_dir", "heap_sampler", "pprof", "cgroup",
+    "output", "log_dir", "log_max_size", "log_keep", "heap_sampler", "pprof", "cgroup",
     "prefork", "prefork_signal", "prefork_timeout", "monitor"};
 // clang-format on
 
@@ -132,6 +132,8 @@ class ServiceReader {
     if (key == "heap_sampler") return read_heap_sampler(node);
     if (key == "pprof") return read_pprof(node);
     if (key == "cgroup") return read_boolean_value(node, field(key), s_.cgroup);
+    if (key == "log_max_size") return read_size_value(node, field(key), s_.log_max_size);
+    if (key == "log_keep") return read_integer(key, node, check_log_keep, s_.log_keep);
     return read_string(key, node, s_.log_dir);  // the last of kServiceKeys
   }
 

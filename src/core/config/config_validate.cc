@@ -102,6 +102,12 @@ std::optional<std::string> check_incidents_keep(int64_t keep) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_log_keep(int64_t keep) {
+  if (keep < 1) return expected_positive_integer(keep);
+  if (keep > 1000) return fmt::format("expected at most 1000 rotated files, got {}", keep);
+  return std::nullopt;
+}
+
 std::optional<std::string> check_circuit_failures(int64_t failures) {
   if (failures < 1) return expected_positive_integer(failures);
   if (failures > std::numeric_limits<int>::max()) {
@@ -206,6 +212,7 @@ std::optional<ConfigProblem> find_service_problem(const ServiceConfig& s) {
   check("watchdog", check_duration("watchdog", s.watchdog));
   if (enum_name(kOutputModeNames, s.output) == "?") check("output", "expected an output mode");
   check("log_dir", check_text(s.log_dir));
+  check("log_keep", check_log_keep(s.log_keep));
   check("prefork_signal", check_signal_number(s.prefork_signal));
   check("prefork_timeout", check_duration("prefork_timeout", s.prefork_timeout));
   if (problem) return problem;
@@ -247,6 +254,9 @@ std::optional<ConfigProblem> find_config_problem(const Config& config) {
   }
   if (auto what = check_size(config.supervisor.incidents_max_size)) {
     return ConfigProblem{"supervisor.incidents_max_size", *what};
+  }
+  if (auto what = check_log_keep(config.supervisor.events_keep)) {
+    return ConfigProblem{"supervisor.events_keep", *what};
   }
   if (config.services.empty()) {
     return ConfigProblem{"", "no services defined; add a [service.NAME] table"};
