@@ -123,7 +123,10 @@ struct ServiceConfig {
   Millis restart_delay_max{60000};  // the delay never grows past this
   Millis min_uptime{10000};         // a run this long is stable: backoff and failures reset
   int circuit_failures = 5;         // consecutive failed starts that open the circuit
-  Millis circuit_cooldown{60000};   // how long the circuit stays open before a half-open try
+  // The kernel's OOM-killer bias for this service's processes, set in the child before exec (a
+  // child would otherwise inherit memvisor's own low value): -1000 to 1000.
+  int oom_score_adj = 0;
+  Millis circuit_cooldown{60000};  // how long the circuit stays open before a half-open try
 
   int stop_signal = SIGINT;
   Millis stop_timeout{10000};  // after stop_signal, wait this long, then SIGTERM
@@ -172,6 +175,8 @@ struct SupervisorConfig {
   int incidents_keep = 50;
   uint64_t incidents_max_size = uint64_t{500} << 20;
   std::string log_format;  // "text" or "json" (--log-format wins); empty: text
+  // memvisor's own processes (controller, supervisor): low, so the OOM killer picks a worker.
+  int oom_score_adj = -900;
 };
 
 struct Config {

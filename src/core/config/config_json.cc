@@ -57,6 +57,7 @@ json service_to_json(const ServiceConfig& s) {
       {"restart", enum_name(kRestartPolicyNames, s.restart)},
       {"restart_backoff", s.restart_backoff},
       {"circuit_failures", s.circuit_failures},
+      {"oom_score_adj", s.oom_score_adj},
       {"ready", enum_name(kReadyModeNames, s.ready)},
       {"output", enum_name(kOutputModeNames, s.output)},
       {"log_dir", s.log_dir},
@@ -84,33 +85,13 @@ json service_to_json(const ServiceConfig& s) {
 }
 
 void read_service(JsonReader& r, const json& j, const std::string& path, ServiceConfig& s) {
-  std::vector<std::string> keys = {"name",
-                                   "command",
-                                   "instances",
-                                   "env",
-                                   "cwd",
-                                   "user",
-                                   "listen",
-                                   "listen_backlog",
-                                   "listen_mode",
-                                   "listen_owner",
-                                   "restart",
-                                   "restart_backoff",
-                                   "circuit_failures",
-                                   "stop_signal",
-                                   "ready",
-                                   "output",
-                                   "log_dir",
-                                   "memory",
-                                   "surge",
-                                   "heap_sampler",
-                                   "cgroup",
-                                   "max_recycling",
-                                   "prefork",
-                                   "prefork_signal",
-                                   "heap_runtime",
-                                   "pprof",
-                                   "monitors"};
+  std::vector<std::string> keys = {
+      "name",         "command",         "instances",        "env",           "cwd",
+      "user",         "listen",          "listen_backlog",   "listen_mode",   "listen_owner",
+      "restart",      "restart_backoff", "circuit_failures", "oom_score_adj", "stop_signal",
+      "ready",        "output",          "log_dir",          "memory",        "surge",
+      "heap_sampler", "cgroup",          "max_recycling",    "prefork",       "prefork_signal",
+      "heap_runtime", "pprof",           "monitors"};
   for (const auto& [field, member] : kServiceDurations) keys.push_back(duration_key(field));
   if (!r.object(j, path, keys)) return;
   auto at = [&](std::string_view key) { return fmt::format("{}.{}", path, key); };
@@ -152,6 +133,7 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
   }
   r.read(j["pprof"], at("pprof"), s.pprof);
   r.read(j["cgroup"], at("cgroup"), s.cgroup);
+  r.read(j["oom_score_adj"], at("oom_score_adj"), s.oom_score_adj);
   r.read(j["max_recycling"], at("max_recycling"), s.max_recycling);
   r.read(j["prefork"], at("prefork"), s.prefork);
   r.read_signal(j["prefork_signal"], at("prefork_signal"), s.prefork_signal);
@@ -175,7 +157,8 @@ json config_to_json(const Config& config) {
         {"http", config.supervisor.http},
         {"incidents_keep", config.supervisor.incidents_keep},
         {"incidents_max_size", config.supervisor.incidents_max_size},
-        {"log_format", config.supervisor.log_format}}},
+        {"log_format", config.supervisor.log_format},
+        {"oom_score_adj", config.supervisor.oom_score_adj}}},
       {"services", services},
   };
 }
@@ -186,9 +169,9 @@ Result<Config> config_from_json(const json& j) {
   if (r.object(j, "config", {"source", "supervisor", "services"})) {
     r.read(j["source"], "source", config.source);
     const json& supervisor = j["supervisor"];
-    if (r.object(
-            supervisor, "supervisor",
-            {"state_dir", "total", "http", "incidents_keep", "incidents_max_size", "log_format"})) {
+    if (r.object(supervisor, "supervisor",
+                 {"state_dir", "total", "http", "incidents_keep", "incidents_max_size",
+                  "log_format", "oom_score_adj"})) {
       r.read(supervisor["state_dir"], "supervisor.state_dir", config.supervisor.state_dir);
       size_rule_from_json(r, supervisor["total"], "supervisor.total", config.supervisor.total);
       r.read(supervisor["http"], "supervisor.http", config.supervisor.http);
@@ -197,6 +180,8 @@ Result<Config> config_from_json(const json& j) {
       r.read(supervisor["incidents_max_size"], "supervisor.incidents_max_size",
              config.supervisor.incidents_max_size);
       r.read(supervisor["log_format"], "supervisor.log_format", config.supervisor.log_format);
+      r.read(supervisor["oom_score_adj"], "supervisor.oom_score_adj",
+             config.supervisor.oom_score_adj);
     }
     const json& services = j["services"];
     if (r.expect(services.is_array(), services, "services", "an array")) {

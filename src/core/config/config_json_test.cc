@@ -140,7 +140,7 @@ TEST(ConfigJson, Shape) {
   EXPECT_EQ(web["restart_delay_max_ms"], 315'360'000'000);
   EXPECT_EQ(web["circuit_cooldown_ms"], 123'456'789);
   EXPECT_EQ(web["watchdog_ms"], 4);
-  EXPECT_EQ(web.size(), 36u);
+  EXPECT_EQ(web.size(), 37u);
   EXPECT_EQ(web["monitors"], nlohmann::json::array());
   EXPECT_EQ(web["listen"], nlohmann::json::array());
   EXPECT_EQ(web["listen_mode"], 0666);
