@@ -131,9 +131,10 @@ int started_pid(const Memvisor& memvisor, const std::string& instance, size_t nt
 }
 
 // Runs the hog (with or without a cgroup of its own) and a sleeping "plain" service in a
-// 256 MiB cgroup; returns once the hog is OOM-killed and checked.
+// 384 MiB cgroup (room for an ASan build of memvisor); returns once the hog is OOM-killed and
+// checked.
 void expect_oom_kill_named(bool own_cgroup) {
-  LimitedCgroup limited(256ull << 20);
+  LimitedCgroup limited(384ull << 20);
   if (!limited.error.empty()) GTEST_SKIP() << limited.error;
   TempDir dir;
   const std::string hog = dir.write("hog.py", kHog);
