@@ -179,6 +179,8 @@ int Controller::run() {
                   fmt::format("starting {} service(s), {} instance(s); state dir {}",
                               options_.config.services.size(), total, options_.state_dir)),
        nullptr);
+  apply_own_oom_score_adj();
+  sample_machine_oom_kills(true);
   open_instance_cgroups();
   if (options_.supervisor) {
     open_worker_socket();
@@ -202,6 +204,7 @@ void Controller::step() {
   std::erase_if(instances_, [](const auto& i) { return i->state == InstanceState::retired; });
   if (!old_configs_.empty()) forget_unused_configs();
   arm_timer();
+  sample_machine_oom_kills(false);
   if (auto ran = loop_->run_once(std::nullopt); !ran) {
     log_message(LogLevel::critical, "event loop failed: " + ran.error().describe());
     exit_code_ = 1;
@@ -229,6 +232,7 @@ std::optional<MonoTime> Controller::next_deadline() const {
   consider(supervisor_kill_at_);
   consider(child_recycle_deadline());
   consider(manager_watchdog_at_);
+  consider(next_machine_oom_sample());
   return earliest;
 }
 

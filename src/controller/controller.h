@@ -100,6 +100,17 @@ class Controller {
   void release_cgroup(Instance& instance);
   std::string cgroup_path(const Instance& instance) const;
 
+  // The kernel's OOM killer (oom_kills.cc): memvisor's own oom_score_adj, and telling an OOM kill
+  // from another SIGKILL at an instance's exit.
+  void apply_own_oom_score_adj();
+  void sample_machine_oom_kills(bool force);
+  // When the loop must wake for that reading: only while an instance runs without a cgroup of
+  // its own (one with a cgroup is judged by its cgroup's count).
+  std::optional<MonoTime> next_machine_oom_sample() const;
+  // Why the exit was an OOM kill ("its cgroup ... counted an OOM kill"), or nullopt: it was not,
+  // or nothing tells. Call before release_cgroup().
+  std::optional<std::string> oom_kill_evidence(const Instance& instance, const ExitStatus& status);
+
   // Recycling without losing capacity (recycle.cc).
   void recycle(Instance& instance, std::string_view reason, bool urgent);
   void start_recycle(Instance& instance, std::string_view reason);
@@ -167,7 +178,14 @@ class Controller {
   std::string agents_dir_;       // the Python and Ruby agents; empty: not found or not needed
   std::map<std::string, UserIdentity> users_;  // services that run as another user
   std::optional<InstanceCgroups> cgroups_;     // when a service has cgroup = true and it works
-  ServiceSockets sockets_;                     // every service's `listen`, for its whole life
+  // /proc/vmstat oom_kill, read about once a second: the reading before the latest is the
+  // baseline an exit compares with (at least a second old, so a kill just before the latest
+  // reading still counts).
+  std::optional<uint64_t> machine_oom_kills_before_;
+  std::optional<uint64_t> machine_oom_kills_latest_;
+  MonoTime machine_oom_kills_read_{};
+  bool told_oom_score_adj_ = false;  // a failure to set it is logged once
+  ServiceSockets sockets_;           // every service's `listen`, for its whole life
   // Configs a reload replaced, kept while an instance of a removed service still points into one
   // (the vectors moved here keep their elements where they were).
   std::list<Config> old_configs_;

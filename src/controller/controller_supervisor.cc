@@ -59,6 +59,8 @@ void Controller::start_supervisor() {
     spec.keep_fds.push_back(worker_listener_.get());
   }
   spec.child_sigmask = signals_->previous_mask();
+  // The supervisor is memvisor too: the OOM killer must not pick it either.
+  spec.oom_score_adj = options_.config.supervisor.oom_score_adj;
   auto spawned = spawn_process(spec);
   if (!spawned) {
     log_message(LogLevel::error, "cannot start the supervisor: " + spawned.error().describe());

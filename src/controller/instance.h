@@ -86,6 +86,7 @@ struct Instance {
 
   uint64_t start_ticks = 0;  // /proc/PID/stat start time: tells a reused pid from this process
   std::string cgroup;        // cgroup = true: its process's own cgroup, "web.1.3"; removed at reap
+  uint64_t cgroup_oom_kills = 0;  // its cgroup's oom_kill count at spawn (a reused one has some)
 
   // A surge recycle runs two processes for one instance number: the old one keeps serving until
   // its replacement (a second Instance object, generation + 1) is ready.

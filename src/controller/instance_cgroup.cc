@@ -5,6 +5,7 @@
 
 #include "controller/controller.h"
 #include "os/log_sink.h"
+#include "os/oom.h"
 
 namespace memvisor {
 
@@ -36,6 +37,7 @@ Status Controller::prepare_cgroup(Instance& instance, SpawnSpec& spec, UniqueFd&
   spec.cgroup_procs_fd = procs.get();
   spec.cgroup = cgroups_->cgroup_path(name);
   instance.cgroup = name;
+  instance.cgroup_oom_kills = cgroup_oom_kills(cgroups_->hierarchy() + spec.cgroup).value_or(0);
   return {};
 }
 

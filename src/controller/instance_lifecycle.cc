@@ -78,6 +78,7 @@ SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, Unique
   spec.stdout_fd = out_write.get();
   spec.stderr_fd = err_write.get();
   spec.child_sigmask = signals_->previous_mask();
+  spec.oom_score_adj = service.oom_score_adj;  // not memvisor's own, which it would inherit
   return spec;
 }
 

@@ -12,6 +12,9 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
   loop_->remove(instance.pidfd.get());
   instance.pidfd.reset();
   close_notify_socket(instance);
+  const bool was_stopping = instance.state == InstanceState::stopping;
+  // Read before the cgroup goes. A stop we asked for that ended in an OOM kill is still the stop.
+  const auto oom_kill = was_stopping ? std::nullopt : oom_kill_evidence(instance, status);
   release_cgroup(instance);  // its process group is dead already; strays in the cgroup die now
   const pid_t pid = instance.pid;
   remove_sampler_files(instance, pid);
@@ -20,12 +23,15 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
   instance.pid = 0;
   instance.main_pid = 0;
   instance.last_exit = status;
-  const bool was_stopping = instance.state == InstanceState::stopping;
-  const std::string reason =
-      was_stopping ? instance.stop_reason : (status.success() ? "exit" : "crash");
+  const std::string reason = was_stopping       ? instance.stop_reason
+                             : oom_kill         ? "oom_kill"
+                             : status.success() ? "exit"
+                                                : "crash";
   instance.last_exit_reason = reason;
 
-  Event exited = make_event("exited", &instance, reason, status.describe());
+  Event exited = make_event("exited", &instance, reason,
+                            status.describe() + (oom_kill ? " by the kernel's OOM killer" : ""));
+  if (oom_kill) exited.extra["oom"] = *oom_kill;
   exited.pid = pid;
   if (status.signaled) {
     exited.extra["signal"] = signal_name(status.signal);

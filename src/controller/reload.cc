@@ -92,6 +92,7 @@ Controller::ReloadOutcome Controller::reload(std::string_view how) {
     }
   }
   if (!cgroups_) open_instance_cgroups();
+  apply_own_oom_score_adj();
 
   std::vector<std::string> lines;
   for (const ServiceChange& change : changes.services) {

@@ -210,6 +210,16 @@ bool place_listen_fds(const std::vector<int>& fds, std::vector<int>& scratch, in
   return true;
 }
 
+// Async-signal-safe (open, write, to_chars on the stack). Best effort: see SpawnSpec.
+void set_child_oom_score_adj(int value) {
+  char text[16];
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  const int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  [[maybe_unused]] const ssize_t written = ::write(fd, text, static_cast<size_t>(end - text));
+  ::close(fd);
+}
+
 // What the child needs besides the spec, all allocated before fork.
 struct ChildPlan {
   const char* path;
@@ -237,6 +247,7 @@ struct ChildPlan {
       fail(report_fd, kCgroup);
     }
   }
+  if (spec.oom_score_adj) set_child_oom_score_adj(*spec.oom_score_adj);
   const int in = dup_high(plan.devnull);
   const int out = dup_high(spec.stdout_fd);
   const int err = dup_high(spec.stderr_fd);

@@ -51,6 +51,10 @@ struct SpawnSpec {
   // are counted in that cgroup from the start. `cgroup` names it in error messages.
   int cgroup_procs_fd = -1;
   std::string cgroup;
+  // Written to the child's /proc/self/oom_score_adj before exec (and before it drops
+  // privileges): a child inherits its parent's value, and memvisor keeps its own low. A failure
+  // (lowering it needs CAP_SYS_RESOURCE) leaves the inherited value; nothing: not touched.
+  std::optional<int> oom_score_adj;
 };
 
 struct SpawnedProcess {

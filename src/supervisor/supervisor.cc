@@ -88,6 +88,11 @@ void Supervisor::on_controller_line(std::string_view line) {
   auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!message.is_discarded() && message.value("type", "") == "reply") on_controller_reply(message);
   const bool first = !fleet_.has_snapshot();
+  // Before the fleet forgets the process: the bundle reads its retained series.
+  if (!message.is_discarded() && message.value("event", "") == "exited" &&
+      message.value("reason", "") == "oom_kill") {
+    write_oom_kill_incident(message);
+  }
   if (message.is_discarded() || !fleet_.apply(message)) {
     log_message(LogLevel::warning, "supervisor: ignored an unexpected message from the controller");
     return;

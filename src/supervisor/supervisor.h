@@ -136,6 +136,8 @@ class Supervisor {
   void finish_incident_if_captured(PendingIncident& incident);
   bool surge_of(const std::string& service) const;
   Millis leak_sample_of(const std::string& service) const;
+  // An instance the kernel OOM-killed (its "exited" event): a bundle from its retained series.
+  void write_oom_kill_incident(const nlohmann::json& exited);
   std::optional<nlohmann::json> dump_instance(const ControlRequest& request,
                                               const std::shared_ptr<LineChannel>& client);
   std::string incidents_dir() const { return options_.state_dir + "/incidents"; }

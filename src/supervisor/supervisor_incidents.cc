@@ -156,6 +156,21 @@ void Supervisor::finish_incident(PendingIncident& incident) {
   }
 }
 
+void Supervisor::write_oom_kill_incident(const nlohmann::json& exited) {
+  RuleAction action{exited.value("service", ""),
+                    exited.value("instance", 0),
+                    exited.value("generation", 0),
+                    exited.value("pid", 0),
+                    {}};
+  if (action.service.empty() || action.instance <= 0 || action.pid <= 0) return;
+  // The process is gone: /proc and the stacks come back empty, the retained series (what memory
+  // did up to the last sample before the kernel acted) is the point of this bundle.
+  begin_incident(action, "oom_kill", std::nullopt,
+                 "none: the kernel's OOM killer ended it (" + exited.value("oom", "") +
+                     "); it restarts per its restart policy",
+                 std::nullopt, nullptr, nullptr);
+}
+
 std::optional<nlohmann::json> Supervisor::dump_instance(
     const ControlRequest& request, const std::shared_ptr<LineChannel>& client) {
   const ControlTarget& target = request.target;

@@ -123,7 +123,10 @@ struct ServiceConfig {
   Millis restart_delay_max{60000};  // the delay never grows past this
   Millis min_uptime{10000};         // a run this long is stable: backoff and failures reset
   int circuit_failures = 5;         // consecutive failed starts that open the circuit
-  Millis circuit_cooldown{60000};   // how long the circuit stays open before a half-open try
+  // The kernel's OOM-killer bias for this service's processes, set in the child before exec (a
+  // child would otherwise inherit memvisor's own low value): -1000 to 1000.
+  int oom_score_adj = 0;
+  Millis circuit_cooldown{60000};  // how long the circuit stays open before a half-open try
 
   int stop_signal = SIGINT;
   Millis stop_timeout{10000};  // after stop_signal, wait this long, then SIGTERM
@@ -178,6 +181,8 @@ struct SupervisorConfig {
   // STATE_DIR/events.jsonl past this size moves to events.jsonl.1 (0: never); events_keep kept.
   uint64_t events_max_size = uint64_t{64} << 20;
   int events_keep = 3;
+  // memvisor's own processes (controller, supervisor): low, so the OOM killer picks a worker.
+  int oom_score_adj = -900;
 };
 
 struct Config {

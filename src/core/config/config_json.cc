@@ -57,6 +57,7 @@ json service_to_json(const ServiceConfig& s) {
       {"restart", enum_name(kRestartPolicyNames, s.restart)},
       {"restart_backoff", s.restart_backoff},
       {"circuit_failures", s.circuit_failures},
+      {"oom_score_adj", s.oom_score_adj},
       {"ready", enum_name(kReadyModeNames, s.ready)},
       {"output", enum_name(kOutputModeNames, s.output)},
       {"log_dir", s.log_dir},
@@ -114,7 +115,8 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
                                    "prefork_signal",
                                    "heap_runtime",
                                    "pprof",
-                                   "monitors"};
+                                   "monitors",
+                                   "oom_score_adj"};
   for (const auto& [field, member] : kServiceDurations) keys.push_back(duration_key(field));
   if (!r.object(j, path, keys)) return;
   auto at = [&](std::string_view key) { return fmt::format("{}.{}", path, key); };
@@ -158,6 +160,7 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
   }
   r.read(j["pprof"], at("pprof"), s.pprof);
   r.read(j["cgroup"], at("cgroup"), s.cgroup);
+  r.read(j["oom_score_adj"], at("oom_score_adj"), s.oom_score_adj);
   r.read(j["max_recycling"], at("max_recycling"), s.max_recycling);
   r.read(j["prefork"], at("prefork"), s.prefork);
   r.read_signal(j["prefork_signal"], at("prefork_signal"), s.prefork_signal);
@@ -183,7 +186,8 @@ json config_to_json(const Config& config) {
         {"incidents_max_size", config.supervisor.incidents_max_size},
         {"log_format", config.supervisor.log_format},
         {"events_max_size", config.supervisor.events_max_size},
-        {"events_keep", config.supervisor.events_keep}}},
+        {"events_keep", config.supervisor.events_keep},
+        {"oom_score_adj", config.supervisor.oom_score_adj}}},
       {"services", services},
   };
 }
@@ -196,7 +200,7 @@ Result<Config> config_from_json(const json& j) {
     const json& supervisor = j["supervisor"];
     if (r.object(supervisor, "supervisor",
                  {"state_dir", "total", "http", "incidents_keep", "incidents_max_size",
-                  "log_format", "events_max_size", "events_keep"})) {
+                  "log_format", "events_max_size", "events_keep", "oom_score_adj"})) {
       r.read(supervisor["state_dir"], "supervisor.state_dir", config.supervisor.state_dir);
       size_rule_from_json(r, supervisor["total"], "supervisor.total", config.supervisor.total);
       r.read(supervisor["http"], "supervisor.http", config.supervisor.http);
@@ -208,6 +212,8 @@ Result<Config> config_from_json(const json& j) {
       r.read(supervisor["events_max_size"], "supervisor.events_max_size",
              config.supervisor.events_max_size);
       r.read(supervisor["events_keep"], "supervisor.events_keep", config.supervisor.events_keep);
+      r.read(supervisor["oom_score_adj"], "supervisor.oom_score_adj",
+             config.supervisor.oom_score_adj);
     }
     const json& services = j["services"];
     if (r.expect(services.is_array(), services, "services", "an array")) {

@@ -140,7 +140,7 @@ TEST(ConfigJson, Shape) {
   EXPECT_EQ(web["restart_delay_max_ms"], 315'360'000'000);
   EXPECT_EQ(web["circuit_cooldown_ms"], 123'456'789);
   EXPECT_EQ(web["watchdog_ms"], 4);
-  EXPECT_EQ(web.size(), 38u);
+  EXPECT_EQ(web.size(), 39u);
   EXPECT_EQ(web["log_max_size"], uint64_t{64} << 20);
   EXPECT_EQ(web["log_keep"], 3);
   EXPECT_EQ(j["supervisor"]["events_max_size"], uint64_t{64} << 20);

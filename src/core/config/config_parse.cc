@@ -22,9 +22,9 @@ namespace memvisor {
 namespace {
 
 TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
-  static constexpr std::array<std::string_view, 8> kKeys{
-      "state_dir",  "total",           "http",       "incidents_keep", "incidents_max_size",
-      "log_format", "events_max_size", "events_keep"};
+  static constexpr std::array<std::string_view, 9> kKeys{
+      "state_dir",  "total",           "http",        "incidents_keep", "incidents_max_size",
+      "log_format", "events_max_size", "events_keep", "oom_score_adj"};
   const auto* table = node.as_table();
   if (!table) return wrong_type(node, "supervisor", "a table");
   for (auto [key, value] : in_file_order(*table)) {
@@ -49,6 +49,17 @@ TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
         return located_at(*value, "supervisor.incidents_keep", *what);
       }
       out.incidents_keep = static_cast<int>(keep);
+      continue;
+    }
+    if (key->str() == "oom_score_adj") {
+      int64_t adj = 0;
+      if (auto problem = read_integer_value(*value, "supervisor.oom_score_adj", adj)) {
+        return problem;
+      }
+      if (auto what = check_oom_score_adj(adj)) {
+        return located_at(*value, "supervisor.oom_score_adj", *what);
+      }
+      out.oom_score_adj = static_cast<int>(adj);
       continue;
     }
     if (key->str() == "incidents_max_size") {

@@ -24,7 +24,7 @@ namespace memvisor {
 namespace {
 
 // clang-format off
-constexpr std::array<std::string_view, 34> kBasicKeys{
+constexpr std::array<std::string_view, 35> kBasicKeys{
     "command", "shell", "instances", "env", "cwd", "user",
     "listen", "listen_backlog", "listen_mode", "listen_owner",
     "restart", "restart_delay", "restart_backoff", "restart_delay_max", "min_uptime",
@@ -32,7 +32,7 @@ constexpr std::array<std::string_view, 34> kBasicKeys{
     "stop_signal", "stop_timeout", "kill_timeout",
     "ready", "startup_timeout", "watchdog",
     "output", "log_dir", "log_max_size", "log_keep", "heap_sampler", "pprof", "cgroup",
-    "prefork", "prefork_signal", "prefork_timeout", "monitor"};
+    "prefork", "prefork_signal", "prefork_timeout", "monitor", "oom_score_adj"};
 // clang-format on
 
 template <size_t A, size_t B>
@@ -123,6 +123,9 @@ class ServiceReader {
     if (key == "restart_backoff") return read_backoff(node);
     if (key == "circuit_failures") {
       return read_integer(key, node, check_circuit_failures, s_.circuit_failures);
+    }
+    if (key == "oom_score_adj") {
+      return read_integer(key, node, check_oom_score_adj, s_.oom_score_adj);
     }
     if (key == "stop_signal") return read_signal(key, node, s_.stop_signal);
     if (key == "prefork_signal") return read_signal(key, node, s_.prefork_signal);

@@ -108,6 +108,13 @@ std::optional<std::string> check_log_keep(int64_t keep) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_oom_score_adj(int64_t value) {
+  if (value < -1000 || value > 1000) {
+    return fmt::format("expected -1000 to 1000 (the kernel's oom_score_adj), got {}", value);
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> check_circuit_failures(int64_t failures) {
   if (failures < 1) return expected_positive_integer(failures);
   if (failures > std::numeric_limits<int>::max()) {
@@ -203,6 +210,7 @@ std::optional<ConfigProblem> find_service_problem(const ServiceConfig& s) {
   check("restart_delay_max", check_duration("restart_delay_max", s.restart_delay_max));
   check("min_uptime", check_duration("min_uptime", s.min_uptime));
   check("circuit_failures", check_circuit_failures(s.circuit_failures));
+  check("oom_score_adj", check_oom_score_adj(s.oom_score_adj));
   check("circuit_cooldown", check_duration("circuit_cooldown", s.circuit_cooldown));
   check("stop_signal", check_signal_number(s.stop_signal));
   check("stop_timeout", check_duration("stop_timeout", s.stop_timeout));
@@ -251,6 +259,9 @@ std::optional<ConfigProblem> find_config_problem(const Config& config) {
   }
   if (auto what = check_incidents_keep(config.supervisor.incidents_keep)) {
     return ConfigProblem{"supervisor.incidents_keep", *what};
+  }
+  if (auto what = check_oom_score_adj(config.supervisor.oom_score_adj)) {
+    return ConfigProblem{"supervisor.oom_score_adj", *what};
   }
   if (auto what = check_size(config.supervisor.incidents_max_size)) {
     return ConfigProblem{"supervisor.incidents_max_size", *what};

@@ -37,6 +37,7 @@ std::optional<std::string> check_instances(int64_t instances);
 std::optional<std::string> check_circuit_failures(int64_t failures);
 std::optional<std::string> check_incidents_keep(int64_t keep);  // 1 to 100000
 std::optional<std::string> check_log_keep(int64_t keep);        // rotated logs kept: 1 to 1000
+std::optional<std::string> check_oom_score_adj(int64_t value);  // -1000 to 1000
 std::optional<std::string> check_restart_backoff(double backoff);
 std::optional<std::string> check_signal_number(int64_t signo);
 std::optional<std::string> check_text(std::string_view text);  // no NUL: exec would cut it

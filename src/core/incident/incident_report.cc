@@ -16,7 +16,10 @@ nlohmann::json values_json(const MemoryValues& v) {
 }
 
 std::string rule_line(const IncidentFacts& facts) {
-  if (!facts.decision) return "none (an operator asked for this dump)";
+  if (!facts.decision) {
+    return facts.trigger == "oom_kill" ? "none: the kernel's OOM killer acted, not a rule"
+                                       : "none (an operator asked for this dump)";
+  }
   const RuleDecision& d = *facts.decision;
   if (d.rule == "leak") {
     return fmt::format(

@@ -67,7 +67,7 @@ LogLevel event_level(const Event& event) {
     return critical ? LogLevel::error : LogLevel::warning;
   }
   if (name == "exited") {
-    if (event.reason == "crash") return LogLevel::error;
+    if (event.reason == "crash" || event.reason == "oom_kill") return LogLevel::error;
     // Exited with code 0 while nobody asked it to stop: a restart follows, worth a look.
     return event.reason == "exit" ? LogLevel::notice : LogLevel::info;
   }
