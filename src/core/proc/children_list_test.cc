@@ -6,17 +6,17 @@
 namespace memvisor {
 namespace {
 
-std::vector<int> parsed(std::string_view text) {
+std::vector<int> children_parsed(std::string_view text) {
   std::vector<int> out;
   parse_children_list(text, out);
   return out;
 }
 
 TEST(ChildrenList, AsTheKernelWritesIt) {
-  EXPECT_EQ(parsed("16643 16644 16645 16646 "), (std::vector<int>{16643, 16644, 16645, 16646}));
-  EXPECT_EQ(parsed(""), std::vector<int>{});
-  EXPECT_EQ(parsed("7"), std::vector<int>{7});
-  EXPECT_EQ(parsed("7\n"), std::vector<int>{7});
+  EXPECT_EQ(children_parsed("16643 16644 16645 16646 "), (std::vector<int>{16643, 16644, 16645, 16646}));
+  EXPECT_EQ(children_parsed(""), std::vector<int>{});
+  EXPECT_EQ(children_parsed("7"), std::vector<int>{7});
+  EXPECT_EQ(children_parsed("7\n"), std::vector<int>{7});
 }
 
 TEST(ChildrenList, AppendsAcrossThreads) {
@@ -27,10 +27,10 @@ TEST(ChildrenList, AppendsAcrossThreads) {
 }
 
 TEST(ChildrenList, StopsAtGarbage) {
-  EXPECT_EQ(parsed("5 x 6"), std::vector<int>{5});
-  EXPECT_EQ(parsed("-3 4"), std::vector<int>{});
-  EXPECT_EQ(parsed("0 4"), std::vector<int>{});
-  EXPECT_EQ(parsed("99999999999999 4"), std::vector<int>{});
+  EXPECT_EQ(children_parsed("5 x 6"), std::vector<int>{5});
+  EXPECT_EQ(children_parsed("-3 4"), std::vector<int>{});
+  EXPECT_EQ(children_parsed("0 4"), std::vector<int>{});
+  EXPECT_EQ(children_parsed("99999999999999 4"), std::vector<int>{});
 }
 
 }  // namespace
