@@ -17,7 +17,7 @@ struct Trace {
   std::string name;
   bool leak = false;  // label: a leak that must be reported
   double slope_mib_per_hour = 0;
-  double leak_start_s = 0;                         // a report before this is a false alarm
+  double leak_start_s = 0;  // a report before this is a false alarm
   // How long the program's warm-up lasts, when its manifest says (`warmup_s`): what its service's
   // `warmup` would be set to. Used only with leak_score --declared-warmup.
   std::optional<double> warmup_s;

@@ -119,8 +119,7 @@ int run(const std::vector<std::string>& dirs, double rate,
       std::vector<std::string> row{trace.name, trace.leak ? "leak" : "none",
                                    fmt::format("{:.1f}", trace.slope_mib_per_hour)};
       for (int which = 0; which < 3; ++which) {
-        const auto detector =
-            make(which, rate, declared_warmup ? trace.warmup_s : std::nullopt);
+        const auto detector = make(which, rate, declared_warmup ? trace.warmup_s : std::nullopt);
         const ReplayOutcome o = replay(trace, *detector);
         std::optional<double> latency;
         if (o.first_valid_report_s) latency = *o.first_valid_report_s - trace.leak_start_s;
@@ -164,7 +163,8 @@ constexpr const char* kUsage =
     "  --dir DIR          score these suites instead (repeatable): DIR/manifest.json + CSVs\n"
     "  --rate R           leak threshold in MiB/h (default 10)\n"
     "  --summary-only     print only the summary lines\n"
-    "  --declared-warmup  give memvisor's rule the warm-up a trace's manifest declares (warmup_s),\n"
+    "  --declared-warmup  give memvisor's rule the warm-up a trace's manifest declares "
+    "(warmup_s),\n"
     "                     as its service's `warmup` would be set; otherwise the default (30m)\n"
     "  --explain TRACE    print memvisor's assessment of TRACE over time (repeatable)\n"
     "  --explain-step S   seconds between explain lines (default 300)\n";

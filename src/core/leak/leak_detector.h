@@ -133,7 +133,8 @@ class LeakDetector {
   int streak_ = 0;
   uint64_t verdicts_ = 0;
   double load_fall_ = 0;  // the deepest gradual fall of the floor, when it is more than noise
-  // How far the floor moved during the warm-up (rule f), kept once the warm-up has left the history.
+  // How far the floor moved during the warm-up (rule f), kept once the warm-up has left the
+  // history.
   double warmup_range_ = 0;
   std::vector<double> scratch_;
   std::vector<TrendPoint> points_;

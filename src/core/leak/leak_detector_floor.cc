@@ -150,8 +150,7 @@ int64_t FloorHistory::oldest() const {
   return size_ ? at(0).index : 0;
 }
 
-FloorHistory::FloorRange FloorHistory::floor_range(int64_t from, int64_t to,
-                                                   int64_t width) const {
+FloorHistory::FloorRange FloorHistory::floor_range(int64_t from, int64_t to, int64_t width) const {
   FloorRange range{kNone, -std::numeric_limits<double>::infinity(), true};
   double lowest = kNone;
   int64_t window = -1;

@@ -13,7 +13,8 @@ std::vector<int> children_parsed(std::string_view text) {
 }
 
 TEST(ChildrenList, AsTheKernelWritesIt) {
-  EXPECT_EQ(children_parsed("16643 16644 16645 16646 "), (std::vector<int>{16643, 16644, 16645, 16646}));
+  EXPECT_EQ(children_parsed("16643 16644 16645 16646 "),
+            (std::vector<int>{16643, 16644, 16645, 16646}));
   EXPECT_EQ(children_parsed(""), std::vector<int>{});
   EXPECT_EQ(children_parsed("7"), std::vector<int>{7});
   EXPECT_EQ(children_parsed("7\n"), std::vector<int>{7});
