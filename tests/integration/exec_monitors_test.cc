@@ -55,11 +55,6 @@ nlohmann::json exec_web_record(const Memvisor& memvisor) {
   return found;
 }
 
-std::string exec_scrape(int port) {
-  auto reply = http_get(port, "/metrics");
-  return reply && reply->status == 200 ? reply->body : "";
-}
-
 double exec_gauge_of(const nlohmann::json& record, const std::string& name) {
   if (!record.is_object() || !record.contains("gauges")) return -1;
   return record["gauges"].value(name, -1.0);
@@ -86,7 +81,7 @@ TEST(ExecMonitors, ValueAppearsInStatusAndMetrics) {
   std::string body;
   ASSERT_TRUE(eventually(
       [&] {
-        body = exec_scrape(port);
+        body = scrape_metrics(port);
         return body.find("name=\"queue_depth\"} 7\n") != std::string::npos;
       },
       10s))
@@ -165,7 +160,7 @@ TEST(ExecMonitors, AHungMonitorIsKilledAndTheDaemonStaysResponsive) {
     EXPECT_TRUE(eventually([&] { return !process_alive(pid); }, 5s)) << "run " << pid;
   }
   EXPECT_GE(runs, 4);  // two runs at least, each a shell and its sleep
-  std::string body = exec_scrape(port);
+  std::string body = scrape_metrics(port);
   EXPECT_NE(body.find("memvisor_monitor_failures_total{service=\"web\",monitor=\"hangs\","
                       "reason=\"timeout\"} "),
             std::string::npos)
@@ -196,7 +191,7 @@ TEST(ExecMonitors, ABrokenMonitorGivesRateLimitedEvents) {
   std::string body;
   ASSERT_TRUE(eventually(
       [&] {
-        body = exec_scrape(port);
+        body = scrape_metrics(port);
         const std::string key =
             "memvisor_monitor_failures_total{service=\"web\",monitor=\"broken\",reason=\"exit\"} ";
         const size_t at = body.find(key);

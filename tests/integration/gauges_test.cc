@@ -44,11 +44,6 @@ nlohmann::json instance_record(const nlohmann::json& status, const std::string& 
   return found;
 }
 
-std::string scrape(int port) {
-  auto reply = http_get(port, "/metrics");
-  return reply && reply->status == 200 ? reply->body : "";
-}
-
 // process_resident_memory_bytes{process="supervisor"} from a scrape; 0 when absent.
 double supervisor_rss(const std::string& body) {
   const std::string key = "process_resident_memory_bytes{process=\"supervisor\"} ";
@@ -78,7 +73,7 @@ TEST(Gauges, AppearInStatusAndMetricsAndGoWithTheProcess) {
   std::string body;
   ASSERT_TRUE(eventually(
       [&] {
-        body = scrape(port);
+        body = scrape_metrics(port);
         return body.find("memvisor_worker_gauge{") != std::string::npos;
       },
       10s))
@@ -102,7 +97,7 @@ TEST(Gauges, AppearInStatusAndMetricsAndGoWithTheProcess) {
       << record.dump();
   ASSERT_TRUE(eventually(
       [&] {
-        body = scrape(port);
+        body = scrape_metrics(port);
         return body.find("memvisor_worker_gauge{") == std::string::npos &&
                body.find("memvisor_instance_generation{service=\"web\",instance=\"1\"} 2") !=
                    std::string::npos;
@@ -127,7 +122,7 @@ TEST(Gauges, AFloodIsBounded) {
   double before = 0;
   ASSERT_TRUE(eventually(
       [&] {
-        before = supervisor_rss(scrape(port));
+        before = supervisor_rss(scrape_metrics(port));
         return before > 0;
       },
       20s))
@@ -167,7 +162,7 @@ TEST(Gauges, AFloodIsBounded) {
   double after = 0;
   ASSERT_TRUE(eventually(
       [&] {
-        after = supervisor_rss(scrape(port));
+        after = supervisor_rss(scrape_metrics(port));
         return after > 0;
       },
       10s));

@@ -30,4 +30,9 @@ int connect_loopback(int port) {
   return fd;
 }
 
+std::string scrape_metrics(int port) {
+  auto reply = http_get(port, "/metrics");
+  return reply && reply->status == 200 ? reply->body : "";
+}
+
 }  // namespace memvisor::testing
