@@ -96,7 +96,7 @@ void explain(const Trace& trace, double rate, double step_s) {
 
 int run(const std::vector<std::string>& dirs, double rate,
         const std::vector<std::string>& explain_names, double explain_step_s, bool summary_only,
-        bool declared_warmup) {
+        bool declared_warmup, std::optional<double> warmup_s) {
   std::map<int, Score> totals;
   for (const auto& path : dirs) {
     // The default suites are named as the repository refers to them: ../shared/...
@@ -119,7 +119,7 @@ int run(const std::vector<std::string>& dirs, double rate,
       std::vector<std::string> row{trace.name, trace.leak ? "leak" : "none",
                                    fmt::format("{:.1f}", trace.slope_mib_per_hour)};
       for (int which = 0; which < 3; ++which) {
-        const auto detector = make(which, rate, declared_warmup ? trace.warmup_s : std::nullopt);
+        const auto detector = make(which, rate, declared_warmup ? trace.warmup_s : warmup_s);
         const ReplayOutcome o = replay(trace, *detector);
         std::optional<double> latency;
         if (o.first_valid_report_s) latency = *o.first_valid_report_s - trace.leak_start_s;
@@ -156,7 +156,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: leak_score [--traces DIR] [--real-traces DIR] [--dir DIR]... [--rate MIB_PER_H]\n"
     "                  [--summary-only] [--explain TRACE]... [--explain-step SECONDS]\n"
-    "                  [--declared-warmup]\n"
+    "                  [--declared-warmup | --warmup MINUTES]\n"
     "Scores memvisor's leak detector and two baselines on labelled memory traces.\n"
     "  --traces DIR       the synthetic suite (default ../shared/traces next to the repository)\n"
     "  --real-traces DIR  the real-runtime suite (default ../shared/real_traces)\n"
@@ -166,6 +166,7 @@ constexpr const char* kUsage =
     "  --declared-warmup  give memvisor's rule the warm-up a trace's manifest declares "
     "(warmup_s),\n"
     "                     as its service's `warmup` would be set; otherwise the default (30m)\n"
+    "  --warmup MINUTES   give memvisor's rule this warm-up for every trace\n"
     "  --explain TRACE    print memvisor's assessment of TRACE over time (repeatable)\n"
     "  --explain-step S   seconds between explain lines (default 300)\n";
 
@@ -182,6 +183,7 @@ int main(int argc, char** argv) {
   std::string traces = root + "/../shared/traces", real_traces = root + "/../shared/real_traces";
   std::vector<std::string> dirs, explain;
   double rate = 10, explain_step_s = 300;
+  std::optional<double> warmup_s;
   bool summary_only = false, declared_warmup = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -206,6 +208,10 @@ int main(int argc, char** argv) {
       explain.emplace_back(value);
     } else if (arg == "--rate") {
       ok = parse_number(value, rate);
+    } else if (arg == "--warmup") {
+      double minutes = 0;
+      ok = parse_number(value, minutes);
+      warmup_s = minutes * 60;
     } else if (arg == "--explain-step") {
       ok = parse_number(value, explain_step_s);
     } else {
@@ -218,5 +224,6 @@ int main(int argc, char** argv) {
     if (value && arg != "--summary-only" && arg != "--declared-warmup") ++i;
   }
   if (dirs.empty()) dirs = {traces, real_traces};
-  return memvisor::bench::run(dirs, rate, explain, explain_step_s, summary_only, declared_warmup);
+  return memvisor::bench::run(dirs, rate, explain, explain_step_s, summary_only, declared_warmup,
+                              warmup_s);
 }

@@ -147,6 +147,12 @@ class Supervisor {
   nlohmann::json children_json(const nlohmann::json& record, double now_s) const;
   // The `status` answer, for the control socket and /status alike.
   nlohmann::json status_json() const;
+  // The control socket's `status` reply line for `id`, from a rendering of status_json() shared
+  // by every request for up to a second, or until the controller reports a change (a restart
+  // shows at once; memory figures may be a second old, as old as a sample anyway): a hundred
+  // clients polling a thousand instances cost one rendering a second, not a hundred, and the
+  // rules' turn of the loop does not wait behind them.
+  std::string status_reply_line(const nlohmann::json& id);
 
   // HTTP (supervisor_http.cc): started once the controller's snapshot says where, retried while
   // the address cannot be bound; fed a fresh snapshot after each loop round that changed state.
@@ -180,6 +186,11 @@ class Supervisor {
   std::string http_error_logged_;
   std::string http_address_;    // where http_ serves, as configured
   bool state_changed_ = false;  // since the last publish
+  bool publish_now_ = false;    // a lifecycle change: publish without waiting for the second
+  std::chrono::steady_clock::time_point published_at_{};
+  static constexpr std::chrono::seconds kPublishEvery{1};
+  std::string status_text_;  // status_json() rendered; empty: render again
+  std::chrono::steady_clock::time_point status_text_at_{};
   std::unique_ptr<WorkerServer> workers_;
   // Exec monitors (supervisor_monitors.cc); after fleet_ and loop_, so destroyed before them.
   std::unique_ptr<ExecMonitors> monitors_;

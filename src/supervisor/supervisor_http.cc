@@ -76,6 +76,8 @@ void Supervisor::start_http_if_wanted() {
 
 void Supervisor::publish_metrics() {
   state_changed_ = false;
+  publish_now_ = false;
+  published_at_ = std::chrono::steady_clock::now();
   if (http_) http_->publish(build_metrics_snapshot());
 }
 
