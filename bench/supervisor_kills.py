@@ -16,13 +16,15 @@ apart. Checked:
   - /metrics is back within 2 s of each kill: the gap is from the kill to the first scrape that
     answers with memvisor_supervisor_restarts_total equal to the kill's number (the new
     supervisor, not a reply of the old one still in flight);
-  - every new supervisor restored the checkpoint of every instance (its log line).
+  - every new supervisor restored the checkpoint of every instance (its log line; the first one
+    those the first supervisor had seen at its first round).
 Reports the max, median and p90 gap. Exit 0 when everything holds, 1 otherwise.
 """
 import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -181,9 +183,13 @@ def main():
             problems.append(f"/metrics not back within 2 s after {sum(g > 2 for g in gaps)} kills")
         err.flush()
         restored = re.findall(r"restored the rules' history of (\d+) process", open(err_path).read())
-        full = sum(1 for r in restored if int(r) == instances)
-        if full != kills:
-            problems.append(f"{full} of {kills} new supervisors restored all {instances} processes")
+        # The first supervisor wrote its checkpoint after its first round, maybe before every
+        # instance had started (the next one is 30 s later): the first restart restores those it
+        # saw; every later one restores them all.
+        full = sum(1 for r in restored[1:] if int(r) == instances)
+        if len(restored) != kills or int(restored[0]) == 0 or full != kills - 1:
+            problems.append(f"{full} of {kills - 1} later supervisors restored all {instances} "
+                            f"processes ({len(restored)} restores)")
 
         # The stop: each instance exits once, with the pid it started with.
         proc.send_signal(signal.SIGTERM)
@@ -211,12 +217,16 @@ def main():
               f"100 ms: /metrics back after max {summary['metrics_gap_max_ms']} ms, median "
               f"{summary['metrics_gap_median_ms']} ms, p90 {summary['metrics_gap_p90_ms']} ms; "
               f"{len(scraper.answers)} scrapes answered, {scraper.failures} failed during restarts; "
-              f"{full}/{kills} restarts restored every instance's checkpoint")
+              f"{full}/{kills - 1} later restarts restored every instance's checkpoint")
         for p in problems:
             print("FAIL:", p)
         if args.json:
             print(json.dumps(summary))
-        return 1 if problems else 0
+        if problems:
+            print("kept for inspection:", work)
+            return 1
+        shutil.rmtree(work, ignore_errors=True)
+        return 0
     finally:
         scraper.stop.set()
         if proc.poll() is None:
