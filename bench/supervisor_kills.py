@@ -191,6 +191,7 @@ def main():
             problems.append(f"{full} of {kills - 1} later supervisors restored all {instances} "
                             f"processes ({len(restored)} restores)")
 
+        checkpoint_bytes = os.path.getsize(os.path.join(state, "checkpoint.bin"))
         # The stop: each instance exits once, with the pid it started with.
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
@@ -210,7 +211,7 @@ def main():
             "metrics_gap_p90_ms": round(sorted(finite)[int(0.9 * (len(finite) - 1))] * 1000, 1)
             if finite else None,
             "scrapes": len(scraper.answers), "scrape_failures": scraper.failures,
-            "restores_of_all": full, "workers_kept_pid": pids_after == pids_before,
+            "restores_of_all": full, "checkpoint_bytes": checkpoint_bytes, "workers_kept_pid": pids_after == pids_before,
             "problems": problems,
         }
         print(f"{kills} kills of the supervisor, {args.gap} s apart, {instances} instances at "
