@@ -230,6 +230,7 @@ std::optional<MonoTime> Controller::next_deadline() const {
   for (const auto& instance : instances_) consider(instance_deadline(*instance));
   consider(supervisor_restart_at_);
   consider(supervisor_kill_at_);
+  consider(supervisor_ping_at_);
   consider(child_recycle_deadline());
   consider(manager_watchdog_at_);
   consider(next_machine_oom_sample());
@@ -259,6 +260,7 @@ void Controller::on_timer() {
     (void)pidfd_signal(supervisor_pidfd_.get(), SIGKILL);
     supervisor_kill_at_ = t + std::chrono::seconds(5);
   }
+  if (supervisor_ping_at_ && t >= *supervisor_ping_at_) check_supervisor_alive(t);
 }
 
 void Controller::on_signals() {

@@ -200,6 +200,12 @@ class Controller {
   int supervisor_failures_ = 0;     // starts in a row that died before they were ready
   uint64_t supervisor_starts_ = 0;  // for memvisor_supervisor_restarts_total (starts - 1)
   std::optional<MonoTime> supervisor_restart_at_;
+  // The hang check (controller_supervisor.cc): a ping every kSupervisorPingInterval; a supervisor
+  // silent for longer than the hang timeout is killed and restarted.
+  void check_supervisor_alive(MonoTime now);
+  std::optional<MonoTime> supervisor_ping_at_;
+  MonoTime supervisor_heard_{};   // the last line from it (or its start)
+  bool supervisor_hung_ = false;  // killed by the hang check: its exit says so
   BackoffPolicy supervisor_backoff_{std::chrono::milliseconds(100), 2.0,
                                     std::chrono::milliseconds(10000)};
 

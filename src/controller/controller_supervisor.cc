@@ -1,11 +1,13 @@
 // The supervisor process seen from the controller: spawn it with one end of a socketpair, send it
 // a snapshot and then every event, serve its requests after checking them, and restart it with
 // backoff when it dies before it is ready (at once when it dies after), without touching a
-// single worker.
+// single worker; and kill it when it hangs (no answer to pings for the hang timeout).
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+
+#include <cstdlib>
 
 #include "controller/controller.h"
 #include "core/config/config_json.h"
@@ -13,6 +15,41 @@
 #include "os/unix_stream.h"
 
 namespace memvisor {
+namespace {
+
+constexpr auto kSupervisorPingInterval = std::chrono::seconds(1);
+// A supervisor answers a ping between two loop rounds; a round of a large fleet, a checkpoint or
+// an incident's /proc capture take well under a second. Silent this long, it is stuck (SIGSTOP,
+// a deadlock, a livelock in a parser) and no memory rule runs: it is killed and restarted.
+// MEMVISOR_SUPERVISOR_HANG_TIMEOUT_MS changes it (tests).
+std::chrono::milliseconds supervisor_hang_timeout() {
+  if (const char* value = std::getenv("MEMVISOR_SUPERVISOR_HANG_TIMEOUT_MS"); value != nullptr) {
+    char* end = nullptr;
+    const long ms = std::strtol(value, &end, 10);
+    if (end != value && *end == '\0' && ms >= 1000) return std::chrono::milliseconds(ms);
+  }
+  return std::chrono::seconds(10);
+}
+
+}  // namespace
+
+void Controller::check_supervisor_alive(MonoTime t) {
+  supervisor_ping_at_ = t + kSupervisorPingInterval;
+  if (supervisor_pid_ == 0 || !supervisor_link_ || shutting_down_ || supervisor_hung_) return;
+  const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(t - supervisor_heard_);
+  if (silent < supervisor_hang_timeout()) {
+    supervisor_link_->send_line(R"({"type":"ping"})");
+    return;
+  }
+  supervisor_hung_ = true;
+  Event event = make_event(
+      "supervisor_hung", nullptr, "hang",
+      fmt::format("supervisor silent for {} ms: killing and restarting it", silent.count()));
+  event.pid = supervisor_pid_;
+  event.extra["silent_ms"] = silent.count();
+  emit(std::move(event), nullptr);
+  (void)pidfd_signal(supervisor_pidfd_.get(), SIGKILL);
+}
 
 std::string Controller::worker_socket_path() const {
   return options_.state_dir + "/worker.sock";
@@ -70,6 +107,9 @@ void Controller::start_supervisor() {
   supervisor_pid_ = spawned->pid;
   supervisor_pidfd_ = std::move(spawned->pidfd);
   supervisor_started_ = now();
+  supervisor_heard_ = supervisor_started_;
+  supervisor_ping_at_ = supervisor_started_ + kSupervisorPingInterval;
+  supervisor_hung_ = false;
   supervisor_ready_ = false;
   ++supervisor_starts_;
   (void)loop_->add(supervisor_pidfd_.get(), EPOLLIN, [this](uint32_t) { reap_children(); });
@@ -77,6 +117,7 @@ void Controller::start_supervisor() {
   supervisor_link_ = std::make_unique<LineChannel>(
       *loop_, std::move(ours), LineChannel::Limits{},
       [this](std::string_view line) {
+        supervisor_heard_ = now();  // any line: it is alive (a pong, a request, "ready")
         auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
         if (message.is_discarded() || !message.is_object()) {
           log_message(LogLevel::warning, "ignored a malformed message from the supervisor");
@@ -105,7 +146,11 @@ void Controller::on_supervisor_exit(const ExitStatus& status) {
   supervisor_pid_ = 0;
   supervisor_link_.reset();
   supervisor_kill_at_.reset();
-  Event event = make_event("supervisor_exited", nullptr, shutting_down_ ? "shutdown" : "crash",
+  supervisor_ping_at_.reset();
+  Event event = make_event("supervisor_exited", nullptr,
+                           shutting_down_     ? "shutdown"
+                           : supervisor_hung_ ? "hang"
+                                              : "crash",
                            "supervisor " + status.describe());
   event.pid = pid;
   if (shutting_down_) {
@@ -126,6 +171,7 @@ void Controller::on_supervisor_exit(const ExitStatus& status) {
 }
 
 void Controller::on_supervisor_message(const nlohmann::json& message) {
+  if (message.value("type", "") == "pong") return;  // the hang check's answer
   if (message.value("type", "") == "ready") {
     supervisor_ready_ = true;
     return;

@@ -64,8 +64,11 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
       watched.round = round_;
       if (!watched.seen) {
         watched.seen = true;
+        watched.pid = pid;
+        watched.start_ticks = process.start_ticks;
         watched.started_at_s = process.started_at.value_or(wall_s);
         watched.rules.emplace(service, std::uniform_real_distribution<double>(0, 1)(random_));
+        adopt_checkpoint(unit_of(key), watched);
       }
       if (sample_now) {
         // With prefork the master is measured alone; `tree` then applies to each child.
@@ -123,6 +126,10 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
       if (service.prefork) sample_children(service, process, reader, sample_now, wall_s, actions);
     }
     if (sample_now) reader.close_unused();
+  }
+  if (!restoring_.empty() && round_ >= restore_until_round_) {
+    restore_outcome_->dropped += restoring_.size();
+    restoring_.clear();
   }
   // Processes that are gone take their series with them (incidents copy what they need first).
   std::erase_if(watched_, [this](const auto& entry) { return entry.second.round != round_; });

@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/rules/checkpoint.h"
 #include "core/rules/gauge_store.h"
 #include "core/rules/memory_rules.h"
 #include "core/rules/timed_sample.h"
@@ -105,13 +106,31 @@ class MemoryWatch {
   // "cgroup"; empty when none).
   static bool measures_cgroup(const ServiceConfig& service, std::string_view cgroup_path);
 
+  // Checkpointing (supervisor_checkpoint.cc writes the file): every judged process's identity,
+  // rules state and retained series, each series cut to its newest samples so that the whole
+  // encodes to about `max_bytes` at most (the detectors' own states are bounded by construction).
+  std::vector<CheckpointEntry> checkpoint(size_t max_bytes) const;
+  // A dead supervisor's checkpoint: a process of the fleet that is the same one (pid and start
+  // time) gets its rules state and series back when it is first seen; entries no round claims
+  // within kRestoreRounds rounds (the process is gone, or its pid was reused) are dropped.
+  void restore(std::vector<CheckpointEntry> entries);
+  static constexpr uint64_t kRestoreRounds = 3;
+  // What the restore did, once it is over: processes restored, entries dropped.
+  struct RestoreOutcome {
+    size_t restored = 0, dropped = 0, unreadable = 0;
+  };
+  std::optional<RestoreOutcome> restore_outcome();
+
   // Samples kept per process: a day at 10 s, 1 h at 100 ms.
   static constexpr size_t kMaxSamples = 8640;
 
  private:
   struct Watched {
     std::optional<ProcessRules> rules;
-    uint64_t start_ticks = 0;  // a pre-fork child's: a new process under a known pid starts over
+    int pid = 0;
+    // With the pid, names the process (checkpoints); a pre-fork child's also tells a new process
+    // under a known pid, which starts over.
+    uint64_t start_ticks = 0;
     std::deque<TimedSample> samples;
     double started_at_s = 0;  // wall clock, from the controller
     bool seen = false;
@@ -133,6 +152,9 @@ class MemoryWatch {
   void sample_children(const ServiceConfig& service, const FleetProcess& process,
                        ProcMemoryReader& reader, bool sample_now, double wall_s,
                        std::vector<RuleAction>& actions);
+  // A process just seen: its checkpointed state, when the restore holds one for this very
+  // process (memory_watch_checkpoint.cc).
+  void adopt_checkpoint(const UnitKey& key, Watched& watched);
   // Unix seconds at which a process started, from its start time in clock ticks.
   double started_at(uint64_t start_ticks, double fallback_s);
 
@@ -147,6 +169,10 @@ class MemoryWatch {
   std::map<std::string, double> next_due_;  // per service
   std::mt19937_64 random_{std::random_device{}()};
   bool fallback_logged_ = false;
+  std::map<UnitKey, CheckpointEntry> restoring_;  // from restore(), until claimed or dropped
+  uint64_t restore_until_round_ = 0;
+  std::optional<RestoreOutcome> restore_outcome_;
+  bool restore_reported_ = true;
 };
 
 }  // namespace memvisor

@@ -35,9 +35,11 @@ void MemoryWatch::sample_children(const ServiceConfig& service, const FleetProce
     Watched& watched = watched_[key];
     if (!watched.seen) {
       watched.seen = true;
+      watched.pid = child.pid;
       watched.start_ticks = child.start_ticks;
       watched.started_at_s = started_at(child.start_ticks, wall_s);
       watched.rules.emplace(service, std::uniform_real_distribution<double>(0, 1)(random_));
+      adopt_checkpoint(key, watched);
     }
     auto sample = service.memory.tree ? reader.read_tree(child.pid, child.start_ticks)
                                       : reader.read_process(child.pid, child.start_ticks);

@@ -57,6 +57,7 @@ Status Supervisor::init() {
   }
 
   start_monitors();
+  load_checkpoint();
   remove_abandoned_bundles(incidents_dir());
   control_path_ = options_.state_dir + "/control.sock";
   auto listener = listen_unix(control_path_, 0600);
@@ -92,6 +93,7 @@ int Supervisor::run() {
     incidents_.remove_if([](const auto& incident) { return incident->done; });
   }
   ::unlink(control_path_.c_str());
+  write_checkpoint_if_due(/*now=*/true);
   // Captures still running are cut short: their tools are killed and reaped.
   incidents_.clear();
   monitors_.reset();
@@ -100,6 +102,11 @@ int Supervisor::run() {
 
 void Supervisor::on_controller_line(std::string_view line) {
   auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  // The controller's hang check: answered from the loop, so a stuck loop is what it detects.
+  if (!message.is_discarded() && message.value("type", "") == "ping") {
+    controller_->send_line(R"({"type":"pong"})");
+    return;
+  }
   if (!message.is_discarded() && message.value("type", "") == "reply") on_controller_reply(message);
   const bool first = !fleet_.has_snapshot();
   // Before the fleet forgets the process: the bundle reads its retained series.

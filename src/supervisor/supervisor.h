@@ -161,6 +161,19 @@ class Supervisor {
   void publish_metrics();
   std::shared_ptr<const MetricsSnapshot> build_metrics_snapshot() const;
 
+  // The checkpoint (supervisor_checkpoint.cc).
+  std::string checkpoint_path() const;
+  void load_checkpoint();
+  void report_restore();
+  // Every period, or at once with `now` (a rule decided something; a clean exit).
+  void write_checkpoint_if_due(bool now);
+  bool checkpoint_enabled_ = true;
+  std::chrono::milliseconds checkpoint_period_{30000};
+  std::chrono::steady_clock::time_point next_checkpoint_{};
+  std::string checkpoint_error_logged_;
+  uint64_t checkpoints_written_ = 0;
+  bool decided_since_checkpoint_ = false;  // act() ran: the next round writes at once
+
   struct PendingRequest {
     std::weak_ptr<LineChannel> client;
     nlohmann::json client_id;

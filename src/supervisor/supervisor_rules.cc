@@ -29,6 +29,9 @@ void Supervisor::on_sample_timer() {
     act(action);
   }
   check_totals();
+  report_restore();
+  // A decision is saved at once: a supervisor killed right after it must not make it again.
+  write_checkpoint_if_due(/*now=*/decided_since_checkpoint_);
   if (!said_ready_) {
     // The controller restarts a supervisor that dies after this at once, and backs off only
     // for one that dies before it (a crash loop).
@@ -45,6 +48,7 @@ void Supervisor::on_sample_timer() {
 }
 
 void Supervisor::act(const RuleAction& action) {
+  decided_since_checkpoint_ = true;
   const RuleDecision& d = action.decision;
   nlohmann::json event = {{"event", "rule"},
                           {"service", action.service},
@@ -278,6 +282,9 @@ nlohmann::json Supervisor::unit_memory_json(const MemoryWatch::UnitKey& key,
     const LeakAssessment& leak = *rules->leak_assessment();
     if (leak.span_s > 0) json["leak_slope_bytes_per_hour"] = leak.slope_bytes_per_hour;
     json["leak_reason"] = leak.reason;
+    // Verdicts so far (one per 30 s of the process's life it has seen): a restarted supervisor
+    // that restored the checkpoint goes on counting, one that did not starts from 0.
+    json["leak_verdicts"] = rules->leak_verdicts();
   }
   return json;
 }

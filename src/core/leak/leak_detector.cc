@@ -9,6 +9,7 @@
 #include <limits>
 #include <span>
 
+#include "core/leak/state_codec.h"
 #include "core/units.h"
 
 namespace memvisor {
@@ -213,6 +214,64 @@ LeakAssessment LeakDetector::judge() {
     if (out.leaking) break;
   }
   return out;
+}
+
+namespace {
+// The detector's checkpoint format; bump it with any change to what save() writes (its own
+// fields or FloorHistory's).
+constexpr uint32_t kStateVersion = 1;
+}  // namespace
+
+void LeakDetector::save(StateWriter& out) const {
+  out.u32(kStateVersion);
+  out.f64(config_.history_s);
+  history_.save(out);
+  out.boolean(assessment_.leaking);
+  out.f64(assessment_.slope_bytes_per_hour);
+  out.f64(assessment_.slope_low_bytes_per_hour);
+  out.f64(assessment_.confidence);
+  out.f64(assessment_.span_s);
+  out.f64(assessment_.floor_window_s);
+  out.f64(assessment_.floor_bytes);
+  out.bytes(assessment_.reason);
+  out.i64(streak_);
+  out.u64(verdicts_);
+  out.f64(load_fall_);
+  out.f64(warmup_range_);
+}
+
+bool LeakDetector::restore(StateReader& in) {
+  reset();
+  verdicts_ = 0;
+  if (in.u32() != kStateVersion || in.f64() != config_.history_s || !history_.restore(in)) {
+    in.fail();
+    reset();
+    return false;
+  }
+  LeakAssessment a;
+  a.leaking = in.boolean();
+  a.slope_bytes_per_hour = in.f64();
+  a.slope_low_bytes_per_hour = in.f64();
+  a.confidence = in.f64();
+  a.span_s = in.f64();
+  a.floor_window_s = in.f64();
+  a.floor_bytes = in.f64();
+  a.reason = std::string(in.bytes());
+  const int64_t streak = in.i64();
+  const uint64_t verdicts = in.u64();
+  const double load_fall = in.f64();
+  const double warmup_range = in.f64();
+  if (!in.ok() || streak < 0 || streak > 1000000) {
+    in.fail();
+    reset();
+    return false;
+  }
+  assessment_ = std::move(a);
+  streak_ = static_cast<int>(streak);
+  verdicts_ = verdicts;
+  load_fall_ = load_fall;
+  warmup_range_ = warmup_range;
+  return true;
 }
 
 }  // namespace memvisor

@@ -65,6 +65,9 @@
 
 namespace memvisor {
 
+class StateReader;
+class StateWriter;
+
 struct LeakDetectorConfig {
   double rate_bytes_per_hour = 0;  // the rule's threshold: report floor growth at least this fast
   double resolution_s = 30;        // finest floor window; also how often the verdict is renewed
@@ -105,6 +108,14 @@ class LeakDetector {
   // A reload changed the rule: the new rate and warm-up judge the history already kept, from
   // the next verdict on (at most `resolution_s` away), so a reload costs no evidence.
   void set_rule(double rate_bytes_per_hour, double warmup_s);
+
+  // A supervisor checkpoint (state_codec.h): the history and the verdict state, so a restored
+  // detector fed the next samples gives exactly the verdicts this one would. The rule (rate,
+  // warm-up) is not saved: the restoring supervisor's config gives it.
+  void save(StateWriter& out) const;
+  // False, the detector left reset, when `in` is not a detector state of this resolution and
+  // history length (another format, or another build's constants).
+  bool restore(StateReader& in);
 
   // Bytes held by this object and its buffers (the reason text aside); fixed at construction,
   // whatever the number of samples.

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/leak/state_codec.h"
+
 namespace memvisor {
 namespace {
 
@@ -202,6 +204,61 @@ double FloorHistory::deepest_gradual_fall(int64_t width) const {
   }
   if (window >= 0) finish();
   return deepest;
+}
+
+}  // namespace memvisor
+
+namespace memvisor {
+
+// Field order is the format: change it only with LeakDetector's kStateVersion.
+void FloorHistory::save(StateWriter& out) const {
+  out.f64(resolution_s_);
+  out.u64(ring_.size());
+  out.u64(size_);
+  auto bucket = [&](const Bucket& b) {
+    out.i64(b.index);
+    out.f64(b.min);
+    out.f64(b.t_min);
+    out.f64(b.back_s);
+    out.f64(b.return_s);
+  };
+  for (size_t k = 0; k < size_; ++k) bucket(at(k));
+  out.boolean(has_open_);
+  if (has_open_) bucket(open_);
+  out.boolean(started_);
+  out.f64(first_t_);
+  out.f64(last_t_);
+}
+
+bool FloorHistory::restore(StateReader& in) {
+  clear();
+  const double resolution = in.f64();
+  const uint64_t capacity = in.u64();
+  const uint64_t size = in.u64();
+  if (!in.ok() || resolution != resolution_s_ || capacity != ring_.size() || size > capacity) {
+    in.fail();
+    return false;
+  }
+  auto bucket = [&](Bucket& b) {
+    b.index = in.i64();
+    b.min = in.f64();
+    b.t_min = in.f64();
+    b.back_s = in.f64();
+    b.return_s = in.f64();
+  };
+  for (size_t k = 0; k < size; ++k) bucket(ring_[k]);
+  head_ = 0;
+  size_ = static_cast<size_t>(size);
+  has_open_ = in.boolean();
+  if (has_open_) bucket(open_);
+  started_ = in.boolean();
+  first_t_ = in.f64();
+  last_t_ = in.f64();
+  if (!in.ok()) {
+    clear();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace memvisor

@@ -11,6 +11,9 @@
 
 namespace memvisor {
 
+class StateReader;
+class StateWriter;
+
 class FloorHistory {
  public:
   // `rate_bytes_per_hour` is the leak threshold: a dip smaller than what a leak at that rate adds
@@ -59,6 +62,12 @@ class FloorHistory {
   double deepest_gradual_fall(int64_t width) const;
 
   size_t state_bytes() const { return ring_.capacity() * sizeof(Bucket); }
+
+  // A supervisor checkpoint (state_codec.h): the kept buckets, the open one and the times; the
+  // rate is the rule's and is not saved.
+  void save(StateWriter& out) const;
+  // False, the history left cleared, when `in` is not a history of this resolution and length.
+  bool restore(StateReader& in);
 
  private:
   struct Bucket {

@@ -77,8 +77,9 @@ LogLevel event_level(const Event& event) {
     return event.extra.contains("path") ? LogLevel::warning : LogLevel::error;
   if (name == "heap_sample")
     return event.extra.value("state", "") == "none" ? LogLevel::warning : LogLevel::info;
-  for (std::string_view failure : {"spawn_failed", "circuit_open", "recycle_failed",
-                                   "startup_timeout", "watchdog_timeout", "reload_failed"}) {
+  for (std::string_view failure :
+       {"spawn_failed", "circuit_open", "recycle_failed", "startup_timeout", "watchdog_timeout",
+        "reload_failed", "supervisor_hung"}) {
     if (name == failure) return LogLevel::error;
   }
   for (std::string_view warning :

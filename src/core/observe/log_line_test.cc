@@ -34,6 +34,8 @@ TEST(LogLine, EventLevelsFollowTheDocumentedTable) {
   EXPECT_EQ(event_level(event_named("circuit_open", "crash")), LogLevel::error);
   EXPECT_EQ(event_level(event_named("supervisor_exited", "crash")), LogLevel::error);
   EXPECT_EQ(event_level(event_named("supervisor_exited", "shutdown")), LogLevel::info);
+  EXPECT_EQ(event_level(event_named("supervisor_exited", "hang")), LogLevel::error);
+  EXPECT_EQ(event_level(event_named("supervisor_hung", "hang")), LogLevel::error);
   EXPECT_EQ(event_level(event_named("recycle", "limit")), LogLevel::warning);
   EXPECT_EQ(event_level(event_named("backoff", "crash")), LogLevel::warning);
   EXPECT_EQ(event_level(event_named("memvisor_started")), LogLevel::notice);

@@ -7,6 +7,7 @@
 
 #include "core/config/config_names.h"
 #include "core/config/metric_name.h"
+#include "core/leak/state_codec.h"
 #include "core/units.h"
 
 namespace memvisor {
@@ -270,6 +271,59 @@ std::optional<size_t> choose_total_victim(const SizeRule& rule, const MemoryMetr
     if (members[i].uss > members[victim].uss) victim = i;
   }
   return victim;
+}
+
+namespace {
+constexpr uint32_t kRulesStateVersion = 1;
+}  // namespace
+
+std::string ProcessRules::save_state() const {
+  StateWriter out;
+  out.u32(kRulesStateVersion);
+  out.f64(jitter_draw_);
+  out.boolean(warned_);
+  out.boolean(acted_);
+  out.boolean(leak_alerted_);
+  out.boolean(leak_waiting_);
+  out.i64(above_limit_);
+  out.boolean(leak_.has_value());
+  if (leak_) {
+    StateWriter leak;
+    leak_->save(leak);
+    out.bytes(leak.data());
+  }
+  return std::move(out).data();
+}
+
+bool ProcessRules::restore_state(std::string_view state) {
+  StateReader in(state);
+  if (in.u32() != kRulesStateVersion) return false;
+  const double jitter = in.f64();
+  const bool warned = in.boolean(), acted = in.boolean(), leak_alerted = in.boolean(),
+             leak_waiting = in.boolean();
+  const int64_t above_limit = in.i64();
+  const bool has_leak = in.boolean();
+  const std::string_view leak = has_leak ? in.bytes() : std::string_view();
+  if (!in.ok() || in.remaining() != 0 || !(jitter >= 0 && jitter < 1) || above_limit < 0 ||
+      above_limit > 1000000) {
+    return false;
+  }
+  if (leak_ && has_leak) {
+    // Decoded into a copy first, so a bad leak state leaves this detector as it was.
+    LeakDetector restored = *leak_;
+    StateReader leak_in(leak);
+    if (!restored.restore(leak_in) || leak_in.remaining() != 0) return false;
+    *leak_ = std::move(restored);
+    const LeakDetectorConfig config = leak_detector_config(*service_->memory.leak);
+    leak_->set_rule(config.rate_bytes_per_hour, config.warmup_s);
+  }
+  jitter_draw_ = jitter;
+  warned_ = warned;
+  acted_ = acted;
+  leak_alerted_ = leak_alerted;
+  leak_waiting_ = leak_waiting && leak_.has_value();
+  above_limit_ = service_->memory.limit ? static_cast<int>(above_limit) : 0;
+  return true;
 }
 
 }  // namespace memvisor

@@ -73,6 +73,15 @@ class ProcessRules {
                                  : 0;
   }
   bool acted() const { return acted_; }  // a recycle, stop or alert was already decided
+
+  // A supervisor checkpoint of this process's rules: what was already decided (so a restarted
+  // supervisor neither repeats nor forgets a warn, a recycle, a leak alert), the jitter draw and
+  // the leak detector's state. Versioned, see state_codec.h.
+  std::string save_state() const;
+  // From save_state() of the same process, under the current service config: false, and nothing
+  // changed, when `state` cannot be read. A leak state with no leak rule now is dropped; a leak
+  // rule with no saved state starts fresh; the current rate and warm-up apply.
+  bool restore_state(std::string_view state);
   // A recycle that failed may be asked for again.
   void allow_again() {
     acted_ = false;
