@@ -48,6 +48,7 @@ Status Supervisor::init() {
   auto log = AppendLog::open(options_.state_dir + "/events.jsonl", 0600);
   if (!log) return log.error();
   events_log_.emplace(std::move(*log));
+  dashboard_.seed_from_log(options_.state_dir + "/events.jsonl");
   auto timer = TimerFd::create();
   if (!timer) return timer.error();
   sample_timer_.emplace(std::move(*timer));
@@ -98,6 +99,7 @@ void Supervisor::on_controller_line(std::string_view line) {
     return;
   }
   state_changed_ = true;
+  if (message.value("type", "") == "event") dashboard_.add_event(message);
   if (message.value("type", "") == "config") on_reconfigured();
   if (first && fleet_.has_snapshot()) {
     (void)sample_timer_->arm(std::chrono::steady_clock::now());

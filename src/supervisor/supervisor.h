@@ -17,6 +17,7 @@
 #include "os/signal_fd.h"
 #include "os/timer_fd.h"
 #include "os/unique_fd.h"
+#include "supervisor/dashboard_feed.h"
 #include "supervisor/exec_monitors.h"
 #include "supervisor/fleet_state.h"
 #include "supervisor/heap_sample_capture.h"
@@ -154,6 +155,8 @@ class Supervisor {
   void on_reconfigured();
   void publish_metrics();
   std::shared_ptr<const MetricsSnapshot> build_metrics_snapshot() const;
+  // /api/series: series_json() over what the rules keep, dumped (supervisor_http.cc).
+  std::string dashboard_series_json() const;
 
   struct PendingRequest {
     std::weak_ptr<LineChannel> client;
@@ -176,6 +179,7 @@ class Supervisor {
   std::list<std::unique_ptr<PendingIncident>> incidents_;
   std::optional<AppendLog> events_log_;
   std::unique_ptr<HttpEndpoint> http_;
+  DashboardFeed dashboard_{options_.state_dir + "/incidents"};  // what the dashboard serves
   std::chrono::steady_clock::time_point next_http_try_{};
   std::string http_error_logged_;
   std::string http_address_;    // where http_ serves, as configured

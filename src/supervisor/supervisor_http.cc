@@ -12,6 +12,8 @@ namespace memvisor {
 namespace {
 
 constexpr auto kBindRetry = std::chrono::seconds(5);
+// A page polls every 2 s; past this without a poll it is closed (or gone) and the series stop.
+constexpr auto kSeriesWatched = std::chrono::seconds(30);
 
 // Each HTTP connection holds a descriptor; with the common soft limit of 1024 a flood could leave
 // none for /proc reads and the rules. The soft limit may be raised up to the hard one without
@@ -76,7 +78,16 @@ void Supervisor::start_http_if_wanted() {
 
 void Supervisor::publish_metrics() {
   state_changed_ = false;
-  if (http_) http_->publish(build_metrics_snapshot());
+  if (!http_) return;
+  http_->publish(build_metrics_snapshot());
+  // The series only while a page asked for them lately: nobody watching, nothing built.
+  std::string series;
+  if (http_->series_wanted(kSeriesWatched)) series = dashboard_series_json();
+  http_->publish_dashboard(dashboard_.build(std::move(series)));
+}
+
+std::string Supervisor::dashboard_series_json() const {
+  return "{}\n";  // TODO(page): series_json() from branch top
 }
 
 std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() const {
