@@ -167,31 +167,56 @@ function chartData(entry) {
   return data;
 }
 
+// Tick steps of the memory axis in powers of two (32 MiB, 64 MiB, …), as sizes are read.
+const BINARY_STEPS = Array.from({length: 40}, (_, i) => 2 ** (i + 4));
+
+function clock(seconds) {
+  return new Date(seconds * 1000).toLocaleTimeString([], {hour: '2-digit', minute: '2-digit',
+                                                          second: '2-digit', hour12: false});
+}
+
 function chartOptions(entry, width) {
   const series = [
-    {},
+    {value: (u, v) => (v === null ? '–' : clock(v))},
     {label: entry.metric, stroke: '#1971c2', width: 2, fill: 'rgba(25,113,194,0.08)',
      value: (u, v) => bytes(v)},
   ];
   for (const t of THRESHOLDS) {
     if (entry[t.key] !== null) {
-      series.push({label: t.key, stroke: t.color, width: 1, dash: [6, 4],
+      series.push({label: t.key, stroke: t.color, width: 1.5, dash: [6, 4],
                    value: (u, v) => bytes(v), points: {show: false}});
     }
   }
+  const axis = {stroke: '#555', grid: {stroke: '#eee'}, ticks: {stroke: '#ddd'},
+                font: '11px system-ui, sans-serif'};
   return {
     width,
-    height: 170,
+    height: 190,
     series,
-    legend: {show: true, live: false},
+    legend: {show: false},  // the card's own line names the lines (chartLegend)
     cursor: {drag: {x: false, y: false}},
     scales: {y: {range: (u, min, max) => [0, Math.max(max * 1.08, 1)]}},
     axes: [
-      {stroke: '#555', grid: {stroke: '#eee'}, ticks: {stroke: '#ddd'}},
-      {stroke: '#555', grid: {stroke: '#eee'}, ticks: {stroke: '#ddd'}, size: 64,
-       values: (u, splits) => splits.map((v) => bytes(v))},
+      {...axis, space: 70, values: (u, splits) => splits.map(clock)},
+      {...axis, size: 78, incrs: BINARY_STEPS, values: (u, splits) => splits.map((v) => bytes(v))},
     ],
   };
+}
+
+// The card's legend: the metric and each threshold in its line's colour, with its size.
+function chartLegend(entry) {
+  const legend = el('div', 'legend');
+  legend.append(el('span', 'key key-metric', entry.metric));
+  for (const t of THRESHOLDS) {
+    if (entry[t.key] !== null) {
+      legend.append(el('span', 'key key-' + t.key, t.key + ' ' + bytes(entry[t.key])));
+    }
+  }
+  return legend;
+}
+
+function chartWidth(card) {
+  return Math.max(240, card.clientWidth);
 }
 
 function thresholdsKey(entry) {
@@ -201,7 +226,6 @@ function thresholdsKey(entry) {
 function renderCharts() {
   const container = document.getElementById('charts');
   const seen = new Set();
-  const width = Math.max(280, Math.floor((container.clientWidth - 24) / 3) - 18);
   for (const entry of state.series.values()) {
     seen.add(entry.unit);
     let chart = state.charts.get(entry.unit);
@@ -215,12 +239,11 @@ function renderCharts() {
       const card = el('div', 'chart');
       card.dataset.instance = entry.unit;
       const heading = el('div', 'chart-title');
-      const title = el('span', 'name', entry.unit);
       const note = el('span', 'muted');
-      heading.append(title, note);
-      card.append(heading);
-      container.append(card);
-      const plot = new uPlot(chartOptions(entry, width), chartData(entry), card);
+      heading.append(el('span', 'name', entry.unit), note);
+      card.append(heading, chartLegend(entry));
+      container.append(card);  // in the grid first, so that its width is known
+      const plot = new uPlot(chartOptions(entry, chartWidth(card)), chartData(entry), card);
       chart = {plot, card, note, key: thresholdsKey(entry)};
       state.charts.set(entry.unit, chart);
     } else {
@@ -269,7 +292,7 @@ function renderIncidents(json) {
     li.dataset.id = incident.id;
     const head = el('div');
     head.append(el('strong', '', incident.trigger || '?'), el('span', '', ' ' + incident.instance),
-                el('span', 'muted', ' ' + (incident.ts || '')));
+                el('span', 'muted', ' ' + (incident.ts || '').replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC')));
     const files = el('div', 'files');
     for (const file of incident.files || []) {
       const a = el('a', '', file.name);
@@ -326,5 +349,12 @@ async function poll() {
     setTimeout(poll, POLL_MS);
   }
 }
+
+// The grid's columns follow the window: each chart takes its card's new width.
+window.addEventListener('resize', () => {
+  for (const chart of state.charts.values()) {
+    chart.plot.setSize({width: chartWidth(chart.card), height: 190});
+  }
+});
 
 poll();

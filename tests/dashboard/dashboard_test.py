@@ -66,16 +66,21 @@ class Chromium:
         to_chrome_r, self.to_chrome = os.pipe()
         self.from_chrome, from_chrome_w = os.pipe()
 
+        # Chromium reads fd 3 and writes fd 4. Through high numbers first, so that neither
+        # pipe end is overwritten by the other's dup2 when the pipes got 3 or 4 themselves;
+        # pass_fds keeps 3 and 4 open past subprocess's closing of the rest.
         def wire():
-            os.dup2(to_chrome_r, 3)
-            os.dup2(from_chrome_w, 4)
+            high_r = os.dup(to_chrome_r)
+            high_w = os.dup(from_chrome_w)
+            os.dup2(high_r, 3, inheritable=True)
+            os.dup2(high_w, 4, inheritable=True)
 
         self.stderr = open(os.path.join(profile, "chromium.log"), "wb")
         self.proc = subprocess.Popen(
             ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--no-default-browser-check", "--remote-debugging-pipe", "--user-data-dir=" + profile,
              "--window-size=1280,800", "about:blank"],
-            preexec_fn=wire, pass_fds=(to_chrome_r, from_chrome_w), stdin=subprocess.DEVNULL,
+            preexec_fn=wire, pass_fds=(3, 4), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=self.stderr)
         os.close(to_chrome_r)
         os.close(from_chrome_w)
