@@ -34,6 +34,14 @@ function bytes(n) {
   return (unit === 0 ? value.toFixed(0) : value.toFixed(value >= 100 ? 0 : 1)) + ' ' + units[unit];
 }
 
+// A value of a series: bytes, or a plain number for a rule on a worker's gauge ("gauge:NAME").
+function formatter(metric) {
+  if (metric.startsWith('gauge:')) {
+    return (v) => (v === null || v === undefined ? '–' : Number(v).toLocaleString());
+  }
+  return bytes;
+}
+
 function duration(seconds) {
   if (!Number.isFinite(seconds)) return '–';
   const s = Math.floor(seconds);
@@ -104,8 +112,11 @@ function renderInstances(status) {
     const unit = record.service + '.' + record.instance;
     const series = state.series.get(unit);
     const memory = record.memory || {};
-    const metric = series ? series.metric : 'pss';
-    const current = memory[metric] ?? memory.pss ?? null;
+    // By the service's metric: the series' last value (the rules read the same); before the
+    // series arrive, the status's PSS.
+    const fromSeries = series && series.values.length > 0;
+    const metric = fromSeries ? series.metric : 'pss';
+    const current = fromSeries ? series.values[series.values.length - 1] : memory.pss ?? null;
     const limit = series ? (series.limit ?? series.critical) : null;
     const slope = series && series.slope !== null ? series.slope
                                                   : memory.leak_slope_bytes_per_hour ?? null;
@@ -116,7 +127,7 @@ function renderInstances(status) {
     tr.append(el('td', 'state state-' + (record.state || 'unknown'), record.state || '?'));
     tr.append(el('td', 'num', record.pid || '–'));
     tr.append(el('td', 'num', record.pid ? duration(record.uptime_s) : '–'));
-    tr.append(el('td', 'num', current === null ? '–' : bytes(current) + ' ' + metric));
+    tr.append(el('td', 'num', current === null ? '–' : formatter(metric)(current) + ' ' + metric));
 
     const share = el('td', 'share');
     if (limit && current !== null) {
@@ -179,12 +190,12 @@ function chartOptions(entry, width) {
   const series = [
     {value: (u, v) => (v === null ? '–' : clock(v))},
     {label: entry.metric, stroke: '#1971c2', width: 2, fill: 'rgba(25,113,194,0.08)',
-     value: (u, v) => bytes(v)},
+     value: (u, v) => formatter(entry.metric)(v)},
   ];
   for (const t of THRESHOLDS) {
     if (entry[t.key] !== null) {
       series.push({label: t.key, stroke: t.color, width: 1.5, dash: [6, 4],
-                   value: (u, v) => bytes(v), points: {show: false}});
+                   value: (u, v) => formatter(entry.metric)(v), points: {show: false}});
     }
   }
   const axis = {stroke: '#555', grid: {stroke: '#eee'}, ticks: {stroke: '#ddd'},
@@ -198,7 +209,9 @@ function chartOptions(entry, width) {
     scales: {y: {range: (u, min, max) => [0, Math.max(max * 1.08, 1)]}},
     axes: [
       {...axis, space: 70, values: (u, splits) => splits.map(clock)},
-      {...axis, size: 78, incrs: BINARY_STEPS, values: (u, splits) => splits.map((v) => bytes(v))},
+      entry.metric.startsWith('gauge:')
+          ? {...axis, size: 78, values: (u, splits) => splits.map(formatter(entry.metric))}
+          : {...axis, size: 78, incrs: BINARY_STEPS, values: (u, splits) => splits.map(bytes)},
     ],
   };
 }
@@ -209,7 +222,8 @@ function chartLegend(entry) {
   legend.append(el('span', 'key key-metric', entry.metric));
   for (const t of THRESHOLDS) {
     if (entry[t.key] !== null) {
-      legend.append(el('span', 'key key-' + t.key, t.key + ' ' + bytes(entry[t.key])));
+      legend.append(el('span', 'key key-' + t.key,
+                       t.key + ' ' + formatter(entry.metric)(entry[t.key])));
     }
   }
   return legend;

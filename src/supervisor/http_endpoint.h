@@ -37,6 +37,14 @@ inline constexpr const char* kDashboardCsp =
     "frame-ancestors 'none'";
 
 struct HttpResponse {
+  HttpResponse() = default;
+  // A constructor rather than an aggregate: `{status, type, body}` stays valid, the policy
+  // optional, without -Wmissing-field-initializers.
+  HttpResponse(unsigned status_code, std::string type, std::string text, std::string policy = {})
+      : status(status_code),
+        content_type(std::move(type)),
+        body(std::move(text)),
+        csp(std::move(policy)) {}
   unsigned status = 200;
   std::string content_type;
   std::string body;

@@ -182,6 +182,7 @@ class Supervisor {
   std::optional<AppendLog> events_log_;
   std::unique_ptr<HttpEndpoint> http_;
   DashboardFeed dashboard_{options_.state_dir + "/incidents"};  // what the dashboard serves
+  std::chrono::steady_clock::time_point next_series_build_{};   // /api/series, at most 1/s
   std::chrono::steady_clock::time_point next_http_try_{};
   std::string http_error_logged_;
   std::string http_address_;    // where http_ serves, as configured

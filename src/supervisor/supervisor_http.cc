@@ -14,6 +14,8 @@ namespace {
 constexpr auto kBindRetry = std::chrono::seconds(5);
 // A page polls every 2 s; past this without a poll it is closed (or gone) and the series stop.
 constexpr auto kSeriesWatched = std::chrono::seconds(30);
+// Samples per unit on the page: 16 minutes at 1 s, 3 at 200 ms; a few dozen KB of JSON each.
+constexpr int kDashboardPoints = 1000;
 
 // Each HTTP connection holds a descriptor; with the common soft limit of 1024 a flood could leave
 // none for /proc reads and the rules. The soft limit may be raised up to the hard one without
@@ -81,13 +83,23 @@ void Supervisor::publish_metrics() {
   if (!http_) return;
   http_->publish(build_metrics_snapshot());
   // The series only while a page asked for them lately: nobody watching, nothing built.
+  // At most once a second: a page polls every 2 s, and a 100 ms interval would build them ten
+  // times over for nothing.
   std::string series;
-  if (http_->series_wanted(kSeriesWatched)) series = dashboard_series_json();
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= next_series_build_ && http_->series_wanted(kSeriesWatched)) {
+    series = dashboard_series_json();
+    next_series_build_ = now + std::chrono::seconds(1);
+  }
   http_->publish_dashboard(dashboard_.build(std::move(series)));
 }
 
 std::string Supervisor::dashboard_series_json() const {
-  return "{}\n";  // TODO(page): series_json() from branch top
+  // The `series` command's answer for every unit (series_json.h), as `memvisor top` gets it.
+  ControlRequest request;
+  request.command = ControlCommand::series;
+  request.points = kDashboardPoints;
+  return series_reply(request).dump() + "\n";
 }
 
 std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() const {
