@@ -136,8 +136,10 @@ function renderInstances(status) {
       const fill = el('span', 'fill' + (pct >= 100 ? ' over' : pct >= 80 ? ' near' : ''));
       fill.style.width = Math.min(100, pct).toFixed(1) + '%';
       bar.append(fill);
+      const of = series.limit !== null ? 'limit' : 'critical';
       share.append(bar, el('span', 'pct', pct.toFixed(0) + '%'));
-      share.title = bytes(current) + ' of ' + bytes(limit);
+      if (of !== 'limit') share.append(el('span', 'muted', ' of ' + of));  // no limit rule
+      share.title = formatter(metric)(current) + ' of ' + of + ' ' + formatter(metric)(limit);
     } else {
       share.textContent = 'no limit';
       share.classList.add('muted');
@@ -342,11 +344,11 @@ async function poll() {
   try {
     const [status, series, incidents] = await Promise.all([
       getJson('/status'),
-      getJson('/api/series').catch(() => null),  // 503 until the supervisor built it once
+      getJson('/api/series'),
       getJson('/api/incidents'),
       pollEvents(),
     ]);
-    if (series) state.series = normaliseSeries(series);
+    if (!series.pending) state.series = normaliseSeries(series);  // kept until first built
     renderTotals(status);
     renderInstances(status);
     renderCharts();

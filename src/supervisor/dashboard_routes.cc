@@ -115,9 +115,10 @@ std::optional<HttpResponse> dashboard_response(const DashboardData* data, std::s
     }
   }
   if (path == "/api/series") {
-    // Built on the supervisor's next round once a page asks; until then, say so.
+    // Built on the supervisor's next round once a page asks; until then no series yet, and a
+    // 200 (a browser logs every error status in its console).
     if (data == nullptr || !data->series_json) {
-      return dashboard_json(503, "{\"error\":\"starting up\"}\n");
+      return dashboard_json(200, "{\"ok\":true,\"pending\":true,\"series\":[]}\n");
     }
     return dashboard_json(200, *data->series_json);
   }

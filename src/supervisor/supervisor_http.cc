@@ -74,8 +74,9 @@ void Supervisor::start_http_if_wanted() {
   http_address_ = wanted;
   http_error_logged_.clear();
   publish_metrics();
-  log_message(LogLevel::notice,
-              "serving /metrics, /health and /status on http://" + to_string(*address));
+  log_message(
+      LogLevel::notice,
+      "serving /metrics, /health, /status and the dashboard (/) on http://" + to_string(*address));
 }
 
 void Supervisor::publish_metrics() {

@@ -216,7 +216,6 @@ limit = "90MiB"
 command = ["python3", "-c", {json.dumps(GROW)}]
 interval = "250ms"
 warn = "24MiB"
-limit = {{ size = "200MiB", for = 3 }}
 critical = "40MiB"
 """)
     memvisor = subprocess.Popen([args.memvisor, "run", "--state-dir", os.path.join(work, "state"),
