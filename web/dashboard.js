@@ -266,8 +266,8 @@ function renderCharts() {
       chart.plot.setData(chartData(entry));
     }
     chart.card.dataset.points = String(entry.values.length);
-    chart.note.textContent = 'slope ' + slopeText(entry.slope) + ' · ' + entry.values.length +
-        ' samples';
+    chart.note.textContent = (entry.slope !== null ? 'slope ' + slopeText(entry.slope) + ' · ' : '') +
+        entry.values.length + ' samples';
   }
   for (const [unit, chart] of state.charts) {
     if (!seen.has(unit)) {

@@ -176,7 +176,7 @@ LOOK = """(() => ({
   incidents: [...document.querySelectorAll('#incidents li.incident')].map(li => ({
       id: li.dataset.id, text: li.textContent,
       links: [...li.querySelectorAll('a')].map(a => a.getAttribute('href'))})),
-  connection: document.getElementById('connection').textContent,
+  connection: (document.getElementById('connection') || {}).textContent,  // null until loaded
 }))()"""
 
 
