@@ -17,31 +17,31 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kId = "20261205-101500-web.1-critical";
+constexpr const char* kBundleId = "20261205-101500-web.1-critical";
 
-void write_text(const std::string& path, const std::string& text) {
+void write_bundle_text(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
 }
 
 // incidents/ID with a summary, a chart and incident.json; a secret beside the incidents dir.
-struct Bundles {
-  Bundles() {
-    fs::create_directories(fs::path(dir.path()) / "incidents" / kId);
-    write_text(bundle("summary.txt"), "web.1 above critical\n");
-    write_text(bundle("memory.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>\n");
-    write_text(
+struct DashboardBundles {
+  DashboardBundles() {
+    fs::create_directories(fs::path(dir.path()) / "incidents" / kBundleId);
+    write_bundle_text(bundle("summary.txt"), "web.1 above critical\n");
+    write_bundle_text(bundle("memory.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>\n");
+    write_bundle_text(
         bundle("incident.json"),
         R"({"ts":"2026-12-05T10:15:00Z","trigger":"critical","service":"web","instance":1})");
-    write_text(dir / "secret.txt", "not for the web\n");
+    write_bundle_text(dir / "secret.txt", "not for the web\n");
   }
   std::string bundle(const std::string& name) const {
-    return dir / ("incidents/" + std::string(kId) + "/" + name);
+    return dir / ("incidents/" + std::string(kBundleId) + "/" + name);
   }
   std::string incidents() const { return dir / "incidents"; }
   TestTempDir dir;
 };
 
-unsigned status_of(const DashboardData& data, const std::string& path) {
+unsigned route_status(const DashboardData& data, const std::string& path) {
   auto answer = dashboard_response(&data, path, "");
   return answer ? answer->status : 0;
 }
@@ -59,46 +59,47 @@ TEST(DashboardRoutes, BundleFileNames) {
 }
 
 TEST(DashboardRoutes, ServesOnlyListedFilesOfListedBundles) {
-  Bundles bundles;
+  DashboardBundles bundles;
   ASSERT_TRUE(bundles.dir.ok());
   DashboardFeed feed(bundles.incidents());
   const auto data = feed.build("");
 
   const auto summary =
-      dashboard_response(data.get(), "/incidents/" + std::string(kId) + "/summary.txt", "");
+      dashboard_response(data.get(), "/incidents/" + std::string(kBundleId) + "/summary.txt", "");
   ASSERT_TRUE(summary.has_value());
   EXPECT_EQ(summary->status, 200u);
   EXPECT_EQ(summary->body, "web.1 above critical\n");
   EXPECT_EQ(summary->content_type, "text/plain; charset=utf-8");
   EXPECT_EQ(summary->csp, kBundleFileCsp);  // sandboxed, no script
   const auto chart =
-      dashboard_response(data.get(), "/incidents/" + std::string(kId) + "/memory.svg", "");
+      dashboard_response(data.get(), "/incidents/" + std::string(kBundleId) + "/memory.svg", "");
   ASSERT_TRUE(chart.has_value());
   EXPECT_EQ(chart->content_type, "image/svg+xml");
 
-  const std::string base = "/incidents/" + std::string(kId) + "/";
-  EXPECT_EQ(status_of(*data, base + "../../secret.txt"), 404u);
-  EXPECT_EQ(status_of(*data, "/incidents/../secret.txt"), 404u);
-  EXPECT_EQ(status_of(*data, "/incidents/" + std::string(kId) + "/..%2f..%2fsecret.txt"), 404u);
-  EXPECT_EQ(status_of(*data, "/incidents/" + std::string(kId)), 404u);
-  EXPECT_EQ(status_of(*data, base), 404u);
-  EXPECT_EQ(status_of(*data, base + "nope.txt"), 404u);
-  EXPECT_EQ(status_of(*data, "/incidents/20261205-101500-web.2-critical/summary.txt"), 404u);
+  const std::string base = "/incidents/" + std::string(kBundleId) + "/";
+  EXPECT_EQ(route_status(*data, base + "../../secret.txt"), 404u);
+  EXPECT_EQ(route_status(*data, "/incidents/../secret.txt"), 404u);
+  EXPECT_EQ(route_status(*data, "/incidents/" + std::string(kBundleId) + "/..%2f..%2fsecret.txt"),
+            404u);
+  EXPECT_EQ(route_status(*data, "/incidents/" + std::string(kBundleId)), 404u);
+  EXPECT_EQ(route_status(*data, base), 404u);
+  EXPECT_EQ(route_status(*data, base + "nope.txt"), 404u);
+  EXPECT_EQ(route_status(*data, "/incidents/20261205-101500-web.2-critical/summary.txt"), 404u);
 
   // A file that appears after the listing is not served until the store lists it again.
-  write_text(bundles.bundle("late.txt"), "late\n");
-  EXPECT_EQ(status_of(*data, base + "late.txt"), 404u);
+  write_bundle_text(bundles.bundle("late.txt"), "late\n");
+  EXPECT_EQ(route_status(*data, base + "late.txt"), 404u);
   feed.incidents_changed();
-  EXPECT_EQ(status_of(*feed.build(""), base + "late.txt"), 200u);
+  EXPECT_EQ(route_status(*feed.build(""), base + "late.txt"), 200u);
 
   // A listed name that is a link (to outside the bundle) is not followed.
   fs::remove(bundles.bundle("summary.txt"));
   fs::create_symlink(bundles.dir / "secret.txt", bundles.bundle("summary.txt"));
-  EXPECT_EQ(status_of(*data, base + "summary.txt"), 404u);
+  EXPECT_EQ(route_status(*data, base + "summary.txt"), 404u);
 }
 
 TEST(DashboardRoutes, IncidentsListNewestFirstWithTheirFiles) {
-  Bundles bundles;
+  DashboardBundles bundles;
   fs::create_directories(fs::path(bundles.incidents()) / "20261205-101600-web.2-leak");
   DashboardFeed feed(bundles.incidents());
   const auto answer = dashboard_response(feed.build("").get(), "/api/incidents", "");
