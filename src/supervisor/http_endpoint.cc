@@ -11,6 +11,8 @@
 #include "core/observe/health.h"
 #include "core/observe/metrics_text.h"
 #include "core/time_format.h"
+#include "supervisor/dashboard_data.h"
+#include "supervisor/dashboard_routes.h"
 
 namespace memvisor {
 namespace {
@@ -25,6 +27,12 @@ MHD_Result queue(MHD_Connection* connection, const HttpResponse& answer) {
   if (response == nullptr) return MHD_NO;
   MHD_add_response_header(response, "Content-Type", answer.content_type.c_str());
   MHD_add_response_header(response, "Cache-Control", "no-store");
+  // The browser takes each answer for what it says it is, and the page for what memvisor serves:
+  // no script or style from anywhere else, none inline.
+  MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(response, "Content-Security-Policy",
+                          answer.csp.empty() ? kDashboardCsp : answer.csp.c_str());
+  MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
   const MHD_Result queued = MHD_queue_response(connection, answer.status, response);
   MHD_destroy_response(response);
   return queued;
@@ -39,7 +47,8 @@ MHD_Result on_request(void* self, MHD_Connection* connection, const char* url, c
   if (std::strcmp(method, "GET") != 0 && std::strcmp(method, "HEAD") != 0) {
     return queue(connection, text(405, "only GET and HEAD\n"));
   }
-  return queue(connection, endpoint->respond(url));
+  const char* after = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "after");
+  return queue(connection, endpoint->respond(url, after != nullptr ? after : ""));
 }
 
 }  // namespace
@@ -88,6 +97,18 @@ void HttpEndpoint::publish(std::shared_ptr<const MetricsSnapshot> snapshot) {
   snapshot_ = std::move(snapshot);
 }
 
+void HttpEndpoint::publish_dashboard(std::shared_ptr<const DashboardData> data) {
+  std::lock_guard lock(mutex_);
+  dashboard_ = std::move(data);
+}
+
+bool HttpEndpoint::series_wanted(std::chrono::steady_clock::duration within) const {
+  const int64_t asked = series_asked_ns_.load(std::memory_order_relaxed);
+  if (asked == 0) return false;
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  return now - std::chrono::nanoseconds(asked) <= within;
+}
+
 std::shared_ptr<const MetricsSnapshot> HttpEndpoint::current() const {
   std::lock_guard lock(mutex_);
   return snapshot_;
@@ -105,8 +126,20 @@ std::string HttpEndpoint::render_metrics_now(const MetricsSnapshot* snapshot) co
                         to_unix_seconds(std::chrono::system_clock::now()), own);
 }
 
-HttpResponse HttpEndpoint::respond(const std::string& path) const {
+HttpResponse HttpEndpoint::respond(const std::string& path, std::string_view after) const {
   const std::shared_ptr<const MetricsSnapshot> snapshot = current();
+  if (path == "/api/series") {
+    series_asked_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count(),
+                           std::memory_order_relaxed);
+  }
+  std::shared_ptr<const DashboardData> dashboard;
+  {
+    std::lock_guard lock(mutex_);
+    dashboard = dashboard_;
+  }
+  if (auto answer = dashboard_response(dashboard.get(), path, after)) return std::move(*answer);
   if (path == "/metrics") return {200, kMetricsContentType, render_metrics_now(snapshot.get())};
   if (path == "/health") {
     if (!snapshot) return text(503, "starting: no state from the controller yet\n");

@@ -1,13 +1,17 @@
-// The HTTP endpoint: /metrics, /health and /status, served by libmicrohttpd from its own thread.
-// The supervisor's loop never waits for it: it publishes an immutable snapshot, the HTTP thread
-// renders from whichever snapshot is current.
+// The HTTP endpoint: /metrics, /health, /status and the dashboard (/ and /api/..., see
+// dashboard_routes.h), served by libmicrohttpd from its own thread. The supervisor's loop never
+// waits for it: it publishes immutable snapshots, the HTTP thread renders from whichever is
+// current.
 #pragma once
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "core/config/listen_address.h"
 #include "core/observe/metrics_snapshot.h"
@@ -25,11 +29,29 @@ struct HttpLimits {
   size_t connection_memory = 16384;  // request line + headers; larger requests get 431/413
 };
 
+// Every answer's Content-Security-Policy unless it names its own: the dashboard loads nothing from
+// outside memvisor and runs no inline script or style.
+inline constexpr const char* kDashboardCsp =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'";
+
 struct HttpResponse {
+  HttpResponse() = default;
+  // A constructor rather than an aggregate: `{status, type, body}` stays valid, the policy
+  // optional, without -Wmissing-field-initializers.
+  HttpResponse(unsigned status_code, std::string type, std::string text, std::string policy = {})
+      : status(status_code),
+        content_type(std::move(type)),
+        body(std::move(text)),
+        csp(std::move(policy)) {}
   unsigned status = 200;
   std::string content_type;
   std::string body;
+  std::string csp;  // empty: kDashboardCsp
 };
+
+struct DashboardData;
 
 class HttpEndpoint {
  public:
@@ -42,16 +64,23 @@ class HttpEndpoint {
   HttpEndpoint& operator=(const HttpEndpoint&) = delete;
 
   void publish(std::shared_ptr<const MetricsSnapshot> snapshot);
-  // What a GET of `path` answers now (the HTTP thread calls it; tests may too).
-  HttpResponse respond(const std::string& path) const;
+  void publish_dashboard(std::shared_ptr<const DashboardData> data);
+  // What a GET of `path` answers now (the HTTP thread calls it; tests may too). `after`: the
+  // query's `after` argument (/api/events).
+  HttpResponse respond(const std::string& path, std::string_view after = {}) const;
+  // Whether /api/series was asked for in the last `within` (steady clock): the series are built
+  // only while a page is watching, so an endpoint nobody looks at costs the rules nothing.
+  bool series_wanted(std::chrono::steady_clock::duration within) const;
 
  private:
   HttpEndpoint() = default;
   std::shared_ptr<const MetricsSnapshot> current() const;
   std::string render_metrics_now(const MetricsSnapshot* snapshot) const;
 
-  mutable std::mutex mutex_;  // guards snapshot_ only: held for a pointer copy, never for I/O
+  mutable std::mutex mutex_;  // guards the snapshots only: held for a pointer copy, never for I/O
   std::shared_ptr<const MetricsSnapshot> snapshot_;
+  std::shared_ptr<const DashboardData> dashboard_;
+  mutable std::atomic<int64_t> series_asked_ns_{0};  // steady clock; 0: never
   ProcessClock clock_;
   MHD_Daemon* daemon_ = nullptr;
 };

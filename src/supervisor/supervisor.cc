@@ -48,6 +48,7 @@ Status Supervisor::init() {
   auto log = AppendLog::open(options_.state_dir + "/events.jsonl", 0600);
   if (!log) return log.error();
   events_log_.emplace(std::move(*log));
+  dashboard_.seed_from_log(options_.state_dir + "/events.jsonl");
   auto timer = TimerFd::create();
   if (!timer) return timer.error();
   sample_timer_.emplace(std::move(*timer));
@@ -121,6 +122,7 @@ void Supervisor::on_controller_line(std::string_view line) {
   state_changed_ = true;
   status_text_.clear();  // a lifecycle change shows in the next `status` at once
   publish_now_ = true;   // and in /metrics
+  if (message.value("type", "") == "event") dashboard_.add_event(message);
   if (message.value("type", "") == "config") on_reconfigured();
   if (first && fleet_.has_snapshot()) {
     (void)sample_timer_->arm(std::chrono::steady_clock::now());
@@ -259,6 +261,11 @@ std::optional<nlohmann::json> Supervisor::handle_request(
     }
     case ControlCommand::memory_info:
       return ask_memory_info(request, client);
+    case ControlCommand::series:
+      if (!fleet_.has_snapshot()) {
+        return error_reply({nullptr, "unavailable", "starting up; try again"});
+      }
+      return series_reply(request);
     case ControlCommand::restart:
     case ControlCommand::stop:
     case ControlCommand::start:

@@ -17,6 +17,7 @@
 #include "os/signal_fd.h"
 #include "os/timer_fd.h"
 #include "os/unique_fd.h"
+#include "supervisor/dashboard_feed.h"
 #include "supervisor/exec_monitors.h"
 #include "supervisor/fleet_state.h"
 #include "supervisor/heap_sample_capture.h"
@@ -153,6 +154,8 @@ class Supervisor {
   // clients polling a thousand instances cost one rendering a second, not a hundred, and the
   // rules' turn of the loop does not wait behind them.
   std::string status_reply_line(const nlohmann::json& id);
+  // The `series` answer (supervisor_series.cc): retained series of the units `request` names.
+  nlohmann::json series_reply(const ControlRequest& request) const;
 
   // HTTP (supervisor_http.cc): started once the controller's snapshot says where, retried while
   // the address cannot be bound; fed a fresh snapshot after each loop round that changed state.
@@ -160,6 +163,8 @@ class Supervisor {
   void on_reconfigured();
   void publish_metrics();
   std::shared_ptr<const MetricsSnapshot> build_metrics_snapshot() const;
+  // /api/series: series_json() over what the rules keep, dumped (supervisor_http.cc).
+  std::string dashboard_series_json() const;
 
   // The checkpoint (supervisor_checkpoint.cc).
   std::string checkpoint_path() const;
@@ -195,6 +200,8 @@ class Supervisor {
   std::list<std::unique_ptr<PendingIncident>> incidents_;
   std::optional<AppendLog> events_log_;
   std::unique_ptr<HttpEndpoint> http_;
+  DashboardFeed dashboard_{options_.state_dir + "/incidents"};  // what the dashboard serves
+  std::chrono::steady_clock::time_point next_series_build_{};   // /api/series, at most 1/s
   std::chrono::steady_clock::time_point next_http_try_{};
   std::string http_error_logged_;
   std::string http_address_;    // where http_ serves, as configured

@@ -12,6 +12,10 @@ namespace memvisor {
 namespace {
 
 constexpr auto kBindRetry = std::chrono::seconds(5);
+// A page polls every 2 s; past this without a poll it is closed (or gone) and the series stop.
+constexpr auto kSeriesWatched = std::chrono::seconds(30);
+// Samples per unit on the page: 16 minutes at 1 s, 3 at 200 ms; a few dozen KB of JSON each.
+constexpr int kDashboardPoints = 1000;
 
 // Each HTTP connection holds a descriptor; with the common soft limit of 1024 a flood could leave
 // none for /proc reads and the rules. The soft limit may be raised up to the hard one without
@@ -70,15 +74,35 @@ void Supervisor::start_http_if_wanted() {
   http_address_ = wanted;
   http_error_logged_.clear();
   publish_metrics();
-  log_message(LogLevel::notice,
-              "serving /metrics, /health and /status on http://" + to_string(*address));
+  log_message(
+      LogLevel::notice,
+      "serving /metrics, /health, /status and the dashboard (/) on http://" + to_string(*address));
 }
 
 void Supervisor::publish_metrics() {
   state_changed_ = false;
   publish_now_ = false;
   published_at_ = std::chrono::steady_clock::now();
-  if (http_) http_->publish(build_metrics_snapshot());
+  if (!http_) return;
+  http_->publish(build_metrics_snapshot());
+  // The series only while a page asked for them lately: nobody watching, nothing built.
+  // At most once a second: a page polls every 2 s, and a 100 ms interval would build them ten
+  // times over for nothing.
+  std::string series;
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= next_series_build_ && http_->series_wanted(kSeriesWatched)) {
+    series = dashboard_series_json();
+    next_series_build_ = now + std::chrono::seconds(1);
+  }
+  http_->publish_dashboard(dashboard_.build(std::move(series)));
+}
+
+std::string Supervisor::dashboard_series_json() const {
+  // The `series` command's answer for every unit (series_json.h), as `memvisor top` gets it.
+  ControlRequest request;
+  request.command = ControlCommand::series;
+  request.points = kDashboardPoints;
+  return series_reply(request).dump() + "\n";
 }
 
 std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() const {

@@ -255,6 +255,10 @@ void Supervisor::log_event(nlohmann::json event) {
   Event parsed = event_from_json(event);
   parsed.ts = std::chrono::system_clock::now();
   log_event_line(parsed);
+  // Every bundle written (or not) ends in an "incident" event: the dashboard lists them again.
+  if (event.value("event", "") == "incident") dashboard_.incidents_changed();
+  dashboard_.add_event(std::move(event));
+  state_changed_ = true;
 }
 
 nlohmann::json Supervisor::memory_json(const nlohmann::json& record) const {
