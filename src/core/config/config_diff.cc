@@ -19,7 +19,8 @@ using nlohmann::json;
 constexpr std::array kSpawnKeys = {
     "command",      "env",          "cwd",     "user",        "listen",       "listen_backlog",
     "listen_mode",  "listen_owner", "ready",   "output",      "log_dir",      "heap_sampler",
-    "heap_runtime", "cgroup",       "prefork", "watchdog_ms", "oom_score_adj"};
+    "heap_runtime", "cgroup",       "prefork", "watchdog_ms", "oom_score_adj",
+    "memory_max",   "memory_max_auto"};
 
 bool is_spawn_key(const std::string& key) {
   return std::find(kSpawnKeys.begin(), kSpawnKeys.end(), key) != kSpawnKeys.end();
