@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,9 +22,9 @@
 namespace memvisor {
 namespace {
 
-constexpr uint64_t kMiB = 1024 * 1024;
+constexpr uint64_t kThresholdMiB = 1024 * 1024;
 
-bool readable_within(int fd, int timeout_ms) {
+bool eventfd_readable_within(int fd, int timeout_ms) {
   pollfd p{fd, POLLIN, 0};
   return ::poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
 }
@@ -33,9 +34,9 @@ pid_t allocating_child(int procs, size_t mib, int ready) {
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
   if (::write(procs, "0", 1) != 1) ::_exit(1);
-  auto* block = static_cast<char*>(std::malloc(mib * kMiB));
+  auto* block = static_cast<char*>(std::malloc(mib * kThresholdMiB));
   if (block == nullptr) ::_exit(1);
-  std::memset(block, 1, mib * kMiB);
+  std::memset(block, 1, mib * kThresholdMiB);
   (void)!::write(ready, "x", 1);
   ::pause();
   ::_exit(0);
@@ -49,7 +50,7 @@ std::optional<bool> notified(size_t mib, uint64_t threshold_mib) {
   auto procs = cgroups->make("t.1.1");
   if (!procs) return std::nullopt;
   auto armed = arm_v1_usage_threshold(cgroups->hierarchy() + cgroups->cgroup_path("t.1.1"),
-                                      threshold_mib * kMiB);
+                                      threshold_mib * kThresholdMiB);
   EXPECT_TRUE(armed.ok()) << armed.error().describe();
   if (!armed) return std::nullopt;
   int ready[2];
@@ -57,7 +58,7 @@ std::optional<bool> notified(size_t mib, uint64_t threshold_mib) {
   const pid_t child = allocating_child(procs->get(), mib, ready[1]);
   char byte = 0;
   EXPECT_EQ(::read(ready[0], &byte, 1), 1);
-  const bool signalled = readable_within(armed->get(), 2000);
+  const bool signalled = eventfd_readable_within(armed->get(), 2000);
   if (signalled) consume_eventfd(armed->get());
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
@@ -111,13 +112,13 @@ TEST(CgroupThreshold, V2LimitsAreWrittenIntoTheInstanceCgroupAndEventsConsumed) 
 
   ServiceConfig service;
   service.cgroup = true;
-  service.memory.limit = LimitRule{100 * kMiB, 3, std::nullopt};
-  service.memory_max = 300 * kMiB;
+  service.memory.limit = LimitRule{100 * kThresholdMiB, 3, std::nullopt};
+  service.memory_max = 300 * kThresholdMiB;
   for (const CgroupWrite& write : cgroup_limit_writes(service, true)) {
     ASSERT_TRUE(cgroups->write_limit("web.1.1", write.file, write.bytes).ok()) << write.file;
   }
-  EXPECT_EQ(*read_file(instance + "/memory.max"), std::to_string(300 * kMiB));
-  EXPECT_EQ(*read_file(instance + "/memory.high"), std::to_string(100 * kMiB));
+  EXPECT_EQ(*read_file(instance + "/memory.max"), std::to_string(300 * kThresholdMiB));
+  EXPECT_EQ(*read_file(instance + "/memory.high"), std::to_string(100 * kThresholdMiB));
   // A file the kernel does not have is an error, not a silent success.
   EXPECT_FALSE(cgroups->write_limit("web.1.1", "memory.nonesuch", 1).ok());
 

@@ -103,11 +103,11 @@ void KernelWatch::arm(const ServiceConfig& service, const FleetProcess& process,
   }
   for (auto& fd : opened) {
     if (!fd) {
-      log_message(LogLevel::warning,
-                  fmt::format("{}.{}: cannot arm a kernel threshold on {}: {}; sampled on the "
-                              "interval only",
-                              service.name, process.instance, process.cgroup,
-                              fd.error().describe()));
+      log_message(
+          LogLevel::warning,
+          fmt::format("{}.{}: cannot arm a kernel threshold on {}: {}; sampled on the "
+                      "interval only",
+                      service.name, process.instance, process.cgroup, fd.error().describe()));
       continue;
     }
     const int raw = fd->get();
@@ -121,9 +121,9 @@ void KernelWatch::arm(const ServiceConfig& service, const FleetProcess& process,
       wakeup_(key);
     });
     if (!added) {
-      log_message(LogLevel::warning, fmt::format("{}.{}: cannot watch a kernel threshold: {}",
-                                                 service.name, process.instance,
-                                                 added.error().describe()));
+      log_message(LogLevel::warning,
+                  fmt::format("{}.{}: cannot watch a kernel threshold: {}", service.name,
+                              process.instance, added.error().describe()));
       continue;
     }
     armed.fds.push_back(std::move(*fd));

@@ -147,9 +147,8 @@ std::vector<RuleAction> MemoryWatch::sample_one(const Key& key, double now_s, Wa
                                                 const FleetState& fleet) {
   std::vector<RuleAction> actions;
   const auto& services = fleet.config().services;
-  const auto service = std::find_if(services.begin(), services.end(), [&](const auto& s) {
-    return s.name == std::get<0>(key);
-  });
+  const auto service = std::find_if(services.begin(), services.end(),
+                                    [&](const auto& s) { return s.name == std::get<0>(key); });
   if (service == services.end()) return actions;
   const double wall_s = to_unix_seconds(wall);
   for (const FleetProcess& process : fleet.processes(service->name)) {

@@ -201,7 +201,7 @@ class Supervisor {
   // Exec monitors (supervisor_monitors.cc); after fleet_ and loop_, so destroyed before them.
   std::unique_ptr<ExecMonitors> monitors_;
   std::unique_ptr<KernelWatch> kernel_;  // after loop_ too: its fds leave the loop first
-  bool said_ready_ = false;  // the controller knows a sampling round was done
+  bool said_ready_ = false;              // the controller knows a sampling round was done
   bool done_ = false;
   int exit_code_ = 0;
 };

@@ -65,9 +65,9 @@ uint64_t number_in(const std::string& path) {
 }
 
 struct LeakRun {
-  uint64_t peak = 0;      // the leaker's VmHWM when it was stopped
-  uint64_t capped = 0;    // its VmHWM on reaching its cap (0: stopped before)
-  nlohmann::json limit;   // the limit rule's event
+  uint64_t peak = 0;     // the leaker's VmHWM when it was stopped
+  uint64_t capped = 0;   // its VmHWM on reaching its cap (0: stopped before)
+  nlohmann::json limit;  // the limit rule's event
   std::string err;
 };
 
@@ -76,11 +76,11 @@ struct LeakRun {
 LeakRun run_fast_leaker(bool armed) {
   TempDir dir;
   const std::string leaker = dir.write("leaker.py", kFastLeaker);
-  const std::string config = dir.write(
-      "memvisor.toml", "[service.leak]\ncommand = [\"python3\", \"" + leaker + "\", \"" +
-                           dir.path() +
-                           "\", \"300\"]\ncgroup = true\ninterval = \"1s\"\n"
-                           "limit = \"100MiB\"\nsurge = false\nrestart_delay = \"200ms\"\n");
+  const std::string config =
+      dir.write("memvisor.toml",
+                "[service.leak]\ncommand = [\"python3\", \"" + leaker + "\", \"" + dir.path() +
+                    "\", \"300\"]\ncgroup = true\ninterval = \"1s\"\n"
+                    "limit = \"100MiB\"\nsurge = false\nrestart_delay = \"200ms\"\n");
   std::vector<std::string> env;
   if (!armed) env.push_back("MEMVISOR_KERNEL_THRESHOLDS=0");
   Memvisor memvisor(dir, {config}, {}, env);
@@ -144,12 +144,12 @@ TEST(KernelLimits, MemoryMaxContainsARunawayWhileTheSupervisorIsStopped) {
   ASSERT_TRUE(reader);
   TempDir dir;
   const std::string leaker = dir.write("leaker.py", kFastLeaker);
-  const std::string config = dir.write(
-      "memvisor.toml", "[service.leak]\ncommand = [\"python3\", \"" + leaker + "\", \"" +
-                           dir.path() +
-                           "\", \"400\"]\ncgroup = true\ninterval = \"1s\"\n"
-                           "critical = \"120MiB\"\nmemory_max = \"150MiB\"\n"
-                           "restart_delay = \"200ms\"\n");
+  const std::string config =
+      dir.write("memvisor.toml", "[service.leak]\ncommand = [\"python3\", \"" + leaker + "\", \"" +
+                                     dir.path() +
+                                     "\", \"400\"]\ncgroup = true\ninterval = \"1s\"\n"
+                                     "critical = \"120MiB\"\nmemory_max = \"150MiB\"\n"
+                                     "restart_delay = \"200ms\"\n");
   Memvisor memvisor(dir, {config});
   const auto started = memvisor.wait_events("started", 1, 20s, "leak.1");
   ASSERT_EQ(started.size(), 1u) << memvisor.err();
@@ -168,8 +168,8 @@ TEST(KernelLimits, MemoryMaxContainsARunawayWhileTheSupervisorIsStopped) {
   EXPECT_EQ(number_in(limit_file), 150ull << 20) << limit_file;
 
   nlohmann::json status;
-  ASSERT_TRUE(eventually([&] { return (status = status_of(memvisor)).contains("supervisor_pid"); },
-                         10s));
+  ASSERT_TRUE(
+      eventually([&] { return (status = status_of(memvisor)).contains("supervisor_pid"); }, 10s));
   const int supervisor = status["supervisor_pid"];
   ASSERT_GT(supervisor, 0);
   ASSERT_EQ(::kill(supervisor, SIGSTOP), 0);
@@ -220,8 +220,8 @@ TEST(KernelLimits, CheckRefusesMemoryMaxWithoutCgroupOrBelowCritical) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("set critical"), std::string::npos) << result.err;
 
-  const std::string good = dir.write(
-      "d.toml", base + "cgroup = true\ncritical = \"1GiB\"\nmemory_max = \"auto\"\n");
+  const std::string good =
+      dir.write("d.toml", base + "cgroup = true\ncritical = \"1GiB\"\nmemory_max = \"auto\"\n");
   result = run_memvisor({"check", good});
   EXPECT_EQ(result.exit_code, 0) << result.err;
 }

@@ -189,8 +189,8 @@ std::optional<ConfigProblem> check_memory_max(const ServiceConfig& service) {
     if (!critical) return ConfigProblem{"memory_max", "\"auto\" is critical + 10%: set critical"};
     return std::nullopt;
   }
-  const MetricKind kind = critical ? critical->metric.value_or(service.memory.metric).kind
-                                   : MetricKind::gauge;
+  const MetricKind kind =
+      critical ? critical->metric.value_or(service.memory.metric).kind : MetricKind::gauge;
   if (critical && kind != MetricKind::gauge && kind != MetricKind::swap &&
       critical->size >= service.memory_max) {
     return ConfigProblem{

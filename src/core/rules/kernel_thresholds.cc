@@ -44,8 +44,8 @@ KernelArming kernel_thresholds(const ServiceConfig& service) {
     if (kernel_measurable(kind)) {
       arming.thresholds.push_back({std::string(rule), kind, bytes});
     } else {
-      arming.not_armed.push_back(fmt::format(
-          "{} reads {}, which the cgroup's usage does not bound", rule, kernel_metric_name(kind)));
+      arming.not_armed.push_back(fmt::format("{} reads {}, which the cgroup's usage does not bound",
+                                             rule, kernel_metric_name(kind)));
     }
   };
   if (service.prefork) {
@@ -57,10 +57,9 @@ KernelArming kernel_thresholds(const ServiceConfig& service) {
   }
   if (rules.limit) consider("limit", rules.limit->size, rules.limit->metric);
   if (rules.critical) consider("critical", rules.critical->size, rules.critical->metric);
-  std::stable_sort(arming.thresholds.begin(), arming.thresholds.end(),
-                   [](const KernelThreshold& a, const KernelThreshold& b) {
-                     return a.bytes < b.bytes;
-                   });
+  std::stable_sort(
+      arming.thresholds.begin(), arming.thresholds.end(),
+      [](const KernelThreshold& a, const KernelThreshold& b) { return a.bytes < b.bytes; });
   return arming;
 }
 

@@ -12,14 +12,14 @@
 namespace memvisor {
 namespace {
 
-constexpr uint64_t kMiB = 1024 * 1024;
+constexpr uint64_t kArmMiB = 1024 * 1024;
 
 ServiceConfig with_limits() {
   ServiceConfig service;
   service.name = "web";
   service.cgroup = true;
-  service.memory.limit = LimitRule{100 * kMiB, 3, std::nullopt};
-  service.memory.critical = SizeRule{200 * kMiB, std::nullopt};
+  service.memory.limit = LimitRule{100 * kArmMiB, 3, std::nullopt};
+  service.memory.critical = SizeRule{200 * kArmMiB, std::nullopt};
   return service;
 }
 
@@ -29,13 +29,13 @@ TEST(KernelThresholds, LimitAndCriticalOnMemoryMetricsAreArmedInRisingOrder) {
   const KernelArming arming = kernel_thresholds(service);
   ASSERT_EQ(arming.thresholds.size(), 2u);
   EXPECT_EQ(arming.thresholds[0].rule, "limit");
-  EXPECT_EQ(arming.thresholds[0].bytes, 100 * kMiB);
+  EXPECT_EQ(arming.thresholds[0].bytes, 100 * kArmMiB);
   EXPECT_EQ(arming.thresholds[0].metric, MetricKind::pss);  // the service's default metric
   EXPECT_EQ(arming.thresholds[1].rule, "critical");
   EXPECT_EQ(arming.thresholds[1].metric, MetricKind::cgroup);
   EXPECT_TRUE(arming.not_armed.empty());
-  for (MetricKind kind : {MetricKind::rss, MetricKind::uss, MetricKind::anon, MetricKind::cgroup,
-                          MetricKind::pss}) {
+  for (MetricKind kind :
+       {MetricKind::rss, MetricKind::uss, MetricKind::anon, MetricKind::cgroup, MetricKind::pss}) {
     EXPECT_TRUE(kernel_measurable(kind));
   }
 }
@@ -66,24 +66,24 @@ TEST(KernelThresholds, SwapGaugesPreforkAndNoCgroupAreNotArmed) {
 TEST(KernelThresholds, AboveWhileTheCgroupOrTheMetricIsAtAThreshold) {
   const KernelArming arming = kernel_thresholds(with_limits());
   MemoryValues values;
-  values.pss = 99 * kMiB;
-  values.cgroup = 99 * kMiB;
+  values.pss = 99 * kArmMiB;
+  values.cgroup = 99 * kArmMiB;
   EXPECT_FALSE(above_armed(arming, values));
-  values.cgroup = 101 * kMiB;  // the kernel's crossing comes before PSS gets there
+  values.cgroup = 101 * kArmMiB;  // the kernel's crossing comes before PSS gets there
   EXPECT_TRUE(above_armed(arming, values));
   values.cgroup = 0;
-  values.pss = 100 * kMiB;
+  values.pss = 100 * kArmMiB;
   EXPECT_TRUE(above_armed(arming, values));
 }
 
 TEST(KernelThresholds, MemoryMaxIsASizeOrCriticalPlusTenPercent) {
   ServiceConfig service = with_limits();
   EXPECT_FALSE(effective_memory_max(service));
-  service.memory_max = 300 * kMiB;
-  EXPECT_EQ(effective_memory_max(service), 300 * kMiB);
+  service.memory_max = 300 * kArmMiB;
+  EXPECT_EQ(effective_memory_max(service), 300 * kArmMiB);
   service.memory_max = 0;
   service.memory_max_auto = true;
-  EXPECT_EQ(effective_memory_max(service), 220 * kMiB);
+  EXPECT_EQ(effective_memory_max(service), 220 * kArmMiB);
   service.memory.critical.reset();
   EXPECT_FALSE(effective_memory_max(service));
 }
@@ -92,17 +92,19 @@ TEST(KernelThresholds, CgroupWritesPerVersion) {
   ServiceConfig service = with_limits();
   EXPECT_TRUE(cgroup_limit_writes(service, false).empty());  // no memory_max: nothing written
   EXPECT_TRUE(cgroup_limit_writes(service, true).empty());
-  service.memory_max = 300 * kMiB;
+  service.memory_max = 300 * kArmMiB;
   EXPECT_EQ(cgroup_limit_writes(service, false),
-            (std::vector<CgroupWrite>{{"memory.limit_in_bytes", 300 * kMiB}}));
+            (std::vector<CgroupWrite>{{"memory.limit_in_bytes", 300 * kArmMiB}}));
   // v2: memory.high at the limit, the crossing memory.events reports.
-  EXPECT_EQ(cgroup_limit_writes(service, true),
-            (std::vector<CgroupWrite>{{"memory.max", 300 * kMiB}, {"memory.high", 100 * kMiB}}));
+  EXPECT_EQ(
+      cgroup_limit_writes(service, true),
+      (std::vector<CgroupWrite>{{"memory.max", 300 * kArmMiB}, {"memory.high", 100 * kArmMiB}}));
   // Nothing to arm: memory.high at 90% of memory_max.
   service.memory.limit.reset();
   service.memory.critical.reset();
-  EXPECT_EQ(cgroup_limit_writes(service, true),
-            (std::vector<CgroupWrite>{{"memory.max", 300 * kMiB}, {"memory.high", 270 * kMiB}}));
+  EXPECT_EQ(
+      cgroup_limit_writes(service, true),
+      (std::vector<CgroupWrite>{{"memory.max", 300 * kArmMiB}, {"memory.high", 270 * kArmMiB}}));
   service.cgroup = false;
   EXPECT_TRUE(cgroup_limit_writes(service, true).empty());
 }
