@@ -86,8 +86,8 @@ class Supervisor {
   };
   std::map<MemoryWatch::Key, FollowUp> follow_ups_;
   std::optional<TimerFd> kernel_timer_;
-  static constexpr double kFollowUp = 0.01;
-  static constexpr int kMaxFollowUps = 100;
+  static constexpr double kFollowUp = 0.005;
+  static constexpr int kMaxFollowUps = 200;  // a second per crossing
 
   // Worker-library connections (supervisor_workers.cc).
   void listen_for_workers();

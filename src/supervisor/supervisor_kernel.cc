@@ -1,6 +1,6 @@
 // Kernel-speed limits in the supervisor: a cgroup threshold notification (KernelWatch) samples
 // that instance at once and runs its rules, the same path as the timer's sample; while the
-// instance stays above an armed threshold it is re-measured every 10 ms, so a `limit` with
+// instance stays above an armed threshold it is re-measured every 5 ms, so a `limit` with
 // `for = K` counts its K samples at kernel speed instead of K intervals.
 #include <algorithm>
 #include <chrono>

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "harness.h"
@@ -17,8 +19,9 @@ namespace memvisor::testing {
 namespace {
 
 // Generation 1 waits for the file `go`, then grows by 2 MiB steps paced at 200 MB/s up to CAP_MIB
-// and holds there. On its stop signal it writes its peak RSS (VmHWM, bytes) to `peak` and exits;
-// on reaching the cap it writes it to `capped`. Later generations sleep.
+// and holds there. On its stop signal it writes its peak RSS (VmHWM) and its cgroup's peak usage
+// (memory.max_usage_in_bytes, v2 memory.peak), bytes, to `peak` and exits; on reaching the cap it
+// writes them to `capped`. Later generations sleep.
 const char* kFastLeaker = R"(import os, signal, sys, time
 d, cap = sys.argv[1], int(sys.argv[2]) << 20
 def peak():
@@ -26,9 +29,20 @@ def peak():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return 0
+def cgroup_peak():
+    for line in open("/proc/self/cgroup"):
+        parts = line.strip().split(":", 2)
+        if "memory" in parts[1].split(",") or parts[1] == "":
+            for name in ("memory.max_usage_in_bytes", "memory.peak"):
+                base = "/sys/fs/cgroup/memory" if parts[1] else "/sys/fs/cgroup"
+                try:
+                    return int(open(base + parts[2] + "/" + name).read())
+                except OSError:
+                    pass
+    return 0
 def record(name):
     with open(os.path.join(d, name + ".tmp"), "w") as f:
-        f.write(str(peak()))
+        f.write("%d %d" % (peak(), cgroup_peak()))
     os.rename(os.path.join(d, name + ".tmp"), os.path.join(d, name))
 def stop(*_):
     record("peak")
@@ -59,9 +73,13 @@ std::string cgroups_missing() {
   return "";
 }
 
-uint64_t number_in(const std::string& path) {
-  const std::string text = read_text(path);
-  return text.empty() ? 0 : std::stoull(text);
+uint64_t number_in(const std::string& path, size_t nth = 0) {
+  std::istringstream in(read_text(path));
+  uint64_t value = 0;
+  for (size_t i = 0; i <= nth; ++i) {
+    if (!(in >> value)) return 0;
+  }
+  return value;
 }
 
 struct LeakRun {
@@ -106,6 +124,7 @@ LeakRun run_fast_leaker(bool armed) {
   run.limit = limits[0];
   eventually([&] { return std::filesystem::exists(dir.file("peak")); }, 20s);
   run.peak = number_in(dir.file("peak"));
+  run.cgroup_peak = number_in(dir.file("peak"), 1);
   run.capped = number_in(dir.file("capped"));
   run.err = memvisor.err();
   memvisor.signal(SIGTERM);
@@ -119,6 +138,9 @@ TEST(KernelLimits, FastLeakerRecycledNearTheLimitWhenArmed) {
   ASSERT_FALSE(run.limit.is_null()) << run.err;
   EXPECT_EQ(run.limit["rule"], "limit") << run.limit.dump();
   ASSERT_GT(run.peak, 0u) << run.err;
+  std::printf("armed: peak RSS %.1f MiB, cgroup peak %.1f MiB, limit event %s\n",
+              static_cast<double>(run.peak) / (1 << 20),
+              static_cast<double>(run.cgroup_peak) / (1 << 20), run.limit.dump().c_str());
   // The issue's goal: never past 110 MiB (polling alone let it reach 172 MiB).
   EXPECT_LE(run.peak, 110ull << 20) << "peak " << (run.peak >> 20) << " MiB; " << run.limit.dump();
   EXPECT_EQ(run.capped, 0u) << "it reached its cap";
@@ -129,6 +151,9 @@ TEST(KernelLimits, NegativeControlWithoutArmingOvershoots) {
   const LeakRun run = run_fast_leaker(false);
   ASSERT_FALSE(run.limit.is_null()) << run.err;
   EXPECT_EQ(run.limit["rule"], "limit") << run.limit.dump();
+  std::printf("not armed: peak RSS %.1f MiB, cgroup peak %.1f MiB\n",
+              static_cast<double>(run.peak) / (1 << 20),
+              static_cast<double>(run.cgroup_peak) / (1 << 20));
   // Three samples a second apart above 100 MiB take at least 2 s; the leaker reaches its 300 MiB
   // cap 1.5 s after it starts.
   EXPECT_GT(run.peak, 250ull << 20) << "peak " << (run.peak >> 20) << " MiB";
