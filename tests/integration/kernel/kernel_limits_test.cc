@@ -1,7 +1,7 @@
 // Kernel-speed limits against a real memvisor on this machine's memory cgroups (cgroup = true):
 // a worker leaking ~200 MB/s under `limit = "100MiB"` at `interval = "1s"` is recycled near the
 // limit because the kernel notifies the crossing (negative control: the same with arming off
-// overshoots to the leaker's cap), and `memory_max` contains a runaway while the supervisor is
+// overshoots far past the limit), and `memory_max` contains a runaway while the supervisor is
 // stopped (the kernel kills it there, named oom_kill once the supervisor runs again). Skipped
 // only where memvisor cannot make memory cgroups.
 #include <gtest/gtest.h>
@@ -141,8 +141,11 @@ TEST(KernelLimits, FastLeakerRecycledNearTheLimitWhenArmed) {
   std::printf("armed: peak RSS %.1f MiB, cgroup peak %.1f MiB, limit event %s\n",
               static_cast<double>(run.peak) / (1 << 20),
               static_cast<double>(run.cgroup_peak) / (1 << 20), run.limit.dump().c_str());
-  // The goal: never past 110 MiB (polling alone let it reach 172 MiB).
-  EXPECT_LE(run.peak, 110ull << 20) << "peak " << (run.peak >> 20) << " MiB; " << run.limit.dump();
+  // The goal: never past 110 MiB (polling alone let it reach 172 MiB). The cgroup's peak
+  // is what the kernel charged the instance; VmHWM also counts shared library pages charged
+  // elsewhere (a few MiB of python), so it is printed, not bounded.
+  ASSERT_GT(run.cgroup_peak, 0u) << run.err;
+  EXPECT_LE(run.cgroup_peak, 110ull << 20) << run.limit.dump();
   EXPECT_EQ(run.capped, 0u) << "it reached its cap";
 }
 
@@ -154,10 +157,9 @@ TEST(KernelLimits, NegativeControlWithoutArmingOvershoots) {
   std::printf("not armed: peak RSS %.1f MiB, cgroup peak %.1f MiB\n",
               static_cast<double>(run.peak) / (1 << 20),
               static_cast<double>(run.cgroup_peak) / (1 << 20));
-  // Three samples a second apart above 100 MiB take at least 2 s; the leaker reaches its 300 MiB
-  // cap 1.5 s after it starts.
-  EXPECT_GT(run.peak, 250ull << 20) << "peak " << (run.peak >> 20) << " MiB";
-  EXPECT_GT(run.capped, 250ull << 20);
+  // `for = 3` at 1 s: three samples above 100 MiB take at least 2 s, in which the leaker grows
+  // far past the limit (to its 300 MiB cap at the full 200 MB/s, ~200 MiB on a loaded machine).
+  EXPECT_GT(run.cgroup_peak, 150ull << 20);
 }
 
 // memory_max: the controller writes it into the instance's cgroup before the worker starts; with
