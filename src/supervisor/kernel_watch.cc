@@ -37,6 +37,7 @@ void KernelWatch::update(const FleetState& fleet, bool reconfigured) {
     told_.clear();
   }
   std::set<MemoryWatch::Key> present;
+  std::vector<MemoryWatch::Key> already_above;
   for (const ServiceConfig& service : fleet.config().services) {
     if (!service.cgroup) continue;
     const KernelArming arming = kernel_thresholds(service);
@@ -59,7 +60,7 @@ void KernelWatch::update(const FleetState& fleet, bool reconfigured) {
         disarm(found->second);
         armed_.erase(found);
       }
-      arm(service, process, arming);
+      if (arm(service, process, arming)) already_above.push_back(key);
     }
   }
   for (auto it = armed_.begin(); it != armed_.end();) {
@@ -70,12 +71,15 @@ void KernelWatch::update(const FleetState& fleet, bool reconfigured) {
     disarm(it->second);
     it = armed_.erase(it);
   }
+  // The kernel notifies crossings only: a process armed when already past a threshold (it grew
+  // before the supervisor heard of it) is measured now, as if notified.
+  for (const MemoryWatch::Key& key : already_above) wakeup_(key);
 }
 
-void KernelWatch::arm(const ServiceConfig& service, const FleetProcess& process,
+bool KernelWatch::arm(const ServiceConfig& service, const FleetProcess& process,
                       const KernelArming& arming) {
   if (!cgroups_) cgroups_ = CgroupMemoryReader::detect(cgroup_root_);
-  if (!*cgroups_) return;  // the controller made no cgroups then either
+  if (!*cgroups_) return false;  // the controller made no cgroups then either
   const std::string dir = (*cgroups_)->hierarchy() + process.cgroup;
   const MemoryWatch::Key key{service.name, process.instance, process.generation};
   Armed armed{process.cgroup, {}};
@@ -99,7 +103,7 @@ void KernelWatch::arm(const ServiceConfig& service, const FleetProcess& process,
                               "interval",
                               service.name));
     }
-    return;
+    return false;
   }
   for (auto& fd : opened) {
     if (!fd) {
@@ -128,7 +132,11 @@ void KernelWatch::arm(const ServiceConfig& service, const FleetProcess& process,
     }
     armed.fds.push_back(std::move(*fd));
   }
+  const bool any = !armed.fds.empty();
   armed_[key] = std::move(armed);
+  if (!any) return false;
+  const auto usage = (*cgroups_)->read(process.cgroup);
+  return usage && usage->current >= arming.thresholds.front().bytes;
 }
 
 }  // namespace memvisor

@@ -41,7 +41,8 @@ class KernelWatch {
     std::string cgroup;
     std::vector<UniqueFd> fds;
   };
-  void arm(const ServiceConfig& service, const FleetProcess& process, const KernelArming& arming);
+  // Registers the process's thresholds; true when its cgroup is already at or past the lowest.
+  bool arm(const ServiceConfig& service, const FleetProcess& process, const KernelArming& arming);
   void disarm(Armed& armed);
 
   EventLoop& loop_;
