@@ -39,7 +39,7 @@ pid_t allocating_child(int procs, size_t mib, int ready) {
   std::memset(block, 1, mib * kThresholdMiB);
   (void)!::write(ready, "x", 1);
   ::pause();
-  ::_exit(0);
+  ::_exit(block[0]);  // read, so the allocation and its stores are not optimised away
 }
 
 // Runs a child allocating `mib` in a fresh instance cgroup armed at `threshold_mib`; whether the
