@@ -83,9 +83,10 @@ uint64_t number_in(const std::string& path, size_t nth = 0) {
 }
 
 struct LeakRun {
-  uint64_t peak = 0;     // the leaker's VmHWM when it was stopped
-  uint64_t capped = 0;   // its VmHWM on reaching its cap (0: stopped before)
-  nlohmann::json limit;  // the limit rule's event
+  uint64_t peak = 0;         // the leaker's VmHWM when it was stopped
+  uint64_t cgroup_peak = 0;  // its cgroup's peak usage then
+  uint64_t capped = 0;       // its VmHWM on reaching its cap (0: stopped before)
+  nlohmann::json limit;      // the limit rule's event
   std::string err;
 };
 
