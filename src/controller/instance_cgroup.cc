@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "controller/controller.h"
+#include "core/rules/kernel_thresholds.h"
 #include "os/log_sink.h"
 #include "os/oom.h"
 
@@ -34,6 +35,17 @@ Status Controller::prepare_cgroup(Instance& instance, SpawnSpec& spec, UniqueFd&
   auto opened = cgroups_->make(name);
   if (!opened) return opened.error();
   procs = std::move(*opened);
+  // memory_max: in place before the worker runs, so the kernel contains it from its first page,
+  // whatever becomes of the supervisor. A limit that cannot be written leaves the worker running
+  // without it (said each time: the operator asked for a backstop that is not there).
+  const bool v2 = cgroups_->version() == CgroupVersion::kV2;
+  for (const CgroupWrite& write : cgroup_limit_writes(*instance.service, v2)) {
+    if (Status written = cgroups_->write_limit(name, write.file, write.bytes); !written) {
+      log_message(LogLevel::warning,
+                  fmt::format("{}: cannot set {} to {} in cgroup {}: {}", instance.service->name,
+                              write.file, write.bytes, name, written.error().describe()));
+    }
+  }
   spec.cgroup_procs_fd = procs.get();
   spec.cgroup = cgroups_->cgroup_path(name);
   instance.cgroup = name;

@@ -160,6 +160,11 @@ Result<UniqueFd> InstanceCgroups::make(const std::string& name) {
   return fd;
 }
 
+Status InstanceCgroups::write_limit(const std::string& name, const std::string& file,
+                                    uint64_t bytes) {
+  return write_text(hierarchy_ + cgroup_path(name) + "/" + file, std::to_string(bytes));
+}
+
 bool InstanceCgroups::try_remove(const std::string& dir) {
   if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return true;
   kill_members(dir);

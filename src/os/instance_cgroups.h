@@ -34,6 +34,8 @@ class InstanceCgroups {
 
   // Creates `name` and opens its cgroup.procs for writing: the spawned child writes "0" into it.
   Result<UniqueFd> make(const std::string& name);
+  // Writes `bytes` into the file `file` of `name` (memory.limit_in_bytes, memory.max, ...).
+  Status write_limit(const std::string& name, const std::string& file, uint64_t bytes);
   // Kills what is left in `name` and removes it; a directory still busy (its last processes not
   // exited yet) is retried by retry_removals(), the next remove() or at destruction.
   void remove(const std::string& name);

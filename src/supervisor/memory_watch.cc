@@ -58,71 +58,8 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
 
     for (const FleetProcess& process : fleet.processes(service.name)) {
       if (!process.measured()) continue;
-      const int pid = process.pid;
-      const Key key{service.name, process.instance, process.generation};
-      Watched& watched = watched_[unit_of(key)];
-      watched.round = round_;
-      if (!watched.seen) {
-        watched.seen = true;
-        watched.pid = pid;
-        watched.start_ticks = process.start_ticks;
-        watched.started_at_s = process.started_at.value_or(wall_s);
-        watched.rules.emplace(service, std::uniform_real_distribution<double>(0, 1)(random_));
-        adopt_checkpoint(unit_of(key), watched);
-      }
-      if (sample_now) {
-        // With prefork the master is measured alone; `tree` then applies to each child.
-        auto sample = service.memory.tree && !service.prefork
-                          ? reader.read_tree(pid, process.start_ticks)
-                          : reader.read_process(pid, process.start_ticks);
-        if (sample) {
-          if (reader.last_read_fell_back() && !fallback_logged_) {
-            fallback_logged_ = true;
-            log_message(LogLevel::warning, "reading memory from status/statm, not smaps_rollup (" +
-                                               reader.fallback_reason() +
-                                               "): PSS and USS are approximations");
-          }
-          MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
-          if (measures_cgroup(service, process.cgroup)) {
-            values.cgroup = cgroup_memory(pid, process.cgroup);
-          }
-          const double t = wall_s - watched.started_at_s;
-          watched.samples.push_back({t, values});
-          if (watched.samples.size() > kMaxSamples) watched.samples.pop_front();
-          const double interval_s = static_cast<double>(service.memory.interval.count()) / 1000;
-          const auto store = gauges_.find(key);
-          if (store != gauges_.end()) store->second.sample(t, now_s, interval_s, kMaxSamples);
-          // Rules judge the instance that serves; a replacement is measured, not judged yet.
-          if (process.primary) {
-            // The gauges its rules read, where fresh; the others are waited for.
-            GaugeValues fresh;
-            watched.waiting.clear();
-            for (const std::string& name : watched.rules->gauges_read()) {
-              std::optional<double> value;
-              if (store != gauges_.end()) value = store->second.fresh(name, now_s, interval_s);
-              if (value) {
-                fresh.emplace(name, *value);
-              } else if (store != gauges_.end() && store->second.has(name)) {
-                watched.waiting.push_back("gauge " + name + " is stale: not judged");
-              } else {
-                watched.waiting.push_back("waiting for gauge " + name);
-              }
-            }
-            std::vector<RuleDecision> decisions = watched.rules->on_sample(
-                t, values, watched.rules->gauges_read().empty() ? nullptr : &fresh);
-            // A pre-fork master's age is no reason to recycle it: its children are aged on their
-            // own, and the master going would take every one of them with it.
-            if (!service.prefork) {
-              auto progress = watched.rules->on_progress(t, requests(key));
-              decisions.insert(decisions.end(), progress.begin(), progress.end());
-            }
-            for (auto& decision : decisions) {
-              actions.push_back(
-                  {service.name, std::get<1>(key), std::get<2>(key), pid, std::move(decision)});
-            }
-          }
-        }
-      }
+      Watched& watched = watch(service, process, wall_s);
+      if (sample_now) sample_process(service, process, watched, reader, now_s, wall_s, actions);
       if (service.prefork) sample_children(service, process, reader, sample_now, wall_s, actions);
     }
     if (sample_now) reader.close_unused();
@@ -137,6 +74,97 @@ std::vector<RuleAction> MemoryWatch::sample_due(double now_s, WallTime wall,
                 [this](const auto& entry) { return !watched_.contains(unit_of(entry.first)); });
   std::erase_if(gauges_,
                 [this](const auto& entry) { return !watched_.contains(unit_of(entry.first)); });
+  return actions;
+}
+
+MemoryWatch::Watched& MemoryWatch::watch(const ServiceConfig& service, const FleetProcess& process,
+                                         double wall_s) {
+  Watched& watched = watched_[unit_of(Key{service.name, process.instance, process.generation})];
+  watched.round = round_;
+  if (!watched.seen) {
+    watched.seen = true;
+    watched.pid = process.pid;
+    watched.start_ticks = process.start_ticks;
+    watched.started_at_s = process.started_at.value_or(wall_s);
+    watched.rules.emplace(service, std::uniform_real_distribution<double>(0, 1)(random_));
+    adopt_checkpoint(unit_of(Key{service.name, process.instance, process.generation}), watched);
+  }
+  return watched;
+}
+
+void MemoryWatch::sample_process(const ServiceConfig& service, const FleetProcess& process,
+                                 Watched& watched, ProcMemoryReader& reader, double now_s,
+                                 double wall_s, std::vector<RuleAction>& actions) {
+  const int pid = process.pid;
+  const Key key{service.name, process.instance, process.generation};
+  // With prefork the master is measured alone; `tree` then applies to each child.
+  auto sample = service.memory.tree && !service.prefork
+                    ? reader.read_tree(pid, process.start_ticks)
+                    : reader.read_process(pid, process.start_ticks);
+  if (sample) {
+    if (reader.last_read_fell_back() && !fallback_logged_) {
+      fallback_logged_ = true;
+      log_message(LogLevel::warning, "reading memory from status/statm, not smaps_rollup (" +
+                                         reader.fallback_reason() +
+                                         "): PSS and USS are approximations");
+    }
+    MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
+    if (measures_cgroup(service, process.cgroup)) {
+      values.cgroup = cgroup_memory(pid, process.cgroup);
+    }
+    const double t = wall_s - watched.started_at_s;
+    watched.samples.push_back({t, values});
+    if (watched.samples.size() > kMaxSamples) watched.samples.pop_front();
+    const double interval_s = static_cast<double>(service.memory.interval.count()) / 1000;
+    const auto store = gauges_.find(key);
+    if (store != gauges_.end()) store->second.sample(t, now_s, interval_s, kMaxSamples);
+    // Rules judge the instance that serves; a replacement is measured, not judged yet.
+    if (process.primary) {
+      // The gauges its rules read, where fresh; the others are waited for.
+      GaugeValues fresh;
+      watched.waiting.clear();
+      for (const std::string& name : watched.rules->gauges_read()) {
+        std::optional<double> value;
+        if (store != gauges_.end()) value = store->second.fresh(name, now_s, interval_s);
+        if (value) {
+          fresh.emplace(name, *value);
+        } else if (store != gauges_.end() && store->second.has(name)) {
+          watched.waiting.push_back("gauge " + name + " is stale: not judged");
+        } else {
+          watched.waiting.push_back("waiting for gauge " + name);
+        }
+      }
+      std::vector<RuleDecision> decisions = watched.rules->on_sample(
+          t, values, watched.rules->gauges_read().empty() ? nullptr : &fresh);
+      // A pre-fork master's age is no reason to recycle it: its children are aged on their
+      // own, and the master going would take every one of them with it.
+      if (!service.prefork) {
+        auto progress = watched.rules->on_progress(t, requests(key));
+        decisions.insert(decisions.end(), progress.begin(), progress.end());
+      }
+      for (auto& decision : decisions) {
+        actions.push_back(
+            {service.name, std::get<1>(key), std::get<2>(key), pid, std::move(decision)});
+      }
+    }
+  }
+}
+
+std::vector<RuleAction> MemoryWatch::sample_one(const Key& key, double now_s, WallTime wall,
+                                                const FleetState& fleet) {
+  std::vector<RuleAction> actions;
+  const auto& services = fleet.config().services;
+  const auto service = std::find_if(services.begin(), services.end(),
+                                    [&](const auto& s) { return s.name == std::get<0>(key); });
+  if (service == services.end()) return actions;
+  const double wall_s = to_unix_seconds(wall);
+  for (const FleetProcess& process : fleet.processes(service->name)) {
+    if (process.instance != std::get<1>(key) || process.generation != std::get<2>(key)) continue;
+    if (!process.measured()) break;
+    Watched& watched = watch(*service, process, wall_s);
+    sample_process(*service, process, watched, reader_for(*service), now_s, wall_s, actions);
+    break;
+  }
   return actions;
 }
 

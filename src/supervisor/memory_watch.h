@@ -59,6 +59,10 @@ class MemoryWatch {
   static UnitKey unit_of(const RuleAction& action) {
     return {action.service, action.instance, action.generation, action.child};
   }
+  // Samples one instance's process now, whatever its service's interval, and returns the rule
+  // decisions: what a kernel threshold notification asks for (the same path as sample_due's).
+  std::vector<RuleAction> sample_one(const Key& key, double now_s, WallTime wall,
+                                     const FleetState& fleet);
   const std::deque<TimedSample>* series(const UnitKey& key) const;
   const std::deque<TimedSample>* series(const Key& key) const { return series(unit_of(key)); }
   const ProcessRules* rules(const UnitKey& key) const;
@@ -157,6 +161,12 @@ class MemoryWatch {
   // A process just seen: its checkpointed state, when the restore holds one for this very
   // process (memory_watch_checkpoint.cc).
   void adopt_checkpoint(const UnitKey& key, Watched& watched);
+  // The watch record of a process, made (with its rules) on first sight.
+  Watched& watch(const ServiceConfig& service, const FleetProcess& process, double wall_s);
+  // Measures one process and runs its rules (when it is the primary) on the sample.
+  void sample_process(const ServiceConfig& service, const FleetProcess& process, Watched& watched,
+                      ProcMemoryReader& reader, double now_s, double wall_s,
+                      std::vector<RuleAction>& actions);
   // Unix seconds at which a process started, from its start time in clock ticks.
   double started_at(uint64_t start_ticks, double fallback_s);
 

@@ -59,6 +59,7 @@ Status Supervisor::init() {
 
   start_monitors();
   load_checkpoint();
+  if (Status s = start_kernel_watch(); !s) return s;
   remove_abandoned_bundles(incidents_dir());
   control_path_ = options_.state_dir + "/control.sock";
   auto listener = listen_unix(control_path_, 0600);
@@ -131,6 +132,7 @@ void Supervisor::on_controller_line(std::string_view line) {
   }
   tick_workers();     // a worker may have connected before the controller told us of its start
   update_monitors();  // a process started or stopped, or a reload changed the monitors
+  if (kernel_) kernel_->update(fleet_, message.value("type", "") == "config");
   cut_heap_samples_of_gone_processes();
   if (message.value("event", "") == "recycle_failed") {
     // The rules may ask again for this instance's current process.

@@ -23,6 +23,7 @@
 #include "supervisor/heap_sample_capture.h"
 #include "supervisor/http_endpoint.h"
 #include "supervisor/incident_bundle.h"
+#include "supervisor/kernel_watch.h"
 #include "supervisor/memory_watch.h"
 #include "supervisor/stack_capture.h"
 #include "supervisor/worker_server.h"
@@ -72,6 +73,22 @@ class Supervisor {
   // Either of the two, by whom the action names.
   void request_recycle_of(const RuleAction& action, const std::string& reason, bool urgent);
   void log_event(nlohmann::json event);
+
+  // Kernel-speed limits (supervisor_kernel.cc): a threshold notification re-measures the instance
+  // at once, then every kFollowUp while it stays above an armed threshold and no rule acted.
+  Status start_kernel_watch();
+  void on_kernel_threshold(const MemoryWatch::Key& key);
+  void on_kernel_timer();
+  void sample_armed(const MemoryWatch::Key& key, int follow_ups);
+  void arm_kernel_timer(double now_s);
+  struct FollowUp {
+    double due_s = 0;  // steady seconds
+    int count = 0;     // follow-ups since the kernel's notification
+  };
+  std::map<MemoryWatch::Key, FollowUp> follow_ups_;
+  std::optional<TimerFd> kernel_timer_;
+  static constexpr double kFollowUp = 0.005;
+  static constexpr int kMaxFollowUps = 200;  // a second per crossing
 
   // Worker-library connections (supervisor_workers.cc).
   void listen_for_workers();
@@ -214,7 +231,8 @@ class Supervisor {
   std::unique_ptr<WorkerServer> workers_;
   // Exec monitors (supervisor_monitors.cc); after fleet_ and loop_, so destroyed before them.
   std::unique_ptr<ExecMonitors> monitors_;
-  bool said_ready_ = false;  // the controller knows a sampling round was done
+  std::unique_ptr<KernelWatch> kernel_;  // after loop_ too: its fds leave the loop first
+  bool said_ready_ = false;              // the controller knows a sampling round was done
   bool done_ = false;
   int exit_code_ = 0;
 };

@@ -167,6 +167,12 @@ struct ServiceConfig {
   Millis prefork_timeout{30000};  // then SIGKILL that child
 
   std::vector<MonitorConfig> monitors;  // `monitor`: one table or an array of them
+
+  // memory_max (cgroup = true only): the kernel's hard limit, written into each instance's cgroup
+  // before the worker starts, so a runaway is contained while the supervisor is down or stuck.
+  // 0: off; memory_max_auto: critical + 10% (see effective_memory_max()).
+  uint64_t memory_max = 0;
+  bool memory_max_auto = false;
 };
 
 struct SupervisorConfig {

@@ -17,9 +17,10 @@ using nlohmann::json;
 // credentials, inherited sockets, where its output goes, what is preloaded, its cgroup, the
 // readiness protocol it is told to speak). Everything else is read when it is used.
 constexpr std::array kSpawnKeys = {
-    "command",      "env",          "cwd",     "user",        "listen",       "listen_backlog",
-    "listen_mode",  "listen_owner", "ready",   "output",      "log_dir",      "heap_sampler",
-    "heap_runtime", "cgroup",       "prefork", "watchdog_ms", "oom_score_adj"};
+    "command",        "env",           "cwd",          "user",           "listen",
+    "listen_backlog", "listen_mode",   "listen_owner", "ready",          "output",
+    "log_dir",        "heap_sampler",  "heap_runtime", "cgroup",         "prefork",
+    "watchdog_ms",    "oom_score_adj", "memory_max",   "memory_max_auto"};
 
 bool is_spawn_key(const std::string& key) {
   return std::find(kSpawnKeys.begin(), kSpawnKeys.end(), key) != kSpawnKeys.end();

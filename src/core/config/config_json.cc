@@ -72,6 +72,8 @@ json service_to_json(const ServiceConfig& s) {
       {"max_recycling", s.max_recycling},
       {"prefork", s.prefork},
       {"monitors", monitors_to_json(s.monitors)},
+      {"memory_max", s.memory_max},
+      {"memory_max_auto", s.memory_max_auto},
   };
   // A number without a standard name would not survive as "signal 40".
   auto signal_json = [](int signo) {
@@ -116,7 +118,9 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
                                    "heap_runtime",
                                    "pprof",
                                    "monitors",
-                                   "oom_score_adj"};
+                                   "oom_score_adj",
+                                   "memory_max",
+                                   "memory_max_auto"};
   for (const auto& [field, member] : kServiceDurations) keys.push_back(duration_key(field));
   if (!r.object(j, path, keys)) return;
   auto at = [&](std::string_view key) { return fmt::format("{}.{}", path, key); };
@@ -165,6 +169,8 @@ void read_service(JsonReader& r, const json& j, const std::string& path, Service
   r.read(j["prefork"], at("prefork"), s.prefork);
   r.read_signal(j["prefork_signal"], at("prefork_signal"), s.prefork_signal);
   monitors_from_json(r, j["monitors"], at("monitors"), s.monitors);
+  r.read(j["memory_max"], at("memory_max"), s.memory_max);
+  r.read(j["memory_max_auto"], at("memory_max_auto"), s.memory_max_auto);
   for (const auto& [field, member] : kServiceDurations) {
     std::string key = duration_key(field);
     r.read(j[key], at(key), s.*member);

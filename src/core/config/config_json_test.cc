@@ -140,7 +140,7 @@ TEST(ConfigJson, Shape) {
   EXPECT_EQ(web["restart_delay_max_ms"], 315'360'000'000);
   EXPECT_EQ(web["circuit_cooldown_ms"], 123'456'789);
   EXPECT_EQ(web["watchdog_ms"], 4);
-  EXPECT_EQ(web.size(), 39u);
+  EXPECT_EQ(web.size(), 41u);
   EXPECT_EQ(web["log_max_size"], uint64_t{64} << 20);
   EXPECT_EQ(web["log_keep"], 3);
   EXPECT_EQ(j["supervisor"]["events_max_size"], uint64_t{64} << 20);
@@ -158,6 +158,8 @@ TEST(ConfigJson, Shape) {
   EXPECT_EQ(j["services"][1]["heap_runtime"], "");
   EXPECT_EQ(web["cgroup"], true);
   EXPECT_EQ(j["services"][1]["cgroup"], false);
+  EXPECT_EQ(web["memory_max"], 0u);  // off unless set
+  EXPECT_EQ(web["memory_max_auto"], false);
   EXPECT_EQ(web["surge"], false);
   EXPECT_EQ(web["max_recycling"], 1000);
   const json& memory = web["memory"];

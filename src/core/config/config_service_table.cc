@@ -24,7 +24,7 @@ namespace memvisor {
 namespace {
 
 // clang-format off
-constexpr std::array<std::string_view, 35> kBasicKeys{
+constexpr std::array<std::string_view, 36> kBasicKeys{
     "command", "shell", "instances", "env", "cwd", "user",
     "listen", "listen_backlog", "listen_mode", "listen_owner",
     "restart", "restart_delay", "restart_backoff", "restart_delay_max", "min_uptime",
@@ -32,7 +32,8 @@ constexpr std::array<std::string_view, 35> kBasicKeys{
     "stop_signal", "stop_timeout", "kill_timeout",
     "ready", "startup_timeout", "watchdog",
     "output", "log_dir", "log_max_size", "log_keep", "heap_sampler", "pprof", "cgroup",
-    "prefork", "prefork_signal", "prefork_timeout", "monitor", "oom_score_adj"};
+    "prefork", "prefork_signal", "prefork_timeout", "monitor", "oom_score_adj",
+    "memory_max"};
 // clang-format on
 
 template <size_t A, size_t B>
@@ -135,6 +136,7 @@ class ServiceReader {
     if (key == "heap_sampler") return read_heap_sampler(node);
     if (key == "pprof") return read_pprof(node);
     if (key == "cgroup") return read_boolean_value(node, field(key), s_.cgroup);
+    if (key == "memory_max") return read_memory_max(node);
     if (key == "log_max_size") return read_size_value(node, field(key), s_.log_max_size);
     if (key == "log_keep") return read_integer(key, node, check_log_keep, s_.log_keep);
     return read_string(key, node, s_.log_dir);  // the last of kServiceKeys
@@ -153,6 +155,20 @@ class ServiceReader {
     }
     s_.heap_sampler = true;
     s_.heap_runtime = *kind;
+    return std::nullopt;
+  }
+
+  // A size, or "auto": critical + 10%.
+  TomlProblem read_memory_max(const toml::node& node) {
+    if (const auto* text = node.as_string(); text && text->get() == "auto") {
+      s_.memory_max_auto = true;
+      return std::nullopt;
+    }
+    if (auto problem = read_size_value(node, field("memory_max"), s_.memory_max)) {
+      problem->message += " (or \"auto\": critical + 10%)";
+      return problem;
+    }
+    if (auto what = check_size(s_.memory_max)) return located_at(node, field("memory_max"), *what);
     return std::nullopt;
   }
 

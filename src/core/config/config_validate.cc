@@ -173,6 +173,37 @@ std::optional<std::string> check_duration(std::string_view field, Millis value) 
   return std::nullopt;
 }
 
+namespace {
+
+// memory_max: only on an instance's own cgroup, and above critical, which must act first (it
+// writes the crash report; the kernel's kill at memory_max writes none).
+std::optional<ConfigProblem> check_memory_max(const ServiceConfig& service) {
+  if (service.memory_max == 0 && !service.memory_max_auto) return std::nullopt;
+  if (!service.cgroup) {
+    return ConfigProblem{"memory_max",
+                         "needs cgroup = true: the kernel applies it to each instance's own "
+                         "memory cgroup"};
+  }
+  const auto& critical = service.memory.critical;
+  if (service.memory_max_auto) {
+    if (!critical) return ConfigProblem{"memory_max", "\"auto\" is critical + 10%: set critical"};
+    return std::nullopt;
+  }
+  const MetricKind kind =
+      critical ? critical->metric.value_or(service.memory.metric).kind : MetricKind::gauge;
+  if (critical && kind != MetricKind::gauge && kind != MetricKind::swap &&
+      critical->size >= service.memory_max) {
+    return ConfigProblem{
+        "memory_max",
+        fmt::format("expected above critical ({}), got {}: critical must stop the instance and "
+                    "write its crash report before the kernel kills it",
+                    format_size_exact(critical->size), format_size_exact(service.memory_max))};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<ConfigProblem> check_service_together(const ServiceConfig& service) {
   if (service.restart_delay_max < service.restart_delay) {
     return ConfigProblem{"restart_delay_max",
@@ -181,6 +212,7 @@ std::optional<ConfigProblem> check_service_together(const ServiceConfig& service
                                      format_duration_exact(service.restart_delay_max))};
   }
   if (auto order = find_size_order_problem(service.memory)) return order->blame(false);
+  if (auto max = check_memory_max(service)) return max;
   return std::nullopt;
 }
 

@@ -1,0 +1,63 @@
+// Kernel-speed limits: which of a service's memory rules the kernel can watch for memvisor (its
+// instances' cgroups notify when their usage crosses a threshold), and what memvisor writes into
+// each instance's cgroup (memory_max, the kernel's own backstop). Pure: the supervisor arms what
+// this says, the controller writes what this says.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config/config.h"
+#include "core/rules/memory_rules.h"
+
+namespace memvisor {
+
+// One rule armed as a kernel notification on the instance's cgroup usage.
+struct KernelThreshold {
+  std::string rule;  // "limit" or "critical"
+  MetricKind metric = MetricKind::pss;
+  uint64_t bytes = 0;
+};
+
+struct KernelArming {
+  // Ascending by bytes; empty: nothing to arm (the rules are sampled on the interval only).
+  std::vector<KernelThreshold> thresholds;
+  // Rules that stay sampled only, with why: "critical reads swap, which the cgroup's usage does
+  // not bound".
+  std::vector<std::string> not_armed;
+};
+
+// Whether a rule on `metric` can be armed on the cgroup's usage: the cgroup's usage
+// (memory.usage_in_bytes, memory.current) counts every page the instance's processes were
+// charged, so it reaches a threshold no later than their cgroup, RSS, PSS, USS or anonymous
+// memory does. Swap is not in usage; a gauge is the worker's own number.
+bool kernel_measurable(MetricKind metric);
+
+// The limit and critical rules of a service with `cgroup = true` to arm. Empty for a service
+// without cgroups of its own; with prefork = true nothing is armed (each child is judged on its
+// own, and the instance's cgroup holds them all).
+KernelArming kernel_thresholds(const ServiceConfig& service);
+
+// Whether a sample's cgroup usage (or the rule's own metric) is at or above one of the armed
+// thresholds: while it is, the supervisor keeps re-measuring the instance quickly (the kernel only
+// says when usage crosses).
+bool above_armed(const KernelArming& arming, const MemoryValues& values);
+
+// memory_max in bytes: the configured size, or critical + 10% for "auto"; nullopt: off.
+std::optional<uint64_t> effective_memory_max(const ServiceConfig& service);
+
+// What the controller writes into each new instance cgroup, by file name relative to it, in
+// order. v1: memory.limit_in_bytes. v2: memory.max, and memory.high at the lowest armed
+// threshold (its crossing is the memory.events change the supervisor waits for) or, with nothing
+// to arm, memory_max × 0.9 (the kernel reclaims and throttles there before it kills at max).
+// Empty without memory_max: memory.high is not memvisor's to set then.
+struct CgroupWrite {
+  std::string file;
+  uint64_t bytes = 0;
+  bool operator==(const CgroupWrite&) const = default;
+};
+std::vector<CgroupWrite> cgroup_limit_writes(const ServiceConfig& service, bool cgroup_v2);
+
+}  // namespace memvisor

@@ -1,0 +1,57 @@
+// Event-driven limits: the kernel watches each instance cgroup's usage against the service's
+// armed thresholds (limit, critical; see core/rules/kernel_thresholds.h) and wakes the
+// supervisor's loop when it crosses one, so the rules run at once instead of at the next sample.
+// One registration per process and threshold, made when the process appears in the fleet (each
+// generation has a cgroup of its own), dropped when it goes, all renewed after a reload.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/rules/kernel_thresholds.h"
+#include "os/cgroup_memory_reader.h"
+#include "os/event_loop.h"
+#include "os/unique_fd.h"
+#include "supervisor/fleet_state.h"
+#include "supervisor/memory_watch.h"
+
+namespace memvisor {
+
+class KernelWatch {
+ public:
+  using Wakeup = std::function<void(const MemoryWatch::Key&)>;
+  // MEMVISOR_KERNEL_THRESHOLDS=0 in the environment turns arming off (for comparisons: the
+  // tests' negative control, the reaction benchmark).
+  KernelWatch(EventLoop& loop, Wakeup wakeup, std::string cgroup_root = kCgroupRoot);
+  ~KernelWatch();
+  KernelWatch(const KernelWatch&) = delete;
+  KernelWatch& operator=(const KernelWatch&) = delete;
+
+  // Arms the processes new to the fleet, drops those gone; `reconfigured`: re-arms every one
+  // (thresholds may have changed).
+  void update(const FleetState& fleet, bool reconfigured);
+  // Processes with at least one armed notification.
+  size_t armed() const { return armed_.size(); }
+
+ private:
+  struct Armed {
+    std::string cgroup;
+    std::vector<UniqueFd> fds;
+  };
+  // Registers the process's thresholds; true when its cgroup is already at or past the lowest.
+  bool arm(const ServiceConfig& service, const FleetProcess& process, const KernelArming& arming);
+  void disarm(Armed& armed);
+
+  EventLoop& loop_;
+  Wakeup wakeup_;
+  std::optional<Result<CgroupMemoryReader>> cgroups_;
+  std::string cgroup_root_;
+  bool enabled_ = true;
+  std::map<MemoryWatch::Key, Armed> armed_;
+  std::map<std::string, std::string> told_;  // per service: what was logged about its arming
+};
+
+}  // namespace memvisor
