@@ -225,6 +225,11 @@ const std::deque<TimedSample>* MemoryWatch::series(const UnitKey& key) const {
   return found == watched_.end() ? nullptr : &found->second.samples;
 }
 
+double MemoryWatch::series_origin(const UnitKey& key) const {
+  auto found = watched_.find(key);
+  return found == watched_.end() ? 0 : found->second.started_at_s;
+}
+
 const ProcessRules* MemoryWatch::rules(const UnitKey& key) const {
   auto found = watched_.find(key);
   return found == watched_.end() || !found->second.rules ? nullptr : &*found->second.rules;

@@ -61,6 +61,8 @@ class MemoryWatch {
   const std::deque<TimedSample>* series(const UnitKey& key) const;
   const std::deque<TimedSample>* series(const Key& key) const { return series(unit_of(key)); }
   const ProcessRules* rules(const UnitKey& key) const;
+  // Unix seconds the series' times count from (the process's start); 0 when it is not watched.
+  double series_origin(const UnitKey& key) const;
   const ProcessRules* rules(const Key& key) const { return rules(unit_of(key)); }
   // A recycle the controller refused or that failed may be asked for again.
   void allow_again(const UnitKey& key);

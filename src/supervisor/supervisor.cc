@@ -220,6 +220,11 @@ std::optional<nlohmann::json> Supervisor::handle_request(
     }
     case ControlCommand::memory_info:
       return ask_memory_info(request, client);
+    case ControlCommand::series:
+      if (!fleet_.has_snapshot()) {
+        return error_reply({nullptr, "unavailable", "starting up; try again"});
+      }
+      return series_reply(request);
     case ControlCommand::restart:
     case ControlCommand::stop:
     case ControlCommand::start:

@@ -147,6 +147,8 @@ class Supervisor {
   nlohmann::json children_json(const nlohmann::json& record, double now_s) const;
   // The `status` answer, for the control socket and /status alike.
   nlohmann::json status_json() const;
+  // The `series` answer (supervisor_series.cc): retained series of the units `request` names.
+  nlohmann::json series_reply(const ControlRequest& request) const;
 
   // HTTP (supervisor_http.cc): started once the controller's snapshot says where, retried while
   // the address cannot be bound; fed a fresh snapshot after each loop round that changed state.

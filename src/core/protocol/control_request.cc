@@ -15,7 +15,7 @@ struct CommandName {
   ControlCommand command;
 };
 
-constexpr std::array<CommandName, 10> kCommands{{{"status", ControlCommand::status},
+constexpr std::array<CommandName, 11> kCommands{{{"status", ControlCommand::status},
                                                  {"ping", ControlCommand::ping},
                                                  {"restart", ControlCommand::restart},
                                                  {"stop", ControlCommand::stop},
@@ -24,7 +24,8 @@ constexpr std::array<CommandName, 10> kCommands{{{"status", ControlCommand::stat
                                                  {"incidents", ControlCommand::incidents},
                                                  {"incident", ControlCommand::incident},
                                                  {"memory_info", ControlCommand::memory_info},
-                                                 {"reload", ControlCommand::reload}}};
+                                                 {"reload", ControlCommand::reload},
+                                                 {"series", ControlCommand::series}}};
 
 constexpr size_t kMaxField = 256;
 
@@ -109,6 +110,25 @@ ParsedControlRequest parse_control_request(std::string_view line) {
         return ControlError{id, "not_found", "no incident with that id"};
       }
       parsed.incident = incident->get<std::string>();
+      break;
+    }
+    case ControlCommand::series: {
+      // Both optional: every unit of the fleet, the last 120 samples of each.
+      if (const auto target = request.find("target"); target != request.end()) {
+        auto parsed_target = target->is_string()
+                                 ? parse_control_target(target->get_ref<const std::string&>())
+                                 : std::nullopt;
+        if (!parsed_target)
+          return bad(id, "\"target\" must be SERVICE, SERVICE.N or SERVICE.N/PID");
+        parsed.target = std::move(*parsed_target);
+      }
+      if (const auto points = request.find("points"); points != request.end()) {
+        if (!points->is_number_integer() || points->get<int64_t>() < 1 ||
+            points->get<int64_t>() > kSeriesRequestMaxPoints) {
+          return bad(id, "\"points\" must be an integer from 1 to 8640");
+        }
+        parsed.points = points->get<int>();
+      }
       break;
     }
     default:

@@ -21,7 +21,8 @@ enum class ControlCommand {
   incidents,
   incident,
   memory_info,
-  reload
+  reload,
+  series
 };
 
 // "web" (every instance), "web.2" (one) or "web.2/12345" (a pre-fork child of web.2, by pid).
@@ -32,11 +33,16 @@ struct ControlTarget {
 };
 std::optional<ControlTarget> parse_control_target(std::string_view text);
 
+// series: samples per unit when the request names none, and the most it may ask for.
+inline constexpr int kSeriesRequestDefaultPoints = 120;
+inline constexpr int kSeriesRequestMaxPoints = 8640;
+
 struct ControlRequest {
   nlohmann::json id;  // echoed in the reply; null when the request had none
   ControlCommand command = ControlCommand::ping;
-  ControlTarget target;  // restart, stop, start, dump, memory_info
+  ControlTarget target;  // restart, stop, start, dump, memory_info; series (empty: everything)
   std::string incident;  // incident: a valid incident id
+  int points = kSeriesRequestDefaultPoints;  // series: the most recent samples per unit, 1 to 8640
 };
 
 struct ControlError {

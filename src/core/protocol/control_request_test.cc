@@ -69,6 +69,23 @@ TEST(ControlRequest, Errors) {
   EXPECT_EQ(reply["code"], "unknown_command");
 }
 
+TEST(ControlRequest, SeriesTargetAndPointsAreOptional) {
+  const auto all = ok(R"({"cmd":"series"})");
+  EXPECT_EQ(all.command, ControlCommand::series);
+  EXPECT_TRUE(all.target.service.empty());
+  EXPECT_EQ(all.points, 120);
+  const auto one = ok(R"({"cmd":"series","target":"web.1","points":30})");
+  EXPECT_EQ(one.target.service, "web");
+  EXPECT_EQ(one.target.instance, 1);
+  EXPECT_EQ(one.points, 30);
+  EXPECT_EQ(ok(R"({"cmd":"series","target":"web.1/99"})").target.child, 99);
+  EXPECT_EQ(error(R"({"cmd":"series","points":0})").code, "bad_request");
+  EXPECT_EQ(error(R"({"cmd":"series","points":8641})").code, "bad_request");
+  EXPECT_EQ(error(R"({"cmd":"series","points":"10"})").code, "bad_request");
+  EXPECT_EQ(error(R"({"cmd":"series","target":7})").code, "bad_request");
+  EXPECT_EQ(error(R"({"cmd":"series","target":"web.x"})").code, "bad_request");
+}
+
 TEST(ControlRequest, LongUnknownNamesAreCutAndRepliesAreValidUtf8) {
   const std::string name(100, 'x');
   const auto err = error(R"({"cmd":")" + name + "\"}");
