@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes docs/top.png, the README's picture of `memvisor top`: a demo fleet (web: 2 instances, one
 # of them growing; api: 1) runs for a few minutes so the leak rule has judged a span, tmux shows
-# `memvisor top` in a 150x30 pane, capture-pane -e keeps its colours, aha (Debian's aha) turns
+# `memvisor top` in a 150x24 pane, capture-pane -e keeps its colours, aha (Debian's aha) turns
 # them into HTML and headless Chromium photographs that. A documentation step, not a test.
 #   scripts/top_screenshot.sh [build/memvisor] [seconds to run first, default 200]
 set -euo pipefail
@@ -43,19 +43,22 @@ sleep 5
 "$memvisor" restart api.1 --state-dir "$state" >/dev/null  # an event or two for the bottom
 echo "top_screenshot: letting the demo run ${wait_s}s"
 sleep "$wait_s"
-tmux -u -L "$socket" -f /dev/null new-session -d -x 150 -y 30 -s shot \
+tmux -u -L "$socket" -f /dev/null new-session -d -x 150 -y 24 -s shot \
   "env LANG=C.UTF-8 TERM=xterm-256color $memvisor top --state-dir $state; sleep 60"
 tmux -L "$socket" set-option -g status off
 sleep 4
-tmux -L "$socket" capture-pane -e -p -t shot > "$work/top.ansi"
+# -N keeps trailing spaces (the reverse-video bars span the width); each line starts from plain
+# attributes, as tmux means them, so no colour runs on into the next line in aha.
+tmux -L "$socket" capture-pane -e -N -p -t shot | sed 's/^/\x1b[0m/' > "$work/top.ansi"
 {
   echo '<!DOCTYPE html><html><head><meta charset="utf-8"><style>'
   echo 'body{margin:0;background:#1e1e1e;color:#d4d4d4}'
   echo 'pre{margin:0;padding:14px 16px;font:15px/1.25 "DejaVu Sans Mono",monospace}'
   echo '</style></head><body>'
+  echo '<pre>'
   aha --black --no-header < "$work/top.ansi"
-  echo '</body></html>'
+  echo '</pre></body></html>'
 } > "$work/top.html"
-chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,700 \
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,520 \
   --screenshot="$here/docs/top.png" "file://$work/top.html" 2>/dev/null
 echo "top_screenshot: wrote $here/docs/top.png"

@@ -199,7 +199,9 @@ std::string sparkline(const std::vector<double>& values, size_t width, bool utf8
   std::string out(width - shown.size(), ' ');
   if (shown.empty()) return out;
   const auto [lo, hi] = std::minmax_element(shown.begin(), shown.end());
-  const double span = *hi - *lo;
+  // At least a tenth of the largest value: a wobble of a few percent (PSS moving as a sibling
+  // shares or unshares pages) stays a small bump, not a cliff; a real trend fills the height.
+  const double span = std::max(*hi - *lo, std::abs(*hi) * 0.1);
   for (const double v : shown) {
     size_t level = 0;
     if (span > 0 && std::isfinite(span)) {

@@ -45,8 +45,8 @@ void sort_top_rows(std::vector<TopRow>& rows, TopSort sort);
 // Keeps the rows of `service` (exact name; empty: keeps all).
 void filter_top_rows(std::vector<TopRow>& rows, std::string_view service);
 
-// `width` characters of bar heights, scaled between the shown values' minimum and maximum: the
-// shape is what matters at a glance. More values than characters: each character is the mean of
+// `width` characters of bar heights, scaled between the shown values' minimum and maximum (a
+// span of at least a tenth of the maximum): the shape is what matters at a glance. More values than characters: each character is the mean of
 // its share; fewer: one each, blank on the left. UTF-8 block characters ▁▂▃▄▅▆▇█, or ASCII
 // "_.-=+*#%" when the terminal cannot show them. A flat series is a flat low line.
 std::string sparkline(const std::vector<double>& values, size_t width, bool utf8);

@@ -109,6 +109,8 @@ TEST(TopModel, SparklineScalesBetweenMinAndMax) {
   EXPECT_EQ(sparkline({5, 5}, 4, false), "  __");
   EXPECT_EQ(sparkline({}, 3, true), "   ");
   EXPECT_EQ(sparkline({1e9, 2e9}, 2, true), "▁█");
+  // A 1 % wobble is scaled on a tenth of the maximum: a small step, not the full height.
+  EXPECT_EQ(sparkline({100, 101}, 2, false), "_.");
 }
 
 TEST(TopModel, Cells) {
