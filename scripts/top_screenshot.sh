@@ -47,9 +47,11 @@ tmux -u -L "$socket" -f /dev/null new-session -d -x 150 -y 24 -s shot \
   "env LANG=C.UTF-8 TERM=xterm-256color $memvisor top --state-dir $state; sleep 60"
 tmux -L "$socket" set-option -g status off
 sleep 4
-# -N keeps trailing spaces (the reverse-video bars span the width); each line starts from plain
-# attributes, as tmux means them, so no colour runs on into the next line in aha.
-tmux -L "$socket" capture-pane -e -N -p -t shot | sed 's/^/\x1b[0m/' > "$work/top.ansi"
+# -N keeps trailing spaces (the reverse-video bars span the width). tmux writes "reverse, then
+# default colour" where the colour changes with it; aha reverses the colour it had before, so the
+# two are swapped (else the key bar takes the events' cyan).
+tmux -L "$socket" capture-pane -e -N -p -t shot |
+  sed 's/\x1b\[7m\x1b\[39m/\x1b[39m\x1b[7m/g' > "$work/top.ansi"
 {
   echo '<!DOCTYPE html><html><head><meta charset="utf-8"><style>'
   echo 'body{margin:0;background:#1e1e1e;color:#d4d4d4}'
