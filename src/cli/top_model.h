@@ -46,9 +46,10 @@ void sort_top_rows(std::vector<TopRow>& rows, TopSort sort);
 void filter_top_rows(std::vector<TopRow>& rows, std::string_view service);
 
 // `width` characters of bar heights, scaled between the shown values' minimum and maximum (a
-// span of at least a tenth of the maximum): the shape is what matters at a glance. More values than characters: each character is the mean of
-// its share; fewer: one each, blank on the left. UTF-8 block characters ▁▂▃▄▅▆▇█, or ASCII
-// "_.-=+*#%" when the terminal cannot show them. A flat series is a flat low line.
+// span of at least a tenth of the maximum): the shape is what matters at a glance. More values
+// than characters: each character is the mean of its share; fewer: one each, blank on the left.
+// UTF-8 block characters ▁▂▃▄▅▆▇█, or ASCII "_.-=+*#%" when the terminal cannot show them. A
+// flat series is a flat low line.
 std::string sparkline(const std::vector<double>& values, size_t width, bool utf8);
 
 // The cells: "52.1 MiB" (a gauge: "1234" or "12.5"), "62%", "+1.2 MiB/h", "-" when unknown.
