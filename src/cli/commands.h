@@ -28,5 +28,6 @@ int dump_command(const Args& args);
 int incidents_command(const Args& args);
 int events_command(const Args& args);
 int sample_command(const Args& args);
+int top_command(const Args& args);
 
 }  // namespace memvisor

@@ -12,9 +12,10 @@
 namespace memvisor {
 
 Result<nlohmann::json> control_request(const std::string& state_dir, const nlohmann::json& request,
-                                       std::chrono::seconds reply_timeout) {
+                                       std::chrono::seconds reply_timeout,
+                                       std::chrono::milliseconds connect_retry) {
   const std::string path = state_dir + "/control.sock";
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  auto deadline = std::chrono::steady_clock::now() + connect_retry;
   Result<UniqueFd> connected = Error{""};
   for (;;) {
     connected = connect_unix(path);

@@ -21,6 +21,7 @@ constexpr Subcommand kSubcommands[] = {
     {"start", memvisor::start_command, "start SERVICE or SERVICE.N again"},
     {"reload", memvisor::reload_command, "read the config file again and apply what changed"},
     {"dump", memvisor::dump_command, "write an incident bundle of SERVICE.N now (it runs on)"},
+    {"top", memvisor::top_command, "a live view of every instance: memory, trend, events"},
     {"incidents", memvisor::incidents_command, "list incident bundles, or show one: show ID"},
     {"events", memvisor::events_command, "print the events log; --follow for new ones"},
     {"record", memvisor::record_command, "write a process's memory as CSV (t_s,rss,pss,uss,swap)"},

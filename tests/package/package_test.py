@@ -117,7 +117,7 @@ def check_contents(deb, source_dir, version):
     # dpkg-shlibdeps computed them from what the binaries link.
     depends = fields["Depends"]
     for lib in ["libc6", "libstdc++6", "libmicrohttpd12", "libdw1", "libfmt9", "libtomlplusplus3",
-                "libunwind8"]:
+                "libunwind8", "libncursesw6"]:
         check(lib in depends, f"Depends names {lib}")
 
     # dpkg's ldconfig trigger refreshes the libraries' cache; no maintainer script calls ldconfig.

@@ -83,7 +83,8 @@ TEST(ControlRequest, SeriesTargetAndPointsAreOptional) {
   EXPECT_EQ(error(R"({"cmd":"series","points":8641})").code, "bad_request");
   EXPECT_EQ(error(R"({"cmd":"series","points":"10"})").code, "bad_request");
   EXPECT_EQ(error(R"({"cmd":"series","target":7})").code, "bad_request");
-  EXPECT_EQ(error(R"({"cmd":"series","target":"web.x"})").code, "bad_request");
+  EXPECT_EQ(error(R"({"cmd":"series","target":""})").code, "bad_request");
+  EXPECT_EQ(error(R"({"cmd":"series","target":"web.1/x"})").code, "bad_request");
 }
 
 TEST(ControlRequest, LongUnknownNamesAreCutAndRepliesAreValidUtf8) {
