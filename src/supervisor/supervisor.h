@@ -9,7 +9,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "core/proc/memory_parse_cgroup.h"
 #include "core/protocol/control_request.h"
 #include "os/event_loop.h"
 #include "os/files.h"
@@ -71,6 +73,24 @@ class Supervisor {
   // Either of the two, by whom the action names.
   void request_recycle_of(const RuleAction& action, const std::string& reason, bool urgent);
   void log_event(nlohmann::json event);
+
+  // Memory pressure (supervisor_pressure.cc): `[supervisor] pressure`, a PSI trigger on the event
+  // loop, or the file's avg10 read each sampling round where no trigger can be armed.
+  struct PressureWatch {
+    PressureRule rule;
+    std::string path;              // the PSI file read
+    std::vector<UniqueFd> armed;   // one trigger per kind (some, full); empty: polled
+    double cooldown_until_s = 0;   // steady seconds: no other pick before
+    uint64_t fires = 0;            // trigger wake-ups, or polled rounds above the threshold
+    uint64_t recycles = 0;         // recycles it asked for
+    std::optional<Psi> last;       // the latest reading
+  };
+  void configure_pressure();  // on the snapshot and after each reload
+  void stop_pressure();
+  void on_pressure_trigger(uint32_t epoll_events);
+  void poll_pressure();  // each sampling round, when polled
+  void pressure_seen(const Psi& psi, std::string_view how);
+  std::optional<PressureWatch> pressure_;
 
   // Worker-library connections (supervisor_workers.cc).
   void listen_for_workers();

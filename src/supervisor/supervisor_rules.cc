@@ -29,6 +29,7 @@ void Supervisor::on_sample_timer() {
     act(action);
   }
   check_totals();
+  poll_pressure();
   if (!said_ready_) {
     // The controller restarts a supervisor that dies after this at once, and backs off only
     // for one that dies before it (a crash loop).
