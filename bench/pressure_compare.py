@@ -16,6 +16,8 @@ the cgroup runs out and the kernel's OOM killer strikes, unless something acts f
   pressure  memvisor's [supervisor] pressure rule (--pressure-some of a 2 s window, host PSI)
   limit     memvisor's per-instance limit rule (--limit-rule-mib, for 2 samples at 500ms)
   earlyoom  no memvisor rule; earlyoom -m 10 -s 100 -r 0 runs beside it (Debian's earlyoom)
+  earlyoom-dryrun  the same with -m 99 --dryrun: a threshold the host is always below, to see
+            whom earlyoom would pick (the whole machine's largest oom_score; nothing is killed)
   oomd      systemd-oomd: tried, and its refusal recorded (it needs systemd as PID 1 and cgroup v2)
 
 Reported per scenario: what was killed or recycled and by whom (memvisor's events.jsonl, the
@@ -201,9 +203,10 @@ def run_scenario(args, scenario, data):
                                  config(args, scenario, port, data, state)],
                                 stdout=log, stderr=subprocess.STDOUT, preexec_fn=cg.join)
     earlyoom = None
-    if scenario == "earlyoom":
+    if scenario.startswith("earlyoom"):
         elog = open(os.path.join(state, "earlyoom.log"), "w")
-        earlyoom = subprocess.Popen(["earlyoom", "-m", "10", "-s", "100", "-r", "0"],
+        thresholds = ["-m", "99", "--dryrun"] if scenario == "earlyoom-dryrun" else ["-m", "10"]
+        earlyoom = subprocess.Popen(["earlyoom", *thresholds, "-s", "100", "-r", "0"],
                                     stdout=elog, stderr=subprocess.STDOUT)
     result = {"scenario": scenario, "ran": True}
     try:
@@ -266,7 +269,7 @@ def run_scenario(args, scenario, data):
     result["pressure_events"] = sum(1 for e in events if e.get("event") == "pressure")
     if earlyoom:
         lines = open_or(os.path.join(state, "earlyoom.log")).splitlines()
-        result["earlyoom_kills"] = [l for l in lines if "sending SIG" in l]
+        result["earlyoom_kills"] = [l for l in lines if " to process " in l]
         result["earlyoom_first_lines"] = lines[:3]
     if not args.keep:
         shutil.rmtree(state, ignore_errors=True)
@@ -287,10 +290,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--memvisor", default=os.path.join(REPO, "build", "memvisor"))
     p.add_argument("--only", default="none,pressure,limit,earlyoom,oomd")
-    p.add_argument("--duration", type=float, default=60)
+    p.add_argument("--duration", type=float, default=75)
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--limit-mib", type=int, default=256)
-    p.add_argument("--runaway-mib-s", type=float, default=3)
+    p.add_argument("--runaway-mib-s", type=float, default=6)
     p.add_argument("--pressure-some", type=float, default=5)
     p.add_argument("--limit-rule-mib", type=int, default=120)
     p.add_argument("--json")
@@ -303,7 +306,7 @@ def main():
         print("needs PSI (/proc/pressure/memory)", file=sys.stderr)
         return SKIP
     scenarios = args.only.split(",")
-    if "earlyoom" in scenarios and shutil.which("earlyoom") is None:
+    if any(s.startswith("earlyoom") for s in scenarios) and shutil.which("earlyoom") is None:
         print("earlyoom missing: apt-get install earlyoom", file=sys.stderr)
         return SKIP
     tmp = tempfile.mkdtemp(prefix="mv-pressure-data-")
@@ -323,13 +326,15 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         if not r["ran"]:
-            print(f"| {r['scenario']} | did not run: {r.get('why') or r.get('output')} "
+            why = (r.get('why') or r.get('output') or '').replace(chr(10), '; ')
+            print(f"| {r['scenario']} | did not run: {why} "
                   "| | | | | | | |")
             continue
         killed = summarize(r["actions"])
         if r.get("earlyoom_kills"):
-            killed += f"; earlyoom: {len(r['earlyoom_kills'])} kill(s)"
-        elif r["scenario"] == "earlyoom":
+            victims = sorted({l.split('"')[1] for l in r["earlyoom_kills"] if '"' in l})
+            killed += f"; earlyoom: {len(r['earlyoom_kills'])} signal(s) to {', '.join(victims)}"
+        elif r["scenario"].startswith("earlyoom"):
             killed += "; earlyoom: none"
         print(f"| {r['scenario']} | {killed} | {r['ok']} | {r['failed']} | "
               f"{r['capacity_lost_instance_s']} | {r['pressure_s']} | {r['stall_s']} | "

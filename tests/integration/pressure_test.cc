@@ -5,10 +5,15 @@
 // for a real PSI trigger where this machine allows it.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
@@ -131,6 +136,97 @@ TEST(Pressure, ConfigErrorAtItsLine) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("bad.toml:2:40: supervisor.pressure.window"), std::string::npos)
       << result.err;
+}
+
+// A real squeeze: instance 1 joins a 64 MiB memory cgroup, holds 30 MiB and reads a 150 MiB
+// file it wrote (its page cache charged to that cgroup) over and over, so its reads stall on
+// reclaim and refaults; the host's PSI trigger fires and the rule recycles it, the largest.
+// Host-wide: other load on the machine may fire the trigger too (the pick is the same).
+class RealCgroup {
+ public:
+  explicit RealCgroup(const std::string& name) {
+    for (const auto& [root, limit] : {std::pair{"/sys/fs/cgroup/memory/", "memory.limit_in_bytes"},
+                                      std::pair{"/sys/fs/cgroup/", "memory.max"}}) {
+      const std::string dir = root + name;
+      if (!std::filesystem::exists(std::string(root) + limit) &&
+          !std::filesystem::exists(std::string(root) + "cgroup.subtree_control")) {
+        continue;
+      }
+      std::error_code ec;
+      if (!std::filesystem::create_directory(dir, ec)) continue;
+      std::ofstream(dir + "/" + limit) << (64 << 20);
+      if (read_text(dir + "/" + limit).empty()) {
+        std::filesystem::remove(dir, ec);
+        continue;
+      }
+      path_ = dir;
+      return;
+    }
+  }
+  ~RealCgroup() {
+    if (path_.empty()) return;
+    // memvisor has stopped its instances; anything left in the cgroup is killed so it can go.
+    for (int i = 0; i < 100; ++i) {
+      std::istringstream pids(read_text(path_ + "/cgroup.procs"));
+      for (pid_t pid = 0; pids >> pid;) ::kill(pid, SIGKILL);
+      std::error_code ec;
+      if (std::filesystem::remove(path_, ec)) return;
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  RealCgroup(const RealCgroup&) = delete;
+  RealCgroup& operator=(const RealCgroup&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+bool psi_trigger_allowed() {
+  const int fd = ::open("/proc/pressure/memory", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  const char trigger[] = "some 20000 2000000";
+  const bool ok = ::write(fd, trigger, sizeof trigger) > 0;
+  ::close(fd);
+  return ok;
+}
+
+TEST(Pressure, RealTriggerInASqueezedMemoryCgroup) {
+  if (!psi_trigger_allowed()) GTEST_SKIP() << "no PSI trigger on /proc/pressure/memory here";
+  RealCgroup cgroup("memvisor-pressure-test-" + std::to_string(::getpid()));
+  if (cgroup.path().empty()) GTEST_SKIP() << "cannot make a memory cgroup with a limit here";
+  TempDir dir;
+  const std::string squeeze = dir.write(
+      "squeeze.py",
+      "import os, sys, time\n"
+      "if os.environ['MEMVISOR_INSTANCE'] != '1':\n    while True: time.sleep(1)\n"
+      "open(sys.argv[1] + '/cgroup.procs', 'w').write(str(os.getpid()))\n"
+      "hog = bytearray(30 << 20)\n"
+      "for i in range(0, len(hog), 4096): hog[i] = 1\n"
+      "path = sys.argv[2]\n"
+      "with open(path, 'wb') as f:\n"
+      "    for _ in range(150): f.write(os.urandom(1 << 20))\n"
+      "    f.flush(); os.fsync(f.fileno())\n"
+      "    os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)\n"
+      "while True:\n"
+      "    with open(path, 'rb') as f:\n"
+      "        while f.read(1 << 20): pass\n");
+  const std::string config = dir.write(
+      "squeeze.toml", "[supervisor]\npressure = { some = \"1%\", window = \"2s\" }\n"
+                      "[service.squeeze]\ncommand = [\"python3\", \"" +
+                          squeeze + "\", \"" + cgroup.path() + "\", \"" + dir.file("data") +
+                          "\"]\ninstances = 2\ninterval = \"200ms\"\n");
+  {
+    Memvisor memvisor(dir, {config});
+    const auto picks = memvisor.wait_events("pressure", 1, 60s);
+    ASSERT_EQ(picks.size(), 1u) << memvisor.err();
+    EXPECT_EQ(picks[0]["how"], "trigger");
+    EXPECT_EQ(picks[0]["source"], "/proc/pressure/memory");
+    EXPECT_EQ(picks[0]["instance"], 1);
+    EXPECT_NE(memvisor.err().find("PSI trigger armed on /proc/pressure/memory"), std::string::npos)
+        << memvisor.err();
+    EXPECT_EQ(memvisor.wait_events("recycled", 1, 30s, "squeeze.1").size(), 1u) << memvisor.err();
+  }
 }
 
 }  // namespace
