@@ -31,9 +31,9 @@ Result<std::string> psi_file_of(std::string_view source, const std::string& proc
     const std::string file = mount + path + "/memory.pressure";
     if (::access(file.c_str(), R_OK) == 0) return file;
   }
-  return Error{"find memory.pressure of cgroup " + *cgroups->v2_path +
-                   " (PSI per cgroup needs cgroup v2)",
-               ENOENT};
+  return Error{
+      "find memory.pressure of cgroup " + *cgroups->v2_path + " (PSI per cgroup needs cgroup v2)",
+      ENOENT};
 }
 
 Result<UniqueFd> arm_psi_trigger(const std::string& path, std::string_view trigger) {

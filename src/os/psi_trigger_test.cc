@@ -13,7 +13,7 @@
 namespace memvisor {
 namespace {
 
-void write_text(const std::string& path, const std::string& text) {
+void write_psi_fixture(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
 }
 
@@ -26,14 +26,14 @@ TEST(PsiTrigger, SourceFiles) {
   EXPECT_EQ(*psi_file_of("/x/memory.pressure", dir.path() + "/proc", dir.path() + "/cg"),
             "/x/memory.pressure");
   // cgroup v1 only: no memory.pressure, and the error says why.
-  write_text(dir.path() + "/proc/self/cgroup", "4:memory:/web\n");
+  write_psi_fixture(dir.path() + "/proc/self/cgroup", "4:memory:/web\n");
   auto v1 = psi_file_of("cgroup", dir.path() + "/proc", dir.path() + "/cg");
   ASSERT_FALSE(v1);
   EXPECT_NE(v1.error().message.find("cgroup v2"), std::string::npos);
   // A hybrid host, memvisor moved into its leaf "main": the parent's file, under unified/.
-  write_text(dir.path() + "/proc/self/cgroup",
-             "4:memory:/web\n0::/app.slice/web.service/main\n");
-  write_text(dir.path() + "/cg/unified/app.slice/web.service/memory.pressure", "");
+  write_psi_fixture(dir.path() + "/proc/self/cgroup",
+                    "4:memory:/web\n0::/app.slice/web.service/main\n");
+  write_psi_fixture(dir.path() + "/cg/unified/app.slice/web.service/memory.pressure", "");
   EXPECT_EQ(*psi_file_of("cgroup", dir.path() + "/proc", dir.path() + "/cg"),
             dir.path() + "/cg/unified/app.slice/web.service/memory.pressure");
 }
@@ -42,7 +42,7 @@ TEST(PsiTrigger, PlainFileIsNotArmed) {
   TestTempDir dir;
   const std::string fixture = dir.path() + "/memory";
   const std::string text = "some avg10=50.00 avg60=0.00 avg300=0.00 total=1\n";
-  write_text(fixture, text);
+  write_psi_fixture(fixture, text);
   auto armed = arm_psi_trigger(fixture, "some 100000 2000000");
   ASSERT_FALSE(armed);
   EXPECT_NE(armed.error().message.find("not a kernel PSI file"), std::string::npos);

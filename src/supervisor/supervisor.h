@@ -78,12 +78,12 @@ class Supervisor {
   // loop, or the file's avg10 read each sampling round where no trigger can be armed.
   struct PressureWatch {
     PressureRule rule;
-    std::string path;              // the PSI file read
-    std::vector<UniqueFd> armed;   // one trigger per kind (some, full); empty: polled
-    double cooldown_until_s = 0;   // steady seconds: no other pick before
-    uint64_t fires = 0;            // trigger wake-ups, or polled rounds above the threshold
-    uint64_t recycles = 0;         // recycles it asked for
-    std::optional<Psi> last;       // the latest reading
+    std::string path;             // the PSI file read
+    std::vector<UniqueFd> armed;  // one trigger per kind (some, full); empty: polled
+    double cooldown_until_s = 0;  // steady seconds: no other pick before
+    uint64_t fires = 0;           // trigger wake-ups, or polled rounds above the threshold
+    uint64_t recycles = 0;        // recycles it asked for
+    std::optional<Psi> last;      // the latest reading
   };
   void configure_pressure();  // on the snapshot and after each reload
   void stop_pressure();

@@ -53,50 +53,50 @@ void Supervisor::configure_pressure() {
   watch.rule = *rule;
   auto path = psi_file_of(rule->source);
   if (!path) {
-    log_message(LogLevel::warning,
-                fmt::format("memory pressure: {}; watching the host's /proc/pressure/memory instead",
-                            path.error().describe()));
+    log_message(
+        LogLevel::warning,
+        fmt::format("memory pressure: {}; watching the host's /proc/pressure/memory instead",
+                    path.error().describe()));
     path = psi_file_of("host");
   }
   watch.path = *path;
+  // Every trigger of the rule, or the first error (and none armed).
+  auto arm_all = [&](Millis window) -> Result<std::vector<UniqueFd>> {
+    std::vector<UniqueFd> fds;
+    for (const std::string& line : psi_triggers(*rule, window)) {
+      auto fd = arm_psi_trigger(watch.path, line);
+      if (!fd) return fd.error();
+      fds.push_back(std::move(*fd));
+    }
+    return fds;
+  };
   Millis window = rule->window;
+  auto armed = arm_all(window);
+  if (!armed && armed.error().errnum == EINVAL && unprivileged_window(window) != window) {
+    window = unprivileged_window(window);
+    armed = arm_all(window);
+    if (armed) {
+      log_message(LogLevel::notice, fmt::format("memory pressure: the kernel refused a {}ms window "
+                                                "without CAP_SYS_RESOURCE; armed with {}ms",
+                                                rule->window.count(), window.count()));
+    }
+  }
+  if (!armed) {
+    log_message(LogLevel::warning,
+                fmt::format("memory pressure: cannot arm a PSI trigger ({}); reading avg10 of {} "
+                            "each sampling round instead",
+                            armed.error().describe(), watch.path));
+    return;
+  }
+  watch.armed = std::move(*armed);
   std::string armed_lines;
   for (const std::string& line : psi_triggers(*rule, window)) {
-    auto fd = arm_psi_trigger(watch.path, line);
-    if (!fd && fd.error().errnum == EINVAL && unprivileged_window(window) != window) {
-      // Every trigger of the rule keeps one window, so re-arm from the first.
-      window = unprivileged_window(window);
-      watch.armed.clear();
-      armed_lines.clear();
-      for (const std::string& again : psi_triggers(*rule, window)) {
-        fd = arm_psi_trigger(watch.path, again);
-        if (!fd) break;
-        watch.armed.push_back(std::move(*fd));
-        armed_lines += (armed_lines.empty() ? "" : ", ") + again;
-      }
-      if (fd) {
-        log_message(LogLevel::notice,
-                    fmt::format("memory pressure: the kernel refused a {}ms window without "
-                                "CAP_SYS_RESOURCE; armed with {}ms",
-                                rule->window.count(), window.count()));
-      }
-      break;
-    }
-    if (!fd) {
-      log_message(LogLevel::warning,
-                  fmt::format("memory pressure: cannot arm a PSI trigger ({}); reading avg10 of {} "
-                              "each sampling round instead",
-                              fd.error().describe(), watch.path));
-      watch.armed.clear();
-      return;
-    }
-    watch.armed.push_back(std::move(*fd));
     armed_lines += (armed_lines.empty() ? "" : ", ") + line;
   }
-  if (watch.armed.empty()) return;  // the rounded retry failed too: polled, said above
   for (const UniqueFd& fd : watch.armed) {
     const int raw = fd.get();
-    if (Status s = loop_->add(raw, EPOLLPRI, [this](uint32_t events) { on_pressure_trigger(events); });
+    if (Status s =
+            loop_->add(raw, EPOLLPRI, [this](uint32_t events) { on_pressure_trigger(events); });
         !s) {
       log_message(LogLevel::warning, "memory pressure: cannot watch the PSI trigger (" +
                                          s.error().describe() + "); reading avg10 instead");
@@ -187,12 +187,13 @@ void Supervisor::pressure_seen(const Psi& psi, std::string_view how) {
       {"uss", memory.uss},
       {"growth_bytes_per_s", memory.growth_bytes_per_s},
       {"message",
-       fmt::format("memory pressure (some avg10 {:.2f}%{}, rule {}, {}): {} {}, the {} ({} private)",
-                   psi.some.avg10,
-                   psi.has_full ? fmt::format(", full {:.2f}%", psi.full.avg10) : std::string(),
-                   describe_share(watch.rule), how == "trigger" ? "PSI trigger" : "avg10 polled",
-                   recycle ? "recycling" : "would recycle", unit,
-                   pick == "largest" ? "largest" : "fastest growing", format_size(memory.uss))}};
+       fmt::format(
+           "memory pressure (some avg10 {:.2f}%{}, rule {}, {}): {} {}, the {} ({} private)",
+           psi.some.avg10,
+           psi.has_full ? fmt::format(", full {:.2f}%", psi.full.avg10) : std::string(),
+           describe_share(watch.rule), how == "trigger" ? "PSI trigger" : "avg10 polled",
+           recycle ? "recycling" : "would recycle", unit,
+           pick == "largest" ? "largest" : "fastest growing", format_size(memory.uss))}};
   if (psi.has_full) {
     event["full_avg10"] = psi.full.avg10;
     event["full_total_us"] = psi.full.total_us;
@@ -201,7 +202,8 @@ void Supervisor::pressure_seen(const Psi& psi, std::string_view how) {
   watch.cooldown_until_s = now + std::chrono::duration<double>(watch.rule.window).count();
   if (!recycle) return;
   ++watch.recycles;
-  cut_heap_samples_short(victim.service, victim.instance, "the pressure rule acted during the window");
+  cut_heap_samples_short(victim.service, victim.instance,
+                         "the pressure rule acted during the window");
   request_recycle(victim.service, victim.instance, "pressure", false);
 }
 

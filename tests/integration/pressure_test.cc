@@ -44,12 +44,13 @@ void set_pressure(const TempDir& dir, double some_avg10) {
 }
 
 std::string pool_config(const TempDir& dir, const std::string& worker) {
-  return dir.write("pool.toml", "[supervisor]\npressure = { some = \"10%\", window = \"2s\", "
-                                "source = \"" +
-                                    dir.file("psi") +
-                                    "\" }\n"
-                                    "[service.pool]\ncommand = [\"python3\", \"" +
-                                    worker + "\"]\ninstances = 3\ninterval = \"100ms\"\n");
+  return dir.write("pool.toml",
+                   "[supervisor]\npressure = { some = \"10%\", window = \"2s\", "
+                   "source = \"" +
+                       dir.file("psi") +
+                       "\" }\n"
+                       "[service.pool]\ncommand = [\"python3\", \"" +
+                       worker + "\"]\ninstances = 3\ninterval = \"100ms\"\n");
 }
 
 double ts_seconds(const nlohmann::json& event) {
@@ -196,26 +197,27 @@ TEST(Pressure, RealTriggerInASqueezedMemoryCgroup) {
   RealCgroup cgroup("memvisor-pressure-test-" + std::to_string(::getpid()));
   if (cgroup.path().empty()) GTEST_SKIP() << "cannot make a memory cgroup with a limit here";
   TempDir dir;
-  const std::string squeeze = dir.write(
-      "squeeze.py",
-      "import os, sys, time\n"
-      "if os.environ['MEMVISOR_INSTANCE'] != '1':\n    while True: time.sleep(1)\n"
-      "open(sys.argv[1] + '/cgroup.procs', 'w').write(str(os.getpid()))\n"
-      "hog = bytearray(30 << 20)\n"
-      "for i in range(0, len(hog), 4096): hog[i] = 1\n"
-      "path = sys.argv[2]\n"
-      "with open(path, 'wb') as f:\n"
-      "    for _ in range(150): f.write(os.urandom(1 << 20))\n"
-      "    f.flush(); os.fsync(f.fileno())\n"
-      "    os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)\n"
-      "while True:\n"
-      "    with open(path, 'rb') as f:\n"
-      "        while f.read(1 << 20): pass\n");
-  const std::string config = dir.write(
-      "squeeze.toml", "[supervisor]\npressure = { some = \"1%\", window = \"2s\" }\n"
-                      "[service.squeeze]\ncommand = [\"python3\", \"" +
-                          squeeze + "\", \"" + cgroup.path() + "\", \"" + dir.file("data") +
-                          "\"]\ninstances = 2\ninterval = \"200ms\"\n");
+  const std::string squeeze =
+      dir.write("squeeze.py",
+                "import os, sys, time\n"
+                "if os.environ['MEMVISOR_INSTANCE'] != '1':\n    while True: time.sleep(1)\n"
+                "open(sys.argv[1] + '/cgroup.procs', 'w').write(str(os.getpid()))\n"
+                "hog = bytearray(30 << 20)\n"
+                "for i in range(0, len(hog), 4096): hog[i] = 1\n"
+                "path = sys.argv[2]\n"
+                "with open(path, 'wb') as f:\n"
+                "    for _ in range(150): f.write(os.urandom(1 << 20))\n"
+                "    f.flush(); os.fsync(f.fileno())\n"
+                "    os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)\n"
+                "while True:\n"
+                "    with open(path, 'rb') as f:\n"
+                "        while f.read(1 << 20): pass\n");
+  const std::string config =
+      dir.write("squeeze.toml",
+                "[supervisor]\npressure = { some = \"1%\", window = \"2s\" }\n"
+                "[service.squeeze]\ncommand = [\"python3\", \"" +
+                    squeeze + "\", \"" + cgroup.path() + "\", \"" + dir.file("data") +
+                    "\"]\ninstances = 2\ninterval = \"200ms\"\n");
   {
     Memvisor memvisor(dir, {config});
     const auto picks = memvisor.wait_events("pressure", 1, 60s);

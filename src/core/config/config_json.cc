@@ -8,8 +8,8 @@
 #include "core/config/config_json_memory.h"
 #include "core/config/config_json_reader.h"
 #include "core/config/config_monitor.h"
-#include "core/config/config_pressure.h"
 #include "core/config/config_names.h"
+#include "core/config/config_pressure.h"
 #include "core/config/config_validate.h"
 #include "core/units.h"
 

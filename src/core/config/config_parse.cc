@@ -24,8 +24,8 @@ namespace {
 
 TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
   static constexpr std::array<std::string_view, 10> kKeys{
-      "state_dir",   "total",         "http",    "incidents_keep", "incidents_max_size", "log_format",
-      "events_max_size", "events_keep", "oom_score_adj", "pressure"};
+      "state_dir",  "total",           "http",        "incidents_keep", "incidents_max_size",
+      "log_format", "events_max_size", "events_keep", "oom_score_adj",  "pressure"};
   const auto* table = node.as_table();
   if (!table) return wrong_type(node, "supervisor", "a table");
   for (auto [key, value] : in_file_order(*table)) {

@@ -77,7 +77,8 @@ TomlProblem read_pressure(const toml::node& node, std::string_view field,
       if (rule.source != "host" && rule.source != "cgroup" && !rule.source.starts_with('/')) {
         problem = located_at(*value, at,
                              "expected \"host\", \"cgroup\" or the absolute path of a PSI file, "
-                             "got '" + rule.source + "'");
+                             "got '" +
+                                 rule.source + "'");
       }
     } else {
       return unknown_key(*key, *table, field, kKeys);
@@ -85,9 +86,9 @@ TomlProblem read_pressure(const toml::node& node, std::string_view field,
     if (problem) return problem;
   }
   if (!rule.some_percent && !rule.full_percent) {
-    return Located{table->source().begin,
-                   fmt::format("{}: needs 'some' or 'full' (a share of the window like \"10%\")",
-                               field)};
+    return Located{
+        table->source().begin,
+        fmt::format("{}: needs 'some' or 'full' (a share of the window like \"10%\")", field)};
   }
   out = rule;
   return std::nullopt;

@@ -9,17 +9,17 @@
 namespace memvisor {
 namespace {
 
-const std::string kWeb = "[service.web]\ncommand = [\"app\"]\n";
+const std::string kPressureWeb = "[service.web]\ncommand = [\"app\"]\n";
 
 TEST(PressureConfig, OffByDefault) {
-  EXPECT_FALSE(config_ok(kWeb).supervisor.pressure.has_value());
+  EXPECT_FALSE(config_ok(kPressureWeb).supervisor.pressure.has_value());
 }
 
 TEST(PressureConfig, EveryKeyAndTheJsonRoundTrip) {
   const Config config = config_ok(
       "[supervisor]\npressure = { some = \"10%\", full = \"2.5%\", window = \"4s\", "
       "action = \"alert\", pick = \"fastest\", source = \"/sys/fs/cgroup/x/memory.pressure\" }\n" +
-      kWeb);
+      kPressureWeb);
   ASSERT_TRUE(config.supervisor.pressure);
   const PressureRule& rule = *config.supervisor.pressure;
   EXPECT_EQ(rule.some_percent, 10.0);
@@ -38,7 +38,7 @@ TEST(PressureConfig, EveryKeyAndTheJsonRoundTrip) {
 }
 
 TEST(PressureConfig, Defaults) {
-  const Config config = config_ok("[supervisor]\npressure = { full = \"5%\" }\n" + kWeb);
+  const Config config = config_ok("[supervisor]\npressure = { full = \"5%\" }\n" + kPressureWeb);
   ASSERT_TRUE(config.supervisor.pressure);
   EXPECT_FALSE(config.supervisor.pressure->some_percent);
   EXPECT_EQ(config.supervisor.pressure->window, Millis(10000));
@@ -51,28 +51,32 @@ TEST(PressureConfig, Defaults) {
 }
 
 TEST(PressureConfig, Errors) {
-  EXPECT_EQ(config_error("[supervisor]\npressure = { some = \"110%\" }\n" + kWeb),
+  EXPECT_EQ(config_error("[supervisor]\npressure = { some = \"110%\" }\n" + kPressureWeb),
             "web.toml:2:21: supervisor.pressure.some: expected a share of the window like "
             "\"10%\" (above 0, at most 100%), got '110%'");
-  EXPECT_EQ(config_error("[supervisor]\npressure = { some = 10 }\n" + kWeb),
+  EXPECT_EQ(config_error("[supervisor]\npressure = { some = 10 }\n" + kPressureWeb),
             "web.toml:2:21: supervisor.pressure.some: expected a share of the window like "
             "\"10%\", got an integer");
-  EXPECT_EQ(config_error("[supervisor]\npressure = { some = \"10%\", window = \"1m\" }\n" + kWeb),
-            "web.toml:2:40: supervisor.pressure.window: expected 500ms to 10s (the kernel's PSI "
-            "trigger window)");
-  EXPECT_EQ(config_error("[supervisor]\npressure = { window = \"5s\" }\n" + kWeb),
+  EXPECT_EQ(
+      config_error("[supervisor]\npressure = { some = \"10%\", window = \"1m\" }\n" + kPressureWeb),
+      "web.toml:2:40: supervisor.pressure.window: expected 500ms to 10s (the kernel's PSI "
+      "trigger window)");
+  EXPECT_EQ(config_error("[supervisor]\npressure = { window = \"5s\" }\n" + kPressureWeb),
             "web.toml:2:12: supervisor.pressure: needs 'some' or 'full' (a share of the window "
             "like \"10%\")");
-  EXPECT_EQ(config_error("[supervisor]\npressure = { some = \"10%\", pick = \"oldest\" }\n" + kWeb),
+  EXPECT_EQ(config_error("[supervisor]\npressure = { some = \"10%\", pick = \"oldest\" }\n" +
+                         kPressureWeb),
             "web.toml:2:38: supervisor.pressure.pick: expected one of largest, fastest, got "
             "'oldest'");
   EXPECT_EQ(
-      config_error("[supervisor]\npressure = { some = \"10%\", source = \"proc\" }\n" + kWeb),
+      config_error("[supervisor]\npressure = { some = \"10%\", source = \"proc\" }\n" +
+                   kPressureWeb),
       "web.toml:2:40: supervisor.pressure.source: expected \"host\", \"cgroup\" or the absolute "
       "path of a PSI file, got 'proc'");
-  EXPECT_NE(config_error("[supervisor]\npressure = { some = \"10%\", sme = \"1%\" }\n" + kWeb)
-                .find("sme"),
-            std::string::npos);
+  EXPECT_NE(
+      config_error("[supervisor]\npressure = { some = \"10%\", sme = \"1%\" }\n" + kPressureWeb)
+          .find("sme"),
+      std::string::npos);
 }
 
 TEST(PressureConfig, Percent) {

@@ -10,8 +10,8 @@
 #include <set>
 
 #include "core/config/config_monitor.h"
-#include "core/config/config_pressure.h"
 #include "core/config/config_names.h"
+#include "core/config/config_pressure.h"
 #include "core/config/config_validate_listen.h"
 #include "core/config/config_validate_memory.h"
 #include "core/units.h"

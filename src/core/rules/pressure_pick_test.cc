@@ -34,7 +34,7 @@ TEST(PressurePick, PolledThreshold) {
   EXPECT_FALSE(psi_over(full, *psi));
 }
 
-std::deque<TimedSample> series_of(std::initializer_list<std::pair<double, uint64_t>> points) {
+std::deque<TimedSample> uss_series(std::initializer_list<std::pair<double, uint64_t>> points) {
   std::deque<TimedSample> series;
   for (auto [t, uss] : points) {
     TimedSample s;
@@ -46,9 +46,9 @@ std::deque<TimedSample> series_of(std::initializer_list<std::pair<double, uint64
 }
 
 TEST(PressurePick, RecentGrowth) {
-  EXPECT_EQ(recent_growth(series_of({{1, 10 * kMiB}}), 10), 0);
+  EXPECT_EQ(recent_growth(uss_series({{1, 10 * kMiB}}), 10), 0);
   // Over the last 10 s: from t=10 (100 MiB) to t=20 (120 MiB); the early jump is not counted.
-  const auto series = series_of({{0, 0}, {10, 100 * kMiB}, {15, 110 * kMiB}, {20, 120 * kMiB}});
+  const auto series = uss_series({{0, 0}, {10, 100 * kMiB}, {15, 110 * kMiB}, {20, 120 * kMiB}});
   EXPECT_DOUBLE_EQ(recent_growth(series, 10), 2.0 * kMiB);
   // A span longer than the series: from its first sample.
   EXPECT_DOUBLE_EQ(recent_growth(series, 100), 6.0 * kMiB);
