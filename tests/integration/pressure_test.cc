@@ -135,7 +135,7 @@ TEST(Pressure, ConfigErrorAtItsLine) {
       "[\"sleep\", \"9\"]\n");
   const auto result = run_memvisor({"check", config}, 10s);
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_NE(result.err.find("bad.toml:2:40: supervisor.pressure.window"), std::string::npos)
+  EXPECT_NE(result.err.find("bad.toml:2:37: supervisor.pressure.window"), std::string::npos)
       << result.err;
 }
 

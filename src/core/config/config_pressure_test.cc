@@ -59,19 +59,19 @@ TEST(PressureConfig, Errors) {
             "\"10%\", got an integer");
   EXPECT_EQ(
       config_error("[supervisor]\npressure = { some = \"10%\", window = \"1m\" }\n" + kPressureWeb),
-      "web.toml:2:40: supervisor.pressure.window: expected 500ms to 10s (the kernel's PSI "
+      "web.toml:2:37: supervisor.pressure.window: expected 500ms to 10s (the kernel's PSI "
       "trigger window)");
   EXPECT_EQ(config_error("[supervisor]\npressure = { window = \"5s\" }\n" + kPressureWeb),
             "web.toml:2:12: supervisor.pressure: needs 'some' or 'full' (a share of the window "
             "like \"10%\")");
   EXPECT_EQ(config_error("[supervisor]\npressure = { some = \"10%\", pick = \"oldest\" }\n" +
                          kPressureWeb),
-            "web.toml:2:38: supervisor.pressure.pick: expected one of largest, fastest, got "
+            "web.toml:2:35: supervisor.pressure.pick: expected one of largest, fastest, got "
             "'oldest'");
   EXPECT_EQ(
       config_error("[supervisor]\npressure = { some = \"10%\", source = \"proc\" }\n" +
                    kPressureWeb),
-      "web.toml:2:40: supervisor.pressure.source: expected \"host\", \"cgroup\" or the absolute "
+      "web.toml:2:37: supervisor.pressure.source: expected \"host\", \"cgroup\" or the absolute "
       "path of a PSI file, got 'proc'");
   EXPECT_NE(
       config_error("[supervisor]\npressure = { some = \"10%\", sme = \"1%\" }\n" + kPressureWeb)
