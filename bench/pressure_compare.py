@@ -313,6 +313,8 @@ def main():
     data = os.path.join(tmp, "data.bin")
     with open(data, "wb") as f:
         f.write(os.urandom(64 << 20))
+        f.flush()
+        os.fsync(f.fileno())  # clean pages, so each scenario's POSIX_FADV_DONTNEED drops them
     results = []
     try:
         for scenario in scenarios:

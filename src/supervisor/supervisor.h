@@ -90,6 +90,8 @@ class Supervisor {
   void on_pressure_trigger(uint32_t epoll_events);
   void poll_pressure();  // each sampling round, when polled
   void pressure_seen(const Psi& psi, std::string_view how);
+  // An exit (an OOM kill, a crash, a stop) frees memory: no pick for a window after it.
+  void pressure_after_exit();
   std::optional<PressureWatch> pressure_;
 
   // Worker-library connections (supervisor_workers.cc).

@@ -138,6 +138,15 @@ void Supervisor::poll_pressure() {
   pressure_seen(*psi, "avg10");
 }
 
+void Supervisor::pressure_after_exit() {
+  if (!pressure_) return;
+  // The stall that wakes us right after an OOM kill is the kill's own: picking then would
+  // recycle a second worker for memory already given back.
+  const double until =
+      pressure_clock_s() + std::chrono::duration<double>(pressure_->rule.window).count();
+  pressure_->cooldown_until_s = std::max(pressure_->cooldown_until_s, until);
+}
+
 void Supervisor::pressure_seen(const Psi& psi, std::string_view how) {
   PressureWatch& watch = *pressure_;
   watch.last = psi;
