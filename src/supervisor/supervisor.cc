@@ -116,6 +116,7 @@ void Supervisor::on_controller_line(std::string_view line) {
       message.value("reason", "") == "oom_kill") {
     write_oom_kill_incident(message);
   }
+  if (!message.is_discarded() && message.value("event", "") == "exited") pressure_after_exit();
   if (message.is_discarded() || !fleet_.apply(message)) {
     log_message(LogLevel::warning, "supervisor: ignored an unexpected message from the controller");
     return;
@@ -129,6 +130,7 @@ void Supervisor::on_controller_line(std::string_view line) {
     (void)sample_timer_->arm(std::chrono::steady_clock::now());
     start_http_if_wanted();
     listen_for_workers();
+    configure_pressure();
   }
   tick_workers();     // a worker may have connected before the controller told us of its start
   update_monitors();  // a process started or stopped, or a reload changed the monitors
@@ -146,6 +148,7 @@ void Supervisor::on_controller_line(std::string_view line) {
 // `http` moves the endpoint (the old one closes first, so the same port can be bound again).
 void Supervisor::on_reconfigured() {
   memory_.reconfigure(fleet_.config());
+  configure_pressure();
   (void)sample_timer_->arm(std::chrono::steady_clock::now());
   const std::string& wanted = fleet_.config().supervisor.http;
   if (wanted != http_address_) {

@@ -9,7 +9,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "core/proc/memory_parse_cgroup.h"
 #include "core/protocol/control_request.h"
 #include "os/event_loop.h"
 #include "os/files.h"
@@ -89,6 +91,25 @@ class Supervisor {
   std::optional<TimerFd> kernel_timer_;
   static constexpr double kFollowUp = 0.005;
   static constexpr int kMaxFollowUps = 200;  // a second per crossing
+  // Memory pressure (supervisor_pressure.cc): `[supervisor] pressure`, a PSI trigger on the event
+  // loop, or the file's avg10 read each sampling round where no trigger can be armed.
+  struct PressureWatch {
+    PressureRule rule;
+    std::string path;             // the PSI file read
+    std::vector<UniqueFd> armed;  // one trigger per kind (some, full); empty: polled
+    double cooldown_until_s = 0;  // steady seconds: no other pick before
+    uint64_t fires = 0;           // trigger wake-ups, or polled rounds above the threshold
+    uint64_t recycles = 0;        // recycles it asked for
+    std::optional<Psi> last;      // the latest reading
+  };
+  void configure_pressure();  // on the snapshot and after each reload
+  void stop_pressure();
+  void on_pressure_trigger(uint32_t epoll_events);
+  void poll_pressure();  // each sampling round, when polled
+  void pressure_seen(const Psi& psi, std::string_view how);
+  // An exit (an OOM kill, a crash, a stop) frees memory: no pick for a window after it.
+  void pressure_after_exit();
+  std::optional<PressureWatch> pressure_;
 
   // Worker-library connections (supervisor_workers.cc).
   void listen_for_workers();

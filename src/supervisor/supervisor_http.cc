@@ -198,6 +198,16 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
     }
   }
   snapshot->supervisor_restarts = fleet_.supervisor_restarts();
+  if (pressure_) {
+    PressureMetrics& p = snapshot->pressure.emplace();
+    p.trigger = !pressure_->armed.empty();
+    p.fires = pressure_->fires;
+    p.recycles = pressure_->recycles;
+    if (pressure_->last) {
+      p.some_avg10 = pressure_->last->some.avg10;
+      if (pressure_->last->has_full) p.full_avg10 = pressure_->last->full.avg10;
+    }
+  }
   for (const ServiceConfig& service : fleet_.config().services) {
     for (const MonitorConfig& monitor : service.monitors) {
       MonitorMetrics& m = snapshot->monitors.emplace_back();

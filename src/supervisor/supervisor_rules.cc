@@ -32,6 +32,7 @@ void Supervisor::on_sample_timer() {
   report_restore();
   // A decision is saved at once: a supervisor killed right after it must not make it again.
   write_checkpoint_if_due(/*now=*/decided_since_checkpoint_);
+  poll_pressure();
   if (!said_ready_) {
     // The controller restarts a supervisor that dies after this at once, and backs off only
     // for one that dies before it (a crash loop).

@@ -175,6 +175,22 @@ struct ServiceConfig {
   bool memory_max_auto = false;
 };
 
+// [supervisor] pressure: memory PSI (the share of time tasks stalled waiting for memory) above a
+// level over a window recycles one instance, then waits a window before the next (README "Memory
+// pressure").
+enum class PressureAction { recycle, alert };
+enum class PressurePick { largest, fastest };  // private memory (USS), or its growth
+struct PressureRule {
+  std::optional<double> some_percent;  // some task stalled this share of the window (0–100]
+  std::optional<double> full_percent;  // every non-idle task stalled (at least one of the two)
+  Millis window{10000};                // the kernel's 500ms to 10s; also the cooldown
+  PressureAction action = PressureAction::recycle;
+  PressurePick pick = PressurePick::largest;
+  // "host" (/proc/pressure/memory), "cgroup" (memvisor's own cgroup v2 memory.pressure), or the
+  // absolute path of a PSI file (another cgroup's; a plain file for tests is read each round).
+  std::string source = "host";
+};
+
 struct SupervisorConfig {
   std::string state_dir;          // empty: default_state_dir()
   std::optional<SizeRule> total;  // the sum over every instance of every service
@@ -189,6 +205,7 @@ struct SupervisorConfig {
   int events_keep = 3;
   // memvisor's own processes (controller, supervisor): low, so the OOM killer picks a worker.
   int oom_score_adj = -900;
+  std::optional<PressureRule> pressure;
 };
 
 struct Config {

@@ -9,6 +9,7 @@
 #include "core/config/config_json_reader.h"
 #include "core/config/config_monitor.h"
 #include "core/config/config_names.h"
+#include "core/config/config_pressure.h"
 #include "core/config/config_validate.h"
 #include "core/units.h"
 
@@ -193,7 +194,8 @@ json config_to_json(const Config& config) {
         {"log_format", config.supervisor.log_format},
         {"events_max_size", config.supervisor.events_max_size},
         {"events_keep", config.supervisor.events_keep},
-        {"oom_score_adj", config.supervisor.oom_score_adj}}},
+        {"oom_score_adj", config.supervisor.oom_score_adj},
+        {"pressure", pressure_to_json(config.supervisor.pressure)}}},
       {"services", services},
   };
 }
@@ -206,7 +208,7 @@ Result<Config> config_from_json(const json& j) {
     const json& supervisor = j["supervisor"];
     if (r.object(supervisor, "supervisor",
                  {"state_dir", "total", "http", "incidents_keep", "incidents_max_size",
-                  "log_format", "events_max_size", "events_keep", "oom_score_adj"})) {
+                  "log_format", "events_max_size", "events_keep", "oom_score_adj", "pressure"})) {
       r.read(supervisor["state_dir"], "supervisor.state_dir", config.supervisor.state_dir);
       size_rule_from_json(r, supervisor["total"], "supervisor.total", config.supervisor.total);
       r.read(supervisor["http"], "supervisor.http", config.supervisor.http);
@@ -220,6 +222,8 @@ Result<Config> config_from_json(const json& j) {
       r.read(supervisor["events_keep"], "supervisor.events_keep", config.supervisor.events_keep);
       r.read(supervisor["oom_score_adj"], "supervisor.oom_score_adj",
              config.supervisor.oom_score_adj);
+      pressure_from_json(r, supervisor["pressure"], "supervisor.pressure",
+                         config.supervisor.pressure);
     }
     const json& services = j["services"];
     if (r.expect(services.is_array(), services, "services", "an array")) {

@@ -44,6 +44,15 @@ inline constexpr std::array<EnumName<LeakAction>, 2> kLeakActionNames{{
     {"recycle", LeakAction::recycle},
     {"alert", LeakAction::alert},
 }};
+// [supervisor] pressure: action and pick.
+inline constexpr std::array<EnumName<PressureAction>, 2> kPressureActionNames{{
+    {"recycle", PressureAction::recycle},
+    {"alert", PressureAction::alert},
+}};
+inline constexpr std::array<EnumName<PressurePick>, 2> kPressurePickNames{{
+    {"largest", PressurePick::largest},
+    {"fastest", PressurePick::fastest},
+}};
 
 // The duration fields of a service, by their key in the config file.
 inline constexpr std::array<std::pair<std::string_view, Millis ServiceConfig::*>, 9>

@@ -10,6 +10,7 @@
 
 #include "core/config/closest_match.h"
 #include "core/config/config_memory_table.h"
+#include "core/config/config_pressure.h"
 #include "core/config/config_service_table.h"
 #include "core/config/config_toml.h"
 #include "core/config/config_toml_values.h"
@@ -22,9 +23,9 @@ namespace memvisor {
 namespace {
 
 TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
-  static constexpr std::array<std::string_view, 9> kKeys{
+  static constexpr std::array<std::string_view, 10> kKeys{
       "state_dir",  "total",           "http",        "incidents_keep", "incidents_max_size",
-      "log_format", "events_max_size", "events_keep", "oom_score_adj"};
+      "log_format", "events_max_size", "events_keep", "oom_score_adj",  "pressure"};
   const auto* table = node.as_table();
   if (!table) return wrong_type(node, "supervisor", "a table");
   for (auto [key, value] : in_file_order(*table)) {
@@ -60,6 +61,10 @@ TomlProblem read_supervisor(const toml::node& node, SupervisorConfig& out) {
         return located_at(*value, "supervisor.oom_score_adj", *what);
       }
       out.oom_score_adj = static_cast<int>(adj);
+      continue;
+    }
+    if (key->str() == "pressure") {
+      if (auto problem = read_pressure(*value, "supervisor.pressure", out.pressure)) return problem;
       continue;
     }
     if (key->str() == "incidents_max_size") {

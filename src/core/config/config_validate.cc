@@ -11,6 +11,7 @@
 
 #include "core/config/config_monitor.h"
 #include "core/config/config_names.h"
+#include "core/config/config_pressure.h"
 #include "core/config/config_validate_listen.h"
 #include "core/config/config_validate_memory.h"
 #include "core/units.h"
@@ -294,6 +295,11 @@ std::optional<ConfigProblem> find_config_problem(const Config& config) {
   }
   if (auto what = check_oom_score_adj(config.supervisor.oom_score_adj)) {
     return ConfigProblem{"supervisor.oom_score_adj", *what};
+  }
+  if (config.supervisor.pressure) {
+    if (auto what = check_pressure(*config.supervisor.pressure)) {
+      return ConfigProblem{"supervisor.pressure", *what};
+    }
   }
   if (auto what = check_size(config.supervisor.incidents_max_size)) {
     return ConfigProblem{"supervisor.incidents_max_size", *what};

@@ -94,6 +94,15 @@ struct MonitorMetrics {
   std::map<std::string, uint64_t> failures;  // by reason: exec, exit, timeout, not_a_number
 };
 
+// [supervisor] pressure: what its PSI source reads and what the rule did.
+struct PressureMetrics {
+  bool trigger = false;  // a PSI trigger is armed (else avg10 is read each sampling round)
+  uint64_t fires = 0;    // trigger wake-ups, or polled rounds above the threshold
+  uint64_t recycles = 0;
+  std::optional<double> some_avg10;  // percent, the latest reading
+  std::optional<double> full_avg10;
+};
+
 struct MetricsSnapshot {
   std::vector<ServiceMetrics> services;
   std::vector<InstanceMetrics> instances;
@@ -103,6 +112,7 @@ struct MetricsSnapshot {
   int controller_pid = 0;
   // Times the controller restarted the supervisor (the controller's count, so it survives them).
   std::optional<uint64_t> supervisor_restarts;
+  std::optional<PressureMetrics> pressure;  // only with the rule
 };
 
 }  // namespace memvisor

@@ -231,6 +231,27 @@ void render_supervisor(std::string& out, const MetricsSnapshot& s) {
   restarts.sample({}, *s.supervisor_restarts);
 }
 
+void render_pressure(std::string& out, const MetricsSnapshot& s) {
+  if (!s.pressure) return;
+  const PressureMetrics& p = *s.pressure;
+  Family fires(out, "memvisor_pressure_fires_total", "counter",
+               "Memory pressure seen above the pressure rule's share: PSI trigger wake-ups, or "
+               "polled rounds above it.");
+  fires.sample({}, p.fires);
+  Family recycles(out, "memvisor_pressure_recycles_total", "counter",
+                  "Recycles the pressure rule asked for.");
+  recycles.sample({}, p.recycles);
+  Family armed(out, "memvisor_pressure_trigger_armed", "gauge",
+               "1 while a PSI trigger wakes memvisor; 0 while it reads avg10 each round.");
+  armed.sample({}, uint64_t{p.trigger ? 1u : 0u});
+  if (!p.some_avg10) return;
+  Family stall(out, "memvisor_pressure_stall_ratio", "gauge",
+               "The memory PSI source's avg10: the share of the last 10 s tasks stalled on "
+               "memory (some: at least one, full: all).");
+  stall.sample({{"kind", "some"}}, *p.some_avg10 / 100);
+  if (p.full_avg10) stall.sample({{"kind", "full"}}, *p.full_avg10 / 100);
+}
+
 void render_monitors(std::string& out, const MetricsSnapshot& s) {
   if (s.monitors.empty()) return;
   auto labels = [](const MonitorMetrics& m) {
@@ -295,6 +316,7 @@ std::string render_metrics(const MetricsSnapshot& snapshot, double now_unix_s,
   render_children(out, snapshot, now_unix_s);
   render_services(out, snapshot);
   render_supervisor(out, snapshot);
+  render_pressure(out, snapshot);
   render_monitors(out, snapshot);
   render_own(out, own_processes);
   return out;

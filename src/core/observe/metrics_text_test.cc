@@ -267,5 +267,21 @@ TEST(Health, NoServicesIsVacuouslyHealthy) {
   EXPECT_TRUE(judge_health({}).healthy);
 }
 
+TEST(MetricsText, Pressure) {
+  MetricsSnapshot s = two_instances();
+  EXPECT_FALSE(contains(render_metrics(s, 0, {}), "memvisor_pressure"));
+  PressureMetrics& p = s.pressure.emplace();
+  p.trigger = true;
+  p.fires = 3;
+  p.recycles = 2;
+  p.some_avg10 = 12.5;
+  const std::string text = render_metrics(s, 0, {});
+  EXPECT_TRUE(contains(text, "\nmemvisor_pressure_fires_total 3\n"));
+  EXPECT_TRUE(contains(text, "\nmemvisor_pressure_recycles_total 2\n"));
+  EXPECT_TRUE(contains(text, "\nmemvisor_pressure_trigger_armed 1\n"));
+  EXPECT_TRUE(contains(text, "\nmemvisor_pressure_stall_ratio{kind=\"some\"} 0.125\n"));
+  EXPECT_FALSE(contains(text, "kind=\"full\""));
+}
+
 }  // namespace
 }  // namespace memvisor
