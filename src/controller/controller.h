@@ -19,6 +19,7 @@
 #include "core/lifecycle/backoff.h"
 #include "core/lifecycle/child_recycle_queue.h"
 #include "core/observe/event.h"
+#include "core/observe/write_outage.h"
 #include "os/event_loop.h"
 #include "os/files.h"
 #include "os/instance_cgroups.h"
@@ -173,6 +174,7 @@ class Controller {
   std::optional<SignalFd> signals_;
   std::optional<TimerFd> timer_;
   std::optional<AppendLog> events_log_;
+  WriteOutage events_outage_{"events.jsonl", "lines"};  // a full disk: one message, then a count
   UniqueFd lock_fd_;
   std::string sampler_library_;  // for heap_sampler services; empty: not found or not needed
   std::string agents_dir_;       // the Python and Ruby agents; empty: not found or not needed

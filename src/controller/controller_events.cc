@@ -65,8 +65,9 @@ void Controller::emit(Event event, const Instance* instance) {
     // Each time: a reload may have changed the limits.
     events_log_->set_rotation(
         {options_.config.supervisor.events_max_size, options_.config.supervisor.events_keep});
-    if (Status appended = events_log_->append_line(line); !appended) {
-      log_message(LogLevel::error, "cannot write events.jsonl: " + appended.error().describe());
+    const Status appended = events_log_->append_line(line);
+    if (auto message = events_outage_.record(appended)) {
+      log_message(appended ? LogLevel::notice : LogLevel::error, *message);
     }
   }
   log_event_line(event);

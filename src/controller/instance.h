@@ -12,6 +12,7 @@
 #include "core/config/config.h"
 #include "core/lifecycle/circuit_breaker.h"
 #include "core/lifecycle/exit_status.h"
+#include "core/observe/write_outage.h"
 #include "core/protocol/line_splitter.h"
 #include "core/time_format.h"
 #include "os/files.h"
@@ -43,7 +44,8 @@ struct OutputPipe {
   bool is_stderr = false;
   // output = "file": SERVICE.N.log, shared by the instance's stdout and stderr; else null.
   std::shared_ptr<AppendLog> file;
-  bool file_error_logged = false;  // one message per failing stretch, not one per line
+  // The file's write failures, told once per outage with a count (created at the first line).
+  std::optional<WriteOutage> file_outage{};
 };
 
 struct Instance {

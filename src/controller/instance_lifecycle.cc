@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "controller/controller.h"
+#include "core/lifecycle/spawn_failure.h"
 #include "core/units.h"
 #include "heap_report/sampler_library.h"
 #include "os/files.h"
@@ -135,8 +136,7 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
   // A start that fails before the process runs: one event saying which step, then the same
   // backoff as a crash.
   auto fail_start = [&](std::string_view step, const Error& error) {
-    emit(make_event("spawn_failed", &instance, step, "cannot start: " + error.describe()),
-         &instance);
+    emit(make_event("spawn_failed", &instance, step, spawn_failure_message(error)), &instance);
     after_failed_run(instance, "spawn_failed");
   };
   UniqueFd out_read, out_write, err_read, err_write;

@@ -27,12 +27,10 @@ void Controller::on_output(Instance& instance, OutputPipe& pipe) {
     }
     // The service's limits as they are now: a reload applies to the next line.
     pipe.file->set_rotation({instance.service->log_max_size, instance.service->log_keep});
-    Status written = pipe.file->append_line(line);
-    if (written.ok()) {
-      pipe.file_error_logged = false;
-    } else if (!pipe.file_error_logged) {
-      pipe.file_error_logged = true;
-      log_message(LogLevel::error, label + ": cannot write its log: " + written.error().describe());
+    if (!pipe.file_outage) pipe.file_outage.emplace(label + ".log", "lines");
+    const Status written = pipe.file->append_line(line);
+    if (auto message = pipe.file_outage->record(written)) {
+      log_message(written ? LogLevel::notice : LogLevel::error, *message);
     }
   };
   if (n <= 0) {  // end of stream: every writer (the worker and its children) is gone

@@ -147,6 +147,16 @@ Status AppendLog::rotate_if_due(uint64_t line_bytes) {
   return reopen();
 }
 
+void AppendLog::drop_partial_line(size_t written) {
+  // With O_APPEND the offset after the write is the end of what this write put there. Cut only
+  // if nothing follows it: another appender's whole line after ours is worth more than a clean
+  // cut.
+  const off_t end = ::lseek(fd_.get(), 0, SEEK_CUR);
+  struct stat st {};
+  if (end < 0 || ::fstat(fd_.get(), &st) != 0 || st.st_size != end) return;
+  (void)::ftruncate(fd_.get(), end - static_cast<off_t>(written));
+}
+
 Status AppendLog::append_line(std::string_view line) {
   std::string buffer;
   buffer.reserve(line.size() + 1);
@@ -157,10 +167,12 @@ Status AppendLog::append_line(std::string_view line) {
   for (;;) {
     const ssize_t n = ::write(fd_.get(), buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys_error("append to log fd", std::to_string(fd_.get()));
-    // A second write could interleave with another appender, so a short write is an error.
+    if (n < 0) return sys_error("append to", path_);
+    // A second write could interleave with another appender, so a short write is an error; and
+    // its half line (a disk that filled up mid-write) is cut off again, see drop_partial_line.
     if (static_cast<size_t>(n) != buffer.size()) {
-      return Error{"append to log fd " + std::to_string(fd_.get()) + ": short write", EIO};
+      drop_partial_line(static_cast<size_t>(n));
+      return Error{"append to " + path_ + ": short write (disk full?)", ENOSPC};
     }
     return rotated;
   }

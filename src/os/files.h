@@ -39,6 +39,8 @@ class AppendLog {
  private:
   Status reopen();
   Status rotate_if_due(uint64_t line_bytes);
+  // After a short write of `written` bytes: removes them, so no half line stays in the file.
+  void drop_partial_line(size_t written);
 
   UniqueFd fd_;
   std::string path_;

@@ -110,10 +110,14 @@ ControlPage* open_control_page() {
   const int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return nullptr;
   void* page = MAP_FAILED;
-  if (ftruncate(fd, kControlPageSize) == 0)
+  // Allocated, not just sized: a store into an unallocated page of a full disk is a SIGBUS.
+  if (posix_fallocate(fd, 0, kControlPageSize) == 0)
     page = mmap(nullptr, kControlPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
-  if (page == MAP_FAILED) return nullptr;
+  if (page == MAP_FAILED) {
+    unlink(path);
+    return nullptr;
+  }
   auto* control = static_cast<ControlPage*>(page);
   fill_control_header(control);
   memcpy(g_control_path, path, at + 1);

@@ -55,11 +55,28 @@ RawRecord* record(uint64_t index) {
   return reinterpret_cast<RawRecord*>(g_log + kRawHeaderSize) + index;
 }
 
-// MADV_POPULATE_WRITE (Linux 5.14); older kernels refuse it and the pages fault in as written.
+// Records past this index are not written (counted as skipped): lowered when the file's blocks
+// cannot be allocated ahead of them, reset when a window opens.
+uint64_t g_record_limit = kDefaultCapacity;
+
+// The file's blocks under the range are allocated first: the log is written through a shared
+// mapping, and a store into a page the file system cannot allocate (a full disk) would be a
+// SIGBUS in the worker. When they cannot be, the log ends before the range instead.
+// MADV_POPULATE_WRITE (Linux 5.14) then maps the pages; older kernels refuse it and the pages
+// fault in as written.
 void populate_log(uint64_t offset, uint64_t bytes) {
   constexpr int kPopulateWrite = 23;
   if (offset >= kLogBytes) return;
   if (bytes > kLogBytes - offset) bytes = kLogBytes - offset;
+  if (posix_fallocate(g_out_fd, static_cast<off_t>(offset), static_cast<off_t>(bytes)) != 0) {
+    const uint64_t fit =
+        offset <= kRawHeaderSize ? 0 : (offset - kRawHeaderSize) / sizeof(RawRecord);
+    uint64_t limit = __atomic_load_n(&g_record_limit, __ATOMIC_RELAXED);
+    while (fit < limit && !__atomic_compare_exchange_n(&g_record_limit, &limit, fit, true,
+                                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+    return;
+  }
   madvise(g_log + offset, bytes, kPopulateWrite);
 }
 
@@ -190,9 +207,16 @@ void open_window_locked() {
   // O_EXCL unless the path is ours alone: two processes must never share one file.
   const int exclusive = c->replace_out != 0 ? O_TRUNC : O_EXCL;
   const int fd = open(c->out_path, O_RDWR | O_CREAT | exclusive | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0 || ftruncate(fd, static_cast<off_t>(kLogBytes)) != 0 || !map_log(fd) ||
+  // Sparse, and the first chunk (the header with it) allocated now: the log is written through
+  // a shared mapping, where a full disk would be a SIGBUS, not an error (see populate_log). A
+  // disk too full for the first chunk fails the window here, as a refused sample.
+  if (fd < 0 || ftruncate(fd, static_cast<off_t>(kLogBytes)) != 0 ||
+      posix_fallocate(fd, 0, static_cast<off_t>(kPopulateChunk)) != 0 || !map_log(fd) ||
       !region_reserve()) {
-    if (fd >= 0) close(fd);
+    if (fd >= 0) {
+      close(fd);
+      unlink(c->out_path);
+    }
     set_error("cannot create the sample file");
     c->state = kFailed;
     c->handled_seq = c->request_seq;
@@ -215,6 +239,7 @@ void open_window_locked() {
   h->start_ns = now_ns();
   g_libunwind_walks_at_open = stacks_walked_by_libunwind();
   ++g_window;
+  __atomic_store_n(&g_record_limit, kDefaultCapacity, __ATOMIC_RELAXED);
   populate_log(0, kPopulateChunk);
   region_keep_freed(true);
   g_deadline_ns = c->duration_ns != 0 ? h->start_ns + c->duration_ns : 0;
@@ -285,7 +310,7 @@ void record_sample(void* block, size_t size, const SampleStack& stack) {
   const uint64_t index = claim_record(t);
   RegionBlock* meta = region_block(block);
   meta->window = g_window;
-  if (index >= kDefaultCapacity) {
+  if (index >= __atomic_load_n(&g_record_limit, __ATOMIC_RELAXED)) {
     meta->record = UINT32_MAX;
     __atomic_fetch_add(&header()->skipped, 1, __ATOMIC_RELAXED);
     return;

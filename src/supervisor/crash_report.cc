@@ -1,5 +1,7 @@
 #include "supervisor/crash_report.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -104,7 +106,10 @@ Result<std::string> write_crash_report(const CrashReportInput& input) {
       format_size(static_cast<uint64_t>(action.decision.threshold)), action.decision.metric,
       format_size(last.rss), format_size(last.pss), format_size(last.uss), format_size(last.swap),
       action.decision.message, cmdline, samples.size(), json_path);
-  if (Status s = write_file_atomically(base + "-summary.txt", summary, 0640); !s) return s.error();
+  if (Status s = write_file_atomically(base + "-summary.txt", summary, 0640); !s) {
+    ::unlink(json_path.c_str());  // a report comes whole or not at all (a full disk)
+    return s.error();
+  }
   return json_path;
 }
 

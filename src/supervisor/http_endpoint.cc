@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 
 #include "core/observe/health.h"
+#include "core/observe/http_route.h"
 #include "core/observe/metrics_text.h"
 #include "core/time_format.h"
 #include "supervisor/dashboard_data.h"
@@ -44,7 +44,7 @@ MHD_Result on_request(void* self, MHD_Connection* connection, const char* url, c
                       const char* /*version*/, const char* /*upload_data*/,
                       size_t* /*upload_data_size*/, void** /*request_state*/) {
   const auto* endpoint = static_cast<const HttpEndpoint*>(self);
-  if (std::strcmp(method, "GET") != 0 && std::strcmp(method, "HEAD") != 0) {
+  if (http_route(method, url) == HttpRoute::method_not_allowed) {
     return queue(connection, text(405, "only GET and HEAD\n"));
   }
   const char* after = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "after");
@@ -140,13 +140,16 @@ HttpResponse HttpEndpoint::respond(const std::string& path, std::string_view aft
     dashboard = dashboard_;
   }
   if (auto answer = dashboard_response(dashboard.get(), path, after)) return std::move(*answer);
-  if (path == "/metrics") return {200, kMetricsContentType, render_metrics_now(snapshot.get())};
-  if (path == "/health") {
+  const HttpRoute route = http_route("GET", path);
+  if (route == HttpRoute::metrics) {
+    return {200, kMetricsContentType, render_metrics_now(snapshot.get())};
+  }
+  if (route == HttpRoute::health) {
     if (!snapshot) return text(503, "starting: no state from the controller yet\n");
     const HealthVerdict verdict = judge_health(*snapshot);
     return text(verdict.healthy ? 200 : 503, verdict.body);
   }
-  if (path == "/status") {
+  if (route == HttpRoute::status) {
     if (!snapshot)
       return {503, "application/json",
               R"({"error":"starting up"})"

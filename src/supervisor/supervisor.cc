@@ -165,9 +165,20 @@ void Supervisor::on_accept() {
   for (;;) {
     auto accepted = accept_unix(control_listener_.get());
     if (!accepted) {
-      if (accepted.error().errnum != EAGAIN && accepted.error().errnum != EWOULDBLOCK) {
-        log_message(LogLevel::error, "supervisor: " + accepted.error().describe());
+      const int errnum = accepted.error().errnum;
+      if (errnum == EAGAIN || errnum == EWOULDBLOCK) return;
+      if (errnum == EMFILE || errnum == ENFILE || errnum == ENOBUFS || errnum == ENOMEM) {
+        // The pending client stays queued and the socket readable: polling it now would spin
+        // (and log) until a descriptor frees. tick_workers() listens again on the next tick.
+        if (!control_accept_paused_) {
+          log_message(LogLevel::error, "supervisor: " + accepted.error().describe() +
+                                           "; not accepting control clients until it frees");
+        }
+        loop_->remove(control_listener_.get());
+        control_accept_paused_ = true;
+        return;
       }
+      log_message(LogLevel::error, "supervisor: " + accepted.error().describe());
       return;
     }
     UniqueFd fd = std::move(*accepted);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/proc/memory_parse_cgroup.h"
+#include "core/observe/write_outage.h"
 #include "core/protocol/control_request.h"
 #include "os/event_loop.h"
 #include "os/files.h"
@@ -228,6 +229,7 @@ class Supervisor {
   std::optional<SignalFd> signals_;
   std::unique_ptr<LineChannel> controller_;
   UniqueFd control_listener_;
+  bool control_accept_paused_ = false;  // out of descriptors: see on_accept
   std::string control_path_;
   std::list<std::shared_ptr<LineChannel>> clients_;
   std::map<int64_t, PendingRequest> pending_;
@@ -237,6 +239,8 @@ class Supervisor {
   std::optional<TimerFd> sample_timer_;
   std::list<std::unique_ptr<PendingIncident>> incidents_;
   std::optional<AppendLog> events_log_;
+  WriteOutage events_outage_{"events.jsonl", "lines"};  // a full disk: one message, then a count
+  WriteOutage crash_report_outage_{"crash reports", "crash reports"};
   std::unique_ptr<HttpEndpoint> http_;
   DashboardFeed dashboard_{options_.state_dir + "/incidents"};  // what the dashboard serves
   std::chrono::steady_clock::time_point next_series_build_{};   // /api/series, at most 1/s

@@ -79,10 +79,11 @@ void Supervisor::act(const RuleAction& action) {
     input.action = action;
     input.samples = memory_.series(MemoryWatch::unit_of(action));
     auto written = write_crash_report(input);
-    if (written) {
-      event["report"] = *written;
-    } else {
-      log_message(LogLevel::error, "cannot write the crash report: " + written.error().describe());
+    if (written) event["report"] = *written;
+    // The stop goes ahead either way; a full disk is told once, not at every critical.
+    const Status status = written ? Status{} : Status{written.error()};
+    if (auto message = crash_report_outage_.record(status)) {
+      log_message(written ? LogLevel::notice : LogLevel::error, *message);
     }
   }
   // critical and leak write an incident bundle; the stop or recycle they ask for is requested
@@ -251,7 +252,10 @@ void Supervisor::log_event(nlohmann::json event) {
   if (events_log_) {
     const SupervisorConfig& limits = fleet_.config().supervisor;  // the current one, after reloads
     events_log_->set_rotation({limits.events_max_size, limits.events_keep});
-    (void)events_log_->append_line(event.dump());
+    const Status appended = events_log_->append_line(event.dump());
+    if (auto message = events_outage_.record(appended)) {
+      log_message(appended ? LogLevel::notice : LogLevel::error, *message);
+    }
   }
   Event parsed = event_from_json(event);
   parsed.ts = std::chrono::system_clock::now();

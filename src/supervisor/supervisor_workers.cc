@@ -51,6 +51,11 @@ void Supervisor::listen_for_workers() {
 
 void Supervisor::tick_workers() {
   if (workers_) workers_->tick(steady_now_s());
+  // The control socket, paused by on_accept when descriptors ran out, listens again.
+  if (control_accept_paused_ && control_listener_.valid()) {
+    control_accept_paused_ =
+        !loop_->add(control_listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); });
+  }
 }
 
 void Supervisor::on_worker_requests(const WorkerServer::Key& key, int64_t total) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "core/protocol/worker_message.h"
 #include "core/rules/gauge_store.h"
 
 #include "os/open_files_limit.h"
@@ -14,20 +15,10 @@
 namespace memvisor {
 namespace {
 
-constexpr size_t kMaxStatus = 1024;
 constexpr size_t kMaxPendingGauges = 32;  // as GaugeStore::kMaxNames
 
 double worker_steady_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// At most `max` bytes, never cutting a UTF-8 sequence in half (status is dumped as JSON later).
-std::string truncate_utf8(std::string text, size_t max) {
-  if (text.size() <= max) return text;
-  size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  text.resize(cut);
-  return text;
 }
 
 }  // namespace
@@ -126,78 +117,57 @@ void WorkerServer::on_line(Connection& connection, std::string_view line) {
     connection.channel->send_line(nlohmann::json{{"type", "error"}, {"error", why}}.dump(
         -1, ' ', false, nlohmann::json::error_handler_t::replace));
   };
-  const auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!message.is_object() || !message.contains("type") || !message["type"].is_string()) {
-    return error("expected one JSON object with a \"type\" per line");
-  }
   // Not identified here: a stranger's every line would cost a walk of /proc. A connection is
   // identified on accept and on every fleet change (when its process's start arrives).
-  const std::string type = message["type"];
-  if (type == "hello") return;  // who it is comes from the kernel (SO_PEERCRED), not from here
-  if (type == "ready") {
-    connection.ready = true;
-    return;
-  }
-  if (type == "status") {
-    const auto text = message.find("text");
-    if (text == message.end() || !text->is_string()) return error("status needs \"text\"");
-    connection.status = truncate_utf8(text->get<std::string>(), kMaxStatus);
-    return;
-  }
-  if (type == "requests") {
-    const auto total = message.find("total");
-    if (total == message.end() || !total->is_number_integer() || total->get<int64_t>() < 0) {
-      return error("requests needs \"total\", a non-negative integer");
+  WorkerMessage message = parse_worker_message(line);
+  using Kind = WorkerMessage::Kind;
+  switch (message.kind) {
+    case Kind::hello:
+    case Kind::ignored:
+      return;
+    case Kind::ready:
+      connection.ready = true;
+      return;
+    case Kind::status:
+      connection.status = std::move(message.text);
+      return;
+    case Kind::requests:
+      if (connection.key) {
+        set_requests(connection, message.total);
+      } else {
+        connection.pending_requests = message.total;
+      }
+      return;
+    case Kind::gauge:
+      return on_gauge(connection, message.text, message.value);
+    case Kind::gauge_error:
+      return gauge_error(connection, message.text);
+    case Kind::reply: {
+      auto pending = pending_.find(message.id);
+      if (pending == pending_.end() || pending->second.connection != &connection) return;
+      ReplyHandler done = std::move(pending->second.done);
+      pending_.erase(pending);
+      done(message.reply);
+      return;
     }
-    if (connection.key) {
-      set_requests(connection, total->get<int64_t>());
-    } else {
-      connection.pending_requests = total->get<int64_t>();
-    }
-    return;
+    case Kind::error:
+      return error(message.text);
   }
-  if (type == "gauge") return on_gauge_line(connection, message);
-  if (type == "reply") {
-    const auto id = message.find("id");
-    if (id == message.end() || !id->is_number_integer()) return;
-    auto pending = pending_.find(id->get<int64_t>());
-    if (pending == pending_.end() || pending->second.connection != &connection) return;
-    ReplyHandler done = std::move(pending->second.done);
-    pending_.erase(pending);
-    done(message);
-    return;
-  }
-  error("unknown message type '" + type + "'");
 }
 
-void WorkerServer::on_gauge_line(Connection& connection, const nlohmann::json& message) {
-  const auto name = message.find("name");
-  if (name == message.end() || !name->is_string() ||
-      !valid_gauge_name(name->get_ref<const std::string&>())) {
-    return gauge_error(connection,
-                       "gauge needs \"name\" matching [a-zA-Z_:][a-zA-Z0-9_:]* (at most 128 "
-                       "characters)");
-  }
-  const std::string& gauge = name->get_ref<const std::string&>();
-  // JSON has no NaN or infinity, but a number too large for a double parses as one.
-  const auto value = message.find("value");
-  if (value == message.end() || !value->is_number() || !std::isfinite(value->get<double>())) {
-    return gauge_error(connection, "gauge '" + gauge + "' needs \"value\", a finite number");
-  }
+void WorkerServer::on_gauge(Connection& connection, const std::string& gauge, double value) {
   if (!connection.key) {
     // Before the controller told us of this process: the latest per name, bounded.
     if (connection.pending_gauges.size() < kMaxPendingGauges ||
         connection.pending_gauges.contains(gauge)) {
-      connection.pending_gauges[gauge] = value->get<double>();
+      connection.pending_gauges[gauge] = value;
     } else {
       gauge_error(connection, "too many gauges: at most 32 names per process");
     }
     return;
   }
   if (!on_gauge_) return;
-  if (auto refused = on_gauge_(*connection.key, gauge, value->get<double>())) {
-    gauge_error(connection, *refused);
-  }
+  if (auto refused = on_gauge_(*connection.key, gauge, value)) gauge_error(connection, *refused);
 }
 
 void WorkerServer::gauge_error(Connection& connection, const std::string& why) {

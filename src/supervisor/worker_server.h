@@ -100,7 +100,7 @@ class WorkerServer {
   void on_line(Connection& connection, std::string_view line);
   bool identify(Connection& connection);
   void set_requests(Connection& connection, int64_t total);
-  void on_gauge_line(Connection& connection, const nlohmann::json& message);
+  void on_gauge(Connection& connection, const std::string& gauge, double value);
   void gauge_error(Connection& connection, const std::string& why);
   void publish_total(const Key& key);
   void fail_pending(const Connection* connection, const std::string& why);
