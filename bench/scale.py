@@ -5,15 +5,17 @@ concurrent control clients and /metrics scraped 10 times a second.
 Services: `idle`, N workers (`sleep`) sampled every second with a pss limit that never fires, and
 `probe`, one bench/reaction_worker under `limit = { size = "32MiB", for = 1 }` at 100 ms with
 `surge = false`, which crosses its limit over and over: its reaction times (crossing to stop
-signal, measured by the worker itself, see bench/reaction_time.py) are the rules' timing. Two
-phases of --seconds each, the same memvisor:
+signal, measured by the worker itself, see bench/reaction_time.py) are the rules' timing. Phases
+of --seconds each (--phases, default quiet,loaded), the same memvisor:
   quiet:  status (over the control socket) and /metrics asked once a second, for their latency;
   loaded: --clients threads asking `status` back to back (a new connection each time) and a
-          scraper fetching /metrics every 100 ms.
+          scraper fetching /metrics every 100 ms;
+  views:  `memvisor top` running in a tmux pane and the dashboard page open in headless Chromium.
 Reports, per phase: controller and supervisor CPU (and µs per instance-sample), PSS, status and
 /metrics latency (median, p99), the reaction times (median, p90), refused control connections.
 
   bench/scale.py --memvisor build/memvisor --worker build/bench/reaction_worker [--instances 1000]
+  bench/scale.py --instances 50 --phases quiet,views,quiet,views     # the live views' cost
 """
 import argparse
 import json
@@ -102,6 +104,26 @@ class Reactions(threading.Thread):
                 self.times.setdefault(self.phase, []).append((signalled - cross) / 1e6)
 
 
+class Views:
+    """What an operator watching live adds: `memvisor top` in a tmux pane (refreshing every
+    second over the control socket) and the dashboard page in a headless Chromium (polling its
+    JSON every 2 s)."""
+
+    def __init__(self, memvisor, state_dir, port, work):
+        self.tmux = ["tmux", "-L", f"memvisor-scale-{os.getpid()}", "-f", "/dev/null"]
+        subprocess.run(self.tmux + ["new-session", "-d", "-x", "160", "-y", "50",
+                                    f"{memvisor} top --state-dir {state_dir}"], check=True)
+        self.browser = subprocess.Popen(
+            ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             f"--user-data-dir={work}/chromium", "--remote-debugging-port=0",
+             f"http://127.0.0.1:{port}/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def close(self):
+        subprocess.run(self.tmux + ["kill-server"], check=False)
+        self.browser.terminate()
+        self.browser.wait(timeout=30)
+
+
 def measure(phase, args, memvisor, supervisor, sock, url, reactions, load):
     stop = threading.Event()
     refused, load_requests, threads = [0], [0], []
@@ -179,6 +201,9 @@ def main():
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--log", help="write memvisor's output here")
+    parser.add_argument("--phases", default="quiet,loaded",
+                        help="comma-separated, in order: quiet, loaded (control clients and "
+                        "scrapes), views (memvisor top in tmux and the dashboard in Chromium)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="memvisor-scale-") as work:
@@ -213,10 +238,18 @@ def main():
             started_s = time.monotonic() - begin
             supervisor = status["supervisor_pid"]
             time.sleep(5)  # let the first rollup reads pass
+            phases = []
+            for i, name in enumerate(args.phases.split(",")):
+                views = Views(os.path.abspath(args.memvisor), f"{work}/state", port,
+                              work) if name == "views" else None
+                try:
+                    phases.append(measure(f"{i + 1}:{name}", args, proc.pid, supervisor, sock,
+                                          url, reactions, name == "loaded"))
+                finally:
+                    if views:
+                        views.close()
             result = {"instances": args.instances, "clients": args.clients,
-                      "all_ready_after_s": round(started_s, 1),
-                      "phases": [measure(name, args, proc.pid, supervisor, sock, url, reactions,
-                                         name == "loaded") for name in ("quiet", "loaded")]}
+                      "all_ready_after_s": round(started_s, 1), "phases": phases}
             print(json.dumps(result, indent=2))
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -114,29 +114,52 @@ bool KernelWatch::arm(const ServiceConfig& service, const FleetProcess& process,
                       service.name, process.instance, process.cgroup, fd.error().describe()));
       continue;
     }
-    const int raw = fd->get();
-    const bool v1 = events == EPOLLIN;
-    Status added = loop_.add(raw, events, [this, key, raw, v1](uint32_t) {
-      if (v1) {
-        consume_eventfd(raw);
-      } else {
-        consume_v2_events(raw);
-      }
-      wakeup_(key);
-    });
-    if (!added) {
-      log_message(LogLevel::warning,
-                  fmt::format("{}.{}: cannot watch a kernel threshold: {}", service.name,
-                              process.instance, added.error().describe()));
-      continue;
-    }
-    armed.fds.push_back(std::move(*fd));
+    if (watch(key, *fd, events == EPOLLIN)) armed.fds.push_back(std::move(*fd));
   }
+  armed.base = armed.fds.size();
   const bool any = !armed.fds.empty();
   armed_[key] = std::move(armed);
   if (!any) return false;
   const auto usage = (*cgroups_)->read(process.cgroup);
   return usage && usage->current >= arming.thresholds.front().bytes;
+}
+
+bool KernelWatch::watch(const MemoryWatch::Key& key, UniqueFd& fd, bool v1) {
+  const int raw = fd.get();
+  Status added = loop_.add(raw, v1 ? EPOLLIN : EPOLLPRI, [this, key, raw, v1](uint32_t) {
+    if (v1) {
+      consume_eventfd(raw);
+    } else {
+      consume_v2_events(raw);
+    }
+    wakeup_(key);
+  });
+  if (!added) {
+    log_message(LogLevel::warning,
+                fmt::format("{}.{}: cannot watch a kernel threshold: {}", std::get<0>(key),
+                            std::get<1>(key), added.error().describe()));
+  }
+  return static_cast<bool>(added);
+}
+
+void KernelWatch::arm_usage(const MemoryWatch::Key& key, uint64_t bytes) {
+  // A few are enough: each is armed above the usage of its time, so the older ones have been
+  // passed already and would fire again only after usage fell back below them.
+  constexpr size_t kMaxExtra = 4;
+  const auto found = armed_.find(key);
+  if (found == armed_.end() || !cgroups_ || !*cgroups_ ||
+      (*cgroups_)->version() != CgroupVersion::kV1) {
+    return;
+  }
+  Armed& armed = found->second;
+  auto fd = arm_v1_usage_threshold((*cgroups_)->hierarchy() + armed.cgroup, bytes);
+  if (!fd || !watch(key, *fd, /*v1=*/true)) return;  // the interval samples it still
+  if (armed.fds.size() - armed.base >= kMaxExtra) {
+    const auto oldest = armed.fds.begin() + static_cast<std::ptrdiff_t>(armed.base);
+    loop_.remove(oldest->get());
+    armed.fds.erase(oldest);  // closing the eventfd unregisters its threshold
+  }
+  armed.fds.push_back(std::move(*fd));
 }
 
 }  // namespace memvisor

@@ -35,12 +35,19 @@ class KernelWatch {
   void update(const FleetState& fleet, bool reconfigured);
   // Processes with at least one armed notification.
   size_t armed() const { return armed_.size(); }
+  // One more usage threshold for an armed process (cgroup v1; see next_usage_threshold()): the
+  // latest few are kept, the oldest such extra dropped beyond them. No-op on v2, where the
+  // notification is memory.high, which is also the kernel's throttle and stays where it was set.
+  void arm_usage(const MemoryWatch::Key& key, uint64_t bytes);
 
  private:
   struct Armed {
     std::string cgroup;
-    std::vector<UniqueFd> fds;
+    std::vector<UniqueFd> fds;  // the service's thresholds first, then arm_usage()'s
+    size_t base = 0;            // how many are the service's
   };
+  // Registers `fd`'s notifications on the loop to wake `key`; false (logged) when it cannot.
+  bool watch(const MemoryWatch::Key& key, UniqueFd& fd, bool v1);
   // Registers the process's thresholds; true when its cgroup is already at or past the lowest.
   bool arm(const ServiceConfig& service, const FleetProcess& process, const KernelArming& arming);
   void disarm(Armed& armed);

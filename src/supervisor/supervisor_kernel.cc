@@ -1,7 +1,8 @@
 // Kernel-speed limits in the supervisor: a cgroup threshold notification (KernelWatch) samples
 // that instance at once and runs its rules, the same path as the timer's sample; while the
-// instance stays above an armed threshold it is re-measured every 5 ms, so a `limit` with
-// `for = K` counts its K samples at kernel speed instead of K intervals.
+// instance's metric stays above an armed threshold it is re-measured every 5 ms, so a `limit`
+// with `for = K` counts its K samples at kernel speed instead of K intervals; while only the
+// cgroup's usage is past it, the kernel is asked to wake us again where the metric could be.
 #include <algorithm>
 #include <chrono>
 
@@ -66,10 +67,16 @@ void Supervisor::sample_armed(const MemoryWatch::Key& key, int follow_ups) {
                           process.generation == std::get<2>(key) && process.measured());
   }
   const auto* series = memory_.series(key);
-  if (!acted && running && service != nullptr && series != nullptr && !series->empty() &&
-      follow_ups < kMaxFollowUps &&
-      above_armed(kernel_thresholds(*service), series->back().values)) {
-    follow_ups_[key] = {now + kFollowUp, follow_ups + 1};
+  if (!acted && running && service != nullptr && series != nullptr && !series->empty()) {
+    const KernelArming arming = kernel_thresholds(*service);
+    const MemoryValues& values = series->back().values;
+    if (above_armed(arming, values)) {
+      if (follow_ups < kMaxFollowUps) follow_ups_[key] = {now + kFollowUp, follow_ups + 1};
+    } else if (const auto next = next_usage_threshold(arming, values); next && kernel_) {
+      // The cgroup crossed before the rule's metric did: be woken where the metric could
+      // first get there, rather than on the interval.
+      kernel_->arm_usage(key, *next);
+    }
   }
   arm_kernel_timer(now);
 }

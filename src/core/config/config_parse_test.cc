@@ -134,6 +134,23 @@ TEST(ParseConfigErrors, TomlSyntax) {
             "existing integer 'instances'");
 }
 
+// Found by fuzz_config: inputs on which toml++ 3.3's own checks fire when it is built with them
+// (an assert that a table header starts like a key; TOML_UNREACHABLE for a non-ASCII character
+// where whitespace may come). Debian's library, which memvisor links, reports them: one clear
+// message each.
+TEST(ParseConfigErrors, TomlLibraryEdgeCases) {
+  EXPECT_EQ(config_error("[(service.web]\ncommand = [\"app\"]\n"),
+            "web.toml:1:2: TOML syntax error: Error while parsing key: expected bare key starting "
+            "character or string delimiter, saw '('");
+  EXPECT_EQ(config_error("[service.web]\ncommand = [\"app\"]\n\xc3\xa9 = 1\n"),
+            "web.toml:3:1: TOML syntax error: Error while parsing root table: expected keys, "
+            "tables, whitespace or comments, saw '\xc3\xa9'");
+  EXPECT_EQ(config_error("\xef\xbb\xbb"
+                         "5b]\nc@512M\" }\n"),
+            "web.toml:1:1: TOML syntax error: Error while parsing root table: expected keys, "
+            "tables, whitespace or comments, saw '\xef\xbb\xbb'");
+}
+
 TEST(ParseConfigErrors, UnknownKeys) {
   EXPECT_EQ(config_error("[service.web]\ncommand = [\"app\"]\n\n\n\n\ninstnces = 2\n"),
             "web.toml:7:1: unknown key 'instnces' in [service.web]; did you mean 'instances'?");

@@ -65,12 +65,21 @@ KernelArming kernel_thresholds(const ServiceConfig& service) {
 
 bool above_armed(const KernelArming& arming, const MemoryValues& values) {
   for (const KernelThreshold& threshold : arming.thresholds) {
-    // The cgroup's usage is what the kernel notified about; it reaches a threshold before the
-    // rule's own metric does (page tables, the binary's page cache), and the kernel will not say
-    // so again until it has gone below.
-    if (std::max(values.cgroup, value_of(threshold.metric, values)) >= threshold.bytes) return true;
+    if (value_of(threshold.metric, values) >= threshold.bytes) return true;
   }
   return false;
+}
+
+std::optional<uint64_t> next_usage_threshold(const KernelArming& arming,
+                                             const MemoryValues& values) {
+  std::optional<uint64_t> next;
+  for (const KernelThreshold& threshold : arming.thresholds) {
+    const uint64_t metric = value_of(threshold.metric, values);
+    if (values.cgroup < threshold.bytes || metric >= threshold.bytes) continue;
+    const uint64_t at = values.cgroup + (threshold.bytes - metric);
+    if (!next || at < *next) next = at;
+  }
+  return next;
 }
 
 std::optional<uint64_t> effective_memory_max(const ServiceConfig& service) {

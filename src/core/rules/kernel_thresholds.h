@@ -40,10 +40,20 @@ bool kernel_measurable(MetricKind metric);
 // own, and the instance's cgroup holds them all).
 KernelArming kernel_thresholds(const ServiceConfig& service);
 
-// Whether a sample's cgroup usage (or the rule's own metric) is at or above one of the armed
-// thresholds: while it is, the supervisor keeps re-measuring the instance quickly (the kernel only
-// says when usage crosses).
+// Whether a sample's own metric is at or above one of the armed thresholds: while it is, the
+// supervisor keeps re-measuring the instance quickly, so that `for = K` counts its samples at
+// kernel speed (the kernel only says when usage crosses).
 bool above_armed(const KernelArming& arming, const MemoryValues& values);
+
+// The cgroup usage to arm next when the kernel woke us for a threshold the rule's metric has not
+// reached yet: usage (values.cgroup) counts more than the metric (page tables, the binary's page
+// cache), so it crosses first, and the kernel will not notify that threshold again until usage
+// goes back below it. Every byte the metric gains is charged to the cgroup, so the metric cannot
+// reach the threshold before usage has grown by the gap between them: arm usage + gap (the
+// lowest over the thresholds in that state). nullopt: usage is below every threshold the metric
+// is below, so the armed ones will fire.
+std::optional<uint64_t> next_usage_threshold(const KernelArming& arming,
+                                             const MemoryValues& values);
 
 // memory_max in bytes: the configured size, or critical + 10% for "auto"; nullopt: off.
 std::optional<uint64_t> effective_memory_max(const ServiceConfig& service);

@@ -63,17 +63,26 @@ TEST(KernelThresholds, SwapGaugesPreforkAndNoCgroupAreNotArmed) {
   EXPECT_TRUE(arming.not_armed.empty());
 }
 
-TEST(KernelThresholds, AboveWhileTheCgroupOrTheMetricIsAtAThreshold) {
+TEST(KernelThresholds, AboveOnlyWhileTheMetricIsAtAThreshold) {
   const KernelArming arming = kernel_thresholds(with_limits());
   MemoryValues values;
   values.pss = 99 * kArmMiB;
-  values.cgroup = 99 * kArmMiB;
-  EXPECT_FALSE(above_armed(arming, values));
   values.cgroup = 101 * kArmMiB;  // the kernel's crossing comes before PSS gets there
-  EXPECT_TRUE(above_armed(arming, values));
-  values.cgroup = 0;
+  EXPECT_FALSE(above_armed(arming, values));
   values.pss = 100 * kArmMiB;
   EXPECT_TRUE(above_armed(arming, values));
+}
+
+TEST(KernelThresholds, UsagePastAThresholdTheMetricHasNotReachedArmsUsagePlusTheGap) {
+  const KernelArming arming = kernel_thresholds(with_limits());  // limit 100, critical 200 MiB
+  MemoryValues values;
+  values.pss = 90 * kArmMiB;
+  values.cgroup = 99 * kArmMiB;  // below every threshold: the armed ones will fire
+  EXPECT_EQ(next_usage_threshold(arming, values), std::nullopt);
+  values.cgroup = 104 * kArmMiB;  // past the limit's, which will not fire again
+  EXPECT_EQ(next_usage_threshold(arming, values), (104 + 10) * kArmMiB);
+  values.pss = 100 * kArmMiB;  // the metric is there: the rule decides, nothing to re-arm
+  EXPECT_EQ(next_usage_threshold(arming, values), std::nullopt);
 }
 
 TEST(KernelThresholds, MemoryMaxIsASizeOrCriticalPlusTenPercent) {

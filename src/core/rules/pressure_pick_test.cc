@@ -6,7 +6,7 @@
 namespace memvisor {
 namespace {
 
-constexpr uint64_t kMiB = 1024 * 1024;
+constexpr uint64_t kPickMiB = 1024 * 1024;
 
 TEST(PressurePick, TriggerLines) {
   PressureRule rule;
@@ -46,21 +46,22 @@ std::deque<TimedSample> uss_series(std::initializer_list<std::pair<double, uint6
 }
 
 TEST(PressurePick, RecentGrowth) {
-  EXPECT_EQ(recent_growth(uss_series({{1, 10 * kMiB}}), 10), 0);
+  EXPECT_EQ(recent_growth(uss_series({{1, 10 * kPickMiB}}), 10), 0);
   // Over the last 10 s: from t=10 (100 MiB) to t=20 (120 MiB); the early jump is not counted.
-  const auto series = uss_series({{0, 0}, {10, 100 * kMiB}, {15, 110 * kMiB}, {20, 120 * kMiB}});
-  EXPECT_DOUBLE_EQ(recent_growth(series, 10), 2.0 * kMiB);
+  const auto series =
+      uss_series({{0, 0}, {10, 100 * kPickMiB}, {15, 110 * kPickMiB}, {20, 120 * kPickMiB}});
+  EXPECT_DOUBLE_EQ(recent_growth(series, 10), 2.0 * kPickMiB);
   // A span longer than the series: from its first sample.
-  EXPECT_DOUBLE_EQ(recent_growth(series, 100), 6.0 * kMiB);
+  EXPECT_DOUBLE_EQ(recent_growth(series, 100), 6.0 * kPickMiB);
 }
 
 TEST(PressurePick, LargestAndFastest) {
   const std::vector<PressureCandidate> pool{
-      {200 * kMiB, 0}, {500 * kMiB, 1000}, {300 * kMiB, 5 * kMiB}};
+      {200 * kPickMiB, 0}, {500 * kPickMiB, 1000}, {300 * kPickMiB, 5 * kPickMiB}};
   EXPECT_EQ(choose_pressure_victim(PressurePick::largest, pool), 1u);
   EXPECT_EQ(choose_pressure_victim(PressurePick::fastest, pool), 2u);
   // Nothing grows: fastest falls back to the largest.
-  const std::vector<PressureCandidate> steady{{200 * kMiB, 0}, {500 * kMiB, 0}};
+  const std::vector<PressureCandidate> steady{{200 * kPickMiB, 0}, {500 * kPickMiB, 0}};
   EXPECT_EQ(choose_pressure_victim(PressurePick::fastest, steady), 1u);
   EXPECT_FALSE(choose_pressure_victim(PressurePick::largest, {}));
 }
