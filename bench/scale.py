@@ -100,7 +100,10 @@ class Reactions(threading.Thread):
                 self.log.write(line)
                 self.log.flush()
             if "reaction " in line:
-                cross, _, signalled = map(int, line.split("reaction ", 1)[1].split())
+                try:
+                    cross, _, signalled = map(int, line.split("reaction ", 1)[1].split())
+                except ValueError:
+                    continue  # another line that happens to say "reaction"
                 self.times.setdefault(self.phase, []).append((signalled - cross) / 1e6)
 
 
