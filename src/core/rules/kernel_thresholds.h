@@ -30,9 +30,12 @@ struct KernelArming {
 };
 
 // Whether a rule on `metric` can be armed on the cgroup's usage: the cgroup's usage
-// (memory.usage_in_bytes, memory.current) counts every page the instance's processes were
-// charged, so it reaches a threshold no later than their cgroup, RSS, PSS, USS or anonymous
-// memory does. Swap is not in usage; a gauge is the worker's own number.
+// (memory.usage_in_bytes, memory.current) is charged every page the instance's processes
+// allocate, so it reaches a threshold no later than their cgroup or anonymous memory does. RSS,
+// PSS and USS also count file pages another cgroup was charged for (shared libraries already in
+// the page cache) and can run ahead of it: armed all the same, since the growth that matters is
+// allocation, with the interval's sample as the backstop (README "Kernel-speed limits").
+// Swap is not in usage; a gauge is the worker's own number.
 bool kernel_measurable(MetricKind metric);
 
 // The limit and critical rules of a service with `cgroup = true` to arm. Empty for a service
