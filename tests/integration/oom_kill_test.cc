@@ -20,6 +20,15 @@
 namespace memvisor::testing {
 namespace {
 
+// The machine's OOM kill count, as /proc/vmstat says it ("" where unreadable).
+std::string vmstat_oom_kills() {
+  std::ifstream vmstat("/proc/vmstat");
+  for (std::string key, value; vmstat >> key >> value;) {
+    if (key == "oom_kill") return value;
+  }
+  return "";
+}
+
 namespace fs = std::filesystem;
 
 // Generation 1 waits for the file `go` (so memvisor samples it first), then allocates and
@@ -221,11 +230,17 @@ void expect_oom_kill_named(bool own_cgroup) {
   // Negative control: a plain kill -9 is a crash. Past the fallback's window (a reading at
   // least a second old), so the machine's count has caught up with the OOM kill above.
   std::this_thread::sleep_for(2500ms);
+  const std::string machine_before = vmstat_oom_kills();
   ASSERT_EQ(::kill(plain_pid, SIGKILL), 0);
   const auto plain_exit = memvisor.wait_events("exited", 1, 20s, "plain.1");
   ASSERT_EQ(plain_exit.size(), 1u) << memvisor.err();
-  EXPECT_EQ(plain_exit[0]["reason"], "crash") << plain_exit[0].dump();
-  EXPECT_EQ(memvisor.events("incident", "plain.1").size(), 0u);
+  // The fallback cannot tell this kill from another process's OOM kill at the same moment
+  // (README "OOM kills"): when the machine's count moved meanwhile (other tests OOM-kill in
+  // parallel under ctest -j), this control says nothing.
+  if (vmstat_oom_kills() == machine_before) {
+    EXPECT_EQ(plain_exit[0]["reason"], "crash") << plain_exit[0].dump();
+    EXPECT_EQ(memvisor.events("incident", "plain.1").size(), 0u);
+  }
 
   memvisor.signal(SIGTERM);
   EXPECT_EQ(memvisor.wait(30s), 0) << memvisor.err();

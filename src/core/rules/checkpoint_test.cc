@@ -151,7 +151,8 @@ TEST(Checkpoint, RestoredRulesNeitherRepeatNorForgetADecision) {
 
 TEST(Checkpoint, RulesStateUnderAConfigWithoutALeakRuleKeepsTheDecisionsOnly) {
   const auto points = series(200, 10, 3);
-  ProcessRules first(leaky_service(), 0.5);
+  const ServiceConfig service = leaky_service();  // ProcessRules keeps a reference to it
+  ProcessRules first(service, 0.5);
   (void)decisions(first, points, 0, points.size());
   ServiceConfig no_leak = leaky_service();
   no_leak.memory.leak.reset();
@@ -162,7 +163,8 @@ TEST(Checkpoint, RulesStateUnderAConfigWithoutALeakRuleKeepsTheDecisionsOnly) {
 }
 
 std::vector<CheckpointEntry> sample_entries() {
-  ProcessRules rules(leaky_service(), 0.5);
+  const ServiceConfig service = leaky_service();  // ProcessRules keeps a reference to it
+  ProcessRules rules(service, 0.5);
   const auto points = series(300, 10, 5);
   (void)decisions(rules, points, 0, points.size());
   CheckpointEntry e;
@@ -244,7 +246,8 @@ TEST(Checkpoint, GarbageATornFileAndAnotherVersionAreRefused) {
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("version 0"), std::string::npos);
   // Garbage as a rules state: refused, the rules unchanged.
-  ProcessRules rules(leaky_service(), 0.5);
+  const ServiceConfig service = leaky_service();  // ProcessRules keeps a reference to it
+  ProcessRules rules(service, 0.5);
   EXPECT_FALSE(rules.restore_state(""));
   EXPECT_FALSE(rules.restore_state(std::string(200, '\x01')));
   const std::string state = sample_entries()[0].rules_state;
