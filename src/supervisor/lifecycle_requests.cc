@@ -20,10 +20,7 @@ std::optional<nlohmann::json> Supervisor::forward_lifecycle(
                           : request.command == ControlCommand::stop  ? "stop"
                                                                      : "start";
   const ControlTarget* target = &request.target;
-  const ServiceConfig* service = nullptr;
-  for (const ServiceConfig& candidate : fleet_.config().services) {
-    if (candidate.name == target->service) service = &candidate;
-  }
+  const ServiceConfig* service = fleet_.service(target->service);
   if (service == nullptr) return not_found(fmt::format("no service '{}'", target->service));
   if (target->instance > service->instances) {
     return not_found(fmt::format("no instance {}.{} ({} has {})", target->service, target->instance,

@@ -19,10 +19,7 @@ void Supervisor::begin_heap_sample(PendingIncident& incident, const RuleAction& 
                                    Millis duration) {
   IncidentFacts& facts = incident.content.facts;
   incident.heap_sample_event = true;
-  const ServiceConfig* service = nullptr;
-  for (const ServiceConfig& s : fleet_.config().services) {
-    if (s.name == action.service) service = &s;
-  }
+  const ServiceConfig* service = fleet_.service(action.service);
   if (service == nullptr || !service->heap_sampler) {
     facts.heap_sample = "none: heap_sampler is off for this service";
     return;

@@ -57,10 +57,7 @@ void Supervisor::sample_armed(const MemoryWatch::Key& key, int follow_ups) {
   }
   state_changed_ = true;
   // Still above: the kernel will not say so again (it notifies crossings), so look again soon.
-  const ServiceConfig* service = nullptr;
-  for (const ServiceConfig& s : fleet_.config().services) {
-    if (s.name == std::get<0>(key)) service = &s;
-  }
+  const ServiceConfig* service = fleet_.service(std::get<0>(key));
   bool running = false;
   for (const FleetProcess& process : fleet_.processes(std::get<0>(key))) {
     running = running || (process.instance == std::get<1>(key) &&

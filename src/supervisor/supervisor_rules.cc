@@ -68,10 +68,7 @@ void Supervisor::act(const RuleAction& action) {
   if (d.confidence) event["confidence"] = *d.confidence;
 
   if (d.action == "critical") {
-    const ServiceConfig* service = nullptr;
-    for (const auto& s : fleet_.config().services) {
-      if (s.name == action.service) service = &s;
-    }
+    const ServiceConfig* service = fleet_.service(action.service);
     CrashReportInput input;
     input.incidents_dir = options_.state_dir + "/incidents";
     input.time = std::chrono::system_clock::now();
