@@ -34,10 +34,10 @@ set_tests_properties(Prometheus.Dashboard PROPERTIES LABELS integration TIMEOUT 
 
 # memvisor -> Prometheus -> Alertmanager -> a webhook: the leak alert arrives for the leaking
 # worker and none names the steady one. About 4 minutes, most of it memvisor's leak detector
-# waiting for five 30 s floor buckets and two verdicts: COST starts it first, so the wait
-# overlaps the rest of the suite.
+# waiting for five 30 s floor buckets and two verdicts: labelled `waits`, scripts/test runs it
+# beside the rest of the suite.
 add_test(NAME Prometheus.AlertmanagerEndToEnd
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/tests/prometheus/alertmanager_test.py
                  --memvisor $<TARGET_FILE:memvisor> --source ${CMAKE_CURRENT_SOURCE_DIR})
-set_tests_properties(Prometheus.AlertmanagerEndToEnd PROPERTIES LABELS "integration;slow"
+set_tests_properties(Prometheus.AlertmanagerEndToEnd PROPERTIES LABELS "integration;slow;waits"
                      TIMEOUT 600 COST 15000)

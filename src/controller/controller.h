@@ -186,8 +186,9 @@ class Controller {
   std::optional<uint64_t> machine_oom_kills_before_;
   std::optional<uint64_t> machine_oom_kills_latest_;
   MonoTime machine_oom_kills_read_{};
-  bool told_oom_score_adj_ = false;  // a failure to set it is logged once
-  ServiceSockets sockets_;           // every service's `listen`, for its whole life
+  bool told_oom_score_adj_ = false;    // a failure to set it is logged once
+  bool told_notify_fallback_ = false;  // abstract notify sockets: said once per outage
+  ServiceSockets sockets_;             // every service's `listen`, for its whole life
   // Configs a reload replaced, kept while an instance of a removed service still points into one
   // (the vectors moved here keep their elements where they were).
   std::list<Config> old_configs_;

@@ -3,6 +3,8 @@
 // systemd-notify, say) has exited before we read it.
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <fmt/format.h>
 
 #include "controller/controller.h"
@@ -12,17 +14,49 @@
 
 namespace memvisor {
 
+namespace {
+
+// The state dir's file system cannot take a new socket file: full, or gone read-only under us.
+bool state_dir_cannot_hold(int errnum) {
+  return errnum == EROFS || errnum == ENOSPC || errnum == EDQUOT;
+}
+
+}  // namespace
+
 Status Controller::open_notify_socket(Instance& instance) {
   // One socket per process (the generation is in the name), so during a surge recycle the old
   // process and its replacement never share one.
-  const std::string path =
-      fmt::format("{}/notify/{}.{}", options_.state_dir, instance.label(), instance.generation + 1);
+  const std::string name = fmt::format("{}.{}", instance.label(), instance.generation + 1);
+  const std::string path = fmt::format("{}/notify/{}", options_.state_dir, name);
   auto socket = NotifySocket::bind(path, 0600);
+  if (!socket && state_dir_cannot_hold(socket.error().errnum)) {
+    // A replacement must still start, or a full or failing disk would stop every recycle. An
+    // abstract socket needs no file; it has no mode either, so anyone in the network namespace
+    // may send to it: on_notify's checks of the sender's uid and process tree are what keep a
+    // stranger's READY=1 out then.
+    const std::string abstract = fmt::format("@memvisor/{}/{}", ::getpid(), name);
+    auto fallback = NotifySocket::bind(abstract, 0600);
+    if (fallback) {
+      if (!told_notify_fallback_) {
+        log_message(LogLevel::warning,
+                    fmt::format("notify sockets: {}; using abstract sockets (@memvisor/...) "
+                                "until the state dir can hold them again",
+                                socket.error().describe()));
+        told_notify_fallback_ = true;
+      }
+      socket = std::move(fallback);
+    }
+  } else if (socket) {
+    told_notify_fallback_ = false;
+  }
   if (!socket) {
-    return Error{socket.error().describe() + " (choose a shorter --state-dir)"};
+    if (socket.error().errnum == ENAMETOOLONG)
+      return Error{socket.error().describe() + " (choose a shorter --state-dir)"};
+    return socket.error();
   }
   // A worker running as another user must be able to send to its own socket, and only to it.
-  if (auto user = users_.find(instance.service->name); user != users_.end()) {
+  if (auto user = users_.find(instance.service->name);
+      user != users_.end() && socket->path()[0] != '@') {
     if (::chown(path.c_str(), user->second.uid, user->second.gid) != 0) {
       return Error::from_errno("chown " + path);
     }

@@ -22,12 +22,15 @@ constexpr size_t kMaxPassedFds = 16;
 }  // namespace
 
 Result<NotifySocket> NotifySocket::bind(const std::string& path, mode_t mode) {
-  if (path.size() > kMaxPath) {
+  // A path needs its NUL inside sun_path; an abstract name is counted by length alone.
+  const bool abstract = !path.empty() && path[0] == '@';
+  const size_t limit = abstract ? kMaxPath + 1 : kMaxPath;
+  if (path.size() > limit) {
     return Error{"notify socket path too long (" + std::to_string(path.size()) + " bytes, max " +
-                     std::to_string(kMaxPath) + "): " + path,
+                     std::to_string(limit) + "): " + path,
                  ENAMETOOLONG};
   }
-  if (path.empty()) return Error{"bind notify socket: empty path", EINVAL};
+  if (path.empty() || path == "@") return Error{"bind notify socket: empty path", EINVAL};
   UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return sys_error("create notify socket", path);
 
@@ -38,18 +41,26 @@ Result<NotifySocket> NotifySocket::bind(const std::string& path, mode_t mode) {
   }
   // Replace a socket left by an earlier run, but never delete some other kind of file.
   struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+  if (!abstract && ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
 
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.data(), path.size());
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0) {
+  if (abstract) addr.sun_path[0] = '\0';
+  const auto length = abstract
+                          ? static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size())
+                          : static_cast<socklen_t>(sizeof addr);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), length) < 0) {
     return sys_error("bind notify socket", path);
   }
   // From here on the file exists; wrapping it at once makes every early return unlink it.
   NotifySocket socket(std::move(fd), path);
-  if (::chmod(path.c_str(), mode) < 0) return sys_error("chmod notify socket", path);
+  if (!abstract && ::chmod(path.c_str(), mode) < 0) return sys_error("chmod notify socket", path);
   return socket;
+}
+
+void NotifySocket::unlink_file() const {
+  if (fd_.valid() && !path_.empty() && path_[0] != '@') ::unlink(path_.c_str());
 }
 
 NotifySocket::NotifySocket(NotifySocket&& other) noexcept
@@ -57,7 +68,7 @@ NotifySocket::NotifySocket(NotifySocket&& other) noexcept
 
 NotifySocket& NotifySocket::operator=(NotifySocket&& other) noexcept {
   if (this != &other) {
-    if (fd_.valid() && !path_.empty()) ::unlink(path_.c_str());
+    unlink_file();
     fd_ = std::move(other.fd_);
     path_ = std::exchange(other.path_, {});
   }
@@ -65,7 +76,7 @@ NotifySocket& NotifySocket::operator=(NotifySocket&& other) noexcept {
 }
 
 NotifySocket::~NotifySocket() {
-  if (fd_.valid() && !path_.empty()) ::unlink(path_.c_str());
+  unlink_file();
 }
 
 std::optional<NotifyMessage> NotifySocket::receive() {

@@ -23,7 +23,9 @@ struct NotifyMessage {
 class NotifySocket {
  public:
   // Binds a SOCK_DGRAM socket at `path` (an existing socket file there is replaced), non-blocking,
-  // close-on-exec, file mode `mode`. Fails with a clear Error when the path is too long.
+  // close-on-exec, file mode `mode`. Fails with a clear Error when the path is too long. A path
+  // starting with '@' names an abstract socket (systemd's convention for NOTIFY_SOCKET): no file,
+  // no mode, gone with the descriptor.
   static Result<NotifySocket> bind(const std::string& path, mode_t mode);
   // Hand-written so a moved-from socket forgets its path and never unlinks it.
   NotifySocket(NotifySocket&& other) noexcept;
@@ -38,6 +40,7 @@ class NotifySocket {
 
  private:
   NotifySocket(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  void unlink_file() const;
   UniqueFd fd_;
   std::string path_;
 };

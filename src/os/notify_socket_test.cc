@@ -133,6 +133,30 @@ TEST(NotifySocket, TooLongPathIsAClearError) {
   EXPECT_EQ(socket.error().errnum, ENAMETOOLONG);
 }
 
+TEST(NotifySocket, BindsAnAbstractNameWithoutAFile) {
+  const std::string name = "@memvisor-test-bind-" + std::to_string(::getpid());
+  {
+    auto socket = NotifySocket::bind(name, 0600);
+    ASSERT_TRUE(socket.ok()) << socket.error().describe();
+    EXPECT_EQ(socket->path(), name);
+    ASSERT_EQ(::setenv("NOTIFY_SOCKET", name.c_str(), 1), 0);
+    Status sent = notify_service_manager("READY=1");
+    ::unsetenv("NOTIFY_SOCKET");
+    ASSERT_TRUE(sent.ok()) << sent.error().describe();
+    auto message = socket->receive();
+    ASSERT_TRUE(message.has_value());
+    EXPECT_EQ(message->pid, ::getpid());
+    EXPECT_EQ(message->text, "READY=1");
+    // Taken while it is open; no file was made for it in the working directory.
+    EXPECT_FALSE(NotifySocket::bind(name, 0600).ok());
+    struct stat st {};
+    EXPECT_NE(::lstat(name.c_str(), &st), 0);
+  }
+  // Free again once closed.
+  EXPECT_TRUE(NotifySocket::bind(name, 0600).ok());
+  EXPECT_FALSE(NotifySocket::bind("@", 0600).ok());
+}
+
 TEST(NotifyServiceManager, SendsToAPathSocket) {
   TestTempDir dir;
   ASSERT_TRUE(dir.ok());

@@ -1,12 +1,15 @@
 // memvisor under resource faults, on the real binary: a state dir on a full disk (a 256 KiB
-// tmpfs, filled up and freed again), too few descriptors (RLIMIT_NOFILE) and too few processes
+// tmpfs, filled up and freed again) or on a disk the kernel turns read-only (ext4's emergency
+// remount, on a loop device), too few descriptors (RLIMIT_NOFILE) and too few processes
 // (a pids cgroup's pids.max) when spawning. Each: one clear message, nothing half-written, the
 // rules and the restart backoff go on, no crash, no busy loop, and recovery once the resource is
 // back. The setups need root (mount, cgroupfs, prlimit on a running process); each skips, saying
 // why, where the kernel refuses it.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +21,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "small_disk.h"
 
 namespace memvisor::testing::faults {
 namespace {
@@ -36,46 +40,6 @@ namespace fs = std::filesystem;
 // Backoff from 200 ms to 1 s, and no crash-loop circuit: a test of minutes sees the recovery.
 const std::string kQuickRetries =
     "restart_delay = \"200ms\"\nrestart_delay_max = \"1s\"\ncircuit_failures = 1000\n";
-
-// A tmpfs of `size` mounted at `path` for the test's life; unmounted (lazily) at the end.
-class SmallDisk {
- public:
-  SmallDisk(const std::string& path, const std::string& size) : path_(path) {
-    fs::create_directories(path);
-    const std::string options = "size=" + size + ",mode=0755";
-    if (::mount("tmpfs", path.c_str(), "tmpfs", 0, options.c_str()) == 0) {
-      mounted_ = true;
-    } else {
-      why_ = std::strerror(errno);
-    }
-  }
-  ~SmallDisk() {
-    if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-  const std::string& why() const { return why_; }
-
-  // Fills what is left with one file; returns its path. Writes stop at the first ENOSPC.
-  std::string fill() const {
-    const std::string filler = path_ + "/filler";
-    std::FILE* file = std::fopen(filler.c_str(), "w");
-    if (file == nullptr) return filler;
-    std::setvbuf(file, nullptr, _IONBF, 0);
-    const std::string chunk(4096, 'x');
-    while (std::fwrite(chunk.data(), 1, chunk.size(), file) == chunk.size()) {
-    }
-    (void)std::fwrite(chunk.data(), 1, 1, file);  // the last partial page, byte by byte
-    for (int i = 0; i < 4096 && std::fwrite("x", 1, 1, file) == 1; ++i) {
-    }
-    std::fclose(file);
-    return filler;
-  }
-
- private:
-  std::string path_;
-  bool mounted_ = false;
-  std::string why_;
-};
 
 size_t count_of(const std::string& text, const std::string& needle) {
   size_t count = 0;
@@ -199,11 +163,187 @@ TEST(Faults, FullDiskDropsWholeLinesSaysSoOnceAndResumes) {
   EXPECT_TRUE(process_alive(memvisor.pid()));
 }
 
+// An ext4 image on a loop device mounted at `path` with errors=remount-ro: the kernel's own
+// emergency read-only remount, what a failing disk does under open files, is triggered through
+// ext4's sysfs `trigger_fs_error`. A tmpfs cannot do this: it refuses to go read-only while
+// files are open for writing, and memvisor always has some.
+class Ext4Disk {
+ public:
+  Ext4Disk(std::string image, std::string path) : image_(std::move(image)), path_(std::move(path)) {
+    fs::create_directories(path_);
+    if (!have_program("mkfs.ext4") || !have_program("e2fsck")) {
+      why_ = "no mkfs.ext4 or e2fsck (e2fsprogs)";
+      return;
+    }
+    if (std::system(
+            ("truncate -s 32M " + image_ + " && mkfs.ext4 -q -F " + image_ + " >/dev/null 2>&1")
+                .c_str()) != 0) {
+      why_ = "mkfs.ext4 failed";
+      return;
+    }
+    mounted_ = mount();
+    if (!mounted_) why_ = "cannot mount an ext4 image on a loop device here";
+  }
+  ~Ext4Disk() {
+    if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& why() const { return why_; }
+
+  // The kernel remounts it read-only at once; open files stay open and every write fails EROFS.
+  bool fail() const {
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0) return false;
+    const std::string block =
+        fs::read_symlink("/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" +
+                         std::to_string(minor(st.st_dev)))
+            .filename();
+    std::ofstream trigger("/sys/fs/ext4/" + block + "/trigger_fs_error");
+    trigger << "memvisor test\n";
+    trigger.flush();
+    return trigger.good() && read_only();
+  }
+  // By what a write meets: newer kernels keep the mount "rw" and mark ext4 `emergency_ro`.
+  bool read_only() const {
+    const std::string probe = path_ + "/.probe";
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ::close(fd);
+      ::unlink(probe.c_str());
+      return false;
+    }
+    return errno == EROFS;
+  }
+  // What an operator does: unmount, repair, mount again (an aborted ext4 refuses a remount).
+  // The old mount lives on, detached, while memvisor's open files keep it.
+  // On a loop device of its own: `mount -o loop` would reuse the old one (the image is still
+  // attached to it), and the kernel would hand back the same aborted file system.
+  bool repair() {
+    ::umount2(path_.c_str(), MNT_DETACH);
+    mounted_ = false;
+    if (std::system(("e2fsck -fy " + image_ + " >/dev/null 2>&1").c_str()) > 1 * 256) return false;
+    std::FILE* attach = ::popen(("losetup -f --show " + image_).c_str(), "r");
+    if (attach == nullptr) return false;
+    char device[64] = {};
+    const bool attached = std::fgets(device, sizeof device, attach) != nullptr;
+    ::pclose(attach);
+    std::string name = device;
+    if (!attached || !name.starts_with("/dev/loop")) return false;
+    name.erase(name.find_last_not_of('\n') + 1);
+    mounted_ = std::system(("mount " + name + " " + path_ + " >/dev/null 2>&1").c_str()) == 0;
+    // Detached now, freed by the kernel when the mount goes (autoclear).
+    (void)std::system(("losetup -d " + name + " >/dev/null 2>&1").c_str());
+    return mounted_;
+  }
+
+ private:
+  bool mount() const {
+    return std::system(
+               ("mount -o loop,errors=remount-ro " + image_ + " " + path_ + " >/dev/null 2>&1")
+                   .c_str()) == 0;
+  }
+  std::string image_;
+  std::string path_;
+  bool mounted_ = false;
+  std::string why_;
+};
+
+// The state dir's file system goes read-only under memvisor (a failing disk): events.jsonl and
+// a worker's log say so once each, the limit rule goes on recycling, nothing half-written is
+// left, and once the disk is repaired and mounted again the writers follow their paths to it.
+TEST(Faults, StateDirGoingReadOnlySaysSoOnceAndResumesOnTheRepairedDisk) {
+  TempDir dir;
+  Ext4Disk disk(dir.file("state.img"), dir.file("state"));
+  if (!disk.mounted()) GTEST_SKIP() << disk.why();
+
+  const std::string hog = dir.write("grow.py", kGrowingPython);
+  const std::string notifier =
+      dir.write("notify.sh", "#!/bin/sh\nsystemd-notify --ready\nexec sleep 600\n", true);
+  const std::string config = dir.write(
+      "ro.toml",
+      "[service.chat]\nshell = true\ncommand = \"i=0; while :; do printf 'chat %06d "
+      "abcdefghijklmnopqrstuvwxyz\\n' $i; i=$((i+1)); sleep 0.02; done\"\noutput = \"file\"\n"
+      "[service.hog]\ncommand = [\"python3\", \"-S\", \"" +
+          hog + "\"]\ninterval = \"100ms\"\nlimit = \"40MiB\"\n[service.api]\ncommand = [\"" +
+          notifier + "\"]\nready = \"notify\"\n");
+  Memvisor memvisor(dir, {config});
+  const std::string state = memvisor.state_dir();
+  const std::string chat_log = state + "/logs/chat.1.log";
+  ASSERT_TRUE(eventually([&] { return lines_of(read_text(chat_log)).size() > 20; }, 30s))
+      << memvisor.err();
+  ASSERT_GE(memvisor.wait_events("recycled", 1, 30s, "hog.1").size(), 1u) << memvisor.err();
+
+  ASSERT_TRUE(disk.fail()) << "the ext4 error trigger did not make the mount read-only";
+  // Read-only: the hog is still recycled (the control socket was bound before and still answers).
+  const int generation = generation_of(memvisor.status(), "hog", 1);
+  ASSERT_GT(generation, 0);
+  ASSERT_TRUE(
+      eventually([&] { return generation_of(memvisor.status(), "hog", 1) >= generation + 2; }, 60s))
+      << "the limit rule stopped acting on a read-only disk\n"
+      << memvisor.err();
+  // A worker that says READY=1 starts too: its notify socket cannot be a file in the state dir
+  // now, so it is an abstract one, said once.
+  ASSERT_EQ(run_memvisor({"restart", "api.1", "--state-dir", state}).exit_code, 0);
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto status = memvisor.status();
+        for (const auto& record : status.value("instances", nlohmann::json::array())) {
+          if (record.value("service", "") == "api" && record.value("generation", 0) == 2 &&
+              record.value("state", "") == "running")
+            return true;
+        }
+        return false;
+      },
+      20s))
+      << "a notify worker did not get ready on a read-only state dir\n"
+      << memvisor.err();
+  std::string err = memvisor.err();
+  EXPECT_EQ(count_of(err, "using abstract sockets"), 1u) << err;
+  // One message per file and writer (events.jsonl has two, the controller and the supervisor).
+  EXPECT_EQ(count_of(err, "chat.1.log: cannot write"), 1u) << err;
+  EXPECT_GE(count_of(err, "events.jsonl: cannot write"), 1u) << err;
+  EXPECT_LE(count_of(err, "events.jsonl: cannot write"), 2u) << err;
+  EXPECT_NE(err.find("Read-only file system"), std::string::npos) << err;
+  // Nothing half-written.
+  for (const std::string& line : lines_of(read_text(state + "/events.jsonl"))) {
+    EXPECT_TRUE(nlohmann::json::accept(line)) << "a partial event line: " << line;
+  }
+  const std::regex chat_line("chat [0-9]{6} abcdefghijklmnopqrstuvwxyz");
+  for (const std::string& line : lines_of(read_text(chat_log))) {
+    EXPECT_TRUE(std::regex_match(line, chat_line)) << "a partial log line: '" << line << "'";
+  }
+
+  // Repaired and mounted again at the same path: events and log lines are written there.
+  ASSERT_TRUE(disk.repair()) << "e2fsck or the second mount failed";
+  const int after = generation_of(memvisor.status(), "hog", 1);
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& e : memvisor.events("recycled", "hog.1")) {
+          if (e.value("generation", 0) > after) return true;
+        }
+        return false;
+      },
+      60s))
+      << "no event written on the repaired disk\n"
+      << memvisor.err();
+  const size_t lines_then = lines_of(read_text(chat_log)).size();
+  EXPECT_TRUE(
+      eventually([&] { return lines_of(read_text(chat_log)).size() > lines_then + 10; }, 10s))
+      << memvisor.err();
+  EXPECT_TRUE(eventually(
+      [&] {
+        return memvisor.err().find("dropped while the file system was read-only; writing again") !=
+               std::string::npos;
+      },
+      10s))
+      << memvisor.err();
+  EXPECT_TRUE(process_alive(memvisor.pid()));
+}
+
 // A read-only file system under the incidents: `critical` still stops the worker (and again at
 // each crossing), its crash report and bundle fail with one message, nothing is left half-made,
 // and once the mount is writable again the next report and a dump are written. (events.jsonl
-// and the logs take the same path as a full disk; a tmpfs cannot be made read-only while they
-// are open for writing, so the incidents directory stands in for every file memvisor creates.)
+// and the logs, open all the time, are the test above.)
 TEST(Faults, ReadOnlyIncidentsFailCleanlyAndResume) {
   TempDir dir;
   const std::string incidents = dir.file("state") + "/incidents";

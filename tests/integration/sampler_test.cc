@@ -8,6 +8,7 @@
 
 #include "core/proc/environ_text.h"
 #include "harness.h"
+#include "small_disk.h"
 
 namespace memvisor::testing {
 namespace {
@@ -123,6 +124,81 @@ TEST(Sampler, TheLibraryIsLookedUpOnceAtStart) {
   ASSERT_EQ(memvisor.wait_events("started", 2, 10s).size(), 2u) << memvisor.err();
   EXPECT_EQ(preload_of(memvisor.events("started").at(1)["pid"]), "");
   EXPECT_EQ(occurrences(memvisor.err(), "libmemvisor_sampler.so not found"), 1u) << memvisor.err();
+}
+
+// No sample file is left in the state dir's sampler/ (a refused or finished window removes it).
+bool no_raw_files(const std::string& state_dir) {
+  for (const auto& entry : std::filesystem::directory_iterator(state_dir + "/sampler"))
+    if (entry.path().extension() == ".raw") return false;
+  return true;
+}
+
+// The sample file is written by the worker through a shared mapping, where a store into a page
+// a full disk cannot hold is a SIGBUS: the worker's, not memvisor's. The library allocates the
+// file's blocks ahead of the records; these show the worker living through a disk that is full
+// before the window (refused) and one that fills during it (the log ends early).
+TEST(Sampler, AFullDiskRefusesTheWindowAndTheWorkerLives) {
+  SKIP_UNDER_SANITIZERS();
+  TempDir dir;
+  // A window needs 1 MiB free for its log's first chunk.
+  SmallDisk disk(dir.file("state"), "4m");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.why();
+  Memvisor memvisor(
+      dir, {"--name", "web", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "8", "600", "busy"});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  const int pid = memvisor.events("started").at(0)["pid"];
+  ASSERT_TRUE(control_page_appears(memvisor, pid));
+  const std::string filler = disk.fill();
+
+  const std::string out = dir.file("report.json");
+  const std::vector<std::string> sample = {
+      "sample", "web.1", "--duration", "1s",          "--timeout",
+      "20s",    "--out", out,          "--state-dir", memvisor.state_dir()};
+  const auto refused = run_memvisor(sample, 30s);
+  EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("cannot create the sample file"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  EXPECT_TRUE(no_raw_files(memvisor.state_dir()));
+  EXPECT_TRUE(process_alive(pid));
+  EXPECT_EQ(memvisor.events("exited").size(), 0u) << memvisor.err();
+
+  // Space again: the same worker answers the next window.
+  std::filesystem::remove(filler);
+  const auto answered = run_memvisor(sample, 30s);
+  ASSERT_EQ(answered.exit_code, 0) << answered.out << answered.err;
+  EXPECT_EQ(read_json(out)["by_function"][0]["function"], "leak_known_bytes");
+  EXPECT_TRUE(process_alive(pid));
+  EXPECT_TRUE(no_raw_files(memvisor.state_dir()));
+}
+
+TEST(Sampler, ADiskThatFillsDuringTheWindowEndsTheLogAndTheWorkerLives) {
+  SKIP_UNDER_SANITIZERS();
+  TempDir dir;
+  SmallDisk disk(dir.file("state"), "4m");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.why();
+  Memvisor memvisor(
+      dir, {"--name", "web", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "8", "600", "busy"});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  const int pid = memvisor.events("started").at(0)["pid"];
+  ASSERT_TRUE(control_page_appears(memvisor, pid));
+  // Room for the log's first 1 MiB chunk (allocated as the window opens) and not its second:
+  // the worker allocates ~100 MiB/s, a sample every 4 KiB fills the first chunk in a fraction
+  // of the window.
+  disk.fill(std::uintmax_t{1536} * 1024);
+
+  const std::string out = dir.file("report.json");
+  const auto result =
+      run_memvisor({"sample", "web.1", "--duration", "2s", "--interval", "4KiB", "--timeout", "20s",
+                    "--out", out, "--state-dir", memvisor.state_dir()},
+                   30s);
+  EXPECT_TRUE(process_alive(pid));
+  EXPECT_EQ(memvisor.events("exited").size(), 0u) << memvisor.err();
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const nlohmann::json report = read_json(out);
+  ASSERT_TRUE(report.is_object());
+  EXPECT_GT(report.value("dropped_samples", 0), 0) << report.dump(2);
+  ASSERT_FALSE(report["by_function"].empty());
+  EXPECT_TRUE(no_raw_files(memvisor.state_dir()));
 }
 
 TEST(Sampler, BadDurationIsAUsageError) {
