@@ -70,15 +70,24 @@ def _arm():
             os.fchmod(listener.fileno(), 0o600)
         except OSError:
             pass
-        try:
-            os.unlink(_state.path)  # a stale socket of an earlier process with this pid
-        except FileNotFoundError:
-            pass
-        listener.bind(_state.path)
-        os.chmod(_state.path, 0o600)  # where fchmod did nothing; peers are checked by uid anyway
+        # Bound and listening under a temporary name, then renamed: the socket appears only
+        # once it accepts (memvisor, or a test, connects as soon as it sees the file).
+        temporary = _state.path + ".tmp"
+        for stale in (temporary, _state.path):  # an earlier process with this pid
+            try:
+                os.unlink(stale)
+            except FileNotFoundError:
+                pass
+        listener.bind(temporary)
+        os.chmod(temporary, 0o600)  # where fchmod did nothing; peers are checked by uid anyway
         listener.listen(8)
+        os.rename(temporary, _state.path)
     except Exception:
         listener.close()
+        try:
+            os.unlink(_state.path + ".tmp")
+        except OSError:
+            pass
         _state.path = ""
         return
     _state.listener = listener

@@ -247,8 +247,11 @@ module MemvisorHeapAgent
 
     def listen(path)
       server = Socket.new(:UNIX, :STREAM)
-      begin
-        File.unlink(path) # a stale socket of an earlier process with this pid
+      # Bound and listening under a temporary name, then renamed: the socket appears only once
+      # it accepts (memvisor, or a test, connects as soon as it sees the file).
+      temporary = "#{path}.tmp"
+      [temporary, path].each do |stale| # an earlier process with this pid
+        File.unlink(stale)
       rescue Errno::ENOENT
         nil
       end
@@ -256,12 +259,18 @@ module MemvisorHeapAgent
       # chmod after bind would leave a window, seen by the agent's own test). The chmod after is
       # for kernels where fchmod of a socket does nothing; peers are checked by uid anyway.
       File.for_fd(server.fileno, autoclose: false).chmod(0o600)
-      server.bind(Socket.pack_sockaddr_un(path))
-      File.chmod(0o600, path)
+      server.bind(Socket.pack_sockaddr_un(temporary))
+      File.chmod(0o600, temporary)
       server.listen(8)
+      File.rename(temporary, path)
       server
     rescue Exception # rubocop:disable Lint/RescueException
       server&.close
+      begin
+        File.unlink(temporary) if temporary
+      rescue StandardError
+        nil
+      end
       nil
     end
 

@@ -161,10 +161,11 @@ void Controller::remove_sampler_files(const Instance& instance, pid_t pid) {
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
-    // PID.ctl (native), PID.agent (the Python and Ruby agents' socket), PID.wake and
-    // PID.wake.req (the Ruby agent's marker and memvisor's request), PID.*.raw.
-    if (name == prefix + "ctl" || name == prefix + "agent" || name == prefix + "wake" ||
-        name == prefix + "wake.req" || name.ends_with(".raw"))
+    // PID.ctl (native), PID.agent (the Python and Ruby agents' socket; PID.agent.tmp before it
+    // listens), PID.wake and PID.wake.req (the Ruby agent's marker and memvisor's request),
+    // PID.*.raw.
+    if (name == prefix + "ctl" || name == prefix + "agent" || name == prefix + "agent.tmp" ||
+        name == prefix + "wake" || name == prefix + "wake.req" || name.ends_with(".raw"))
       std::filesystem::remove(entry, error);
   }
 }

@@ -29,8 +29,9 @@ void KernelWatch::disarm(Armed& armed) {
   armed.fds.clear();
 }
 
-void KernelWatch::update(const FleetState& fleet, bool reconfigured) {
-  if (!enabled_) return;
+std::vector<MemoryWatch::Key> KernelWatch::update(const FleetState& fleet, bool reconfigured) {
+  std::vector<MemoryWatch::Key> newly_armed;
+  if (!enabled_) return newly_armed;
   if (reconfigured) {
     for (auto& [key, armed] : armed_) disarm(armed);
     armed_.clear();
@@ -61,6 +62,7 @@ void KernelWatch::update(const FleetState& fleet, bool reconfigured) {
         armed_.erase(found);
       }
       if (arm(service, process, arming)) already_above.push_back(key);
+      if (armed_.contains(key)) newly_armed.push_back(key);
     }
   }
   for (auto it = armed_.begin(); it != armed_.end();) {
@@ -74,6 +76,7 @@ void KernelWatch::update(const FleetState& fleet, bool reconfigured) {
   // The kernel notifies crossings only: a process armed when already past a threshold (it grew
   // before the supervisor heard of it) is measured now, as if notified.
   for (const MemoryWatch::Key& key : already_above) wakeup_(key);
+  return newly_armed;
 }
 
 bool KernelWatch::arm(const ServiceConfig& service, const FleetProcess& process,
@@ -82,7 +85,7 @@ bool KernelWatch::arm(const ServiceConfig& service, const FleetProcess& process,
   if (!*cgroups_) return false;  // the controller made no cgroups then either
   const std::string dir = (*cgroups_)->hierarchy() + process.cgroup;
   const MemoryWatch::Key key{service.name, process.instance, process.generation};
-  Armed armed{process.cgroup, {}};
+  Armed armed{process.cgroup, {}, 0, std::nullopt};
   std::vector<Result<UniqueFd>> opened;
   uint32_t events = EPOLLIN;
   if ((*cgroups_)->version() == CgroupVersion::kV1) {
@@ -152,6 +155,14 @@ void KernelWatch::arm_usage(const MemoryWatch::Key& key, uint64_t bytes) {
     return;
   }
   Armed& armed = found->second;
+  // Each sample recomputes the level; a level that moved by less than the kernel's own
+  // granularity (it checks every 128 page events) is not worth another registration.
+  constexpr uint64_t kSameLevel = 128 * 4096;
+  if (armed.newest_extra &&
+      (*armed.newest_extra > bytes ? *armed.newest_extra - bytes : bytes - *armed.newest_extra) <
+          kSameLevel) {
+    return;
+  }
   auto fd = arm_v1_usage_threshold((*cgroups_)->hierarchy() + armed.cgroup, bytes);
   if (!fd || !watch(key, *fd, /*v1=*/true)) return;  // the interval samples it still
   if (armed.fds.size() - armed.base >= kMaxExtra) {
@@ -160,6 +171,14 @@ void KernelWatch::arm_usage(const MemoryWatch::Key& key, uint64_t bytes) {
     armed.fds.erase(oldest);  // closing the eventfd unregisters its threshold
   }
   armed.fds.push_back(std::move(*fd));
+  armed.newest_extra = bytes;
+}
+
+std::vector<MemoryWatch::Key> KernelWatch::armed_keys() const {
+  std::vector<MemoryWatch::Key> keys;
+  keys.reserve(armed_.size());
+  for (const auto& [key, armed] : armed_) keys.push_back(key);
+  return keys;
 }
 
 }  // namespace memvisor

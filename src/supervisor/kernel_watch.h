@@ -31,20 +31,23 @@ class KernelWatch {
   KernelWatch& operator=(const KernelWatch&) = delete;
 
   // Arms the processes new to the fleet, drops those gone; `reconfigured`: re-arms every one
-  // (thresholds may have changed).
-  void update(const FleetState& fleet, bool reconfigured);
+  // (thresholds may have changed). Returns the processes armed now.
+  std::vector<MemoryWatch::Key> update(const FleetState& fleet, bool reconfigured);
   // Processes with at least one armed notification.
   size_t armed() const { return armed_.size(); }
-  // One more usage threshold for an armed process (cgroup v1; see next_usage_threshold()): the
-  // latest few are kept, the oldest such extra dropped beyond them. No-op on v2, where the
-  // notification is memory.high, which is also the kernel's throttle and stays where it was set.
+  // One more usage threshold for an armed process (cgroup v1; see usage_target()): the latest
+  // few are kept, the oldest such extra dropped beyond them; none when the newest is already
+  // within a few pages of `bytes`. No-op on v2, where the notification is memory.high, which is
+  // also the kernel's throttle and stays where it was set.
   void arm_usage(const MemoryWatch::Key& key, uint64_t bytes);
+  std::vector<MemoryWatch::Key> armed_keys() const;
 
  private:
   struct Armed {
     std::string cgroup;
-    std::vector<UniqueFd> fds;  // the service's thresholds first, then arm_usage()'s
-    size_t base = 0;            // how many are the service's
+    std::vector<UniqueFd> fds;             // the service's thresholds first, then arm_usage()'s
+    size_t base = 0;                       // how many are the service's
+    std::optional<uint64_t> newest_extra;  // arm_usage()'s latest level
   };
   // Registers `fd`'s notifications on the loop to wake `key`; false (logged) when it cannot.
   bool watch(const MemoryWatch::Key& key, UniqueFd& fd, bool v1);

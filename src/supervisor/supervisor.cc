@@ -134,7 +134,11 @@ void Supervisor::on_controller_line(std::string_view line) {
   }
   tick_workers();     // a worker may have connected before the controller told us of its start
   update_monitors();  // a process started or stopped, or a reload changed the monitors
-  if (kernel_) kernel_->update(fleet_, message.value("type", "") == "config");
+  if (kernel_) {
+    for (const MemoryWatch::Key& key :
+         kernel_->update(fleet_, message.value("type", "") == "config"))
+      look_soon_at(key);
+  }
   cut_heap_samples_of_gone_processes();
   if (message.value("event", "") == "recycle_failed") {
     // The rules may ask again for this instance's current process.

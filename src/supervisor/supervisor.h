@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "core/proc/memory_parse_cgroup.h"
 #include "core/observe/write_outage.h"
+#include "core/proc/memory_parse_cgroup.h"
 #include "core/protocol/control_request.h"
 #include "os/event_loop.h"
 #include "os/files.h"
@@ -84,9 +84,24 @@ class Supervisor {
   void on_kernel_timer();
   void sample_armed(const MemoryWatch::Key& key, int follow_ups);
   void arm_kernel_timer(double now_s);
+  // After a sampling round: each armed process's next wake-up where its metric could arrive.
+  void retarget_kernel_thresholds();
+  // A process just armed is looked at kFirstLooks times, kFirstLook apart, before its first
+  // interval: a threshold is armed where its own metric could arrive only once a sample says
+  // how far ahead of the cgroup's usage that metric runs (shared libraries), and a fast worker
+  // crosses within its first interval.
+  void look_soon_at(const MemoryWatch::Key& key);
+  struct FirstLooks {
+    double due_s = 0;
+    int left = 0;
+  };
+  std::map<MemoryWatch::Key, FirstLooks> first_looks_;
+  static constexpr double kFirstLook = 0.1;
+  static constexpr int kFirstLooks = 3;
   struct FollowUp {
-    double due_s = 0;  // steady seconds
-    int count = 0;     // follow-ups since the kernel's notification
+    double due_s = 0;      // steady seconds
+    int count = 0;         // follow-ups since the kernel's notification
+    uint64_t metrics = 0;  // the armed metrics' sum at the last sample: still growing?
   };
   std::map<MemoryWatch::Key, FollowUp> follow_ups_;
   std::optional<TimerFd> kernel_timer_;

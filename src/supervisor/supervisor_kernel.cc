@@ -1,8 +1,10 @@
 // Kernel-speed limits in the supervisor: a cgroup threshold notification (KernelWatch) samples
 // that instance at once and runs its rules, the same path as the timer's sample; while the
 // instance's metric stays above an armed threshold it is re-measured every 5 ms, so a `limit`
-// with `for = K` counts its K samples at kernel speed instead of K intervals; while only the
-// cgroup's usage is past it, the kernel is asked to wake us again where the metric could be.
+// with `for = K` counts its K samples at kernel speed instead of K intervals. After every sample
+// the kernel is asked to wake us where the metric could first reach a threshold, a little early
+// for the kernel's granularity (usage_target()), and while the metric is that close and growing
+// it is re-measured every 5 ms too.
 #include <algorithm>
 #include <chrono>
 
@@ -35,6 +37,12 @@ void Supervisor::on_kernel_threshold(const MemoryWatch::Key& key) {
   sample_armed(key, 0);
 }
 
+void Supervisor::look_soon_at(const MemoryWatch::Key& key) {
+  const double now = kernel_steady_now();
+  first_looks_[key] = {now + kFirstLook, kFirstLooks};
+  arm_kernel_timer(now);
+}
+
 void Supervisor::on_kernel_timer() {
   kernel_timer_->acknowledge();
   const double now = kernel_steady_now();
@@ -42,13 +50,46 @@ void Supervisor::on_kernel_timer() {
   for (const auto& [key, follow_up] : follow_ups_) {
     if (follow_up.due_s <= now) due.emplace_back(key, follow_up.count);
   }
-  for (const auto& [key, count] : due) sample_armed(key, count);
+  for (auto it = first_looks_.begin(); it != first_looks_.end();) {
+    if (it->second.due_s > now) {
+      ++it;
+      continue;
+    }
+    // Not while its follow-ups look already.
+    if (!follow_ups_.contains(it->first)) due.emplace_back(it->first, 0);
+    if (--it->second.left > 0) {
+      it->second.due_s = now + kFirstLook;
+      ++it;
+    } else {
+      it = first_looks_.erase(it);
+    }
+  }
+  for (const auto& [key, count] : due) {
+    if (fleet_.has_snapshot()) sample_armed(key, count);
+  }
   arm_kernel_timer(now);
 }
 
+namespace {
+
+// One number that grows when any armed threshold's metric grows: whether follow-ups near a
+// threshold still see the worker allocating.
+uint64_t armed_metrics(const KernelArming& arming, const MemoryValues& values) {
+  uint64_t sum = 0;
+  for (const KernelThreshold& threshold : arming.thresholds)
+    sum += value_of(threshold.metric, values);
+  return sum;
+}
+
+}  // namespace
+
 void Supervisor::sample_armed(const MemoryWatch::Key& key, int follow_ups) {
   const double now = kernel_steady_now();
-  follow_ups_.erase(key);
+  std::optional<uint64_t> before;
+  if (auto found = follow_ups_.find(key); found != follow_ups_.end()) {
+    before = found->second.metrics;
+    follow_ups_.erase(found);
+  }
   bool acted = false;
   for (const RuleAction& action :
        memory_.sample_one(key, now, std::chrono::system_clock::now(), fleet_)) {
@@ -56,7 +97,6 @@ void Supervisor::sample_armed(const MemoryWatch::Key& key, int follow_ups) {
     act(action);
   }
   state_changed_ = true;
-  // Still above: the kernel will not say so again (it notifies crossings), so look again soon.
   const ServiceConfig* service = fleet_.service(std::get<0>(key));
   bool running = false;
   for (const FleetProcess& process : fleet_.processes(std::get<0>(key))) {
@@ -67,21 +107,40 @@ void Supervisor::sample_armed(const MemoryWatch::Key& key, int follow_ups) {
   if (!acted && running && service != nullptr && series != nullptr && !series->empty()) {
     const KernelArming arming = kernel_thresholds(*service);
     const MemoryValues& values = series->back().values;
-    if (above_armed(arming, values)) {
-      if (follow_ups < kMaxFollowUps) follow_ups_[key] = {now + kFollowUp, follow_ups + 1};
-    } else if (const auto next = next_usage_threshold(arming, values); next && kernel_) {
-      // The cgroup crossed before the rule's metric did: be woken where the metric could
-      // first get there, rather than on the interval.
-      kernel_->arm_usage(key, *next);
+    const UsageTarget target = usage_target(arming, values);
+    const uint64_t metrics = armed_metrics(arming, values);
+    // Look again soon while above a threshold (the kernel notifies crossings only, and `for = K`
+    // counts samples), and while just below one and still growing (the kernel checks usage in
+    // steps that may hide the crossing).
+    const bool growing = !before || metrics > *before;
+    if ((above_armed(arming, values) || (target.near && growing)) && follow_ups < kMaxFollowUps) {
+      follow_ups_[key] = {now + kFollowUp, follow_ups + 1, metrics};
+    } else if (target.wake_at && kernel_) {
+      kernel_->arm_usage(key, *target.wake_at);
     }
   }
   arm_kernel_timer(now);
+}
+
+void Supervisor::retarget_kernel_thresholds() {
+  if (!kernel_) return;
+  for (const MemoryWatch::Key& key : kernel_->armed_keys()) {
+    if (follow_ups_.contains(key)) continue;  // being sampled every 5 ms already
+    const ServiceConfig* service = fleet_.service(std::get<0>(key));
+    const auto* series = memory_.series(key);
+    if (service == nullptr || series == nullptr || series->empty()) continue;
+    const UsageTarget target = usage_target(kernel_thresholds(*service), series->back().values);
+    if (target.wake_at) kernel_->arm_usage(key, *target.wake_at);
+  }
 }
 
 void Supervisor::arm_kernel_timer(double now_s) {
   std::optional<double> next;
   for (const auto& [key, follow_up] : follow_ups_) {
     if (!next || follow_up.due_s < *next) next = follow_up.due_s;
+  }
+  for (const auto& [key, look] : first_looks_) {
+    if (!next || look.due_s < *next) next = look.due_s;
   }
   if (!next) {
     (void)kernel_timer_->arm(std::nullopt);

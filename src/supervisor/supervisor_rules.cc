@@ -28,6 +28,7 @@ void Supervisor::on_sample_timer() {
        memory_.sample_due(now, std::chrono::system_clock::now(), fleet_)) {
     act(action);
   }
+  retarget_kernel_thresholds();
   check_totals();
   report_restore();
   // A decision is saved at once: a supervisor killed right after it must not make it again.

@@ -70,16 +70,22 @@ bool above_armed(const KernelArming& arming, const MemoryValues& values) {
   return false;
 }
 
-std::optional<uint64_t> next_usage_threshold(const KernelArming& arming,
-                                             const MemoryValues& values) {
-  std::optional<uint64_t> next;
+UsageTarget usage_target(const KernelArming& arming, const MemoryValues& values, uint64_t slack) {
+  constexpr uint64_t kPage = 4096;
+  UsageTarget target;
   for (const KernelThreshold& threshold : arming.thresholds) {
     const uint64_t metric = value_of(threshold.metric, values);
-    if (values.cgroup < threshold.bytes || metric >= threshold.bytes) continue;
-    const uint64_t at = values.cgroup + (threshold.bytes - metric);
-    if (!next || at < *next) next = at;
+    if (metric >= threshold.bytes) continue;
+    const uint64_t gap = threshold.bytes - metric;
+    uint64_t at = values.cgroup + kPage;
+    if (gap <= slack) {
+      target.near = true;
+    } else {
+      at = std::max(at, values.cgroup + (gap - slack));
+    }
+    if (!target.wake_at || at < *target.wake_at) target.wake_at = at;
   }
-  return next;
+  return target;
 }
 
 std::optional<uint64_t> effective_memory_max(const ServiceConfig& service) {

@@ -48,15 +48,30 @@ KernelArming kernel_thresholds(const ServiceConfig& service);
 // kernel speed (the kernel only says when usage crosses).
 bool above_armed(const KernelArming& arming, const MemoryValues& values);
 
-// The cgroup usage to arm next when the kernel woke us for a threshold the rule's metric has not
-// reached yet: usage (values.cgroup) counts more than the metric (page tables, the binary's page
-// cache), so it crosses first, and the kernel will not notify that threshold again until usage
-// goes back below it. Every byte the metric gains is charged to the cgroup, so the metric cannot
-// reach the threshold before usage has grown by the gap between them: arm usage + gap (the
-// lowest over the thresholds in that state). nullopt: usage is below every threshold the metric
-// is below, so the armed ones will fire.
-std::optional<uint64_t> next_usage_threshold(const KernelArming& arming,
-                                             const MemoryValues& values);
+// How far before the metric's crossing a cgroup v1 usage threshold is armed. The kernel compares
+// usage with the thresholds only every 128 page events (pages charged or uncharged) per CPU:
+// 512 KiB of 4 KiB pages, so a threshold is noticed up to that late, twice that when the
+// worker's allocations run on two CPUs. Arming this much early turns the lateness into an early
+// wake-up, which the 5 ms follow-ups then turn into the crossing itself.
+inline constexpr uint64_t kUsageThresholdSlack = uint64_t{1} << 20;
+
+struct UsageTarget {
+  // The metric is within the slack of a threshold it has not reached: the crossing may come in
+  // growth the kernel does not check at once, so the supervisor looks again soon.
+  bool near = false;
+  // The cgroup usage (above the current one) to be woken at next; nullopt: the metric is at or
+  // past every armed threshold (the rule decides) or nothing is armed.
+  std::optional<uint64_t> wake_at;
+};
+
+// Where to be woken next, from a sample's values (values.cgroup is the cgroup's usage). Every
+// byte the metric gains by allocating is charged to the cgroup, so the metric cannot reach a
+// threshold before usage has grown by the gap between them: wake at usage + gap − slack. That
+// holds whichever runs ahead: usage (page tables, the binary's page cache) or the metric (RSS and
+// PSS count shared-library pages another cgroup was charged for). Within the slack already: wake
+// at the next growth the kernel checks (usage + a page).
+UsageTarget usage_target(const KernelArming& arming, const MemoryValues& values,
+                         uint64_t slack = kUsageThresholdSlack);
 
 // memory_max in bytes: the configured size, or critical + 10% for "auto"; nullopt: off.
 std::optional<uint64_t> effective_memory_max(const ServiceConfig& service);

@@ -73,16 +73,32 @@ TEST(KernelThresholds, AboveOnlyWhileTheMetricIsAtAThreshold) {
   EXPECT_TRUE(above_armed(arming, values));
 }
 
-TEST(KernelThresholds, UsagePastAThresholdTheMetricHasNotReachedArmsUsagePlusTheGap) {
+TEST(KernelThresholds, TheNextWakeUpIsWhereTheMetricCouldFirstArriveLessTheSlack) {
   const KernelArming arming = kernel_thresholds(with_limits());  // limit 100, critical 200 MiB
   MemoryValues values;
+  // Usage ahead of the metric (page tables, page cache): the gap to the limit is 10 MiB.
   values.pss = 90 * kArmMiB;
-  values.cgroup = 99 * kArmMiB;  // below every threshold: the armed ones will fire
-  EXPECT_EQ(next_usage_threshold(arming, values), std::nullopt);
-  values.cgroup = 104 * kArmMiB;  // past the limit's, which will not fire again
-  EXPECT_EQ(next_usage_threshold(arming, values), (104 + 10) * kArmMiB);
-  values.pss = 100 * kArmMiB;  // the metric is there: the rule decides, nothing to re-arm
-  EXPECT_EQ(next_usage_threshold(arming, values), std::nullopt);
+  values.cgroup = 104 * kArmMiB;
+  UsageTarget target = usage_target(arming, values, 1 * kArmMiB);
+  EXPECT_FALSE(target.near);
+  EXPECT_EQ(target.wake_at, (104 + 10 - 1) * kArmMiB);
+  // The metric ahead of usage (shared-library pages charged elsewhere): earlier than the limit.
+  values.pss = 90 * kArmMiB;
+  values.cgroup = 85 * kArmMiB;
+  EXPECT_EQ(usage_target(arming, values, 1 * kArmMiB).wake_at, (85 + 10 - 1) * kArmMiB);
+  // Within the slack: near, woken at the next growth the kernel checks.
+  values.pss = 99 * kArmMiB + 512 * 1024;
+  target = usage_target(arming, values, 1 * kArmMiB);
+  EXPECT_TRUE(target.near);
+  EXPECT_EQ(target.wake_at, 85 * kArmMiB + 4096);
+  // Past the limit: the rule decides; the next wake-up is for critical.
+  values.pss = 100 * kArmMiB;
+  target = usage_target(arming, values, 1 * kArmMiB);
+  EXPECT_FALSE(target.near);
+  EXPECT_EQ(target.wake_at, (85 + 100 - 1) * kArmMiB);
+  values.pss = 200 * kArmMiB;
+  EXPECT_EQ(usage_target(arming, values, 1 * kArmMiB).wake_at, std::nullopt);
+  EXPECT_EQ(usage_target(KernelArming{}, values).wake_at, std::nullopt);
 }
 
 TEST(KernelThresholds, MemoryMaxIsASizeOrCriticalPlusTenPercent) {

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -161,6 +162,47 @@ TEST(KernelLimits, NegativeControlWithoutArmingOvershoots) {
   // `for = 3` at 1 s: three samples above 100 MiB take at least 2 s, in which the leaker grows
   // far past the limit (to its 300 MiB cap at the full 200 MB/s, ~200 MiB on a loaded machine).
   EXPECT_GT(run.cgroup_peak, 150ull << 20);
+}
+
+// A worker whose PSS runs ahead of its cgroup's usage (shared-library pages another cgroup was
+// charged for: bench/reaction_worker, C++, passes 32 MiB of PSS with about 31 MiB charged) and
+// that crosses within a second of its start, then stops growing. At `interval = "1h"` only the
+// kernel's notification can catch it: armed where its own PSS could arrive (a first look after
+// its start measures how far ahead it runs), the limit acts within seconds; with arming off
+// (the negative control) no sample comes before the interval.
+// Whether the limit acted; nullopt when the worker did not start.
+std::optional<bool> pss_ahead_worker_recycled(bool armed, std::string* err) {
+  TempDir dir;
+  const std::string config = dir.write(
+      "memvisor.toml", std::string("[service.grow]\ncommand = [\"") + REACTION_WORKER +
+                           "\", \"32\"]\ncgroup = true\ninterval = \"1h\"\nmetric = \"pss\"\n"
+                           "limit = { size = \"32MiB\", for = 1 }\nsurge = false\n"
+                           "restart_delay = \"1m\"\n");
+  std::vector<std::string> env;
+  if (!armed) env.push_back("MEMVISOR_KERNEL_THRESHOLDS=0");
+  Memvisor memvisor(dir, {config}, {}, env);
+  if (memvisor.wait_events("started", 1, 20s, "grow.1").empty()) {
+    *err = "not started: " + memvisor.err();
+    return std::nullopt;
+  }
+  const auto limits = memvisor.wait_events("rule", 1, armed ? 20s : 8s, "grow.1");
+  *err = memvisor.err();
+  if (!limits.empty()) std::printf("%s\n", limits[0].dump().c_str());
+  memvisor.signal(SIGTERM);
+  memvisor.wait(30s);
+  return !limits.empty();
+}
+
+TEST(KernelLimits, AWorkerAheadOfItsCgroupIsCaughtWithoutWaitingForTheInterval) {
+  if (auto missing = cgroups_missing(); !missing.empty()) GTEST_SKIP() << missing;
+  std::string err;
+  EXPECT_EQ(pss_ahead_worker_recycled(true, &err), true) << err;
+}
+
+TEST(KernelLimits, NegativeControlAWorkerAheadOfItsCgroupWaitsForTheInterval) {
+  if (auto missing = cgroups_missing(); !missing.empty()) GTEST_SKIP() << missing;
+  std::string err;
+  EXPECT_EQ(pss_ahead_worker_recycled(false, &err), false) << err;
 }
 
 // memory_max: the controller writes it into the instance's cgroup before the worker starts; with
