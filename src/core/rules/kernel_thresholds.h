@@ -34,7 +34,7 @@ struct KernelArming {
 // allocate, so it reaches a threshold no later than their cgroup or anonymous memory does. RSS,
 // PSS and USS also count file pages another cgroup was charged for (shared libraries already in
 // the page cache) and can run ahead of it: armed all the same, since the growth that matters is
-// allocation, with the interval's sample as the backstop (README "Kernel-speed limits").
+// allocation, and usage_target() arms each process where its own metric could arrive.
 // Swap is not in usage; a gauge is the worker's own number.
 bool kernel_measurable(MetricKind metric);
 
