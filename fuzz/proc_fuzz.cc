@@ -1,8 +1,10 @@
 // libFuzzer target: the /proc files memvisor reads about processes it does not control (a
 // worker's comm and mappings are the worker's to choose): status, statm, smaps_rollup, smaps
 // (grouped by module, as an incident bundle does), stat (both parsers), maps, /proc/stat's btime,
-// meminfo and /proc/PID/cgroup. Every input goes through all of them.
+// meminfo, /proc/PID/cgroup and a /dev/kmsg record (an OOM kill's victim). Every input goes
+// through all of them.
 #include "core/proc/children_list.h"
+#include "core/proc/kernel_log.h"
 #include "core/proc/memory_parse.h"
 #include "core/proc/memory_parse_cgroup.h"
 #include "core/proc/smaps_modules.h"
@@ -24,6 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)parse_meminfo(text);
   (void)parse_proc_cgroup(text);
   (void)parse_proc_maps(text);
+  (void)parse_oom_kill_record(text);
   std::vector<int> children;
   parse_children_list(text, children);
   return 0;

@@ -23,6 +23,7 @@
 #include "os/event_loop.h"
 #include "os/files.h"
 #include "os/instance_cgroups.h"
+#include "os/kernel_log_reader.h"
 #include "os/line_channel.h"
 #include "os/pidfd.h"
 #include "os/signal_fd.h"
@@ -186,6 +187,11 @@ class Controller {
   std::optional<uint64_t> machine_oom_kills_before_;
   std::optional<uint64_t> machine_oom_kills_latest_;
   MonoTime machine_oom_kills_read_{};
+  // The kernel log, where readable: names each OOM kill's victim by pid. Victims seen in the
+  // last few seconds are kept (with when they were read) for the exits to come.
+  std::optional<KernelLogReader> kernel_log_;
+  std::vector<std::pair<OomKillRecord, MonoTime>> recent_oom_kills_;
+  void read_kernel_log();
   bool told_oom_score_adj_ = false;    // a failure to set it is logged once
   bool told_notify_fallback_ = false;  // abstract notify sockets: said once per outage
   ServiceSockets sockets_;             // every service's `listen`, for its whole life

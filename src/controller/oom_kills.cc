@@ -27,9 +27,25 @@ void Controller::apply_own_oom_score_adj() {
   }
 }
 
+void Controller::read_kernel_log() {
+  if (!kernel_log_) return;
+  const MonoTime t = now();
+  // Kept for as long as an exit may still be compared with them: the machine's count's baseline
+  // is at most about two seconds old. Timed by when they were read (the log is read at least
+  // once a second while it matters), since the records' own clock is the kernel's sched_clock.
+  std::erase_if(recent_oom_kills_,
+                [&](const auto& seen) { return t - seen.second > std::chrono::seconds(5); });
+  for (OomKillRecord& kill : kernel_log_->oom_kills()) recent_oom_kills_.emplace_back(kill, t);
+}
+
 void Controller::sample_machine_oom_kills(bool force) {
   const MonoTime t = now();
   if (!force && t - machine_oom_kills_read_ < std::chrono::seconds(1)) return;
+  if (!kernel_log_ && machine_oom_kills_read_ == MonoTime{}) {
+    // Once, at start: an instance without a cgroup of its own is then named by pid.
+    if (auto opened = KernelLogReader::open()) kernel_log_.emplace(std::move(*opened));
+  }
+  read_kernel_log();
   machine_oom_kills_before_ =
       machine_oom_kills_latest_ ? machine_oom_kills_latest_ : machine_oom_kills();
   machine_oom_kills_latest_ = machine_oom_kills();
@@ -57,13 +73,24 @@ std::optional<std::string> Controller::oom_kill_evidence(const Instance& instanc
     }
     if (kills) return std::nullopt;  // the cgroup says no: trust it over the machine's count
   }
-  // No cgroup of its own: the machine's count rose since a reading at least a second old. Two
-  // processes SIGKILLed at once, one by the OOM killer, would both be named; see the README.
+  // No cgroup of its own. The kernel log, where memvisor may read it, names the victim by pid
+  // (the OOM killer prints it right after sending SIGKILL, so before this exit is reaped).
+  read_kernel_log();
+  const pid_t pid = instance.pid;
+  for (const auto& [kill, seen] : recent_oom_kills_) {
+    if (kill.pid == pid) {
+      return fmt::format("the kernel log: Killed process {} ({})", kill.pid, kill.comm);
+    }
+  }
+  // Else the machine's count rose since a reading at least a second old. Two processes
+  // SIGKILLed at once, one by the OOM killer, would both be named by the count alone; the
+  // kernel log, when it names other victims for every kill counted, clears this one.
   const auto machine = machine_oom_kills();
   const auto before = machine_oom_kills_before_;
   sample_machine_oom_kills(true);  // this kill is accounted for; the next exit needs a new one
   machine_oom_kills_before_ = machine_oom_kills_latest_;
   if (machine && before && *machine > *before) {
+    if (kernel_log_ && recent_oom_kills_.size() >= *machine - *before) return std::nullopt;
     return fmt::format("the machine's OOM kill count rose by {} (/proc/vmstat oom_kill)",
                        *machine - *before);
   }

@@ -153,10 +153,8 @@ void MemoryWatch::sample_process(const ServiceConfig& service, const FleetProces
 std::vector<RuleAction> MemoryWatch::sample_one(const Key& key, double now_s, WallTime wall,
                                                 const FleetState& fleet) {
   std::vector<RuleAction> actions;
-  const auto& services = fleet.config().services;
-  const auto service = std::find_if(services.begin(), services.end(),
-                                    [&](const auto& s) { return s.name == std::get<0>(key); });
-  if (service == services.end()) return actions;
+  const ServiceConfig* service = fleet.service(std::get<0>(key));
+  if (service == nullptr) return actions;
   const double wall_s = to_unix_seconds(wall);
   for (const FleetProcess& process : fleet.processes(service->name)) {
     if (process.instance != std::get<1>(key) || process.generation != std::get<2>(key)) continue;
@@ -202,10 +200,8 @@ std::vector<RuleAction> MemoryWatch::set_requests(const Key& key, int64_t total,
     // As on a sample: the primary is judged, a replacement only counted.
     if (!process.primary) break;
     // A pre-fork master is judged on its requests only, never its age (see sample_due).
-    bool prefork = false;
-    for (const ServiceConfig& service : fleet.config().services) {
-      prefork = prefork || (service.name == std::get<0>(key) && service.prefork);
-    }
+    const ServiceConfig* service = fleet.service(std::get<0>(key));
+    const bool prefork = service != nullptr && service->prefork;
     const double uptime = prefork ? 0 : to_unix_seconds(wall) - found->second.started_at_s;
     for (auto& decision : found->second.rules->on_progress(uptime, total)) {
       actions.push_back(

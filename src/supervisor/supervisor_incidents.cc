@@ -66,9 +66,8 @@ Supervisor::PendingIncident& Supervisor::begin_incident(
     facts.memory = content.samples.back().values;
     facts.uptime_s = content.samples.back().t_s;
   }
-  for (const ServiceConfig& service : fleet_.config().services) {
-    if (service.name == action.service) content.rules = service.memory;
-  }
+  if (const ServiceConfig* service = fleet_.service(action.service))
+    content.rules = service->memory;
   content.proc = capture_proc(action.pid);
   facts.cmdline = content.proc.cmdline;
 

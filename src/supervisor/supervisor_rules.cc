@@ -142,17 +142,13 @@ void Supervisor::request_child_recycle(const std::string& service, int instance,
 }
 
 Millis Supervisor::leak_sample_of(const std::string& service) const {
-  for (const ServiceConfig& s : fleet_.config().services) {
-    if (s.name == service && s.memory.leak) return s.memory.leak->sample;
-  }
-  return Millis(0);
+  const ServiceConfig* s = fleet_.service(service);
+  return s != nullptr && s->memory.leak ? s->memory.leak->sample : Millis(0);
 }
 
 bool Supervisor::surge_of(const std::string& service) const {
-  for (const ServiceConfig& s : fleet_.config().services) {
-    if (s.name == service) return s.surge;
-  }
-  return true;
+  const ServiceConfig* s = fleet_.service(service);
+  return s == nullptr || s->surge;
 }
 
 void Supervisor::check_totals() {
@@ -277,10 +273,9 @@ nlohmann::json Supervisor::unit_memory_json(const MemoryWatch::UnitKey& key,
   const MemoryValues& v = series->back().values;
   nlohmann::json json = {{"rss", v.rss}, {"pss", v.pss}, {"uss", v.uss}, {"swap", v.swap}};
   json["samples"] = series->size();  // kept so far (at most kMaxSamples): shows sampling goes on
-  for (const ServiceConfig& service : fleet_.config().services) {
-    if (service.name == std::get<0>(key) && MemoryWatch::measures_cgroup(service, cgroup)) {
-      json["cgroup"] = v.cgroup;  // bytes; the record's own "cgroup" is the path
-    }
+  if (const ServiceConfig* service = fleet_.service(std::get<0>(key));
+      service != nullptr && MemoryWatch::measures_cgroup(*service, cgroup)) {
+    json["cgroup"] = v.cgroup;  // bytes; the record's own "cgroup" is the path
   }
   // The leak rule's floor slope, once it has judged a span; its reason says why it is or is not
   // a leak (or what it still waits for).

