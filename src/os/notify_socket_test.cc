@@ -133,20 +133,25 @@ TEST(NotifySocket, TooLongPathIsAClearError) {
   EXPECT_EQ(socket.error().errnum, ENAMETOOLONG);
 }
 
+// READY=1 sent by notify_service_manager to NOTIFY_SOCKET=`name` arrives on `socket`, from us.
+void expect_ready_arrives(NotifySocket& socket, const std::string& name) {
+  ASSERT_EQ(::setenv("NOTIFY_SOCKET", name.c_str(), 1), 0);
+  Status sent = notify_service_manager("READY=1");
+  ::unsetenv("NOTIFY_SOCKET");
+  ASSERT_TRUE(sent.ok()) << sent.error().describe();
+  auto message = socket.receive();
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ(message->pid, ::getpid());
+  EXPECT_EQ(message->text, "READY=1");
+}
+
 TEST(NotifySocket, BindsAnAbstractNameWithoutAFile) {
   const std::string name = "@memvisor-test-bind-" + std::to_string(::getpid());
   {
     auto socket = NotifySocket::bind(name, 0600);
     ASSERT_TRUE(socket.ok()) << socket.error().describe();
     EXPECT_EQ(socket->path(), name);
-    ASSERT_EQ(::setenv("NOTIFY_SOCKET", name.c_str(), 1), 0);
-    Status sent = notify_service_manager("READY=1");
-    ::unsetenv("NOTIFY_SOCKET");
-    ASSERT_TRUE(sent.ok()) << sent.error().describe();
-    auto message = socket->receive();
-    ASSERT_TRUE(message.has_value());
-    EXPECT_EQ(message->pid, ::getpid());
-    EXPECT_EQ(message->text, "READY=1");
+    expect_ready_arrives(*socket, name);
     // Taken while it is open; no file was made for it in the working directory.
     EXPECT_FALSE(NotifySocket::bind(name, 0600).ok());
     struct stat st {};
@@ -162,14 +167,7 @@ TEST(NotifyServiceManager, SendsToAPathSocket) {
   ASSERT_TRUE(dir.ok());
   auto socket = NotifySocket::bind(dir / "notify.sock", 0600);
   ASSERT_TRUE(socket.ok());
-  ASSERT_EQ(::setenv("NOTIFY_SOCKET", (dir / "notify.sock").c_str(), 1), 0);
-  Status sent = notify_service_manager("READY=1");
-  ::unsetenv("NOTIFY_SOCKET");
-  ASSERT_TRUE(sent.ok()) << sent.error().describe();
-  auto message = socket->receive();
-  ASSERT_TRUE(message.has_value());
-  EXPECT_EQ(message->pid, ::getpid());
-  EXPECT_EQ(message->text, "READY=1");
+  expect_ready_arrives(*socket, dir / "notify.sock");
 }
 
 TEST(NotifyServiceManager, SendsToAnAbstractSocket) {

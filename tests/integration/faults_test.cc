@@ -68,23 +68,48 @@ int generation_of(const nlohmann::json& status, const std::string& service, int 
   return generation;
 }
 
+// A config of two services writing to the state dir all the time: chat prints a numbered line
+// every 20 ms into its log (output = "file"); hog grows 5 MiB per 100 ms, so its limit recycles
+// it every few seconds (python3 -S: no site imports to wait for), and events keep coming.
+std::string chatty_config(TempDir& dir, const std::string& more = "") {
+  const std::string hog = dir.write("grow.py", kGrowingPython);
+  return dir.write(
+      "faults.toml",
+      "[service.chat]\nshell = true\ncommand = \"i=0; while :; do printf 'chat %06d "
+      "abcdefghijklmnopqrstuvwxyz\\n' $i; i=$((i+1)); sleep 0.02; done\"\noutput = \"file\"\n"
+      "[service.hog]\ncommand = [\"python3\", \"-S\", \"" +
+          hog + "\"]\ninterval = \"100ms\"\nlimit = \"40MiB\"\n" + more);
+}
+
+// Nothing half-written: every event line is whole JSON, every log line a whole chat line.
+void expect_whole_lines(const std::string& state, const std::string& chat_log) {
+  for (const std::string& line : lines_of(read_text(state + "/events.jsonl"))) {
+    EXPECT_TRUE(nlohmann::json::accept(line)) << "a partial event line: " << line;
+  }
+  const std::regex chat_line("chat [0-9]{6} abcdefghijklmnopqrstuvwxyz");
+  const std::string log_text = read_text(chat_log);
+  ASSERT_FALSE(log_text.empty());
+  EXPECT_EQ(log_text.back(), '\n');
+  for (const std::string& line : lines_of(log_text)) {
+    EXPECT_TRUE(std::regex_match(line, chat_line)) << "a partial log line: '" << line << "'";
+  }
+}
+
+// Whether events.jsonl holds a recycle of hog.1 past `generation` (one written after it).
+bool hog_recycled_past(const Memvisor& memvisor, int generation) {
+  for (const auto& e : memvisor.events("recycled", "hog.1")) {
+    if (e.value("generation", 0) > generation) return true;
+  }
+  return false;
+}
+
 TEST(Faults, FullDiskDropsWholeLinesSaysSoOnceAndResumes) {
   TempDir dir;
   SmallDisk disk(dir.file("state"), "256k");
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.why();
 
-  // chat prints a numbered line every 20 ms into its log (output = "file", in the state dir);
-  // hog grows 5 MiB per 100 ms, so its limit recycles it every few seconds (python3 -S: no site
-  // imports to wait for): events keep coming, and the rule must keep acting while nothing can be
-  // written.
-  const std::string hog = dir.write("grow.py", kGrowingPython);
-  const std::string config = dir.write(
-      "f.toml",
-      "[service.chat]\nshell = true\ncommand = \"i=0; while :; do printf 'chat %06d "
-      "abcdefghijklmnopqrstuvwxyz\\n' $i; i=$((i+1)); sleep 0.02; done\"\noutput = \"file\"\n"
-      "[service.hog]\ncommand = [\"python3\", \"-S\", \"" +
-          hog + "\"]\ninterval = \"100ms\"\nlimit = \"40MiB\"\n");
-  Memvisor memvisor(dir, {config});
+  // The rule must keep acting while nothing can be written.
+  Memvisor memvisor(dir, {chatty_config(dir)});
   const std::string state = memvisor.state_dir();
   const std::string chat_log = state + "/logs/chat.1.log";
   ASSERT_TRUE(eventually([&] { return lines_of(read_text(chat_log)).size() > 20; }, 30s))
@@ -123,14 +148,7 @@ TEST(Faults, FullDiskDropsWholeLinesSaysSoOnceAndResumes) {
       30s))
       << memvisor.err();
   const int after = generation_of(memvisor.status(), "hog", 1);
-  ASSERT_TRUE(eventually(
-      [&] {
-        for (const auto& e : memvisor.events("recycled", "hog.1")) {
-          if (e.value("generation", 0) > after) return true;
-        }
-        return false;
-      },
-      30s))
+  ASSERT_TRUE(eventually([&] { return hog_recycled_past(memvisor, after); }, 30s))
       << "no event written after space returned\n"
       << memvisor.err();
   const size_t lines_then = lines_of(read_text(chat_log)).size();
@@ -146,17 +164,7 @@ TEST(Faults, FullDiskDropsWholeLinesSaysSoOnceAndResumes) {
   EXPECT_GE(count_of(err, "events.jsonl: cannot write"), 1u) << err;
   EXPECT_LE(count_of(err, "events.jsonl: cannot write"), 6u) << err;
   EXPECT_NE(err.find("No space left on device"), std::string::npos) << err;
-  // Nothing half-written: every event line is whole JSON, every log line a whole chat line.
-  for (const std::string& line : lines_of(read_text(state + "/events.jsonl"))) {
-    EXPECT_TRUE(nlohmann::json::accept(line)) << "a partial event line: " << line;
-  }
-  const std::regex chat_line("chat [0-9]{6} abcdefghijklmnopqrstuvwxyz");
-  const std::string log_text = read_text(chat_log);
-  ASSERT_FALSE(log_text.empty());
-  EXPECT_EQ(log_text.back(), '\n');
-  for (const std::string& line : lines_of(log_text)) {
-    EXPECT_TRUE(std::regex_match(line, chat_line)) << "a partial log line: '" << line << "'";
-  }
+  expect_whole_lines(state, chat_log);
   // And a dump works again.
   dump = run_memvisor({"dump", "chat.1", "--state-dir", state}, 60s);
   EXPECT_EQ(dump.exit_code, 0) << dump.err;
@@ -256,17 +264,10 @@ TEST(Faults, StateDirGoingReadOnlySaysSoOnceAndResumesOnTheRepairedDisk) {
   Ext4Disk disk(dir.file("state.img"), dir.file("state"));
   if (!disk.mounted()) GTEST_SKIP() << disk.why();
 
-  const std::string hog = dir.write("grow.py", kGrowingPython);
   const std::string notifier =
       dir.write("notify.sh", "#!/bin/sh\nsystemd-notify --ready\nexec sleep 600\n", true);
-  const std::string config = dir.write(
-      "ro.toml",
-      "[service.chat]\nshell = true\ncommand = \"i=0; while :; do printf 'chat %06d "
-      "abcdefghijklmnopqrstuvwxyz\\n' $i; i=$((i+1)); sleep 0.02; done\"\noutput = \"file\"\n"
-      "[service.hog]\ncommand = [\"python3\", \"-S\", \"" +
-          hog + "\"]\ninterval = \"100ms\"\nlimit = \"40MiB\"\n[service.api]\ncommand = [\"" +
-          notifier + "\"]\nready = \"notify\"\n");
-  Memvisor memvisor(dir, {config});
+  Memvisor memvisor(dir, {chatty_config(dir, "[service.api]\ncommand = [\"" + notifier +
+                                                 "\"]\nready = \"notify\"\n")});
   const std::string state = memvisor.state_dir();
   const std::string chat_log = state + "/logs/chat.1.log";
   ASSERT_TRUE(eventually([&] { return lines_of(read_text(chat_log)).size() > 20; }, 30s))
@@ -304,14 +305,7 @@ TEST(Faults, StateDirGoingReadOnlySaysSoOnceAndResumesOnTheRepairedDisk) {
   EXPECT_GE(count_of(err, "events.jsonl: cannot write"), 1u) << err;
   EXPECT_LE(count_of(err, "events.jsonl: cannot write"), 2u) << err;
   EXPECT_NE(err.find("Read-only file system"), std::string::npos) << err;
-  // Nothing half-written.
-  for (const std::string& line : lines_of(read_text(state + "/events.jsonl"))) {
-    EXPECT_TRUE(nlohmann::json::accept(line)) << "a partial event line: " << line;
-  }
-  const std::regex chat_line("chat [0-9]{6} abcdefghijklmnopqrstuvwxyz");
-  for (const std::string& line : lines_of(read_text(chat_log))) {
-    EXPECT_TRUE(std::regex_match(line, chat_line)) << "a partial log line: '" << line << "'";
-  }
+  expect_whole_lines(state, chat_log);
 
   // Repaired and mounted again at the same path: events and log lines are written there.
   // (Asked before: the fresh mount hides the control socket, which lives on the failed one; and
@@ -319,14 +313,7 @@ TEST(Faults, StateDirGoingReadOnlySaysSoOnceAndResumesOnTheRepairedDisk) {
   const int after = generation_of(memvisor.status(), "hog", 1);
   ASSERT_GT(after, generation);
   ASSERT_TRUE(disk.repair()) << "e2fsck or the second mount failed";
-  ASSERT_TRUE(eventually(
-      [&] {
-        for (const auto& e : memvisor.events("recycled", "hog.1")) {
-          if (e.value("generation", 0) > after) return true;
-        }
-        return false;
-      },
-      60s))
+  ASSERT_TRUE(eventually([&] { return hog_recycled_past(memvisor, after); }, 60s))
       << "no event written on the repaired disk\n"
       << memvisor.err();
   const size_t lines_then = lines_of(read_text(chat_log)).size();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "core/proc/environ_text.h"
 #include "harness.h"
@@ -133,6 +134,16 @@ bool no_raw_files(const std::string& state_dir) {
   return true;
 }
 
+// memvisor with one instance of the sampler workload allocating busily, the library armed in it;
+// its pid (0 when it did not start).
+int start_busy_worker(TempDir& dir, std::optional<Memvisor>& memvisor) {
+  memvisor.emplace(dir, std::vector<std::string>{"--name", "web", "--heap-sampler", "--",
+                                                 SAMPLER_WORKLOAD, "1", "8", "600", "busy"});
+  if (memvisor->wait_events("started", 1, 10s).size() != 1u) return 0;
+  const int pid = memvisor->events("started").at(0)["pid"];
+  return control_page_appears(*memvisor, pid) ? pid : 0;
+}
+
 // The sample file is written by the worker through a shared mapping, where a store into a page
 // a full disk cannot hold is a SIGBUS: the worker's, not memvisor's. The library allocates the
 // file's blocks ahead of the records; these show the worker living through a disk that is full
@@ -143,11 +154,10 @@ TEST(Sampler, AFullDiskRefusesTheWindowAndTheWorkerLives) {
   // A window needs 1 MiB free for its log's first chunk.
   SmallDisk disk(dir.file("state"), "4m");
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.why();
-  Memvisor memvisor(
-      dir, {"--name", "web", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "8", "600", "busy"});
-  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
-  const int pid = memvisor.events("started").at(0)["pid"];
-  ASSERT_TRUE(control_page_appears(memvisor, pid));
+  std::optional<Memvisor> running;
+  const int pid = start_busy_worker(dir, running);
+  ASSERT_GT(pid, 0) << (running ? running->err() : "");
+  Memvisor& memvisor = *running;
   const std::string filler = disk.fill();
 
   const std::string out = dir.file("report.json");
@@ -176,11 +186,10 @@ TEST(Sampler, ADiskThatFillsDuringTheWindowEndsTheLogAndTheWorkerLives) {
   TempDir dir;
   SmallDisk disk(dir.file("state"), "4m");
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.why();
-  Memvisor memvisor(
-      dir, {"--name", "web", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "8", "600", "busy"});
-  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
-  const int pid = memvisor.events("started").at(0)["pid"];
-  ASSERT_TRUE(control_page_appears(memvisor, pid));
+  std::optional<Memvisor> running;
+  const int pid = start_busy_worker(dir, running);
+  ASSERT_GT(pid, 0) << (running ? running->err() : "");
+  Memvisor& memvisor = *running;
   // Room for the log's first 1 MiB chunk (allocated as the window opens) and not its second:
   // the worker allocates ~100 MiB/s, a sample every 4 KiB fills the first chunk in a fraction
   // of the window.
