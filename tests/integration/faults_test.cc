@@ -95,6 +95,11 @@ void expect_whole_lines(const std::string& state, const std::string& chat_log) {
   }
 }
 
+// Whether memvisor's own log says `text` within 10 s.
+bool says_within(const Memvisor& memvisor, const std::string& text) {
+  return eventually([&] { return memvisor.err().find(text) != std::string::npos; }, 10s);
+}
+
 // Whether events.jsonl holds a recycle of hog.1 past `generation` (one written after it).
 bool hog_recycled_past(const Memvisor& memvisor, int generation) {
   for (const auto& e : memvisor.events("recycled", "hog.1")) {
@@ -320,12 +325,7 @@ TEST(Faults, StateDirGoingReadOnlySaysSoOnceAndResumesOnTheRepairedDisk) {
   EXPECT_TRUE(
       eventually([&] { return lines_of(read_text(chat_log)).size() > lines_then + 10; }, 10s))
       << memvisor.err();
-  EXPECT_TRUE(eventually(
-      [&] {
-        return memvisor.err().find("dropped while the file system was read-only; writing again") !=
-               std::string::npos;
-      },
-      10s))
+  EXPECT_TRUE(says_within(memvisor, "dropped while the file system was read-only; writing again"))
       << memvisor.err();
   EXPECT_TRUE(process_alive(memvisor.pid()));
 }
@@ -376,12 +376,7 @@ TEST(Faults, ReadOnlyIncidentsFailCleanlyAndResume) {
       },
       60s))
       << memvisor.err();
-  EXPECT_TRUE(eventually(
-      [&] {
-        return memvisor.err().find("dropped while the file system was read-only; writing again") !=
-               std::string::npos;
-      },
-      10s))
+  EXPECT_TRUE(says_within(memvisor, "dropped while the file system was read-only; writing again"))
       << memvisor.err();
   dump = run_memvisor({"dump", "hog.1", "--state-dir", state}, 60s);
   EXPECT_EQ(dump.exit_code, 0) << dump.err;
