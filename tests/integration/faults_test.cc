@@ -408,7 +408,10 @@ TEST(Faults, TooFewDescriptorsFailStartsWithBackoffAndRecover) {
   const std::string message = failed.front().value("message", "");
   EXPECT_NE(message.find("Too many open files"), std::string::npos) << message;
   EXPECT_NE(message.find("RLIMIT_NOFILE"), std::string::npos) << message;
-  EXPECT_FALSE(memvisor.events("backoff").empty()) << "a failed start is retried with backoff";
+  // Written just after spawn_failed (the test may read between the two lines).
+  EXPECT_TRUE(eventually([&] { return !memvisor.events("backoff").empty(); }, 10s))
+      << "a failed start is retried with backoff\n"
+      << memvisor.err();
 
   const size_t before = spawn_failures(memvisor);
   std::this_thread::sleep_for(3s);
