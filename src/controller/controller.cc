@@ -181,6 +181,9 @@ int Controller::run() {
                               options_.config.services.size(), total, options_.state_dir)),
        nullptr);
   apply_own_oom_score_adj();
+  // Where readable, the kernel log names an OOM kill's victim by pid (instances without a cgroup
+  // of their own); from here on, what it held before is not about our workers.
+  if (auto opened = KernelLogReader::open()) kernel_log_.emplace(std::move(*opened));
   sample_machine_oom_kills(true);
   open_instance_cgroups();
   if (options_.supervisor) {

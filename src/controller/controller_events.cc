@@ -65,10 +65,7 @@ void Controller::emit(Event event, const Instance* instance) {
     // Each time: a reload may have changed the limits.
     events_log_->set_rotation(
         {options_.config.supervisor.events_max_size, options_.config.supervisor.events_keep});
-    const Status appended = events_log_->append_line(line);
-    if (auto message = events_outage_.record(appended)) {
-      log_message(appended ? LogLevel::notice : LogLevel::error, *message);
-    }
+    log_write_outcome(events_outage_, events_log_->append_line(line));
   }
   log_event_line(event);
   if (supervisor_link_) {

@@ -41,10 +41,6 @@ void Controller::read_kernel_log() {
 void Controller::sample_machine_oom_kills(bool force) {
   const MonoTime t = now();
   if (!force && t - machine_oom_kills_read_ < std::chrono::seconds(1)) return;
-  if (!kernel_log_ && machine_oom_kills_read_ == MonoTime{}) {
-    // Once, at start: an instance without a cgroup of its own is then named by pid.
-    if (auto opened = KernelLogReader::open()) kernel_log_.emplace(std::move(*opened));
-  }
   read_kernel_log();
   machine_oom_kills_before_ =
       machine_oom_kills_latest_ ? machine_oom_kills_latest_ : machine_oom_kills();

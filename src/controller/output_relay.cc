@@ -28,10 +28,7 @@ void Controller::on_output(Instance& instance, OutputPipe& pipe) {
     // The service's limits as they are now: a reload applies to the next line.
     pipe.file->set_rotation({instance.service->log_max_size, instance.service->log_keep});
     if (!pipe.file_outage) pipe.file_outage.emplace(label + ".log", "lines");
-    const Status written = pipe.file->append_line(line);
-    if (auto message = pipe.file_outage->record(written)) {
-      log_message(written ? LogLevel::notice : LogLevel::error, *message);
-    }
+    log_write_outcome(*pipe.file_outage, pipe.file->append_line(line));
   };
   if (n <= 0) {  // end of stream: every writer (the worker and its children) is gone
     pipe.lines.flush(sink);

@@ -56,6 +56,12 @@ void log_message(LogLevel level, std::string_view message) {
                                                style_for(STDERR_FILENO)));
 }
 
+void log_write_outcome(WriteOutage& outage, const Status& written) {
+  if (auto message = outage.record(written)) {
+    log_message(written ? LogLevel::notice : LogLevel::error, *message);
+  }
+}
+
 void log_event_line(const Event& event) {
   write_out(STDERR_FILENO, format_event_line(event, style_for(STDERR_FILENO)));
 }

@@ -37,8 +37,8 @@ class KernelWatch {
   size_t armed() const { return armed_.size(); }
   // One more usage threshold for an armed process (cgroup v1; see usage_target()): the latest
   // few are kept, the oldest such extra dropped beyond them; none when the newest is already
-  // within a few pages of `bytes`. No-op on v2, where the notification is memory.high, which is
-  // also the kernel's throttle and stays where it was set.
+  // within 512 KiB of `bytes` (the kernel's own granularity). No-op on v2, where the notification
+  // is memory.high, which is also the kernel's throttle and stays where it was set.
   void arm_usage(const MemoryWatch::Key& key, uint64_t bytes);
   std::vector<MemoryWatch::Key> armed_keys() const;
 

@@ -79,10 +79,7 @@ void Supervisor::act(const RuleAction& action) {
     auto written = write_crash_report(input);
     if (written) event["report"] = *written;
     // The stop goes ahead either way; a full disk is told once, not at every critical.
-    const Status status = written ? Status{} : Status{written.error()};
-    if (auto message = crash_report_outage_.record(status)) {
-      log_message(written ? LogLevel::notice : LogLevel::error, *message);
-    }
+    log_write_outcome(crash_report_outage_, written ? Status{} : Status{written.error()});
   }
   // critical and leak write an incident bundle; the stop or recycle they ask for is requested
   // once its capture is done (see supervisor_incidents.cc).
@@ -246,10 +243,7 @@ void Supervisor::log_event(nlohmann::json event) {
   if (events_log_) {
     const SupervisorConfig& limits = fleet_.config().supervisor;  // the current one, after reloads
     events_log_->set_rotation({limits.events_max_size, limits.events_keep});
-    const Status appended = events_log_->append_line(event.dump());
-    if (auto message = events_outage_.record(appended)) {
-      log_message(appended ? LogLevel::notice : LogLevel::error, *message);
-    }
+    log_write_outcome(events_outage_, events_log_->append_line(event.dump()));
   }
   Event parsed = event_from_json(event);
   parsed.ts = std::chrono::system_clock::now();
