@@ -73,14 +73,20 @@ void Controller::start_recycle(Instance& instance, std::string_view reason) {
 
 void Controller::finish_recycle(Instance& replacement, bool succeeded) {
   Instance& old = *replacement.replaces;
-  replacement.replaces = nullptr;
-  old.replacement = nullptr;
   Instance& gone = succeeded ? old : replacement;
   gone.state = InstanceState::retired;
   gone.recycling = false;
   gone.deadline.reset();
   close_output(gone, gone.out);
   close_output(gone, gone.err);
+  if (!succeeded) {
+    // Said while the two are still linked, so the record says "replacement": one that could not
+    // start never took a generation of its own, and by generation alone the supervisor would
+    // take it for the old process and stop watching the one that still runs.
+    emit(make_event("retired", &gone, "recycle_failed", "retired"), &gone);
+  }
+  replacement.replaces = nullptr;
+  old.replacement = nullptr;
   if (succeeded) {
     replacement.recycling = false;
     Event event =
@@ -89,6 +95,7 @@ void Controller::finish_recycle(Instance& replacement, bool succeeded) {
     event.extra["old_pid"] = old.last_pid;
     event.extra["old_generation"] = old.generation;
     emit(std::move(event), &replacement);
+    emit(make_event("retired", &gone, old.recycle_reason, "retired"), &gone);
   } else {
     old.recycling = false;
     const std::string why =
@@ -98,8 +105,6 @@ void Controller::finish_recycle(Instance& replacement, bool succeeded) {
                    fmt::format("replacement {} before it was ready; keeping pid {}", why, old.pid)),
         &old);
   }
-  emit(make_event("retired", &gone, succeeded ? old.recycle_reason : "recycle_failed", "retired"),
-       &gone);
   start_queued_recycles(*old.service);
 }
 

@@ -74,12 +74,16 @@ void FleetState::update_instance(const nlohmann::json& record) {
   const bool known = at != processes.end() && at->instance == process.instance &&
                      at->generation == process.generation;
   process.state = record.value("state", "");
+  process.primary = record.value("role", "primary") == "primary";
+  // A replacement takes its generation when its process starts: until then (and for good when
+  // it could not start) it carries the generation of the process it would replace, and names
+  // no process of its own.
+  if (known && at->primary && !process.primary) return;
   if (process.state == "retired") {
     if (known) processes.erase(at);
     return;
   }
   process.pid = record.value("pid", 0);
-  process.primary = record.value("role", "primary") == "primary";
   process.recycling = record.value("recycling", false);
   process.cgroup = record.value("cgroup", "");
   process.start_ticks = record.value("start_ticks", 0ULL);

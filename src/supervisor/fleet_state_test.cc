@@ -137,5 +137,26 @@ TEST(FleetState, AnInstanceServesThroughItsSurgeRecycle) {
   EXPECT_FALSE(fleet.serving("web", 2));
 }
 
+// A replacement that could not start (its notify socket, an exec that failed) never took a
+// generation of its own: its records, the last one "retired", must not touch the process it
+// was to replace, which goes on running and being watched.
+TEST(FleetState, AReplacementThatCouldNotStartLeavesTheOldProcessKnown) {
+  FleetState fleet;
+  ASSERT_TRUE(fleet.apply(snapshot()));
+  ASSERT_TRUE(fleet.apply(process_update(6, "running", "primary")));
+  nlohmann::json failed = process_update(6, "backoff", "replacement");
+  failed["instance"]["pid"] = 0;
+  ASSERT_TRUE(fleet.apply(failed));
+  failed["instance"]["state"] = "retired";
+  ASSERT_TRUE(fleet.apply(failed));
+  ASSERT_EQ(fleet.processes("web").size(), 1u);
+  EXPECT_EQ(fleet.processes("web")[0].pid, 106);
+  EXPECT_TRUE(fleet.processes("web")[0].primary);
+  EXPECT_EQ(fleet.processes("web")[0].state, "running");
+  // The old process retiring still removes it.
+  ASSERT_TRUE(fleet.apply(process_update(6, "retired", "primary")));
+  EXPECT_TRUE(fleet.processes("web").empty());
+}
+
 }  // namespace
 }  // namespace memvisor

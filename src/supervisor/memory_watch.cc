@@ -266,9 +266,11 @@ const ProcessRules* MemoryWatch::rules(const UnitKey& key) const {
   return found == watched_.end() || !found->second.rules ? nullptr : &*found->second.rules;
 }
 
-void MemoryWatch::allow_again(const UnitKey& key) {
+void MemoryWatch::allow_again(const UnitKey& key, WallTime wall) {
   auto found = watched_.find(key);
-  if (found != watched_.end() && found->second.rules) found->second.rules->allow_again();
+  if (found == watched_.end() || !found->second.rules) return;
+  // The clock of the process's samples (see sample_process).
+  found->second.rules->allow_again(to_unix_seconds(wall) - found->second.started_at_s);
 }
 
 void MemoryWatch::recycle_requested(const UnitKey& key) {

@@ -69,8 +69,9 @@ class MemoryWatch {
   // Unix seconds the series' times count from (the process's start); 0 when it is not watched.
   double series_origin(const UnitKey& key) const;
   const ProcessRules* rules(const Key& key) const { return rules(unit_of(key)); }
-  // A recycle the controller refused or that failed may be asked for again.
-  void allow_again(const UnitKey& key);
+  // A recycle that failed may be asked for again (ProcessRules::allow_again: after a pause
+  // counted from `wall`).
+  void allow_again(const UnitKey& key, WallTime wall);
   // A recycle decided earlier (a leak's, after its heap sample) has now been asked for.
   void recycle_requested(const UnitKey& key);
 

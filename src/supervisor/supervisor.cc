@@ -144,7 +144,8 @@ void Supervisor::on_controller_line(std::string_view line) {
     // The rules may ask again for this instance's current process.
     memory_.allow_again(
         MemoryWatch::UnitKey{message.value("service", ""), message.value("instance", 0),
-                             message.value("generation", 0), message.value("child", 0)});
+                             message.value("generation", 0), message.value("child", 0)},
+        std::chrono::system_clock::now());
   }
 }
 

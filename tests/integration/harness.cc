@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -184,6 +185,16 @@ nlohmann::json status_of(const Memvisor& memvisor) {
   auto reply = control_request(memvisor.state_dir(), {{"cmd", "status"}});
   if (!reply || !reply->value("ok", false)) return nullptr;
   return (*reply)["status"];
+}
+
+double event_seconds(const nlohmann::json& event) {
+  std::tm tm{};
+  int ms = 0;
+  std::sscanf(event.value("ts", "").c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
+              &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms);
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<double>(timegm(&tm)) + ms / 1000.0;
 }
 
 std::string source_path(const std::string& relative) {

@@ -91,6 +91,9 @@ class Memvisor {
 // faster than Memvisor::status(), which runs the CLI, so a test can sample often.
 nlohmann::json status_of(const Memvisor& memvisor);
 
+// An event's time ("ts": RFC 3339 with milliseconds) as unix seconds.
+double event_seconds(const nlohmann::json& event);
+
 // Polls `condition` every 20 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -53,16 +52,6 @@ std::string pool_config(const TempDir& dir, const std::string& worker) {
                        worker + "\"]\ninstances = 3\ninterval = \"100ms\"\n");
 }
 
-double ts_seconds(const nlohmann::json& event) {
-  std::tm tm{};
-  int ms = 0;
-  std::sscanf(event.value("ts", "").c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
-              &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms);
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<double>(timegm(&tm)) + ms / 1000.0;
-}
-
 // Until every instance of the pool has been measured, and instance 2 is the largest.
 bool pool_measured(const Memvisor& memvisor) {
   const auto status = memvisor.status();
@@ -98,7 +87,7 @@ TEST(Pressure, RecyclesTheLargestInstanceOncePerWindow) {
   // Pressure persists: another pick, a window or more after the first.
   const auto two = memvisor.wait_events("pressure", 2, 20s);
   ASSERT_EQ(two.size(), 2u) << memvisor.err();
-  EXPECT_GE(ts_seconds(two[1]) - ts_seconds(two[0]), 2.0 - 0.01);
+  EXPECT_GE(event_seconds(two[1]) - event_seconds(two[0]), 2.0 - 0.01);
   set_pressure(dir, 0);
   // Let any recycle the second pick began finish, then nothing more happens without pressure.
   std::this_thread::sleep_for(5s);
@@ -107,7 +96,7 @@ TEST(Pressure, RecyclesTheLargestInstanceOncePerWindow) {
   EXPECT_EQ(memvisor.events("pressure").size(), settled);
   const auto all = memvisor.events("pressure");
   for (size_t i = 1; i < all.size(); ++i) {
-    EXPECT_GE(ts_seconds(all[i]) - ts_seconds(all[i - 1]), 2.0 - 0.01);
+    EXPECT_GE(event_seconds(all[i]) - event_seconds(all[i - 1]), 2.0 - 0.01);
   }
   // Said once why no trigger is armed on a plain file.
   const std::string err = memvisor.err();

@@ -2,6 +2,7 @@
 // startup timeout and watchdog restarts.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "harness.h"
@@ -90,6 +91,24 @@ TEST(Readiness, NotifyFromOutsideTheInstanceTreeIsIgnored) {
   EXPECT_TRUE(memvisor.events("ready", "web.1").empty());
   EXPECT_NE(memvisor.err().find("not in the instance's process tree"), std::string::npos)
       << memvisor.err();
+}
+
+// The notify directory removed under memvisor (by hand, or a state dir mounted again without
+// it): the next start makes it again, and its worker gets ready through a socket file there.
+TEST(Readiness, ANotifyDirectoryRemovedIsMadeAgainAtTheNextStart) {
+  TempDir dir;
+  const std::string script =
+      dir.write("notify.sh", "#!/bin/sh\nsystemd-notify --ready\nexec sleep 60\n", true);
+  Memvisor memvisor(dir, {"--name", "web", "--ready", "notify", "--", script});
+  ASSERT_EQ(memvisor.wait_events("ready", 1, 10s, "web.1").size(), 1u) << memvisor.err();
+  const std::string notify_dir = memvisor.state_dir() + "/notify";
+  std::filesystem::remove_all(notify_dir);
+  ASSERT_EQ(run_memvisor({"restart", "web.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
+  ASSERT_EQ(memvisor.wait_events("recycled", 1, 10s, "web.1").size(), 1u) << memvisor.err();
+  EXPECT_TRUE(memvisor.events("spawn_failed").empty()) << memvisor.err();
+  EXPECT_TRUE(std::filesystem::exists(notify_dir + "/web.1.2")) << memvisor.err();
+  EXPECT_EQ(std::filesystem::status(notify_dir).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms(0711));
 }
 
 }  // namespace

@@ -2,12 +2,15 @@
 // replacement is ready; one instance of a service at a time; a failed replacement changes nothing.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "harness.h"
 
 namespace memvisor::testing {
 namespace {
+
+namespace fs = std::filesystem;
 
 // Index of the first event matching name and instance label, or -1.
 long position(const std::vector<nlohmann::json>& events, const std::string& name,
@@ -99,6 +102,41 @@ TEST(Recycle, AReplacementThatNeverGetsReadyLeavesTheOldProcessServing) {
   ASSERT_EQ(status["instances"].size(), 1u) << status.dump();
   EXPECT_EQ(status["instances"][0]["pid"], old_pid);
   EXPECT_EQ(status["instances"][0]["state"], "running");
+}
+
+// A replacement that cannot start at all (here its command lost its execute bit): the old
+// process keeps serving and stays watched, the rule asks again after a pause that grows as a
+// crash's restart delay does (not on every sample), and once the command can run again the
+// recycle goes through.
+TEST(Recycle, AReplacementThatCannotStartIsTriedAgainAfterAPause) {
+  TempDir dir;
+  const std::string hog =
+      dir.write("hog.py", "import time\nhog = bytearray(b'x' * (60 << 20))\ntime.sleep(600)\n");
+  const std::string script = dir.write("hog.sh", "#!/bin/sh\nexec python3 -S " + hog + "\n", true);
+  const std::string config =
+      dir.write("hog.toml", "[service.hog]\ncommand = [\"" + script +
+                                "\"]\ninterval = \"100ms\"\nlimit = \"40MiB\"\nrestart_delay = "
+                                "\"500ms\"\n");
+  Memvisor memvisor(dir, {config});
+  ASSERT_EQ(memvisor.wait_events("recycled", 1, 20s, "hog.1").size(), 1u) << memvisor.err();
+  const nlohmann::json recycled = memvisor.events("recycled", "hog.1").at(0);
+
+  fs::permissions(script, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+                  fs::perm_options::remove);
+  const auto failed = memvisor.wait_events("recycle_failed", 3, 20s, "hog.1");
+  ASSERT_EQ(failed.size(), 3u) << "the rule stopped asking after a recycle failed\n"
+                               << memvisor.err();
+  // Paced: 500 ms, then 1 s (the sample interval is 100 ms, the limit needs 3 samples).
+  EXPECT_GE(event_seconds(failed[1]) - event_seconds(failed[0]), 0.45);
+  EXPECT_GE(event_seconds(failed[2]) - event_seconds(failed[1]), 0.95);
+  // The old process served throughout.
+  const pid_t serving = recycled.value("pid", 0);
+  for (const auto& e : failed) EXPECT_EQ(e.value("pid", 0), serving) << e.dump();
+  EXPECT_TRUE(process_alive(serving));
+
+  fs::permissions(script, fs::perms::owner_exec, fs::perm_options::add);
+  ASSERT_EQ(memvisor.wait_events("recycled", 2, 30s, "hog.1").size(), 2u) << memvisor.err();
+  EXPECT_EQ(memvisor.events("recycled", "hog.1").at(1).value("old_pid", 0), serving);
 }
 
 }  // namespace

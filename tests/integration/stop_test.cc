@@ -12,17 +12,7 @@ namespace memvisor::testing {
 namespace {
 
 double seconds_between(const nlohmann::json& from, const nlohmann::json& to) {
-  // Events carry RFC 3339 timestamps with milliseconds; compare them as text-free numbers.
-  auto parse = [](const std::string& ts) {
-    std::tm tm{};
-    int ms = 0;
-    std::sscanf(ts.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return static_cast<double>(timegm(&tm)) + ms / 1000.0;
-  };
-  return parse(to["ts"]) - parse(from["ts"]);
+  return event_seconds(to) - event_seconds(from);
 }
 
 pid_t read_pid(const std::string& path) {

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "core/config/config_names.h"
 #include "core/config/metric_name.h"
 #include "core/leak/state_codec.h"
+#include "core/lifecycle/backoff.h"
 #include "core/units.h"
 
 namespace memvisor {
@@ -161,7 +163,7 @@ std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues
     // A gauge with no fresh value leaves the count of samples above as it was.
     if (const auto value = read(metric)) {
       above_limit_ = *value > static_cast<double>(rules.limit->size) ? above_limit_ + 1 : 0;
-      if (above_limit_ >= rules.limit->samples && !acted_) {
+      if (above_limit_ >= rules.limit->samples && !acted_ && t_s >= recycle_after_s_) {
         acted_ = true;
         decisions.push_back(size_decision(
             "limit", "recycle", metric, *value, rules.limit->size,
@@ -178,7 +180,8 @@ std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues
     leak_->add(t_s, *value);
     const LeakAssessment& verdict = leak_->assess();
     const bool recycle = rules.leak->action == LeakAction::recycle;
-    if (verdict.leaking && (recycle ? !acted_ && !leak_waiting_ : !leak_alerted_)) {
+    if (verdict.leaking &&
+        (recycle ? !acted_ && !leak_waiting_ && t_s >= recycle_after_s_ : !leak_alerted_)) {
       leak_alerted_ = true;
       if (recycle) (rules.leak->sample.count() > 0 ? leak_waiting_ : acted_) = true;
       RuleDecision decision = size_decision(
@@ -198,9 +201,18 @@ std::vector<RuleDecision> ProcessRules::on_sample(double t_s, const MemoryValues
   return decisions;
 }
 
+void ProcessRules::allow_again(double t_s) {
+  acted_ = false;
+  leak_waiting_ = false;
+  const BackoffPolicy pause{service_->restart_delay, service_->restart_backoff,
+                            service_->restart_delay_max};
+  recycle_after_s_ =
+      t_s + std::chrono::duration<double>(backoff_delay(pause, ++failed_recycles_)).count();
+}
+
 std::vector<RuleDecision> ProcessRules::on_progress(double uptime_s, int64_t requests) {
   std::vector<RuleDecision> decisions;
-  if (acted_) return decisions;
+  if (acted_ || uptime_s < recycle_after_s_) return decisions;
   const MemoryRules& rules = service_->memory;
   if (rules.age) {
     const double max_s = static_cast<double>(rules.age->max.count()) / 1000 +

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -82,11 +83,12 @@ class ProcessRules {
   // changed, when `state` cannot be read. A leak state with no leak rule now is dropped; a leak
   // rule with no saved state starts fresh; the current rate and warm-up apply.
   bool restore_state(std::string_view state);
-  // A recycle that failed may be asked for again.
-  void allow_again() {
-    acted_ = false;
-    leak_waiting_ = false;
-  }
+  // A recycle that failed (its replacement could not start or never got ready) may be asked for
+  // again: critical at once, the recycling rules after a pause that grows with each failure in
+  // a row, as a crash's restart delay does (restart_delay, restart_backoff, restart_delay_max),
+  // so a replacement that cannot start is not tried again on every sample. `t_s` is on the
+  // clock of on_sample (and on_progress's uptime).
+  void allow_again(double t_s);
   // A leak recycle that waits for its heap sample (leak.sample > 0) leaves the other rules free
   // to act during the window (critical must never wait for a sample); the caller says when it
   // finally asks for that recycle, and from then on it counts as decided.
@@ -103,6 +105,8 @@ class ProcessRules {
   bool leak_alerted_ = false;
   bool leak_waiting_ = false;  // a leak recycle was decided and waits for its heap sample
   int above_limit_ = 0;        // consecutive samples above limit.size
+  int failed_recycles_ = 0;    // recycles asked for that failed, in a row
+  double recycle_after_s_ = -std::numeric_limits<double>::infinity();  // see allow_again
   std::vector<std::string> gauges_read_;
   std::optional<LeakDetector> leak_;
 };

@@ -53,8 +53,35 @@ TEST(ProcessRules, LimitNeedsConsecutiveSamplesAndHonoursTheRuleMetric) {
   EXPECT_EQ(decisions[0].metric, "rss");
   EXPECT_TRUE(rules.acted());
   EXPECT_TRUE(rules.on_sample(6, pss(60 * MiB)).empty());  // asked once per lifetime
-  rules.allow_again();
-  EXPECT_EQ(rules.on_sample(7, pss(60 * MiB)).size(), 1u);
+}
+
+// A recycle that failed is asked for again, after a pause that grows as a crash's restart
+// delay does; critical is never held back.
+TEST(ProcessRules, AFailedRecycleIsAskedForAgainAfterAGrowingPause) {
+  ServiceConfig service;
+  service.memory.limit = LimitRule{100 * MiB, 1, std::nullopt};
+  service.memory.critical = SizeRule{500 * MiB, std::nullopt};
+  service.restart_delay = Millis(1000);
+  service.restart_backoff = 2;
+  service.restart_delay_max = Millis(3000);
+  ProcessRules rules(service, 0);
+  ASSERT_EQ(rules.on_sample(0, pss(200 * MiB)).size(), 1u);
+  auto asked_at = [&](double from) {
+    for (double t = from; t < from + 100; t += 0.25) {
+      if (!rules.on_sample(t, pss(200 * MiB)).empty()) return t;
+    }
+    return -1.0;
+  };
+  rules.allow_again(10);  // failed once: 1 s
+  EXPECT_EQ(asked_at(10), 11);
+  rules.allow_again(20);  // twice: 2 s
+  EXPECT_EQ(asked_at(20), 22);
+  rules.allow_again(30);  // three times: 4 s, capped at 3
+  EXPECT_EQ(asked_at(30), 33);
+  rules.allow_again(40);
+  auto decisions = rules.on_sample(40.5, pss(600 * MiB));
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].rule, "critical");
 }
 
 TEST(ProcessRules, CriticalWinsOverEverythingElse) {
@@ -149,7 +176,7 @@ TEST(ProcessRules, LeakWaitingForItsSampleLeavesLimitAndCriticalFree) {
   requested.recycle_requested();
   EXPECT_TRUE(requested.acted());
   EXPECT_TRUE(requested.on_sample(fired + 10, pss(2500 * MiB)).empty());
-  requested.allow_again();  // the recycle failed: the leak may be decided again
+  requested.allow_again(fired + 10);  // the recycle failed: the leak may be decided again
   bool again = false;
   for (int t = fired + 20; t < fired + 3600 && !again; t += 10) {
     for (const auto& d : requested.on_sample(t, leak_at(t))) again = again || d.rule == "leak";
