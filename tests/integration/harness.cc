@@ -256,6 +256,22 @@ std::vector<pid_t> descendants(pid_t pid) {
   return found;
 }
 
+std::string process_states(pid_t pid) {
+  std::vector<pid_t> all = {pid};
+  for (pid_t child : descendants(pid)) all.push_back(child);
+  std::string out;
+  for (pid_t p : all) {
+    const std::string proc = "/proc/" + std::to_string(p);
+    std::string stat = read_text(proc + "/stat");
+    // "pid (comm) S ...": the name may hold spaces, the state follows its last ')'.
+    const size_t close = stat.rfind(')');
+    const std::string name = close == std::string::npos ? "?" : stat.substr(0, close + 1);
+    const std::string state = close == std::string::npos ? "gone" : stat.substr(close + 2, 1);
+    out += name + " " + state + " wchan=" + read_text(proc + "/wchan") + "\n";
+  }
+  return out;
+}
+
 int connect_control(const std::string& state_dir, std::chrono::seconds receive_timeout) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};

@@ -99,6 +99,9 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 
 bool process_alive(pid_t pid);              // exists and is not a zombie
 std::vector<pid_t> descendants(pid_t pid);  // every process below pid in the process tree
+// For a failure message: `pid` and every process below it, a line each with its name, state
+// (R, S, D…) and where in the kernel it waits (wchan).
+std::string process_states(pid_t pid);
 std::string read_text(const std::string& path);
 
 // A raw connection to STATE_DIR/control.sock (-1 when it cannot connect), for tests that send

@@ -212,7 +212,13 @@ void expect_oom_kill_named(bool own_cgroup) {
 
   // The bundle: from the series retained up to the kill.
   const auto incidents = memvisor.wait_events("incident", 1, 30s, "hog.1");
-  ASSERT_EQ(incidents.size(), 1u) << memvisor.err();
+  // (Seen once under the sanitizers in CI: no bundle, and memvisor's log stopped before the
+  // exit's line although events.jsonl had it. What each process was doing is for the next time.)
+  ASSERT_EQ(incidents.size(), 1u) << memvisor.err() << process_states(memvisor.pid())
+                                  << "cgroup usage "
+                                  << read_text(limited.dir + "/memory.usage_in_bytes")
+                                  << read_text(limited.dir + "/memory.oom_control")
+                                  << read_text(limited.dir + "/memory.events");
   ASSERT_TRUE(incidents[0].contains("path")) << incidents[0].dump();
   const std::string path = incidents[0]["path"];
   EXPECT_NE(path.find("oom_kill"), std::string::npos) << path;
