@@ -202,8 +202,8 @@ std::vector<RuleAction> MemoryWatch::set_requests(const Key& key, int64_t total,
     // A pre-fork master is judged on its requests only, never its age (see sample_due).
     const ServiceConfig* service = fleet.service(std::get<0>(key));
     const bool prefork = service != nullptr && service->prefork;
-    const double uptime = prefork ? 0 : to_unix_seconds(wall) - found->second.started_at_s;
-    for (auto& decision : found->second.rules->on_progress(uptime, total)) {
+    const double uptime = to_unix_seconds(wall) - found->second.started_at_s;
+    for (auto& decision : found->second.rules->on_progress(uptime, total, !prefork)) {
       actions.push_back(
           {std::get<0>(key), std::get<1>(key), std::get<2>(key), process.pid, std::move(decision)});
     }

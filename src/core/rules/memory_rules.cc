@@ -210,11 +210,12 @@ void ProcessRules::allow_again(double t_s) {
       t_s + std::chrono::duration<double>(backoff_delay(pause, ++failed_recycles_)).count();
 }
 
-std::vector<RuleDecision> ProcessRules::on_progress(double uptime_s, int64_t requests) {
+std::vector<RuleDecision> ProcessRules::on_progress(double uptime_s, int64_t requests,
+                                                    bool by_age) {
   std::vector<RuleDecision> decisions;
   if (acted_ || uptime_s < recycle_after_s_) return decisions;
   const MemoryRules& rules = service_->memory;
-  if (rules.age) {
+  if (rules.age && by_age) {
     const double max_s = static_cast<double>(rules.age->max.count()) / 1000 +
                          jitter_draw_ * static_cast<double>(rules.age->jitter.count()) / 1000;
     if (uptime_s >= max_s) {

@@ -55,7 +55,8 @@ class ProcessRules {
   // The gauges the rules read (metric = "gauge:NAME"), each once; empty for memory-only rules.
   const std::vector<std::string>& gauges_read() const { return gauges_read_; }
   // Age and request counts, checked on every sample and whenever counts change.
-  std::vector<RuleDecision> on_progress(double uptime_s, int64_t requests);
+  // `by_age` false: the age rule does not apply (a pre-fork master, whose children are aged).
+  std::vector<RuleDecision> on_progress(double uptime_s, int64_t requests, bool by_age = true);
 
   // The request count this process is recycled at (max plus its jitter share), if that rule is on.
   std::optional<int64_t> requests_limit() const;

@@ -114,6 +114,17 @@ TEST(ProcessRules, AgeAndRequestsApplyTheirJitterShare) {
   ASSERT_EQ(decisions.size(), 1u);
   EXPECT_EQ(decisions[0].rule, "requests");
   EXPECT_EQ(decisions[0].threshold, 1050);
+
+  // A pre-fork master: requests count, its age never does (its children are aged).
+  ProcessRules master(service, 0.0);
+  EXPECT_TRUE(master.on_progress(7200, 0, false).empty());
+  decisions = master.on_progress(7200, 1000, false);
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].rule, "requests");
+  // After a failed recycle it is asked for again once the pause is over, on its real uptime.
+  master.allow_again(7200);
+  EXPECT_TRUE(master.on_progress(7200.5, 1000, false).empty());
+  EXPECT_EQ(master.on_progress(7201, 1000, false).size(), 1u);
 }
 
 TEST(ProcessRules, LeakRecyclesASteadyLeakAndNotAFlatProcess) {
