@@ -144,8 +144,12 @@ Status Controller::find_heap_sampler() {
                             "services start without it",
                             kSamplerLibraryName));
   }
+  return make_sampler_dir();
+}
+
+Status Controller::make_sampler_dir() const {
   // Workers of any user create their control page here (sticky, like /tmp).
-  const std::string dir = options_.state_dir + "/sampler";
+  const std::string dir = sampler_dir();
   if (Status made = make_directories(dir, 01733); !made) return made;
   if (::chmod(dir.c_str(), 01733) != 0) return Error::from_errno("chmod " + dir);
   return {};
@@ -155,7 +159,7 @@ Status Controller::find_heap_sampler() {
 // child killed before it let go of the name), outlive the process: they go when it is reaped.
 void Controller::remove_sampler_files(const Instance& instance, pid_t pid) {
   if (!instance.service->heap_sampler) return;
-  const std::string dir = options_.state_dir + "/sampler";
+  const std::string dir = sampler_dir();
   const std::string prefix = std::to_string(pid) + ".";
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {

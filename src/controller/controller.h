@@ -58,6 +58,10 @@ class Controller {
   explicit Controller(ControllerOptions options);
   Status init();
   Status find_heap_sampler();
+  // STATE/sampler, where heap_sampler workers make their control pages: made at start, and again
+  // before a start if it went (a repaired disk mounted again without it).
+  std::string sampler_dir() const { return options_.state_dir + "/sampler"; }
+  Status make_sampler_dir() const;
   void remove_sampler_files(const Instance& instance, pid_t pid);
 
   // The loop.

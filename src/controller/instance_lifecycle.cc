@@ -67,7 +67,10 @@ SpawnSpec Controller::spawn_spec(Instance& instance, UniqueFd& out_write, Unique
   // heap_sampler: the worker loads libmemvisor_sampler.so and keeps its control page in
   // STATE_DIR/sampler; Node opens its inspector, Python and Ruby load an agent, on request only.
   if (service.heap_sampler) {
-    const std::string dir = options_.state_dir + "/sampler";
+    const std::string dir = sampler_dir();
+    // Without it this process could never be sampled; a start does not wait on it (a read-only
+    // disk: `memvisor sample` then says the control page is missing).
+    if (::access(dir.c_str(), F_OK) != 0) (void)make_sampler_dir();
     if (!sampler_library_.empty())
       add_sampler_environment(spec.env, sampler_library_, dir);
     else

@@ -26,6 +26,16 @@ bool control_page_appears(const Memvisor& memvisor, int pid) {
   return eventually([&] { return process_alive(pid) && !read_text(path).empty(); }, 10s);
 }
 
+// memvisor with one instance of the sampler workload allocating busily, the library armed in it;
+// its pid (0 when it did not start).
+int start_busy_worker(TempDir& dir, std::optional<Memvisor>& memvisor) {
+  memvisor.emplace(dir, std::vector<std::string>{"--name", "web", "--heap-sampler", "--",
+                                                 SAMPLER_WORKLOAD, "1", "8", "600", "busy"});
+  if (memvisor->wait_events("started", 1, 10s).size() != 1u) return 0;
+  const int pid = memvisor->events("started").at(0)["pid"];
+  return control_page_appears(*memvisor, pid) ? pid : 0;
+}
+
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in, nullptr, false);
@@ -34,11 +44,9 @@ nlohmann::json read_json(const std::string& path) {
 TEST(Sampler, SampleOfAnInstanceNamesTheLeakingFunction) {
   SKIP_UNDER_SANITIZERS();
   TempDir dir;
-  Memvisor memvisor(
-      dir, {"--name", "web", "--heap-sampler", "--", SAMPLER_WORKLOAD, "1", "8", "600", "busy"});
-  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
-  const int pid = memvisor.events("started").at(0)["pid"];
-  ASSERT_TRUE(control_page_appears(memvisor, pid));
+  std::optional<Memvisor> running;
+  ASSERT_GT(start_busy_worker(dir, running), 0) << (running ? running->err() : "");
+  Memvisor& memvisor = *running;
   const std::string out = dir.file("report.json");
   const auto result = run_memvisor({"sample", "web.1", "--duration", "2s", "--timeout", "30s",
                                     "--out", out, "--state-dir", memvisor.state_dir()},
@@ -55,6 +63,30 @@ TEST(Sampler, SampleOfAnInstanceNamesTheLeakingFunction) {
             report["total_retained"]["bytes"].get<double>());
   for (const auto& entry : std::filesystem::directory_iterator(memvisor.state_dir() + "/sampler"))
     EXPECT_NE(entry.path().extension(), ".raw") << entry.path();
+}
+
+// The sampler directory removed under memvisor (by hand, or a state dir mounted again without
+// it): the next process's start makes it again, sticky as before, and that process is sampled.
+TEST(Sampler, ASamplerDirectoryRemovedIsMadeAgainForTheNextProcess) {
+  SKIP_UNDER_SANITIZERS();
+  TempDir dir;
+  std::optional<Memvisor> running;
+  ASSERT_GT(start_busy_worker(dir, running), 0) << (running ? running->err() : "");
+  Memvisor& memvisor = *running;
+  const std::string sampler_dir = memvisor.state_dir() + "/sampler";
+  std::filesystem::remove_all(sampler_dir);
+  ASSERT_EQ(run_memvisor({"restart", "web.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
+  ASSERT_EQ(memvisor.wait_events("recycled", 1, 10s, "web.1").size(), 1u) << memvisor.err();
+  const int pid = memvisor.events("recycled", "web.1").at(0)["pid"];
+  ASSERT_TRUE(control_page_appears(memvisor, pid)) << memvisor.err();
+  EXPECT_EQ(std::filesystem::status(sampler_dir).permissions() & std::filesystem::perms::mask,
+            std::filesystem::perms(01733));
+  const auto result =
+      run_memvisor({"sample", "web.1", "--duration", "1s", "--timeout", "30s", "--out",
+                    dir.file("again.json"), "--state-dir", memvisor.state_dir()},
+                   40s);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("leak_known_bytes"), std::string::npos) << result.out;
 }
 
 TEST(Sampler, ProcessThatNeverAllocatesStillAnswersWithinTheTimeout) {
@@ -132,16 +164,6 @@ bool no_raw_files(const std::string& state_dir) {
   for (const auto& entry : std::filesystem::directory_iterator(state_dir + "/sampler"))
     if (entry.path().extension() == ".raw") return false;
   return true;
-}
-
-// memvisor with one instance of the sampler workload allocating busily, the library armed in it;
-// its pid (0 when it did not start).
-int start_busy_worker(TempDir& dir, std::optional<Memvisor>& memvisor) {
-  memvisor.emplace(dir, std::vector<std::string>{"--name", "web", "--heap-sampler", "--",
-                                                 SAMPLER_WORKLOAD, "1", "8", "600", "busy"});
-  if (memvisor->wait_events("started", 1, 10s).size() != 1u) return 0;
-  const int pid = memvisor->events("started").at(0)["pid"];
-  return control_page_appears(*memvisor, pid) ? pid : 0;
 }
 
 // The sample file is written by the worker through a shared mapping, where a store into a page
