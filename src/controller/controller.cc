@@ -23,6 +23,12 @@
 
 namespace memvisor {
 
+namespace {
+// The state dir and its notify/: workers running as another user must reach their notify
+// socket; every file inside carries its own restrictive mode.
+constexpr mode_t kReachableDirMode = 0711;
+}  // namespace
+
 Controller::Controller(ControllerOptions options) : options_(std::move(options)) {}
 Controller::~Controller() = default;
 
@@ -43,10 +49,8 @@ Status Controller::init() {
   }
 
   const std::string& dir = options_.state_dir;
-  // 0711: workers running as another user must reach their notify socket; every file inside
-  // carries its own restrictive mode.
-  if (Status made = make_directories(dir, 0711); !made) return made;
-  if (Status made = make_directories(dir + "/notify", 0711); !made) return made;
+  if (Status made = make_directories(dir, kReachableDirMode); !made) return made;
+  if (Status made = make_notify_dir(); !made) return made;
 
   lock_fd_.reset(::open((dir + "/memvisor.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock_fd_.valid()) return Error::from_errno("open " + dir + "/memvisor.lock");
@@ -111,7 +115,7 @@ Status Controller::init() {
 // path must fit in sun_path.
 Status Controller::check_notify_paths(const Config& config) const {
   for (const ServiceConfig& service : config.services) {
-    const std::string longest = fmt::format("{}/notify/{}.{}.{}", options_.state_dir, service.name,
+    const std::string longest = fmt::format("{}/{}.{}.{}", notify_dir(), service.name,
                                             service.instances, std::numeric_limits<int>::max());
     if (longest.size() > 107) {
       return Error{
@@ -145,6 +149,10 @@ Status Controller::find_heap_sampler() {
                             kSamplerLibraryName));
   }
   return make_sampler_dir();
+}
+
+Status Controller::make_notify_dir() const {
+  return make_directories(notify_dir(), kReachableDirMode);
 }
 
 Status Controller::make_sampler_dir() const {

@@ -58,8 +58,12 @@ class Controller {
   explicit Controller(ControllerOptions options);
   Status init();
   Status find_heap_sampler();
+  // STATE/notify, one socket per process (notify_receiver.cc): made at start, and again when a
+  // bind finds it gone (a repaired disk mounted again without it).
+  std::string notify_dir() const { return options_.state_dir + "/notify"; }
+  Status make_notify_dir() const;
   // STATE/sampler, where heap_sampler workers make their control pages: made at start, and again
-  // before a start if it went (a repaired disk mounted again without it).
+  // before a start if it went.
   std::string sampler_dir() const { return options_.state_dir + "/sampler"; }
   Status make_sampler_dir() const;
   void remove_sampler_files(const Instance& instance, pid_t pid);

@@ -9,7 +9,6 @@
 
 #include "controller/controller.h"
 #include "core/protocol/notify_protocol.h"
-#include "os/files.h"
 #include "os/log_sink.h"
 #include "os/proc.h"
 
@@ -28,13 +27,12 @@ Status Controller::open_notify_socket(Instance& instance) {
   // One socket per process (the generation is in the name), so during a surge recycle the old
   // process and its replacement never share one.
   const std::string name = fmt::format("{}.{}", instance.label(), instance.generation + 1);
-  const std::string dir = options_.state_dir + "/notify";
-  const std::string path = fmt::format("{}/{}", dir, name);
+  const std::string path = fmt::format("{}/{}", notify_dir(), name);
   auto socket = NotifySocket::bind(path, 0600);
   if (!socket && socket.error().errnum == ENOENT) {
     // The directory went (removed by hand, or a repaired disk mounted again without it): made
-    // again as init made it, or every start would fail until memvisor restarts.
-    Status made = make_directories(dir, 0711);
+    // again, or every start would fail until memvisor restarts.
+    Status made = make_notify_dir();
     socket = made ? NotifySocket::bind(path, 0600) : Result<NotifySocket>(made.error());
   }
   if (!socket && state_dir_cannot_hold(socket.error().errnum)) {
