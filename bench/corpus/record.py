@@ -193,7 +193,45 @@ ADDED = [
      "context of 2 small records to a global Map (the smallest Node leak per request) under the "
      "old-generation sawtooth"),
 ]
-BY_NAME = {s[0]: s for s in SPECS + ADDED}
+# Recorded on 2026-12-06, before that day's detector change was scored, all to the holdout: an
+# untouched test of it, since the holdout above had been looked at. Their warm-ups were set before
+# recording by one rule: the cache's fill time plus 60 s (plus 120 s on Node, whose heap limit
+# keeps growing for minutes after a cache fills), two load cycles on G1, at least 60 s.
+FRESH = [
+    ("node_ttl25_listener_slow_leak", "Node 20", NODE,
+     "ttl=25 sess_kb=4 sess_frac=0.5 leak_start=150 leak_bytes=400 leak_kind=listeners", "leak", 60,
+     "TTL session cache (~4 KB for half the requests, 25 s TTL: a slow old-generation sawtooth); "
+     "from 150 s each request adds an EventEmitter listener over a context of 4 small records"),
+    ("node_ttl15_cycles240_steady", "Node 20", NODE,
+     "ttl=15 sess_kb=4 cycle=240 amp=0.6", "none", 60,
+     "TTL session cache (~4 KB, 15 s TTL), request rate cycling +-60% with a 240 s period"),
+    ("g1_cycles_listener_leak", "OpenJDK 17 G1", G1_SHRINK,
+     "ttl=15 sess_kb=8 cycle=90 amp=0.5 leak_start=200 leak_bytes=800 leak_kind=listeners",
+     "leak", 180,
+     "TTL session cache (~8 KB, 15 s TTL), request rate cycling +-50% with a 90 s period; from "
+     "200 s each request registers a listener lambda over a context of 8 small records"),
+    ("g1_lru_cycles_steady", "OpenJDK 17 G1", G1_SHRINK,
+     "lru=3000 lru_kb=4 fill=90 ttl=10 sess_kb=8 cycle=180 amp=0.5", "none", 360,
+     "an LRU of 3000 ~4 KB records filled over 90 s, a TTL session cache (~8 KB, 10 s TTL), "
+     "request rate cycling +-50% with a 180 s period"),
+    ("py_ttl_cycles_leak", "CPython 3.11", PYTHON,
+     "cycle=120 amp=0.5 ttl=15 sess_kb=4 leak_start=180 leak_bytes=300 leak_kind=classdict",
+     "leak", 60,
+     "request rate cycling +-50% with a 120 s period, a TTL session dict (~4 KB, 15 s TTL); from "
+     "180 s each request stores a context of 3 small dicts in a class-level dict"),
+    ("rb_lru_cycles_steady", "Ruby 3.1", RUBY,
+     "lru=3000 lru_kb=4 fill=90 cycle=150 amp=0.5", "none", 150,
+     "an LRU of 3000 ~4 KB records filled over 90 s, request rate cycling +-50% with a 150 s period"),
+    ("go_lru_slice_slow_leak", "Go 1.19", GO,
+     "lru=4000 lru_kb=4 fill=120 leak_start=210 leak_bytes=600 leak_kind=slice", "leak", 180,
+     "an LRU of 4000 ~4 KB records filled over 120 s; from 210 s each request appends a context "
+     "of 6 small structs to a package-level slice"),
+    ("serial_ttl_cycles_steady", "OpenJDK 17 Serial", SERIAL,
+     "ttl=8 sess_kb=4 cycle=120 amp=0.6 lru=3000 lru_kb=4 fill=60", "none", 120,
+     "TTL session cache (~4 KB, 8 s TTL), an LRU of 3000 ~4 KB records filled over 60 s, request "
+     "rate cycling +-60% with a 120 s period"),
+]
+BY_NAME = {s[0]: s for s in SPECS + ADDED + FRESH}
 
 
 def args_of(spec):
@@ -226,6 +264,8 @@ def split():
             added = random.Random(ADDED_SEED)
             for spec in ADDED:
                 halves[spec[0]] = "holdout" if added.random() < HOLDOUT_FRACTION else "tuning"
+            for spec in FRESH:
+                halves[spec[0]] = "holdout"
             return halves
 
 
@@ -383,7 +423,7 @@ def table():
     print("| trace | half | runtime | label | warm-up s | leak from s | slope MiB/h | floor first/last "
           "minute after warm-up MiB | drops > 1 MiB |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for spec in SPECS + ADDED:
+    for spec in SPECS + ADDED + FRESH:
         name = spec[0]
         rows = load(name)
         if rows is None:
@@ -467,12 +507,12 @@ def main():
         table()
         return
     if a.check is not None:
-        check(a.check or [s[0] for s in SPECS + ADDED])
+        check(a.check or [s[0] for s in SPECS + ADDED + FRESH])
         return
     if not a.manifest:
         if not os.access(MEMVISOR, os.X_OK):
             sys.exit(f"record.py: build memvisor first ({MEMVISOR})")
-        names = a.only or [s[0] for s in SPECS + ADDED]
+        names = a.only or [s[0] for s in SPECS + ADDED + FRESH]
         unknown = [n for n in names if n not in BY_NAME]
         if unknown:
             sys.exit(f"record.py: unknown traces {unknown}")
