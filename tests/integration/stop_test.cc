@@ -5,7 +5,6 @@
 #include <fstream>
 #include <thread>
 
-#include "core/time_format.h"
 #include "harness.h"
 
 namespace memvisor::testing {
