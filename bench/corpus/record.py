@@ -193,8 +193,8 @@ ADDED = [
      "context of 2 small records to a global Map (the smallest Node leak per request) under the "
      "old-generation sawtooth"),
 ]
-# Recorded on 2026-12-06, before that day's detector change was scored, all to the holdout: an
-# untouched test of it, since the holdout above had been looked at. Their warm-ups were set before
+# Declared on 2026-12-06 before they were recorded, all to the holdout: an untouched test of the
+# leak rule, since the holdout above had been looked at while its misses were studied. Their warm-ups were set before
 # recording by one rule: the cache's fill time plus 60 s (plus 120 s on Node, whose heap limit
 # keeps growing for minutes after a cache fills), two load cycles on G1, at least 60 s.
 FRESH = [
