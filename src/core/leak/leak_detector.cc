@@ -53,6 +53,8 @@ LeakDetector::LeakDetector(LeakDetectorConfig config)
   const auto buckets = static_cast<size_t>(std::ceil(config.history_s / config.resolution_s)) + 1;
   scratch_.reserve(std::max<size_t>(kMaxWindows * (kMaxWindows - 1) / 2, buckets));
   points_.reserve(kMaxWindows);
+  before_.reserve(kMaxWindows);
+  hinge_.reserve(2 * kMaxWindows);
   spans_.reserve(2 * static_cast<size_t>(std::log2(static_cast<double>(buckets)) + 2));
   reset();
 }
@@ -73,7 +75,8 @@ void LeakDetector::reset() {
 
 size_t LeakDetector::state_bytes() const {
   return sizeof(*this) + history_.state_bytes() + scratch_.capacity() * sizeof(double) +
-         points_.capacity() * sizeof(TrendPoint) + spans_.capacity() * sizeof(Span);
+         (points_.capacity() + before_.capacity() + hinge_.capacity()) * sizeof(TrendPoint) +
+         spans_.capacity() * sizeof(Span);
 }
 
 void LeakDetector::add(double t_s, double bytes) {
@@ -116,6 +119,26 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
   const std::span<const TrendPoint> all(points_);
   s.fit = fit_trend(all, scratch_);
   s.low = s.fit.lower(s.confidence);
+  s.slope = s.fit.slope;
+  // The equally long stretch before the span: the onset test of rule (e) and the hinge of (a).
+  history_.floors(end - count * width, width, count, before_);
+  if (s.span_s >= config_.warmup_s && before_.size() >= kMinWindows) {
+    // Rule (a) over a hinge: the stretch before as the level the growth starts from.
+    hinge_.assign(before_.begin(), before_.end());
+    hinge_.insert(hinge_.end(), all.begin(), all.end());
+    const double onset = all.front().t - static_cast<double>(width) * config_.resolution_s / 7200;
+    const TrendFit hinge = fit_hinge(hinge_, onset);
+    double rss = 0;
+    for (const auto& p : hinge_) {
+      const double r = p.y - hinge.intercept - hinge.slope * std::max(0.0, p.t - onset);
+      rss += r * r;
+    }
+    if (hinge.lower(s.confidence) > s.low && model_beats_few_steps(hinge_, rss, 3, kMaxSteps)) {
+      s.low = hinge.lower(s.confidence);
+      s.slope = hinge.slope;
+      s.hinge = true;
+    }
+  }
   s.line = trend_beats_few_steps(all, s.fit, kMaxSteps);
   const TrendFit bend = fit_curvature(all);
   s.slowing = bend.upper(kSlowingConfidence) < 0 &&
@@ -139,16 +162,11 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
   const double age = history_.age_s();
   const double in_warmup = std::max(0.0, config_.warmup_s - (age - s.span_s));
   s.timely = age >= 2 * config_.warmup_s && 2 * in_warmup <= s.span_s;
-  if (!s.timely) {
-    // An onset: faster than the equally long stretch before the span. This reuses points_, so
-    // `all` is not used after it.
-    history_.floors(end - count * width, width, count, points_);
-    if (points_.size() >= kMinWindows) {
-      // Surely faster than the stretch before could be. A stretch too curved for an interval of
-      // its own (a warm-up) is represented by its slope.
-      const TrendFit stretch = fit_trend(points_, scratch_);
-      s.timely = s.low > (stretch.usable ? stretch.upper(s.confidence) : stretch.slope);
-    }
+  if (!s.timely && before_.size() >= kMinWindows) {
+    // An onset: surely faster than the equally long stretch before the span could be. A stretch
+    // too curved for an interval of its own (a warm-up) is represented by its slope.
+    const TrendFit stretch = fit_trend(before_, scratch_);
+    s.timely = s.low > (stretch.usable ? stretch.upper(s.confidence) : stretch.slope);
   }
   return s;
 }
@@ -183,7 +201,7 @@ LeakAssessment LeakDetector::judge() {
       verdict = "too early: growth that began in the first " + duration_text(config_.warmup_s) +
                 " counts from " + duration_text(2 * config_.warmup_s) + " on, or when it is sudden";
     } else if (s.low <= rate) {
-      verdict = "floor slope " + mib_per_hour(s.fit.slope) + " is not surely above the rate";
+      verdict = "floor slope " + mib_per_hour(s.slope) + " is not surely above the rate";
     } else if (!s.novel) {
       verdict = "the floor is regrowing to a level it has held before";
     } else if (!s.line) {
@@ -202,15 +220,18 @@ LeakAssessment LeakDetector::judge() {
     }
     if (!verdict.empty() && s.low <= best_low) continue;
     best_low = s.low;
-    out.slope_bytes_per_hour = s.fit.slope;
+    out.slope_bytes_per_hour = s.slope;
     out.slope_low_bytes_per_hour = s.low;
     out.confidence = s.confidence;
     out.span_s = s.span_s;
     out.floor_bytes = s.floor_end;
     out.leaking = verdict.empty();
-    out.reason = out.leaking ? "floor rising " + mib_per_hour(s.fit.slope) + " (at least " +
-                                   mib_per_hour(s.low) + ") over " + duration_text(s.span_s)
-                             : verdict;
+    out.reason = verdict;
+    if (out.leaking) {
+      out.reason = "floor rising " + mib_per_hour(s.slope) + " (at least " + mib_per_hour(s.low) +
+                   ") over " + duration_text(s.span_s);
+      if (s.hinge) out.reason += ", from the level of the " + duration_text(s.span_s) + " before";
+    }
     if (out.leaking) break;
   }
   return out;

@@ -18,7 +18,14 @@
 //       residuals, widened for their lag-1 autocorrelation, so structure (steps, curvature,
 //       unfinished cycles) counts as little evidence. Its error budget is `false_alarms_per_day`
 //       shared out by span length, since a detector re-judging every bucket makes about one
-//       independent test per span length;
+//       independent test per span length. A span at least as long as the warm-up may instead be
+//       judged as an onset: a hinge fitted over it and the equally long stretch before it (flat
+//       there, then a line), whose slope bound counts when higher and when no staircase of up to
+//       5 steps explains both stretches better (b's test). A leak that starts after a flat
+//       stretch shows in a few cycle-long windows; the flat stretch gives the level it started
+//       from and as many windows again to measure the noise, so the bound needs far less time
+//       than a line through the span alone. Not for shorter spans: a heap expansion or a burst of
+//       lazy-loading steps after a flat stretch is such a hinge for its first minutes;
 //   (b) a straight line explains the floor better (BIC) than any staircase of up to 5 steps:
 //       a few lazy-loading steps are not a trend, a leak that comes in chunks shows many steps;
 //   (c) no span ending now, this long or longer, shows growth slowing significantly and
@@ -125,6 +132,8 @@ class LeakDetector {
   struct Span {
     double span_s = 0, confidence = 0, low = 0;
     TrendFit fit;
+    bool hinge = false;    // (a) `low` is the hinge's: growth from the stretch before's level
+    double slope = 0;      // the slope `low` bounds (the line's, or the hinge's after its onset)
     bool line = false;     // (b) a line beats every staircase
     bool slowing = false;  // (c) growth slows significantly and materially
     bool novel = false;    // (d) ends above every earlier floor
@@ -148,7 +157,9 @@ class LeakDetector {
   // history.
   double warmup_range_ = 0;
   std::vector<double> scratch_;
-  std::vector<TrendPoint> points_;
+  std::vector<TrendPoint> points_;  // the span's window floors
+  std::vector<TrendPoint> before_;  // those of the equally long stretch before it
+  std::vector<TrendPoint> hinge_;   // both, for the hinge of rule (a)
   std::vector<Span> spans_;
 };
 

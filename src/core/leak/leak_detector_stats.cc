@@ -16,6 +16,22 @@ double median_of(std::vector<double>& v) {
   return m;
 }
 
+// The coefficient's standard error from the residuals of a fit with `parameters` coefficients,
+// whose variance is `rss / dof * variance_factor` for independent residuals. The residuals of a
+// memory floor are rarely independent (steps, curvature, unfinished cycles leave runs of
+// same-signed residuals), so the effective sample size shrinks with their lag-1
+// autocorrelation ρ: n_eff = n (1 - ρ) / (1 + ρ) (Santer et al. 2000). A perfectly clean fit has
+// no residuals at all: its coefficient is exact.
+void set_error(TrendFit& fit, size_t n, double rss, double lag1, int parameters,
+               double variance_factor) {
+  const double rho = rss > 0 ? std::clamp(lag1 / rss, 0.0, 0.99) : 0.0;
+  const double n_eff = static_cast<double>(n) * (1 - rho) / (1 + rho);
+  fit.dof = n_eff - parameters;
+  if (fit.dof < 1) return;
+  fit.standard_error = std::sqrt(rss / fit.dof * variance_factor);
+  fit.usable = true;
+}
+
 }  // namespace
 
 double TrendFit::lower(double confidence) const {
@@ -61,13 +77,35 @@ TrendFit fit_trend(std::span<const TrendPoint> points, std::vector<double>& scra
     previous = r;
   }
   if (sxx <= 0) return fit;
-  // A perfectly clean line has no residuals at all: its slope is exact.
-  const double rho = rss > 0 ? std::clamp(lag1 / rss, 0.0, 0.99) : 0.0;
-  const double n_eff = static_cast<double>(n) * (1 - rho) / (1 + rho);
-  fit.dof = n_eff - 2;
-  if (fit.dof < 1) return fit;
-  fit.standard_error = std::sqrt(rss / fit.dof / sxx);
-  fit.usable = true;
+  set_error(fit, n, rss, lag1, 2, 1 / sxx);
+  return fit;
+}
+
+TrendFit fit_hinge(std::span<const TrendPoint> points, double onset) {
+  TrendFit fit;
+  const size_t n = points.size();
+  if (n < 4) return fit;
+  // Ordinary least squares on x = max(0, t - onset): y = a + b x.
+  double sx = 0, sy = 0;
+  for (const auto& p : points) sx += std::max(0.0, p.t - onset), sy += p.y;
+  const double dn = static_cast<double>(n), x_mean = sx / dn, y_mean = sy / dn;
+  double sxx = 0, sxy = 0;
+  for (const auto& p : points) {
+    const double x = std::max(0.0, p.t - onset) - x_mean;
+    sxx += x * x;
+    sxy += x * (p.y - y_mean);
+  }
+  if (sxx <= 0) return fit;
+  fit.slope = sxy / sxx;
+  fit.intercept = y_mean - fit.slope * x_mean;
+  double rss = 0, lag1 = 0, previous = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double r = points[i].y - fit.intercept - fit.slope * std::max(0.0, points[i].t - onset);
+    rss += r * r;
+    if (i > 0) lag1 += r * previous;
+    previous = r;
+  }
+  set_error(fit, n, rss, lag1, 2, 1 / sxx);
   return fit;
 }
 
@@ -120,29 +158,32 @@ TrendFit fit_curvature(std::span<const TrendPoint> points) {
     if (i > 0) lag1 += r * previous;
     previous = r;
   }
-  const double rho = rss > 0 ? std::clamp(lag1 / rss, 0.0, 0.99) : 0.0;
-  const double n_eff = static_cast<double>(n) * (1 - rho) / (1 + rho);
-  fit.dof = n_eff - 3;
   // d(slope)/dt = 2 c / scale^2 in the original time unit.
   fit.slope = 2 * coef[2] / (scale * scale);
-  if (fit.dof < 1) return fit;
-  fit.standard_error = 2 * std::sqrt(rss / fit.dof * inverse22) / (scale * scale);
-  fit.usable = true;
+  const double to_slope = 2 / (scale * scale);
+  set_error(fit, n, rss, lag1, 3, inverse22 * to_slope * to_slope);
   return fit;
 }
 
 bool trend_beats_few_steps(std::span<const TrendPoint> points, const TrendFit& fit, int max_steps) {
+  double line_rss = 0;
+  for (const auto& p : points) {
+    const double r = p.y - fit.intercept - fit.slope * p.t;
+    line_rss += r * r;
+  }
+  return model_beats_few_steps(points, line_rss, 2, max_steps);
+}
+
+bool model_beats_few_steps(std::span<const TrendPoint> points, double model_rss,
+                           int model_parameters, int max_steps) {
   const size_t n = points.size();
   if (n < 4 || max_steps < 1) return true;
   std::vector<double> sum(n + 1, 0), sum2(n + 1, 0);
-  double line_rss = 0;
   for (size_t k = 0; k < n; ++k) {
     // Relative to the first point, so that sums of squares of byte counts keep their precision.
     const double y = points[k].y - points[0].y;
     sum[k + 1] = sum[k] + y;
     sum2[k + 1] = sum2[k] + y * y;
-    const double r = points[k].y - fit.intercept - fit.slope * points[k].t;
-    line_rss += r * r;
   }
   const auto segment_rss = [&](size_t from, size_t to) {  // points [from, to)
     const double s = sum[to] - sum[from];
@@ -152,7 +193,7 @@ bool trend_beats_few_steps(std::span<const TrendPoint> points, const TrendFit& f
   const auto bic = [&](double rss, double parameters) {
     return dn * std::log(std::max(rss, 1e-300)) + parameters * log_n;
   };
-  const double line_bic = bic(line_rss, 2);
+  const double model_bic = bic(model_rss, model_parameters);
   // The staircase the criterion prefers, looking one step past "a few": if that extra step still
   // pays for its two parameters, the growth has more steps than a few.
   double stairs_bic = std::numeric_limits<double>::infinity();
@@ -177,7 +218,7 @@ bool trend_beats_few_steps(std::span<const TrendPoint> points, const TrendFit& f
     const double b = bic(best[n], 2.0 * steps + 1);
     if (b < stairs_bic) stairs_bic = b, stairs_steps = steps;
   }
-  return stairs_bic >= line_bic || stairs_steps > max_steps;
+  return stairs_bic >= model_bic || stairs_steps > max_steps;
 }
 
 double incomplete_beta(double a, double b, double x) {

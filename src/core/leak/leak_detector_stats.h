@@ -31,6 +31,13 @@ struct TrendFit {
 // slopes; passing the same one each time avoids reallocating it.
 TrendFit fit_trend(std::span<const TrendPoint> points, std::vector<double>& scratch);
 
+// Least-squares hinge through `points`: flat until `onset` (hours), then a line,
+// y = a + b·max(0, t − onset). `slope` of the result is b, with the same autocorrelation-aware
+// standard error over all the points (the flat part measures the noise as well as the level the
+// growth starts from); `intercept` is a, the level before the onset. At least four points, some
+// after the onset.
+TrendFit fit_hinge(std::span<const TrendPoint> points, double onset);
+
 // Least-squares parabola through `points`: `slope` of the result is the change of the slope
 // (bytes per hour, per hour; negative when growth slows down), with the same autocorrelation-aware
 // standard error. At least four points.
@@ -42,6 +49,9 @@ TrendFit fit_curvature(std::span<const TrendPoint> points);
 // however chunky it is (a leak that comes in chunks keeps stepping; lazy loading stops).
 // Least-squares staircases by dynamic programming: O(max_steps * n^2); n is at most a few dozen.
 bool trend_beats_few_steps(std::span<const TrendPoint> points, const TrendFit& fit, int max_steps);
+// The same for any model of the points, by its residual sum of squares and parameter count.
+bool model_beats_few_steps(std::span<const TrendPoint> points, double model_rss,
+                           int model_parameters, int max_steps);
 
 // The regularized incomplete beta function I_x(a, b), and from it the quantile of Student's t
 // with `dof` (> 0, not necessarily whole) degrees of freedom.
