@@ -128,15 +128,20 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
     hinge_.insert(hinge_.end(), all.begin(), all.end());
     const double onset = all.front().t - static_cast<double>(width) * config_.resolution_s / 7200;
     const TrendFit hinge = fit_hinge(hinge_, onset);
-    double rss = 0;
-    for (const auto& p : hinge_) {
-      const double r = p.y - hinge.intercept - hinge.slope * std::max(0.0, p.t - onset);
-      rss += r * r;
-    }
-    if (hinge.lower(s.confidence) > s.low && model_beats_few_steps(hinge_, rss, 3, kMaxSteps)) {
-      s.low = hinge.lower(s.confidence);
-      s.slope = hinge.slope;
-      s.hinge = true;
+    const double low = hinge.lower(s.confidence);
+    // Only a bound that could make the span report is worth the staircase test, which is
+    // quadratic in the points (about half of a verdict's cost on a full history without cycles).
+    if (low > std::max(s.low, rate)) {
+      double rss = 0;
+      for (const auto& p : hinge_) {
+        const double r = p.y - hinge.intercept - hinge.slope * std::max(0.0, p.t - onset);
+        rss += r * r;
+      }
+      if (model_beats_few_steps(hinge_, rss, 3, kMaxSteps)) {
+        s.low = low;
+        s.slope = hinge.slope;
+        s.hinge = true;
+      }
     }
   }
   s.line = trend_beats_few_steps(all, s.fit, kMaxSteps);

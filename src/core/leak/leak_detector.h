@@ -57,7 +57,8 @@
 // rule (d) covers such a cycle only when it was first seen going down far enough.
 //
 // Cost: add() is O(1) except once per bucket, when the verdict is renewed in O(buckets * spans +
-// spans * 64^2), about 0.4 ms with a full 12 h history. Memory is fixed at construction and
+// spans * 64^2), about 0.4 ms with a full 12 h history; the hinge of rule (a) adds about 10%
+// (BENCHMARKS.md, "The hinge"). Memory is fixed at construction and
 // proportional to history_s / resolution_s: 40 bytes per bucket plus scratch of the same order,
 // 77 KiB with the defaults (1441 buckets); see state_bytes().
 #pragma once
