@@ -237,9 +237,10 @@ FRESH = [
 # the 8-minute recording held only about five. Does a longer one find it, and when? Holdout too.
 FRESH.append(("node_ttl20_slow_leak_long",) + ADDED[3][1:6] + (
     ADDED[3][6] + "; recorded for 16 real minutes instead of 8",))
-# Declared on 2026-12-06, after the fresh traces above had been scored and before the hinge of
-# rule (a) was written; recorded while it was being written and scored once, after it was final
-# (bench/corpus/README.md, "The split"). Slow leaks at about twice the threshold under load and
+# Declared on 2026-12-06, after the fresh traces above had been scored and after two versions of
+# the hinge of rule (a) had been tried on a scratch build, before its final version was written;
+# recorded while it was written and scored once, after it was final (bench/corpus/README.md,
+# "The split"). Slow leaks at about twice the threshold under load and
 # heap cycles, where the rule is weakest, and steady servers whose heaps expand at load peaks,
 # where a faster rule would raise false alarms. Warm-ups by the same rule as FRESH. All to the
 # holdout.
