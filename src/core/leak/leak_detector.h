@@ -60,7 +60,7 @@
 // spans * 64^2), about 0.4 ms with a full 12 h history; the hinge of rule (a) adds about 10%
 // (BENCHMARKS.md, "The hinge"). Memory is fixed at construction and
 // proportional to history_s / resolution_s: 40 bytes per bucket plus scratch of the same order,
-// 77 KiB with the defaults (1441 buckets); see state_bytes().
+// 79 KiB with the defaults (1441 buckets); see state_bytes().
 #pragma once
 
 #include <cstddef>
