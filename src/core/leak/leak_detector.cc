@@ -131,17 +131,10 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
     const double low = hinge.lower(s.confidence);
     // Only a bound that could make the span report is worth the staircase test, which is
     // quadratic in the points (about half of a verdict's cost on a full history without cycles).
-    if (low > std::max(s.low, rate)) {
-      double rss = 0;
-      for (const auto& p : hinge_) {
-        const double r = p.y - hinge.intercept - hinge.slope * std::max(0.0, p.t - onset);
-        rss += r * r;
-      }
-      if (model_beats_few_steps(hinge_, rss, 3, kMaxSteps)) {
-        s.low = low;
-        s.slope = hinge.slope;
-        s.hinge = true;
-      }
+    if (low > std::max(s.low, rate) && model_beats_few_steps(hinge_, hinge.rss, 3, kMaxSteps)) {
+      s.low = low;
+      s.slope = hinge.slope;
+      s.hinge = true;
     }
   }
   s.line = trend_beats_few_steps(all, s.fit, kMaxSteps);
@@ -236,8 +229,8 @@ LeakAssessment LeakDetector::judge() {
       out.reason = "floor rising " + mib_per_hour(s.slope) + " (at least " + mib_per_hour(s.low) +
                    ") over " + duration_text(s.span_s);
       if (s.hinge) out.reason += ", from the level of the " + duration_text(s.span_s) + " before";
+      break;
     }
-    if (out.leaking) break;
   }
   return out;
 }

@@ -24,6 +24,7 @@ double median_of(std::vector<double>& v) {
 // no residuals at all: its coefficient is exact.
 void set_error(TrendFit& fit, size_t n, double rss, double lag1, int parameters,
                double variance_factor) {
+  fit.rss = rss;
   const double rho = rss > 0 ? std::clamp(lag1 / rss, 0.0, 0.99) : 0.0;
   const double n_eff = static_cast<double>(n) * (1 - rho) / (1 + rho);
   fit.dof = n_eff - parameters;

@@ -20,6 +20,7 @@ struct TrendFit {
   // inflated by the lag-1 autocorrelation ρ: n_eff = n (1 - ρ) / (1 + ρ) (Santer et al. 2000).
   double standard_error = 0;
   double dof = 0;  // n_eff - 2; below 1 there is no evidence at all and `usable` is false
+  double rss = 0;  // the residuals' sum of squares (for a model comparison)
   bool usable = false;
 
   // The one-sided lower (or upper) confidence bound at `confidence`, e.g. 0.99.
