@@ -280,9 +280,63 @@ SEALED = [
      "request rate cycling +-60% with a 120 s period, a TTL session cache (~4 KB, 8 s TTL), an "
      "LRU of 3000 ~4 KB records filled over 60 s"),
 ]
+# Declared on 2026-12-06 (the second session that day), before any change to the leak rule was
+# written in that session and before they were recorded; every trace above had been looked at by
+# then. Scored once, by the rule as it was and by the changed rule when final. Slow leaks under
+# long load cycles (150-200 s: floor windows of an hour or more on the compressed clock, where the
+# rule needs the most time), and steady servers under long cycles whose heaps move with the load,
+# where a faster rule would raise false alarms. Warm-ups by one rule: the LRU's fill time plus
+# 60 s (plus 120 s on Node when it fills an LRU), at least 60 s and at least one load cycle. All
+# to the holdout.
+BLIND = [
+    ("node_ttl22_cycles200_slow_leak", "Node 20", NODE,
+     "ttl=22 sess_kb=4 sess_frac=0.5 cycle=200 amp=0.5 leak_start=180 leak_bytes=350 "
+     "leak_kind=map", "leak", 200,
+     "TTL session cache (~4 KB for half the requests, 22 s TTL), request rate cycling +-50% with "
+     "a 200 s period; from 180 s each request adds a context of 3-4 small records to a global Map"),
+    ("g1_cycles150_listener_slow_leak", "OpenJDK 17 G1", G1_SHRINK,
+     "ttl=12 sess_kb=8 cycle=150 amp=0.5 leak_start=180 leak_bytes=700 leak_kind=listeners",
+     "leak", 150,
+     "TTL session cache (~8 KB, 12 s TTL), request rate cycling +-50% with a 150 s period; from "
+     "180 s each request registers a listener lambda over a context of 7 small records"),
+    ("parallel_cycles180_map_slow_leak", "OpenJDK 17 Parallel", PARALLEL,
+     "cycle=180 amp=0.5 ttl=10 sess_kb=4 leak_start=150 leak_bytes=500 leak_kind=map", "leak",
+     180,
+     "request rate cycling +-50% with a 180 s period, a TTL session cache (~4 KB, 10 s TTL); from "
+     "150 s each request puts a context of 5 small records into a static HashMap"),
+    ("py_cycles150_list_slow_leak", "CPython 3.11", PYTHON,
+     "cycle=150 amp=0.6 ttl=12 sess_kb=3 leak_start=150 leak_bytes=300 leak_kind=list", "leak",
+     150,
+     "request rate cycling +-60% with a 150 s period, a TTL session dict (~3 KB, 12 s TTL); from "
+     "150 s each request appends a 3-dict record to a module-level list"),
+    ("go_cycles200_slice_slow_leak", "Go 1.19", GO,
+     "cycle=200 amp=0.6 ttl=10 sess_kb=4 leak_start=150 leak_bytes=500 leak_kind=slice", "leak",
+     200,
+     "request rate cycling +-60% with a 200 s period, a TTL session map (~4 KB, 10 s TTL); from "
+     "150 s each request appends a context of 5 small structs to a package-level slice"),
+    ("node_ttl20_cycles300_steady", "Node 20", NODE,
+     "ttl=20 sess_kb=4 cycle=300 amp=0.7", "none", 300,
+     "TTL session cache (~4 KB, 20 s TTL), request rate cycling +-70% with a 300 s period"),
+    ("g1_lru_cycles200_steady", "OpenJDK 17 G1", G1,
+     "lru=3000 lru_kb=4 fill=60 ttl=10 sess_kb=8 cycle=200 amp=0.7", "none", 200,
+     "an LRU of 3000 ~4 KB records filled over 60 s, a TTL session cache (~8 KB, 10 s TTL), "
+     "request rate cycling +-70% with a 200 s period (G1 without uncommit flags: the heap expands "
+     "at load peaks)"),
+    ("rb_lru_cycles200_steady", "Ruby 3.1", RUBY,
+     "ttl=15 sess_kb=4 lru=2000 lru_kb=4 fill=60 cycle=200 amp=0.7", "none", 200,
+     "a TTL session Hash (~4 KB, 15 s TTL), an LRU of 2000 ~4 KB records filled over 60 s, "
+     "request rate cycling +-70% with a 200 s period"),
+    ("serial_cycles240_steady", "OpenJDK 17 Serial", SERIAL,
+     "ttl=8 sess_kb=4 cycle=240 amp=0.6", "none", 240,
+     "TTL session cache (~4 KB, 8 s TTL), request rate cycling +-60% with a 240 s period"),
+    ("py_lru_cycles200_steady", "CPython 3.11", PYTHON,
+     "lru=3000 lru_kb=4 fill=60 ttl=10 sess_kb=2 cycle=200 amp=0.6", "none", 200,
+     "an LRU of 3000 ~4 KB records filled over 60 s, a TTL session dict (~2 KB, 10 s TTL), "
+     "request rate cycling +-60% with a 200 s period"),
+]
 # Real seconds recorded, where not DURATION_REAL.
 DURATION_OF = {"node_ttl20_slow_leak_long": 960}
-BY_NAME = {s[0]: s for s in SPECS + ADDED + FRESH + SEALED}
+BY_NAME = {s[0]: s for s in SPECS + ADDED + FRESH + SEALED + BLIND}
 
 
 def duration_real(name):
@@ -321,7 +375,7 @@ def split():
                 halves[spec[0]] = "holdout" if added.random() < HOLDOUT_FRACTION else "tuning"
             for spec in FRESH:
                 halves[spec[0]] = "holdout"
-            for spec in SEALED:
+            for spec in SEALED + BLIND:
                 halves[spec[0]] = "holdout"
             return halves
 
@@ -480,7 +534,7 @@ def table():
     print("| trace | half | runtime | label | warm-up s | leak from s | slope MiB/h | floor first/last "
           "minute after warm-up MiB | drops > 1 MiB |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for spec in SPECS + ADDED + FRESH + SEALED:
+    for spec in SPECS + ADDED + FRESH + SEALED + BLIND:
         name = spec[0]
         rows = load(name)
         if rows is None:
@@ -565,12 +619,12 @@ def main():
         table()
         return
     if a.check is not None:
-        check(a.check or [s[0] for s in SPECS + ADDED + FRESH + SEALED])
+        check(a.check or [s[0] for s in SPECS + ADDED + FRESH + SEALED + BLIND])
         return
     if not a.manifest:
         if not os.access(MEMVISOR, os.X_OK):
             sys.exit(f"record.py: build memvisor first ({MEMVISOR})")
-        names = a.only or [s[0] for s in SPECS + ADDED + FRESH + SEALED]
+        names = a.only or [s[0] for s in SPECS + ADDED + FRESH + SEALED + BLIND]
         unknown = [n for n in names if n not in BY_NAME]
         if unknown:
             sys.exit(f"record.py: unknown traces {unknown}")
