@@ -336,7 +336,8 @@ BLIND = [
 ]
 # Real seconds recorded, where not DURATION_REAL.
 DURATION_OF = {"node_ttl20_slow_leak_long": 960}
-BY_NAME = {s[0]: s for s in SPECS + ADDED + FRESH + SEALED + BLIND}
+ALL_SPECS = SPECS + ADDED + FRESH + SEALED + BLIND
+BY_NAME = {s[0]: s for s in ALL_SPECS}
 
 
 def duration_real(name):
@@ -373,9 +374,7 @@ def split():
             added = random.Random(ADDED_SEED)
             for spec in ADDED:
                 halves[spec[0]] = "holdout" if added.random() < HOLDOUT_FRACTION else "tuning"
-            for spec in FRESH:
-                halves[spec[0]] = "holdout"
-            for spec in SEALED + BLIND:
+            for spec in FRESH + SEALED + BLIND:
                 halves[spec[0]] = "holdout"
             return halves
 
@@ -534,7 +533,7 @@ def table():
     print("| trace | half | runtime | label | warm-up s | leak from s | slope MiB/h | floor first/last "
           "minute after warm-up MiB | drops > 1 MiB |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for spec in SPECS + ADDED + FRESH + SEALED + BLIND:
+    for spec in ALL_SPECS:
         name = spec[0]
         rows = load(name)
         if rows is None:
@@ -619,12 +618,12 @@ def main():
         table()
         return
     if a.check is not None:
-        check(a.check or [s[0] for s in SPECS + ADDED + FRESH + SEALED + BLIND])
+        check(a.check or [s[0] for s in ALL_SPECS])
         return
     if not a.manifest:
         if not os.access(MEMVISOR, os.X_OK):
             sys.exit(f"record.py: build memvisor first ({MEMVISOR})")
-        names = a.only or [s[0] for s in SPECS + ADDED + FRESH + SEALED + BLIND]
+        names = a.only or [s[0] for s in ALL_SPECS]
         unknown = [n for n in names if n not in BY_NAME]
         if unknown:
             sys.exit(f"record.py: unknown traces {unknown}")

@@ -167,12 +167,7 @@ TrendFit fit_curvature(std::span<const TrendPoint> points) {
 }
 
 bool trend_beats_few_steps(std::span<const TrendPoint> points, const TrendFit& fit, int max_steps) {
-  double line_rss = 0;
-  for (const auto& p : points) {
-    const double r = p.y - fit.intercept - fit.slope * p.t;
-    line_rss += r * r;
-  }
-  return model_beats_few_steps(points, line_rss, 2, max_steps);
+  return model_beats_few_steps(points, fit.rss, 2, max_steps);
 }
 
 bool model_beats_few_steps(std::span<const TrendPoint> points, double model_rss,

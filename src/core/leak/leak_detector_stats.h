@@ -46,7 +46,8 @@ TrendFit fit_curvature(std::span<const TrendPoint> points);
 
 // False when `points` are better explained, by the Bayesian information criterion, as "a few
 // steps": a staircase (a piecewise-constant floor) with 1 to `max_steps` steps that beats both
-// the line `fit` and every staircase with more steps. Growth in more steps than that is a trend
+// the line `fit` (fit_trend's of the same points, whose `rss` is the line's) and every staircase
+// with more steps. Growth in more steps than that is a trend
 // however chunky it is (a leak that comes in chunks keeps stepping; lazy loading stops).
 // Least-squares staircases by dynamic programming: O(max_steps * n^2); n is at most a few dozen.
 bool trend_beats_few_steps(std::span<const TrendPoint> points, const TrendFit& fit, int max_steps);
