@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -69,6 +70,29 @@ std::vector<std::string> fields(const std::string& line) {
   return out;
 }
 
+// The instances (first field) that answered connections to `port`, each reply of 7 fields
+// passed to `check`, until `count` have answered or 10 s have passed. An instance says READY=1
+// before it reaches accept(), so it may miss the first connections: a fixed number of tries can
+// all land on the other one.
+std::set<std::string> instances_answering(
+    uint16_t port, size_t count,
+    const std::function<void(const std::vector<std::string>&)>& check) {
+  std::set<std::string> instances;
+  eventually(
+      [&] {
+        const auto line = fields(read_until_close(connect_tcp(port)));
+        if (line.size() != 7u) {
+          ADD_FAILURE() << "a reply of " << line.size() << " fields, not 7";
+          return true;
+        }
+        check(line);
+        instances.insert(line[0]);
+        return instances.size() >= count;
+      },
+      10s);
+  return instances;
+}
+
 // Whether process `pid` (memvisor's controller) has the socket of that inode open.
 bool holds_socket(pid_t pid, const std::string& inode) {
   for (const auto& entry :
@@ -90,16 +114,13 @@ TEST(Listen, EveryInstanceAndReplacementAcceptsFromTheSameSocket) {
   ASSERT_EQ(memvisor.wait_events("ready", 2, 20s).size(), 2u) << memvisor.err();
 
   // Each instance: LISTEN_PID is its own pid, one fd named after the service.
-  std::set<std::string> inodes, instances;
-  for (int i = 0; i < 20 && instances.size() < 2; ++i) {
-    const auto line = fields(read_until_close(connect_tcp(port)));
-    ASSERT_EQ(line.size(), 7u);
+  std::set<std::string> inodes;
+  const auto instances = instances_answering(port, 2, [&](const std::vector<std::string>& line) {
     EXPECT_EQ(line[3], line[2]) << "LISTEN_PID is not the worker's pid";
     EXPECT_EQ(line[4], "1");
     EXPECT_EQ(line[5], "web");
     inodes.insert(line[6]);
-    instances.insert(line[0]);
-  }
+  });
   EXPECT_EQ(instances.size(), 2u) << "the kernel spreads accepts over both instances";
   ASSERT_EQ(inodes.size(), 1u) << "the instances have different sockets";
   const std::string inode = *inodes.begin();
@@ -108,16 +129,12 @@ TEST(Listen, EveryInstanceAndReplacementAcceptsFromTheSameSocket) {
   // A recycle of the whole service: every replacement (generation 2) has the same socket.
   ASSERT_EQ(run_memvisor({"restart", "web", "--state-dir", memvisor.state_dir()}).exit_code, 0);
   ASSERT_EQ(memvisor.wait_events("recycled", 2, 30s).size(), 2u) << memvisor.err();
-  std::set<std::string> generations;
-  for (int i = 0; i < 20 && generations.size() < 2; ++i) {
-    const auto line = fields(read_until_close(connect_tcp(port)));
-    ASSERT_EQ(line.size(), 7u);
+  const auto generations = instances_answering(port, 2, [&](const std::vector<std::string>& line) {
     EXPECT_EQ(line[1], "2");
     EXPECT_EQ(line[3], line[2]);
     EXPECT_EQ(line[6], inode) << "a replacement got another socket";
-    generations.insert(line[0]);
-  }
-  EXPECT_EQ(generations.size(), 2u);
+  });
+  EXPECT_EQ(generations.size(), 2u) << "both replacements accept from the socket";
 }
 
 TEST(Listen, TheSocketOutlivesEveryInstanceAndTheSupervisor) {
