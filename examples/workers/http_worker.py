@@ -120,7 +120,17 @@ class Server(http.server.ThreadingHTTPServer):
     def __init__(self, sock: socket.socket) -> None:
         super().__init__(sock.getsockname(), Handler, bind_and_activate=False)
         self.socket.close()
-        self.socket = sock  # already bound and listening
+        # Already bound and listening, and maybe shared: every instance on a socket memvisor holds
+        # is woken for each connection and only one gets it. A loser blocked in accept() would hold
+        # shutdown() until the next connection, so accept must not block (socketserver takes the
+        # EAGAIN as no request); connections themselves are served blocking.
+        sock.setblocking(False)
+        self.socket = sock
+
+    def get_request(self):
+        connection, address = self.socket.accept()
+        connection.setblocking(True)
+        return connection, address
 
     def process_request(self, request, client_address) -> None:
         # Counted here, in the accepting thread, so that shutdown() returns only once every

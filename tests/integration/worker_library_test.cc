@@ -322,6 +322,31 @@ time.sleep(600)
   EXPECT_TRUE(memvisor.events("exited").empty()) << memvisor.err();
 }
 
+// Every instance on one listening socket is woken for each connection, and only one gets it. A
+// loser blocked in accept() would hold its stop until the next connection came (memvisor's
+// SIGTERM after stop_timeout, exit code 1): the example must stop at once, with code 0, however
+// many connections the others took.
+TEST(WorkerLibrary, PythonWorkersOnOneSocketStopAtOnceWhateverConnectionsTheOthersTook) {
+  TempDir dir;
+  const int port = free_port();
+  std::vector<std::string> args = {
+      "--name",  "web",    "--instances", "2",
+      "--ready", "notify", "--listen",    "127.0.0.1:" + std::to_string(port),
+      "--"};
+  for (auto& word : python_worker_command()) args.push_back(word);
+  Memvisor memvisor(dir, args);
+  ASSERT_EQ(memvisor.wait_events("ready", 2, 30s).size(), 2u) << memvisor.err();
+  for (int i = 0; i < 5; ++i) ASSERT_NE(http_get(port), "") << "request " << i;
+
+  ASSERT_EQ(run_memvisor({"restart", "web", "--state-dir", memvisor.state_dir()}).exit_code, 0);
+  ASSERT_EQ(memvisor.wait_events("recycled", 2, 40s).size(), 2u) << memvisor.err();
+  EXPECT_TRUE(memvisor.events("stop_escalated").empty()) << memvisor.err();
+  const auto exits = memvisor.events("exited");
+  ASSERT_EQ(exits.size(), 2u) << memvisor.err();
+  for (const auto& exit : exits) EXPECT_EQ(exit["code"], 0) << exit.dump();
+  EXPECT_NE(http_get(port), "") << "the replacements serve";
+}
+
 TEST(WorkerLibrary, MemoryInfoComesFromGlibcInTheWorker) {
   TempDir dir;
   const int base = free_port_base(1);
