@@ -104,6 +104,13 @@ TEST(MemoryConfigErrors, UnknownAndMissingKeys) {
             "web.toml:2:11: unknown key 'sise' in supervisor.total; did you mean 'size'?");
   EXPECT_EQ(config_error(web_service("limits = \"1GiB\"\n")),
             "web.toml:3:1: unknown key 'limits' in [service.web]; did you mean 'limit'?");
+  // README names the leak rule's keys on their own (`warmup = "30m"`): said where they go.
+  EXPECT_EQ(config_error(web_service("warmup = \"2h\"\n")),
+            "web.toml:3:1: unknown key 'warmup' in [service.web]; it is a key of the leak "
+            "rule: leak = { rate = \"10MiB/h\", warmup = \"30m\" }");
+  EXPECT_EQ(config_error(web_service("rate = \"10MiB/h\"\n")),
+            "web.toml:3:1: unknown key 'rate' in [service.web]; it is a key of the leak rule: "
+            "leak = { rate = \"10MiB/h\", warmup = \"30m\" }");
   EXPECT_EQ(config_error(web_service("max_recyling = 2\n")),
             "web.toml:3:1: unknown key 'max_recyling' in [service.web]; did you mean "
             "'max_recycling'?");

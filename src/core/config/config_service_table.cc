@@ -66,6 +66,14 @@ class ServiceReader {
     for (auto [key, node] : in_file_order(table_)) {
       std::string_view name = key->str();
       if (std::find(kServiceKeys.begin(), kServiceKeys.end(), name) == kServiceKeys.end()) {
+        // The leak rule's own keys, written at the service's level (README names `warmup` on its
+        // own): say where they go rather than suggest a service key that looks alike.
+        if (name == "warmup" || name == "rate") {
+          return Located{key->source().begin,
+                         fmt::format("unknown key '{}' in [{}]; it is a key of the leak rule: leak "
+                                     "= {{ rate = \"10MiB/h\", warmup = \"30m\" }}",
+                                     name, path_)};
+        }
         return unknown_key(*key, path_, kServiceKeys);
       }
       seen_[std::string(name)] = size_position(*node);
