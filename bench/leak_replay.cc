@@ -37,16 +37,11 @@ Result<std::vector<std::pair<double, double>>> load_csv(const std::string& path)
 class MemvisorDetector final : public ReplayDetector {
  public:
   MemvisorDetector(double rate, std::optional<double> warmup_s)
-      : detector_(config(rate, warmup_s)) {}
+      : detector_(memvisor_rule(rate, warmup_s)) {}
   void add(double t_s, double bytes) override { detector_.add(t_s, bytes); }
   bool leaking() const override { return detector_.assess().leaking; }
 
  private:
-  static LeakDetectorConfig config(double rate, std::optional<double> warmup_s) {
-    LeakDetectorConfig c{.rate_bytes_per_hour = rate * kMiB};
-    if (warmup_s) c.warmup_s = *warmup_s;
-    return c;
-  }
   LeakDetector detector_;
 };
 
@@ -97,6 +92,12 @@ class RubyGemDetector final : public ReplayDetector {
 };
 
 }  // namespace
+
+LeakDetectorConfig memvisor_rule(double rate_mib_per_hour, std::optional<double> warmup_s) {
+  LeakDetectorConfig config{.rate_bytes_per_hour = rate_mib_per_hour * kMiB};
+  if (warmup_s) config.warmup_s = *warmup_s;
+  return config;
+}
 
 Result<std::vector<Trace>> load_suite(const std::string& dir) {
   const std::string manifest_path = dir + "/manifest.json";

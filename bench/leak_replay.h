@@ -35,8 +35,9 @@ class ReplayDetector {
   virtual bool leaking() const = 0;
 };
 
-// memvisor's LeakDetector with the given threshold, and the rule's default warm-up unless one is
-// given.
+// memvisor's leak rule with the given threshold, and the rule's default warm-up unless one is
+// given: the configuration, and a detector of it.
+LeakDetectorConfig memvisor_rule(double rate_mib_per_hour, std::optional<double> warmup_s = {});
 std::unique_ptr<ReplayDetector> make_memvisor_detector(double rate_mib_per_hour,
                                                        std::optional<double> warmup_s = {});
 // Seed 004: memory resampled every 60 s; over the last 12 samples,

@@ -79,8 +79,9 @@ std::string summary(const std::string& who, const std::string& suite, Score s) {
 }
 
 // The memvisor detector's view of one trace, every `step_s`: for diagnosing a verdict.
-void explain(const Trace& trace, double rate, double step_s) {
-  LeakDetector detector({.rate_bytes_per_hour = rate * 1024 * 1024});
+// Our rule's verdicts over time, with the warm-up it is scored with (`warmup_s`, or the default).
+void explain(const Trace& trace, double rate, double step_s, std::optional<double> warmup_s) {
+  LeakDetector detector(memvisor_rule(rate, warmup_s));
   double next = 0;
   for (const auto& [t, bytes] : trace.samples) {
     detector.add(t, bytes);
@@ -111,15 +112,16 @@ int run(const std::vector<std::string>& dirs, double rate,
                      "LATENCY", "VERDICT", "RUBYGEM@min", "LATENCY", "VERDICT"});
     std::map<int, Score> scores;
     for (const Trace& trace : *suite) {
+      const std::optional<double> warmup = declared_warmup ? trace.warmup_s : warmup_s;
       if (std::find(explain_names.begin(), explain_names.end(), trace.name) !=
           explain_names.end()) {
         std::printf("== %s/%s\n", dir.c_str(), trace.name.c_str());
-        explain(trace, rate, explain_step_s);
+        explain(trace, rate, explain_step_s, warmup);
       }
       std::vector<std::string> row{trace.name, trace.leak ? "leak" : "none",
                                    fmt::format("{:.1f}", trace.slope_mib_per_hour)};
       for (int which = 0; which < 3; ++which) {
-        const auto detector = make(which, rate, declared_warmup ? trace.warmup_s : warmup_s);
+        const auto detector = make(which, rate, warmup);
         const ReplayOutcome o = replay(trace, *detector);
         std::optional<double> latency;
         if (o.first_valid_report_s) latency = *o.first_valid_report_s - trace.leak_start_s;

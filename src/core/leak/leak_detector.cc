@@ -162,9 +162,13 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
   s.timely = age >= 2 * config_.warmup_s && 2 * in_warmup <= s.span_s;
   if (!s.timely && before_.size() >= kMinWindows) {
     // An onset: surely faster than the equally long stretch before the span could be. A stretch
-    // too curved for an interval of its own (a warm-up) is represented by its slope.
+    // too curved for an interval of its own (a warm-up) is represented by its slope. Not once the
+    // floor has been seen going down gradually (rule d's load fall): in a process whose floor
+    // follows its load, a rise is as likely the load coming back (a cycle first seen on its way
+    // down, its trough inside the warm-up) and waits for the warm-up like any other.
     const TrendFit stretch = fit_trend(before_, scratch_);
-    s.timely = s.low > (stretch.usable ? stretch.upper(s.confidence) : stretch.slope);
+    s.timely = load_fall_ == 0 &&
+               s.low > (stretch.usable ? stretch.upper(s.confidence) : stretch.slope);
   }
   return s;
 }

@@ -41,7 +41,10 @@
 //       sizes its old generation as the heap grows: the first mark-compact may come after 40
 //       minutes, the later ones every 25); a rise that began in the warm-up is judged once it
 //       has gone on past it for as long again. A late leak is an onset, and so is a runaway leak
-//       right after start: both are caught because they are sudden.
+//       right after start: both are caught because they are sudden. Not once the floor has been
+//       seen going down gradually (d's load fall): where the floor follows the load, a rise is as
+//       likely the load coming back (a cycle first seen on its way down, its trough inside the
+//       warm-up) and waits like any other.
 //   (f) a span shorter than the warm-up has taken the floor up by more than the range the floor
 //       covered in the warm-up (before the span, for a span that starts in it). The warm-up shows
 //       how far this process moves its floor on its own (cache fill, heap sizing); it may do so
