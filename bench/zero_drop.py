@@ -3,21 +3,21 @@
 
   python3 bench/zero_drop.py --memvisor build/memvisor [--small] [--only NAME ...]
 
-For each server (the example configs: gunicorn, uvicorn, Node.js, gunicorn --workers 4 under
-prefork = true) a pool of 2 instances shares a socket memvisor owns on 127.0.0.1 and takes two
-bounded loads at once: hey without keep-alive (a new connection per request, rate-limited with
--q, -t timeout) and wrk with keep-alive (few connections, a Lua delay() between requests,
---timeout). During each run 20 recycles happen (--small: 4): by `memvisor restart`, by a
-`requests` rule, by a `limit` rule on a worker that leaks on demand (prefork: the workers are
-recycled by the limit rule, one by one). Each run must show 0 failed requests (connect errors,
-resets, EOF, other errors, non-2xx, timeouts) and every old process gone by its stop signal,
-none escalated to SIGTERM or SIGKILL (read from memvisor's events.jsonl). Two negative controls
-must show failures, proving the harness sees a drop: old processes SIGKILLed instead of drained
-(stop_signal = "SIGKILL"), and each instance on its own SO_REUSEPORT socket (no `listen`).
-p99 and max latency during recycles are reported as ratios to the same load without recycles.
-Without --small, the naive ways are measured too and only reported: gunicorn stopped with SIGINT
-(memvisor's default stop signal), plain `uvicorn --fd 3`, Node.js stopped with http.Server.close(),
-and gunicorn binding its own port per instance with --reuse-port.
+For each server (the example configs: gunicorn, uvicorn, Node.js, gunicorn --workers 4 under prefork
+= true, and web.toml's Python stdlib worker on restart) a pool of 2 instances shares a socket
+memvisor owns on 127.0.0.1 and takes two bounded loads at once: hey without keep-alive (a new
+connection per request, rate-limited with -q, -t timeout) and wrk with keep-alive (few connections,
+a Lua delay() between requests, --timeout). During each run 20 recycles happen (--small: 4): by
+`memvisor restart`, by a `requests` rule, by a `limit` rule on a worker that leaks on demand
+(prefork: the workers are recycled by the limit rule, one by one). Each run must show 0 failed
+requests (connect errors, resets, EOF, other errors, non-2xx, timeouts) and every old process gone
+by its stop signal, none escalated to SIGTERM or SIGKILL (read from memvisor's events.jsonl). Two
+negative controls must show failures, proving the harness sees a drop: old processes SIGKILLed
+instead of drained (stop_signal = "SIGKILL"), and each instance on its own SO_REUSEPORT socket (no
+`listen`). p99 and max latency during recycles are reported as ratios to the same load without
+recycles. Without --small, the naive ways are measured too and only reported: gunicorn stopped with
+SIGINT (memvisor's default stop signal), plain `uvicorn --fd 3`, Node.js stopped with
+http.Server.close(), and gunicorn binding its own port per instance with --reuse-port.
 
 Exit 0 when every server dropped nothing and both controls failed, 1 otherwise, 77 when a
 package it needs is missing (gunicorn, python3-uvicorn, nodejs, hey, wrk). Each run gets a
@@ -79,6 +79,7 @@ SERVERS = {
     "uvicorn": Server("examples/uvicorn/uvicorn.toml", limit="44MiB"),
     "node": Server("examples/node/node.toml", limit="64MiB"),
     "prefork": Server("examples/gunicorn/prefork.toml", limit="32MiB"),
+    "python": Server("examples/web.toml", limit="-"),   # the README's first command
     "control": Server("examples/web.toml", limit="-"),
 }
 
@@ -114,6 +115,9 @@ def scenarios(only, small):
         Scenario("prefork/limit", "prefork", "prefork",
                  service={"limit": {"size": prefork.limit, "for": 1}},
                  env={"LEAK_BYTES_PER_REQUEST": str(prefork.leak)}),
+        # The README's own example, http_worker.py (50 ms per request, as the controls), drained
+        # on SIGINT: an idle instance must not wait in accept() for its stop (it did once).
+        Scenario("python/restart", "python", "restart", env={"WORK_MS": "50"}),
         # The controls: http_worker.py pausing 50 ms per request, so that requests are in flight.
         Scenario("control/sigkill", "control", "restart", expect="drops",
                  service={"stop_signal": "SIGKILL"}, env={"WORK_MS": "50"}),

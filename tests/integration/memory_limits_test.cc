@@ -183,15 +183,23 @@ TEST(MemoryLimits, AReusedPidIsNotMistakenForTheWatchedProcess) {
       ::execlp("sleep", "sleep", "600", static_cast<char*>(nullptr));
       ::_exit(127);
     }
+    // A state dir per attempt: no attempt waits on what an earlier one left behind.
+    const std::string state = dir.file("state" + std::to_string(attempt));
     CommandResult watched;
     std::thread watch([&] {
-      watched =
-          run_memvisor({"watch", "--pid", std::to_string(target), "--metric", "rss", "--critical",
-                        "100MiB", "--interval", "300ms", "--state-dir", dir.file("state")},
-                       20s);
+      watched = run_memvisor({"watch", "--pid", std::to_string(target), "--metric", "rss",
+                              "--critical", "100MiB", "--interval", "300ms", "--state-dir", state},
+                             20s);
     });
     // Once the watch holds its handle on the target, swap the process under it.
-    ASSERT_TRUE(eventually([&] { return holds_pidfd_of(target); }, 20s));
+    if (!eventually([&] { return holds_pidfd_of(target); }, 20s)) {
+      ::kill(target, SIGKILL);
+      ::waitpid(target, nullptr, 0);
+      watch.join();  // not left running: say what the watch said
+      ::munmap(big, kBig);
+      FAIL() << "the watch never held a pidfd of " << target << " (attempt " << attempt << ", exit "
+             << watched.exit_code << "): " << watched.err;
+    }
     ::kill(target, SIGKILL);
     ::waitpid(target, nullptr, 0);
     const pid_t stranger = fork_with_pid(target, [] { ::pause(); });
@@ -211,8 +219,8 @@ TEST(MemoryLimits, AReusedPidIsNotMistakenForTheWatchedProcess) {
     EXPECT_TRUE(stranger_alive) << "the watch killed the process that reused the pid\n"
                                 << watched.err;
     EXPECT_EQ(watched.err.find("CRITICAL"), std::string::npos) << watched.err;
-    EXPECT_FALSE(std::filesystem::exists(dir.file("state/incidents")) &&
-                 !std::filesystem::is_empty(dir.file("state/incidents")));
+    EXPECT_FALSE(std::filesystem::exists(state + "/incidents") &&
+                 !std::filesystem::is_empty(state + "/incidents"));
     return;
   }
   ::munmap(big, kBig);
