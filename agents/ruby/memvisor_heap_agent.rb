@@ -236,7 +236,7 @@ module MemvisorHeapAgent
 
       begin
         @conn = accept_one(@server)
-        handle(@conn, @server) if @conn
+        handle(@conn, @server, path) if @conn
         refuse_waiting(@server)
       ensure
         close_window_sockets(path)
@@ -322,6 +322,14 @@ module MemvisorHeapAgent
       end
     end
 
+    def stop_listening(server, path)
+      File.unlink(path)
+    rescue StandardError
+      nil
+    ensure
+      refuse_waiting(server) # those that came while the window was open: it was
+    end
+
     def peer_allowed?(conn)
       uid, = conn.getpeereid
       uid.zero? || uid == Process.uid || uid == Process.euid
@@ -361,7 +369,7 @@ module MemvisorHeapAgent
       Process.clock_gettime(Process::CLOCK_MONOTONIC)
     end
 
-    def handle(conn, server)
+    def handle(conn, server, path)
       require 'json'
       begin
         request = JSON.parse(read_line(conn))
@@ -378,7 +386,7 @@ module MemvisorHeapAgent
         send_line(conn, { state: 'error', error: "bad request: #{e.message}" })
         return
       end
-      answer = window(conn, server, duration_ms / 1000.0)
+      answer = window(conn, server, path, duration_ms / 1000.0)
       send_line(conn, answer) if answer
     rescue Exception => e # rubocop:disable Lint/RescueException
       begin
@@ -407,7 +415,7 @@ module MemvisorHeapAgent
       end
     end
 
-    def window(conn, server, duration)
+    def window(conn, server, path, duration)
       require 'objspace'
       require_relative 'memvisor_heap_profile' # the profile's code, loaded at the first window
       started = monotonic
@@ -418,6 +426,11 @@ module MemvisorHeapAgent
       begin
         send_line(conn, { state: 'recording' })
         return nil unless wait_window(conn, server, duration)
+
+        # The window is over: its socket's name goes now, before the profile is built and sent.
+        # A sample asked for right after this one's answer must wake a window of its own, not
+        # queue on this socket and be refused as if this window were still open.
+        stop_listening(server, path)
 
         allocated = GC.stat(:total_allocated_objects) - start_allocated
         GC.start(full_mark: true, immediate_sweep: true)

@@ -97,6 +97,7 @@ CHILD = <<~'RUBY'
   while (line = $stdin.gets)
     case line.chomp
     when 'threads' then puts Thread.list.size
+    when 'retain' then $kept = Array.new(300_000) { |i| "kept #{i}" }; puts 'ok' # a slow profile
     when 'traced' then puts !ObjectSpace.allocation_sourcefile(Object.new).nil?
     when 'urg' then puts urg + ($pre_urg || 0)
     when 'fork'
@@ -219,6 +220,26 @@ class AgentProcessTest < Minitest::Test
     done = JSON.parse(conn.gets)
     assert_equal 'done', done['state']
     assert_equal 'ruby', done['profile']['runtime']
+  end
+
+  # The socket's name goes when the window ends, before the answer: a sample asked for right after
+  # this one's answer wakes a window of its own instead of queueing on this socket and being told
+  # that a window is open (a three-sample run was, once, on a loaded machine).
+  def test_a_sample_right_after_an_answer_finds_no_socket_of_the_window_before
+    start
+    wake(@pid)
+    conn = ask(@pid, { protocol: 1, duration_ms: 300 })
+    assert_equal 'recording', JSON.parse(conn.gets)['state']
+    assert_equal 'ok', command('retain') # 300,000 objects to walk: the answer takes a while
+    eventually { !File.exist?(socket(@pid)) }
+    assert_nil IO.select([conn], nil, nil, 0), 'the socket stayed until the answer was sent'
+    assert_equal 'done', JSON.parse(conn.gets)['state']
+    assert_raises(Errno::ENOENT) { UNIXSocket.new(socket(@pid)) }
+    eventually { command('threads') == '1' }
+    wake(@pid)
+    again = ask(@pid, { protocol: 1, duration_ms: 200 })
+    assert_equal 'recording', JSON.parse(again.gets)['state']
+    assert_equal 'done', JSON.parse(again.gets)['state']
   end
 
   def test_an_app_trapping_sigurg_keeps_it_and_the_marker_says_so
