@@ -78,8 +78,8 @@ std::string summary(const std::string& who, const std::string& suite, Score s) {
       s.episodes, s.none_hours);
 }
 
-// The memvisor detector's view of one trace, every `step_s`: for diagnosing a verdict.
-// Our rule's verdicts over time, with the warm-up it is scored with (`warmup_s`, or the default).
+// The memvisor detector's view of one trace, every `step_s`, with the warm-up it is scored with
+// (`warmup_s`, or the default): for diagnosing a verdict.
 void explain(const Trace& trace, double rate, double step_s, std::optional<double> warmup_s) {
   LeakDetector detector(memvisor_rule(rate, warmup_s));
   double next = 0;

@@ -160,15 +160,14 @@ LeakDetector::Span LeakDetector::measure(int64_t span, int64_t window) {
   const double age = history_.age_s();
   const double in_warmup = std::max(0.0, config_.warmup_s - (age - s.span_s));
   s.timely = age >= 2 * config_.warmup_s && 2 * in_warmup <= s.span_s;
-  if (!s.timely && before_.size() >= kMinWindows) {
-    // An onset: surely faster than the equally long stretch before the span could be. A stretch
-    // too curved for an interval of its own (a warm-up) is represented by its slope. Not once the
-    // floor has been seen going down gradually (rule d's load fall): in a process whose floor
-    // follows its load, a rise is as likely the load coming back (a cycle first seen on its way
-    // down, its trough inside the warm-up) and waits for the warm-up like any other.
+  // An onset: surely faster than the equally long stretch before the span could be. A stretch
+  // too curved for an interval of its own (a warm-up) is represented by its slope. Not once the
+  // floor has been seen going down gradually (rule d's load fall): in a process whose floor
+  // follows its load, a rise is as likely the load coming back (a cycle first seen on its way
+  // down, its trough inside the warm-up) and waits for the warm-up like any other.
+  if (!s.timely && load_fall_ == 0 && before_.size() >= kMinWindows) {
     const TrendFit stretch = fit_trend(before_, scratch_);
-    s.timely = load_fall_ == 0 &&
-               s.low > (stretch.usable ? stretch.upper(s.confidence) : stretch.slope);
+    s.timely = s.low > (stretch.usable ? stretch.upper(s.confidence) : stretch.slope);
   }
   return s;
 }
