@@ -88,8 +88,9 @@ TEST(MemoryLimits, SurgeRecyclesNeverDropThePoolBelowItsSize) {
       },
       20s))
       << memvisor.err();
-  // Sampled as an operator's probe would, until at least four recycles are over; what counts
-  // is the samples taken while a recycle was under way.
+  // Sampled as an operator's probe would, until at least four recycles are over and three
+  // samples caught one under way (the leaker keeps being recycled: quick recycles on a loaded
+  // machine can slip between two samples); what counts is the samples taken during recycles.
   int lowest = 3;
   int during_recycles = 0;
   ASSERT_TRUE(eventually(
@@ -103,7 +104,7 @@ TEST(MemoryLimits, SurgeRecyclesNeverDropThePoolBelowItsSize) {
           }
           during_recycles += recycling;
         }
-        return memvisor.events("recycled").size() >= 4;
+        return memvisor.events("recycled").size() >= 4 && during_recycles >= 3;
       },
       60s))
       << memvisor.err();
