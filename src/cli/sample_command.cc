@@ -4,6 +4,8 @@
 // progress line, prints a summary and writes the same JSON report.
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 
@@ -12,6 +14,8 @@
 #include "cli/control_client.h"
 #include "cli/state_dir.h"
 #include "core/config/http_url.h"
+#include "core/proc/children_list.h"
+#include "core/proc/runtime_kind.h"
 #include "core/units.h"
 #include "heap_report/heap_report.h"
 #include "heap_report/sample_window.h"
@@ -78,13 +82,48 @@ int report(const RawSamples& raw, const std::string& out_path) {
   return write_report(heap, out_path);
 }
 
-// A forced runtime wins; else the process's own, with Go when a pprof endpoint is named and the
-// process is no other runtime (Go binaries carry no marker worth trusting).
+// A forced runtime wins; else the process's own (a Go binary by its sections), or Go when a pprof
+// endpoint is named and the process looks native.
 RuntimeKind choose_runtime(const std::string& runtime_text, const std::string& pprof, int pid) {
   if (auto forced = parse_runtime_kind(runtime_text)) return *forced;
   const RuntimeKind seen = detect_runtime(pid);
   if (seen == RuntimeKind::native && !pprof.empty()) return RuntimeKind::go;
   return seen;
+}
+
+// The process a sample is about: `pid`, unless it is a shell waiting on the program (a service
+// with `shell = true` and no `exec`, a wrapper script), whose allocations would never come. Then
+// its one child, and so on down; a shell with several children names them.
+Result<int> program_behind_shells(int pid) {
+  for (int depth = 0; depth < 8; ++depth) {
+    const std::string dir = "/proc/" + std::to_string(pid);
+    const std::string exe = read_link(dir + "/exe");
+    if (!is_shell_executable(exe)) return pid;
+    std::vector<int> children;
+    if (auto text = read_file(dir + "/task/" + std::to_string(pid) + "/children"))
+      parse_children_list(*text, children);
+    if (children.empty()) return pid;  // a script doing the work itself
+    if (children.size() > 1) {
+      std::string list;
+      for (int child : children) list += (list.empty() ? "" : ", ") + std::to_string(child);
+      return Error{"pid " + std::to_string(pid) + " is " + exe + " with children " + list +
+                       ": name the program with --pid (or exec it from the shell)",
+                   0};
+    }
+    std::cerr << "pid " << pid << " is " << exe
+              << " (a command without exec): sampling its child, pid " << children.front() << "\n";
+    pid = children.front();
+  }
+  return pid;
+}
+
+// The report is written after the window: a path that cannot be is said before it starts.
+std::optional<std::string> unwritable_report_path(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  if (access(dir.c_str(), W_OK | X_OK) == 0) return std::nullopt;
+  return "cannot write the report in " + dir + ": " + std::strerror(errno);
 }
 
 }  // namespace
@@ -146,10 +185,16 @@ int sample_command(const Args& args) {
       runtime_text = resolved->heap_sampler;
     if (pprof.empty()) pprof = resolved->pprof;
   }
+  auto program = program_behind_shells(pid);
+  if (!program) return fail(kExitFailure, program.error().describe());
+  pid = *program;
   const RuntimeKind runtime = choose_runtime(runtime_text, pprof, pid);
 
   const std::string path =
       out_path.empty() ? "heap-sample-" + std::to_string(pid) + ".json" : out_path;
+  if (auto problem = unwritable_report_path(path))
+    return fail(kExitUsage, (out_path.empty() ? "" : "--out: ") + *problem +
+                                (out_path.empty() ? " (name a report path with --out)" : ""));
   const std::string who = (target.empty() ? "pid " + std::to_string(pid)
                                           : target + " (pid " + std::to_string(pid) + ")") +
                           " [" + std::string(runtime_name(runtime)) + "]";

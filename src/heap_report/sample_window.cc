@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/proc/environ_text.h"
+#include "os/pidfd.h"
 #include "os/unique_fd.h"
 #include "sampler/sampler_abi.h"
 
@@ -78,7 +79,10 @@ struct HeapSampleSession::State {
   // The raw file, opened as soon as the process has created it, and its name removed at once:
   // whatever becomes of this session (a kill included), nothing is left in the directory.
   UniqueFd raw;
-  Clock::time_point deadline;
+  // The process itself, so its exit ends the wait at once (its control page outlives it). Invalid
+  // for a proc_root other than /proc (tests), where the pid is not a live process's.
+  UniqueFd process;
+  Clock::time_point started, deadline;
   bool done = false;
 
   // Opens and unlinks the raw file once the process has made it; true when open.
@@ -100,6 +104,11 @@ HeapSampleSession::~HeapSampleSession() = default;
 Status HeapSampleSession::start(const SampleWindowRequest& request) {
   State& s = *state_;
   s.request = request;
+  if (request.proc_root == "/proc") {
+    auto process = pidfd_open(request.pid);
+    if (!process) return Error{"pid " + std::to_string(request.pid) + " is not running", 0};
+    s.process = std::move(*process);
+  }
   const std::string dir = request.control_dir.empty()
                               ? sampler_control_dir(request.pid, request.proc_root)
                               : request.control_dir;
@@ -120,7 +129,8 @@ Status HeapSampleSession::start(const SampleWindowRequest& request) {
   s.control->replace_out = 0;
   __atomic_store_n(&s.control->request_seq, s.seq, __ATOMIC_RELEASE);
   __atomic_store_n(&s.control->gate, 1u, __ATOMIC_RELEASE);
-  s.deadline = Clock::now() + request.timeout;
+  s.started = Clock::now();
+  s.deadline = s.started + request.timeout;
   return {};
 }
 
@@ -142,6 +152,15 @@ std::optional<Result<RawSamples>> HeapSampleSession::poll() {
     return s.read_raw();
   }
   if (state == sampler_abi::kRecording) s.hold_raw();
+  if (s.process.valid() && pidfd_exited(s.process.get())) {
+    s.done = true;
+    s.hold_raw();  // removes a file the process began, if any
+    const auto elapsed = std::chrono::duration_cast<Millis>(Clock::now() - s.started);
+    return Result<RawSamples>(Error{"pid " + std::to_string(s.request.pid) + " exited " +
+                                        format_duration(elapsed) +
+                                        " into the sample, before its window ended: no sample",
+                                    0});
+  }
   if (state != sampler_abi::kRecording && s.control->gate == 0) {
     // The process cleared a gate it saw before our request landed: ring again.
     __atomic_store_n(&s.control->gate, 1u, __ATOMIC_RELEASE);

@@ -1,4 +1,5 @@
-// The runtime of a live process, from /proc/PID/exe and /proc/PID/maps.
+// The runtime of a live process, from /proc/PID/exe (its name, and its ELF sections for Go) and
+// /proc/PID/maps.
 #pragma once
 
 #include <string>

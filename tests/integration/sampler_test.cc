@@ -1,11 +1,13 @@
 // `heap_sampler = true` and `memvisor sample`: the real binary preloads the real library into a
 // real worker, and a window of sampling finds the leak by function.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <thread>
 
 #include "core/proc/environ_text.h"
 #include "harness.h"
@@ -230,6 +232,75 @@ TEST(Sampler, ADiskThatFillsDuringTheWindowEndsTheLogAndTheWorkerLives) {
   EXPECT_GT(report.value("dropped_samples", 0), 0) << report.dump(2);
   ASSERT_FALSE(report["by_function"].empty());
   EXPECT_TRUE(no_raw_files(memvisor.state_dir()));
+}
+
+// A worker that dies during the window (an OOM kill, a crash) ends the sample at once with that
+// reason; its control page stays behind, so without watching the process the wait lasted the
+// whole --timeout and then "succeeded" with a report of unresolved frames.
+TEST(Sampler, AWorkerThatExitsDuringTheWindowEndsTheSampleWithThatReason) {
+  SKIP_UNDER_SANITIZERS();
+  TempDir dir;
+  std::optional<Memvisor> running;
+  const int pid = start_busy_worker(dir, running);
+  ASSERT_GT(pid, 0) << (running ? running->err() : "");
+  Memvisor& memvisor = *running;
+  CommandResult result;
+  std::thread sample([&] {
+    result = run_memvisor({"sample", "web.1", "--duration", "30s", "--timeout", "60s", "--out",
+                           dir.file("gone.json"), "--state-dir", memvisor.state_dir()},
+                          90s);
+  });
+  std::this_thread::sleep_for(2s);
+  ::kill(pid, SIGKILL);
+  sample.join();
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_NE(result.err.find("pid " + std::to_string(pid) + " exited"), std::string::npos)
+      << result.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("gone.json")));
+  for (const auto& entry : std::filesystem::directory_iterator(memvisor.state_dir() + "/sampler"))
+    EXPECT_NE(entry.path().extension(), ".raw") << entry.path();
+}
+
+// `shell = true` without exec: the instance is `sh -c`, waiting on the program. Its sample is the
+// program's, not the shell's (which never allocates: the wait lasted the whole --timeout).
+TEST(Sampler, ACommandRunByAShellWithoutExecIsSampledThroughItsChild) {
+  SKIP_UNDER_SANITIZERS();
+  TempDir dir;
+  const std::string config = dir.write(
+      "shell.toml", std::string("[service.web]\ncommand = \"") + SAMPLER_WORKLOAD +
+                        " 1 8 600 busy; echo done\"\nshell = true\nheap_sampler = true\n");
+  Memvisor memvisor(dir, {config});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  const int shell = memvisor.events("started").at(0)["pid"];
+  const std::string out = dir.file("child.json");
+  const auto result = run_memvisor({"sample", "web.1", "--duration", "2s", "--timeout", "20s",
+                                    "--out", out, "--state-dir", memvisor.state_dir()},
+                                   40s);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.err.find("pid " + std::to_string(shell) + " is "), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("sampling its child, pid "), std::string::npos) << result.err;
+  const nlohmann::json report = read_json(out);
+  ASSERT_FALSE(report["by_function"].empty()) << report.dump(2);
+  EXPECT_EQ(report["by_function"][0]["function"], "leak_known_bytes") << report.dump(2);
+  EXPECT_NE(report["pid"], shell);
+}
+
+// The report is written after the window: a directory it cannot be written in is said at once.
+TEST(Sampler, AnUnwritableReportPathIsAUsageErrorBeforeTheWindow) {
+  SKIP_UNDER_SANITIZERS();
+  TempDir dir;
+  std::optional<Memvisor> running;
+  ASSERT_GT(start_busy_worker(dir, running), 0) << (running ? running->err() : "");
+  const auto result =
+      run_memvisor({"sample", "web.1", "--duration", "30s", "--out", dir.file("none/report.json"),
+                    "--state-dir", running->state_dir()},
+                   20s);
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("--out: cannot write the report in " + dir.file("none")),
+            std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.out, "");
 }
 
 TEST(Sampler, BadDurationIsAUsageError) {

@@ -2,6 +2,7 @@
 #include "core/proc/runtime_kind.h"
 
 #include <array>
+#include <initializer_list>
 #include <utility>
 
 namespace memvisor {
@@ -67,6 +68,13 @@ RuntimeKind runtime_from_process(std::string_view exe_path, std::string_view map
   if (maps_library(maps, "libpython3")) return RuntimeKind::python;
   if (maps_library(maps, "libruby")) return RuntimeKind::ruby;
   return RuntimeKind::native;
+}
+
+bool is_shell_executable(std::string_view exe_path) {
+  const std::string_view name = base_name(exe_path);
+  for (std::string_view shell : {"sh", "dash", "bash", "zsh", "ksh", "mksh", "ash", "busybox"})
+    if (name == shell) return true;
+  return false;
 }
 
 }  // namespace memvisor

@@ -32,6 +32,17 @@ TEST(RuntimeKind, AnEmbedderByTheRuntimesLibrary) {
   EXPECT_EQ(runtime_from_process("/opt/app/launcher", other), RuntimeKind::native);
 }
 
+TEST(RuntimeKind, AShellByItsExecutable) {
+  EXPECT_TRUE(is_shell_executable("/usr/bin/dash"));
+  EXPECT_TRUE(is_shell_executable("/bin/sh"));
+  EXPECT_TRUE(is_shell_executable("/usr/bin/bash (deleted)"));
+  EXPECT_TRUE(is_shell_executable("/bin/busybox"));
+  EXPECT_FALSE(is_shell_executable("/usr/bin/ssh"));
+  EXPECT_FALSE(is_shell_executable("/usr/bin/bashbug"));
+  EXPECT_FALSE(is_shell_executable("/usr/bin/python3.11"));
+  EXPECT_FALSE(is_shell_executable(""));
+}
+
 TEST(RuntimeKind, NamesRoundTrip) {
   for (auto kind : {RuntimeKind::native, RuntimeKind::node, RuntimeKind::python, RuntimeKind::jvm,
                     RuntimeKind::ruby, RuntimeKind::go}) {

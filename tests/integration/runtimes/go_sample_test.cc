@@ -89,6 +89,28 @@ TEST(GoSample, WithoutTheLeakTheLeakingFunctionRetainsNothing) {
     EXPECT_NE(row["function"], "main.rememberInvoice") << row.dump();
 }
 
+// A Go binary is told by its sections: with heap_sampler on and no endpoint named, the sample
+// says what it needs instead of asking a native sampler that Go's allocator never calls.
+TEST(GoSample, AGoBinaryWithoutAnEndpointIsToldApartAndTheEndpointAskedFor) {
+  TempDir dir;
+  const std::string binary = build_leaky_go(dir);
+  if (binary.empty()) GTEST_SKIP() << "no Go toolchain (golang-go)";
+  const int port = free_port();
+  const std::string config =
+      dir.write("go.toml", "[service.api]\ncommand = [\"" + binary +
+                               "\"]\nheap_sampler = true\nenv = { PPROF_ADDR = \"127.0.0.1:" +
+                               std::to_string(port) + "\", LEAK = \"1\" }\n");
+  Memvisor memvisor(dir, {config});
+  ASSERT_EQ(memvisor.wait_events("started", 1, 10s).size(), 1u) << memvisor.err();
+  ASSERT_TRUE(pprof_answers(port));
+  const auto result =
+      run_memvisor({"sample", "api.1", "--duration", "2s", "--timeout", "20s", "--out",
+                    dir.file("go.json"), "--state-dir", memvisor.state_dir()},
+                   40s);
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_NE(result.err.find("pprof = \"http://127.0.0.1:PORT\""), std::string::npos) << result.err;
+}
+
 TEST(GoSample, NoEndpointIsOneClearErrorAtOnce) {
   TempDir dir;
   Memvisor memvisor(dir, {"--name", "plain", "--heap-sampler", "--", "sleep", "600"});
