@@ -85,7 +85,7 @@ void Estimate::add(double more_bytes, double more_count, uint64_t more_samples) 
   samples += more_samples;
 }
 
-bool is_allocator_frame(const SourceFrame& frame) {
+bool is_plumbing_frame(const SourceFrame& frame) {
   static const char* const kPlumbing[] = {
       "operator new",
       "__gnu_cxx::new_allocator",
@@ -103,7 +103,17 @@ bool is_allocator_frame(const SourceFrame& frame) {
   for (const char* prefix : kPlumbing) {
     if (frame.function.rfind(prefix, 0) == 0) return true;
   }
-  return false;
+  // The C and C++ standard libraries: a std::string or a std::vector growing, a line read by
+  // getline, is memory the calling function asked for (README: a row is charged to the program's
+  // own frame, not the standard library's).
+  static const char* const kStandardLibraries[] = {
+      "libstdc++.so", "libc++.so", "libc++abi.so", "libc.so", "libgcc_s.so", "ld-linux",
+  };
+  for (const char* prefix : kStandardLibraries) {
+    if (frame.module.rfind(prefix, 0) == 0) return true;
+  }
+  // Their templates instantiated in the program (std::vector<T>::_M_realloc_insert) are theirs too.
+  return is_system_header(frame.file);
 }
 
 HeapReport build_heap_report(const RawSamples& raw, Symbolizer& symbolizer, size_t limit) {
@@ -136,7 +146,7 @@ HeapReport build_heap_report(const RawSamples& raw, Symbolizer& symbolizer, size
     frames.reserve(sample.frames.size());
     for (uint64_t address : sample.frames) frames.push_back(symbolizer.resolve(address));
     size_t site = 0;
-    while (site + 1 < frames.size() && is_allocator_frame(frames[site])) ++site;
+    while (site + 1 < frames.size() && is_plumbing_frame(frames[site])) ++site;
     const SourceFrame unknown{"?", "?", "", 0};
     const SourceFrame& at = frames.empty() ? unknown : frames[site];
     add_to(modules, at.module, sample, live);
@@ -220,8 +230,7 @@ std::string heap_report_summary(const HeapReport& report) {
     out += std::string("\n") + title + (both ? " (retained / allocated)\n" : " (retained)\n");
     for (size_t i = 0; i < rows.size() && i < 5; ++i) {
       out += "  " + bytes_text(rows[i].retained.bytes) +
-             (both ? " / " + bytes_text(rows[i].allocated.bytes) : "") + "  " + rows[i].key +
-             "\n";
+             (both ? " / " + bytes_text(rows[i].allocated.bytes) : "") + "  " + rows[i].key + "\n";
     }
   };
   table("top functions", report.by_function);

@@ -57,9 +57,10 @@ std::string frame_location(const SourceFrame& frame);
 std::string describe_frame(const SourceFrame& frame);
 std::vector<ReportRow> rank_rows(ReportTable table, size_t limit);
 
-// The allocation site of a sample: its innermost frame that is not allocator plumbing
-// (operator new, strdup, ...), so `new T` is charged to the code that wrote it.
-bool is_allocator_frame(const SourceFrame& frame);
+// The allocation site of a sample: its innermost frame that is not plumbing, the allocator's
+// (operator new, strdup, ...) or the C and C++ standard libraries', so `new T`, a std::string
+// built or a line read by getline is charged to the code that asked for it.
+bool is_plumbing_frame(const SourceFrame& frame);
 
 // Rows sorted by retained bytes, then allocated bytes; at most `limit` per table.
 HeapReport build_heap_report(const RawSamples& raw, Symbolizer& symbolizer, size_t limit = 20);

@@ -12,11 +12,19 @@ namespace {
 
 namespace sampler_abi = memvisor_sampler;
 
-// Addresses 1xx are in "leak", 2xx in "churn", 9xx is operator new.
+// Addresses 1xx are in "leak", 2xx in "churn", 7xx in libc's getdelim, 8xx in libstdc++'s string
+// constructor, 9xx is operator new.
 class FakeSymbolizer : public Symbolizer {
  public:
   SourceFrame resolve(uint64_t address) override {
     if (address >= 900) return {"libstdc++.so.6", "operator new(unsigned long)", "", 0};
+    if (address >= 800)
+      return {"libstdc++.so.6",
+              "std::__cxx11::basic_string<char>::_M_construct(unsigned long, char)", "", 0};
+    if (address >= 700) return {"libc.so.6", "getdelim", "", 0};
+    if (address >= 600)
+      return {"prog", "std::vector<Order>::_M_realloc_insert",
+              "/usr/include/c++/12/bits/vector.tcc", 464};
     if (address >= 200) return {"prog", "churn", "churn.cc", 20};
     if (address >= 100) return {"libleak.so", "leak", "leak.cc", 10};
     return {"prog", "main", "main.cc", 5};
@@ -54,6 +62,28 @@ TEST(HeapReport, RetainedIsTheLiveSamplesAndSiteSkipsOperatorNew) {
   EXPECT_EQ(report.by_function[1].key, "churn");
   EXPECT_DOUBLE_EQ(report.by_function[1].retained.bytes, 0);
   EXPECT_EQ(report.top_stacks.size(), 3u);
+}
+
+// The standard libraries are the language's, not the program's: a string built, a vector grown
+// (its template instantiated in the program) or a line read for a leaking function is charged to
+// that function. With no frame of the program's at all, the
+// outermost frame is the site.
+TEST(HeapReport, SiteSkipsTheCAndCxxStandardLibraries) {
+  RawSamples raw;
+  raw.complete = true;
+  raw.interval_bytes = 1000;
+  raw.samples.push_back(sample(4096, 4096, true, {900, 800, 100, 1}));
+  raw.samples.push_back(sample(120, 1000, true, {700, 100, 1}));
+  raw.samples.push_back(sample(1000, 1000, true, {900, 600, 100, 1}));
+  raw.samples.push_back(sample(64, 1000, true, {900, 800}));
+  FakeSymbolizer symbols;
+  const HeapReport report = build_heap_report(raw, symbols);
+  ASSERT_EQ(report.by_function.size(), 2u);
+  EXPECT_EQ(report.by_function[0].key, "leak");
+  EXPECT_DOUBLE_EQ(report.by_function[0].retained.bytes, 6096);
+  EXPECT_EQ(report.by_module[0].key, "libleak.so");
+  EXPECT_EQ(report.by_function[1].key,
+            "std::__cxx11::basic_string<char>::_M_construct(unsigned long, char)");
 }
 
 TEST(HeapReport, JsonHasEveryTable) {

@@ -5,8 +5,8 @@
 namespace memvisor {
 namespace {
 
-ProfileEntry entry(std::vector<SourceFrame> frames, size_t site, double retained,
-                   double allocated, std::string type = "") {
+ProfileEntry entry(std::vector<SourceFrame> frames, size_t site, double retained, double allocated,
+                   std::string type = "") {
   ProfileEntry e;
   e.frames = std::move(frames);
   e.site = site;
@@ -60,20 +60,19 @@ TEST(RuntimeProfile, JsonRoundTripAndBadInput) {
   EXPECT_EQ(back->entries[0].frames[0].line, 7);
 
   using nlohmann::json;
-  for (const json& bad : {json(3), json::object(), json{{"runtime", 1}, {"method", "m"}},
-                          json{{"runtime", "r"}, {"method", "m"}, {"entries", "x"}},
-                          json{{"runtime", "r"}, {"method", "m"}, {"entries", {{{"frames", 2}}}}},
-                          json{{"runtime", "r"},
-                               {"method", "m"},
-                               {"entries", {{{"retained_bytes", -1}}}}},
-                          json{{"runtime", "r"}, {"method", "m"}, {"complete", "yes"}}}) {
+  for (const json& bad :
+       {json(3), json::object(), json{{"runtime", 1}, {"method", "m"}},
+        json{{"runtime", "r"}, {"method", "m"}, {"entries", "x"}},
+        json{{"runtime", "r"}, {"method", "m"}, {"entries", {{{"frames", 2}}}}},
+        json{{"runtime", "r"}, {"method", "m"}, {"entries", {{{"retained_bytes", -1}}}}},
+        json{{"runtime", "r"}, {"method", "m"}, {"complete", "yes"}}}) {
     EXPECT_FALSE(runtime_profile_from_json(bad)) << bad.dump();
   }
   // A site past the frames is clamped, never an out-of-range read.
-  auto clamped = runtime_profile_from_json(json{
-      {"runtime", "r"},
-      {"method", "m"},
-      {"entries", {{{"site", 9}, {"frames", {{{"function", "f"}}}}}}}});
+  auto clamped = runtime_profile_from_json(
+      json{{"runtime", "r"},
+           {"method", "m"},
+           {"entries", {{{"site", 9}, {"frames", {{{"function", "f"}}}}}}}});
   ASSERT_TRUE(clamped);
   EXPECT_EQ(clamped->entries[0].site, 0u);
 }

@@ -17,9 +17,15 @@ namespace memvisor {
 struct SourceFrame {
   std::string module;    // file name of the shared object or executable; "?" if unknown
   std::string function;  // demangled; "?" if unknown
-  std::string file;      // source file, "" if no line information
+  // Source file, "" if no line information. Code inlined from a system header (a std::string
+  // built in place) has the line in the program's own source that called it, when there is one.
+  std::string file;
   int line = 0;
 };
+
+// A header of the compiler's or the C library's (/usr/include, /usr/lib/gcc): where libstdc++'s
+// containers and strings are written, and so the source of their template instances.
+bool is_system_header(const std::string& file);
 
 class Symbolizer {
  public:

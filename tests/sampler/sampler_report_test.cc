@@ -24,12 +24,17 @@ extern char** environ;
 namespace memvisor {
 namespace {
 
-int leak_site_line() {
-  std::ifstream source(LEAK_SOURCE);
+// The 1-based number of the first line of `path` holding `marker`; -1 when none does.
+int line_of(const char* path, const std::string& marker) {
+  std::ifstream source(path);
   std::string line;
   for (int number = 1; std::getline(source, line); ++number)
-    if (line.find("// LEAK SITE") != std::string::npos) return number;
+    if (line.find(marker) != std::string::npos) return number;
   return -1;
+}
+
+int leak_site_line() {
+  return line_of(LEAK_SOURCE, "// LEAK SITE");
 }
 
 // Runs `program` with the library armed for the whole run; returns its exit status.
@@ -102,6 +107,33 @@ TEST_F(SamplerReport, TopRetainedSiteIsTheLeakWithinTwentyPercentOverFiveRuns) {
     // The churn was freed: it is allocated but not retained.
     EXPECT_GT(report.total_allocated.bytes, 2 * kLeakedBytes);
   }
+}
+
+// C++ containers and strings are the standard library's code, inlined into the program or
+// instantiated in it (std::vector<std::string>::_M_realloc_insert): their allocations are charged
+// to the program's function that grew them, at its own line, never to a header of /usr/include.
+TEST_F(SamplerReport, CxxContainersAreChargedToTheProgramsFunctionAndLine) {
+  const std::string raw_path = (dir_ / "cxx.raw").string();
+  ASSERT_EQ(run_workload(raw_path, {"16", "256"}), 0);
+  const auto raw = read_raw_samples(raw_path);
+  ASSERT_TRUE(raw.ok()) << raw.error().describe();
+  DwarfSymbolizer symbols(parse_proc_maps(raw->maps));
+  const HeapReport report = build_heap_report(*raw, symbols);
+  SCOPED_TRACE(heap_report_summary(report));
+  const ReportRow* churn =
+      entry_for(report.by_function, "(anonymous namespace)::churn_cxx(unsigned long)");
+  ASSERT_NE(churn, nullptr);
+  EXPECT_GT(churn->allocated.samples, 10u);
+  for (const ReportRow& row : report.by_function)
+    EXPECT_EQ(row.key.find("std::"), std::string::npos) << row.key;
+  for (const ReportRow& row : report.by_location)
+    EXPECT_FALSE(row.key.starts_with("/usr/include/")) << row.key;
+  const int emplace = line_of(WORKLOAD_SOURCE, "words.emplace_back(");
+  ASSERT_GT(emplace, 0);
+  bool found = false;
+  for (const ReportRow& row : report.by_location)
+    found = found || row.key.ends_with("sampler_workload.cc:" + std::to_string(emplace));
+  EXPECT_TRUE(found) << "no row at sampler_workload.cc:" << emplace;
 }
 
 TEST_F(SamplerReport, AllocatedEstimateTracksTheTruthWithASmallInterval) {
