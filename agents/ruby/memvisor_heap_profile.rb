@@ -98,8 +98,19 @@ module MemvisorHeapAgent
           c = { function: method_label(class_path, method_id), file: '', line: 0, module: 'ruby' }
           return [[c, ruby], 1]
         end
-        ruby[:function] = method_id ? method_label(class_path, method_id) : enclosing(file, line)
+        ruby[:function] =
+          if method_id && class_path then method_label(class_path, method_id)
+          elsif method_id then singleton_label(file, line, method_id)
+          else enclosing(file, line)
+          end
         [[ruby], 0]
+      end
+
+      # Ruby gives no class path for an object made in a singleton method (def self.x): the
+      # source names it whole, as it does for a C method's site there ("Metrics::Collector.label").
+      def singleton_label(file, line, method_id)
+        around = enclosing(file, line)
+        around.end_with?(".#{method_id}", "##{method_id}") ? around : method_id.to_s
       end
 
       # "Order#archive", "Order.build" (a singleton method), "Object#archive_order" (top level).

@@ -68,6 +68,32 @@ class SourcesTest < Minitest::Test
     assert_equal 'Shop.build', sources.method_label('#<Class:Shop>', :build)
   end
 
+  # Ruby gives no class path for an object made in a singleton method (def self.x): its name
+  # comes from the source, whole, as for a C method's site in the same method.
+  def test_a_singleton_method_is_named_with_its_module
+    Dir.mktmpdir do |dir|
+      path = File.join(dir, 'collector.rb')
+      File.write(path, <<~'RUBY')
+        module Metrics
+          module Collector
+            def self.label(n)
+              "label-#{n}"
+            end
+          end
+        end
+      RUBY
+      load path
+      made = ObjectSpace.trace_object_allocations { Metrics::Collector.label(7) }
+      file = ObjectSpace.allocation_sourcefile(made)
+      line = ObjectSpace.allocation_sourceline(made)
+      class_path = ObjectSpace.allocation_class_path(made)
+      method_id = ObjectSpace.allocation_method_id(made)
+      assert_equal path, file
+      frames, site = MemvisorHeapAgent::Profile::Sources.new.frames(file, line, class_path, method_id)
+      assert_equal 'Metrics::Collector.label', frames[site][:function]
+    end
+  end
+
   def test_modules_of_gems_and_scripts
     sources = MemvisorHeapAgent::Profile::Sources.new
     assert_equal 'rack', sources.module_of('/var/lib/gems/3.1.0/gems/rack-2.2.4/lib/rack/utils.rb')
