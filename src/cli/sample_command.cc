@@ -130,9 +130,10 @@ std::optional<std::string> unwritable_report_path(const std::string& path) {
 
 int sample_command(const Args& args) {
   CLI::App app(
-      "Take a heap sample of an instance (or --pid) of a service with heap_sampler set: what was "
-      "allocated during the window and is still retained, by function, file:line, module and "
-      "type, in the worker's own language (native, Node, Python, JVM, Ruby, Go).",
+      "Take a heap sample of an instance (or --pid): what was allocated during the window and is "
+      "still retained, by function, file:line, module and type, in the worker's own language "
+      "(native, Node, Python, JVM, Ruby, Go). Native, Python and Ruby workers need heap_sampler "
+      "set on their service.",
       "sample");
   std::string target, state_dir_flag, out_path, raw_path, runtime_text = "auto", pprof;
   std::string duration_text = "30s", timeout_text = "2m", interval_text = "512KiB";

@@ -9,6 +9,9 @@
 namespace memvisor {
 namespace {
 
+// Fewer allocation samples than this in a window say little about what was allocated.
+constexpr size_t kFewAllocationSamples = 20;
+
 // The threads that run memvisor's own attach commands and JFR's work.
 bool is_sampler_thread(const std::string& name) {
   return name == "Attach Listener" || name.rfind("JFR ", 0) == 0;
@@ -148,6 +151,17 @@ RuntimeProfile jvm_profile(const JvmWindow& window) {
                             window.allocation_throttle +
                             ", each weighted by the bytes its thread allocated since its "
                             "previous sample (counts leave arrays out)");
+  // JDK 17's throttled sampler can give a window a burst of samples, or almost none, whatever the
+  // program allocated (seen with a steady 0.5 MiB/s: 198 MiB in one 5 s window, 0 B in the next).
+  double allocated = 0, retained = 0;
+  for (const ProfileEntry& e : profile.entries)
+    allocated += e.allocated_bytes, retained += e.retained_bytes;
+  if (allocations.size() < kFewAllocationSamples || allocated < retained)
+    profile.caveats.push_back(
+        "allocated is not reliable in this window: " + std::to_string(allocations.size()) +
+        " allocation samples" +
+        (allocated < retained ? ", fewer bytes than were retained" : std::string()) +
+        " (JFR's throttled sampling is uneven over a short window: take a longer one)");
   profile.caveats.push_back(
       "source files are inferred from class names (com/example/Foo.java): JFR records none");
   if (earlier > 0 || own > 0)

@@ -96,6 +96,33 @@ TEST(JvmProfile, SurvivorsShareTheirClassGrowth) {
   EXPECT_DOUBLE_EQ(report.by_function[0].retained.bytes, 1600);
 }
 
+bool says_allocated_is_unreliable(const RuntimeProfile& profile) {
+  for (const std::string& caveat : profile.caveats)
+    if (caveat.starts_with("allocated is not reliable in this window")) return true;
+  return false;
+}
+
+// JDK 17's throttled allocation sampler can give a short window a burst, or almost nothing: a
+// window with few allocation samples, or fewer bytes allocated than retained, says so.
+TEST(JvmProfile, AnUnevenAllocationSampleIsSaidToBeUnreliable) {
+  JvmWindow window;
+  window.start_ns = 1000;
+  window.before = ClassHistogram{{"com.example.Order", {10, 240}}};
+  window.after = ClassHistogram{{"com.example.Order", {10010, 240240}}};
+  window.samples = {sample(true, 2000, "com.example.Order", "leak")};
+  for (int i = 0; i < 30; ++i) {
+    window.samples.push_back(sample(false, 1100 + i, "com.example.Order", "leak"));
+    window.samples.back().weight = 100000;
+  }
+  EXPECT_FALSE(says_allocated_is_unreliable(jvm_profile(window)));
+  window.samples.resize(6);  // five allocation samples (the thread's first one anchors the rest)
+  const RuntimeProfile few = jvm_profile(window);
+  EXPECT_TRUE(says_allocated_is_unreliable(few));
+  for (auto& s : window.samples) s.weight = 10;  // and less than the class grew
+  window.samples.resize(31, window.samples.back());
+  EXPECT_TRUE(says_allocated_is_unreliable(jvm_profile(window)));
+}
+
 TEST(JvmProfile, WithoutHistogramsSurvivorsCountTheirOwnSize) {
   JvmWindow window;
   window.start_ns = 1000;
