@@ -66,7 +66,18 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
   if (instance.recycling && was_stopping && instance.after_stop == AfterStop::restart &&
       !shutting_down_) {
     // A stop-first recycle: start again at once, no backoff; the slot frees when it is ready.
-    start_instance(instance, instance.recycle_reason);
+    // Unless a rule stopped a run shorter than min_uptime (critical memory within seconds of
+    // every start): that run failed, so the restart delay, backoff and crash-loop circuit apply,
+    // or a runaway is restarted, and bundled, in a tight loop whose new bundles push out the
+    // first ones.
+    const bool asked = instance.recycle_reason == "operator" || instance.recycle_reason == "reload";
+    if (!failed || asked) {
+      start_instance(instance, instance.recycle_reason);
+      return;
+    }
+    instance.recycling = false;
+    schedule_restart(instance, instance.recycle_reason, true);
+    start_queued_recycles(*instance.service);
     return;
   }
   instance.recycling = false;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "harness.h"
 
@@ -73,6 +74,33 @@ TEST(MemoryRules, CriticalStopsAtOnceAndWritesACrashReport) {
        std::filesystem::directory_iterator(memvisor.state_dir() + "/incidents")) {
     EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
   }
+}
+
+// A worker that reaches critical within seconds of every start is a failed run each time: it is
+// restarted after the restart delay, with backoff, and the crash-loop circuit opens, as for a
+// crash. (It was restarted at once, forever: a restart and an incident bundle a second, the
+// first bundles soon deleted by incidents_keep.)
+TEST(MemoryRules, CriticalSoonAfterEveryStartBacksOffAndOpensTheCircuit) {
+  TempDir dir;
+  const std::string worker = dir.write("grow.py", kGrowingPython);
+  const std::string config =
+      dir.write("grow.toml", "[service.grow]\ncommand = [\"python3\", \"" + worker +
+                                 "\"]\ninterval = \"100ms\"\ncritical = \"60MiB\"\nrestart_delay = "
+                                 "\"200ms\"\ncircuit_failures = 3\ncircuit_cooldown = \"10m\"\n");
+  Memvisor memvisor(dir, {config});
+  const auto open = memvisor.wait_events("circuit_open", 1, 40s, "grow.1");
+  ASSERT_EQ(open.size(), 1u) << memvisor.err();
+  EXPECT_EQ(open[0]["reason"], "critical");
+  const auto backoffs = memvisor.events("backoff", "grow.1");
+  ASSERT_EQ(backoffs.size(), 2u);
+  EXPECT_EQ(backoffs[0]["reason"], "critical");
+  EXPECT_EQ(backoffs[0]["delay_ms"], 200);
+  EXPECT_EQ(backoffs[1]["delay_ms"], 400);
+  // Behind the open circuit nothing starts again within the cool-down.
+  const size_t starts = memvisor.events("started", "grow.1").size();
+  EXPECT_EQ(starts, 3u);
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(memvisor.events("started", "grow.1").size(), starts);
 }
 
 TEST(MemoryRules, TotalRecyclesTheLargestInstance) {
