@@ -222,14 +222,31 @@ void Controller::on_supervisor_message(const nlohmann::json& message) {
     return fail(number == 0 ? fmt::format("no service '{}'", service)
                             : fmt::format("no instance {}.{}", service, number));
   }
+  // An instance without a process, waiting out its restart delay or an open crash-loop circuit:
+  // an operator's restart or start tries it now (the runbook: fix the cause, then `memvisor
+  // restart web.2`), with one half-open try behind an open circuit.
+  const auto waiting = [](const Instance& i) {
+    return i.pid == 0 && (i.state == InstanceState::backoff || i.state == InstanceState::open);
+  };
+  const auto start_now = [&](Instance& target) {
+    target.circuit.try_now();
+    target.deadline.reset();
+    start_instance(target, reason);
+  };
   if (action == "recycle") {
     const bool urgent = message.value("urgent", false);
-    for (Instance* target : targets) recycle(*target, reason, urgent);
+    for (Instance* target : targets) {
+      if (reason == "operator" && waiting(*target)) {
+        start_now(*target);
+      } else {
+        recycle(*target, reason, urgent);
+      }
+    }
   } else if (action == "stop") {
     for (Instance* target : targets) begin_stop(*target, reason, AfterStop::stay_stopped);
   } else if (action == "start") {
     for (Instance* target : targets) {
-      if (target->state == InstanceState::stopped) start_instance(*target, reason);
+      if (target->state == InstanceState::stopped || waiting(*target)) start_now(*target);
     }
   } else {
     return fail(fmt::format("unknown action '{}'", action));

@@ -132,7 +132,9 @@ void Controller::start_instance(Instance& instance, std::string_view reason) {
     return;
   }
   if (instance.circuit.state() == CircuitState::half_open) {
-    emit(make_event("circuit_half_open", &instance, reason, "crash loop cool-down over: one try"),
+    emit(make_event("circuit_half_open", &instance, reason,
+                    reason == "operator" ? "crash loop: one try, asked for before the cool-down"
+                                         : "crash loop cool-down over: one try"),
          &instance);
   }
 
@@ -222,8 +224,11 @@ void Controller::begin_stop(Instance& instance, std::string_view reason, AfterSt
     instance.deadline.reset();
     if (after == AfterStop::restart && !shutting_down_) {
       start_instance(instance, reason);
-    } else {
+    } else if (instance.state != InstanceState::stopped &&
+               instance.state != InstanceState::retired) {
+      // Waiting to restart (backoff, crash loop): it stays down, and says so.
       instance.state = InstanceState::stopped;
+      emit(make_event("stopped", &instance, reason, "stopped"), &instance);
     }
     return;
   }

@@ -97,6 +97,43 @@ TEST(Restart, HalfOpenTryThatSurvivesClosesTheCircuit) {
   EXPECT_EQ(status["instances"][0]["circuit"], "closed");
 }
 
+// The runbook for a crash loop: fix the cause, then `memvisor restart web.2` to try at once,
+// not at the end of the cool-down (it did nothing: "restarting", exit 0, still crash-loop).
+TEST(Restart, AnOperatorsRestartTriesACrashLoopAtOnce) {
+  TempDir dir;
+  const std::string marker = dir.file("fixed");
+  const std::string script =
+      dir.write("worker.sh", "#!/bin/sh\n[ -f " + marker + " ] && exec sleep 60\nexit 1\n", true);
+  Memvisor memvisor(dir, {"--name", "w", "--restart-delay", "10ms", "--circuit-failures", "2",
+                          "--circuit-cooldown", "10m", "--min-uptime", "300ms", "--", script});
+  ASSERT_EQ(memvisor.wait_events("circuit_open", 1, 10s, "w.1").size(), 1u) << memvisor.err();
+  std::ofstream(marker) << "ok";
+  const auto restart = run_memvisor({"restart", "w.1", "--state-dir", memvisor.state_dir()});
+  ASSERT_EQ(restart.exit_code, 0) << restart.err;
+  const auto tried = memvisor.wait_events("circuit_half_open", 1, 10s, "w.1");
+  ASSERT_EQ(tried.size(), 1u) << memvisor.err();
+  EXPECT_EQ(tried[0]["reason"], "operator");
+  ASSERT_EQ(memvisor.wait_events("circuit_closed", 1, 10s, "w.1").size(), 1u) << memvisor.err();
+  EXPECT_EQ(memvisor.status()["instances"][0]["state"], "running");
+}
+
+// An instance in a crash loop that is stopped says so (it went on showing crash-loop), and a
+// start tries it once, at once: the still broken worker opens the circuit again.
+TEST(Restart, StopAndStartOfACrashLoop) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "loop", "--restart-delay", "10ms", "--circuit-failures", "2",
+                          "--circuit-cooldown", "10m", "--", "sh", "-c", "exit 1"});
+  ASSERT_EQ(memvisor.wait_events("circuit_open", 1, 10s, "loop.1").size(), 1u) << memvisor.err();
+  ASSERT_EQ(run_memvisor({"stop", "loop.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
+  ASSERT_EQ(memvisor.wait_events("stopped", 1, 10s, "loop.1").size(), 1u) << memvisor.err();
+  EXPECT_TRUE(
+      eventually([&] { return memvisor.status()["instances"][0]["state"] == "stopped"; }, 10s))
+      << memvisor.status().dump();
+  ASSERT_EQ(run_memvisor({"start", "loop.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
+  ASSERT_EQ(memvisor.wait_events("circuit_open", 2, 10s, "loop.1").size(), 2u) << memvisor.err();
+  EXPECT_EQ(memvisor.events("started", "loop.1").size(), 3u);
+}
+
 TEST(Restart, MissingCommandIsAFailedStartNotAForkBomb) {
   TempDir dir;
   Memvisor memvisor(dir, {"--name", "ghost", "--restart-delay", "10ms", "--circuit-failures", "3",

@@ -40,6 +40,10 @@ bool CircuitBreaker::allow_start(TimePoint now) {
   return true;
 }
 
+void CircuitBreaker::try_now() {
+  if (state_ == CircuitState::open) state_ = CircuitState::half_open;
+}
+
 std::optional<CircuitBreaker::TimePoint> CircuitBreaker::retry_at() const {
   if (state_ != CircuitState::open) return std::nullopt;
   return opened_at_ + cooldown_;

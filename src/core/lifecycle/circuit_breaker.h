@@ -27,6 +27,9 @@ class CircuitBreaker {
   // Whether a start may happen now. An open circuit whose cool-down has passed turns half-open
   // and allows exactly one start.
   bool allow_start(TimePoint now);
+  // An operator asked for a start (`memvisor restart|start`, the cause fixed): an open circuit
+  // turns half-open at once, so that one try happens now and its outcome closes or reopens it.
+  void try_now();
 
   CircuitState state() const { return state_; }
   int consecutive_failures() const { return failures_; }

@@ -39,6 +39,22 @@ TEST(CircuitBreaker, FailedHalfOpenTryReopensAtOnce) {
   EXPECT_EQ(breaker.retry_at(), now + seconds(10));
 }
 
+TEST(CircuitBreaker, AnOperatorsTryIsHalfOpenBeforeTheCooldownEnds) {
+  CircuitBreaker breaker(1, seconds(600));
+  const TimePoint t0{};
+  ASSERT_TRUE(breaker.record_failure(t0));
+  breaker.try_now();
+  EXPECT_EQ(breaker.state(), CircuitState::half_open);
+  EXPECT_TRUE(breaker.allow_start(t0 + seconds(1)));
+  // The try failed: open again, for a whole cool-down from now.
+  EXPECT_TRUE(breaker.record_failure(t0 + seconds(2)));
+  EXPECT_EQ(breaker.retry_at(), t0 + seconds(602));
+  // A closed circuit is left as it is.
+  CircuitBreaker closed(3, seconds(60));
+  closed.try_now();
+  EXPECT_EQ(closed.state(), CircuitState::closed);
+}
+
 TEST(CircuitBreaker, SuccessClosesAndResetsTheStreak) {
   CircuitBreaker breaker(2, seconds(10));
   const TimePoint t0{};
