@@ -99,6 +99,7 @@ Status Controller::init() {
     return s;
   }
   if (Status s = loop_->add(timer_->fd(), EPOLLIN, [this](uint32_t) { on_timer(); }); !s) return s;
+  watch_sockets();
 
   if (Status found = find_heap_sampler(); !found) return found;
 

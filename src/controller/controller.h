@@ -144,6 +144,11 @@ class Controller {
   void on_notify(Instance& instance);
   void set_ready(Instance& instance);
 
+  // The held listening sockets, watched for a worker's shutdown(2) (listen_watch.cc).
+  void watch_sockets();
+  void unwatch_sockets();
+  void on_socket_hangup(int fd);
+
   // Output relay (output_relay.cc).
   void watch_output(Instance& instance, OutputPipe& pipe);
   void on_output(Instance& instance, OutputPipe& pipe);
@@ -203,6 +208,7 @@ class Controller {
   bool told_oom_score_adj_ = false;    // a failure to set it is logged once
   bool told_notify_fallback_ = false;  // abstract notify sockets: said once per outage
   ServiceSockets sockets_;             // every service's `listen`, for its whole life
+  std::vector<int> watched_sockets_;   // their fds in the loop (watch_sockets)
   // Configs a reload replaced, kept while an instance of a removed service still points into one
   // (the vectors moved here keep their elements where they were).
   std::list<Config> old_configs_;

@@ -80,6 +80,8 @@ Controller::ReloadOutcome Controller::reload(std::string_view how) {
       instance->circuit.set_limits(service->circuit_failures, service->circuit_cooldown);
     }
   }
+  // Sockets close below (a changed or removed `listen`): out of the loop first, back after.
+  unwatch_sockets();
   for (const ServiceConfig& service : now_config.services) {
     sockets_.commit(service, std::move(prepared[service.name]));
   }
@@ -145,6 +147,7 @@ Controller::ReloadOutcome Controller::reload(std::string_view how) {
         break;  // read where they are used: the controller's on the next use, the supervisor's now
     }
   }
+  watch_sockets();
   for (const std::string& key : changes.supervisor) {
     lines.push_back(fmt::format("supervisor.{}: changed, applied at once", key));
     Event event = make_event("reload", nullptr, "supervisor", lines.back());

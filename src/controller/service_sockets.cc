@@ -1,6 +1,8 @@
 #include "controller/service_sockets.h"
 
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -177,6 +179,42 @@ void ServiceSockets::hand_to(const std::string& service, SpawnSpec& spec) const 
     spec.listen_fds.push_back(socket.fd.get());
     spec.listen_fd_names.push_back(socket.name);
   }
+}
+
+std::vector<std::pair<std::string, int>> ServiceSockets::fds() const {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& [service, sockets] : sockets_) {
+    for (const Socket& socket : sockets) out.emplace_back(service, socket.fd.get());
+  }
+  return out;
+}
+
+std::optional<std::pair<std::string, const ServiceSockets::Socket*>> ServiceSockets::find(
+    int fd) const {
+  for (const auto& [service, sockets] : sockets_) {
+    for (const Socket& socket : sockets) {
+      if (socket.fd.get() == fd) return std::make_pair(service, &socket);
+    }
+  }
+  return std::nullopt;
+}
+
+Status ServiceSockets::listen_again(const Socket& socket, int backlog) {
+  if (socket.address.is_unix())
+    return Error{"a unix socket that was shut down refuses connections until it is closed", 0};
+  // A port given as 0 was the kernel's pick, and the shutdown gave it back: listening again
+  // would pick another one, where nobody connects.
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  if (::getsockname(socket.fd.get(), reinterpret_cast<sockaddr*>(&bound), &length) != 0)
+    return Error::from_errno("getsockname");
+  const uint16_t port = bound.ss_family == AF_INET6
+                            ? reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port
+                            : reinterpret_cast<const sockaddr_in*>(&bound)->sin_port;
+  if (port == 0) return Error{"its port, chosen by the kernel, was released by the shutdown", 0};
+  if (::listen(socket.fd.get(), backlog > 0 ? backlog : SOMAXCONN) != 0)
+    return Error::from_errno("listen");
+  return {};
 }
 
 const std::vector<ServiceSockets::Socket>& ServiceSockets::of(const std::string& service) const {

@@ -8,7 +8,9 @@
 #include <sys/types.h>
 
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/config/config.h"
@@ -55,6 +57,16 @@ class ServiceSockets {
   // Puts the service's sockets into `spec` (fd 3 onwards, names); nothing for a service without.
   void hand_to(const std::string& service, SpawnSpec& spec) const;
   const std::vector<Socket>& of(const std::string& service) const;
+  // Every held socket's fd, with its service, to watch for a hang-up.
+  std::vector<std::pair<std::string, int>> fds() const;
+  // The held socket `fd`, and its service's name; nothing when it is not one.
+  std::optional<std::pair<std::string, const Socket*>> find(int fd) const;
+
+  // A worker's shutdown(2) on a shared listening socket (WEBrick's stop does it, on every
+  // listener) stops it listening, in the kernel, for every instance: connections are refused.
+  // listen(2) again restores it in place, with its accept queue's address, while the socket
+  // still holds its port; the Error says why not (a unix socket keeps its shutdown for good).
+  static Status listen_again(const Socket& socket, int backlog);
 
  private:
   // Closes a socket; a unix path memvisor bound is removed if the file is still this socket's.

@@ -137,6 +137,53 @@ TEST(Listen, EveryInstanceAndReplacementAcceptsFromTheSameSocket) {
   EXPECT_EQ(generations.size(), 2u) << "both replacements accept from the socket";
 }
 
+// kServer that, stopping, calls shutdown(2) on its listener as WEBrick does: the socket is
+// every instance's, so that stops it listening for all of them.
+const char* kShutsDownOnStop = R"(import os, signal, socket, sys
+def stop(*_):
+    listener.shutdown(socket.SHUT_RDWR)  # kServer's listener, on fd 3
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+)";
+
+// A worker's shutdown(2) on the shared socket is undone at once: memvisor listens on it again
+// (same socket, same inode), and the other instance and the replacement go on accepting. It
+// was refused for good: every later instance inherited a socket that no longer listened, while
+// /health said every instance was ready.
+TEST(Listen, ASocketAWorkerShutDownListensAgain) {
+  TempDir dir;
+  const auto port = static_cast<uint16_t>(free_port());
+  const std::string server = dir.write("server.py", std::string(kShutsDownOnStop) + kServer);
+  Memvisor memvisor(dir, {"--name", "web", "--instances", "2", "--ready", "notify", "--listen",
+                          "127.0.0.1:" + std::to_string(port), "--stop-signal", "SIGTERM", "--",
+                          "python3", server});
+  ASSERT_EQ(memvisor.wait_events("ready", 2, 20s).size(), 2u) << memvisor.err();
+  ASSERT_EQ(run_memvisor({"restart", "web.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
+  ASSERT_EQ(memvisor.wait_events("recycled", 1, 30s).size(), 1u) << memvisor.err();
+  const auto restored = memvisor.wait_events("listen_restored", 1, 10s);
+  ASSERT_EQ(restored.size(), 1u) << memvisor.err();
+  EXPECT_EQ(restored[0]["service"], "web");
+  EXPECT_EQ(restored[0]["address"], "127.0.0.1:" + std::to_string(port));
+  const auto answering = instances_answering(port, 2, [](const std::vector<std::string>&) {});
+  EXPECT_EQ(answering.size(), 2u) << "both instances accept again";
+}
+
+// A unix socket keeps a shutdown for good: that is said, as an error, with what follows.
+TEST(Listen, AUnixSocketAWorkerShutDownIsReportedLost) {
+  TempDir dir;
+  const std::string path = dir.file("web.sock");
+  const std::string server = dir.write("server.py", std::string(kShutsDownOnStop) + kServer);
+  Memvisor memvisor(dir, {"--name", "web", "--ready", "notify", "--listen", "unix:" + path,
+                          "--stop-signal", "SIGTERM", "--", "python3", server});
+  ASSERT_EQ(memvisor.wait_events("ready", 1, 20s).size(), 1u) << memvisor.err();
+  ASSERT_EQ(run_memvisor({"restart", "web.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
+  const auto lost = memvisor.wait_events("listen_lost", 1, 30s);
+  ASSERT_EQ(lost.size(), 1u) << memvisor.err();
+  EXPECT_NE(lost[0]["message"].get<std::string>().find("refused until memvisor restarts"),
+            std::string::npos)
+      << lost[0].dump();
+}
+
 TEST(Listen, TheSocketOutlivesEveryInstanceAndTheSupervisor) {
   TempDir dir;
   const auto port = static_cast<uint16_t>(free_port());

@@ -79,11 +79,11 @@ LogLevel event_level(const Event& event) {
     return event.extra.value("state", "") == "none" ? LogLevel::warning : LogLevel::info;
   for (std::string_view failure :
        {"spawn_failed", "circuit_open", "recycle_failed", "startup_timeout", "watchdog_timeout",
-        "reload_failed", "supervisor_hung"}) {
+        "reload_failed", "supervisor_hung", "listen_lost"}) {
     if (name == failure) return LogLevel::error;
   }
-  for (std::string_view warning :
-       {"recycle", "recycle_queued", "backoff", "stop_escalated", "circuit_half_open"}) {
+  for (std::string_view warning : {"recycle", "recycle_queued", "backoff", "stop_escalated",
+                                   "circuit_half_open", "listen_restored"}) {
     if (name == warning) return LogLevel::warning;
   }
   for (std::string_view notice : {"memvisor_started", "memvisor_stopping", "memvisor_stopped",

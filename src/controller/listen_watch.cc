@@ -1,0 +1,56 @@
+// A shared listening socket shut down by a worker. Every instance of a service accepts from the
+// one socket memvisor holds, so a worker that calls shutdown(2) on it (WEBrick does, on every
+// listener, when it stops) takes the service's address down for all of them, and for every
+// instance started after: connections are refused while each process looks healthy. The kernel
+// reports the shutdown as a hang-up on the socket; memvisor listens on it again at once, which
+// restores it in place (same address, same fd in every instance), and says so.
+#include <fmt/format.h>
+#include <sys/epoll.h>
+
+#include "controller/controller.h"
+#include "core/config/socket_address.h"
+
+namespace memvisor {
+
+void Controller::watch_sockets() {
+  for (const auto& [service, fd] : sockets_.fds()) {
+    // No events asked: a listening socket's readability is its queue, the workers' business.
+    // EPOLLHUP comes regardless; one-shot, since it stays until the socket listens again.
+    if (loop_->add(fd, EPOLLONESHOT, [this, fd = fd](uint32_t) { on_socket_hangup(fd); })) {
+      watched_sockets_.push_back(fd);
+    }
+  }
+}
+
+void Controller::unwatch_sockets() {
+  for (int fd : watched_sockets_) loop_->remove(fd);
+  watched_sockets_.clear();
+}
+
+void Controller::on_socket_hangup(int fd) {
+  const auto held = sockets_.find(fd);
+  if (!held) return;
+  const auto& [service_name, socket] = *held;
+  int backlog = 0;
+  for (const ServiceConfig& service : options_.config.services) {
+    if (service.name == service_name) backlog = service.listen_backlog;
+  }
+  const std::string what = fmt::format(
+      "{}: {} was shut down by one of its workers (shutdown(2) on the shared listening socket, as "
+      "WEBrick does when it stops), refusing connections for every instance",
+      service_name, to_string(socket->address));
+  Event event;
+  if (Status again = ServiceSockets::listen_again(*socket, backlog)) {
+    event = make_event("listen_restored", nullptr, "shutdown", what + "; listening again");
+    (void)loop_->modify(fd, EPOLLONESHOT);
+  } else {
+    event = make_event("listen_lost", nullptr, "shutdown",
+                       what + "; it cannot listen again (" + again.error().describe() +
+                           "): connections are refused until memvisor restarts");
+  }
+  event.service = service_name;
+  event.extra["address"] = to_string(socket->address);
+  emit(std::move(event), nullptr);
+}
+
+}  // namespace memvisor
