@@ -58,7 +58,7 @@ int replay_command(const Args& args) {
 
   ServiceConfig service;
   if (!config_path.empty()) {
-    auto config = load_config_file(config_path);
+    auto config = parse_config_file(config_path);
     if (!config) return fail(kExitUsage, config.error().describe());
     const ServiceConfig* chosen = service_name.empty() ? &config->services.front() : nullptr;
     for (const auto& s : config->services) {

@@ -65,6 +65,9 @@ const BadInput kBadInputs[] = {
     {"missing_command", "[service.web]\ninstances = 2\n",
      "service.web: missing required key 'command'"},
     {"no_services", "[supervisor]\n", "no services defined"},
+    // Known only on this machine, and said by check as by run (check said ok).
+    {"unknown_user", "[service.web]\ncommand = [\"sleep\"]\nuser = \"no-such-user-here\"\n",
+     ":3:8: service.web.user: unknown user 'no-such-user-here'"},
 };
 
 class BadConfig : public ::testing::TestWithParam<BadInput> {};

@@ -116,6 +116,9 @@ struct ServiceConfig {
   std::map<std::string, std::string> env;
   std::string cwd;   // empty: memvisor's own working directory
   std::string user;  // empty: memvisor's own user; a name or a numeric uid (root only)
+  // Where `user` is written (1-based; 0: not from a file): whether it exists is known only on the
+  // machine that runs it (cli/config_file.h), and that message needs the position too.
+  uint32_t user_line = 0, user_column = 0;
 
   RestartPolicy restart = RestartPolicy::always;
   Millis restart_delay{1000};       // first delay after a failed run

@@ -116,7 +116,11 @@ class ServiceReader {
     if (key == "instances") return read_integer(key, node, check_instances, s_.instances);
     if (key == "env") return read_env(node);
     if (key == "cwd") return read_string(key, node, s_.cwd);
-    if (key == "user") return read_string(key, node, s_.user);
+    if (key == "user") {
+      s_.user_line = node.source().begin.line;
+      s_.user_column = node.source().begin.column;
+      return read_string(key, node, s_.user);
+    }
     if (key == "listen") return read_listen(node);
     if (key == "listen_backlog") {
       return read_integer(key, node, check_listen_backlog, s_.listen_backlog);
