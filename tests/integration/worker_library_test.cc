@@ -7,11 +7,13 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <filesystem>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <random>
 #include <set>
@@ -345,6 +347,34 @@ TEST(WorkerLibrary, PythonWorkersOnOneSocketStopAtOnceWhateverConnectionsTheOthe
   ASSERT_EQ(exits.size(), 2u) << memvisor.err();
   for (const auto& exit : exits) EXPECT_EQ(exit["code"], 0) << exit.dump();
   EXPECT_NE(http_get(port), "") << "the replacements serve";
+}
+
+// README: `listen = ["unix:/PATH"]` too, and the example serves every socket it is given. It
+// reset every connection on a Unix socket (TCP_NODELAY, which only TCP takes).
+TEST(WorkerLibrary, ThePythonExampleServesAUnixSocket) {
+  TempDir dir;
+  const std::string path = dir.file("web.sock");
+  std::vector<std::string> args = {"--name",   "web",          "--ready", "notify",
+                                   "--listen", "unix:" + path, "--"};
+  for (auto& word : python_worker_command()) args.push_back(word);
+  Memvisor memvisor(dir, args);
+  ASSERT_EQ(memvisor.wait_events("ready", 1, 30s).size(), 1u) << memvisor.err();
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  const std::string request = "GET / HTTP/1.0\r\nHost: web\r\n\r\n";
+  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  std::string reply;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;)
+    reply.append(buffer, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply << memvisor.err();
+  EXPECT_NE(reply.find("hello from web.1"), std::string::npos) << reply;
 }
 
 TEST(WorkerLibrary, MemoryInfoComesFromGlibcInTheWorker) {
