@@ -35,10 +35,11 @@ void Controller::on_socket_hangup(int fd) {
   for (const ServiceConfig& service : options_.config.services) {
     if (service.name == service_name) backlog = service.listen_backlog;
   }
+  // The event names its service: the line reads "web: 127.0.0.1:8000 was shut down …".
   const std::string what = fmt::format(
-      "{}: {} was shut down by one of its workers (shutdown(2) on the shared listening socket, as "
+      "{} was shut down by one of its workers (shutdown(2) on the shared listening socket, as "
       "WEBrick does when it stops), refusing connections for every instance",
-      service_name, to_string(socket->address));
+      to_string(socket->address));
   Event event;
   if (Status again = ServiceSockets::listen_again(*socket, backlog)) {
     event = make_event("listen_restored", nullptr, "shutdown", what + "; listening again");

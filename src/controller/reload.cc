@@ -98,7 +98,7 @@ Controller::ReloadOutcome Controller::reload(std::string_view how) {
 
   std::vector<std::string> lines;
   for (const ServiceChange& change : changes.services) {
-    Event event = make_event("reload", nullptr, to_string(change.kind), describe(change));
+    Event event = make_event("reload", nullptr, to_string(change.kind), what_changed(change));
     event.service = change.service;
     if (!change.fields.empty()) event.extra["fields"] = change.fields;
     emit(std::move(event), nullptr);

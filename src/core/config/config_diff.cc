@@ -138,25 +138,24 @@ Result<ConfigChanges> diff_configs(const Config& before, const Config& after) {
   return changes;
 }
 
-std::string describe(const ServiceChange& change) {
+std::string what_changed(const ServiceChange& change) {
   switch (change.kind) {
     case ServiceChange::Kind::added:
-      return fmt::format("{}: added, starting {} instance(s)", change.service,
-                         change.instances_after);
+      return fmt::format("added, starting {} instance(s)", change.instances_after);
     case ServiceChange::Kind::removed:
-      return fmt::format("{}: removed, stopping {} instance(s)", change.service,
-                         change.instances_before);
+      return fmt::format("removed, stopping {} instance(s)", change.instances_before);
     case ServiceChange::Kind::rolled:
-      return fmt::format("{}: {} changed, replacing every instance", change.service,
-                         fmt::join(change.fields, ", "));
+      return fmt::format("{} changed, replacing every instance", fmt::join(change.fields, ", "));
     case ServiceChange::Kind::rules:
-      return fmt::format("{}: {} changed, applied at once", change.service,
-                         fmt::join(change.fields, ", "));
+      return fmt::format("{} changed, applied at once", fmt::join(change.fields, ", "));
     case ServiceChange::Kind::instances:
-      return fmt::format("{}: instances {} → {}", change.service, change.instances_before,
-                         change.instances_after);
+      return fmt::format("instances {} → {}", change.instances_before, change.instances_after);
   }
-  return change.service;
+  return "changed";
+}
+
+std::string describe(const ServiceChange& change) {
+  return change.service + ": " + what_changed(change);
 }
 
 }  // namespace memvisor

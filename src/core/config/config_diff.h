@@ -39,7 +39,9 @@ struct ConfigChanges {
 // restart of memvisor itself (a different state_dir).
 Result<ConfigChanges> diff_configs(const Config& before, const Config& after);
 
-// One line per change, for the CLI and the events: "web: rolled (command, env)".
+// One line per change, for the CLI: "web: command changed, replacing every instance".
 std::string describe(const ServiceChange& change);
+// The same without the service's name, for an event that names its service.
+std::string what_changed(const ServiceChange& change);
 
 }  // namespace memvisor
