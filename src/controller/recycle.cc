@@ -26,18 +26,23 @@ void Controller::recycle(Instance& instance, std::string_view reason, bool urgen
     begin_stop(instance, reason, AfterStop::restart);
     return;
   }
-  if (instance.recycling || instance.state == InstanceState::stopping) return;
+  // An operator's restart during a recycle whose replacement was started before it (new code
+  // deployed meanwhile): one more recycle once this one is over, so every process then was
+  // started after the request. A rule's recycle of a process already on its way out is moot.
+  const bool again = reason == "operator" && instance.replacement != nullptr;
+  if (!again && (instance.recycling || instance.state == InstanceState::stopping)) return;
   if (instance.pid == 0) return;  // nothing running to recycle
   const ServiceConfig& service = *instance.service;
-  if (recycling_count(service) >= service.max_recycling) {
+  if (again || recycling_count(service) >= service.max_recycling) {
     const bool queued = std::any_of(
         recycle_queue_.begin(), recycle_queue_.end(),
         [&](const auto& q) { return q.service == service.name && q.number == instance.number; });
     if (!queued) {
       recycle_queue_.push_back({service.name, instance.number, std::string(reason)});
       emit(make_event("recycle_queued", &instance, reason,
-                      fmt::format("recycle queued: {} of {} already recycling",
-                                  recycling_count(service), service.max_recycling)),
+                      again ? std::string("recycle queued: its replacement was started before")
+                            : fmt::format("recycle queued: {} of {} already recycling",
+                                          recycling_count(service), service.max_recycling)),
            &instance);
     }
     return;

@@ -83,6 +83,36 @@ TEST(Recycle, AWholeServiceRecyclesOneInstanceAtATime) {
   for (const auto& instance : status["instances"]) EXPECT_EQ(instance["generation"], 2);
 }
 
+// A restart asked while the instance is recycling (its replacement started before the request,
+// perhaps before new code was deployed) is one more recycle once that one is over; it was
+// dropped, and the instance went on running the process started before the request.
+TEST(Recycle, ARestartDuringARecycleRecyclesOnceMoreAfterIt) {
+  TempDir dir;
+  // Ready after 0.4 s; a stop takes 1 s (a drain).
+  Memvisor memvisor(
+      dir, {"--name", "web", "--ready", "notify", "--stop-signal", "SIGTERM", "--", "sh", "-c",
+            "trap 'sleep 1; exit 0' TERM; sleep 0.4; systemd-notify --ready; "
+            "while :; do sleep 0.1; done"});
+  ASSERT_EQ(memvisor.wait_events("ready", 1, 10s).size(), 1u) << memvisor.err();
+  const auto restart = [&] {
+    return run_memvisor({"restart", "web.1", "--state-dir", memvisor.state_dir()}).exit_code;
+  };
+  // While the replacement starts.
+  ASSERT_EQ(restart(), 0);
+  ASSERT_EQ(memvisor.wait_events("recycle", 1, 10s, "web.1").size(), 1u) << memvisor.err();
+  ASSERT_EQ(restart(), 0);
+  ASSERT_EQ(memvisor.wait_events("recycle_queued", 1, 10s, "web.1").size(), 1u) << memvisor.err();
+  ASSERT_EQ(memvisor.wait_events("recycled", 2, 20s, "web.1").size(), 2u) << memvisor.err();
+  // While the old process drains.
+  ASSERT_EQ(restart(), 0);
+  ASSERT_EQ(memvisor.wait_events("stopping", 3, 20s, "web.1").size(), 3u) << memvisor.err();
+  ASSERT_EQ(restart(), 0);
+  ASSERT_EQ(memvisor.wait_events("recycled", 4, 30s, "web.1").size(), 4u) << memvisor.err();
+  EXPECT_EQ(memvisor.events("recycle_queued", "web.1").size(), 2u);
+  EXPECT_TRUE(eventually([&] { return memvisor.status()["instances"][0]["generation"] == 5; }, 10s))
+      << memvisor.status().dump();
+}
+
 TEST(Recycle, AReplacementThatNeverGetsReadyLeavesTheOldProcessServing) {
   TempDir dir;
   // The first generation becomes ready; later ones never do.
