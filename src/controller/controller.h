@@ -229,6 +229,17 @@ class Controller {
   std::optional<MonoTime> supervisor_ping_at_;
   MonoTime supervisor_heard_{};   // the last line from it (or its start)
   bool supervisor_hung_ = false;  // killed by the hang check: its exit says so
+  // OOM kills whose `exited` event the supervisor may never have read (it writes their incident
+  // bundle): sent while it was down or hung, or not yet followed by a pong. Lines are read in
+  // order, so the pong to a ping sent after the event confirms it; the unconfirmed go into the
+  // next supervisor's snapshot (controller_supervisor.cc).
+  struct UnconfirmedOomKill {
+    nlohmann::json exited;
+    uint64_t confirmed_by_pong;  // the number of the pong that confirms it, this link's count
+  };
+  std::vector<UnconfirmedOomKill> oom_kills_unconfirmed_;
+  uint64_t supervisor_pings_ = 0, supervisor_pongs_ = 0;  // on this link
+  void remember_oom_kill(const Event& exited);
   BackoffPolicy supervisor_backoff_{std::chrono::milliseconds(100), 2.0,
                                     std::chrono::milliseconds(10000)};
 

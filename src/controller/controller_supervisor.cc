@@ -39,6 +39,7 @@ void Controller::check_supervisor_alive(MonoTime t) {
   const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(t - supervisor_heard_);
   if (silent < supervisor_hang_timeout()) {
     supervisor_link_->send_line(R"({"type":"ping"})");
+    ++supervisor_pings_;
     return;
   }
   supervisor_hung_ = true;
@@ -133,7 +134,10 @@ void Controller::start_supervisor() {
           (void)pidfd_signal(supervisor_pidfd_.get(), SIGKILL);
         }
       });
+  supervisor_pings_ = supervisor_pongs_ = 0;
   supervisor_link_->send_line(snapshot().dump());
+  // The snapshot carried the unconfirmed OOM kills: read before the first ping's pong.
+  for (UnconfirmedOomKill& kill : oom_kills_unconfirmed_) kill.confirmed_by_pong = 1;
   Event event = make_event("supervisor_started", nullptr, "", "supervisor started");
   event.pid = supervisor_pid_;
   emit(std::move(event), nullptr);
@@ -171,7 +175,13 @@ void Controller::on_supervisor_exit(const ExitStatus& status) {
 }
 
 void Controller::on_supervisor_message(const nlohmann::json& message) {
-  if (message.value("type", "") == "pong") return;  // the hang check's answer
+  if (message.value("type", "") == "pong") {  // the hang check's answer
+    ++supervisor_pongs_;
+    std::erase_if(oom_kills_unconfirmed_, [&](const UnconfirmedOomKill& kill) {
+      return kill.confirmed_by_pong <= supervisor_pongs_;
+    });
+    return;
+  }
   if (message.value("type", "") == "ready") {
     supervisor_ready_ = true;
     return;
@@ -288,11 +298,23 @@ nlohmann::json Controller::instance_json(const Instance& instance) const {
 nlohmann::json Controller::snapshot() const {
   nlohmann::json instances = nlohmann::json::array();
   for (const auto& instance : instances_) instances.push_back(instance_json(*instance));
+  nlohmann::json oom_kills = nlohmann::json::array();
+  for (const UnconfirmedOomKill& kill : oom_kills_unconfirmed_) oom_kills.push_back(kill.exited);
   return {{"type", "snapshot"},
           {"controller_pid", ::getpid()},
           {"supervisor_restarts", supervisor_starts_ > 0 ? supervisor_starts_ - 1 : 0},
           {"config", config_to_json(options_.config)},
-          {"instances", std::move(instances)}};
+          {"instances", std::move(instances)},
+          {"unbundled_oom_kills", std::move(oom_kills)}};
+}
+
+void Controller::remember_oom_kill(const Event& exited) {
+  // Bounded: a worker OOM-killed in a loop while no supervisor reads would grow it forever.
+  constexpr size_t kKept = 32;
+  if (oom_kills_unconfirmed_.size() >= kKept)
+    oom_kills_unconfirmed_.erase(oom_kills_unconfirmed_.begin());
+  oom_kills_unconfirmed_.push_back(
+      {to_json(exited), supervisor_link_ ? supervisor_pings_ + 1 : UINT64_MAX});
 }
 
 }  // namespace memvisor

@@ -40,6 +40,7 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
   }
   exited.extra["uptime_ms"] =
       std::chrono::duration_cast<std::chrono::milliseconds>(t - instance.started_mono).count();
+  if (oom_kill) remember_oom_kill(exited);  // until the supervisor has surely bundled it
   emit(std::move(exited), &instance);
 
   if (instance.removing) {  // a reload took it away: no restart, no recycle to finish

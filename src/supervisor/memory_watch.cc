@@ -256,6 +256,11 @@ const std::deque<TimedSample>* MemoryWatch::series(const UnitKey& key) const {
   return found == watched_.end() ? nullptr : &found->second.samples;
 }
 
+const std::vector<TimedSample>* MemoryWatch::checkpointed_series(const UnitKey& key) const {
+  auto found = restoring_.find(key);
+  return found == restoring_.end() ? nullptr : &found->second.samples;
+}
+
 double MemoryWatch::series_origin(const UnitKey& key) const {
   auto found = watched_.find(key);
   return found == watched_.end() ? 0 : found->second.started_at_s;

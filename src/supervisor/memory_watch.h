@@ -65,6 +65,9 @@ class MemoryWatch {
                                      const FleetState& fleet);
   const std::deque<TimedSample>* series(const UnitKey& key) const;
   const std::deque<TimedSample>* series(const Key& key) const { return series(unit_of(key)); }
+  // The series a restored checkpoint holds for a process not watched (yet): one that ended while
+  // no supervisor ran, whose incident bundle still wants what memory did up to its end.
+  const std::vector<TimedSample>* checkpointed_series(const UnitKey& key) const;
   const ProcessRules* rules(const UnitKey& key) const;
   // Unix seconds the series' times count from (the process's start); 0 when it is not watched.
   double series_origin(const UnitKey& key) const;

@@ -126,6 +126,12 @@ void Supervisor::on_controller_line(std::string_view line) {
   publish_now_ = true;   // and in /metrics
   if (message.value("type", "") == "event") dashboard_.add_event(message);
   if (message.value("type", "") == "config") on_reconfigured();
+  // OOM kills a supervisor before this one may not have read (it was hung, or not running): their
+  // bundles, from the series the checkpoint kept.
+  if (message.value("type", "") == "snapshot") {
+    for (const auto& exited : message.value("unbundled_oom_kills", nlohmann::json::array()))
+      write_oom_kill_incident(exited);
+  }
   if (first && fleet_.has_snapshot()) {
     (void)sample_timer_->arm(std::chrono::steady_clock::now());
     start_http_if_wanted();

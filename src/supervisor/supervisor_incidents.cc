@@ -61,6 +61,8 @@ Supervisor::PendingIncident& Supervisor::begin_incident(
 
   if (const auto* series = memory_.series(MemoryWatch::unit_of(action))) {
     content.samples = *series;
+  } else if (const auto* saved = memory_.checkpointed_series(MemoryWatch::unit_of(action))) {
+    content.samples.assign(saved->begin(), saved->end());
   }
   if (!content.samples.empty()) {
     facts.memory = content.samples.back().values;
