@@ -1,12 +1,16 @@
-// `memvisor incidents [list | show ID]`: the incident bundles of a running memvisor.
+// `memvisor incidents [list | show ID]`: the incident bundles in STATE_DIR/incidents, read from
+// disk with the supervisor's own listing, so they are there after memvisor stopped (the
+// post-mortem) or while its supervisor restarts, not only through a running memvisor.
+#include <unistd.h>
+
 #include <iostream>
 
 #include "cli/cli_parse.h"
 #include "cli/commands.h"
-#include "cli/control_client.h"
 #include "cli/state_dir.h"
 #include "core/text_table.h"
 #include "core/units.h"
+#include "supervisor/incident_store.h"
 
 namespace memvisor {
 namespace {
@@ -46,40 +50,33 @@ std::string render_show(const nlohmann::json& reply) {
 }  // namespace
 
 int incidents_command(const Args& args) {
-  CLI::App app("List the incident bundles of a running memvisor, or show one.", "incidents");
+  CLI::App app("List the incident bundles in the state dir (memvisor running or not), or show one.",
+               "incidents");
   std::vector<std::string> words;
   std::string state_dir_flag;
   bool json = false;
   app.add_option("action", words, "list (the default), or show ID");
-  app.add_option("--state-dir", state_dir_flag, "the state dir of the memvisor to ask");
+  app.add_option("--state-dir", state_dir_flag, "the state dir whose incidents to read");
   app.add_flag("--json", json, "print the reply as JSON");
   if (auto done = parse_cli(app, args)) return *done;
 
-  nlohmann::json request;
-  if (words.empty() || (words.size() == 1 && words[0] == "list")) {
-    request = {{"id", 1}, {"cmd", "incidents"}};
-  } else if (words.size() == 2 && words[0] == "show") {
-    request = {{"id", 1}, {"cmd", "incident"}, {"incident", words[1]}};
-  } else {
+  const bool list = words.empty() || (words.size() == 1 && words[0] == "list");
+  if (!list && !(words.size() == 2 && words[0] == "show"))
     return fail(kExitUsage, "usage: memvisor incidents [list | show ID]");
+  const std::string state_dir = resolve_state_dir(state_dir_flag);
+  if (::access(state_dir.c_str(), F_OK) != 0)
+    return fail(kExitFailure, "no state dir " + state_dir + " (name memvisor's with --state-dir)");
+  const std::string dir = state_dir + "/incidents";
+  if (list) {
+    nlohmann::json incidents = nlohmann::json::array();
+    for (const IncidentListing& listing : list_incidents(dir))
+      incidents.push_back(to_json(listing));
+    std::cout << (json ? incidents.dump(2) + "\n" : render_list(incidents));
+    return kExitOk;
   }
-  auto reply = control_request(resolve_state_dir(state_dir_flag), request);
-  if (!reply) return fail(kExitFailure, reply.error().describe());
-  if (!reply->value("ok", false)) {
-    const std::string code = reply->value("code", "");
-    return fail(code == "not_found" ? kExitUsage : kExitFailure,
-                reply->value("error", "request failed"));
-  }
-  if (json) {
-    reply->erase("ok");
-    reply->erase("id");
-    std::cout << (request["cmd"] == "incidents" ? (*reply)["incidents"].dump(2) : reply->dump(2))
-              << "\n";
-  } else if (request["cmd"] == "incidents") {
-    std::cout << render_list((*reply)["incidents"]);
-  } else {
-    std::cout << render_show(*reply);
-  }
+  auto shown = show_incident(dir, words[1]);
+  if (!shown) return fail(kExitUsage, shown.error().describe());
+  std::cout << (json ? shown->dump(2) + "\n" : render_show(*shown));
   return kExitOk;
 }
 

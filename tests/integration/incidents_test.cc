@@ -156,6 +156,18 @@ TEST(Incidents, DumpListShowAndRetention) {
   EXPECT_EQ(run_memvisor({"dump", "w.9", "--state-dir", state}).exit_code, 2);
   EXPECT_EQ(run_memvisor({"dump", "nosuch.1", "--state-dir", state}).exit_code, 2);
   EXPECT_EQ(run_memvisor({"dump", "w", "--state-dir", state}).exit_code, 2);
+
+  // The post-mortem: memvisor stopped, its bundles are still listed and shown (it was "no
+  // memvisor answers").
+  memvisor.signal(SIGTERM);
+  ASSERT_EQ(memvisor.wait(30s), 0) << memvisor.err();
+  list = run_memvisor({"incidents", "--state-dir", state});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find(id2), std::string::npos) << list.out;
+  show = run_memvisor({"incidents", "show", id2, "--state-dir", state});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("memvisor incident " + id2), std::string::npos) << show.out;
+  EXPECT_EQ(run_memvisor({"incidents", "--state-dir", dir.file("nowhere")}).exit_code, 1);
 }
 
 TEST(Events, PrintsHumanLinesJsonAndFollows) {
