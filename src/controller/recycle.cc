@@ -105,10 +105,22 @@ void Controller::finish_recycle(Instance& replacement, bool succeeded) {
     old.recycling = false;
     const std::string why =
         replacement.last_exit ? replacement.last_exit->describe() : "could not start";
-    emit(
-        make_event("recycle_failed", &old, old.recycle_reason,
-                   fmt::format("replacement {} before it was ready; keeping pid {}", why, old.pid)),
-        &old);
+    if (old.state == InstanceState::stopping && old.after_stop == AfterStop::stay_stopped &&
+        !shutting_down_) {
+      // The replacement was ready and the old process is draining: it cannot be kept. Once it
+      // has exited the instance starts again, or it would stay down for good.
+      old.after_stop = AfterStop::restart;
+      emit(make_event("recycle_failed", &old, old.recycle_reason,
+                      fmt::format("replacement {} while pid {} was stopping; a new process starts "
+                                  "once that one has exited",
+                                  why, old.pid)),
+           &old);
+    } else {
+      emit(make_event(
+               "recycle_failed", &old, old.recycle_reason,
+               fmt::format("replacement {} before it was ready; keeping pid {}", why, old.pid)),
+           &old);
+    }
   }
   start_queued_recycles(*old.service);
 }

@@ -49,7 +49,7 @@ std::string read_until_close(int fd) {
 
 // A worker that serves the inherited socket at fd 3: each connection gets one line, "INSTANCE
 // GENERATION PID LISTEN_PID LISTEN_FDS LISTEN_FDNAMES INODE-OF-FD-3", then is closed.
-const char* kServer = R"(import os, socket, sys
+const char* kServer = R"(import os, socket, sys, time
 listener = socket.socket(fileno=3)
 inode = os.fstat(3).st_ino
 env = os.environ
@@ -58,7 +58,11 @@ line = " ".join([env["MEMVISOR_INSTANCE"], env["MEMVISOR_GENERATION"], str(os.ge
                  env.get("LISTEN_FDNAMES", "-"), str(inode)]) + "\n"
 socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"READY=1", env["NOTIFY_SOCKET"])
 while True:
-    connection, _ = listener.accept()
+    try:
+        connection, _ = listener.accept()
+    except OSError:  # EINVAL while another instance's shutdown(2) holds the socket down
+        time.sleep(0.01)
+        continue
     connection.sendall(line.encode())
     connection.close()
 )";

@@ -113,6 +113,31 @@ TEST(Recycle, ARestartDuringARecycleRecyclesOnceMoreAfterIt) {
       << memvisor.status().dump();
 }
 
+// A replacement that was ready, and died while the old process drained: the old one cannot be
+// kept, so once it has exited the instance starts again. It stayed stopped, for good.
+TEST(Recycle, AReplacementThatDiesWhileTheOldOneDrainsIsFollowedByANewProcess) {
+  TempDir dir;
+  Memvisor memvisor(
+      dir, {"--name", "web", "--ready", "notify", "--stop-signal", "SIGTERM", "--", "sh", "-c",
+            "if [ \"$MEMVISOR_GENERATION\" = 2 ]; then systemd-notify --ready; sleep 0.3; exit 1; "
+            "fi; trap 'sleep 1; exit 0' TERM; systemd-notify --ready; "
+            "while :; do sleep 0.1; done"});
+  ASSERT_EQ(memvisor.wait_events("ready", 1, 10s).size(), 1u) << memvisor.err();
+  ASSERT_EQ(run_memvisor({"restart", "web.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
+  const auto failed = memvisor.wait_events("recycle_failed", 1, 20s, "web.1");
+  ASSERT_EQ(failed.size(), 1u) << memvisor.err();
+  EXPECT_NE(failed[0]["message"].get<std::string>().find("was stopping"), std::string::npos)
+      << failed[0].dump();
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto status = memvisor.status();
+        return status["instances"][0]["state"] == "running" &&
+               status["instances"][0]["generation"] == 3;
+      },
+      20s))
+      << memvisor.status().dump() << memvisor.err();
+}
+
 TEST(Recycle, AReplacementThatNeverGetsReadyLeavesTheOldProcessServing) {
   TempDir dir;
   // The first generation becomes ready; later ones never do.
