@@ -209,6 +209,8 @@ class Controller {
   bool told_notify_fallback_ = false;  // abstract notify sockets: said once per outage
   ServiceSockets sockets_;             // every service's `listen`, for its whole life
   std::vector<int> watched_sockets_;   // their fds in the loop (watch_sockets)
+  // By service, the addresses a worker shut down for good (listen_lost), while they are held.
+  std::map<std::string, std::vector<std::string>> lost_listens_;
   // Configs a reload replaced, kept while an instance of a removed service still points into one
   // (the vectors moved here keep their elements where they were).
   std::list<Config> old_configs_;

@@ -305,7 +305,8 @@ nlohmann::json Controller::snapshot() const {
           {"supervisor_restarts", supervisor_starts_ > 0 ? supervisor_starts_ - 1 : 0},
           {"config", config_to_json(options_.config)},
           {"instances", std::move(instances)},
-          {"unbundled_oom_kills", std::move(oom_kills)}};
+          {"unbundled_oom_kills", std::move(oom_kills)},
+          {"lost_listens", lost_listens_}};
 }
 
 void Controller::remember_oom_kill(const Event& exited) {

@@ -13,6 +13,20 @@
 namespace memvisor {
 
 void Controller::watch_sockets() {
+  // A lost socket a reload closed (its address left `listen`, or its service went) is lost no
+  // more: the service listens on what it holds now.
+  for (auto& [service, addresses] : lost_listens_) {
+    std::erase_if(addresses, [&, &service = service](const std::string& address) {
+      for (const ServiceSockets::Socket& held : sockets_.of(service))
+        if (to_string(held.address) == address) return false;
+      Event event = make_event("listen_restored", nullptr, "reload",
+                               address + " was closed by a reload: no longer lost");
+      event.service = service;
+      event.extra["address"] = address;
+      emit(std::move(event), nullptr);
+      return true;
+    });
+  }
   for (const auto& [service, fd] : sockets_.fds()) {
     // No events asked: a listening socket's readability is its queue, the workers' business.
     // EPOLLHUP comes regardless; one-shot, since it stays until the socket listens again.
@@ -45,6 +59,7 @@ void Controller::on_socket_hangup(int fd) {
     event = make_event("listen_restored", nullptr, "shutdown", what + "; listening again");
     (void)loop_->modify(fd, EPOLLONESHOT);
   } else {
+    lost_listens_[service_name].push_back(to_string(socket->address));
     event = make_event("listen_lost", nullptr, "shutdown",
                        what + "; it cannot listen again (" + again.error().describe() +
                            "): connections are refused until memvisor restarts");

@@ -6,6 +6,11 @@
 
 namespace memvisor {
 
+std::vector<std::string> FleetState::lost_listens(const std::string& service) const {
+  auto found = lost_listens_.find(service);
+  return found == lost_listens_.end() ? std::vector<std::string>{} : found->second;
+}
+
 bool FleetState::apply(const nlohmann::json& message) {
   if (!message.is_object()) return false;
   const std::string type = message.value("type", "");
@@ -21,6 +26,12 @@ bool FleetState::apply(const nlohmann::json& message) {
     processes_.clear();
     for (const auto& record : message.value("instances", nlohmann::json::array())) {
       update_instance(record);
+    }
+    lost_listens_.clear();
+    for (const auto& [service, addresses] :
+         message.value("lost_listens", nlohmann::json::object()).items()) {
+      for (const auto& address : addresses)
+        if (address.is_string()) lost_listens_[service].push_back(address.get<std::string>());
     }
     has_snapshot_ = true;
     return true;
@@ -50,6 +61,12 @@ bool FleetState::apply(const nlohmann::json& message) {
     // A pre-fork child's recycle starts with this event once (queued ones when they leave the
     // queue); the master, not the controller, starts its replacement.
     if (event == "recycle" && message.contains("child")) ++child_recycles_[key][reason];
+    if (event == "listen_lost" || event == "listen_restored") {
+      std::vector<std::string>& lost = lost_listens_[key.first];
+      const std::string address = message.value("address", "");
+      std::erase(lost, address);
+      if (event == "listen_lost") lost.push_back(address);
+    }
     return true;
   }
   if (type == "instance") {

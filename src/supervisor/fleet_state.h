@@ -70,6 +70,9 @@ class FleetState {
   // of the instance's pre-fork children. Counted the same way, reset the same way.
   const RestartCounts& recycles(const std::string& service, int instance) const;
   const RestartCounts& child_recycles(const std::string& service, int instance) const;
+  // The listening addresses of `service` a worker shut down for good (a Unix socket after
+  // shutdown(2)): refused until memvisor restarts, so the service is not healthy.
+  std::vector<std::string> lost_listens(const std::string& service) const;
   // Times the controller restarted the supervisor, from its snapshot: absent from an older one.
   std::optional<uint64_t> supervisor_restarts() const { return supervisor_restarts_; }
 
@@ -86,6 +89,7 @@ class FleetState {
   std::map<std::pair<std::string, int>, RestartCounts> recycles_;
   std::map<std::pair<std::string, int>, RestartCounts> child_recycles_;
   std::optional<uint64_t> supervisor_restarts_;
+  std::map<std::string, std::vector<std::string>, std::less<>> lost_listens_;
 };
 
 }  // namespace memvisor

@@ -113,6 +113,7 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
     ServiceMetrics& totals = snapshot->services.emplace_back();
     totals.name = service.name;
     totals.desired = service.instances;
+    totals.lost_listens = fleet_.lost_listens(service.name);
     add_rule_thresholds(service, totals);
     const std::vector<int> serving = fleet_.serving_instances(service.name);
     for (const FleetProcess& process : fleet_.processes(service.name)) {

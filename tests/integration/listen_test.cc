@@ -14,10 +14,12 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "harness.h"
+#include "http_client.h"
 
 namespace memvisor::testing {
 namespace {
@@ -177,8 +179,10 @@ TEST(Listen, AUnixSocketAWorkerShutDownIsReportedLost) {
   TempDir dir;
   const std::string path = dir.file("web.sock");
   const std::string server = dir.write("server.py", std::string(kShutsDownOnStop) + kServer);
-  Memvisor memvisor(dir, {"--name", "web", "--ready", "notify", "--listen", "unix:" + path,
-                          "--stop-signal", "SIGTERM", "--", "python3", server});
+  const int port = free_port();
+  Memvisor memvisor(
+      dir, {"--name", "web", "--ready", "notify", "--listen", "unix:" + path, "--stop-signal",
+            "SIGTERM", "--http", "127.0.0.1:" + std::to_string(port), "--", "python3", server});
   ASSERT_EQ(memvisor.wait_events("ready", 1, 20s).size(), 1u) << memvisor.err();
   ASSERT_EQ(run_memvisor({"restart", "web.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
   const auto lost = memvisor.wait_events("listen_lost", 1, 30s);
@@ -186,6 +190,19 @@ TEST(Listen, AUnixSocketAWorkerShutDownIsReportedLost) {
   EXPECT_NE(lost[0]["message"].get<std::string>().find("refused until memvisor restarts"),
             std::string::npos)
       << lost[0].dump();
+  // Every instance ready, yet the service refuses connections: /health says so.
+  std::optional<HttpReply> health;
+  EXPECT_TRUE(eventually(
+      [&] {
+        health = http_get(port, "/health");
+        return health && health->status == 503;
+      },
+      10s))
+      << (health ? health->body : "no reply");
+  if (health) {
+    EXPECT_NE(health->body.find("web: not listening on unix:" + path), std::string::npos)
+        << health->body;
+  }
 }
 
 TEST(Listen, TheSocketOutlivesEveryInstanceAndTheSupervisor) {

@@ -12,6 +12,10 @@ HealthVerdict judge_health(const MetricsSnapshot& snapshot) {
   for (const ServiceMetrics& service : snapshot.services) {
     ready += service.ready;
     desired += service.desired;
+    for (const std::string& address : service.lost_listens) {
+      reasons += fmt::format("{}: not listening on {} (a worker shut it down; restart memvisor)\n",
+                             service.name, address);
+    }
     if (service.ready >= service.desired) continue;
     reasons += fmt::format("{}: {}/{} ready", service.name, service.ready, service.desired);
     if (!service.not_ready.empty()) {

@@ -71,8 +71,9 @@ struct ServiceMetrics {
   std::string name;
   int desired = 0;
   int ready = 0;
-  std::vector<std::string> not_ready;  // "web.2 (backoff)", for /health
-  InstanceMemory memory;               // summed over every process, a recycle's replacement too
+  std::vector<std::string> not_ready;     // "web.2 (backoff)", for /health
+  std::vector<std::string> lost_listens;  // addresses a worker shut down for good, for /health
+  InstanceMemory memory;                  // summed over every process, a recycle's replacement too
   std::optional<double> leak_rate_bytes_per_second;  // the leak rule's `rate`, when it has one
   std::vector<MemoryThreshold> thresholds;
 };
