@@ -28,8 +28,9 @@ bool FleetState::apply(const nlohmann::json& message) {
       update_instance(record);
     }
     lost_listens_.clear();
-    for (const auto& [service, addresses] :
-         message.value("lost_listens", nlohmann::json::object()).items()) {
+    // Named: items() refers into it, and a temporary would be gone before the loop runs.
+    const nlohmann::json lost = message.value("lost_listens", nlohmann::json::object());
+    for (const auto& [service, addresses] : lost.items()) {
       for (const auto& address : addresses)
         if (address.is_string()) lost_listens_[service].push_back(address.get<std::string>());
     }

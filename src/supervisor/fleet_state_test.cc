@@ -104,6 +104,27 @@ TEST(FleetState, SupervisorRestartsComeFromTheSnapshot) {
   EXPECT_EQ(fleet.supervisor_restarts(), 3u);
 }
 
+// A listening address a worker shut down for good: from the snapshot (a supervisor restarted
+// after the loss) or from its event, until an event says it is restored.
+TEST(FleetState, LostListensComeFromTheSnapshotAndTheirEvents) {
+  FleetState fleet;
+  nlohmann::json message = snapshot();
+  message["lost_listens"] = {{"web", {"unix:/run/web.sock"}}};
+  ASSERT_TRUE(fleet.apply(message));
+  EXPECT_EQ(fleet.lost_listens("web"), std::vector<std::string>{"unix:/run/web.sock"});
+  EXPECT_TRUE(fleet.lost_listens("other").empty());
+  ASSERT_TRUE(fleet.apply({{"type", "event"},
+                           {"event", "listen_restored"},
+                           {"service", "web"},
+                           {"address", "unix:/run/web.sock"}}));
+  EXPECT_TRUE(fleet.lost_listens("web").empty());
+  ASSERT_TRUE(fleet.apply({{"type", "event"},
+                           {"event", "listen_lost"},
+                           {"service", "web"},
+                           {"address", "[::1]:8000"}}));
+  EXPECT_EQ(fleet.lost_listens("web"), std::vector<std::string>{"[::1]:8000"});
+}
+
 nlohmann::json process_update(int generation, const std::string& state, const std::string& role) {
   return {{"type", "instance"},
           {"instance",
