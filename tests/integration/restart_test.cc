@@ -81,12 +81,17 @@ TEST(Restart, CrashLoopOpensTheCircuitAndBoundsTheSpawns) {
   EXPECT_EQ(status["instances"][0]["circuit"], "open");
 }
 
+// A worker that fails at once until `marker` exists, then runs.
+std::string fails_until(const TempDir& dir, const std::string& marker) {
+  return dir.write("worker.sh", "#!/bin/sh\n[ -f " + marker + " ] && exec sleep 60\nexit 1\n",
+                   true);
+}
+
 TEST(Restart, HalfOpenTryThatSurvivesClosesTheCircuit) {
   TempDir dir;
   // Fails twice (opening the circuit), then keeps running once a marker file exists.
   const std::string marker = dir.file("healed");
-  const std::string script =
-      dir.write("worker.sh", "#!/bin/sh\n[ -f " + marker + " ] && exec sleep 60\nexit 1\n", true);
+  const std::string script = fails_until(dir, marker);
   Memvisor memvisor(dir, {"--name", "w", "--restart-delay", "10ms", "--circuit-failures", "2",
                           "--circuit-cooldown", "500ms", "--min-uptime", "300ms", "--", script});
   ASSERT_EQ(memvisor.wait_events("circuit_open", 1, 10s, "w.1").size(), 1u) << memvisor.err();
@@ -102,8 +107,7 @@ TEST(Restart, HalfOpenTryThatSurvivesClosesTheCircuit) {
 TEST(Restart, AnOperatorsRestartTriesACrashLoopAtOnce) {
   TempDir dir;
   const std::string marker = dir.file("fixed");
-  const std::string script =
-      dir.write("worker.sh", "#!/bin/sh\n[ -f " + marker + " ] && exec sleep 60\nexit 1\n", true);
+  const std::string script = fails_until(dir, marker);
   Memvisor memvisor(dir, {"--name", "w", "--restart-delay", "10ms", "--circuit-failures", "2",
                           "--circuit-cooldown", "10m", "--min-uptime", "300ms", "--", script});
   ASSERT_EQ(memvisor.wait_events("circuit_open", 1, 10s, "w.1").size(), 1u) << memvisor.err();

@@ -209,6 +209,17 @@ TEST(KernelLimits, NegativeControlAWorkerAheadOfItsCgroupWaitsForTheInterval) {
   EXPECT_EQ(pss_ahead_worker_recycled(false, &err), false) << err;
 }
 
+// A config running kFastLeaker (up to 400 MiB once DIR/go exists) as service "leak", in its own
+// cgroup with critical at 120 MiB and memory_max at 150 MiB, sampled every `interval`.
+std::string contained_leaker_config(const TempDir& dir, const std::string& interval) {
+  const std::string leaker = dir.write("leaker.py", kFastLeaker);
+  return dir.write("memvisor.toml", "[service.leak]\ncommand = [\"python3\", \"" + leaker +
+                                        "\", \"" + dir.path() +
+                                        "\", \"400\"]\ncgroup = true\ninterval = \"" + interval +
+                                        "\"\ncritical = \"120MiB\"\nmemory_max = \"150MiB\"\n"
+                                        "restart_delay = \"200ms\"\n");
+}
+
 // memory_max: the controller writes it into the instance's cgroup before the worker starts; with
 // the supervisor stopped (SIGSTOP) the runaway is killed by the kernel at that size, the
 // controller restarts it, and once the supervisor runs again the exit reads oom_kill.
@@ -217,13 +228,7 @@ TEST(KernelLimits, MemoryMaxContainsARunawayWhileTheSupervisorIsStopped) {
   auto reader = CgroupMemoryReader::detect();
   ASSERT_TRUE(reader);
   TempDir dir;
-  const std::string leaker = dir.write("leaker.py", kFastLeaker);
-  const std::string config =
-      dir.write("memvisor.toml", "[service.leak]\ncommand = [\"python3\", \"" + leaker + "\", \"" +
-                                     dir.path() +
-                                     "\", \"400\"]\ncgroup = true\ninterval = \"1s\"\n"
-                                     "critical = \"120MiB\"\nmemory_max = \"150MiB\"\n"
-                                     "restart_delay = \"200ms\"\n");
+  const std::string config = contained_leaker_config(dir, "1s");
   Memvisor memvisor(dir, {config});
   const auto started = memvisor.wait_events("started", 1, 20s, "leak.1");
   ASSERT_EQ(started.size(), 1u) << memvisor.err();
@@ -275,13 +280,7 @@ TEST(KernelLimits, MemoryMaxContainsARunawayWhileTheSupervisorIsStopped) {
 TEST(KernelLimits, AnOomKillWhileTheSupervisorHangsIsBundledByTheNextOne) {
   if (auto missing = cgroups_missing(); !missing.empty()) GTEST_SKIP() << missing;
   TempDir dir;
-  const std::string leaker = dir.write("leaker.py", kFastLeaker);
-  const std::string config =
-      dir.write("memvisor.toml", "[service.leak]\ncommand = [\"python3\", \"" + leaker + "\", \"" +
-                                     dir.path() +
-                                     "\", \"400\"]\ncgroup = true\ninterval = \"200ms\"\n"
-                                     "critical = \"120MiB\"\nmemory_max = \"150MiB\"\n"
-                                     "restart_delay = \"200ms\"\n");
+  const std::string config = contained_leaker_config(dir, "200ms");
   Memvisor memvisor(
       dir, {config}, {},
       {"MEMVISOR_SUPERVISOR_HANG_TIMEOUT_MS=2000", "MEMVISOR_CHECKPOINT_PERIOD_MS=500"});
