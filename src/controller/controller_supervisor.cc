@@ -277,6 +277,8 @@ nlohmann::json Controller::instance_json(const Instance& instance) const {
       {"consecutive_failures", instance.circuit.consecutive_failures()},
       {"status", instance.status_text},
   };
+  if (instance.state == InstanceState::stopped && instance.stopped_on_purpose)
+    json["stopped_on_purpose"] = true;
   if (instance.main_pid != 0) json["main_pid"] = instance.main_pid;
   if (instance.pid != 0) json["start_ticks"] = instance.start_ticks;
   // Relative to the memory hierarchy, as /proc/PID/cgroup shows it.

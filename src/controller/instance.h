@@ -75,6 +75,9 @@ struct Instance {
   int restarts = 0;
   std::optional<ExitStatus> last_exit;
   std::string last_exit_reason;
+  // Stopped by a stop (`memvisor stop`, a reload, the shutdown) or by a clean exit its restart
+  // policy leaves stopped: down as asked, so not missing capacity for /health. Not after a crash.
+  bool stopped_on_purpose = false;
   CircuitBreaker circuit;
 
   // Stop sequence: 1 = stop_signal sent, 2 = SIGTERM sent, 3 = SIGKILL sent.

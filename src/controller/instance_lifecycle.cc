@@ -127,6 +127,7 @@ Status open_output(const ServiceConfig& service, const Instance& instance,
 
 void Controller::start_instance(Instance& instance, std::string_view reason) {
   const MonoTime t = now();
+  instance.stopped_on_purpose = false;
   if (!instance.circuit.allow_start(t)) {
     instance.state = InstanceState::open;
     return;
@@ -228,6 +229,7 @@ void Controller::begin_stop(Instance& instance, std::string_view reason, AfterSt
                instance.state != InstanceState::retired) {
       // Waiting to restart (backoff, crash loop): it stays down, and says so.
       instance.state = InstanceState::stopped;
+      instance.stopped_on_purpose = true;
       emit(make_event("stopped", &instance, reason, "stopped"), &instance);
     }
     return;

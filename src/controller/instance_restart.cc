@@ -84,6 +84,7 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
   instance.recycling = false;
   if (shutting_down_ || (was_stopping && instance.after_stop == AfterStop::stay_stopped)) {
     instance.state = InstanceState::stopped;
+    instance.stopped_on_purpose = true;
     instance.deadline.reset();
     emit(make_event("stopped", &instance, reason, "stopped"), &instance);
     return;
@@ -95,6 +96,7 @@ void Controller::on_instance_exit(Instance& instance, const ExitStatus& status) 
   const RestartPolicy policy = instance.service->restart;
   if (policy == RestartPolicy::never || (policy == RestartPolicy::on_failure && status.success())) {
     instance.state = InstanceState::stopped;
+    instance.stopped_on_purpose = status.success();
     instance.deadline.reset();
     emit(make_event("stopped", &instance, reason,
                     policy == RestartPolicy::never

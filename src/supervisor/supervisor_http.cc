@@ -192,6 +192,9 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       }
       if (m.ready) {
         ++totals.ready;
+      } else if (process.state == "stopped" && process.record.value("stopped_on_purpose", false)) {
+        // Down as asked (`memvisor stop`, a one-shot's clean exit): not missing for /health.
+        --totals.desired;
       } else {
         totals.not_ready.push_back(service.name + "." + std::to_string(number) + " (" +
                                    (m.state.empty() ? "unknown" : m.state) + ")");

@@ -168,6 +168,53 @@ TEST(Http, HealthFollowsReadiness) {
       << (health ? health->body : "no answer");
 }
 
+// An instance down as asked is not missing: `memvisor stop web.2`, a one-shot's clean exit under
+// restart = "on-failure". A crash under restart = "never" is. (/health was 503 for good after
+// either of the first two, and the shipped Kubernetes probes restarted the pod.)
+TEST(Http, HealthLeavesOutInstancesStoppedOnPurpose) {
+  TempDir dir;
+  const int port = free_port();
+  const std::string config = dir.write(
+      "health.toml", "[supervisor]\nhttp = \"" + address(port) +
+                         "\"\n[service.web]\ncommand = [\"sleep\", \"120\"]\ninstances = 2\n"
+                         "[service.job]\ncommand = [\"true\"]\nrestart = \"on-failure\"\n");
+  Memvisor memvisor(dir, {config});
+  ASSERT_EQ(memvisor.wait_events("stopped", 1, 20s, "job.1").size(), 1u) << memvisor.err();
+  ASSERT_EQ(run_memvisor({"stop", "web.2", "--state-dir", memvisor.state_dir()}).exit_code, 0);
+  ASSERT_EQ(memvisor.wait_events("stopped", 1, 20s, "web.2").size(), 1u) << memvisor.err();
+  std::optional<HttpReply> health;
+  EXPECT_TRUE(eventually(
+      [&] {
+        return (health = http_get(port, "/health")) && health->status == 200 &&
+               health->body == "ok: 2 services, 1/1 instances ready\n";
+      },
+      20s))
+      << (health ? health->body : "no answer");
+
+  // Started again, it counts again.
+  ASSERT_EQ(run_memvisor({"start", "web.2", "--state-dir", memvisor.state_dir()}).exit_code, 0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        return (health = http_get(port, "/health")) && health->status == 200 &&
+               health->body == "ok: 2 services, 2/2 instances ready\n";
+      },
+      20s))
+      << (health ? health->body : "no answer");
+}
+
+// The negative control: a crash that restart = "never" leaves stopped is missing capacity.
+TEST(Http, HealthCountsACrashLeftStopped) {
+  TempDir dir;
+  const int port = free_port();
+  Memvisor memvisor(dir, {"--http", address(port), "--name", "job", "--restart", "never", "--",
+                          "sh", "-c", "exit 3"});
+  ASSERT_EQ(memvisor.wait_events("stopped", 1, 20s, "job.1").size(), 1u) << memvisor.err();
+  std::optional<HttpReply> health;
+  EXPECT_TRUE(eventually(
+      [&] { return (health = http_get(port, "/health")) && health->status == 503; }, 20s))
+      << (health ? health->body : "no answer");
+}
+
 TEST(Http, StatusIsTheStatusCommandsJson) {
   TempDir dir;
   const int port = free_port();
