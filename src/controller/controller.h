@@ -229,8 +229,9 @@ class Controller {
   // silent for longer than the hang timeout is killed and restarted.
   void check_supervisor_alive(MonoTime now);
   std::optional<MonoTime> supervisor_ping_at_;
-  MonoTime supervisor_heard_{};   // the last line from it (or its start)
-  bool supervisor_hung_ = false;  // killed by the hang check: its exit says so
+  MonoTime supervisor_heard_{};    // the last line from it (or its start)
+  MonoTime supervisor_checked_{};  // the last hang check: a long gap means we were frozen too
+  bool supervisor_hung_ = false;   // killed by the hang check: its exit says so
   // OOM kills whose `exited` event the supervisor may never have read (it writes their incident
   // bundle): sent while it was down or hung, or not yet followed by a pong. Lines are read in
   // order, so the pong to a ping sent after the event confirms it; the unconfirmed go into the

@@ -35,7 +35,13 @@ std::chrono::milliseconds supervisor_hang_timeout() {
 
 void Controller::check_supervisor_alive(MonoTime t) {
   supervisor_ping_at_ = t + kSupervisorPingInterval;
+  const MonoTime previous_check = supervisor_checked_;
+  supervisor_checked_ = t;
   if (supervisor_pid_ == 0 || !supervisor_link_ || shutting_down_ || supervisor_hung_) return;
+  // This loop did not run for a while either (the whole tree frozen: docker pause, a VM paused,
+  // a machine-wide stall): the supervisor could not answer meanwhile. Its silence counts from now,
+  // or a healthy supervisor is killed the moment both wake up.
+  if (t - previous_check > 3 * kSupervisorPingInterval) supervisor_heard_ = t;
   const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(t - supervisor_heard_);
   if (silent < supervisor_hang_timeout()) {
     supervisor_link_->send_line(R"({"type":"ping"})");
@@ -109,6 +115,7 @@ void Controller::start_supervisor() {
   supervisor_pidfd_ = std::move(spawned->pidfd);
   supervisor_started_ = now();
   supervisor_heard_ = supervisor_started_;
+  supervisor_checked_ = supervisor_started_;
   supervisor_ping_at_ = supervisor_started_ + kSupervisorPingInterval;
   supervisor_hung_ = false;
   supervisor_ready_ = false;

@@ -145,6 +145,31 @@ TEST(Checkpoint, AHungSupervisorIsKilledAndRestarted) {
   EXPECT_TRUE(memvisor.events("exited").empty());
 }
 
+// The whole tree frozen longer than the hang timeout (docker pause, a VM paused, a machine-wide
+// stall), controller included: on waking, the supervisor's silence is the freeze's, not a hang,
+// and it is not killed. (It was, the moment both woke up.)
+TEST(Checkpoint, AFreezeOfTheWholeTreeIsNoHang) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "web", "--", "sleep", "120"}, {},
+                    {"MEMVISOR_SUPERVISOR_HANG_TIMEOUT_MS=2000"});
+  std::optional<History> before;
+  ASSERT_TRUE(eventually([&] { return (before = history(memvisor)).has_value(); }, 20s))
+      << memvisor.err();
+  ASSERT_EQ(::kill(memvisor.pid(), SIGSTOP), 0);
+  ASSERT_EQ(::kill(before->supervisor, SIGSTOP), 0);
+  std::this_thread::sleep_for(4s);
+  ::kill(before->supervisor, SIGCONT);
+  ::kill(memvisor.pid(), SIGCONT);
+  std::this_thread::sleep_for(3s);
+  EXPECT_TRUE(memvisor.events("supervisor_hung").empty()) << memvisor.err();
+  const auto after = history(memvisor);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->supervisor, before->supervisor);
+  // A supervisor that hangs alone is still killed.
+  ASSERT_EQ(::kill(before->supervisor, SIGSTOP), 0);
+  EXPECT_EQ(memvisor.wait_events("supervisor_hung", 1, 30s).size(), 1u) << memvisor.err();
+}
+
 TEST(Checkpoint, ABusyButAnsweringSupervisorIsNotKilled) {
   // The negative control: 20 instances sampled every 100 ms, status asked without pause by four
   // clients, and a 1.5 s pause, under a 5 s timeout (the hang test's is 3 s; an ASan build on a
