@@ -113,10 +113,6 @@ bool WorkerServer::identify(Connection& connection) {
 }
 
 void WorkerServer::on_line(Connection& connection, std::string_view line) {
-  auto error = [&](const std::string& why) {
-    connection.channel->send_line(nlohmann::json{{"type", "error"}, {"error", why}}.dump(
-        -1, ' ', false, nlohmann::json::error_handler_t::replace));
-  };
   // Not identified here: a stranger's every line would cost a walk of /proc. A connection is
   // identified on accept and on every fleet change (when its process's start arrives).
   WorkerMessage message = parse_worker_message(line);
@@ -151,7 +147,7 @@ void WorkerServer::on_line(Connection& connection, std::string_view line) {
       return;
     }
     case Kind::error:
-      return error(message.text);
+      return send_error(connection, message.text);
   }
 }
 
@@ -172,12 +168,16 @@ void WorkerServer::on_gauge(Connection& connection, const std::string& gauge, do
 
 void WorkerServer::gauge_error(Connection& connection, const std::string& why) {
   if (on_gauge_error_) on_gauge_error_(connection.key, connection.pid, why);
+  send_error(connection, why);
+}
+
+void WorkerServer::send_error(Connection& connection, const std::string& why) {
   const double now = worker_steady_s();
   if (connection.errors_since_s < 0 || now - connection.errors_since_s > kErrorWindow) {
     connection.errors_since_s = now;
     connection.errors_in_window = 0;
   }
-  if (++connection.errors_in_window > kGaugeErrorsPerWindow) return;
+  if (++connection.errors_in_window > kErrorsPerWindow) return;
   connection.channel->send_line(nlohmann::json{{"type", "error"}, {"error", why}}.dump(
       -1, ' ', false, nlohmann::json::error_handler_t::replace));
 }

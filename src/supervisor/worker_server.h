@@ -70,9 +70,9 @@ class WorkerServer {
 
   static constexpr size_t kMaxConnections = 4096;  // and never more than the fd limit allows
   static constexpr double kIdentifyTimeout = 10;   // seconds an unknown peer may stay
-  // Gauge error lines a connection gets per kErrorWindow seconds; a flood of bad lines past it is
+  // Error lines a connection gets per kErrorWindow seconds; a flood of bad lines past it is
   // counted, not answered, so a worker that never reads cannot fill our send queue.
-  static constexpr int kGaugeErrorsPerWindow = 20;
+  static constexpr int kErrorsPerWindow = 20;
   static constexpr double kErrorWindow = 10;
 
  private:
@@ -102,6 +102,9 @@ class WorkerServer {
   void set_requests(Connection& connection, int64_t total);
   void on_gauge(Connection& connection, const std::string& gauge, double value);
   void gauge_error(Connection& connection, const std::string& why);
+  // An error line to the worker (a bad line, a refused gauge), at most kErrorsPerWindow of them
+  // per kErrorWindow: a flood of bad lines from a worker that never reads cannot fill the queue.
+  void send_error(Connection& connection, const std::string& why);
   void publish_total(const Key& key);
   void fail_pending(const Connection* connection, const std::string& why);
 

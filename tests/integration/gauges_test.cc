@@ -4,6 +4,8 @@
 // refusals, and rules on `gauge:NAME`.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -175,6 +177,31 @@ TEST(Gauges, AFloodIsBounded) {
             << after / (1 << 20) << " MiB after\n";
   // Still responsive, still recording.
   EXPECT_TRUE(instance_record(status_of(memvisor), "web", 1).is_object());
+}
+
+// Lines that are not JSON (Python's json.dumps writes NaN) from a worker that never reads its
+// socket: each got an error line, unbounded, until the send queue was full and the connection
+// closed, losing its gauges. Error lines are bounded as gauge refusals are; the worker stays.
+TEST(Gauges, AWorkerThatNeverReadsKeepsItsConnectionThroughAFloodOfBadLines) {
+  TempDir dir;
+  const std::string done = dir.file("deaf.done");
+  const std::string config = dir.write(
+      "deaf.toml", service("web", python_worker_command(),
+                           "env = { GAUGE_MODE = \"deaf\", GAUGE_DONE = \"" + done + "\" }"));
+  Memvisor memvisor(dir, {config});
+  nlohmann::json record;
+  ASSERT_TRUE(eventually(
+      [&] {
+        record = instance_record(status_of(memvisor), "web", 1);
+        return ::access(done.c_str(), F_OK) == 0 && record.is_object() &&
+               record["gauges"].value("alive", 0.0) == 1.0;
+      },
+      60s))
+      << record.dump() << memvisor.err();
+  std::this_thread::sleep_for(2s);
+  record = instance_record(status_of(memvisor), "web", 1);
+  EXPECT_EQ(record["gauges"].value("alive", 0.0), 1.0) << record.dump();
+  EXPECT_EQ(memvisor.err().find("queue full"), std::string::npos) << memvisor.err();
 }
 
 TEST(Gauges, BadNamesAndValuesGetErrors) {

@@ -8,6 +8,8 @@ GAUGE_MODE:
           them, then FLOOD_NAMES distinct names g0..gN-1, then reports `alive` every 100 ms
   bad     sends bad gauge lines (a name starting with a digit, one with a space, a value that is
           not finite, a string value, no value), then sleeps
+  deaf    never reads; sends FLOOD_LINES lines that are not JSON (Python's NaN), then reports
+          `alive` every 100 ms
 Every line the supervisor sends is appended to $GAUGE_REPLIES (when set), so a test can read the
 errors it got. Writes $GAUGE_DONE (when set) once everything was sent."""
 import json
@@ -48,7 +50,8 @@ def gauge_line(name, value):
 
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 sock.connect(os.environ["MEMVISOR_SOCKET"])
-threading.Thread(target=reader, args=(sock,), daemon=True).start()
+if mode != "deaf":
+    threading.Thread(target=reader, args=(sock,), daemon=True).start()
 generation = int(os.environ.get("MEMVISOR_GENERATION", "1"))
 
 if mode == "report":
@@ -81,6 +84,15 @@ elif mode == "flood":
     done()
     while True:
         sock.sendall(gauge_line("flood", lines - 1))
+        time.sleep(0.1)
+elif mode == "deaf":
+    lines = int(os.environ.get("FLOOD_LINES", "100000"))
+    nan = gauge_line("nan", float("nan"))  # json.dumps writes NaN, which JSON is not
+    for _ in range(lines // 1000):
+        sock.sendall(nan * 1000)
+    done()
+    while True:
+        sock.sendall(gauge_line("alive", 1))
         time.sleep(0.1)
 elif mode == "bad":
     time.sleep(0.5)  # attributed by then: the errors name the instance
