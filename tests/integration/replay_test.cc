@@ -133,6 +133,28 @@ TEST(Replay, BadTracesExitTwoWithTheLine) {
   EXPECT_NE(result.err.find("back.csv:3: time goes backwards"), std::string::npos) << result.err;
   result = run_memvisor({"replay", dir.file("missing.csv"), "--leak", "1MiB/h"});
   EXPECT_EQ(result.exit_code, 2);
+  // Numbers from_chars takes that are no size or time: each one line with its place, exit 2 (a
+  // huge value became 0 bytes and hid a leak; nan, inf and a header alone passed).
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"t_s,bytes\n0,1\n10,nan\n", "nan.csv:3: bytes: expected a size in bytes"},
+      {"t_s,bytes\n0,1\n10,1e300\n", "huge.csv:3: bytes: expected a size in bytes"},
+      {"t_s,bytes\n0,1\n10,-5\n", "negative.csv:3: bytes: expected a size in bytes"},
+      {"t_s,bytes\ninf,1\n", "inf.csv:2: t_s: expected a finite time in seconds"},
+      {"t_s,rss,gauge:heap\n0,1,nan\n", "gauge.csv:2: gauge:heap: expected a finite number"},
+      {"t_s,bytes\n", "header.csv: no samples after the header"},
+  };
+  const char* names[] = {"nan.csv", "huge.csv",  "negative.csv",
+                         "inf.csv", "gauge.csv", "header.csv"};
+  for (size_t i = 0; i < bad.size(); ++i) {
+    result = run_memvisor({"replay", dir.write(names[i], bad[i].first), "--leak", "1MiB/h"});
+    EXPECT_EQ(result.exit_code, 2) << bad[i].first << result.out;
+    EXPECT_NE(result.err.find(bad[i].second), std::string::npos) << result.err;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  }
+  // A gauge with no value in a row (not fresh then) is still fine.
+  result = run_memvisor(
+      {"replay", dir.write("gap.csv", "t_s,rss,gauge:heap\n0,1,5\n1,1,\n"), "--warn", "1MiB"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
 }
 
 TEST(Record, WritesTheMemoryOfALiveProcessAsCsv) {

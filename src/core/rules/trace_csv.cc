@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 
 namespace memvisor {
@@ -72,8 +73,19 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& source) 
       const auto [ptr, ec] =
           std::from_chars(fields[i].data(), fields[i].data() + fields[i].size(), value);
       if (ec != std::errc{} || ptr != fields[i].data() + fields[i].size() || fields[i].empty()) {
-        return Error{
-            fmt::format("{}:{}: expected a number, got '{}'", source, line_number, fields[i])};
+        return Error{fmt::format("{}:{}: expected a number, got '{}{}'", source, line_number,
+                                 fields[i].substr(0, 40), fields[i].size() > 40 ? "..." : "")};
+      }
+      // from_chars takes nan, inf and 1e300: a time must be finite, a size a byte count (its
+      // conversion to an integer is undefined past 2^64), a gauge any finite number.
+      const bool gauge = i > 0 && trace.columns[i - 1].starts_with("gauge:");
+      if (!std::isfinite(value) || (i > 0 && !gauge && (value < 0 || value >= 0x1p64))) {
+        return Error{fmt::format("{}:{}: {}: expected {}, got '{}'", source, line_number,
+                                 i == 0 ? std::string("t_s") : trace.columns[i - 1],
+                                 i == 0  ? "a finite time in seconds"
+                                 : gauge ? "a finite number"
+                                         : "a size in bytes, from 0 to 2^64",
+                                 fields[i].substr(0, 40))};
       }
       if (i == 0) {
         t = value;
@@ -89,6 +101,7 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& source) 
     trace.values.push_back(std::move(row));
   }
   if (header) return Error{fmt::format("{}: empty trace", source)};
+  if (trace.t_s.empty()) return Error{fmt::format("{}: no samples after the header", source)};
   return trace;
 }
 
