@@ -71,6 +71,11 @@ int watch_command(const Args& all_args) {
     auto opened = pidfd_open(pid);
     if (!opened) return fail(kExitFailure, opened.error().describe());
     pidfd = std::move(*opened);
+    // pidfd_open checks no permission; the kill a rule may need does. Said now, not as "killed"
+    // about a process that runs on.
+    if (Status may = pidfd_signal(pidfd.get(), 0); !may)
+      return fail(kExitFailure, "cannot signal pid " + std::to_string(pid) + " (" +
+                                    may.error().describe() + "): watch it as its user, or as root");
   }
   uint64_t start_ticks = 0;
   if (auto stat = read_proc_stat(pid)) start_ticks = stat->start_time_ticks;
@@ -114,9 +119,12 @@ int watch_command(const Args& all_args) {
       input.action = RuleAction{service.name, 1, 1, pid, d};
       input.samples = &samples;
       auto report = write_crash_report(input);
-      (void)pidfd_signal(pidfd.get(), SIGKILL);
+      const Status killed = pidfd_signal(pidfd.get(), SIGKILL);
       if (ours) ::waitpid(pid, nullptr, 0);
-      std::cerr << "memvisor watch: CRITICAL: pid " << pid << ": " << d.message << "; killed\n";
+      std::cerr << "memvisor watch: CRITICAL: pid " << pid << ": " << d.message
+                << (killed ? std::string("; killed")
+                           : "; cannot kill it: " + killed.error().describe())
+                << "\n";
       if (report) {
         std::cerr << "memvisor watch: crash report: " << *report << "\n";
       } else {
