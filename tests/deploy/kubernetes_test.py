@@ -182,6 +182,19 @@ def cross_check(objects, dockerfile):
         problems.append("the pod does not run as a non-root uid")
     if env.get("MEMVISOR_STATE_DIR") not in mounts:
         problems.append(f"MEMVISOR_STATE_DIR {env.get('MEMVISOR_STATE_DIR')} is no mounted volume")
+    else:
+        # What memvisor may keep there at its configured bounds fits the emptyDir, or the kubelet
+        # evicts the pod: the bundles, the events log and its rotated files, the checkpoint
+        # (at most 64 MiB).
+        state_volume = volumes.get(mounts[env["MEMVISOR_STATE_DIR"]]["name"], {})
+        limit = state_volume.get("emptyDir", {}).get("sizeLimit")
+        supervisor = config.get("supervisor", {})
+        bound = (size(supervisor.get("incidents_max_size", "1GiB")) +
+                 size(supervisor.get("events_max_size", "64MiB")) *
+                 (int(supervisor.get("events_keep", 3)) + 1) + 64 * 2**20)
+        if limit is not None and size(limit) < bound:
+            problems.append(f"the state emptyDir's sizeLimit {limit} is below what memvisor may "
+                            f"keep there, {bound / 2**20:.0f} MiB (incidents, events, checkpoint)")
 
     # The image runs the same thing.
     d = dockerfile
