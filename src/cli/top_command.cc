@@ -148,9 +148,25 @@ std::vector<TopRow> shown_rows(const TopData& data, TopSort sort, const std::str
   return rows;
 }
 
+// "--service web": a name this memvisor runs, or the message that says which it runs.
+std::optional<std::string> unknown_service(const nlohmann::json& status,
+                                           const std::string& service) {
+  if (service.empty()) return std::nullopt;
+  std::string names;
+  for (const auto& s : status.value("services", nlohmann::json::array())) {
+    const std::string name = s.value("name", "");
+    if (name == service) return std::nullopt;
+    names += (names.empty() ? "" : ", ") + name;
+  }
+  return "--service: no service '" + service +
+         "' in this memvisor (it runs: " + (names.empty() ? "none" : names) + ")";
+}
+
 int plain_snapshot(const TopOptions& options, bool utf8) {
   const TopData data = fetch_top(options.state_dir, false);
   if (!data.ok) return fail(kExitFailure, not_running(options.state_dir, data.error));
+  if (auto unknown = unknown_service(data.status, options.service))
+    return fail(kExitUsage, *unknown);
   const std::vector<TopRow> rows = shown_rows(data, TopSort::memory, options.service);
   SelfUsage self;
   std::vector<std::string> header = {
@@ -370,6 +386,12 @@ int top_command(const Args& args) {
   std::setlocale(LC_ALL, "");
   const bool utf8 = std::strcmp(::nl_langinfo(CODESET), "UTF-8") == 0;
   if (once || ::isatty(STDOUT_FILENO) == 0) return plain_snapshot(options, utf8);
+  // A name it does not run is said before the screen is taken (a memvisor not running yet is
+  // waited for on screen, as always).
+  if (const TopData first = fetch_top(options.state_dir, true); first.ok) {
+    if (auto unknown = unknown_service(first.status, options.service))
+      return fail(kExitUsage, *unknown);
+  }
 
   // Our handlers before ncurses starts: it leaves them alone, and getch returns on the signal,
   // so the loop ends through the Screen's destructor (endwin) on q, Ctrl-C, SIGTERM and SIGHUP.

@@ -173,6 +173,11 @@ def main():
         once = subprocess.run([memvisor, "top", "--once", "--service", "api", "--state-dir",
                                state_dir], capture_output=True, text=True, timeout=30)
         check(unit_rows(once.stdout) == ["api.1"], f"--service api: {unit_rows(once.stdout)}")
+        # A service it does not run: said, exit 2 (it was an empty table, exit 0).
+        none = subprocess.run([memvisor, "top", "--once", "--service", "nosuch", "--state-dir",
+                               state_dir], capture_output=True, text=True, timeout=30)
+        check(none.returncode == 2 and "no service 'nosuch'" in none.stderr and
+              "web, api" in none.stderr, f"--service nosuch: {none.returncode} {none.stderr!r}")
         print(plain.stdout)
 
         # The live view in a real terminal.
