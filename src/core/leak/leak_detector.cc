@@ -68,6 +68,8 @@ void LeakDetector::set_rule(double rate_bytes_per_hour, double warmup_s) {
 void LeakDetector::reset() {
   history_.clear();
   streak_ = 0;
+  misses_ = 0;
+  reported_ = false;
   warmup_range_ = 0;
   assessment_ = LeakAssessment{};
   assessment_.reason = "no samples yet";
@@ -84,9 +86,20 @@ void LeakDetector::add(double t_s, double bytes) {
   assessment_ = judge();
   ++verdicts_;
   streak_ = assessment_.leaking ? streak_ + 1 : 0;
-  if (assessment_.leaking && streak_ < kConfirmations) {
+  misses_ = assessment_.leaking ? 0 : misses_ + 1;
+  if (assessment_.leaking && !reported_ && streak_ < kConfirmations) {
     assessment_.leaking = false;
     assessment_.reason = "to be confirmed: " + assessment_.reason;
+  } else if (assessment_.leaking) {
+    reported_ = true;
+  } else if (reported_ && misses_ < kConfirmations) {
+    // A reported leak ends as it began, on verdicts in a row: one verdict whose bound falls at
+    // the rate's edge does not make the leak, and its metric, blink off and on (an alert that
+    // waits for 5 minutes of it would never fire).
+    assessment_.leaking = true;
+    assessment_.reason = "still leaking, to be confirmed over: " + assessment_.reason;
+  } else {
+    reported_ = false;
   }
 }
 
@@ -241,7 +254,9 @@ LeakAssessment LeakDetector::judge() {
 namespace {
 // The detector's checkpoint format; bump it with any change to what save() writes (its own
 // fields or FloorHistory's).
-constexpr uint32_t kStateVersion = 1;
+// 2 adds the reported leak's hold (reported_, misses_) at the end; a version 1 state is read as
+// holding nothing more than its verdict.
+constexpr uint32_t kStateVersion = 2;
 }  // namespace
 
 void LeakDetector::save(StateWriter& out) const {
@@ -260,12 +275,16 @@ void LeakDetector::save(StateWriter& out) const {
   out.u64(verdicts_);
   out.f64(load_fall_);
   out.f64(warmup_range_);
+  out.boolean(reported_);
+  out.i64(misses_);
 }
 
 bool LeakDetector::restore(StateReader& in) {
   reset();
   verdicts_ = 0;
-  if (in.u32() != kStateVersion || in.f64() != config_.history_s || !history_.restore(in)) {
+  const uint32_t version = in.u32();
+  if ((version != kStateVersion && version != 1) || in.f64() != config_.history_s ||
+      !history_.restore(in)) {
     in.fail();
     reset();
     return false;
@@ -283,7 +302,9 @@ bool LeakDetector::restore(StateReader& in) {
   const uint64_t verdicts = in.u64();
   const double load_fall = in.f64();
   const double warmup_range = in.f64();
-  if (!in.ok() || streak < 0 || streak > 1000000) {
+  const bool reported = version >= 2 ? in.boolean() : a.leaking;
+  const int64_t misses = version >= 2 ? in.i64() : 0;
+  if (!in.ok() || streak < 0 || streak > 1000000 || misses < 0 || misses > 1000000) {
     in.fail();
     reset();
     return false;
@@ -293,6 +314,8 @@ bool LeakDetector::restore(StateReader& in) {
   verdicts_ = verdicts;
   load_fall_ = load_fall;
   warmup_range_ = warmup_range;
+  reported_ = reported;
+  misses_ = static_cast<int>(misses);
   return true;
 }
 

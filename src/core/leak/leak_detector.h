@@ -52,7 +52,8 @@
 //       such a rise are a clean fast line. A runaway leak soon goes beyond it, and slower growth
 //       is judged over spans as long as the warm-up, where (a)-(d) tell it from steps and
 //       cycles.
-// - A leak is reported when two verdicts in a row (one per bucket) find one.
+// - A leak is reported when two verdicts in a row (one per bucket) find one, and ends when two in
+//   a row find none.
 // - The threshold rate is the only absolute number; every time scale comes from the data.
 //
 // Limits: a cycle longer than the history seen so far (a daily cycle on its first day, a process
@@ -154,7 +155,9 @@ class LeakDetector {
   LeakDetectorConfig config_;
   FloorHistory history_;
   LeakAssessment assessment_;
-  int streak_ = 0;
+  int streak_ = 0;         // leak verdicts in a row
+  int misses_ = 0;         // verdicts without a leak in a row
+  bool reported_ = false;  // a leak is reported (confirmed, and not yet ended by misses)
   uint64_t verdicts_ = 0;
   double load_fall_ = 0;  // the deepest gradual fall of the floor, when it is more than noise
   // How far the floor moved during the warm-up (rule f), kept once the warm-up has left the

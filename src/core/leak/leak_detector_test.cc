@@ -258,6 +258,33 @@ TEST(LeakDetector, ReportsALeakAfterAReleaseOnceItPassesTheOldHigh) {
   EXPECT_LT(*r.first_report_s, 6.5 * kHour);
 }
 
+// A reported leak ends as it began, on two verdicts in a row: the first verdict without one
+// still reports it ("still leaking"), the second ends it. Here the memory falls to a tenth at
+// once, so every verdict after the fall finds no leak. (One such verdict ended it at once, so a
+// leak whose bound hovers at the rate blinked off and on, and an alert waiting for 5 minutes of
+// it never fired.)
+TEST(LeakDetector, AReportedLeakEndsOnTwoVerdictsInARowWithoutOne) {
+  std::mt19937_64 random(3);
+  std::normal_distribution<double> noise(0, 2);
+  LeakDetector detector(config());
+  double t = 0;
+  for (; t <= 4 * kHour; t += 10)
+    detector.add(t, (300 + 60 * t / kHour + noise(random)) * kMiBytes);
+  ASSERT_TRUE(detector.assess().leaking) << detector.assess().reason;
+  std::vector<LeakAssessment> after;
+  for (uint64_t seen = detector.verdicts(); after.size() < 3; t += 10) {
+    detector.add(t, (50 + noise(random)) * kMiBytes);
+    if (detector.verdicts() != seen) {
+      seen = detector.verdicts();
+      after.push_back(detector.assess());
+    }
+  }
+  EXPECT_TRUE(after[0].leaking) << after[0].reason;
+  EXPECT_EQ(after[0].reason.rfind("still leaking", 0), 0u) << after[0].reason;
+  EXPECT_FALSE(after[1].leaking) << after[1].reason;
+  EXPECT_FALSE(after[2].leaking) << after[2].reason;
+}
+
 TEST(LeakDetector, ResetForgetsEverything) {
   LeakDetector detector(config());
   for (double t = 0; t < 4 * kHour; t += 10) detector.add(t, (300 + 100 * t / kHour) * kMiBytes);
