@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -57,6 +58,7 @@ pid_t start(const std::vector<std::string>& args, const std::string& out, const 
   std::vector<std::string> argv = wrapper;
   argv.push_back(MEMVISOR_BINARY);
   argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t test = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
     for (const auto& entry : env) ::putenv(const_cast<char*>(entry.c_str()));
@@ -68,6 +70,10 @@ pid_t start(const std::vector<std::string>& args, const std::string& out, const 
     ::dup2(err_fd, 2);
     // Its own process group, so a test can never signal the test runner by mistake.
     ::setpgid(0, 0);
+    // A test that dies (ctest's timeout kills it) takes its memvisor down gracefully, workers
+    // included: a daemon left behind with a runaway worker starved every test after it.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != test) ::_exit(127);  // the test is already gone
     std::vector<char*> raw;
     for (auto& arg : argv) raw.push_back(arg.data());
     raw.push_back(nullptr);
