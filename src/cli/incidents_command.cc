@@ -68,9 +68,7 @@ int incidents_command(const Args& args) {
     return fail(kExitFailure, "no state dir " + state_dir + " (name memvisor's with --state-dir)");
   const std::string dir = state_dir + "/incidents";
   if (list) {
-    nlohmann::json incidents = nlohmann::json::array();
-    for (const IncidentListing& listing : list_incidents(dir))
-      incidents.push_back(to_json(listing));
+    const nlohmann::json incidents = incidents_json(dir);
     std::cout << (json ? incidents.dump(2) + "\n" : render_list(incidents));
     return kExitOk;
   }

@@ -45,10 +45,8 @@ void Controller::on_socket_hangup(int fd) {
   const auto held = sockets_.find(fd);
   if (!held) return;
   const auto& [service_name, socket] = *held;
-  int backlog = 0;
-  for (const ServiceConfig& service : options_.config.services) {
-    if (service.name == service_name) backlog = service.listen_backlog;
-  }
+  const ServiceConfig* service = options_.config.service(service_name);
+  const int backlog = service != nullptr ? service->listen_backlog : 0;
   // The event names its service: the line reads "web: 127.0.0.1:8000 was shut down …".
   const std::string what = fmt::format(
       "{} was shut down by one of its workers (shutdown(2) on the shared listening socket, as "

@@ -68,14 +68,8 @@ Controller::ReloadOutcome Controller::reload(std::string_view how) {
   options_.config = std::move(config);
   users_ = std::move(users);
   const Config& now_config = options_.config;
-  auto service_named = [&](const std::string& name) -> const ServiceConfig* {
-    for (const ServiceConfig& service : now_config.services) {
-      if (service.name == name) return &service;
-    }
-    return nullptr;
-  };
   for (auto& instance : instances_) {
-    if (const ServiceConfig* service = service_named(instance->service->name)) {
+    if (const ServiceConfig* service = now_config.service(instance->service->name)) {
       instance->service = service;
       instance->circuit.set_limits(service->circuit_failures, service->circuit_cooldown);
     }
@@ -130,7 +124,7 @@ Controller::ReloadOutcome Controller::reload(std::string_view how) {
         break;
       case ServiceChange::Kind::added:
       case ServiceChange::Kind::instances: {
-        const ServiceConfig* service = service_named(change.service);
+        const ServiceConfig* service = now_config.service(change.service);
         for (Instance* instance : of_service) {
           if (instance->number > service->instances) remove_instance(*instance, "reload");
         }

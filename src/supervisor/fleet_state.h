@@ -46,12 +46,7 @@ class FleetState {
   bool has_snapshot() const { return has_snapshot_; }
   const Config& config() const { return config_; }
   // The configured service of that name; nullptr when there is none.
-  const ServiceConfig* service(std::string_view name) const {
-    for (const ServiceConfig& s : config_.services) {
-      if (s.name == name) return &s;
-    }
-    return nullptr;
-  }
+  const ServiceConfig* service(std::string_view name) const { return config_.service(name); }
   // Every known process of `service` (both of a recycling instance), in (instance, generation)
   // order. Valid until the next apply().
   const std::vector<FleetProcess>& processes(const std::string& service) const;

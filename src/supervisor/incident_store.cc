@@ -69,6 +69,13 @@ nlohmann::json to_json(const IncidentListing& listing) {
           {"bytes", listing.bytes}};
 }
 
+nlohmann::json incidents_json(const std::string& incidents_dir) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const IncidentListing& listing : list_incidents(incidents_dir))
+    list.push_back(to_json(listing));
+  return list;
+}
+
 Result<nlohmann::json> show_incident(const std::string& incidents_dir, const std::string& id) {
   if (!is_valid_incident_id(id)) return Error{"no incident '" + id + "'"};
   const fs::path dir = fs::path(incidents_dir) / id;

@@ -22,6 +22,8 @@ struct IncidentListing {
 // Every bundle, oldest first (ids sort by time). Temp dirs and other files are skipped.
 std::vector<IncidentListing> list_incidents(const std::string& incidents_dir);
 nlohmann::json to_json(const IncidentListing& listing);
+// Every bundle as to_json gives it, oldest first: the `incidents` answer and its CLI.
+nlohmann::json incidents_json(const std::string& incidents_dir);
 
 // {"id", "path", "summary", "incident" (incident.json), "files": [{"name", "bytes"}]}.
 Result<nlohmann::json> show_incident(const std::string& incidents_dir, const std::string& id);

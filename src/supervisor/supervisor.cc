@@ -301,13 +301,8 @@ std::optional<nlohmann::json> Supervisor::handle_request(
       return dump_instance(request, client);
     case ControlCommand::reload:
       return forward_reload(request, client);
-    case ControlCommand::incidents: {
-      nlohmann::json list = nlohmann::json::array();
-      for (const IncidentListing& listing : list_incidents(incidents_dir())) {
-        list.push_back(to_json(listing));
-      }
-      return nlohmann::json{{"ok", true}, {"incidents", std::move(list)}};
-    }
+    case ControlCommand::incidents:
+      return nlohmann::json{{"ok", true}, {"incidents", incidents_json(incidents_dir())}};
     case ControlCommand::incident: {
       auto shown = show_incident(incidents_dir(), request.incident);
       if (!shown) return error_reply({nullptr, "not_found", shown.error().describe()});

@@ -179,11 +179,7 @@ std::optional<nlohmann::json> Supervisor::dump_instance(
   if (!fleet_.has_snapshot()) {
     return error_reply({nullptr, "unavailable", "starting up; try again"});
   }
-  bool known_service = false;
-  for (const ServiceConfig& service : fleet_.config().services) {
-    known_service = known_service || service.name == target.service;
-  }
-  if (!known_service) {
+  if (fleet_.service(target.service) == nullptr) {
     return error_reply({nullptr, "not_found", fmt::format("no service '{}'", target.service)});
   }
   for (const FleetProcess& process : fleet_.processes(target.service)) {

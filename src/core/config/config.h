@@ -215,6 +215,14 @@ struct Config {
   std::string source;  // the file it came from, or "command line"
   SupervisorConfig supervisor;
   std::vector<ServiceConfig> services;
+
+  // The service of that name; nullptr when there is none.
+  const ServiceConfig* service(std::string_view name) const {
+    for (const ServiceConfig& s : services) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  }
 };
 
 }  // namespace memvisor
