@@ -18,12 +18,21 @@ void Controller::apply_own_oom_score_adj() {
   const int wanted = options_.config.supervisor.oom_score_adj;
   if (oom_score_adj_of(::getpid()) == wanted) return;
   if (Status set = set_own_oom_score_adj(wanted); !set && !told_oom_score_adj_) {
-    // Lowering it needs CAP_SYS_RESOURCE: an unprivileged memvisor runs with what it inherited.
+    // Lowering it needs CAP_SYS_RESOURCE: an unprivileged memvisor runs with what it inherited,
+    // and so does every worker whose service asks for less (raising needs no privilege), which
+    // is what an operator can still do.
     told_oom_score_adj_ = true;
+    const int kept = oom_score_adj_of(::getpid()).value_or(0);
     log_message(LogLevel::warning,
-                fmt::format("cannot set memvisor's oom_score_adj to {} ({}); the kernel's OOM "
-                            "killer may pick memvisor like any other process",
-                            wanted, set.error().describe()));
+                fmt::format("cannot set memvisor's oom_score_adj to {} ({}): it keeps {}, and so "
+                            "does every worker whose service asks for less; the kernel's OOM "
+                            "killer may pick memvisor like any other process. Grant "
+                            "CAP_SYS_RESOURCE{}",
+                            wanted, set.error().describe(), kept,
+                            kept < 1000 ? fmt::format(", or give the services an oom_score_adj "
+                                                      "above {}",
+                                                      kept)
+                                        : std::string()));
   }
 }
 

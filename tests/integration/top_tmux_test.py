@@ -203,31 +203,31 @@ def main():
 
         # s: memory -> growth -> name -> restarts. By name api.1 is first; by restarts web.1 is.
         tmux.keys("s")
-        check(bool(eventually(lambda: "sort: growth" in tmux.capture(), 5)), "s: sort by growth")
+        check(bool(eventually(lambda: "sort: growth" in tmux.capture(), 15)), "s: sort by growth")
         tmux.keys("s")
         by_name = eventually(lambda: (lambda s: unit_rows(s) if "sort: name" in s else None)(
-            tmux.capture()), 5)
+            tmux.capture()), 15)
         check(by_name == ["api.1", "web.1", "web.2"], f"s: sorted by name: {by_name}")
         tmux.keys("s")
         by_restarts = eventually(lambda: (lambda s: unit_rows(s) if "sort: restarts" in s else
-                                          None)(tmux.capture()), 5)
+                                          None)(tmux.capture()), 15)
         check(bool(by_restarts) and by_restarts[0] == "web.1",
               f"s: sorted by restarts, web.1 (restarted once) first: {by_restarts}")
         tmux.keys("S")
-        check(bool(eventually(lambda: "sort: name" in tmux.capture(), 5)), "S: back to name")
+        check(bool(eventually(lambda: "sort: name" in tmux.capture(), 15)), "S: back to name")
 
         # Filter: f, type the service, Enter.
         tmux.keys("f")
-        check(bool(eventually(lambda: "filter by service" in tmux.capture(), 5)), "f: prompt")
+        check(bool(eventually(lambda: "filter by service" in tmux.capture(), 15)), "f: prompt")
         tmux.run("send-keys", "-t", "t", "-l", "api")
         tmux.keys("Enter")
         only_api = eventually(lambda: (lambda s: unit_rows(s) if "service: api" in s else None)(
-            tmux.capture()), 5)
+            tmux.capture()), 15)
         check(only_api == ["api.1"], f"filter api shows only api: {only_api}")
         tmux.keys("/")
         tmux.keys("BSpace", "BSpace", "BSpace", "Enter")
         back = eventually(lambda: (lambda s: unit_rows(s) if len(unit_rows(s)) == 3 else None)(
-            tmux.capture()), 5)
+            tmux.capture()), 15)
         check(bool(back), f"an empty filter shows every service again: {back}")
         with open(os.path.join(work, "screen.ansi"), "w") as f:
             f.write(tmux.capture(colours=True))
@@ -284,10 +284,13 @@ def main():
         for pid in top_pids(state_dir):
             os.kill(pid, signal.SIGKILL)
     if FAILURES:
-        print(f"top_tmux_test: {len(FAILURES)} check(s) failed")
+        # memvisor's log first, the failed checks last: a CI excerpt shows the end of the output.
         log.flush()
         with open(os.path.join(work, "memvisor.log")) as f:
             print(f.read()[-4000:])
+        print(f"top_tmux_test: {len(FAILURES)} check(s) failed:")
+        for what in FAILURES:
+            print("FAIL: " + what[:400])
         return 1
     print("top_tmux_test: every check passed")
     shutil.rmtree(work, ignore_errors=True)
