@@ -93,7 +93,7 @@ Result<std::string> write_incident_bundle(const std::string& incidents_dir,
   const std::pair<const char*, std::string> files[] = {
       {"summary.txt", incident_summary(content.facts)},
       {"incident.json", incident_json(content.facts).dump(2) + "\n"},
-      {"memory.csv", memory_csv(content.samples)},
+      {"memory.csv", memory_csv(content.samples, content.gauges)},
       {"memory.svg", render_memory_chart(chart)},
       {"smaps_top.txt", content.proc.smaps_top},
       {"status.txt", status_text},

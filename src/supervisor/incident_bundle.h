@@ -27,6 +27,7 @@ ProcCapture capture_proc(pid_t pid, const std::string& proc_root = kProcRoot);
 struct BundleContent {
   IncidentFacts facts;
   std::deque<TimedSample> samples;
+  GaugeSeries gauges;  // the process's gauge series, as gauge:NAME columns of memory.csv
   std::optional<MemoryRules> rules;  // the service's, for the chart's thresholds
   ProcCapture proc;
   std::string stacks;

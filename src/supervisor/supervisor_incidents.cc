@@ -68,6 +68,15 @@ Supervisor::PendingIncident& Supervisor::begin_incident(
     facts.memory = content.samples.back().values;
     facts.uptime_s = content.samples.back().t_s;
   }
+  // A pre-fork child has no gauges: they are the instance's (its master's).
+  if (const GaugeStore* gauges =
+          facts.child == 0 ? memory_.gauges({action.service, action.instance, action.generation})
+                           : nullptr) {
+    for (const auto& [name, gauge] : gauges->all()) {
+      facts.gauges[name] = gauge.value;
+      content.gauges[name] = gauge.series;
+    }
+  }
   if (const ServiceConfig* service = fleet_.service(action.service))
     content.rules = service->memory;
   content.proc = capture_proc(action.pid);

@@ -284,6 +284,42 @@ TEST(Gauges, LimitOnAGaugeRecyclesAndWaitsForItsGauge) {
   EXPECT_TRUE(memvisor.events("rule", "silent.1").empty());
 }
 
+// The bundle of a rule on a gauge holds the gauge's series (memory.csv's gauge:NAME column), so
+// what the rule saw is on disk, and `memvisor replay` of the bundle decides as the rule did.
+TEST(Gauges, ABundleCarriesTheGaugesSeriesAndReplaysToTheSameDecision) {
+  TempDir dir;
+  const std::string c_worker = MEMVISOR_C_QUEUE_WORKER;
+  const std::string config =
+      dir.write("queue.toml", service("stalled", "[\"" + c_worker + "\"]",
+                                      "critical = { size = 1000, metric = \"gauge:queue_depth\" }\n"
+                                      "env = { QUEUE_GROWTH = \"100\" }"));
+  Memvisor memvisor(dir, {config});
+  const auto incidents = memvisor.wait_events("incident", 1, 30s, "stalled.1");
+  ASSERT_EQ(incidents.size(), 1u) << memvisor.err();
+  const std::string path = incidents[0].value("path", "");
+  ASSERT_FALSE(path.empty()) << incidents[0].dump();
+
+  const std::string csv = read_text(path + "/memory.csv");
+  const std::string header = csv.substr(0, csv.find('\n'));
+  EXPECT_EQ(header,
+            "t_s,rss,pss,uss,swap,anon,gauge:queue_depth,gauge:queue_oldest_job_age_seconds");
+  // The last row holds the value the rule acted on: past 1000.
+  std::string last = csv.substr(0, csv.size() - 1);
+  last = last.substr(last.rfind('\n') + 1);
+  const std::string depth = last.substr(0, last.rfind(','));
+  EXPECT_GT(std::stod(depth.substr(depth.rfind(',') + 1)), 1000.0) << csv;
+  const std::string summary = read_text(path + "/summary.txt");
+  EXPECT_NE(summary.find("gauges:     queue_depth "), std::string::npos) << summary;
+  const auto json = nlohmann::json::parse(read_text(path + "/incident.json"));
+  EXPECT_GT(json["gauges"].value("queue_depth", 0.0), 1000.0) << json.dump();
+
+  const auto replayed = run_memvisor({"replay", path + "/memory.csv", "--config", config});
+  EXPECT_EQ(replayed.exit_code, 0) << replayed.err;
+  EXPECT_NE(replayed.out.find("\"rule\":\"critical\""), std::string::npos) << replayed.out;
+  EXPECT_NE(replayed.out.find("\"metric\":\"gauge:queue_depth\""), std::string::npos)
+      << replayed.out;
+}
+
 TEST(Gauges, ConfigErrorsForBadGaugeMetrics) {
   TempDir dir;
   const std::string bad_name = dir.write("bad_name.toml",

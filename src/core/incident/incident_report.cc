@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/units.h"
 
@@ -54,6 +55,13 @@ std::string incident_summary(const IncidentFacts& facts) {
         "uptime:     {}\n",
         format_duration(Millis(static_cast<int64_t>(std::max(0.0, *facts.uptime_s) * 1000))));
   }
+  if (!facts.gauges.empty()) {
+    std::string list;
+    for (const auto& [name, value] : facts.gauges) {
+      list += fmt::format("{}{} {}", list.empty() ? "" : ", ", name, value);
+    }
+    out += fmt::format("gauges:     {} (series in memory.csv, gauge:NAME columns)\n", list);
+  }
   out += fmt::format("action:     {}\n", facts.action);
   out += fmt::format("command:    {}\n", facts.cmdline.empty() ? "(unreadable)" : facts.cmdline);
   out += fmt::format("samples:    {} retained (memory.csv, memory.svg)\n", facts.samples);
@@ -86,6 +94,7 @@ nlohmann::json incident_json(const IncidentFacts& facts) {
     document["unit"] = unit_name(facts.service, facts.instance, facts.child);
   }
   if (facts.uptime_s) document["uptime_s"] = *facts.uptime_s;
+  if (!facts.gauges.empty()) document["gauges"] = facts.gauges;
   if (facts.heap_sample) document["heap_sample"] = *facts.heap_sample;
   if (facts.decision) {
     const RuleDecision& d = *facts.decision;
@@ -99,11 +108,26 @@ nlohmann::json incident_json(const IncidentFacts& facts) {
   return document;
 }
 
-std::string memory_csv(const std::deque<TimedSample>& samples) {
-  std::string out = "t_s,rss,pss,uss,swap,anon\n";
+std::string memory_csv(const std::deque<TimedSample>& samples, const GaugeSeries& gauges) {
+  std::string out = "t_s,rss,pss,uss,swap,anon";
+  for (const auto& [name, series] : gauges) out += ",gauge:" + name;
+  out += "\n";
+  // A gauge's point belongs to the memory sample of the same round, which has the very same t_s;
+  // both series are in time order, so one cursor per gauge walks along.
+  std::vector<std::deque<GaugePoint>::const_iterator> cursors;
+  for (const auto& [name, series] : gauges) cursors.push_back(series.begin());
   for (const TimedSample& s : samples) {
-    out += fmt::format("{:.3f},{},{},{},{},{}\n", s.t_s, s.values.rss, s.values.pss, s.values.uss,
+    out += fmt::format("{:.3f},{},{},{},{},{}", s.t_s, s.values.rss, s.values.pss, s.values.uss,
                        s.values.swap, s.values.anon);
+    size_t i = 0;
+    for (const auto& [name, series] : gauges) {
+      auto& at = cursors[i++];
+      while (at != series.end() && at->t_s < s.t_s - 1e-6) ++at;
+      out += ',';
+      if (at != series.end() && std::abs(at->t_s - s.t_s) <= 1e-6)
+        out += fmt::format("{}", at->value);
+    }
+    out += '\n';
   }
   return out;
 }

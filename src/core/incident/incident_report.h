@@ -3,6 +3,7 @@
 #pragma once
 
 #include <deque>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include "core/config/config.h"
 #include "core/incident/incident_id.h"
 #include "core/incident/memory_chart.h"
+#include "core/rules/gauge_store.h"
 #include "core/rules/memory_rules.h"
 #include "core/rules/timed_sample.h"
 #include "core/time_format.h"
@@ -30,6 +32,7 @@ struct IncidentFacts {
   std::string action;                    // what memvisor does about it, in words
   std::optional<double> uptime_s;        // the process's age at the time
   MemoryValues memory;                   // the last sample
+  std::map<std::string, double> gauges;  // the process's gauges, their latest values
   std::string cmdline;
   size_t samples = 0;
   std::vector<std::string> files;  // the bundle's files, for the summary's last lines
@@ -39,8 +42,14 @@ struct IncidentFacts {
 
 std::string incident_summary(const IncidentFacts& facts);
 nlohmann::json incident_json(const IncidentFacts& facts);
-// "t_s,rss,pss,uss,swap,anon" then one row per sample, bytes; `memvisor replay` reads it back.
-std::string memory_csv(const std::deque<TimedSample>& samples);
+// A gauge's series, as the process's gauge store kept it (one point per memory sample while the
+// gauge was fresh), by name.
+using GaugeSeries = std::map<std::string, std::deque<GaugePoint>>;
+
+// "t_s,rss,pss,uss,swap,anon" then one row per sample, bytes, and a gauge:NAME column per gauge
+// (empty where the gauge had no fresh value at that sample); `memvisor replay` reads it back,
+// gauge rules included.
+std::string memory_csv(const std::deque<TimedSample>& samples, const GaugeSeries& gauges = {});
 
 // The chart of the series with the service's warn, limit and critical thresholds.
 ChartInput incident_chart(const IncidentFacts& facts, const std::deque<TimedSample>& samples,

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/rules/trace_csv.h"
 
 namespace memvisor {
@@ -97,6 +99,37 @@ TEST(IncidentReport, CsvReadsBackAsATrace) {
   auto trace = parse_trace_csv(csv, "memory.csv");
   ASSERT_TRUE(trace) << trace.error().describe();
   EXPECT_EQ(trace->t_s.size(), 2u);
+}
+
+TEST(IncidentReport, CsvCarriesGaugesBesideTheirMemorySamples) {
+  // The gauge came after the first sample, and missed the third (stale there).
+  std::deque<TimedSample> samples{
+      {0.5, {.rss = 1000}}, {1.5, {.rss = 2000}}, {2.5, {.rss = 3000}}, {3.5, {.rss = 4000}}};
+  GaugeSeries gauges{{"queue_depth", {{1.5, 10}, {3.5, 1200.5}}}, {"z_other", {{0.5, 7}}}};
+  const std::string csv = memory_csv(samples, gauges);
+  EXPECT_EQ(csv,
+            "t_s,rss,pss,uss,swap,anon,gauge:queue_depth,gauge:z_other\n"
+            "0.500,1000,0,0,0,0,,7\n"
+            "1.500,2000,0,0,0,0,10,\n"
+            "2.500,3000,0,0,0,0,,\n"
+            "3.500,4000,0,0,0,0,1200.5,\n");
+  auto trace = parse_trace_csv(csv, "memory.csv");
+  ASSERT_TRUE(trace) << trace.error().describe();
+  const int column = trace->column("gauge:queue_depth");
+  ASSERT_GE(column, 0);
+  EXPECT_EQ(trace->values[3][static_cast<size_t>(column)], 1200.5);
+  EXPECT_TRUE(std::isnan(trace->values[2][static_cast<size_t>(column)]));
+}
+
+TEST(IncidentReport, SummaryAndJsonNameTheGauges) {
+  IncidentFacts facts = leak_facts();
+  facts.gauges = {{"queue_depth", 1200}, {"heap_used_bytes", 5e7}};
+  EXPECT_NE(incident_summary(facts).find("gauges:     heap_used_bytes 50000000, queue_depth 1200 "
+                                         "(series in memory.csv, gauge:NAME columns)\n"),
+            std::string::npos)
+      << incident_summary(facts);
+  EXPECT_EQ(incident_json(facts)["gauges"]["queue_depth"], 1200);
+  EXPECT_FALSE(incident_json(leak_facts()).contains("gauges"));
 }
 
 TEST(IncidentReport, ChartHasThresholdsOfTheRules) {
