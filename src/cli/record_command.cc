@@ -1,8 +1,12 @@
 // `memvisor record`: a process's memory as CSV on stdout (t_s,rss,pss,uss,swap), the input of
 // `memvisor replay`; with --instance and --gauge NAME, also that instance's gauges
-// (gauge:NAME columns), as the supervisor last heard them.
+// (gauge:NAME columns), as the supervisor last heard them. t_s is the process's age, as in the
+// supervisor's series and an incident bundle's memory.csv: the leak rule judges a process's
+// first `warmup` by it, so a recording begun hours into a process replays as the live rule saw
+// it, not as a fresh start.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <iostream>
@@ -16,6 +20,7 @@
 #include "core/config/metric_name.h"
 #include "core/units.h"
 #include "os/memory_reader.h"
+#include "os/process_usage.h"
 
 namespace memvisor {
 namespace {
@@ -66,8 +71,8 @@ std::vector<std::string> gauge_cells(const std::string& state_dir, const std::st
 
 int record_command(const Args& args) {
   CLI::App app(
-      "Sample a process's memory and print CSV (t_s,rss,pss,uss,swap; seconds and bytes) "
-      "until it exits, --duration passes or Ctrl-C.",
+      "Sample a process's memory and print CSV (t_s,rss,pss,uss,swap: the process's age in "
+      "seconds, bytes) until it exits, --duration passes or Ctrl-C.",
       "record");
   int pid = 0;
   std::string instance, interval_text = "1s", duration_text, state_dir_flag;
@@ -119,6 +124,18 @@ int record_command(const Args& args) {
   std::signal(SIGTERM, [](int) { interrupted = 1; });
   ProcMemoryReader reader;
   const auto start = std::chrono::steady_clock::now();
+  // The process's start on the wall clock; without /proc/stat's clock the times count from now.
+  const auto wall_now = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  double started_at = wall_now();
+  if (auto clock = read_process_clock(); clock) {
+    started_at = clock->started_at(start_ticks);
+  } else {
+    std::cerr << "memvisor: " << clock.error().describe()
+              << ": t_s counts from the start of the recording, not the process's\n";
+  }
   const std::string state_dir = instance.empty() ? "" : resolve_state_dir(state_dir_flag);
   std::cout << "t_s,rss,pss,uss,swap";
   for (const std::string& name : gauges) std::cout << ",gauge:" << name;
@@ -131,7 +148,7 @@ int record_command(const Args& args) {
       std::cerr << "memvisor: process " << pid << " is gone\n";
       break;
     }
-    const double t = std::chrono::duration<double>(now - start).count();
+    const double t = std::max(0.0, wall_now() - started_at);
     std::cout << t << "," << sample->rss << "," << sample->pss << "," << sample->uss << ","
               << sample->swap;
     // One status request per sample, only when gauges are asked for: the supervisor has them.

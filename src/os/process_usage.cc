@@ -1,8 +1,10 @@
 #include "os/process_usage.h"
 
+#include <time.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <cmath>
 
 #include "os/files.h"
 #include "os/proc.h"
@@ -29,8 +31,7 @@ std::optional<ProcessUsage> parse_process_usage(std::string_view stat_text,
   usage.process = std::move(process_label);
   usage.cpu_seconds =
       static_cast<double>(stat->utime_ticks + stat->stime_ticks) / clock.ticks_per_second;
-  usage.start_time_seconds =
-      clock.boot_time_s + static_cast<double>(stat->start_time_ticks) / clock.ticks_per_second;
+  usage.start_time_seconds = clock.started_at(stat->start_time_ticks);
   usage.resident_bytes = static_cast<double>(stat->rss_pages) * clock.page_size;
   return usage;
 }
@@ -58,6 +59,16 @@ Result<ProcessClock> read_process_clock(const std::string& proc_root) {
   if (!boot) return Error{"parse " + proc_root + "/stat: no btime line"};
   ProcessClock clock;
   clock.boot_time_s = *boot;
+  // btime is the same difference of clocks the kernel takes at the read, cut to whole seconds:
+  // taken here to the nanosecond, a start time is exact (a process's age from btime was up to a
+  // second short). Only for this machine's /proc, not a test's.
+  timespec wall{}, since_boot{};
+  if (proc_root == kProcRoot && ::clock_gettime(CLOCK_REALTIME, &wall) == 0 &&
+      ::clock_gettime(CLOCK_BOOTTIME, &since_boot) == 0) {
+    const double exact = static_cast<double>(wall.tv_sec - since_boot.tv_sec) +
+                         static_cast<double>(wall.tv_nsec - since_boot.tv_nsec) / 1e9;
+    if (std::abs(exact - *boot) < 2) clock.boot_time_s = exact;
+  }
   const long ticks = ::sysconf(_SC_CLK_TCK);
   const long page = ::sysconf(_SC_PAGESIZE);
   if (ticks > 0) clock.ticks_per_second = static_cast<double>(ticks);

@@ -17,7 +17,13 @@ namespace memvisor {
 struct ProcessClock {
   double ticks_per_second = 100;  // sysconf(_SC_CLK_TCK)
   double page_size = 4096;        // sysconf(_SC_PAGESIZE)
-  double boot_time_s = 0;         // btime in /proc/stat, unix seconds
+  double boot_time_s = 0;         // when the machine booted, unix seconds (btime, refined)
+
+  // When a process started, unix seconds, from its start time in ticks after boot
+  // (/proc/PID/stat field 22).
+  double started_at(uint64_t start_ticks) const {
+    return boot_time_s + static_cast<double>(start_ticks) / ticks_per_second;
+  }
 };
 
 // Pure: /proc/PID/stat text → usage. utime+stime (fields 14, 15), starttime (22), rss (24).

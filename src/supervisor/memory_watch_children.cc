@@ -71,8 +71,7 @@ void MemoryWatch::sample_children(const ServiceConfig& service, const FleetProce
 double MemoryWatch::started_at(uint64_t start_ticks, double fallback_s) {
   if (!clock_) clock_ = read_process_clock(proc_root_);
   if (!*clock_) return fallback_s;
-  const ProcessClock& clock = **clock_;
-  return clock.boot_time_s + static_cast<double>(start_ticks) / clock.ticks_per_second;
+  return (*clock_)->started_at(start_ticks);
 }
 
 std::vector<MemoryWatch::Child> MemoryWatch::children(const Key& key) const {

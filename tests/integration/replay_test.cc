@@ -169,6 +169,15 @@ TEST(Record, WritesTheMemoryOfALiveProcessAsCsv) {
                status["instances"][0]["memory"]["rss"].get<double>() > 30 * MiB;
       },
       10s));
+  // Recorded from 2 s into the process's life: t_s is its age (as the live rule and a bundle's
+  // memory.csv count it), not the time since the recording began.
+  const double started = event_seconds(memvisor.events("started")[0]);
+  const auto wall = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  while (wall() - started < 2) std::this_thread::sleep_for(50ms);
+  const double age_before = wall() - started;
   const auto result = run_memvisor({"record", "--instance", "web.1", "--interval", "100ms",
                                     "--duration", "550ms", "--state-dir", memvisor.state_dir()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -181,6 +190,11 @@ TEST(Record, WritesTheMemoryOfALiveProcessAsCsv) {
     double t, rss, pss, uss, swap;
     ASSERT_EQ(std::sscanf(row.c_str(), "%lf,%lf,%lf,%lf,%lf", &t, &rss, &pss, &uss, &swap), 5)
         << row;
+    if (rows == 0) {
+      // The event is written just after the spawn: the process is a little older than it says.
+      EXPECT_GE(t, age_before - 0.05) << row;
+      EXPECT_LE(t, age_before + 5) << row;
+    }
     EXPECT_GT(rss, 30 * MiB);
     EXPECT_LE(uss, rss);
   }
