@@ -217,15 +217,20 @@ void ExecMonitors::fail(const RunKey& key, Schedule& schedule, std::string reaso
     ++log.suppressed;
     return;
   }
-  nlohmann::json event = {{"event", "monitor_failed"},
-                          {"service", key.service},
-                          {"instance", key.instance},
-                          {"generation", key.generation},
-                          {"pid", schedule.pid},
-                          {"monitor", key.monitor},
-                          {"reason", reason},
-                          {"message", message},
-                          {"stderr", quoted_line(errors)}};
+  // The message names the monitor and quotes its stderr: the human line in memvisor's log
+  // ("web.1: exited with code 2 (pid …)") read as the worker's own exit otherwise.
+  const std::string stderr_line = quoted_line(errors);
+  nlohmann::json event = {
+      {"event", "monitor_failed"},
+      {"service", key.service},
+      {"instance", key.instance},
+      {"generation", key.generation},
+      {"pid", schedule.pid},
+      {"monitor", key.monitor},
+      {"reason", reason},
+      {"message", fmt::format("monitor {}: {}{}", key.monitor, message,
+                              stderr_line.empty() ? "" : " (stderr: " + stderr_line + ")")},
+      {"stderr", stderr_line}};
   if (log.suppressed > 0) {
     // A summary: the failures of this monitor (any instance) not logged one by one.
     event["suppressed"] = log.suppressed;
