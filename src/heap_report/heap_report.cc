@@ -248,4 +248,42 @@ std::string heap_report_summary(const HeapReport& report) {
   return out;
 }
 
+std::string heap_report_headline(const nlohmann::json& report) {
+  if (!report.is_object()) return "unreadable report";
+  const auto text = [](const nlohmann::json& object, const char* key) {
+    const auto found = object.find(key);
+    return found != object.end() && found->is_string() ? found->get<std::string>() : "";
+  };
+  const auto bytes = [](const nlohmann::json& estimate) {
+    const auto found = estimate.is_object() ? estimate.find("bytes") : estimate.end();
+    return found != estimate.end() && found->is_number() ? found->get<double>() : 0.0;
+  };
+  const std::string runtime = text(report, "runtime");
+  std::string out = runtime.empty() ? "heap sample" : runtime;
+  // Only the native sampler samples by bytes; the runtimes' own profilers trace or sample
+  // otherwise (their method says how, in heap_sample.json).
+  if (const auto interval = report.find("interval_bytes");
+      runtime == "native" && interval != report.end() && interval->is_number_unsigned()) {
+    out += ", one sample per " + format_size(interval->get<uint64_t>()) + " on average";
+  }
+  const bool retained = report.value("retained_known", false);
+  const char* measure = retained ? "retained" : "allocated";
+  // The top row of a table: "name ~1.2 MiB retained", or nothing.
+  const auto top = [&](const char* table, const char* key) -> std::string {
+    const auto rows = report.find(table);
+    if (rows == report.end() || !rows->is_array() || rows->empty()) return "";
+    const nlohmann::json& row = rows->front();
+    if (!row.is_object() || text(row, key).empty()) return "";
+    const auto estimate = row.find(measure);
+    return fmt::format("{} ~{} {}", text(row, key),
+                       bytes_text(estimate != row.end() ? bytes(*estimate) : 0), measure);
+  };
+  const std::string function = top("by_function", "function");
+  const std::string location = top("by_location", "location");
+  if (function.empty() && location.empty()) return out + "; no allocation seen";
+  if (!function.empty()) out += "; top function " + function;
+  if (!location.empty()) out += "; top line " + location;
+  return out;
+}
+
 }  // namespace memvisor

@@ -67,5 +67,11 @@ HeapReport build_heap_report(const RawSamples& raw, Symbolizer& symbolizer, size
 
 nlohmann::json heap_report_json(const HeapReport& report);
 std::string heap_report_summary(const HeapReport& report);
+// One line for an incident's summary.txt from a written report (heap_report_json's document, in
+// any runtime): the runtime, native's sampling interval, the top function and the top line, each
+// with its share: "native, one sample per 136 KiB on average; top function leak_known_bytes ~1.2
+// MiB retained; top line workload.c:42 ~1.2 MiB retained". What it lacks is left out; never
+// throws.
+std::string heap_report_headline(const nlohmann::json& report);
 
 }  // namespace memvisor

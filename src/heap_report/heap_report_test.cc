@@ -100,6 +100,36 @@ TEST(HeapReport, JsonHasEveryTable) {
             std::string::npos);
 }
 
+TEST(HeapReport, HeadlineNamesTheTopFunctionAndLineInAnyRuntime) {
+  RawSamples raw;
+  raw.interval_bytes = 139264;  // 136 KiB
+  raw.samples.push_back(sample(64, 2 << 20, true, {100}));
+  raw.samples.push_back(sample(64, 1 << 20, false, {200}));
+  FakeSymbolizer symbols;
+  EXPECT_EQ(heap_report_headline(heap_report_json(build_heap_report(raw, symbols))),
+            "native, one sample per 136 KiB on average; top function leak ~2 MiB retained; top "
+            "line leak.cc:10 ~2 MiB retained");
+  // A runtime's own profiler samples otherwise: no interval of bytes, whatever the report holds.
+  nlohmann::json node = heap_report_json(build_heap_report(raw, symbols));
+  node["runtime"] = "node";
+  EXPECT_EQ(heap_report_headline(node).rfind("node; top function leak ~2 MiB retained", 0), 0u)
+      << heap_report_headline(node);
+  // A tracer that cannot tell retained apart ranks by what was allocated.
+  node["retained_known"] = false;
+  EXPECT_NE(heap_report_headline(node).find("top function leak ~"), std::string::npos);
+  EXPECT_NE(heap_report_headline(node).find(" allocated"), std::string::npos);
+  // Nothing seen, or anything malformed: a line all the same, never an exception.
+  EXPECT_EQ(heap_report_headline(heap_report_json(build_heap_report(RawSamples{}, symbols))),
+            "native; no allocation seen");
+  for (const nlohmann::json& bad :
+       {nlohmann::json(3), nlohmann::json::object(),
+        nlohmann::json{{"runtime", 1}, {"by_function", "x"}},
+        nlohmann::json{{"by_function", {1, 2}}, {"interval_bytes", -1}},
+        nlohmann::json{{"by_function", {{{"function", "f"}, {"retained", "x"}}}}}}) {
+    EXPECT_NO_THROW(heap_report_headline(bad)) << bad.dump();
+  }
+}
+
 std::string raw_file(const std::vector<sampler_abi::RawRecord>& records, bool complete,
                      const std::string& maps) {
   const uint32_t capacity = 8;

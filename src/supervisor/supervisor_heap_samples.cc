@@ -10,6 +10,7 @@
 
 #include <algorithm>
 
+#include "heap_report/heap_report.h"
 #include "os/files.h"
 #include "supervisor/supervisor.h"
 
@@ -48,9 +49,9 @@ void Supervisor::begin_heap_sample(PendingIncident& incident, const RuleAction& 
   PendingIncident* raw = &incident;
   incident.heap = std::make_unique<HeapSampleCapture>(
       *loop_, spec, [this, raw](HeapSampleResult result) { on_heap_sample(*raw, result); });
+  // Completed from the report once written (on_heap_sample): its runtime decides what it says.
   facts.heap_sample =
-      fmt::format("heap_sample.json: a {} window on pid {}, one sample per {} on average",
-                  format_duration(duration), action.pid, format_size(spec.interval_bytes));
+      fmt::format("heap_sample.json: a {} window on pid {}", format_duration(duration), action.pid);
   nlohmann::json event = incident_event("heap_sample", facts);
   event["state"] = "started";
   event["duration_ms"] = duration.count();
@@ -65,6 +66,11 @@ void Supervisor::begin_heap_sample(PendingIncident& incident, const RuleAction& 
 void Supervisor::on_heap_sample(PendingIncident& incident, HeapSampleResult result) {
   if (result.report) {
     incident.content.heap_sample_path = *result.report;
+    if (auto text = read_file(*result.report)) {
+      auto& line = incident.content.facts.heap_sample;
+      line = line.value_or("heap_sample.json") + ", " +
+             heap_report_headline(nlohmann::json::parse(*text, nullptr, false));
+    }
   } else {
     incident.content.facts.heap_sample = "none: " + result.why_none;
   }

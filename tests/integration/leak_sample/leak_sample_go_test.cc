@@ -26,6 +26,13 @@ TEST(LeakSample, AGoWorkersSampleIsItsOwnHeapByGoFunction) {
   EXPECT_EQ(report["runtime"], "go");
   ASSERT_FALSE(report["by_function"].empty());
   EXPECT_EQ(report["by_function"][0]["function"], "main.rememberInvoice") << report.dump(2);
+  // The summary names it too, and says nothing of a native sampling interval.
+  const auto incidents = memvisor.wait_events("incident", 1, 60s, "api.1");
+  ASSERT_EQ(incidents.size(), 1u) << memvisor.err();
+  const std::string summary = read_text(incidents[0].value("path", "") + "/summary.txt");
+  EXPECT_NE(summary.find(", go; top function main.rememberInvoice ~"), std::string::npos)
+      << summary;
+  EXPECT_EQ(summary.find("one sample per"), std::string::npos) << summary;
   ASSERT_EQ(memvisor.wait_events("recycled", 1, 120s, "api.1").size(), 1u) << memvisor.err();
 }
 

@@ -92,8 +92,12 @@ TEST(LeakSample, TheSampleComesBeforeTheRecycleAndNamesTheLeakingFunction) {
   const std::string bundle = fs::path(report_path).parent_path();
   EXPECT_EQ(fs::path(bundle).filename(), started[0]["incident"].get<std::string>());
   const std::string summary = read_text(bundle + "/summary.txt");
-  EXPECT_NE(summary.find("heap:       heap_sample.json: a 4s window"), std::string::npos)
+  EXPECT_NE(summary.find("heap:       heap_sample.json: a 4s window on pid " +
+                         std::to_string(started[0].value("pid", 0)) + ", native, one sample per "),
+            std::string::npos)
       << summary;
+  // The operator reads the leaking function in the summary, without opening the report.
+  EXPECT_NE(summary.find("; top function leak_known_bytes ~"), std::string::npos) << summary;
   EXPECT_NE(summary.find("(after the heap sample)"), std::string::npos) << summary;
   ASSERT_EQ(memvisor.wait_events("recycled", 1, 120s, "web.1").size(), 1u) << memvisor.err();
   EXPECT_EQ(memvisor.events("recycled", "web.1").at(0)["generation"], 2);
