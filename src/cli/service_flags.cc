@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <filesystem>
@@ -142,7 +143,11 @@ void ServiceFlags::add_to(CLI::App& app) {
   add_memory_to(app, std::string(kMemoryGroup));
 }
 
-void ServiceFlags::add_memory_to(CLI::App& app, const std::string& group) {
+void ServiceFlags::add_guard_flags_to(CLI::App& app) {
+  add_memory_to(app, std::string(kMemoryGroup), /*guard_only=*/true);
+}
+
+void ServiceFlags::add_memory_to(CLI::App& app, const std::string& group, bool guard_only) {
   const std::array<std::tuple<const char*, std::string*, const char*>, 16> options{{
       {"--interval", &interval_, "memory sampling period, 100ms to 1h (default 1s)"},
       {"--metric", &metric_, "pss | rss | uss | anon | swap | cgroup | gauge:NAME (default pss)"},
@@ -163,8 +168,19 @@ void ServiceFlags::add_memory_to(CLI::App& app, const std::string& group) {
       {"--age-jitter", &age_jitter_, "plus up to this much more (default a tenth)"},
       {"--max-recycling", &max_recycling_, "instances recycling at once (default 1)"},
   }};
-  for (const auto& [name, text, help] : options) app.add_option(name, *text, help)->group(group);
+  // What means something for one process and no pool: the sizes and the leak rule (whose
+  // recycle becomes a kill), how it is measured, and alert-only leaks.
+  static constexpr std::string_view kGuard[] = {"--interval", "--metric",      "--warn",
+                                                "--limit",    "--limit-for",   "--critical",
+                                                "--leak",     "--leak-action", "--leak-warmup"};
+  for (const auto& [name, text, help] : options) {
+    if (guard_only && std::find(std::begin(kGuard), std::end(kGuard), name) == std::end(kGuard)) {
+      continue;
+    }
+    app.add_option(name, *text, help)->group(group);
+  }
   app.add_flag("--tree", tree_, "measure each instance's whole process tree")->group(group);
+  if (guard_only) return;
   app.add_flag("--heap-sampler", heap_sampler_,
                "preload the heap sampler, so `memvisor sample` can look inside the instances")
       ->group(group);
@@ -266,8 +282,9 @@ Result<ServiceConfig> ServiceFlags::build(const std::vector<std::string>& comman
   }
   service.prefork = prefork_;
   for (const auto& [key, member] : kServiceDurations) {
-    const std::string& text = durations_.at(std::string(key));
-    if (text.empty()) continue;
+    const auto given = durations_.find(std::string(key));  // absent: not registered (watch)
+    if (given == durations_.end() || given->second.empty()) continue;
+    const std::string& text = given->second;
     auto duration = parse_duration(text);
     if (!duration) return Error{fmt::format("{}: {}", flag_for(key), duration.error().message)};
     if (Status s = check(flag_for(key), check_duration(key, *duration)); !s) return s.error();

@@ -16,13 +16,16 @@ class ServiceFlags {
  public:
   // Registers the flags on `app`, in a group of their own.
   void add_to(CLI::App& app);
+  // Registers only the memory rule flags that guard a single process (`memvisor watch`): no
+  // pool, no restart, no replacement, so the others would be accepted and do nothing.
+  void add_guard_flags_to(CLI::App& app);
   // Whether any service flag was given (they make no sense together with a config file).
   std::string first_given(const CLI::App& app) const;
   // Builds the service for `command`; errors name the flag: "--instances: expected …".
   Result<ServiceConfig> build(const std::vector<std::string>& command) const;
 
  private:
-  void add_memory_to(CLI::App& app, const std::string& group);
+  void add_memory_to(CLI::App& app, const std::string& group, bool guard_only = false);
   // "--instances: expected an integer, got 'x'".
   static Result<int64_t> parse_integer(std::string_view flag, const std::string& text);
   // --listen and its companions (service_flags_listen.cc).

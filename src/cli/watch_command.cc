@@ -1,9 +1,10 @@
 // `memvisor watch`: guard one process without a config file. A warning once on stderr; at
-// critical (or a limit or a leak that would recycle) a crash report and a kill, exit code 1;
-// otherwise the command's own exit code.
+// critical (or a limit or a leak that would recycle) a crash report, an incident bundle and a
+// kill, exit code 1; otherwise the command's own exit code.
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <deque>
@@ -17,8 +18,10 @@
 #include "core/rules/memory_rules.h"
 #include "os/memory_reader.h"
 #include "os/pidfd.h"
+#include "os/process_usage.h"
 #include "os/spawn.h"
 #include "supervisor/crash_report.h"
+#include "supervisor/incident_bundle.h"
 
 namespace memvisor {
 namespace {
@@ -26,6 +29,35 @@ namespace {
 // Exit code of a reaped child: its own code, or 128 + the signal, as shells report it.
 int exit_code_of(int status) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// The incident bundle `run` would write (memvisor incidents lists it), with /proc read now and
+// no thread stacks: a guard of one process has no supervisor to take them beside it.
+Result<std::string> write_watch_bundle(const std::string& incidents_dir, WallTime now,
+                                       const ServiceConfig& service, pid_t pid,
+                                       const RuleDecision& decision, const std::string& what,
+                                       const std::deque<TimedSample>& samples) {
+  BundleContent content;
+  IncidentFacts& facts = content.facts;
+  facts.time = now;
+  facts.trigger = decision.action == "critical" ? "critical" : decision.rule;
+  facts.service = service.name;
+  facts.instance = 1;
+  facts.generation = 1;
+  facts.pid = pid;
+  facts.id = incident_id(now, facts.service, facts.instance, facts.trigger);
+  facts.decision = decision;
+  facts.action = what;
+  if (!samples.empty()) {
+    facts.memory = samples.back().values;
+    facts.uptime_s = samples.back().t_s;
+  }
+  content.samples = samples;
+  content.rules = service.memory;
+  content.proc = capture_proc(pid);
+  facts.cmdline = content.proc.cmdline;
+  content.stacks = "(none: memvisor watch takes no thread stacks; memvisor run does)\n";
+  return write_incident_bundle(incidents_dir, content);
 }
 
 }  // namespace
@@ -43,7 +75,9 @@ int watch_command(const Args& all_args) {
   ServiceFlags flags;
   app.add_option("--pid", pid_flag, "watch a running process instead of starting CMD");
   app.add_option("--state-dir", state_dir_flag, "crash reports go to STATE_DIR/incidents");
-  flags.add_to(app);
+  flags.add_guard_flags_to(app);
+  app.get_option("--interval")->description("memory sampling period, 100ms to 1h (default 100ms)");
+  app.get_option("--metric")->description("pss | rss | uss | anon | swap (default pss)");
   if (auto done = parse_cli(app, args)) return *done;
   if ((pid_flag > 0) == !command.empty())
     return fail(kExitUsage, "watch: give either --pid PID or -- CMD [ARGS...]");
@@ -51,6 +85,12 @@ int watch_command(const Args& all_args) {
   auto built = flags.build(command.empty() ? std::vector<std::string>{"watched"} : command);
   if (!built) return fail(kExitUsage, built.error().describe());
   ServiceConfig service = std::move(*built);
+  // A gauge comes over the worker socket and a cgroup is made per instance: both need `run`.
+  if (service.memory.metric.is_gauge() || service.memory.metric == MemoryMetric::cgroup) {
+    return fail(kExitUsage, "--metric: watch measures pss, rss, uss, anon or swap; got '" +
+                                std::string(to_string(service.memory.metric)) +
+                                "' (gauges and cgroups need memvisor run)");
+  }
   if (app.count("--interval") == 0) service.memory.interval = Millis(100);  // a guard reacts fast
 
   pid_t pid = pid_flag;
@@ -80,6 +120,17 @@ int watch_command(const Args& all_args) {
   uint64_t start_ticks = 0;
   if (auto stat = read_proc_stat(pid)) start_ticks = stat->start_time_ticks;
 
+  // Times are the process's age, as in `run`: a process watched by --pid hours after its start
+  // is past its warm-up for the leak rule, and its series reads as a bundle's always does.
+  const auto wall_now = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  double started_at = wall_now();
+  if (auto clock = read_process_clock(); clock && start_ticks != 0) {
+    started_at = std::min(started_at, clock->started_at(start_ticks));
+  }
+
   ProcMemoryReader reader;
   ProcessRules rules(service, 0.5);
   std::deque<TimedSample> samples;
@@ -98,8 +149,7 @@ int watch_command(const Args& all_args) {
       std::this_thread::sleep_until(next + service.memory.interval);
       continue;  // ours is exiting: the next waitpid sees it
     }
-    const double t =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double t = std::max(0.0, wall_now() - started_at);
     const MemoryValues values{sample->rss, sample->pss, sample->uss, sample->swap, sample->anon, 0};
     samples.push_back({t, values});
     if (samples.size() > MemoryWatch::kMaxSamples) samples.pop_front();
@@ -111,14 +161,20 @@ int watch_command(const Args& all_args) {
         std::cerr << "memvisor watch: WARNING: pid " << pid << ": " << d.message << "\n";
         continue;
       }
-      // critical, or a rule that would recycle: there is no replacement here, so stop it now.
+      // critical, or a rule that would recycle: there is no replacement here, so stop it now,
+      // once /proc is read for the evidence.
+      const std::string incidents_dir = resolve_state_dir(state_dir_flag) + "/incidents";
+      const WallTime now = std::chrono::system_clock::now();
+      const std::string what = "killed (SIGKILL) by memvisor watch; nothing restarts it";
       CrashReportInput input;
-      input.incidents_dir = resolve_state_dir(state_dir_flag) + "/incidents";
-      input.time = std::chrono::system_clock::now();
+      input.incidents_dir = incidents_dir;
+      input.time = now;
       input.service = &service;
       input.action = RuleAction{service.name, 1, 1, pid, d};
       input.samples = &samples;
+      input.action_text = what;
       auto report = write_crash_report(input);
+      auto bundle = write_watch_bundle(incidents_dir, now, service, pid, d, what, samples);
       const Status killed = pidfd_signal(pidfd.get(), SIGKILL);
       if (ours) ::waitpid(pid, nullptr, 0);
       std::cerr << "memvisor watch: CRITICAL: pid " << pid << ": " << d.message
@@ -130,6 +186,12 @@ int watch_command(const Args& all_args) {
       } else {
         std::cerr << "memvisor watch: cannot write the crash report: " << report.error().describe()
                   << "\n";
+      }
+      if (bundle) {
+        std::cerr << "memvisor watch: incident bundle: " << *bundle << "\n";
+      } else {
+        std::cerr << "memvisor watch: cannot write the incident bundle: "
+                  << bundle.error().describe() << "\n";
       }
       return kExitFailure;
     }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/config_json.h"
+#include "core/incident/incident_report.h"
 #include "core/observe/unit_name.h"
 #include "core/units.h"
 #include "os/files.h"
@@ -30,10 +31,6 @@ std::string compact_time(WallTime time) {
   return out;
 }
 
-nlohmann::json values_json(const MemoryValues& v) {
-  return {{"rss", v.rss}, {"pss", v.pss}, {"uss", v.uss}, {"swap", v.swap}, {"anon", v.anon}};
-}
-
 std::string read_or(const std::string& path, const std::string& fallback) {
   auto text = read_file(path);
   return text ? *text : fallback;
@@ -48,8 +45,12 @@ Result<std::string> write_crash_report(const CrashReportInput& input) {
   // The file name takes no slash: a pre-fork child's is "web.1_12345".
   std::string file_label = label;
   std::replace(file_label.begin(), file_label.end(), '/', '_');
-  const std::string base = fmt::format("{}/memvisor-crash-{}-{}", input.incidents_dir,
-                                       compact_time(input.time), file_label);
+  const std::string first = fmt::format("{}/memvisor-crash-{}-{}", input.incidents_dir,
+                                        compact_time(input.time), file_label);
+  std::string base = first;
+  for (int n = 2; ::access((base + ".json").c_str(), F_OK) == 0; ++n) {
+    base = fmt::format("{}-{}", first, n);
+  }
   const std::string proc = fmt::format("{}/{}", input.proc_root, action.pid);
 
   // Read /proc first: the process is about to be stopped.
@@ -61,7 +62,7 @@ Result<std::string> write_crash_report(const CrashReportInput& input) {
   MemoryValues last;
   if (input.samples != nullptr) {
     for (const TimedSample& sample : *input.samples) {
-      nlohmann::json row = values_json(sample.values);
+      nlohmann::json row = memory_values_json(sample.values);
       row["t_s"] = sample.t_s;
       samples.push_back(std::move(row));
     }
@@ -80,7 +81,7 @@ Result<std::string> write_crash_report(const CrashReportInput& input) {
       {"unit", label},
       {"rule", rule},
       {"message", action.decision.message},
-      {"memory", values_json(last)},
+      {"memory", memory_values_json(last)},
       {"process", {{"cmdline", cmdline}, {"status", status}}},
       {"samples", samples},
   };
@@ -96,16 +97,16 @@ Result<std::string> write_crash_report(const CrashReportInput& input) {
   std::string summary = fmt::format(
       "memvisor crash report: {} (pid {}, generation {})\n"
       "time:       {}\n"
-      "rule:       critical = {} ({})\n"
+      "rule:       {}\n"
       "memory:     rss {}, pss {}, uss {}, swap {}\n"
       "what:       {}\n"
-      "action:     stopped at once (no surge); it restarts per its restart policy\n"
+      "action:     {}\n"
       "command:    {}\n"
       "samples:    {} kept in {}\n",
       label, action.pid, action.generation, format_rfc3339(input.time),
-      format_size(static_cast<uint64_t>(action.decision.threshold)), action.decision.metric,
-      format_size(last.rss), format_size(last.pss), format_size(last.uss), format_size(last.swap),
-      action.decision.message, cmdline, samples.size(), json_path);
+      describe_decision(action.decision), format_size(last.rss), format_size(last.pss),
+      format_size(last.uss), format_size(last.swap), action.decision.message, input.action_text,
+      cmdline, samples.size(), json_path);
   if (Status s = write_file_atomically(base + "-summary.txt", summary, 0640); !s) {
     ::unlink(json_path.c_str());  // a report comes whole or not at all (a full disk)
     return s.error();

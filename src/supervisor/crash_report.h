@@ -19,9 +19,12 @@ struct CrashReportInput {
   RuleAction action;
   const std::deque<TimedSample>* samples = nullptr;  // may be null
   std::string proc_root = kProcRoot;
+  // What is done to the process, in words (the summary's `action:` line).
+  std::string action_text = "stopped at once (no surge); it restarts per its restart policy";
 };
 
-// Returns the path of the JSON report.
+// Returns the path of the JSON report. Two reports of one unit within a second get "-2", "-3" …
+// before their extensions, never overwriting each other.
 Result<std::string> write_crash_report(const CrashReportInput& input);
 
 }  // namespace memvisor

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -25,10 +26,54 @@ TEST(Watch, WarnsOnceThenKillsAtCriticalWithACrashReport) {
   EXPECT_EQ(result.err.find("WARNING"), result.err.rfind("WARNING")) << "warned more than once";
   EXPECT_NE(result.err.find("CRITICAL"), std::string::npos) << result.err;
   int reports = 0;
+  std::string summary;
   for (const auto& entry : std::filesystem::directory_iterator(dir.file("state/incidents"))) {
-    reports += entry.path().filename().string().rfind("memvisor-crash-", 0) == 0;
+    const std::string name = entry.path().filename().string();
+    reports += name.rfind("memvisor-crash-", 0) == 0;
+    if (name.ends_with("-summary.txt")) summary = read_text(entry.path().string());
   }
   EXPECT_EQ(reports, 2);  // the JSON and its summary
+  // Nothing restarts a watched process, and the summary says so (it said "it restarts per its
+  // restart policy").
+  EXPECT_NE(summary.find("action:     killed (SIGKILL) by memvisor watch; nothing restarts it"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("rule:       critical = 100 MiB (pss), measured "), std::string::npos)
+      << summary;
+
+  // An incident bundle too, as `run` writes: `memvisor incidents` lists it (it listed nothing).
+  const auto listed =
+      run_memvisor({"incidents", "list", "--json", "--state-dir", dir.file("state")});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const auto incidents = nlohmann::json::parse(listed.out, nullptr, false);
+  ASSERT_TRUE(incidents.is_array() && incidents.size() == 1) << listed.out;
+  EXPECT_EQ(incidents[0].value("trigger", ""), "critical") << listed.out;
+  const std::string bundle = dir.file("state/incidents/") + incidents[0].value("id", "");
+  const std::string csv = read_text(bundle + "/memory.csv");
+  EXPECT_GE(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;
+  EXPECT_NE(read_text(bundle + "/summary.txt").find("nothing restarts it"), std::string::npos);
+  EXPECT_NE(read_text(bundle + "/smaps_top.txt").find("grouped by module"), std::string::npos);
+  EXPECT_NE(result.err.find("incident bundle: " + bundle), std::string::npos) << result.err;
+}
+
+// Only the flags that mean something for one process: it has no pool, no restart and no
+// replacement (its help listed --instances, --restart … , accepted and ignored).
+TEST(Watch, TakesOnlyTheFlagsThatGuardOneProcess) {
+  const auto help = run_memvisor({"watch", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* flag : {"--critical", "--warn", "--limit", "--leak", "--interval", "--tree"}) {
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag << "\n" << help.out;
+  }
+  for (const char* flag : {"--instances", "--restart", "--max-requests", "--listen", "--prefork"}) {
+    EXPECT_EQ(help.out.find(flag), std::string::npos) << flag << "\n" << help.out;
+    EXPECT_EQ(run_memvisor({"watch", flag, "2", "--critical", "1GiB", "--", "true"}).exit_code, 2)
+        << flag;
+  }
+  // Gauges come over the worker socket, cgroups are made per instance: `run` has them.
+  const auto gauge =
+      run_memvisor({"watch", "--metric", "gauge:queue", "--critical", "10", "--", "true"});
+  EXPECT_EQ(gauge.exit_code, 2);
+  EXPECT_NE(gauge.err.find("gauges and cgroups need memvisor run"), std::string::npos) << gauge.err;
 }
 
 TEST(Watch, PassesTheCommandsOwnExitCodeThrough) {

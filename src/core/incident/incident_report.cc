@@ -12,28 +12,34 @@
 namespace memvisor {
 namespace {
 
-nlohmann::json values_json(const MemoryValues& v) {
-  return {{"rss", v.rss}, {"pss", v.pss}, {"uss", v.uss}, {"swap", v.swap}, {"anon", v.anon}};
-}
-
 std::string rule_line(const IncidentFacts& facts) {
   if (!facts.decision) {
     return facts.trigger == "oom_kill" ? "none: the kernel's OOM killer acted, not a rule"
                                        : "none (an operator asked for this dump)";
   }
-  const RuleDecision& d = *facts.decision;
-  if (d.rule == "leak") {
-    return fmt::format(
-        "leak: {} grows {}/h against a rate of {}/h", d.metric,
-        format_size(static_cast<uint64_t>(std::max(0.0, d.slope_bytes_per_hour.value_or(d.value)))),
-        format_size(static_cast<uint64_t>(std::max(0.0, d.threshold))));
-  }
-  return fmt::format("{} = {} ({}), measured {}", d.rule,
-                     format_size(static_cast<uint64_t>(std::max(0.0, d.threshold))), d.metric,
-                     format_size(static_cast<uint64_t>(std::max(0.0, d.value))));
+  return describe_decision(*facts.decision);
 }
 
 }  // namespace
+
+nlohmann::json memory_values_json(const MemoryValues& v) {
+  return {{"rss", v.rss}, {"pss", v.pss}, {"uss", v.uss}, {"swap", v.swap}, {"anon", v.anon}};
+}
+
+std::string describe_decision(const RuleDecision& d) {
+  // A gauge is in its own unit (a queue's depth, bytes of a runtime's heap): shown as the number.
+  const bool gauge = d.metric.starts_with("gauge:");
+  const auto amount = [&](double value) {
+    return gauge ? fmt::format("{:g}", value)
+                 : format_size(static_cast<uint64_t>(std::max(0.0, value)));
+  };
+  if (d.rule == "leak") {
+    return fmt::format("leak: {} grows {}/h against a rate of {}/h", d.metric,
+                       amount(d.slope_bytes_per_hour.value_or(d.value)), amount(d.threshold));
+  }
+  return fmt::format("{} = {} ({}), measured {}", d.rule, amount(d.threshold), d.metric,
+                     amount(d.value));
+}
 
 std::string incident_summary(const IncidentFacts& facts) {
   std::string out = fmt::format(
@@ -84,7 +90,7 @@ nlohmann::json incident_json(const IncidentFacts& facts) {
       {"generation", facts.generation},
       {"pid", facts.pid},
       {"action", facts.action},
-      {"memory", values_json(facts.memory)},
+      {"memory", memory_values_json(facts.memory)},
       {"cmdline", facts.cmdline},
       {"samples", facts.samples},
       {"files", facts.files},

@@ -40,6 +40,13 @@ struct IncidentFacts {
   std::optional<std::string> heap_sample;
 };
 
+// {"rss": …, "pss": …, "uss": …, "swap": …, "anon": …} in bytes.
+nlohmann::json memory_values_json(const MemoryValues& values);
+
+// A rule's decision in one line: "leak: pss grows 20 MiB/h against a rate of 10 MiB/h", or
+// "critical = 1 GiB (pss), measured 1.1 GiB".
+std::string describe_decision(const RuleDecision& decision);
+
 std::string incident_summary(const IncidentFacts& facts);
 nlohmann::json incident_json(const IncidentFacts& facts);
 // A gauge's series, as the process's gauge store kept it (one point per memory sample while the

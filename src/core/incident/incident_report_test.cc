@@ -121,6 +121,19 @@ TEST(IncidentReport, CsvCarriesGaugesBesideTheirMemorySamples) {
   EXPECT_TRUE(std::isnan(trace->values[2][static_cast<size_t>(column)]));
 }
 
+TEST(IncidentReport, ARuleOnAGaugeIsDescribedInTheGaugesUnit) {
+  RuleDecision d;
+  d.rule = "critical";
+  d.metric = "gauge:queue_depth";
+  d.threshold = 1000;
+  d.value = 1200;
+  EXPECT_EQ(describe_decision(d), "critical = 1000 (gauge:queue_depth), measured 1200");
+  d.metric = "pss";
+  d.threshold = 1 << 30;
+  d.value = 1.5 * (1 << 30);
+  EXPECT_EQ(describe_decision(d), "critical = 1 GiB (pss), measured 1.5 GiB");
+}
+
 TEST(IncidentReport, SummaryAndJsonNameTheGauges) {
   IncidentFacts facts = leak_facts();
   facts.gauges = {{"queue_depth", 1200}, {"heap_used_bytes", 5e7}};
