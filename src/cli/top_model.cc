@@ -277,11 +277,10 @@ std::string totals_line(const nlohmann::json& status, const std::vector<TopRow>&
   std::map<std::string, double> by_metric;
   int restarts = 0, children = 0;
   for (const TopRow& row : rows) {
-    if (row.child != 0) {
-      ++children;
-      continue;
-    }
-    restarts += row.restarts;
+    // A pre-fork child's memory is its own, not its master's: it adds to the total (the total
+    // left it out); its restarts are its master's business.
+    if (row.child != 0) ++children;
+    if (row.child == 0) restarts += row.restarts;
     if (row.memory && !row.metric.starts_with("gauge:")) by_metric[row.metric] += *row.memory;
   }
   std::string memory;

@@ -155,8 +155,9 @@ TEST(TopModel, TableAndTotals) {
   EXPECT_NE(totals.find("2 services, 3/3 ready"), std::string::npos) << totals;
   EXPECT_NE(totals.find("1 pre-fork children"), std::string::npos) << totals;
   EXPECT_NE(totals.find("3 restarts"), std::string::npos) << totals;
-  // Summed per metric: web's PSS and api's RSS are not added together.
-  EXPECT_NE(totals.find("3.91 KiB pss + 1.95 KiB rss"), std::string::npos) << totals;
+  // Summed per metric: web's PSS and api's RSS are not added together; api.1's pre-fork child
+  // counts (2000 + 800 bytes of RSS).
+  EXPECT_NE(totals.find("3.91 KiB pss + 2.73 KiB rss"), std::string::npos) << totals;
 }
 
 TEST(TopModel, EventLinesAreTheTailSkippingPartialLines) {
