@@ -26,6 +26,15 @@ Result<std::string> psi_file_of(std::string_view source, const std::string& proc
   // cgroup = true on v2 moves memvisor into a leaf "main" of the cgroup it was given: the
   // pressure that matters is that whole cgroup's, workers included.
   if (path.ends_with("/main")) path.resize(path.size() - 5);
+  // A hybrid host whose memory controller is on v1 leaves memvisor in v2's root: that root's
+  // memory.pressure exists and is the whole host's, which "cgroup" would have watched in silence.
+  // (On a v2-only host "/" may be a container's own cgroup namespace: kept.)
+  if (path == "/" && cgroups->v1_memory_path && *cgroups->v1_memory_path != "/") {
+    return Error{"memvisor's memory cgroup " + *cgroups->v1_memory_path +
+                     " is on cgroup v1, which has no memory.pressure (PSI per cgroup needs "
+                     "cgroup v2)",
+                 ENOENT};
+  }
   if (path == "/") path.clear();
   for (const std::string& mount : {cgroup_root, cgroup_root + "/unified"}) {
     const std::string file = mount + path + "/memory.pressure";

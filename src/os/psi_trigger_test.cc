@@ -30,6 +30,18 @@ TEST(PsiTrigger, SourceFiles) {
   auto v1 = psi_file_of("cgroup", dir.path() + "/proc", dir.path() + "/cg");
   ASSERT_FALSE(v1);
   EXPECT_NE(v1.error().message.find("cgroup v2"), std::string::npos);
+  // A hybrid host whose memory controller is on v1, memvisor in v2's root: that root's file is
+  // the host's, not memvisor's cgroup's; said, not watched in its place.
+  write_psi_fixture(dir.path() + "/proc/self/cgroup", "4:memory:/web\n0::/\n");
+  write_psi_fixture(dir.path() + "/cg/unified/memory.pressure", "");
+  auto hybrid = psi_file_of("cgroup", dir.path() + "/proc", dir.path() + "/cg");
+  ASSERT_FALSE(hybrid) << *hybrid;
+  EXPECT_NE(hybrid.error().message.find("memory cgroup /web is on cgroup v1"), std::string::npos)
+      << hybrid.error().message;
+  // v2 only, "/": a container's own cgroup namespace, whose file is its own.
+  write_psi_fixture(dir.path() + "/proc/self/cgroup", "0::/\n");
+  EXPECT_EQ(*psi_file_of("cgroup", dir.path() + "/proc", dir.path() + "/cg"),
+            dir.path() + "/cg/unified/memory.pressure");
   // A hybrid host, memvisor moved into its leaf "main": the parent's file, under unified/.
   write_psi_fixture(dir.path() + "/proc/self/cgroup",
                     "4:memory:/web\n0::/app.slice/web.service/main\n");
