@@ -116,6 +116,9 @@ void Supervisor::on_controller_line(std::string_view line) {
       message.value("reason", "") == "oom_kill") {
     write_oom_kill_incident(message);
   }
+  if (!message.is_discarded() && message.value("event", "") == "watchdog_timeout") {
+    write_watchdog_incident(message);
+  }
   if (!message.is_discarded() && message.value("event", "") == "exited") pressure_after_exit();
   if (message.is_discarded() || !fleet_.apply(message)) {
     log_message(LogLevel::warning, "supervisor: ignored an unexpected message from the controller");

@@ -193,6 +193,9 @@ class Supervisor {
   Millis leak_sample_of(const std::string& service) const;
   // An instance the kernel OOM-killed (its "exited" event): a bundle from its retained series.
   void write_oom_kill_incident(const nlohmann::json& exited);
+  // A worker that missed its watchdog is hung: its thread stacks, taken as its stop begins, are
+  // what a developer needs.
+  void write_watchdog_incident(const nlohmann::json& timeout);
   std::optional<nlohmann::json> dump_instance(const ControlRequest& request,
                                               const std::shared_ptr<LineChannel>& client);
   std::string incidents_dir() const { return options_.state_dir + "/incidents"; }

@@ -181,6 +181,21 @@ void Supervisor::write_oom_kill_incident(const nlohmann::json& exited) {
                  std::nullopt, nullptr, nullptr);
 }
 
+void Supervisor::write_watchdog_incident(const nlohmann::json& timeout) {
+  RuleAction action{timeout.value("service", ""),
+                    timeout.value("instance", 0),
+                    timeout.value("generation", 0),
+                    timeout.value("pid", 0),
+                    {}};
+  if (action.service.empty() || action.instance <= 0 || action.pid <= 0) return;
+  // The controller stops it meanwhile; a hung process seldom exits on its stop signal at once,
+  // so the stacks show where it hangs (one that does leaves stacks.txt saying so).
+  begin_incident(action, "watchdog", std::nullopt,
+                 "restarted: " + timeout.value("message", std::string("its watchdog expired")) +
+                     "; thread stacks taken as its stop began",
+                 std::nullopt, nullptr, nullptr);
+}
+
 std::optional<nlohmann::json> Supervisor::dump_instance(
     const ControlRequest& request, const std::shared_ptr<LineChannel>& client) {
   const ControlTarget& target = request.target;

@@ -55,6 +55,18 @@ TEST(Readiness, MissedWatchdogIsRestartedWithReasonWatchdog) {
   const auto exited = memvisor.events("exited", "dog.1");
   ASSERT_GE(exited.size(), 1u);
   EXPECT_EQ(exited[0]["reason"], "watchdog");
+  // A hung worker's bundle: its series, /proc and its thread stacks as the stop began.
+  const auto incidents = memvisor.wait_events("incident", 1, 20s, "dog.1");
+  ASSERT_EQ(incidents.size(), 1u) << memvisor.err();
+  EXPECT_EQ(incidents[0].value("reason", ""), "watchdog");
+  EXPECT_EQ(incidents[0].value("pid", 0), timeouts[0].value("pid", 0));
+  const std::string bundle = incidents[0].value("path", "");
+  const std::string summary = read_text(bundle + "/summary.txt");
+  EXPECT_NE(summary.find("rule:       none: the worker missed its watchdog (hung)"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("no WATCHDOG=1 for 500ms"), std::string::npos) << summary;
+  EXPECT_TRUE(std::filesystem::exists(bundle + "/stacks.txt"));
 }
 
 TEST(Readiness, WatchdogPingsKeepAWorkerAlive) {

@@ -14,8 +14,9 @@ namespace {
 
 std::string rule_line(const IncidentFacts& facts) {
   if (!facts.decision) {
-    return facts.trigger == "oom_kill" ? "none: the kernel's OOM killer acted, not a rule"
-                                       : "none (an operator asked for this dump)";
+    if (facts.trigger == "oom_kill") return "none: the kernel's OOM killer acted, not a rule";
+    if (facts.trigger == "watchdog") return "none: the worker missed its watchdog (hung)";
+    return "none (an operator asked for this dump)";
   }
   return describe_decision(*facts.decision);
 }
