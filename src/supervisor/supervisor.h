@@ -192,6 +192,9 @@ class Supervisor {
   bool surge_of(const std::string& service) const;
   Millis leak_sample_of(const std::string& service) const;
   // An instance the kernel OOM-killed (its "exited" event): a bundle from its retained series.
+  // A bundle for a lifecycle event of the controller's (its service, instance, generation, pid).
+  void write_event_incident(const nlohmann::json& event, const std::string& trigger,
+                            std::string what_next);
   void write_oom_kill_incident(const nlohmann::json& exited);
   // A worker that missed its watchdog is hung: its thread stacks, taken as its stop begins, are
   // what a developer needs.

@@ -166,34 +166,33 @@ void Supervisor::finish_incident(PendingIncident& incident) {
   }
 }
 
-void Supervisor::write_oom_kill_incident(const nlohmann::json& exited) {
-  RuleAction action{exited.value("service", ""),
-                    exited.value("instance", 0),
-                    exited.value("generation", 0),
-                    exited.value("pid", 0),
+void Supervisor::write_event_incident(const nlohmann::json& event, const std::string& trigger,
+                                      std::string what_next) {
+  RuleAction action{event.value("service", ""),
+                    event.value("instance", 0),
+                    event.value("generation", 0),
+                    event.value("pid", 0),
                     {}};
   if (action.service.empty() || action.instance <= 0 || action.pid <= 0) return;
+  begin_incident(action, trigger, std::nullopt, std::move(what_next), std::nullopt, nullptr,
+                 nullptr);
+}
+
+void Supervisor::write_oom_kill_incident(const nlohmann::json& exited) {
   // The process is gone: /proc and the stacks come back empty, the retained series (what memory
   // did up to the last sample before the kernel acted) is the point of this bundle.
-  begin_incident(action, "oom_kill", std::nullopt,
-                 "none: the kernel's OOM killer ended it (" + exited.value("oom", "") +
-                     "); it restarts per its restart policy",
-                 std::nullopt, nullptr, nullptr);
+  write_event_incident(exited, "oom_kill",
+                       "none: the kernel's OOM killer ended it (" + exited.value("oom", "") +
+                           "); it restarts per its restart policy");
 }
 
 void Supervisor::write_watchdog_incident(const nlohmann::json& timeout) {
-  RuleAction action{timeout.value("service", ""),
-                    timeout.value("instance", 0),
-                    timeout.value("generation", 0),
-                    timeout.value("pid", 0),
-                    {}};
-  if (action.service.empty() || action.instance <= 0 || action.pid <= 0) return;
   // The controller stops it meanwhile; a hung process seldom exits on its stop signal at once,
   // so the stacks show where it hangs (one that does leaves stacks.txt saying so).
-  begin_incident(action, "watchdog", std::nullopt,
-                 "restarted: " + timeout.value("message", std::string("its watchdog expired")) +
-                     "; thread stacks taken as its stop began",
-                 std::nullopt, nullptr, nullptr);
+  write_event_incident(
+      timeout, "watchdog",
+      "restarted: " + timeout.value("message", std::string("its watchdog expired")) +
+          "; thread stacks taken as its stop began");
 }
 
 std::optional<nlohmann::json> Supervisor::dump_instance(
