@@ -24,6 +24,7 @@
 #include "cli/commands.h"
 #include "cli/state_dir.h"
 #include "core/observe/event.h"
+#include "core/observe/json_fields.h"
 #include "os/log_rotation.h"
 #include "os/unique_fd.h"
 
@@ -33,7 +34,7 @@ namespace {
 std::string human(const std::string& line) {
   auto json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!json.is_object()) return "(unreadable line) " + line;
-  const std::string ts = json.value("ts", "");
+  const std::string ts = string_field(json, "ts");
   std::string out = ts.size() >= 23 ? ts.substr(0, 10) + " " + ts.substr(11, 12) : ts;
   out += "  " + human_line(event_from_json(json));
   return out;

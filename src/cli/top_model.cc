@@ -1,6 +1,8 @@
 // See top_model.h.
 #include "cli/top_model.h"
 
+#include "core/observe/json_fields.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -306,7 +308,7 @@ std::vector<std::string> event_lines(std::string_view text, size_t n) {
     if (line.empty()) continue;
     auto json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!json.is_object()) continue;  // a partial first line of the tail, or garbage
-    const std::string ts = json.value("ts", "");
+    const std::string ts = string_field(json, "ts");
     // "2026-12-05T15:10:45.123Z" → "15:10:45" (UTC, as the file has it).
     const std::string time = ts.size() >= 19 ? ts.substr(11, 8) : ts;
     lines.push_back(time + "  " + human_line(event_from_json(json)));

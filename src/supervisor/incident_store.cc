@@ -11,6 +11,7 @@
 
 #include "core/incident/incident_report.h"
 #include "core/incident/incident_retention.h"
+#include "core/observe/json_fields.h"
 #include "os/files.h"
 
 namespace memvisor {
@@ -45,13 +46,14 @@ std::vector<IncidentListing> list_incidents(const std::string& incidents_dir) {
     listing.bytes = directory_bytes(entry.path());
     if (auto text = read_file(entry.path().string() + "/incident.json")) {
       auto json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-      if (json.is_object()) {
-        listing.ts = json.value("ts", "");
-        listing.trigger = json.value("trigger", "");
-        if (json.contains("service") && json["service"].is_string()) {
-          listing.instance = unit_name(json["service"].get<std::string>(),
-                                       json.value("instance", 0), json.value("child", 0));
-        }
+      // Read back from disk: a field of the wrong type is absent, never an exception (a bundle
+      // edited by hand aborted the supervisor at every listing, every new bundle's retention
+      // pass and, with http on, at its start).
+      listing.ts = string_field(json, "ts");
+      listing.trigger = string_field(json, "trigger");
+      if (const std::string service = string_field(json, "service"); !service.empty()) {
+        listing.instance = unit_name(service, static_cast<int>(integer_field(json, "instance")),
+                                     static_cast<int>(integer_field(json, "child")));
       }
     }
     out.push_back(std::move(listing));

@@ -170,6 +170,41 @@ TEST(Incidents, DumpListShowAndRetention) {
   EXPECT_EQ(run_memvisor({"incidents", "--state-dir", dir.file("nowhere")}).exit_code, 1);
 }
 
+// A bundle or an event line edited by hand, with fields of the wrong type: read as absent. The
+// supervisor aborted on it at every listing and at each new bundle's retention pass, between a
+// critical bundle and its stop, so the stop was lost (the restored checkpoint said it was done);
+// `events`, `top --once` and `incidents` aborted too.
+TEST(Incidents, FieldsOfTheWrongTypeOnDiskAreReadAsAbsent) {
+  TempDir dir;
+  const std::string bad = dir.file("state/incidents/20260101-000001-x.1-dump");
+  fs::create_directories(bad);
+  std::ofstream(bad + "/incident.json")
+      << R"({"ts":5,"trigger":null,"service":"x","instance":"one"})";
+  std::ofstream(dir.file("state/events.jsonl"))
+      << R"({"ts":1,"event":5,"service":["web"],"instance":"one","pid":"p"})"
+      << "\n";
+  const int port = free_port();
+  ASSERT_GT(port, 0);
+  Memvisor memvisor(dir, {"--name", "py", "--interval", "200ms", "--critical", "2MiB",
+                          "--restart-delay", "1m", "--http", "127.0.0.1:" + std::to_string(port),
+                          "--", "python3", "-c", "import time; time.sleep(600)"});
+  const auto stopped = memvisor.wait_events("exited", 1, 30s, "py.1");
+  ASSERT_EQ(stopped.size(), 1u) << memvisor.err();
+  EXPECT_EQ(stopped[0].value("reason", ""), "critical") << stopped[0].dump();
+  ASSERT_EQ(memvisor.wait_events("incident", 1, 30s, "py.1").size(), 1u) << memvisor.err();
+  EXPECT_EQ(memvisor.err().find("supervisor killed"), std::string::npos) << memvisor.err();
+  EXPECT_EQ(memvisor.err().find("terminate called"), std::string::npos) << memvisor.err();
+
+  const auto listed = run_memvisor({"incidents", "--state-dir", memvisor.state_dir()});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("20260101-000001-x.1-dump"), std::string::npos) << listed.out;
+  const auto events = run_memvisor({"events", "--state-dir", memvisor.state_dir()});
+  EXPECT_EQ(events.exit_code, 0) << events.err;
+  EXPECT_NE(events.out.find("py.1: "), std::string::npos) << events.out;
+  const auto top = run_memvisor({"top", "--once", "--state-dir", memvisor.state_dir()});
+  EXPECT_EQ(top.exit_code, 0) << top.err;
+}
+
 TEST(Events, PrintsHumanLinesJsonAndFollows) {
   TempDir dir;
   Memvisor memvisor(dir, {"--name", "e", "--", "sleep", "300"});

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/observe/json_fields.h"
 #include "core/observe/unit_name.h"
 
 namespace memvisor {
@@ -20,12 +21,14 @@ Event event_from_json(const nlohmann::json& json) {
   static const char* const kCommon[] = {"ts",  "event",  "service", "instance",
                                         "pid", "reason", "message", "type"};
   Event event;
-  event.event = json.value("event", "");
-  event.service = json.value("service", "");
-  event.instance = json.value("instance", 0);
-  event.pid = json.value("pid", 0);
-  event.reason = json.value("reason", "");
-  event.message = json.value("message", "");
+  // Read back from events.jsonl: a field of the wrong type is absent, not an exception.
+  event.event = string_field(json, "event");
+  event.service = string_field(json, "service");
+  event.instance = static_cast<int>(integer_field(json, "instance"));
+  event.pid = static_cast<int>(integer_field(json, "pid"));
+  event.reason = string_field(json, "reason");
+  event.message = string_field(json, "message");
+  if (!json.is_object()) return event;
   for (const auto& [key, value] : json.items()) {
     bool common = false;
     for (const char* name : kCommon) common = common || key == name;

@@ -1,5 +1,7 @@
 #include "core/protocol/notify_protocol.h"
 
+#include "core/protocol/status_text.h"
+
 #include <charconv>
 #include <cstdint>
 
@@ -25,7 +27,7 @@ NotifyFields parse_notify_message(std::string_view text) {
     } else if (key == "RELOADING") {
       fields.reloading = value == "1";
     } else if (key == "STATUS") {
-      fields.status = std::string(value);
+      fields.status = status_text(value);
     } else if (key == "MAINPID") {
       pid_t pid = 0;
       const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), pid);

@@ -1,6 +1,8 @@
 // The worker protocol's lines: JSON objects with a "type", each checked before it is believed.
 #include "core/protocol/worker_message.h"
 
+#include "core/protocol/status_text.h"
+
 #include <cmath>
 
 #include "core/config/metric_name.h"
@@ -40,14 +42,6 @@ WorkerMessage parse_gauge(const nlohmann::json& message) {
 
 }  // namespace
 
-std::string truncate_utf8(std::string text, size_t max) {
-  if (text.size() <= max) return text;
-  size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  text.resize(cut);
-  return text;
-}
-
 WorkerMessage parse_worker_message(std::string_view line) {
   using Kind = WorkerMessage::Kind;
   const auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
@@ -67,7 +61,7 @@ WorkerMessage parse_worker_message(std::string_view line) {
       return worker_error(Kind::error, "status needs \"text\"");
     }
     parsed.kind = Kind::status;
-    parsed.text = truncate_utf8(text->get<std::string>(), WorkerMessage::kMaxStatus);
+    parsed.text = status_text(text->get_ref<const std::string&>(), WorkerMessage::kMaxStatus);
   } else if (type == "requests") {
     const auto total = message.find("total");
     // An unsigned total past INT64_MAX reads as negative here, and is refused with the rest.
