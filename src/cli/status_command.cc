@@ -30,8 +30,19 @@ std::string slope_text(const nlohmann::json& memory) {
 std::string render_status(const nlohmann::json& status) {
   std::string out;
   for (const auto& service : status.value("services", nlohmann::json::array())) {
-    out += service.value("name", "?") + ": " + std::to_string(service.value("ready", 0)) + "/" +
-           std::to_string(service.value("instances", 0)) + " ready\n";
+    const std::string name = service.value("name", "?");
+    out += name + ": " + std::to_string(service.value("ready", 0)) + "/" +
+           std::to_string(service.value("instances", 0)) + " ready";
+    // A failed deploy must not look done: processes still on the config before a reload.
+    int outdated = 0;
+    for (const auto& record : status.value("instances", nlohmann::json::array())) {
+      outdated += record.value("service", "") == name && record.contains("outdated");
+    }
+    if (outdated > 0) {
+      out += ", " + std::to_string(outdated) +
+             " on the config from before the last reload (its replacement failed; retried)";
+    }
+    out += "\n";
   }
   TextTable table({"SERVICE", "INSTANCE", "PID", "STATE", "UPTIME", "PSS", "RSS", "LEAK", "REQS",
                    "RESTARTS", "LAST EXIT", "STATUS"});
@@ -62,6 +73,7 @@ std::string render_status(const nlohmann::json& status) {
     }
     std::string state = record.value("state", "?");
     if (record.value("role", "") == "replacement") state += " (replacement)";
+    if (record.contains("outdated")) state += " (outdated)";
     table.add_row({record.value("service", "?"), std::to_string(record.value("instance", 0)),
                    pid == 0 ? "-" : std::to_string(pid), state, uptime, pss, rss, leak, requests,
                    std::to_string(record.value("restarts", 0)), last_exit,

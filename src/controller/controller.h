@@ -126,6 +126,10 @@ class Controller {
   void start_recycle(Instance& instance, std::string_view reason);
   void finish_recycle(Instance& replacement, bool succeeded);
   void start_queued_recycles(const ServiceConfig& service);
+  // A reload's failed replacement: the pause before the roll is tried again, after `failures`
+  // earlier failures, and the retry once it is due.
+  static Millis outdated_retry_pause(const ServiceConfig& service, int failures);
+  void retry_outdated(Instance& instance, MonoTime t);
   int recycling_count(const ServiceConfig& service) const;
 
   // Pre-fork children (child_recycle.cc): checked, signalled through a pidfd, one at a time.

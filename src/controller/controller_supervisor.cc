@@ -297,6 +297,18 @@ nlohmann::json Controller::instance_json(const Instance& instance) const {
     json["children_recycling"] = children;
   }
   if (instance.pid != 0) json["started_at"] = to_unix_seconds(instance.started_wall);
+  if (instance.outdated) {
+    // Wall clock, so the record stays right however long it waits to be read.
+    nlohmann::json outdated = {{"why", "its replacement with the reloaded config " +
+                                           instance.outdated_why + " before it was ready"},
+                               {"failures", instance.outdated_failures}};
+    if (instance.outdated_retry_at) {
+      outdated["retry_at"] =
+          to_unix_seconds(std::chrono::system_clock::now()) +
+          std::chrono::duration<double>(*instance.outdated_retry_at - now()).count();
+    }
+    json["outdated"] = std::move(outdated);
+  }
   if (instance.last_exit) {
     json["last_exit"] = instance.last_exit->brief();
     json["last_exit_reason"] = instance.last_exit_reason;

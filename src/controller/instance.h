@@ -102,6 +102,13 @@ struct Instance {
   // A reload took this instance away (its service removed, or fewer instances): once it has
   // stopped it is retired, never restarted.
   bool removing = false;
+  // A reload's replacement of this process failed: it runs on with the config from before the
+  // reload (outdated), and the reload's recycle is tried again at `outdated_retry_at`, after a
+  // pause that doubles with each failure. Cleared once a process of the current config starts.
+  bool outdated = false;
+  int outdated_failures = 0;
+  std::optional<MonoTime> outdated_retry_at;
+  std::string outdated_why;
 
   std::unique_ptr<NotifySocket> notify;  // per process: notify/SERVICE.N.GENERATION
   OutputPipe out;

@@ -128,6 +128,11 @@ Status open_output(const ServiceConfig& service, const Instance& instance,
 void Controller::start_instance(Instance& instance, std::string_view reason) {
   const MonoTime t = now();
   instance.stopped_on_purpose = false;
+  // Whatever starts now runs the current config.
+  instance.outdated = false;
+  instance.outdated_failures = 0;
+  instance.outdated_retry_at.reset();
+  instance.outdated_why.clear();
   if (!instance.circuit.allow_start(t)) {
     instance.state = InstanceState::open;
     return;

@@ -193,8 +193,9 @@ std::optional<MonoTime> Controller::instance_deadline(const Instance& instance) 
         return instance.started_mono + service.startup_timeout;
       return std::nullopt;
     case InstanceState::running: {
-      std::optional<MonoTime> earliest;
-      if (!instance.stable) earliest = instance.started_mono + service.min_uptime;
+      std::optional<MonoTime> earliest = instance.outdated_retry_at;
+      if (!instance.stable && (!earliest || instance.started_mono + service.min_uptime < *earliest))
+        earliest = instance.started_mono + service.min_uptime;
       if (service.watchdog.count() > 0) {
         const MonoTime watchdog = instance.last_watchdog + service.watchdog;
         if (!earliest || watchdog < *earliest) earliest = watchdog;
@@ -229,6 +230,7 @@ void Controller::on_instance_deadline(Instance& instance, MonoTime t) {
     case InstanceState::running:
       if (!instance.stable && t >= instance.started_mono + service.min_uptime)
         mark_stable(instance);
+      retry_outdated(instance, t);
       if (service.watchdog.count() > 0 && t >= instance.last_watchdog + service.watchdog) {
         emit(make_event("watchdog_timeout", &instance, "watchdog",
                         fmt::format("no WATCHDOG=1 for {}", format_duration(service.watchdog))),

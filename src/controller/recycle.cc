@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "core/units.h"
+
 #include "controller/controller.h"
 
 namespace memvisor {
@@ -115,6 +117,18 @@ void Controller::finish_recycle(Instance& replacement, bool succeeded) {
                                   "once that one has exited",
                                   why, old.pid)),
            &old);
+    } else if (old.recycle_reason == "reload" && !shutting_down_) {
+      // The reloaded config does not start: the old process serves on, and the roll is tried
+      // again, or the failed deploy would look done until a crash started the new command.
+      const Millis pause = outdated_retry_pause(*old.service, old.outdated_failures++);
+      old.outdated = true;
+      old.outdated_why = why;
+      old.outdated_retry_at = now() + pause;
+      emit(make_event("recycle_failed", &old, old.recycle_reason,
+                      fmt::format("replacement {} before it was ready; keeping pid {}, which runs "
+                                  "the config from before the reload; trying again in {}",
+                                  why, old.pid, format_duration(pause))),
+           &old);
     } else {
       emit(make_event(
                "recycle_failed", &old, old.recycle_reason,
@@ -123,6 +137,30 @@ void Controller::finish_recycle(Instance& replacement, bool succeeded) {
     }
   }
   start_queued_recycles(*old.service);
+}
+
+Millis Controller::outdated_retry_pause(const ServiceConfig& service, int failures) {
+  // As a crash's restart delay grows, from 10 s at least (a replacement that cannot start costs a
+  // start-up each time), up to restart_delay_max or 5 minutes, whichever is longer.
+  const Millis cap = std::max(service.restart_delay_max, Millis(5 * 60 * 1000));
+  double pause = static_cast<double>(std::max(service.restart_delay, Millis(10000)).count());
+  for (int i = 0; i < failures && pause < static_cast<double>(cap.count()); ++i) {
+    pause *= std::max(service.restart_backoff, 2.0);
+  }
+  return std::min(cap, Millis(static_cast<int64_t>(pause)));
+}
+
+void Controller::retry_outdated(Instance& instance, MonoTime t) {
+  if (!instance.outdated_retry_at || t < *instance.outdated_retry_at) return;
+  if (instance.state != InstanceState::running || instance.recycling ||
+      instance.replacement != nullptr) {
+    // Busy with another recycle: looked at again in a second (a stop or a crash meanwhile
+    // starts the current config, which ends this).
+    instance.outdated_retry_at = t + std::chrono::seconds(1);
+    return;
+  }
+  instance.outdated_retry_at.reset();
+  recycle(instance, "reload", /*urgent=*/false);
 }
 
 void Controller::start_queued_recycles(const ServiceConfig& service) {

@@ -13,6 +13,7 @@
 #include "controller/controller.h"
 #include "core/config/config_diff.h"
 #include "core/config/config_json.h"
+#include "core/units.h"
 #include "os/log_sink.h"
 #include "os/notify_socket.h"
 
@@ -153,6 +154,20 @@ Controller::ReloadOutcome Controller::reload(std::string_view how) {
   if (supervisor_link_) {
     supervisor_link_->send_line(
         nlohmann::json{{"type", "config"}, {"config", config_to_json(options_.config)}}.dump());
+  }
+  // A reload that changes nothing still says which processes run an earlier config: their
+  // replacement failed, and they are retried (recycle.cc) whatever this reload says.
+  const bool changed = !lines.empty();
+  for (const auto& instance : instances_) {
+    if (!instance->outdated || instance->state == InstanceState::retired) continue;
+    if (!changed && lines.empty()) lines.push_back("no change in " + options_.config.source);
+    lines.push_back(fmt::format(
+        "{}: still runs the config from before a reload (pid {}): its replacement {} before it "
+        "was ready; tried again{}",
+        instance->label(), instance->pid, instance->outdated_why,
+        instance->outdated_retry_at ? " in " + format_duration(std::chrono::duration_cast<Millis>(
+                                                   *instance->outdated_retry_at - now()))
+                                    : " soon"));
   }
   emit(make_event("reloaded", nullptr, how,
                   changes.empty() ? fmt::format("{} read again: no change", options_.config.source)

@@ -186,6 +186,63 @@ TEST(Reload, ASpawnChangeRollsTheServiceOneInstanceAtATime) {
   EXPECT_EQ(memvisor.events("reloaded").at(0)["reason"], "SIGHUP");
 }
 
+// A reload whose new command never gets ready: the old process serves on (as for any recycle),
+// and the failed deploy shows, in status and in the next reload's answer, and is tried again
+// after a pause, so once the new command works the service runs it. It looked done before:
+// status 1/1 ready, a second reload "no change", and the next crash started the new command.
+TEST(Reload, AFailedRollShowsAndIsTriedAgain) {
+  TempDir dir;
+  const std::string flag = dir.file("deploy-ok");
+  auto config = [&](const std::string& gate) {
+    return "[service.web]\ncommand = [\"/bin/sh\", \"-c\", \"" + gate +
+           "systemd-notify --ready; exec sleep 600\"]\nready = \"notify\"\n"
+           "startup_timeout = \"1s\"\nrestart_delay = \"100ms\"\n";
+  };
+  const std::string path = dir.write("web.toml", config(""));
+  Memvisor memvisor(dir, {path});
+  ASSERT_EQ(memvisor.wait_events("ready", 1, 10s, "web.1").size(), 1u) << memvisor.err();
+  const int old_pid = memvisor.events("started", "web.1").at(0).value("pid", 0);
+
+  // The new command exits unless the flag file exists.
+  dir.write("web.toml", config("[ -e " + flag + " ] || exit 3; "));
+  ASSERT_EQ(reload(memvisor).exit_code, 0);
+  const auto failed = memvisor.wait_events("recycle_failed", 1, 20s, "web.1");
+  ASSERT_EQ(failed.size(), 1u) << memvisor.err();
+  EXPECT_NE(failed[0]
+                .value("message", "")
+                .find("runs the config from before the reload; trying "
+                      "again in 10s"),
+            std::string::npos)
+      << failed[0].dump();
+  EXPECT_EQ(pids_of(memvisor, "web"), std::set<int>{old_pid});
+
+  // Shown: in status (JSON and text) and in the answer to a reload that changes nothing.
+  const nlohmann::json status = status_of(memvisor);
+  ASSERT_TRUE(status.is_object());
+  bool outdated = false;
+  for (const auto& record : status["instances"]) outdated |= record.contains("outdated");
+  EXPECT_TRUE(outdated) << status.dump();
+  const auto text = run_memvisor({"status", "--state-dir", memvisor.state_dir()});
+  EXPECT_NE(text.out.find("web: 1/1 ready, 1 on the config from before the last reload"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("running (outdated)"), std::string::npos) << text.out;
+  const auto again = reload(memvisor);
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("web.1: still runs the config from before a reload (pid " +
+                           std::to_string(old_pid) + ")"),
+            std::string::npos)
+      << again.out;
+
+  // The new command works now: the retry, 10 s after the failure, rolls web.1 onto it.
+  dir.write("deploy-ok", "");
+  const auto recycled = memvisor.wait_events("recycled", 1, 30s, "web.1");
+  ASSERT_EQ(recycled.size(), 1u) << memvisor.err();
+  EXPECT_EQ(recycled[0].value("reason", ""), "reload");
+  const nlohmann::json after = status_of(memvisor);
+  for (const auto& record : after["instances"]) EXPECT_FALSE(record.contains("outdated"));
+}
+
 TEST(Reload, InstancesAndServicesComeAndGo) {
   TempDir dir;
   const std::string path = dir.write("fleet.toml", service("web", 2) + service("jobs", 1));
