@@ -79,6 +79,11 @@ function normaliseSeries(json) {
       warn: item.warn ?? null,
       limit: item.limit ?? null,
       critical: item.critical ?? null,
+      // A threshold on another metric than the series' (limit on RSS beside a PSS series, or on
+      // a gauge's number): its size is not in the series' unit.
+      warnMetric: item.warn_metric || null,
+      limitMetric: item.limit_metric || null,
+      criticalMetric: item.critical_metric || null,
       slope: item.leak_slope_bytes_per_hour ?? null,
       rate: item.leak_rate_bytes_per_hour ?? null,
       reason: item.leak_reason || '',
@@ -88,6 +93,21 @@ function normaliseSeries(json) {
 }
 
 // ---- instances table ----
+
+// A threshold of `series` in the series' own metric: as configured when the rule reads that
+// metric; scaled by the two metrics' latest values when it reads another memory metric (as `top`
+// does); null when it reads a gauge, whose number says nothing of memory.
+function thresholdIn(series, key, memory) {
+  const size = series[key];
+  if (size === null) return null;
+  const other = series[key + 'Metric'];
+  if (!other) return size;
+  if (other.startsWith('gauge:') || series.metric.startsWith('gauge:')) return null;
+  const theirs = memory[other];
+  const current = series.values.length > 0 ? series.values[series.values.length - 1] : null;
+  if (!theirs || current === null) return null;
+  return (size * current) / theirs;
+}
 
 function renderTotals(status) {
   const services = status.services || [];
@@ -117,7 +137,8 @@ function renderInstances(status) {
     const fromSeries = series && series.values.length > 0;
     const metric = fromSeries ? series.metric : 'pss';
     const current = fromSeries ? series.values[series.values.length - 1] : memory.pss ?? null;
-    const limit = series ? (series.limit ?? series.critical) : null;
+    const limitIn = series ? thresholdIn(series, 'limit', memory) : null;
+    const limit = series ? (limitIn ?? thresholdIn(series, 'critical', memory)) : null;
     const slope = series && series.slope !== null ? series.slope
                                                   : memory.leak_slope_bytes_per_hour ?? null;
 
@@ -136,7 +157,7 @@ function renderInstances(status) {
       const fill = el('span', 'fill' + (pct >= 100 ? ' over' : pct >= 80 ? ' near' : ''));
       fill.style.width = Math.min(100, pct).toFixed(1) + '%';
       bar.append(fill);
-      const of = series.limit !== null ? 'limit' : 'critical';
+      const of = limitIn !== null ? 'limit' : 'critical';
       share.append(bar, el('span', 'pct', pct.toFixed(0) + '%'));
       if (of !== 'limit') share.append(el('span', 'muted', ' of ' + of));  // no limit rule
       share.title = formatter(metric)(current) + ' of ' + of + ' ' + formatter(metric)(limit);
@@ -172,11 +193,15 @@ const THRESHOLDS = [
   {key: 'critical', color: '#c92a2a'},
 ];
 
+// The thresholds a chart draws: those in the series' own metric (one on another metric, a gauge
+// most of all, is in another unit).
+function drawnThresholds(entry) {
+  return THRESHOLDS.filter((t) => entry[t.key] !== null && !entry[t.key + 'Metric']);
+}
+
 function chartData(entry) {
   const data = [entry.times, entry.values];
-  for (const t of THRESHOLDS) {
-    if (entry[t.key] !== null) data.push(entry.times.map(() => entry[t.key]));
-  }
+  for (const t of drawnThresholds(entry)) data.push(entry.times.map(() => entry[t.key]));
   return data;
 }
 
@@ -194,11 +219,9 @@ function chartOptions(entry, width) {
     {label: entry.metric, stroke: '#1971c2', width: 2, fill: 'rgba(25,113,194,0.08)',
      value: (u, v) => formatter(entry.metric)(v)},
   ];
-  for (const t of THRESHOLDS) {
-    if (entry[t.key] !== null) {
-      series.push({label: t.key, stroke: t.color, width: 1.5, dash: [6, 4],
-                   value: (u, v) => formatter(entry.metric)(v), points: {show: false}});
-    }
+  for (const t of drawnThresholds(entry)) {
+    series.push({label: t.key, stroke: t.color, width: 1.5, dash: [6, 4],
+                 value: (u, v) => formatter(entry.metric)(v), points: {show: false}});
   }
   const axis = {stroke: '#555', grid: {stroke: '#eee'}, ticks: {stroke: '#ddd'},
                 font: '11px system-ui, sans-serif'};
@@ -223,10 +246,12 @@ function chartLegend(entry) {
   const legend = el('div', 'legend');
   legend.append(el('span', 'key key-metric', entry.metric));
   for (const t of THRESHOLDS) {
-    if (entry[t.key] !== null) {
-      legend.append(el('span', 'key key-' + t.key,
-                       t.key + ' ' + formatter(entry.metric)(entry[t.key])));
-    }
+    if (entry[t.key] === null) continue;
+    const other = entry[t.key + 'Metric'];
+    // One on another metric is named in its own unit, and not drawn.
+    legend.append(el('span', 'key key-' + t.key + (other ? ' muted' : ''),
+                     t.key + ' ' + formatter(other || entry.metric)(entry[t.key]) +
+                         (other ? ' (' + other + ', not drawn)' : '')));
   }
   return legend;
 }
@@ -236,7 +261,8 @@ function chartWidth(card) {
 }
 
 function thresholdsKey(entry) {
-  return THRESHOLDS.map((t) => entry[t.key]).join('/') + entry.metric;
+  return THRESHOLDS.map((t) => entry[t.key] + (entry[t.key + 'Metric'] || '')).join('/') +
+         entry.metric;
 }
 
 function renderCharts() {

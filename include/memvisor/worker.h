@@ -37,7 +37,7 @@ void mv_status(const char* text);
 
 /* A gauge: a named number about this worker (a queue's depth, a runtime's live heap), its latest
  * value sent by the background thread; memvisor exports it in /metrics as
- * memvisor_worker_gauge{name="NAME"} and its rules can read it (metric = "gauge:NAME"). Names
+ * memvisor_worker_value{name="NAME"} and its rules can read it (metric = "gauge:NAME"). Names
  * follow Prometheus' rule, [a-zA-Z_:][a-zA-Z0-9_:]* (at most 128 characters), in base units with
  * the unit as suffix: heap_used_bytes, gc_pause_seconds, jobs_done_total. At most 32 names per
  * process. Returns 0 when queued (or the library is a no-op), -1 for a bad name, a value that is

@@ -34,7 +34,7 @@ void Supervisor::update_monitors() {
 
 void Supervisor::on_monitor_value(const ExecMonitors::Key& key, std::string_view name, double value,
                                   double now_s) {
-  // The gauges' one entry point: status, /metrics (memvisor_worker_gauge) and `gauge:NAME` rules
+  // The gauges' one entry point: status, /metrics (memvisor_worker_value) and `gauge:NAME` rules
   // see a monitor's value as they see a worker's. The rules judge it at the next memory sample.
   memory_.on_gauge(key, name, value, now_s);
   state_changed_ = true;

@@ -26,6 +26,7 @@ import tempfile
 import time
 import urllib.request
 
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEADY = "import time\nx = bytearray(12 << 20)\nfor i in range(0, len(x), 4096): x[i] = 1\n" \
          "while True: time.sleep(1)\n"
 # Grows 2 MiB every 250 ms (touching the pages, so they count) until killed by `critical`.
@@ -171,6 +172,8 @@ LOOK = """(() => ({
       unit: r.dataset.instance, cells: [...r.cells].map(c => c.textContent)})),
   charts: Object.fromEntries([...document.querySelectorAll('#charts .chart')].map(
       c => [c.dataset.instance, Number(c.dataset.points || 0)])),
+  legends: Object.fromEntries([...document.querySelectorAll('#charts .chart')].map(
+      c => [c.dataset.instance, (c.querySelector('.legend') || {}).textContent || ''])),
   canvases: document.querySelectorAll('#charts canvas').length,
   events: document.querySelectorAll('#events li.event').length,
   incidents: [...document.querySelectorAll('#incidents li.incident')].map(li => ({
@@ -217,6 +220,12 @@ command = ["python3", "-c", {json.dumps(GROW)}]
 interval = "250ms"
 warn = "24MiB"
 critical = "40MiB"
+
+[service.queue]
+command = ["python3", {json.dumps(os.path.join(SOURCE, "examples/gauges/gauge_worker.py"))}]
+interval = "250ms"
+env = {{ QUEUE_DEPTH = "10" }}
+limit = {{ size = 1000, for = 2, metric = "gauge:queue_depth" }}
 """)
     memvisor = subprocess.Popen([args.memvisor, "run", "--state-dir", os.path.join(work, "state"),
                                  config], stdout=subprocess.DEVNULL,
@@ -249,7 +258,7 @@ critical = "40MiB"
         browser = Chromium(profile)
         browser.open_page()
         browser.send("Page.navigate", {"url": f"http://127.0.0.1:{port}/"})
-        units = {"api.1", "api.2", "jobs.1"}
+        units = {"api.1", "api.2", "jobs.1", "queue.1"}
 
         def every_instance():
             look = browser.evaluate(LOOK)
@@ -265,6 +274,17 @@ critical = "40MiB"
             grown = eventually(lambda: browser.evaluate(LOOK)["charts"].get("api.1", 0) > before,
                                20)
             check(bool(grown), f"api.1's chart grows from {before} points between two looks")
+
+            # A limit on a gauge is in the gauge's unit: no share of it for the memory (the row
+            # showed 800000 % in red), and the chart names it without drawing it as bytes.
+            look = browser.evaluate(LOOK)
+            queue = next((r for r in look["rows"] if r["unit"] == "queue.1"), None)
+            share = " ".join(queue["cells"]) if queue else ""
+            check(queue is not None and "no limit" in share and "%" not in share,
+                  f"a limit on a gauge is no share of the memory: {share!r}")
+            legend = look["legends"].get("queue.1", "")
+            check("gauge:queue_depth, not drawn" in legend and "1,000" in legend,
+                  f"the chart names the gauge's limit in its unit: {legend!r}")
 
         def critical_incident():
             for incident in browser.evaluate(LOOK)["incidents"]:

@@ -86,7 +86,7 @@ TEST(ExecMonitors, ValueAppearsInStatusAndMetrics) {
       },
       10s))
       << body;
-  EXPECT_NE(body.find("memvisor_worker_gauge{service=\"web\",instance=\"1\",name=\"queue_depth\"} "
+  EXPECT_NE(body.find("memvisor_worker_value{service=\"web\",instance=\"1\",name=\"queue_depth\"} "
                       "7\n"),
             std::string::npos)
       << body;

@@ -3,6 +3,7 @@
 // the C example on the worker library), status and /metrics, bounds on a flooding worker,
 // refusals, and rules on `gauge:NAME`.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <thread>
 
@@ -76,17 +77,24 @@ TEST(Gauges, AppearInStatusAndMetricsAndGoWithTheProcess) {
   ASSERT_TRUE(eventually(
       [&] {
         body = scrape_metrics(port);
-        return body.find("memvisor_worker_gauge{") != std::string::npos;
+        return body.find("memvisor_worker_value{") != std::string::npos;
       },
       10s))
       << body;
-  EXPECT_NE(body.find("memvisor_worker_gauge{service=\"web\",instance=\"1\",name=\"heap_used_"
+  EXPECT_NE(body.find("memvisor_worker_value{service=\"web\",instance=\"1\",name=\"heap_used_"
                       "bytes\"} 5242880\n"),
             std::string::npos)
       << body;
-  EXPECT_NE(body.find("# TYPE memvisor_worker_gauge gauge\n"), std::string::npos);
+  EXPECT_NE(body.find("# TYPE memvisor_worker_value gauge\n"), std::string::npos);
   // A worker never creates a metric family: the name is only a label value.
   EXPECT_EQ(body.find("\nheap_used_bytes"), std::string::npos);
+  // promtool's lint has nothing to say with gauges reported either (the family was called
+  // memvisor_worker_gauge, and "metric name should not include type 'gauge'").
+  if (have_program("promtool")) {
+    const std::string scrape = dir.write("scrape.txt", body);
+    const CommandResult lint = run_shell("promtool check metrics < " + scrape);
+    EXPECT_EQ(lint.out, "") << "promtool lint findings";
+  }
 
   // Generation 1 exits after 4 s; generation 2 reports nothing: its gauges are gone.
   ASSERT_TRUE(eventually(
@@ -100,7 +108,7 @@ TEST(Gauges, AppearInStatusAndMetricsAndGoWithTheProcess) {
   ASSERT_TRUE(eventually(
       [&] {
         body = scrape_metrics(port);
-        return body.find("memvisor_worker_gauge{") == std::string::npos &&
+        return body.find("memvisor_worker_value{") == std::string::npos &&
                body.find("memvisor_instance_generation{service=\"web\",instance=\"1\"} 2") !=
                    std::string::npos;
       },
@@ -108,6 +116,38 @@ TEST(Gauges, AppearInStatusAndMetricsAndGoWithTheProcess) {
       << body;
   record = instance_record(status_of(memvisor), "web", 1);
   EXPECT_EQ(record["gauges"], nlohmann::json::object()) << record.dump();
+}
+
+// The shipped Python example keeps its gauges coming through a supervisor restart: the
+// supervisor closes its connection, and the example connects again (it died of EPIPE before).
+TEST(Gauges, TheExampleWorkerReconnectsAfterTheSupervisorIsKilled) {
+  TempDir dir;
+  const std::string config = dir.write(
+      "gauges.toml",
+      service("jobs", "[\"python3\", \"" + source_path("examples/gauges/gauge_worker.py") + "\"]",
+              "env = { QUEUE_DEPTH = \"7\" }"));
+  Memvisor memvisor(dir, {config});
+  auto has_depth = [&] {
+    const auto record = instance_record(status_of(memvisor), "jobs", 1);
+    return record.is_object() && record.contains("gauges") &&
+           record["gauges"].value("queue_depth", 0.0) == 7.0;
+  };
+  ASSERT_TRUE(eventually(has_depth, 20s)) << memvisor.err();
+  const nlohmann::json before = status_of(memvisor);
+  const int supervisor = before.value("supervisor_pid", 0);
+  ASSERT_GT(supervisor, 0);
+  ASSERT_EQ(::kill(supervisor, SIGKILL), 0);
+  ASSERT_TRUE(eventually(
+      [&] {
+        const nlohmann::json now = status_of(memvisor);
+        return now.is_object() && now.value("supervisor_pid", 0) != 0 &&
+               now.value("supervisor_pid", 0) != supervisor;
+      },
+      20s))
+      << memvisor.err();
+  std::this_thread::sleep_for(1500ms);  // past the example's first write on a closed socket
+  EXPECT_TRUE(eventually(has_depth, 20s)) << memvisor.err();
+  EXPECT_TRUE(memvisor.events("exited", "jobs.1").empty()) << memvisor.err();
 }
 
 TEST(Gauges, AFloodIsBounded) {

@@ -96,6 +96,18 @@ int wait_pid(pid_t pid, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
+CommandResult run_shell(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = ::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
 CommandResult run_memvisor(const std::vector<std::string>& args,
                            std::chrono::milliseconds timeout) {
   TempDir dir;

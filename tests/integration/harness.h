@@ -38,6 +38,9 @@ struct CommandResult {
   std::string err;
 };
 
+// Runs a shell command line to completion; its stdout and stderr together in `out`.
+CommandResult run_shell(const std::string& command);
+
 // Runs memvisor with `args` to completion (at most `timeout`), capturing its output.
 CommandResult run_memvisor(const std::vector<std::string>& args,
                            std::chrono::milliseconds timeout = 20s);

@@ -37,18 +37,6 @@ std::string scrape_when_measured(int port, int instances) {
   return body;
 }
 
-CommandResult run_shell(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = ::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
 TEST(Http, MetricsPassPromtoolAndCarryTheFleet) {
   if (!have_program("promtool"))
     GTEST_SKIP() << "promtool not installed (Debian package prometheus)";

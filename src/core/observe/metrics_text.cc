@@ -91,7 +91,7 @@ void render_instances(std::string& out, const MetricsSnapshot& s, double now) {
     if (i.leak_detected) detected.sample(instance_labels(i), uint64_t{*i.leak_detected});
   }
   // One family whatever the names: a worker chooses label values, never metric families.
-  Family gauges(out, "memvisor_worker_gauge", "gauge",
+  Family gauges(out, "memvisor_worker_value", "gauge",
                 "The latest value of each gauge the instance's process reported (worker protocol) "
                 "or its exec monitors read, by name; units are in the name's suffix.");
   for (const auto& i : s.instances) {
