@@ -185,6 +185,8 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       m.recycles_by_reason = fleet_.recycles(service.name, number);
       m.child_recycles_by_reason = fleet_.child_recycles(service.name, number);
       m.circuit = process.record.value("circuit", "closed");
+      m.stopped_on_purpose =
+          process.state == "stopped" && process.record.value("stopped_on_purpose", false);
       m.consecutive_failures = process.record.value("consecutive_failures", 0);
       // Only for processes that speak the worker protocol: a zero would claim an idle worker.
       if (workers_ && !workers_->describe(key).is_null()) {
@@ -192,7 +194,7 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       }
       if (m.ready) {
         ++totals.ready;
-      } else if (process.state == "stopped" && process.record.value("stopped_on_purpose", false)) {
+      } else if (m.stopped_on_purpose) {
         // Down as asked (`memvisor stop`, a one-shot's clean exit): not missing for /health.
         --totals.desired;
       } else {

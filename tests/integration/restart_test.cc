@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "http_client.h"
 
 namespace memvisor::testing {
 namespace {
@@ -125,14 +126,36 @@ TEST(Restart, AnOperatorsRestartTriesACrashLoopAtOnce) {
 // start tries it once, at once: the still broken worker opens the circuit again.
 TEST(Restart, StopAndStartOfACrashLoop) {
   TempDir dir;
+  const int port = free_port();
+  ASSERT_GT(port, 0);
   Memvisor memvisor(dir, {"--name", "loop", "--restart-delay", "10ms", "--circuit-failures", "2",
-                          "--circuit-cooldown", "10m", "--", "sh", "-c", "exit 1"});
+                          "--circuit-cooldown", "10m", "--http",
+                          "127.0.0.1:" + std::to_string(port), "--", "sh", "-c", "exit 1"});
   ASSERT_EQ(memvisor.wait_events("circuit_open", 1, 10s, "loop.1").size(), 1u) << memvisor.err();
+  const std::string open_state =
+      "memvisor_instance_circuit_state{service=\"loop\",instance=\"1\",state=\"open\"} 1\n";
+  auto metrics = [&] {
+    auto reply = http_get(port, "/metrics");
+    return reply ? reply->body : std::string();
+  };
+  EXPECT_TRUE(eventually([&] { return metrics().find(open_state) != std::string::npos; }, 10s))
+      << metrics();
   ASSERT_EQ(run_memvisor({"stop", "loop.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
   ASSERT_EQ(memvisor.wait_events("stopped", 1, 10s, "loop.1").size(), 1u) << memvisor.err();
   EXPECT_TRUE(
       eventually([&] { return memvisor.status()["instances"][0]["state"] == "stopped"; }, 10s))
       << memvisor.status().dump();
+  // Stopped as asked, it is no crash loop for the shipped alert (circuit_state{state="closed"}
+  // == 0 paged on for as long as the stopped instance's circuit stayed open).
+  EXPECT_TRUE(eventually(
+      [&] {
+        const std::string body = metrics();
+        return body.find("memvisor_service_desired_instances{service=\"loop\"} 0") !=
+                   std::string::npos &&
+               body.find("memvisor_instance_circuit_state{service=\"loop\"") == std::string::npos;
+      },
+      10s))
+      << metrics();
   ASSERT_EQ(run_memvisor({"start", "loop.1", "--state-dir", memvisor.state_dir()}).exit_code, 0);
   ASSERT_EQ(memvisor.wait_events("circuit_open", 2, 10s, "loop.1").size(), 2u) << memvisor.err();
   EXPECT_EQ(memvisor.events("started", "loop.1").size(), 3u);

@@ -4,8 +4,7 @@
 
 namespace memvisor {
 
-std::string string_field(const nlohmann::json& object, std::string_view key,
-                         std::string fallback) {
+std::string string_field(const nlohmann::json& object, std::string_view key, std::string fallback) {
   if (!object.is_object()) return fallback;
   const auto found = object.find(key);
   if (found == object.end() || !found->is_string()) return fallback;

@@ -40,7 +40,10 @@ struct InstanceMetrics {
   std::map<std::string, uint64_t> recycles_by_reason;
   std::map<std::string, uint64_t> child_recycles_by_reason;
   std::string circuit = "closed";  // the crash-loop circuit: "closed", "open", "half-open"
-  int consecutive_failures = 0;    // failed runs in a row, what opens the circuit
+  // Down as asked (`memvisor stop`): not in a loop whatever its circuit says, so no circuit state
+  // is exported for it (the shipped crash-loop alert paged on for a worker an operator stopped).
+  bool stopped_on_purpose = false;
+  int consecutive_failures = 0;  // failed runs in a row, what opens the circuit
   // Requests the worker reported through the worker library; absent for workers that do not
   // use it (an unmodified program).
   std::optional<uint64_t> requests_total;

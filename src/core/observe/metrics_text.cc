@@ -137,8 +137,9 @@ void render_instances(std::string& out, const MetricsSnapshot& s, double now) {
   }
   Family circuit(out, "memvisor_instance_circuit_state", "gauge",
                  "1 for the crash-loop circuit's current state (closed, open, half-open), 0 for "
-                 "the others.");
+                 "the others; absent for an instance stopped on purpose.");
   for (const auto& i : s.instances) {
+    if (i.stopped_on_purpose) continue;
     for (const char* state : kCircuitStates) {
       circuit.sample(with(instance_labels(i), "state", state), uint64_t{i.circuit == state});
     }
