@@ -4,6 +4,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -36,11 +37,21 @@ Result<nlohmann::json> control_request(const std::string& state_dir, const nlohm
   while (reply.find('\n') == std::string::npos) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
+    // The supervisor answers; one that is stuck is killed and restarted by the controller (its
+    // hang check), which closes this connection. Either way the request may still be carried
+    // out: a lifecycle request the controller had taken before, or one it takes once it runs.
+    const std::string unsure =
+        " (it may be hung: the controller restarts a hung supervisor within seconds; a request "
+        "it had taken may still be carried out, see memvisor events)";
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      return Error{"no reply from memvisor within " + std::to_string(reply_timeout.count()) + " s"};
+      return Error{"no reply from memvisor within " + std::to_string(reply_timeout.count()) + " s" +
+                   unsure};
+    }
+    if (n < 0 && errno == ECONNRESET) {
+      return Error{"memvisor's supervisor dropped the connection without a reply" + unsure};
     }
     if (n < 0) return Error::from_errno("read the reply from " + path);
-    if (n == 0) return Error{"memvisor closed the control connection without a reply"};
+    if (n == 0) return Error{"memvisor closed the control connection without a reply" + unsure};
     reply.append(buffer, static_cast<size_t>(n));
   }
   reply.resize(reply.find('\n'));

@@ -100,7 +100,9 @@ int events_command(const Args& args) {
   app.add_option("--state-dir", state_dir_flag, "the state dir of the memvisor");
   app.add_flag("--json", json, "print the raw JSON lines");
   app.add_flag("-f,--follow", follow, "then print new events as they come, until interrupted");
-  app.add_option("-n,--last", last, "print only the last N events first");
+  // A range check, not only the type: CLI11 reads "-1" into a size_t as its wrap-around.
+  app.add_option("-n,--last", last, "print only the last N events first")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 40));
   if (auto done = parse_cli(app, args)) return *done;
 
   const std::string path = resolve_state_dir(state_dir_flag) + "/events.jsonl";

@@ -22,8 +22,10 @@ int lifecycle(const std::string& cmd, const std::string& description, const Args
                                {{"id", 1}, {"cmd", cmd}, {"target", target}});
   if (!reply) return fail(kExitFailure, reply.error().describe());
   if (!reply->value("ok", false)) {
-    const bool not_found = reply->value("code", "") == "not_found";
-    return fail(not_found ? kExitUsage : kExitFailure, reply->value("error", "request failed"));
+    // A target that names nothing, or is not a target at all: the caller's mistake, exit 2.
+    const std::string code = reply->value("code", "");
+    const bool usage = code == "not_found" || code == "bad_request";
+    return fail(usage ? kExitUsage : kExitFailure, reply->value("error", "request failed"));
   }
   std::cout << reply->value("message", "ok") << "\n";
   return kExitOk;

@@ -106,7 +106,9 @@ Result<int64_t> ServiceFlags::parse_integer(std::string_view flag, const std::st
 
 void ServiceFlags::add_to(CLI::App& app) {
   const std::string group(kServiceGroup);
-  app.add_option("--name", name_, "service name (default: the program's name)")->group(group);
+  app.add_option("--name", name_, "service name (default: the program's name)")
+      ->group(group)
+      ->each([this](const std::string&) { name_given_ = true; });
   app.add_option("--instances", instances_, "number of instances (default 1)")->group(group);
   app.add_option("--env", env_, "KEY=VALUE added to the environment (repeatable)")->group(group);
   app.add_option("--cwd", cwd_, "working directory of the instances")->group(group);
@@ -217,7 +219,8 @@ Result<ServiceConfig> ServiceFlags::build(const std::vector<std::string>& comman
   } else {
     service.command = command;
   }
-  service.name = name_.empty() ? name_from_command(command) : name_;
+  // Given but empty ("--name ''"): refused like [service.""] in a file, not the default.
+  service.name = name_given_ ? name_ : name_from_command(command);
   if (Status s = check("--name", check_service_name(service.name)); !s) return s.error();
   if (!instances_.empty()) {
     auto n = parse_integer("--instances", instances_);

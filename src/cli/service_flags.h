@@ -35,6 +35,7 @@ class ServiceFlags {
   Status build_memory(ServiceConfig& service) const;
 
   std::string name_;
+  bool name_given_ = false;
   std::string instances_;
   std::vector<std::string> env_;
   std::string cwd_;

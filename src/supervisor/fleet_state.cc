@@ -1,5 +1,7 @@
 #include "supervisor/fleet_state.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "core/config/config_json.h"
@@ -146,6 +148,16 @@ const std::vector<FleetProcess>& FleetState::processes(const std::string& servic
   static const std::vector<FleetProcess> kNone;
   auto found = processes_.find(service);
   return found == processes_.end() ? kNone : found->second;
+}
+
+std::string FleetState::no_service(std::string_view name) const {
+  if (const size_t dot = name.rfind('.'); dot != std::string_view::npos) {
+    if (const ServiceConfig* service = config_.service(name.substr(0, dot))) {
+      return fmt::format("no instance {} ({} has {}, numbered from 1)", name, service->name,
+                         service->instances);
+    }
+  }
+  return fmt::format("no service '{}'", name);
 }
 
 std::vector<int> FleetState::serving_instances(const std::string& service) const {

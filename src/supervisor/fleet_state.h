@@ -47,6 +47,10 @@ class FleetState {
   const Config& config() const { return config_; }
   // The configured service of that name; nullptr when there is none.
   const ServiceConfig* service(std::string_view name) const { return config_.service(name); }
+  // What to tell a client whose target names no service: "no service 'x'", or, for "web.0" (a
+  // service name has no dot, so that was an instance number out of range), "no instance web.0
+  // (web has 2, numbered from 1)".
+  std::string no_service(std::string_view name) const;
   // Every known process of `service` (both of a recycling instance), in (instance, generation)
   // order. Valid until the next apply().
   const std::vector<FleetProcess>& processes(const std::string& service) const;

@@ -21,7 +21,7 @@ std::optional<nlohmann::json> Supervisor::forward_lifecycle(
                                                                      : "start";
   const ControlTarget* target = &request.target;
   const ServiceConfig* service = fleet_.service(target->service);
-  if (service == nullptr) return not_found(fmt::format("no service '{}'", target->service));
+  if (service == nullptr) return not_found(fleet_.no_service(target->service));
   if (target->instance > service->instances) {
     return not_found(fmt::format("no instance {}.{} ({} has {})", target->service, target->instance,
                                  target->service, service->instances));

@@ -203,7 +203,7 @@ std::optional<nlohmann::json> Supervisor::dump_instance(
     return error_reply({nullptr, "unavailable", "starting up; try again"});
   }
   if (fleet_.service(target.service) == nullptr) {
-    return error_reply({nullptr, "not_found", fmt::format("no service '{}'", target.service)});
+    return error_reply({nullptr, "not_found", fleet_.no_service(target.service)});
   }
   for (const FleetProcess& process : fleet_.processes(target.service)) {
     if (process.instance != target.instance || !process.primary || !process.measured()) continue;

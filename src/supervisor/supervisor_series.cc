@@ -54,9 +54,8 @@ nlohmann::json Supervisor::series_reply(const ControlRequest& request) const {
     }
   }
   if (!service_found) {
-    return nlohmann::json{{"ok", false},
-                          {"code", "not_found"},
-                          {"error", fmt::format("no service '{}'", target.service)}};
+    return nlohmann::json{
+        {"ok", false}, {"code", "not_found"}, {"error", fleet_.no_service(target.service)}};
   }
   const double now_s =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

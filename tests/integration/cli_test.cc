@@ -1,5 +1,6 @@
 // The command line as a new user meets it: help, exit codes, status, output and environment.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -26,6 +27,13 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run_memvisor({"run"}).exit_code, 2);
   EXPECT_EQ(run_memvisor({"run", "--no-such-flag", "--", "true"}).exit_code, 2);
   EXPECT_EQ(run_memvisor({"check"}).exit_code, 2);
+  // An empty --name is refused as [service.""] is (it silently took the program's name), and a
+  // negative --last as out of range (it wrapped around to "everything").
+  const auto empty_name = run_memvisor({"run", "--name", "", "--", "true"});
+  EXPECT_EQ(empty_name.exit_code, 2);
+  EXPECT_NE(empty_name.err.find("--name: expected a service name"), std::string::npos)
+      << empty_name.err;
+  EXPECT_EQ(run_memvisor({"events", "--last", "-1", "--state-dir", "/nonexistent"}).exit_code, 2);
 }
 
 TEST(Cli, StatusWithoutAMemvisorExitsOneWithAClearMessage) {
@@ -157,6 +165,34 @@ TEST(Control, UnknownTargetsAreRefusedWithExitTwo) {
   result = run_memvisor({"restart", "web.7", "--state-dir", memvisor.state_dir()});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("no instance web.7"), std::string::npos) << result.err;
+  // A service name has no dot: web.0 is an instance out of range, not a service (it said "no
+  // service 'web.0'").
+  result = run_memvisor({"restart", "web.0", "--state-dir", memvisor.state_dir()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("no instance web.0 (web has 1, numbered from 1)"), std::string::npos)
+      << result.err;
+  // Not a target at all: the caller's mistake too, exit 2 (it was 1).
+  for (const char* bad : {"", ".1"}) {
+    result = run_memvisor({"stop", bad, "--state-dir", memvisor.state_dir()});
+    EXPECT_EQ(result.exit_code, 2) << "'" << bad << "': " << result.err;
+    EXPECT_NE(result.err.find("must be SERVICE or SERVICE.N"), std::string::npos) << result.err;
+  }
+}
+
+// A supervisor that does not answer (stopped here; hung in life): the client says so, and that
+// the request may still be carried out, instead of a bare socket error.
+TEST(Control, ASupervisorThatDoesNotAnswerIsSaidToBeHung) {
+  TempDir dir;
+  Memvisor memvisor(dir, {"--name", "web", "--", "sleep", "60"});
+  ASSERT_EQ(memvisor.wait_events("ready", 1, 10s).size(), 1u);
+  const nlohmann::json status = status_of(memvisor);
+  const int supervisor = status.value("supervisor_pid", 0);
+  ASSERT_GT(supervisor, 0);
+  ASSERT_EQ(::kill(supervisor, SIGSTOP), 0);
+  const auto result = run_memvisor({"status", "--state-dir", memvisor.state_dir()}, 30s);
+  ::kill(supervisor, SIGCONT);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("it may be hung"), std::string::npos) << result.err;
 }
 
 }  // namespace
