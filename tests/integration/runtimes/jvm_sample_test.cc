@@ -171,8 +171,18 @@ TEST(JvmSample, WithoutTheLeakTheSameMethodIsNotOnTop) {
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   const nlohmann::json report = read_jvm_report(out);
   ASSERT_FALSE(report["by_function"].empty()) << report.dump(2);
-  // dropOrder allocates as archiveOrder does in the leaking run, and keeps nothing.
-  EXPECT_EQ(report["by_function"][0]["function"], "com.example.OrderBook.churn") << result.out;
+  // dropOrder allocates as archiveOrder does in the leaking run, and keeps nothing. The table is
+  // ranked by retained bytes, which are all but nil here: one stray sample of 168 B put dropOrder
+  // first once (CI). What the run does most is churn: first by allocated bytes.
+  std::string most_allocated;
+  double most = -1;
+  for (const auto& row : report["by_function"]) {
+    if (row["allocated"]["bytes"].get<double>() > most) {
+      most = row["allocated"]["bytes"].get<double>();
+      most_allocated = row["function"];
+    }
+  }
+  EXPECT_EQ(most_allocated, "com.example.OrderBook.churn") << result.out;
   for (const auto& row : report["by_function"]) {
     if (row["function"] == "com.example.OrderBook.dropOrder") {
       EXPECT_LT(row["retained"]["bytes"].get<double>(), 256 * 1024) << result.out;
