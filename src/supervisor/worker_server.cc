@@ -217,7 +217,7 @@ void WorkerServer::tick(double now_s) {
     if (it->second.deadline_s < now_s) {
       ReplyHandler done = std::move(it->second.done);
       it = pending_.erase(it);
-      done({{"ok", false}, {"error", "the worker did not answer in time"}});
+      done({{"ok", false}, {"code", "timeout"}, {"error", "the worker did not answer in time"}});
     } else {
       ++it;
     }
@@ -229,7 +229,7 @@ void WorkerServer::fail_pending(const Connection* connection, const std::string&
     if (it->second.connection == connection) {
       ReplyHandler done = std::move(it->second.done);
       it = pending_.erase(it);
-      done({{"ok", false}, {"error", why}});
+      done({{"ok", false}, {"code", "unavailable"}, {"error", why}});
     } else {
       ++it;
     }
@@ -284,7 +284,9 @@ void WorkerServer::ask(const Key& key, nlohmann::json request, double now_s, dou
     }
   }
   if (target == nullptr) {
-    done({{"ok", false}, {"error", "this instance has no worker-library connection"}});
+    done({{"ok", false},
+          {"code", "unavailable"},
+          {"error", "this instance has no worker-library connection"}});
     return;
   }
   const int64_t id = next_id_++;
