@@ -130,6 +130,9 @@ class Controller {
   // earlier failures, and the retry once it is due.
   static Millis outdated_retry_pause(const ServiceConfig& service, int failures);
   void retry_outdated(Instance& instance, MonoTime t);
+  // A `limit` recycle of a young process whose predecessor was one too waits (see Instance::
+  // young_limit_recycles): true while it is deferred.
+  bool defer_young_limit_recycle(Instance& instance);
   int recycling_count(const ServiceConfig& service) const;
 
   // Pre-fork children (child_recycle.cc): checked, signalled through a pidfd, one at a time.

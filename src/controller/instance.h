@@ -105,6 +105,12 @@ struct Instance {
   // A reload's replacement of this process failed: it runs on with the config from before the
   // reload (outdated), and the reload's recycle is tried again at `outdated_retry_at`, after a
   // pause that doubles with each failure. Cleared once a process of the current config starts.
+  // `limit` recycles in a row of processes younger than min_uptime (a limit below the worker's
+  // start-up size, a gauge that starts high), carried to each replacement; reset once a process
+  // runs min_uptime. From the second, the recycle waits a restart delay (backoff) counted from
+  // the process's start, `limit_recycle_at`, instead of following at once.
+  int young_limit_recycles = 0;
+  std::optional<MonoTime> limit_recycle_at;
   bool outdated = false;
   int outdated_failures = 0;
   std::optional<MonoTime> outdated_retry_at;

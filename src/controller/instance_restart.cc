@@ -177,6 +177,7 @@ void Controller::set_ready(Instance& instance) {
 
 void Controller::mark_stable(Instance& instance) {
   instance.stable = true;
+  instance.young_limit_recycles = 0;
   if (instance.circuit.record_success()) {
     emit(make_event("circuit_closed", &instance, "stable",
                     fmt::format("ran {} after a half-open try: crash loop over",
@@ -194,6 +195,8 @@ std::optional<MonoTime> Controller::instance_deadline(const Instance& instance) 
       return std::nullopt;
     case InstanceState::running: {
       std::optional<MonoTime> earliest = instance.outdated_retry_at;
+      if (instance.limit_recycle_at && (!earliest || *instance.limit_recycle_at < *earliest))
+        earliest = instance.limit_recycle_at;
       if (!instance.stable && (!earliest || instance.started_mono + service.min_uptime < *earliest))
         earliest = instance.started_mono + service.min_uptime;
       if (service.watchdog.count() > 0) {
@@ -231,6 +234,10 @@ void Controller::on_instance_deadline(Instance& instance, MonoTime t) {
       if (!instance.stable && t >= instance.started_mono + service.min_uptime)
         mark_stable(instance);
       retry_outdated(instance, t);
+      if (instance.limit_recycle_at && t >= *instance.limit_recycle_at) {
+        recycle(instance, "limit", /*urgent=*/false);
+        instance.limit_recycle_at.reset();  // done, or moot (the process is on its way out)
+      }
       if (service.watchdog.count() > 0 && t >= instance.last_watchdog + service.watchdog) {
         emit(make_event("watchdog_timeout", &instance, "watchdog",
                         fmt::format("no WATCHDOG=1 for {}", format_duration(service.watchdog))),

@@ -28,6 +28,7 @@ void Controller::recycle(Instance& instance, std::string_view reason, bool urgen
     begin_stop(instance, reason, AfterStop::restart);
     return;
   }
+  if (reason == "limit" && !urgent && defer_young_limit_recycle(instance)) return;
   // An operator's restart during a recycle whose replacement was started before it (new code
   // deployed meanwhile): one more recycle once this one is over, so every process then was
   // started after the request. A rule's recycle of a process already on its way out is moot.
@@ -52,8 +53,36 @@ void Controller::recycle(Instance& instance, std::string_view reason, bool urgen
   start_recycle(instance, reason);
 }
 
+bool Controller::defer_young_limit_recycle(Instance& instance) {
+  if (instance.stable || instance.young_limit_recycles == 0 || instance.recycling ||
+      instance.state != InstanceState::running) {
+    return false;
+  }
+  const MonoTime t = now();
+  if (!instance.limit_recycle_at) {
+    // As a crash's restart delay grows: restart_delay, then × restart_backoff per recycle in a
+    // row, up to restart_delay_max; counted from this process's start.
+    const ServiceConfig& service = *instance.service;
+    double pause = static_cast<double>(service.restart_delay.count());
+    for (int i = 1; i < instance.young_limit_recycles; ++i) pause *= service.restart_backoff;
+    const Millis wait{static_cast<int64_t>(
+        std::min(pause, static_cast<double>(service.restart_delay_max.count())))};
+    instance.limit_recycle_at = instance.started_mono + wait;
+    if (t < *instance.limit_recycle_at) {
+      emit(make_event("recycle_deferred", &instance, "limit",
+                      fmt::format("past its limit within {} of its start, as the process before "
+                                  "it ({} in a row): recycling {} after its start",
+                                  format_duration(service.min_uptime),
+                                  instance.young_limit_recycles + 1, format_duration(wait))),
+           &instance);
+    }
+  }
+  return t < *instance.limit_recycle_at;
+}
+
 void Controller::start_recycle(Instance& instance, std::string_view reason) {
   const ServiceConfig& service = *instance.service;
+  instance.limit_recycle_at.reset();
   instance.recycling = true;
   instance.recycle_reason = std::string(reason);
   // A surge needs a ready instance to protect; one still starting is simply restarted.
@@ -63,7 +92,10 @@ void Controller::start_recycle(Instance& instance, std::string_view reason) {
                                  : "recycling: stopping, then starting again");
   event.extra["surge"] = surge;
   emit(std::move(event), &instance);
+  const int young_limit_recycles =
+      reason == "limit" && !instance.stable ? instance.young_limit_recycles + 1 : 0;
   if (!surge) {
+    instance.young_limit_recycles = young_limit_recycles;  // the same Instance starts again
     begin_stop(instance, reason, AfterStop::restart);
     return;
   }
@@ -72,6 +104,8 @@ void Controller::start_recycle(Instance& instance, std::string_view reason) {
   replacement->restarts = instance.restarts;
   replacement->replaces = &instance;
   replacement->recycle_reason = std::string(reason);
+  // A young process recycled by its limit hands the count on: its replacement may be the next.
+  replacement->young_limit_recycles = young_limit_recycles;
   instance.replacement = replacement.get();
   Instance& started = *replacement;
   instances_.push_back(std::move(replacement));

@@ -360,6 +360,32 @@ TEST(Gauges, ABundleCarriesTheGaugesSeriesAndReplaysToTheSameDecision) {
       << replayed.out;
 }
 
+// Every process past its limit from its start (here a gauge that starts high): replacement-first
+// recycles followed one another as fast as processes start (54 in 25 s in a trial). From the
+// second in a row, a recycle waits a restart delay from the process's start, growing by
+// restart_backoff; one process that runs min_uptime ends it.
+TEST(Gauges, RecyclesOfProcessesPastTheirLimitFromTheStartBackOff) {
+  TempDir dir;
+  const std::string c_worker = MEMVISOR_C_QUEUE_WORKER;
+  const std::string config = dir.write(
+      "queue.toml", service("jammed", "[\"" + c_worker + "\"]",
+                            "limit = { size = 1000, for = 1, metric = \"gauge:queue_depth\" }\n"
+                            "env = { QUEUE_DEPTH = \"5000\" }\nrestart_delay = \"1s\"\n"
+                            "restart_backoff = 2.0\nrestart_delay_max = \"1m\""));
+  Memvisor memvisor(dir, {config});
+  // Without the pause: a recycle every few tenths of a second. With it: at 0, then 1 s, 2 s and
+  // 4 s after each process's start (about 7 s for 4 recycles).
+  ASSERT_EQ(memvisor.wait_events("recycled", 2, 20s, "jammed.1").size(), 2u) << memvisor.err();
+  std::this_thread::sleep_for(4s);
+  const size_t recycled = memvisor.events("recycled", "jammed.1").size();
+  EXPECT_LE(recycled, 5u) << memvisor.err();
+  const auto deferred = memvisor.events("recycle_deferred", "jammed.1");
+  ASSERT_GE(deferred.size(), 1u) << memvisor.err();
+  EXPECT_NE(deferred[0].value("message", "").find("(2 in a row): recycling 1s after its start"),
+            std::string::npos)
+      << deferred[0].dump();
+}
+
 TEST(Gauges, ConfigErrorsForBadGaugeMetrics) {
   TempDir dir;
   const std::string bad_name = dir.write("bad_name.toml",
