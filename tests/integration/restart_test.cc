@@ -161,6 +161,31 @@ TEST(Restart, StopAndStartOfACrashLoop) {
   EXPECT_EQ(memvisor.events("started", "loop.1").size(), 3u);
 }
 
+// A crash loop's half-open tries serve a second, then crash: they are not counted ready while on
+// probation, so ready_instances holds at 0 and an alert on it (ServiceDown, `for: 1m`) is not
+// reset at every cool-down.
+TEST(Restart, AHalfOpenTryIsNotReadyWhileOnProbation) {
+  TempDir dir;
+  const int port = free_port();
+  ASSERT_GT(port, 0);
+  Memvisor memvisor(
+      dir, {"--name", "loop", "--restart-delay", "10ms", "--circuit-failures", "2",
+            "--circuit-cooldown", "1500ms", "--http", "127.0.0.1:" + std::to_string(port), "--",
+            "sh", "-c", "sleep 1; exit 1"});
+  ASSERT_EQ(memvisor.wait_events("circuit_open", 1, 20s, "loop.1").size(), 1u) << memvisor.err();
+  const std::string ready = "memvisor_service_ready_instances{service=\"loop\"} 1\n";
+  int seen_ready = 0;
+  const auto until = std::chrono::steady_clock::now() + 7s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto reply = http_get(port, "/metrics");
+    if (reply && reply->body.find(ready) != std::string::npos) ++seen_ready;
+    std::this_thread::sleep_for(100ms);
+  }
+  // The tries happened meanwhile (each one a start), and none was counted ready.
+  EXPECT_GE(memvisor.events("circuit_half_open", "loop.1").size(), 2u) << memvisor.err();
+  EXPECT_EQ(seen_ready, 0);
+}
+
 TEST(Restart, MissingCommandIsAFailedStartNotAForkBomb) {
   TempDir dir;
   Memvisor memvisor(dir, {"--name", "ghost", "--restart-delay", "10ms", "--circuit-failures", "3",
