@@ -64,7 +64,8 @@ ParsedControlRequest parse_control_request(std::string_view line) {
     id = *found;
   }
   const auto cmd = request.find("cmd");
-  if (cmd == request.end() || !cmd->is_string()) return bad(id, "missing \"cmd\"");
+  if (cmd == request.end()) return bad(id, "missing \"cmd\"");
+  if (!cmd->is_string()) return bad(id, "\"cmd\" must be a string, e.g. \"status\"");
   const std::string& name = cmd->get_ref<const std::string&>();
   const CommandName* known = nullptr;
   for (const CommandName& c : kCommands) {

@@ -50,6 +50,9 @@ TEST(ControlRequest, Errors) {
   EXPECT_EQ(error("").code, "malformed");
   EXPECT_EQ(error(R"({"id":1})").code, "bad_request");
   EXPECT_EQ(error(R"({"id":1})").id, 1);
+  EXPECT_EQ(error(R"({"id":1})").message, "missing \"cmd\"");
+  // Present but no string: said so (it said "missing").
+  EXPECT_EQ(error(R"({"cmd":5})").message, "\"cmd\" must be a string, e.g. \"status\"");
   EXPECT_EQ(error(R"({"id":{},"cmd":"ping"})").code, "bad_request");
   const auto unknown = error(R"({"id":7,"cmd":"launch-missiles"})");
   EXPECT_EQ(unknown.code, "unknown_command");
