@@ -30,6 +30,9 @@ class DashboardFeed {
 
   // What the HTTP thread serves now. `series_json`: empty keeps the series built last.
   std::shared_ptr<const DashboardData> build(std::string series_json);
+  // Nobody asked for the series lately, so they are no longer built: the ones kept would be
+  // served as if current. Dropped, the next request gets `pending` and the one after fresh data.
+  void drop_series() { series_json_.reset(); }
 
  private:
   void refresh_incidents();

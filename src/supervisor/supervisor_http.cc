@@ -90,7 +90,9 @@ void Supervisor::publish_metrics() {
   // times over for nothing.
   std::string series;
   const auto now = std::chrono::steady_clock::now();
-  if (now >= next_series_build_ && http_->series_wanted(kSeriesWatched)) {
+  if (!http_->series_wanted(kSeriesWatched)) {
+    dashboard_.drop_series();  // a request after a pause gets `pending`, never minutes-old data
+  } else if (now >= next_series_build_) {
     series = dashboard_series_json();
     next_series_build_ = now + std::chrono::seconds(1);
   }

@@ -9,6 +9,8 @@
 
 #include <fstream>
 
+#include <thread>
+
 #include "harness.h"
 #include "http_client.h"
 
@@ -236,6 +238,50 @@ TEST(Http, UnknownPathsAndMethods) {
   ASSERT_TRUE(eventually([&] { return (reply = http_get(port, "/nope")).has_value(); }, 20s));
   EXPECT_EQ(reply->status, 404);
   EXPECT_EQ(reply->body, "not found; try /metrics, /health or /status\n");
+}
+
+// The series are built only while something asks for them: after a pause the first answer is
+// `pending`, never the series kept from before the pause (they were served as if current,
+// minutes old, to a one-off curl), and the next ones are current.
+TEST(Http, SeriesAfterAPauseAreNeverOld) {
+  TempDir dir;
+  const int port = free_port();
+  ASSERT_GT(port, 0);
+  Memvisor memvisor(dir, {"--http", "127.0.0.1:" + std::to_string(port), "--interval", "200ms",
+                          "--name", "web", "--", "sleep", "300"});
+  auto series = [&] {
+    auto reply = http_get(port, "/api/series");
+    return reply ? nlohmann::json::parse(reply->body, nullptr, false) : nlohmann::json();
+  };
+  auto wall = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  nlohmann::json answer;
+  ASSERT_TRUE(eventually(
+      [&] {
+        answer = series();
+        return answer.is_object() && !answer.value("pending", false) && answer.contains("now");
+      },
+      15s))
+      << answer.dump() << memvisor.err();
+  // Past the 30 s the series are built for after a request: the ones kept from then are about
+  // 8 s old by now (and older the longer the pause), and must not be served.
+  std::this_thread::sleep_for(38s);
+  answer = series();
+  ASSERT_TRUE(answer.is_object()) << answer.dump();
+  const bool pending = answer.value("pending", false);
+  EXPECT_TRUE(pending || wall() - answer.value("now", 0.0) < 4)
+      << "served " << wall() - answer.value("now", 0.0)
+      << " s old: " << answer.dump().substr(0, 200);
+  EXPECT_TRUE(eventually(
+      [&] {
+        answer = series();
+        return answer.is_object() && !answer.value("pending", false) &&
+               wall() - answer.value("now", 0.0) < 5;
+      },
+      10s))
+      << answer.dump();
 }
 
 TEST(Http, OffUnlessAsked) {
