@@ -102,15 +102,15 @@ struct Instance {
   // A reload took this instance away (its service removed, or fewer instances): once it has
   // stopped it is retired, never restarted.
   bool removing = false;
-  // A reload's replacement of this process failed: it runs on with the config from before the
-  // reload (outdated), and the reload's recycle is tried again at `outdated_retry_at`, after a
-  // pause that doubles with each failure. Cleared once a process of the current config starts.
   // `limit` recycles in a row of processes younger than min_uptime (a limit below the worker's
   // start-up size, a gauge that starts high), carried to each replacement; reset once a process
   // runs min_uptime. From the second, the recycle waits a restart delay (backoff) counted from
   // the process's start, `limit_recycle_at`, instead of following at once.
   int young_limit_recycles = 0;
   std::optional<MonoTime> limit_recycle_at;
+  // A reload's replacement of this process failed: it runs on with the config from before the
+  // reload (outdated), and the reload's recycle is tried again at `outdated_retry_at`, after a
+  // pause that doubles with each failure. Cleared once a process of the current config starts.
   bool outdated = false;
   int outdated_failures = 0;
   std::optional<MonoTime> outdated_retry_at;

@@ -6,9 +6,9 @@
 
 #include <algorithm>
 
-#include "core/units.h"
-
 #include "controller/controller.h"
+#include "core/lifecycle/backoff.h"
+#include "core/units.h"
 
 namespace memvisor {
 
@@ -63,10 +63,9 @@ bool Controller::defer_young_limit_recycle(Instance& instance) {
     // As a crash's restart delay grows: restart_delay, then × restart_backoff per recycle in a
     // row, up to restart_delay_max; counted from this process's start.
     const ServiceConfig& service = *instance.service;
-    double pause = static_cast<double>(service.restart_delay.count());
-    for (int i = 1; i < instance.young_limit_recycles; ++i) pause *= service.restart_backoff;
-    const Millis wait{static_cast<int64_t>(
-        std::min(pause, static_cast<double>(service.restart_delay_max.count())))};
+    const Millis wait =
+        backoff_delay({service.restart_delay, service.restart_backoff, service.restart_delay_max},
+                      instance.young_limit_recycles);
     instance.limit_recycle_at = instance.started_mono + wait;
     if (t < *instance.limit_recycle_at) {
       emit(make_event("recycle_deferred", &instance, "limit",
@@ -176,12 +175,10 @@ void Controller::finish_recycle(Instance& replacement, bool succeeded) {
 Millis Controller::outdated_retry_pause(const ServiceConfig& service, int failures) {
   // As a crash's restart delay grows, from 10 s at least (a replacement that cannot start costs a
   // start-up each time), up to restart_delay_max or 5 minutes, whichever is longer.
-  const Millis cap = std::max(service.restart_delay_max, Millis(5 * 60 * 1000));
-  double pause = static_cast<double>(std::max(service.restart_delay, Millis(10000)).count());
-  for (int i = 0; i < failures && pause < static_cast<double>(cap.count()); ++i) {
-    pause *= std::max(service.restart_backoff, 2.0);
-  }
-  return std::min(cap, Millis(static_cast<int64_t>(pause)));
+  const BackoffPolicy policy{std::max(service.restart_delay, Millis(10000)),
+                             std::max(service.restart_backoff, 2.0),
+                             std::max(service.restart_delay_max, Millis(5 * 60 * 1000))};
+  return backoff_delay(policy, failures + 1);
 }
 
 void Controller::retry_outdated(Instance& instance, MonoTime t) {
