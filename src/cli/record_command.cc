@@ -18,6 +18,7 @@
 #include "cli/control_client.h"
 #include "cli/state_dir.h"
 #include "core/config/metric_name.h"
+#include "core/time_format.h"
 #include "core/units.h"
 #include "os/memory_reader.h"
 #include "os/process_usage.h"
@@ -125,10 +126,7 @@ int record_command(const Args& args) {
   ProcMemoryReader reader;
   const auto start = std::chrono::steady_clock::now();
   // The process's start on the wall clock; without /proc/stat's clock the times count from now.
-  const auto wall_now = [] {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
+  const auto wall_now = [] { return to_unix_seconds(std::chrono::system_clock::now()); };
   double started_at = wall_now();
   if (auto clock = read_process_clock(); clock) {
     started_at = clock->started_at(start_ticks);

@@ -16,6 +16,7 @@
 #include "cli/service_flags.h"
 #include "cli/state_dir.h"
 #include "core/rules/memory_rules.h"
+#include "core/time_format.h"
 #include "os/memory_reader.h"
 #include "os/pidfd.h"
 #include "os/process_usage.h"
@@ -37,25 +38,9 @@ Result<std::string> write_watch_bundle(const std::string& incidents_dir, WallTim
                                        const ServiceConfig& service, pid_t pid,
                                        const RuleDecision& decision, const std::string& what,
                                        const std::deque<TimedSample>& samples) {
-  BundleContent content;
-  IncidentFacts& facts = content.facts;
-  facts.time = now;
-  facts.trigger = decision.action == "critical" ? "critical" : decision.rule;
-  facts.service = service.name;
-  facts.instance = 1;
-  facts.generation = 1;
-  facts.pid = pid;
-  facts.id = incident_id(now, facts.service, facts.instance, facts.trigger);
-  facts.decision = decision;
-  facts.action = what;
-  if (!samples.empty()) {
-    facts.memory = samples.back().values;
-    facts.uptime_s = samples.back().t_s;
-  }
-  content.samples = samples;
-  content.rules = service.memory;
-  content.proc = capture_proc(pid);
-  facts.cmdline = content.proc.cmdline;
+  BundleContent content = start_bundle(RuleAction{service.name, 1, 1, pid, decision}, now,
+                                       decision.action == "critical" ? "critical" : decision.rule,
+                                       decision, what, samples, service.memory);
   content.stacks = "(none: memvisor watch takes no thread stacks; memvisor run does)\n";
   return write_incident_bundle(incidents_dir, content);
 }
@@ -122,10 +107,7 @@ int watch_command(const Args& all_args) {
 
   // Times are the process's age, as in `run`: a process watched by --pid hours after its start
   // is past its warm-up for the leak rule, and its series reads as a bundle's always does.
-  const auto wall_now = [] {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
+  const auto wall_now = [] { return to_unix_seconds(std::chrono::system_clock::now()); };
   double started_at = wall_now();
   if (auto clock = read_process_clock(); clock && start_ticks != 0) {
     started_at = std::min(started_at, clock->started_at(start_ticks));

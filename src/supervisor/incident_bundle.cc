@@ -48,6 +48,32 @@ ProcCapture capture_proc(pid_t pid, const std::string& proc_root) {
   return capture;
 }
 
+BundleContent start_bundle(const RuleAction& action, WallTime time, const std::string& trigger,
+                           std::optional<RuleDecision> decision, std::string what_next,
+                           std::deque<TimedSample> samples, std::optional<MemoryRules> rules) {
+  BundleContent content;
+  IncidentFacts& facts = content.facts;
+  facts.time = time;
+  facts.trigger = trigger;
+  facts.service = action.service;
+  facts.instance = action.instance;
+  facts.generation = action.generation;
+  facts.pid = action.pid;
+  facts.child = action.child;
+  facts.id = incident_id(time, facts.service, facts.instance, trigger, facts.child);
+  facts.decision = std::move(decision);
+  facts.action = std::move(what_next);
+  content.samples = std::move(samples);
+  if (!content.samples.empty()) {
+    facts.memory = content.samples.back().values;
+    facts.uptime_s = content.samples.back().t_s;
+  }
+  content.rules = std::move(rules);
+  content.proc = capture_proc(action.pid);
+  facts.cmdline = content.proc.cmdline;
+  return content;
+}
+
 nlohmann::json incident_event(const char* name, const IncidentFacts& facts) {
   nlohmann::json event = {
       {"event", name},       {"service", facts.service},       {"instance", facts.instance},

@@ -12,6 +12,7 @@
 #include "core/incident/incident_report.h"
 #include "core/result.h"
 #include "os/proc.h"
+#include "supervisor/memory_watch.h"
 
 namespace memvisor {
 
@@ -34,6 +35,14 @@ struct BundleContent {
   // A heap sampler's report, copied in as heap_sample.json when given.
   std::optional<std::string> heap_sample_path;
 };
+
+// The start of every bundle: the unit `action` names, the time, what triggered it and what is done
+// about it, its series (the last sample as its memory and age), the rules for the chart, and
+// /proc read now. The id is incident_id's; callers with bundles still being captured make it
+// unique among those too. Gauges and stacks are the caller's.
+BundleContent start_bundle(const RuleAction& action, WallTime time, const std::string& trigger,
+                           std::optional<RuleDecision> decision, std::string what_next,
+                           std::deque<TimedSample> samples, std::optional<MemoryRules> rules);
 
 // The fields every event about an incident carries (events.jsonl), under the event's `name`.
 nlohmann::json incident_event(const char* name, const IncidentFacts& facts);

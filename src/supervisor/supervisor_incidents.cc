@@ -35,21 +35,21 @@ Supervisor::PendingIncident& Supervisor::begin_incident(
     std::string what_next, std::optional<ThenRecycle> then,
     const std::shared_ptr<LineChannel>& client, nlohmann::json client_id) {
   auto incident = std::make_unique<PendingIncident>();
+  std::deque<TimedSample> samples;
+  if (const auto* series = memory_.series(MemoryWatch::unit_of(action))) {
+    samples = *series;
+  } else if (const auto* saved = memory_.checkpointed_series(MemoryWatch::unit_of(action))) {
+    samples.assign(saved->begin(), saved->end());
+  }
+  std::optional<MemoryRules> rules;
+  if (const ServiceConfig* service = fleet_.service(action.service)) rules = service->memory;
+  incident->content =
+      start_bundle(action, std::chrono::system_clock::now(), trigger, std::move(decision),
+                   std::move(what_next), std::move(samples), std::move(rules));
   BundleContent& content = incident->content;
   IncidentFacts& facts = content.facts;
-  facts.time = std::chrono::system_clock::now();
-  facts.trigger = trigger;
-  facts.service = action.service;
-  facts.instance = action.instance;
-  facts.generation = action.generation;
-  facts.pid = action.pid;
-  facts.child = action.child;
-  facts.decision = std::move(decision);
-  facts.action = std::move(what_next);
   // Unique among the bundles on disk and those still being captured.
-  const std::string base =
-      incident_id(facts.time, facts.service, facts.instance, trigger, facts.child);
-  facts.id = base;
+  const std::string base = facts.id;
   auto taken = [&](const std::string& id) {
     if (std::filesystem::exists(incidents_dir() + "/" + id)) return true;
     for (const auto& other : incidents_) {
@@ -59,15 +59,6 @@ Supervisor::PendingIncident& Supervisor::begin_incident(
   };
   for (int n = 2; taken(facts.id); ++n) facts.id = fmt::format("{}-{}", base, n);
 
-  if (const auto* series = memory_.series(MemoryWatch::unit_of(action))) {
-    content.samples = *series;
-  } else if (const auto* saved = memory_.checkpointed_series(MemoryWatch::unit_of(action))) {
-    content.samples.assign(saved->begin(), saved->end());
-  }
-  if (!content.samples.empty()) {
-    facts.memory = content.samples.back().values;
-    facts.uptime_s = content.samples.back().t_s;
-  }
   // A pre-fork child has no gauges: they are the instance's (its master's).
   if (const GaugeStore* gauges =
           facts.child == 0 ? memory_.gauges({action.service, action.instance, action.generation})
@@ -77,10 +68,6 @@ Supervisor::PendingIncident& Supervisor::begin_incident(
       content.gauges[name] = gauge.series;
     }
   }
-  if (const ServiceConfig* service = fleet_.service(action.service))
-    content.rules = service->memory;
-  content.proc = capture_proc(action.pid);
-  facts.cmdline = content.proc.cmdline;
 
   incident->then = std::move(then);
   incident->answer_client = client != nullptr;
