@@ -163,7 +163,12 @@ std::string FleetState::no_service(std::string_view name) const {
 std::vector<int> FleetState::serving_instances(const std::string& service) const {
   std::vector<int> numbers;
   for (const FleetProcess& p : processes(service)) {  // in instance order
-    if (p.pid != 0 && p.state == "running" && (numbers.empty() || numbers.back() != p.instance))
+    // A crash loop's half-open try is on probation until it has run min_uptime (its circuit
+    // then closes): counted at once, a try that served a second and crashed again made the
+    // ready count blink to 1 at every cool-down, resetting the shipped ServiceDown alert.
+    const bool on_probation = p.record.value("circuit", "closed") == "half-open";
+    if (p.pid != 0 && p.state == "running" && !on_probation &&
+        (numbers.empty() || numbers.back() != p.instance))
       numbers.push_back(p.instance);
   }
   return numbers;

@@ -54,7 +54,8 @@ class FleetState {
   // Every known process of `service` (both of a recycling instance), in (instance, generation)
   // order. Valid until the next apply().
   const std::vector<FleetProcess>& processes(const std::string& service) const;
-  // The instance numbers of `service` that serve: one of their processes is running (ready).
+  // The instance numbers of `service` that serve: one of their processes is running (ready),
+  // and not a crash loop's half-open try still on probation.
   // During a surge recycle that is the old process until it stops, and its ready replacement
   // after. One pass over the service's processes, sorted.
   std::vector<int> serving_instances(const std::string& service) const;

@@ -169,11 +169,7 @@ std::shared_ptr<const MetricsSnapshot> Supervisor::build_metrics_snapshot() cons
       m.generation = process.generation;
       m.state = process.state;
       m.up = alive;
-      // A crash loop's half-open try is on probation until it has run min_uptime (its circuit
-      // then closes): counted ready at once, a try that served a second and crashed again made
-      // ready_instances blink to 1 at every cool-down, resetting the shipped ServiceDown alert.
-      m.ready = std::binary_search(serving.begin(), serving.end(), number) &&
-                process.record.value("circuit", "closed") != "half-open";
+      m.ready = std::binary_search(serving.begin(), serving.end(), number);
       if (alive) m.started_at_s = process.started_at;
       m.memory = memory;
       m.cgroup_memory = cgroup;
