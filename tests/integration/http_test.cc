@@ -173,22 +173,20 @@ TEST(Http, HealthLeavesOutInstancesStoppedOnPurpose) {
   ASSERT_EQ(run_memvisor({"stop", "web.2", "--state-dir", memvisor.state_dir()}).exit_code, 0);
   ASSERT_EQ(memvisor.wait_events("stopped", 1, 20s, "web.2").size(), 1u) << memvisor.err();
   std::optional<HttpReply> health;
-  EXPECT_TRUE(eventually(
-      [&] {
-        return (health = http_get(port, "/health")) && health->status == 200 &&
-               health->body == "ok: 2 services, 1/1 instances ready\n";
-      },
-      20s))
+  auto healthy_with = [&](const std::string& body) {
+    return eventually(
+        [&] {
+          return (health = http_get(port, "/health")) && health->status == 200 &&
+                 health->body == body;
+        },
+        20s);
+  };
+  EXPECT_TRUE(healthy_with("ok: 2 services, 1/1 instances ready\n"))
       << (health ? health->body : "no answer");
 
   // Started again, it counts again.
   ASSERT_EQ(run_memvisor({"start", "web.2", "--state-dir", memvisor.state_dir()}).exit_code, 0);
-  EXPECT_TRUE(eventually(
-      [&] {
-        return (health = http_get(port, "/health")) && health->status == 200 &&
-               health->body == "ok: 2 services, 2/2 instances ready\n";
-      },
-      20s))
+  EXPECT_TRUE(healthy_with("ok: 2 services, 2/2 instances ready\n"))
       << (health ? health->body : "no answer");
 }
 
